@@ -1,0 +1,27 @@
+"""tconv: learnable up-sampling with transposed convolution.
+
+The NumPy core -- shapes, convolution matrices, conv / conv_transpose with gradients --
+imports only NumPy and SciPy. ``tconv.nn`` (PyTorch layers), ``tconv.viz`` (figures) and
+``tconv.apps`` need extras and are imported explicitly.
+"""
+
+from __future__ import annotations
+
+from .conv import ALGORITHMS, conv, conv_transpose
+from .grad import conv_backward, conv_transpose_backward
+from .matrix import conv_matrix
+from .shapes import conv_output_size, conv_transpose_output_size, output_padding_for
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHMS",
+    "conv",
+    "conv_backward",
+    "conv_matrix",
+    "conv_output_size",
+    "conv_transpose",
+    "conv_transpose_backward",
+    "conv_transpose_output_size",
+    "output_padding_for",
+]

@@ -1,0 +1,298 @@
+"""Argument normalisation and every validation message of tconv.
+
+Every public entry point funnels its arguments through the functions here, so that one
+rule has one message. Messages follow one pattern -- function, argument, value, rule,
+allowed range -- for example::
+
+    conv_transpose: output_padding=(2, 0) must be smaller than max(stride, dilation)=(2, 1)
+    in every spatial dim
+
+Integer arguments are normalised to one int per spatial dim, ``padding`` to one
+``(low, high)`` pair per spatial dim.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "ConvParams",
+    "as_int_tuple",
+    "as_array",
+    "as_padding_pairs",
+    "conv_params",
+    "result_dtype",
+    "fmt",
+]
+
+
+def fmt(value: object) -> str:
+    """Format a value for an error message (tuples as tuples, strings quoted)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, np.ndarray):
+        return f"array of shape {tuple(value.shape)}"
+    if isinstance(value, list):
+        return repr(tuple(value))
+    return repr(value)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def as_int_tuple(fn: str, name: str, value: object, ndim: int, minimum: int | None = None,
+                 ) -> tuple[int, ...]:
+    """Normalise an int or a sequence of ``ndim`` ints to a tuple of ``ndim`` ints.
+
+    Raises ``TypeError`` for non-integers and ``ValueError`` for a wrong length or a value
+    below ``minimum``.
+    """
+    if _is_int(value):
+        out = (int(value),) * ndim  # type: ignore[call-overload]
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        if not all(_is_int(v) for v in value):
+            raise TypeError(f"{fn}: {name}={fmt(value)} must be an int or a tuple of ints")
+        if len(value) == 1:
+            out = (int(value[0]),) * ndim
+        elif len(value) == ndim:
+            out = tuple(int(v) for v in value)
+        else:
+            raise ValueError(
+                f"{fn}: {name}={fmt(value)} must be a single int or a tuple of {ndim} ints "
+                f"to match the {ndim} spatial dims")
+    else:
+        raise TypeError(f"{fn}: {name}={fmt(value)} must be an int or a tuple of ints, "
+                        f"not {type(value).__name__}")
+    if minimum is not None and any(v < minimum for v in out):
+        rule = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{fn}: {name}={fmt(value)} must be {rule} in every spatial dim")
+    return out
+
+
+def as_padding_pairs(fn: str, padding: object, ndim: int, *, strings: Sequence[str] = (),
+                     ) -> tuple[tuple[int, int], ...] | str:
+    """Normalise ``padding`` to one ``(low, high)`` pair per spatial dim.
+
+    Accepts an int, a tuple of ``ndim`` ints (symmetric), a tuple of ``ndim`` ``(low, high)``
+    pairs, or one of ``strings`` (returned lower-cased, unresolved). Negative padding is
+    rejected, as in PyTorch.
+    """
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p not in strings:
+            allowed = ", ".join(repr(s) for s in strings) or "none"
+            raise ValueError(f"{fn}: padding={padding!r} is not a valid padding string; "
+                             f"allowed strings: {allowed}")
+        return p
+    pairs: tuple[tuple[int, int], ...]
+    if (isinstance(padding, Sequence) and len(padding) > 0
+            and all(isinstance(p, Sequence) and not isinstance(p, str) for p in padding)):
+        if len(padding) != ndim or not all(len(p) == 2 for p in padding):  # type: ignore[arg-type]
+            raise ValueError(f"{fn}: padding={fmt(padding)} given as (low, high) pairs must have "
+                             f"one pair per spatial dim ({ndim})")
+        if not all(_is_int(v) for p in padding for v in p):  # type: ignore[union-attr]
+            raise TypeError(f"{fn}: padding={fmt(padding)} pairs must hold ints")
+        pairs = tuple((int(p[0]), int(p[1])) for p in padding)  # type: ignore[index]
+    else:
+        sym = as_int_tuple(fn, "padding", padding, ndim)
+        pairs = tuple((p, p) for p in sym)
+    if any(v < 0 for p in pairs for v in p):
+        raise ValueError(f"{fn}: padding={fmt(padding)} must be non-negative "
+                         "(negative padding is not supported)")
+    return pairs
+
+
+_FLOATS = (np.float32, np.float64)
+
+
+def as_array(fn: str, name: str, value: object) -> np.ndarray:
+    """Convert ``value`` to an ndarray of a supported dtype (bool, int, float)."""
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{fn}: {name} has dtype {arr.dtype}; expected a real numeric array")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{fn}: {name} has complex dtype {arr.dtype}; only real dtypes are "
+                        "supported")
+    return arr
+
+
+def result_dtype(fn: str, *arrays: tuple[str, np.ndarray | None]) -> np.dtype:
+    """The dtype tconv computes in: the common float dtype, float64 for integer data.
+
+    float16 computes in float32. Mixing float32 and float64 raises, as PyTorch does
+    ("Input type and weight type should be the same").
+    """
+    floats = {}
+    for name, a in arrays:
+        if a is not None and np.issubdtype(a.dtype, np.floating):
+            floats[name] = np.float32 if a.dtype.itemsize <= 4 else np.float64
+    kinds = set(floats.values())
+    if len(kinds) > 1:
+        desc = ", ".join(f"{n}: {np.dtype(d).name}" for n, d in floats.items())
+        raise TypeError(f"{fn}: float arrays must share one dtype, got {desc}; cast them first")
+    return np.dtype(kinds.pop()) if kinds else np.dtype(np.float64)
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    """Normalised geometry of a (transposed) convolution, one entry per spatial dim.
+
+    ``pad`` holds ``(low, high)`` pairs. For a transposed convolution they are the amounts
+    cropped from the full one-to-many output, before ``output_padding`` extends the high
+    side; a negative value (only reachable through ``padding="same"`` with kernel < stride)
+    means zeros are added instead.
+    """
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    pad: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+    groups: int
+    output_padding: tuple[int, ...] = ()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.kernel)
+
+    @property
+    def pad_lo(self) -> tuple[int, ...]:
+        return tuple(p[0] for p in self.pad)
+
+    @property
+    def pad_hi(self) -> tuple[int, ...]:
+        return tuple(p[1] for p in self.pad)
+
+
+def check_groups(fn: str, groups: object) -> int:
+    if not _is_int(groups):
+        raise TypeError(f"{fn}: groups={fmt(groups)} must be an int")
+    if int(groups) < 1:  # type: ignore[call-overload]
+        raise ValueError(f"{fn}: groups={groups} must be a positive integer")
+    return int(groups)  # type: ignore[call-overload]
+
+
+def split_batch(fn: str, x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return ``(x_batched, was_batched)`` after checking ranks against the weight."""
+    if weight.ndim not in (3, 4, 5):
+        raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} must have 3, 4 or 5 dims "
+                         "(channels, channels, *kernel) for 1, 2 or 3 spatial dims")
+    nd = weight.ndim - 2
+    if x.ndim == weight.ndim:
+        batched = True
+    elif x.ndim == weight.ndim - 1:
+        batched = False
+        x = x[None]
+    else:
+        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have {nd + 1} (unbatched) "
+                         f"or {nd + 2} (batched) dims for a {nd}-D weight of shape "
+                         f"{tuple(weight.shape)}")
+    if any(s == 0 for s in x.shape[1:]):
+        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have non-zero size in "
+                         "every non-batch dim")
+    if any(s == 0 for s in weight.shape):
+        raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} must have non-zero size "
+                         "in every dim")
+    return x, batched
+
+
+def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
+                bias_shape: tuple[int, ...] | None, stride: object, padding: object,
+                dilation: object, groups: object, transposed: bool,
+                output_padding: object = 0) -> ConvParams:
+    """Validate a (transposed) convolution's arguments against batched input/weight shapes.
+
+    Mirrors every rule of ``torch.nn.functional.conv{1,2,3}d`` / ``conv_transpose{1,2,3}d``
+    with messages naming the argument, the value and the rule.
+    """
+    nd = len(weight_shape) - 2
+    kernel = tuple(int(k) for k in weight_shape[2:])
+    g = check_groups(fn, groups)
+    s = as_int_tuple(fn, "stride", stride, nd, minimum=1)
+    d = as_int_tuple(fn, "dilation", dilation, nd, minimum=1)
+    c_in = x_shape[1]
+    if transposed:
+        if weight_shape[0] != c_in:
+            raise ValueError(
+                f"{fn}: weight of shape {weight_shape} expects input with {weight_shape[0]} "
+                f"channels (transposed-conv weight layout is (C_in, C_out/groups, *K)), but "
+                f"input of shape {x_shape} has {c_in}")
+        if c_in % g:
+            raise ValueError(f"{fn}: groups={g} must divide the input channels C_in={c_in}")
+        c_out = weight_shape[1] * g
+    else:
+        if weight_shape[0] % g:
+            raise ValueError(f"{fn}: groups={g} must divide the output channels "
+                             f"C_out=weight.shape[0]={weight_shape[0]}")
+        if c_in != weight_shape[1] * g:
+            raise ValueError(
+                f"{fn}: input of shape {x_shape} has C_in={c_in} channels, but weight of shape "
+                f"{weight_shape} with groups={g} expects weight.shape[1]*groups="
+                f"{weight_shape[1] * g} (conv weight layout is (C_out, C_in/groups, *K))")
+        c_out = weight_shape[0]
+    if bias_shape is not None and tuple(bias_shape) != (c_out,):
+        raise ValueError(f"{fn}: bias of shape {tuple(bias_shape)} must have shape ({c_out},), "
+                         "one value per output channel")
+    spatial = x_shape[2:]
+    strings = ("valid", "same", "same_lower") if transposed else ("valid", "same")
+    pad = as_padding_pairs(fn, padding, nd, strings=strings)
+    if transposed:
+        op = as_int_tuple(fn, "output_padding", output_padding, nd, minimum=0)
+        limit = tuple(max(a, b) for a, b in zip(s, d))
+        if any(o >= lim for o, lim in zip(op, limit)):
+            raise ValueError(
+                f"{fn}: output_padding={op} must be smaller than max(stride, dilation)="
+                f"{limit} in every spatial dim")
+        if isinstance(pad, str):
+            if any(o for o in op):
+                raise ValueError(f"{fn}: output_padding={op} cannot be combined with "
+                                 f"padding={padding!r}, which fixes the output size itself")
+            pad = _transposed_string_padding(pad, kernel, s, d)
+        params = ConvParams(kernel, s, pad, d, g, op)
+        full = [(i - 1) * st + di * (k - 1) + 1 for i, st, di, k in zip(spatial, s, d, kernel)]
+        out = tuple(f - lo - hi + o for f, (lo, hi), o in zip(full, pad, op))
+        if any(o < 1 for o in out):
+            raise ValueError(
+                f"{fn}: output size {out} is empty for input spatial size {tuple(spatial)}, "
+                f"kernel {kernel}, stride {s}, padding {tuple(pad)}, dilation {d}, "
+                f"output_padding {op}: the padding removes more than the full output "
+                "(input-1)*stride + dilation*(kernel-1) + 1")
+        return params
+    if isinstance(pad, str):
+        if pad == "valid":
+            pad = tuple((0, 0) for _ in range(nd))
+        else:  # "same"
+            if any(st != 1 for st in s):
+                raise ValueError(f"{fn}: padding='same' is not supported for strided "
+                                 f"convolutions (stride={s}); use explicit padding")
+            pad = tuple((di * (k - 1) // 2, di * (k - 1) - di * (k - 1) // 2)
+                        for k, di in zip(kernel, d))
+    padded = tuple(i + lo + hi for i, (lo, hi) in zip(spatial, pad))
+    reach = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d))
+    if any(p < r for p, r in zip(padded, reach)):
+        raise ValueError(
+            f"{fn}: padded input size {padded} is smaller than the dilated kernel size "
+            f"dilation*(kernel-1)+1={reach} in some spatial dim: the output would be empty")
+    return ConvParams(kernel, s, pad, d, g)
+
+
+def _transposed_string_padding(mode: str, kernel: tuple[int, ...], stride: tuple[int, ...],
+                               dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Crop pairs of "valid" / "same" / "same_lower" for a transposed convolution.
+
+    "same" gives output = input * stride (ONNX ``auto_pad=SAME_UPPER``, Keras
+    ``padding="same"``): the crop total ``dilation*(kernel-1) + 1 - stride`` is split with the
+    larger half on the high side. "same_lower" puts the larger half on the low side.
+    """
+    if mode == "valid":
+        return tuple((0, 0) for _ in kernel)
+    pairs = []
+    for k, st, di in zip(kernel, stride, dilation):
+        total = di * (k - 1) + 1 - st
+        small = total // 2
+        pairs.append((small, total - small) if mode == "same" else (total - small, small))
+    return tuple(pairs)

@@ -1,0 +1,240 @@
+"""``conv`` and ``conv_transpose``: validate, pick an algorithm, dispatch.
+
+The identity tying them together (see :mod:`tconv.matrix` and :mod:`tconv.grad`)::
+
+    conv(x, w).ravel()           == C(w) @ x.ravel()        many-to-one
+    conv_transpose(y, w).ravel() == C(w).T @ y.ravel()      one-to-many
+
+so ``<conv(x, w), y> == <x, conv_transpose(y, w)>`` for one weight array, and the gradient
+of either op with respect to its input is the other op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+from ._algorithms import gemm, phase, scatter, zero_insertion
+from ._algorithms._im2col import conv_gemm
+from ._checks import ConvParams
+from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
+from .matrix import build_matrix
+
+__all__ = ["ALGORITHMS", "conv", "conv_transpose", "choose_algorithm"]
+
+#: The ``algorithm=`` values of :func:`conv_transpose` (besides ``"auto"``).
+ALGORITHMS = ("matrix", "scatter", "zero_insertion", "gemm", "phase")
+
+
+def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
+                           out: tuple[int, ...]) -> np.ndarray:
+    # C maps the transposed conv's output (as a conv input) to its input; y = C.T @ x
+    size = x.shape[2:]
+    C = build_matrix(w, out, size, p.stride, p.pad_lo, p.dilation, p.groups, sparse=True)
+    cols = x.reshape(x.shape[0], -1).T                          # (C_in*prodS_in, N)
+    y = np.asarray(C.T @ cols).T                                # (N, C_out*prodS_out)
+    return y.reshape(x.shape[0], -1, *out)
+
+
+_IMPL = {
+    "matrix": _matrix_conv_transpose,
+    "scatter": scatter.conv_transpose,
+    "zero_insertion": zero_insertion.conv_transpose,
+    "gemm": gemm.conv_transpose,
+    "phase": phase.conv_transpose,
+}
+
+
+def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
+                     p: ConvParams) -> str:
+    """The algorithm ``"auto"`` runs for a batched input shape and validated parameters.
+
+    Rule (from the measurements in ``benchmarks/``): GEMM + col2im does exactly the useful
+    multiplies in one large matrix product; it loses only when the kernel is much larger than
+    the stride in a depthwise/grouped layer (many col2im block adds, little GEMM work), where
+    the phase decomposition writes each output once.
+    """
+    cig = x_shape[1] // p.groups
+    taps = int(np.prod(p.kernel))
+    phases = int(np.prod(p.stride))
+    if cig == 1 and taps >= 4 * phases and phases > 1:
+        return "phase"
+    return "gemm"
+
+
+def _prepare(fn: str, x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool, np.dtype, np.dtype]:
+    xa = _checks.as_array(fn, "input", x)
+    wa = _checks.as_array(fn, "weight", weight)
+    ba = None if bias is None else _checks.as_array(fn, "bias", bias)
+    dtype = _checks.result_dtype(fn, ("input", xa), ("weight", wa), ("bias", ba))
+    out_dtype = np.dtype(np.float16) if (xa.dtype == np.float16 and wa.dtype == np.float16) \
+        else dtype
+    xb, batched = _checks.split_batch(fn, xa, wa)
+    return xb, wa, ba, batched, dtype, out_dtype
+
+
+def _finish(y: np.ndarray, bias: np.ndarray | None, batched: bool, dtype: np.dtype,
+            out_dtype: np.dtype) -> np.ndarray:
+    if bias is not None:
+        y = y + bias.astype(dtype).reshape(1, -1, *([1] * (y.ndim - 2)))
+    y = y.astype(out_dtype, copy=False)
+    return y if batched else y[0]
+
+
+def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+         stride: IntOrTuple = 1, padding: PaddingArg = 0, dilation: IntOrTuple = 1,
+         groups: int = 1) -> Array:
+    """N-d convolution (cross-correlation), exactly ``torch.nn.functional.conv{1,2,3}d``.
+
+    Many-to-one: each output element is the sum of ``prod(K)`` input elements times the
+    kernel -- the article's 4x4 input and 3x3 kernel give a 2x2 output.
+
+    Args:
+        x: input ``(N, C_in, *S_in)`` or unbatched ``(C_in, *S_in)``; 1-3 spatial dims.
+        weight: ``(C_out, C_in/groups, *K)``.
+        bias: optional ``(C_out,)``.
+        stride: window step, an int or one per spatial dim.
+        padding: zeros on both sides (int or per dim), ``(low, high)`` pairs, ``"valid"``
+            or ``"same"`` (stride 1; the odd extra on the high side, as PyTorch).
+        dilation: spacing between kernel taps.
+        groups: split channels into ``groups`` independent convolutions.
+
+    Returns:
+        ``(N, C_out, *S_out)`` (unbatched in, unbatched out). float32/float64 keep their
+        dtype; integer and bool inputs compute in float64.
+
+    Shape:
+        ``S_out = floor((S_in + low + high - dilation*(K-1) - 1) / stride) + 1``.
+
+    Convention:
+        Cross-correlation (no kernel flip), as PyTorch, JAX and TF.
+
+    Raises:
+        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument.
+
+    Examples:
+        >>> import numpy as np
+        >>> x = np.arange(16).reshape(1, 1, 4, 4)
+        >>> w = np.ones((1, 1, 3, 3))
+        >>> conv(x, w)
+        array([[[[45., 54.],
+                 [81., 90.]]]])
+    """
+    fn = "conv"
+    xb, wa, ba, batched, dtype, out_dtype = _prepare(fn, x, weight, bias)
+    p = _checks.conv_params(fn, x_shape=xb.shape, weight_shape=tuple(wa.shape),
+                            bias_shape=None if ba is None else ba.shape, stride=stride,
+                            padding=padding, dilation=dilation, groups=groups, transposed=False)
+    out = tuple((i + lo + hi - d * (k - 1) - 1) // s + 1 for i, (lo, hi), d, k, s
+                in zip(xb.shape[2:], p.pad, p.dilation, p.kernel, p.stride))
+    y = conv_gemm(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p.stride, p.pad,
+                  p.dilation, p.groups, out)
+    return _finish(y, ba, batched, dtype, out_dtype)
+
+
+def transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
+                      bias_shape: tuple[int, ...] | None, stride: IntOrTuple,
+                      padding: PaddingArg, output_padding: IntOrTuple, groups: int,
+                      dilation: IntOrTuple, output_size: IntOrTuple | None,
+                      ) -> tuple[ConvParams, tuple[int, ...]]:
+    """Validated parameters and spatial output size of a transposed convolution."""
+    p = _checks.conv_params(fn, x_shape=x_shape, weight_shape=weight_shape,
+                            bias_shape=bias_shape, stride=stride, padding=padding,
+                            dilation=dilation, groups=groups, transposed=True,
+                            output_padding=output_padding)
+    size = x_shape[2:]
+    if output_size is not None:
+        if any(p.output_padding):
+            raise ValueError(f"{fn}: give output_padding={p.output_padding} or "
+                             f"output_size={output_size}, not both")
+        want = _checks.as_int_tuple(fn, "output_size", output_size,
+                                    len(output_size) if not isinstance(output_size, int) else 1)
+        if len(want) in (p.ndim + 1, p.ndim + 2):
+            want = want[-p.ndim:]
+        if len(want) != p.ndim:
+            raise ValueError(f"{fn}: output_size={output_size} must have {p.ndim} spatial "
+                             "entries (optionally preceded by batch and channel sizes)")
+        base = tuple((i - 1) * s - lo - hi + d * (k - 1) + 1 for i, s, (lo, hi), d, k
+                     in zip(size, p.stride, p.pad, p.dilation, p.kernel))
+        hi_lim = tuple(b + s - 1 for b, s in zip(base, p.stride))
+        if any(not b <= w <= h for w, b, h in zip(want, base, hi_lim)):
+            raise ValueError(f"{fn}: requested an output size of {want}, but valid sizes range "
+                             f"from {base} to {hi_lim} (for an input of {tuple(size)})")
+        p = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups,
+                       tuple(w - b for w, b in zip(want, base)))
+    out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
+                in zip(size, p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
+    return p, out
+
+
+def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                   stride: IntOrTuple = 1, padding: PaddingArg = 0,
+                   output_padding: IntOrTuple = 0, groups: int = 1, dilation: IntOrTuple = 1,
+                   *, output_size: IntOrTuple | None = None, algorithm: str = "auto") -> Array:
+    """N-d transposed convolution, exactly ``torch.nn.functional.conv_transpose{1,2,3}d``.
+
+    One-to-many: each input element adds a copy of the kernel, scaled by its value, into the
+    output, ``stride`` apart -- a 2x2 input and a 3x3 kernel give a 4x4 output. It equals
+    multiplying by the transposed convolution matrix ``C.T`` and equals "insert zeros between
+    the inputs, then convolve with the flipped kernel"; its weights are learned.
+
+    Args:
+        x: input ``(N, C_in, *S_in)`` or unbatched ``(C_in, *S_in)``; 1-3 spatial dims.
+        weight: ``(C_in, C_out/groups, *K)`` (PyTorch's transposed layout).
+        bias: optional ``(C_out,)``.
+        stride: spacing of the footprints in the output (the up-sampling factor).
+        padding: cropped from both sides of the full output (PyTorch: the padding of the
+            direct conv being transposed); also per-dim ``(low, high)`` pairs (JAX/ONNX),
+            ``"valid"`` (no crop), ``"same"`` (output = input * stride, extra crop on the high
+            side: ONNX SAME_UPPER / Keras) and ``"same_lower"`` (ONNX SAME_LOWER).
+        output_padding: extra size on the high side, ``< max(stride, dilation)``.
+        groups: independent groups of channels.
+        dilation: spacing between kernel taps.
+        output_size: keyword-only; wanted spatial size (optionally with N, C in front);
+            solves ``output_padding``, as PyTorch's module ``forward(x, output_size)``.
+        algorithm: keyword-only; ``"auto"`` or one of ``"matrix"``, ``"scatter"``,
+            ``"zero_insertion"``, ``"gemm"``, ``"phase"`` -- all give the same result.
+
+    Returns:
+        ``(N, C_out, *S_out)`` (unbatched in, unbatched out), dtype as :func:`conv`.
+
+    Shape:
+        ``S_out = (S_in - 1)*stride - low - high + dilation*(K-1) + output_padding + 1``.
+
+    Convention:
+        No kernel flip and weight ``(C_in, C_out/g, *K)``, as PyTorch. JAX's
+        ``lax.conv_transpose`` needs ``transpose_kernel=True`` and padding
+        ``dilation*(K-1) - padding`` to agree; TF/Keras store kernels ``(*K, C_out, C_in)``.
+        ``zero_insertion`` multiplies inserted zeros, so an ``inf`` input there yields NaN
+        where PyTorch yields 0; the other algorithms match PyTorch on NaN/inf.
+
+    Raises:
+        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument.
+
+    Examples:
+        >>> import numpy as np
+        >>> y = np.arange(1, 5).reshape(1, 1, 2, 2)          # 2x2 input
+        >>> w = np.ones((1, 1, 3, 3))                        # 3x3 kernel
+        >>> conv_transpose(y, w)                             # 4x4 output
+        array([[[[ 1.,  3.,  3.,  2.],
+                 [ 4., 10., 10.,  6.],
+                 [ 4., 10., 10.,  6.],
+                 [ 3.,  7.,  7.,  4.]]]])
+        >>> conv_transpose(y, w, stride=2, padding=1, output_padding=1).shape
+        (1, 1, 4, 4)
+    """
+    fn = "conv_transpose"
+    if not isinstance(algorithm, str) or (algorithm != "auto" and algorithm not in _IMPL):
+        raise ValueError(f"{fn}: algorithm={algorithm!r} is not one of "
+                         f"{('auto',) + ALGORITHMS}")
+    xb, wa, ba, batched, dtype, out_dtype = _prepare(fn, x, weight, bias)
+    p, out = transposed_params(fn, xb.shape, tuple(wa.shape),
+                               None if ba is None else ba.shape, stride, padding,
+                               output_padding, groups, dilation, output_size)
+    algo = choose_algorithm(xb.shape, wa.shape, p) if algorithm == "auto" else algorithm
+    if xb.shape[0] == 0:
+        y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
+    else:
+        y = _IMPL[algo](xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
+    return _finish(y, ba, batched, dtype, out_dtype)

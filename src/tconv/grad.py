@@ -1,0 +1,170 @@
+"""Gradients of ``conv`` and ``conv_transpose`` -- each is the other's adjoint.
+
+With C = C(weight) the convolution matrix (:mod:`tconv.matrix`):
+
+    y = conv(x, w) = C x                 =>  grad_x = C.T grad_y = conv_transpose(grad_y, w)
+    y = conv_transpose(x, w) = C.T x     =>  grad_x = C grad_y   = conv(grad_y, w)
+
+with the same stride, padding, dilation and groups; ``output_padding`` (or a high-side crop)
+restores the exact input size. The weight gradient correlates the input with ``grad_y``:
+
+    conv:           grad_w[co, ci, t] = sum_{n,o} grad_y[n, co, o] * x_pad[n, ci, o*s + t*d]
+    conv_transpose: grad_w[ci, co, t] = sum_{n,i} x[n, ci, i] * grad_y_pad[n, co, i*s + t*d]
+
+-- the second is the first with ``x`` and ``grad_y`` swapping roles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+from ._algorithms import gemm
+from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
+from ._checks import ConvParams
+from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
+from .conv import transposed_params
+
+__all__ = ["conv_backward", "conv_transpose_backward"]
+
+
+def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
+                      stride: tuple[int, ...], pad: tuple[tuple[int, int], ...],
+                      dilation: tuple[int, ...], groups: int) -> np.ndarray:
+    """``grad_w (C_out, C_in/g, *K)`` of ``y = conv(x, w)`` given ``gy (N, C_out, *S_out)``."""
+    nd = len(kernel)
+    n, c_out, *out = gy.shape
+    cig = x.shape[1] // groups
+    win = windows(group_view(pad_crop(x, pad), groups), kernel, stride, dilation, out)
+    # (N, g, Cig, *out, *K) -> (g, N*prodOut, Cig*prodK)
+    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
+    cols = win.transpose(perm).reshape(groups, -1, cig * int(np.prod(kernel)))
+    gyg = np.moveaxis(group_view(gy, groups), 0, 2).reshape(groups, c_out // groups, -1)
+    return np.matmul(gyg, cols).reshape(c_out, cig, *kernel)
+
+
+def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, np.dtype]:
+    ga = _checks.as_array(fn, "grad_out", grad_out)
+    xa = _checks.as_array(fn, "input", x)
+    wa = _checks.as_array(fn, "weight", weight)
+    dtype = _checks.result_dtype(fn, ("grad_out", ga), ("input", xa), ("weight", wa))
+    xb, batched = _checks.split_batch(fn, xa, wa)
+    gb = ga if batched else ga[None]
+    return gb.astype(dtype, copy=False), xb.astype(dtype, copy=False), \
+        wa.astype(dtype, copy=False), batched, dtype
+
+
+def _check_grad_shape(fn: str, grad: np.ndarray, want: tuple[int, ...], batched: bool) -> None:
+    if tuple(grad.shape) != want:
+        shown = want if batched else want[1:]
+        raise ValueError(f"{fn}: grad_out of shape {tuple(grad.shape[0 if batched else 1:])} "
+                         f"must have the output shape {shown}")
+
+
+def conv_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike, stride: IntOrTuple = 1,
+                  padding: PaddingArg = 0, dilation: IntOrTuple = 1, groups: int = 1,
+                  ) -> tuple[Array, Array, Array]:
+    """Gradients of ``y = conv(x, weight, bias, ...)`` with respect to x, weight and bias.
+
+    The input gradient of a convolution IS a transposed convolution of ``grad_out`` with the
+    same weight: many-to-one forwards, one-to-many backwards.
+
+    Args:
+        grad_out: ``dL/dy``, shape of ``conv(x, weight, ...)``.
+        x: the input ``(N, C_in, *S_in)`` (or unbatched).
+        weight: ``(C_out, C_in/groups, *K)``.
+        stride, padding, dilation, groups: as in :func:`tconv.conv`.
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` with the shapes of x, weight and ``(C_out,)``.
+
+    Shape:
+        ``grad_x = conv_transpose(grad_out, weight, stride, padding, output_padding)``
+        where ``output_padding`` restores ``S_in`` (the rows a strided conv skipped get 0).
+
+    Raises:
+        ValueError, TypeError: as :func:`tconv.conv`, or when grad_out has the wrong shape.
+
+    Examples:
+        >>> import numpy as np
+        >>> x, w = np.arange(16.).reshape(1, 1, 4, 4), np.ones((1, 1, 3, 3))
+        >>> gx, gw, gb = conv_backward(np.ones((1, 1, 2, 2)), x, w)
+        >>> gx[0, 0]
+        array([[1., 2., 2., 1.],
+               [2., 4., 4., 2.],
+               [2., 4., 4., 2.],
+               [1., 2., 2., 1.]])
+        >>> gw[0, 0], gb
+        (array([[10., 14., 18.],
+               [26., 30., 34.],
+               [42., 46., 50.]]), array([4.]))
+    """
+    fn = "conv_backward"
+    gy, xb, w, batched, _ = _prep(fn, grad_out, x, weight)
+    p = _checks.conv_params(fn, x_shape=xb.shape, weight_shape=tuple(w.shape), bias_shape=None,
+                            stride=stride, padding=padding, dilation=dilation, groups=groups,
+                            transposed=False)
+    size = xb.shape[2:]
+    out = tuple((i + lo + hi - d * (k - 1) - 1) // s + 1 for i, (lo, hi), d, k, s
+                in zip(size, p.pad, p.dilation, p.kernel, p.stride))
+    _check_grad_shape(fn, gy, (xb.shape[0], w.shape[0], *out), batched)
+    # grad_x: the transposed conv of grad_out, cropped by the conv's padding
+    op = tuple(i - ((o - 1) * s - lo - hi + d * (k - 1) + 1) for i, o, s, (lo, hi), d, k
+               in zip(size, out, p.stride, p.pad, p.dilation, p.kernel))
+    pt = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups, op)
+    gx = gemm.conv_transpose(gy, w, pt, tuple(size))
+    gw = _conv_weight_grad(gy, xb, p.kernel, p.stride, p.pad, p.dilation, p.groups)
+    gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+    return (gx if batched else gx[0]), gw, gb
+
+
+def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
+                            stride: IntOrTuple = 1, padding: PaddingArg = 0,
+                            output_padding: IntOrTuple = 0, groups: int = 1,
+                            dilation: IntOrTuple = 1, *, output_size: IntOrTuple | None = None,
+                            ) -> tuple[Array, Array, Array]:
+    """Gradients of ``y = conv_transpose(x, weight, bias, ...)`` w.r.t. x, weight and bias.
+
+    The input gradient of a transposed convolution IS a (strided) convolution of
+    ``grad_out`` with the same weight: one-to-many forwards, many-to-one backwards.
+
+    Args:
+        grad_out: ``dL/dy``, shape of ``conv_transpose(x, weight, ...)``.
+        x: the input ``(N, C_in, *S_in)`` (or unbatched).
+        weight: ``(C_in, C_out/groups, *K)``.
+        stride, padding, output_padding, groups, dilation, output_size: as in
+            :func:`tconv.conv_transpose`.
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` with the shapes of x, weight and ``(C_out,)``.
+
+    Shape:
+        ``grad_x = conv(grad_out, weight, stride, padding, dilation, groups)`` (its output
+        has exactly ``S_in`` positions; ``output_padding`` rows are never read).
+
+    Raises:
+        ValueError, TypeError: as :func:`tconv.conv_transpose`, or for a wrong grad_out shape.
+
+    Examples:
+        >>> import numpy as np
+        >>> x, w = np.arange(1., 5.).reshape(1, 1, 2, 2), np.ones((1, 1, 3, 3))
+        >>> gx, gw, gb = conv_transpose_backward(np.ones((1, 1, 4, 4)), x, w)
+        >>> gx[0, 0], gw[0, 0, 0], gb
+        (array([[9., 9.],
+               [9., 9.]]), array([10., 10., 10.]), array([16.]))
+    """
+    fn = "conv_transpose_backward"
+    gy, xb, w, batched, _ = _prep(fn, grad_out, x, weight)
+    p, out = transposed_params(fn, xb.shape, tuple(w.shape), None, stride, padding,
+                               output_padding, groups, dilation, output_size)
+    c_out = w.shape[1] * p.groups
+    _check_grad_shape(fn, gy, (xb.shape[0], c_out, *out), batched)
+    size = xb.shape[2:]
+    # the conv that transposes this op reads grad_out padded (low, high - output_padding)
+    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
+    gx = conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, tuple(size))
+    # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
+    gw = _conv_weight_grad(xb, gy, p.kernel, p.stride, pad, p.dilation, p.groups)
+    gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+    return (gx if batched else gx[0]), gw, gb
