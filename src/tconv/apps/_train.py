@@ -1,0 +1,200 @@
+"""Shared training-loop pieces: atomic checkpoints, bit-exact resume, progress bars.
+
+A checkpoint is one ``dict`` saved with ``torch.save`` to a temporary file in the target's
+folder and moved into place with ``os.replace`` -- a crash mid-write leaves the previous
+checkpoint intact, never a half-written one. ``load_checkpoint`` uses
+``torch.load(weights_only=True)``, so a checkpoint may hold tensors, numbers, strings, lists,
+tuples and dicts (model/optimizer ``state_dict()``, :func:`rng_state`) but no pickled objects.
+
+Resume contract: a run that saves ``{"model", "optimizer", "step", "rng": rng_state(gen)}``
+after step ``k`` and reloads it with :func:`set_rng_state` continues exactly as the
+uninterrupted run would, bit for bit, provided all randomness comes from the captured
+generators (torch's global one, an explicit ``torch.Generator``, NumPy's global one, or a
+``numpy.random.Generator`` passed in).
+
+Example (training loop skeleton)::
+
+    from tconv.apps._train import (save_checkpoint, load_checkpoint, rng_state,
+                                   set_rng_state, progress)
+    state = load_checkpoint(ckpt) if resume and ckpt.exists() else None
+    if state:
+        model.load_state_dict(state["model"]); opt.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"], np_rng=np_rng, generator=gen); start = state["step"]
+    for step in progress(range(start, steps), desc="train", initial=start, total=steps):
+        ...
+        save_checkpoint(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                               "step": step + 1, "rng": rng_state(np_rng=np_rng, generator=gen)})
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "progress",
+           "atomic_write_bytes", "seed_everything"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError('tconv.apps needs PyTorch: pip install "tconv[torch]"') from exc
+    return torch
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> pathlib.Path:
+    """Save a training state ``dict`` to ``path`` atomically; return the path.
+
+    Args:
+        path: target file (its folder is created).
+        state: tensors, numbers, strings and nested lists/tuples/dicts of them.
+    """
+    import io
+
+    torch = _torch()
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``, no pickle).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a readable checkpoint.
+    """
+    torch = _torch()
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {str(path)!r}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"load_checkpoint: {str(path)!r} is not a readable checkpoint "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"load_checkpoint: {str(path)!r} holds a {type(state).__name__}, "
+                         "expected a dict")
+    return state
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's global and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    _torch().manual_seed(seed)
+
+
+def rng_state(np_rng: np.random.Generator | None = None,
+              generator: Any | None = None) -> dict[str, Any]:
+    """Capture every random state a training loop may use, as checkpoint-safe values.
+
+    Args:
+        np_rng: an explicit ``numpy.random.Generator`` (its bit-generator state is stored).
+        generator: an explicit ``torch.Generator``.
+
+    Returns:
+        dict with ``torch`` (uint8 tensor), ``numpy_global``, ``python`` and, when given,
+        ``np_rng`` / ``generator`` entries.
+    """
+    torch = _torch()
+    st: dict[str, Any] = {"torch": torch.get_rng_state()}
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    st["numpy_global"] = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
+                          "pos": int(pos), "has_gauss": int(has_gauss),
+                          "cached": float(cached)}
+    py = random.getstate()
+    st["python"] = {"version": py[0], "state": list(py[1]),
+                    "gauss": py[2] if py[2] is None else float(py[2])}
+    if np_rng is not None:
+        st["np_rng"] = _bitgen_to_safe(np_rng.bit_generator.state)
+    if generator is not None:
+        st["generator"] = generator.get_state()
+    return st
+
+
+def set_rng_state(state: dict[str, Any], np_rng: np.random.Generator | None = None,
+                  generator: Any | None = None) -> None:
+    """Restore what :func:`rng_state` captured (into the same kinds of generators)."""
+    torch = _torch()
+    torch.set_rng_state(state["torch"])
+    g = state["numpy_global"]
+    np.random.set_state((g["kind"], g["keys"].numpy().astype(np.uint32), g["pos"],
+                         g["has_gauss"], g["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if np_rng is not None:
+        if "np_rng" not in state:
+            raise ValueError("set_rng_state: the checkpoint holds no np_rng state")
+        np_rng.bit_generator.state = _safe_to_bitgen(state["np_rng"])
+    if generator is not None:
+        if "generator" not in state:
+            raise ValueError("set_rng_state: the checkpoint holds no torch.Generator state")
+        generator.set_state(state["generator"])
+
+
+def _bitgen_to_safe(obj: Any) -> Any:
+    # Big Python ints (PCG64 state is 128-bit) are stored as decimal strings: weights_only
+    # loading accepts str but not arbitrary-precision ints reliably across versions.
+    if isinstance(obj, dict):
+        return {k: _bitgen_to_safe(v) for k, v in obj.items()}
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return {"__int__": str(obj)}
+    if isinstance(obj, np.ndarray):
+        return {"__array__": obj.tolist(), "dtype": str(obj.dtype)}
+    return obj
+
+
+def _safe_to_bitgen(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {"__int__"}:
+            return int(obj["__int__"])
+        if set(obj) == {"__array__", "dtype"}:
+            return np.asarray(obj["__array__"], dtype=obj["dtype"])
+        return {k: _safe_to_bitgen(v) for k, v in obj.items()}
+    return obj
+
+
+def progress(iterable: Iterable[Any] | int | None = None, desc: str = "",
+             total: int | None = None, initial: int = 0, disable: bool | None = None,
+             **kwargs: Any) -> Iterator[Any]:
+    """A tqdm progress bar over ``iterable`` (or ``range(iterable)`` for an int).
+
+    Falls back to the plain iterable when tqdm (apps extra) is missing; ``disable=None`` hides
+    the bar when stderr is not a terminal. Use ``bar.set_postfix(psnr=...)`` for live numbers.
+    """
+    if isinstance(iterable, int):
+        total = iterable if total is None else total
+        iterable = range(initial, iterable)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return iter(iterable if iterable is not None else ())
+    return tqdm(iterable, desc=desc, total=total, initial=initial, disable=disable,
+                dynamic_ncols=True, **kwargs)
