@@ -203,7 +203,7 @@ def split_batch(fn: str, x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray,
 def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
                 bias_shape: tuple[int, ...] | None, stride: object, padding: object,
                 dilation: object, groups: object, transposed: bool,
-                output_padding: object = 0) -> ConvParams:
+                output_padding: object = 0, check_empty: bool = True) -> ConvParams:
     """Validate a (transposed) convolution's arguments against batched input/weight shapes.
 
     Mirrors every rule of ``torch.nn.functional.conv{1,2,3}d`` / ``conv_transpose{1,2,3}d``
@@ -255,7 +255,7 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
         params = ConvParams(kernel, s, pad, d, g, op)
         full = [(i - 1) * st + di * (k - 1) + 1 for i, st, di, k in zip(spatial, s, d, kernel)]
         out = tuple(f - lo - hi + o for f, (lo, hi), o in zip(full, pad, op))
-        if any(o < 1 for o in out):
+        if check_empty and any(o < 1 for o in out):
             raise ValueError(
                 f"{fn}: output size {out} is empty for input spatial size {tuple(spatial)}, "
                 f"kernel {kernel}, stride {s}, padding {tuple(pad)}, dilation {d}, "
@@ -286,13 +286,15 @@ def _transposed_string_padding(mode: str, kernel: tuple[int, ...], stride: tuple
 
     "same" gives output = input * stride (ONNX ``auto_pad=SAME_UPPER``, Keras
     ``padding="same"``): the crop total ``dilation*(kernel-1) + 1 - stride`` is split with the
-    larger half on the high side. "same_lower" puts the larger half on the low side.
+    larger half on the high side. "same_lower" puts the larger half on the low side. With
+    kernel < stride the total is negative and zeros are appended instead (on the high side for
+    "same", as TF's gradient-of-SAME-conv, on the low side for "same_lower").
     """
     if mode == "valid":
         return tuple((0, 0) for _ in kernel)
     pairs = []
     for k, st, di in zip(kernel, stride, dilation):
         total = di * (k - 1) + 1 - st
-        small = total // 2
+        small = int(total / 2)  # truncating division, as ONNX: a negative total pads zeros
         pairs.append((small, total - small) if mode == "same" else (total - small, small))
     return tuple(pairs)

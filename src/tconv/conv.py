@@ -142,7 +142,7 @@ def transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int
     p = _checks.conv_params(fn, x_shape=x_shape, weight_shape=weight_shape,
                             bias_shape=bias_shape, stride=stride, padding=padding,
                             dilation=dilation, groups=groups, transposed=True,
-                            output_padding=output_padding)
+                            output_padding=output_padding, check_empty=output_size is None)
     size = x_shape[2:]
     if output_size is not None:
         if any(p.output_padding):
@@ -158,7 +158,7 @@ def transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int
         base = tuple((i - 1) * s - lo - hi + d * (k - 1) + 1 for i, s, (lo, hi), d, k
                      in zip(size, p.stride, p.pad, p.dilation, p.kernel))
         hi_lim = tuple(b + s - 1 for b, s in zip(base, p.stride))
-        if any(not b <= w <= h for w, b, h in zip(want, base, hi_lim)):
+        if any(not b <= w <= h for w, b, h in zip(want, base, hi_lim)) or min(want) < 1:
             raise ValueError(f"{fn}: requested an output size of {want}, but valid sizes range "
                              f"from {base} to {hi_lim} (for an input of {tuple(size)})")
         p = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups,

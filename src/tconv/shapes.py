@@ -175,9 +175,13 @@ def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_s
     if len(want) != nd:
         raise ValueError(f"{fn}: output_size={want} must have {nd} spatial entries "
                          f"(or {nd + 2} with batch and channel) for input_size={size}")
-    base = conv_transpose_output_size(size, kernel_size, stride, padding, 0, dilation)
-    s = _checks.as_int_tuple(fn, "stride", stride, nd, minimum=1)
-    lo_hi = tuple((b, b + st - 1) for b, st in zip(base, s))
+    k = _checks.as_int_tuple(fn, "kernel_size", kernel_size, nd, minimum=1)
+    p = _checks.conv_params(fn, x_shape=(1, 1, *size), weight_shape=(1, 1, *k), bias_shape=None,
+                            stride=stride, padding=padding, dilation=dilation, groups=1,
+                            transposed=True, check_empty=False)
+    base = tuple((i - 1) * st - lo - hi + di * (kk - 1) + 1
+                 for i, kk, st, di, (lo, hi) in zip(size, k, p.stride, p.dilation, p.pad))
+    lo_hi = tuple((b, b + st - 1) for b, st in zip(base, p.stride))
     if any(not lo <= w <= hi for w, (lo, hi) in zip(want, lo_hi)):
         raise ValueError(
             f"{fn}: requested an output size of {want}, but valid sizes range from "
