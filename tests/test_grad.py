@@ -1,0 +1,98 @@
+"""Gradients vs torch autograd, and the adjoint identities (grad of conv IS conv_transpose)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _oracle import assert_close
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import Config, conv_configs, transposed_configs
+
+import tconv
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+T_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+T_CONVT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def _autograd(fn, x, w, b, g):
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = fn(*ts)
+    assert y.shape == g.shape
+    (y * torch.tensor(g)).sum().backward()
+    return [t.grad.numpy() for t in ts]
+
+
+class TestConvBackward:
+    def test_smoke(self):
+        gx, gw, gb = tconv.conv_backward(np.ones((1, 1, 2, 2)), np.ones((1, 1, 4, 4)),
+                                         np.ones((1, 1, 3, 3)))
+        assert gx.shape == (1, 1, 4, 4) and gw.shape == (1, 1, 3, 3) and gb.tolist() == [4.0]
+
+    @settings(max_examples=400)
+    @given(cfg=conv_configs(), seed=st.integers(0, 2**31 - 1))
+    def test_grad(self, cfg: Config, seed: int):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((cfg.batch, cfg.c_in, *cfg.size))
+        w = rng.standard_normal((cfg.c_out, cfg.cig, *cfg.kernel))
+        b = rng.standard_normal(cfg.c_out)
+        y = tconv.conv(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+        g = rng.standard_normal(y.shape)
+        ref = _autograd(lambda *t: T_CONV[cfg.ndim](*t, cfg.stride, cfg.padding, cfg.dilation,
+                                                    cfg.groups), x, w, b, g)
+        ours = tconv.conv_backward(g, x, w, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+        for a, r in zip(ours, ref):
+            assert_close(a, r)
+
+    def test_identity(self, rng):
+        """grad_x of conv is literally conv_transpose of grad_out with the same weight."""
+        x, w = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2, 3, 3))
+        g = rng.standard_normal((2, 6, 5, 4))
+        gx, _, _ = tconv.conv_backward(g, x, w, stride=2, padding=1, groups=2)
+        assert_close(gx, tconv.conv_transpose(g, w, None, 2, 1, (0, 1), 2))
+
+    def test_exception(self):
+        with pytest.raises(ValueError, match="grad_out"):
+            tconv.conv_backward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)))
+
+
+class TestConvTransposeBackward:
+    @settings(max_examples=400)
+    @given(cfg=transposed_configs(), seed=st.integers(0, 2**31 - 1))
+    def test_grad(self, cfg: Config, seed: int):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((cfg.batch, cfg.c_in, *cfg.size))
+        w = rng.standard_normal((cfg.c_in, cfg.cog, *cfg.kernel))
+        b = rng.standard_normal(cfg.c_out)
+        g = rng.standard_normal((cfg.batch, cfg.c_out, *cfg.out_size()))
+        ref = _autograd(lambda *t: T_CONVT[cfg.ndim](*t, cfg.stride, cfg.padding,
+                                                     cfg.output_padding, cfg.groups,
+                                                     cfg.dilation), x, w, b, g)
+        ours = tconv.conv_transpose_backward(g, x, w, cfg.stride, cfg.padding,
+                                             cfg.output_padding, cfg.groups, cfg.dilation)
+        for a, r in zip(ours, ref):
+            assert_close(a, r)
+
+    def test_identity(self, rng):
+        """grad_x of conv_transpose is literally conv of grad_out with the same weight."""
+        x, w = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((4, 3, 4, 4))
+        g = rng.standard_normal((2, 6, 10, 10))
+        gx, _, _ = tconv.conv_transpose_backward(g, x, w, stride=2, padding=1, groups=2)
+        assert_close(gx, tconv.conv(g, w, None, 2, 1, 1, 2))
+
+    def test_unbatched_and_pairs(self, rng):
+        x, w = rng.standard_normal((2, 4)), rng.standard_normal((2, 3, 3))
+        y = tconv.conv_transpose(x, w, stride=2, padding=((0, 2),))
+        g = rng.standard_normal(y.shape)
+        gx, gw, gb = tconv.conv_transpose_backward(g, x, w, stride=2, padding=((0, 2),))
+        # check against finite differences of <g, y(x)> (independent of the implementation)
+        eps = 1e-6
+        for idx in np.ndindex(*x.shape):
+            xp = x.copy()
+            xp[idx] += eps
+            num = (np.vdot(g, tconv.conv_transpose(xp, w, stride=2, padding=((0, 2),)))
+                   - np.vdot(g, y)) / eps
+            assert abs(num - gx[idx]) < 1e-4
+        assert gw.shape == w.shape and gb.shape == (3,)
