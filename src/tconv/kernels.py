@@ -1,0 +1,433 @@
+"""Up-sampling kernels and initialisations for (transposed) convolutions -- NumPy only.
+
+The identity behind :func:`interpolation_kernel`: with source coordinate
+``src(o) = (o + 1/2)/s - 1/2`` (PyTorch's ``align_corners=False``), interpolation is
+
+    out[o] = sum_i x[i] * W(src(o) - i)              W: nearest box, tent, or Keys cubic
+
+and a stride-``s`` transposed convolution is ``out[o] = sum_i x[i] * w[o - i*s + p]``. The
+two agree when ``w[t] = W((t - p + 1/2)/s - 1/2)``: a sampled interpolation kernel, centred
+by the padding ``p``. They differ only where PyTorch clamps an out-of-range source index
+to the edge (``x[-1] -> x[0]``) while the transposed convolution sees zeros: a band of
+``border`` outputs on each side, computed here exactly with rational arithmetic.
+
+ICNR (Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution") sets the
+``s**d`` sub-kernels that a pixel shuffle interleaves to one shared kernel, so that at
+initialisation the layer is "conv, then nearest-neighbour up-sampling": no checkerboard.
+:func:`icnr_transpose` is the same idea for a transposed convolution: every output phase
+sees the same sub-kernel, so a constant input gives a constant (interior) output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from . import _checks
+from ._typing import Array, IntOrTuple
+
+__all__ = [
+    "INITS",
+    "InterpolationKernel",
+    "bilinear_kernel",
+    "icnr",
+    "icnr_transpose",
+    "init_weight",
+    "interpolation_kernel",
+]
+
+#: ``mode`` names accepted by :func:`interpolation_kernel`, mapped to the kernel family.
+_MODES = {"nearest": "nearest", "linear": "linear", "bilinear": "linear",
+          "trilinear": "linear", "bicubic": "cubic", "cubic": "cubic"}
+
+#: PyTorch's cubic convolution coefficient (Keys 1981 uses -0.5; PyTorch and OpenCV -0.75).
+CUBIC_A = Fraction(-3, 4)
+
+
+def _tent(u: Fraction) -> Fraction:
+    u = abs(u)
+    return 1 - u if u < 1 else Fraction(0)
+
+
+def _cubic(u: Fraction, a: Fraction = CUBIC_A) -> Fraction:
+    u = abs(u)
+    if u <= 1:
+        return ((a + 2) * u - (a + 3)) * u * u + 1
+    if u < 2:
+        return ((a * u - 5 * a) * u + 8 * a) * u - 4 * a
+    return Fraction(0)
+
+
+def _box(u: Fraction) -> Fraction:
+    # nearest: out[o] = x[floor(o/s)], i.e. W(src - i) = 1 for -1/2 <= src - i < 1/2
+    return Fraction(1) if Fraction(-1, 2) <= u < Fraction(1, 2) else Fraction(0)
+
+
+_WEIGHT = {"nearest": _box, "linear": _tent, "cubic": _cubic}
+_RADIUS = {"nearest": None, "linear": 1, "cubic": 2}
+
+
+def _src(o: int, s: int) -> Fraction:
+    return Fraction(2 * o + 1, 2 * s) - Fraction(1, 2)
+
+
+def _kernel_1d(family: str, s: int) -> tuple[list[Fraction], int]:
+    """Taps and low padding of the transposed conv reproducing ``family`` at scale ``s``."""
+    if family == "nearest":
+        return [Fraction(1)] * s, 0
+    radius = _RADIUS[family]
+    # taps t with |t - p + 1/2 - s/2| < radius*s; a symmetric kernel of odd length for odd s
+    size = 2 * radius * s - s % 2
+    pad = (size - s) // 2
+    weight = _WEIGHT[family]
+    return [weight(Fraction(2 * (t - pad) + 1 - s, 2 * s)) for t in range(size)], pad
+
+
+def _border(family: str, s: int) -> int:
+    """Outputs per side whose PyTorch value uses a clamped (out-of-range) source index.
+
+    By the symmetry ``src(s*n - 1 - o) = n - 1 - src(o)`` the high side mirrors the low one,
+    so only the low side is scanned: output ``o`` differs when the taps ``i < 0`` carry a
+    non-zero total weight.
+    """
+    if family == "nearest":
+        return 0
+    radius = _RADIUS[family]
+    weight = _WEIGHT[family]
+    last = -1
+    for o in range(radius * s + s):       # beyond this, every tap index is >= 0
+        src = _src(o, s)
+        lo = math.floor(src) - radius + 1
+        mass = sum((weight(src - i) for i in range(lo, 0)), Fraction(0))
+        if mass != 0:
+            last = o
+    return last + 1
+
+
+@dataclass(frozen=True)
+class InterpolationKernel:
+    """A transposed convolution performing fixed interpolation; see :func:`interpolation_kernel`.
+
+    Attributes:
+        mode: the kernel family, ``"nearest"``, ``"linear"`` or ``"cubic"``.
+        scale: the integer up-sampling factor per spatial dim.
+        kernel_1d: the 1-D taps per spatial dim (float64).
+        kernel: their outer product, shape ``K`` (float64).
+        stride: equal to ``scale``.
+        padding: ``(low, high)`` crop per spatial dim (PyTorch ``padding``; symmetric here).
+        output_padding: per spatial dim (always 0: the output is exactly ``scale * input``).
+        border: outputs per side and spatial dim that differ from PyTorch's clamped edge.
+    """
+
+    mode: str
+    scale: tuple[int, ...]
+    kernel_1d: tuple[Array, ...]
+    kernel: Array
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    output_padding: tuple[int, ...]
+    border: tuple[int, ...]
+
+    def weight(self, channels: int) -> Array:
+        """The depthwise transposed-conv weight ``(channels, 1, *K)`` (use ``groups=channels``).
+
+        Examples:
+            >>> interpolation_kernel("nearest", 2, ndim=1).weight(3).shape
+            (3, 1, 2)
+        """
+        if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+            raise ValueError(f"InterpolationKernel.weight: channels={channels!r} must be a "
+                             "positive int")
+        return np.broadcast_to(self.kernel, (channels, 1, *self.kernel.shape)).copy()
+
+    @property
+    def interior(self) -> tuple[slice, ...]:
+        """Spatial slices of the output that equal PyTorch's interpolation exactly."""
+        return tuple(slice(b, -b if b else None) for b in self.border)
+
+
+def interpolation_kernel(mode: str, scale: IntOrTuple, ndim: int = 2) -> InterpolationKernel:
+    """The transposed convolution that performs nearest, (bi/tri)linear or bicubic up-sampling.
+
+    A stride-``scale`` transposed convolution whose kernel is the sampled interpolation
+    weight reproduces ``torch.nn.functional.interpolate(x, scale_factor=scale, mode=mode,
+    align_corners=False)`` exactly, except in a band of ``border`` outputs at each edge where
+    PyTorch repeats the edge sample and the transposed convolution sees zeros. Used
+    depthwise (``groups=C``), it is FCN's bilinear initialisation of a learnable up-sampler.
+
+    Args:
+        mode: ``"nearest"``, ``"linear"`` / ``"bilinear"`` / ``"trilinear"`` (one family,
+            any ``ndim``), or ``"bicubic"`` / ``"cubic"`` (cubic convolution, ``a=-0.75``).
+        scale: integer up-sampling factor, an int or one int per spatial dim.
+        ndim: number of spatial dims (1-3), used when ``scale`` is an int.
+
+    Returns:
+        An :class:`InterpolationKernel` with ``kernel``, ``stride``, ``padding``,
+        ``output_padding`` and ``border``.
+
+    Shape:
+        ``K = scale`` (nearest), ``2*scale - scale % 2`` (linear), ``4*scale - scale % 2``
+        (cubic); ``padding = (K - scale) // 2`` on both sides, so
+        ``S_out = (S_in - 1)*scale - 2*padding + K = scale * S_in``.
+        ``border = 0`` (nearest), ``scale // 2`` (linear), ``scale + scale // 2`` (cubic,
+        for scale > 1 in the cases tested; computed exactly, not assumed).
+
+    Convention:
+        PyTorch's ``align_corners=False`` sample grid. The linear family equals FCN's
+        ``upsample_filt``. Nearest is PyTorch's legacy ``"nearest"`` (``floor(o / s)``); for
+        an integer scale it equals ``"nearest-exact"``.
+
+    Raises:
+        ValueError: for an unknown mode, ``ndim`` outside 1-3, or a scale below 1.
+        TypeError: for a non-integer scale.
+
+    Examples:
+        >>> k = interpolation_kernel("bilinear", 2, ndim=1)
+        >>> k.kernel_1d[0], k.stride, k.padding, k.output_padding, k.border
+        (array([0.25, 0.75, 0.75, 0.25]), (2,), ((1, 1),), (0,), (1,))
+        >>> interpolation_kernel("bicubic", 2).kernel.shape
+        (8, 8)
+    """
+    fn = "interpolation_kernel"
+    if not isinstance(mode, str) or mode.lower() not in _MODES:
+        raise ValueError(f"{fn}: mode={mode!r} must be one of {tuple(_MODES)}")
+    family = _MODES[mode.lower()]
+    if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
+        raise ValueError(f"{fn}: ndim={ndim!r} must be 1, 2 or 3")
+    if isinstance(scale, tuple | list):
+        ndim = len(scale)
+        if not 1 <= ndim <= 3:
+            raise ValueError(f"{fn}: scale={_checks.fmt(scale)} must have 1, 2 or 3 entries")
+    s = _checks.as_int_tuple(fn, "scale", scale, ndim, minimum=1)
+    taps, pads = [], []
+    for si in s:
+        t, p = _kernel_1d(family, si)
+        taps.append(np.array([float(v) for v in t]))
+        pads.append(p)
+    kernel = taps[0]
+    for t in taps[1:]:
+        kernel = np.multiply.outer(kernel, t)
+    return InterpolationKernel(
+        mode=family, scale=s, kernel_1d=tuple(taps), kernel=kernel, stride=s,
+        padding=tuple((p, p) for p in pads), output_padding=(0,) * ndim,
+        border=tuple(_border(family, si) for si in s))
+
+
+def bilinear_kernel(kernel_size: IntOrTuple, ndim: int = 2) -> Array:
+    """FCN's bilinear up-sampling filter (``upsample_filt``) of any size.
+
+    The tent ``1 - |t - centre| / factor`` with ``factor = (K + 1) // 2``, separable over the
+    spatial dims. With ``K = 2*s - s % 2``, stride ``s`` and padding ``(K - s) // 2`` (what FCN
+    uses: ``ceil((s - 1) / 2)``) it is :func:`interpolation_kernel` ``("bilinear", s)``.
+
+    Args:
+        kernel_size: an int or one int per spatial dim.
+        ndim: number of spatial dims when ``kernel_size`` is an int.
+
+    Returns:
+        A float64 array of shape ``K``.
+
+    Shape:
+        ``K``.
+
+    Convention:
+        Same numbers as FCN (Long et al. 2015, ``surgery.py``) and Caffe's ``bilinear``
+        filler.
+
+    Raises:
+        ValueError, TypeError: for a non-positive or non-integer kernel size.
+
+    Examples:
+        >>> bilinear_kernel(4, ndim=1)
+        array([0.25, 0.75, 0.75, 0.25])
+        >>> bilinear_kernel(3)
+        array([[0.25, 0.5 , 0.25],
+               [0.5 , 1.  , 0.5 ],
+               [0.25, 0.5 , 0.25]])
+    """
+    fn = "bilinear_kernel"
+    if isinstance(kernel_size, tuple | list):
+        ndim = len(kernel_size)
+    if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
+        raise ValueError(f"{fn}: ndim={ndim!r} must be 1, 2 or 3")
+    ks = _checks.as_int_tuple(fn, "kernel_size", kernel_size, ndim, minimum=1)
+    out = np.ones(())
+    for k in ks:
+        factor = (k + 1) // 2
+        centre = factor - 1 if k % 2 == 1 else factor - 0.5
+        out = np.multiply.outer(out, 1 - np.abs(np.arange(k) - centre) / factor)
+    return out
+
+
+#: Base initialisers for :func:`icnr` / :func:`icnr_transpose`, named as in ``torch.nn.init``.
+#: ``fan_in = shape[1] * prod(K)`` and ``fan_out = shape[0] * prod(K)``, PyTorch's rule.
+INITS = ("default", "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
+         "normal")
+
+Init = str | Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    rf = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * rf, shape[0] * rf
+
+
+def init_weight(shape: tuple[int, ...], init: Init = "default",
+                rng: np.random.Generator | int | None = None) -> Array:
+    """Draw a (transposed-)conv weight of ``shape`` with a named initialiser.
+
+    Args:
+        shape: weight shape, at least 2 dims.
+        init: one of :data:`INITS` or a callable ``(shape, rng) -> array``. ``"default"`` is
+            PyTorch's conv default, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``;
+            ``"kaiming_*"`` use gain ``sqrt(2)``; ``"normal"`` is ``N(0, 0.02**2)`` (DCGAN).
+        rng: a ``numpy.random.Generator`` or a seed.
+
+    Returns:
+        A float64 array of ``shape``.
+
+    Shape:
+        ``shape``.
+
+    Raises:
+        ValueError: for an unknown ``init`` or a callable returning the wrong shape.
+
+    Examples:
+        >>> w = init_weight((4, 2, 3, 3), "default", rng=0)
+        >>> w.shape, bool(np.abs(w).max() <= 1 / np.sqrt(18))
+        ((4, 2, 3, 3), True)
+    """
+    fn = "init_weight"
+    shape = tuple(int(v) for v in shape)
+    if len(shape) < 2 or any(v < 1 for v in shape):
+        raise ValueError(f"{fn}: shape={shape} must have at least 2 positive dims")
+    gen = np.random.default_rng(rng)
+    fan_in, fan_out = _fans(shape)
+    if callable(init):
+        w = np.asarray(init(shape, gen), dtype=np.float64)
+        if w.shape != shape:
+            raise ValueError(f"{fn}: init returned shape {w.shape}, expected {shape}")
+        return w
+    if init == "default":
+        bound = 1 / math.sqrt(fan_in)
+        return gen.uniform(-bound, bound, shape)
+    if init == "kaiming_normal":
+        return gen.normal(0.0, math.sqrt(2 / fan_in), shape)
+    if init == "kaiming_uniform":
+        bound = math.sqrt(6 / fan_in)
+        return gen.uniform(-bound, bound, shape)
+    if init == "xavier_normal":
+        return gen.normal(0.0, math.sqrt(2 / (fan_in + fan_out)), shape)
+    if init == "xavier_uniform":
+        bound = math.sqrt(6 / (fan_in + fan_out))
+        return gen.uniform(-bound, bound, shape)
+    if init == "normal":
+        return gen.normal(0.0, 0.02, shape)
+    raise ValueError(f"{fn}: init={init!r} must be one of {INITS} or a callable "
+                     "(shape, rng) -> array")
+
+
+def icnr(weight_shape: tuple[int, ...], scale: IntOrTuple, init: Init = "kaiming_normal",
+         rng: np.random.Generator | int | None = None) -> Array:
+    """ICNR: a sub-pixel conv weight whose pixel-shuffled output is nearest up-sampling.
+
+    The conv before a pixel shuffle has ``C_out * r**d`` output channels; the shuffle sends
+    channel ``c*r**d + phase`` to sub-pixel ``phase`` of output channel ``c``. ICNR draws a
+    base weight for ``C_out`` channels and repeats each base filter ``r**d`` times, so all
+    sub-pixels of an output pixel block get the same value: conv then nearest up-sampling,
+    free of checkerboard artifacts at initialisation (Aitken et al. 2017).
+
+    Args:
+        weight_shape: ``(C_out * prod(scale), C_in/groups, *K)``, the conv weight to fill.
+        scale: the pixel-shuffle factor ``r``, an int or one per spatial dim.
+        init: initialiser of the base ``(C_out, C_in/groups, *K)`` weight, see
+            :func:`init_weight`.
+        rng: a ``numpy.random.Generator`` or a seed.
+
+    Returns:
+        A float64 array of ``weight_shape``.
+
+    Shape:
+        ``weight[c * prod(scale) + phase] == base[c]`` for every ``phase``.
+
+    Convention:
+        PyTorch's ``pixel_shuffle`` channel order (phase fastest), as fastai's ``icnr_init``.
+
+    Raises:
+        ValueError: when ``weight_shape[0]`` is not a multiple of ``prod(scale)``.
+
+    Examples:
+        >>> w = icnr((8, 1, 1, 1), 2, rng=0)
+        >>> bool(np.all(w[:4] == w[0])), bool(np.all(w[4:] == w[4])), bool(w[0, 0] != w[4, 0])
+        (True, True, True)
+    """
+    fn = "icnr"
+    shape = tuple(int(v) for v in weight_shape)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"{fn}: weight_shape={shape} must have 3, 4 or 5 dims "
+                         "(C_out * r**d, C_in/groups, *K)")
+    nd = len(shape) - 2
+    r = _checks.as_int_tuple(fn, "scale", scale, nd, minimum=1)
+    phases = int(np.prod(r))
+    if shape[0] % phases:
+        raise ValueError(f"{fn}: weight_shape[0]={shape[0]} must be a multiple of "
+                         f"prod(scale)={phases} (C_out * r**d channels feed the pixel shuffle)")
+    base = init_weight((shape[0] // phases, *shape[1:]), init, rng)
+    return np.repeat(base, phases, axis=0)
+
+
+def icnr_transpose(weight_shape: tuple[int, ...], stride: IntOrTuple,
+                   init: Init = "kaiming_normal",
+                   rng: np.random.Generator | int | None = None) -> Array:
+    """ICNR for a transposed convolution: every output phase gets the same sub-kernel.
+
+    A stride-``s`` transposed convolution splits into ``s**d`` phases, each a correlation
+    with the taps ``t = phase, phase + s, ...`` (shifted by the padding). Drawing a base
+    kernel of size ``K / s`` and repeating every tap ``s`` times along each kernel axis
+    (``w[t] = base[t // s]``) gives all phases the same sub-kernel. The layer is then
+    "stride-1 transposed conv with ``base``, then nearest up-sampling": a constant input
+    gives a constant output away from the borders, the overlap map is flat.
+
+    Args:
+        weight_shape: ``(C_in, C_out/groups, *K)`` with every ``K`` a multiple of ``stride``.
+        stride: the layer's stride, an int or one per spatial dim.
+        init: initialiser of the base ``(C_in, C_out/groups, *K/stride)`` weight, see
+            :func:`init_weight`.
+        rng: a ``numpy.random.Generator`` or a seed.
+
+    Returns:
+        A float64 array of ``weight_shape``.
+
+    Shape:
+        ``weight[..., t] == base[..., t // stride]`` along each kernel axis.
+
+    Convention:
+        PyTorch's transposed layout ``(C_in, C_out/groups, *K)``, no kernel flip.
+
+    Raises:
+        ValueError: when a kernel size is not a multiple of the stride.
+
+    Examples:
+        >>> w = icnr_transpose((1, 1, 4), 2, rng=0)
+        >>> bool(w[0, 0, 0] == w[0, 0, 1]), bool(w[0, 0, 2] == w[0, 0, 3])
+        (True, True)
+    """
+    fn = "icnr_transpose"
+    shape = tuple(int(v) for v in weight_shape)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"{fn}: weight_shape={shape} must have 3, 4 or 5 dims "
+                         "(C_in, C_out/groups, *K)")
+    nd = len(shape) - 2
+    s = _checks.as_int_tuple(fn, "stride", stride, nd, minimum=1)
+    k = shape[2:]
+    if any(kk % ss for kk, ss in zip(k, s, strict=True)):
+        raise ValueError(f"{fn}: kernel size {k} must be a multiple of stride={s} in every "
+                         "spatial dim, so that every phase gets the same number of taps")
+    base = init_weight((*shape[:2], *(kk // ss for kk, ss in zip(k, s, strict=True))), init, rng)
+    for axis, ss in enumerate(s):
+        base = np.repeat(base, ss, axis=2 + axis)
+    return base
