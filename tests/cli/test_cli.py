@@ -1,0 +1,68 @@
+"""Every subcommand's --help ends with runnable examples; explain and demo run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tconv
+from tconv.cli import build_parser, main, subcommand_modules
+from tconv.cli.explain import ARTICLE_INPUT, ARTICLE_KERNEL, ARTICLE_SMALL, walkthrough
+
+
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("name", _subcommands())
+def test_help_has_examples(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "tconv " + name.split()[0] in text.split("examples:")[1]
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "explain" in capsys.readouterr().out
+
+
+class TestExplain:
+    def test_article_numbers(self):
+        """The article's figures: conv output 122 148 / 126 134, and the 4x4 up-sampled
+        result of the 2x2 input [[2, 1], [4, 4]] (pasted from the article's last figure)."""
+        text = walkthrough()
+        assert "[[122 148]\n [126 134]]" in text
+        assert "[[ 2  9  6  1]\n [ 6 29 30  7]\n [10 29 33 13]\n [12 24 16  4]]" in text
+        ref = tconv.conv_transpose(ARTICLE_SMALL[None, None], ARTICLE_KERNEL[None, None])
+        assert ref[0, 0].astype(int).tolist() == [[2, 9, 6, 1], [6, 29, 30, 7],
+                                                 [10, 29, 33, 13], [12, 24, 16, 4]]
+        assert tconv.conv(ARTICLE_INPUT[None, None], ARTICLE_KERNEL[None, None]).sum() == 530
+        assert "equals C.T @ z: True" in text and "equals it too: True" in text
+        assert "36 useful ones; zero insertion does 144" in text
+
+    def test_other_configs(self, capsys):
+        assert main(["explain", "--input-size", "5,6", "--kernel-size", "2", "--stride", "2",
+                     "--padding", "1", "--dilation", "1", "--random", "--seed", "3"]) == 0
+        out = capsys.readouterr().out
+        assert out.count("True") == 3 and "C (12x30)" in out
+
+    def test_invalid_config_is_a_clear_error(self, capsys):
+        assert main(["explain", "--input-size", "2", "--kernel-size", "5"]) == 1
+        assert "does not fit" in capsys.readouterr().err
+
+
+def test_demo_runs_explain(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--only", "explain"]) == 0
+    assert "122 148" in (tmp_path / "explain.txt").read_text()
+    html = (tmp_path / "index.html").read_text()
+    assert "explain.txt" in html and "122 148" in html
+
+
+def test_registry_lists_modules():
+    names = [m.__name__.rsplit(".", 1)[-1] for m in subcommand_modules()]
+    assert names[0] == "explain" and names[-1] == "demo"
+    assert np.all([hasattr(m, "add_parser") for m in subcommand_modules()])
