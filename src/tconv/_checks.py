@@ -92,12 +92,12 @@ def as_padding_pairs(fn: str, padding: object, ndim: int, *, strings: Sequence[s
     pairs: tuple[tuple[int, int], ...]
     if (isinstance(padding, Sequence) and len(padding) > 0
             and all(isinstance(p, Sequence) and not isinstance(p, str) for p in padding)):
-        if len(padding) != ndim or not all(len(p) == 2 for p in padding):  # type: ignore[arg-type]
+        if len(padding) != ndim or not all(len(p) == 2 for p in padding):
             raise ValueError(f"{fn}: padding={fmt(padding)} given as (low, high) pairs must have "
                              f"one pair per spatial dim ({ndim})")
-        if not all(_is_int(v) for p in padding for v in p):  # type: ignore[union-attr]
+        if not all(_is_int(v) for p in padding for v in p):
             raise TypeError(f"{fn}: padding={fmt(padding)} pairs must hold ints")
-        pairs = tuple((int(p[0]), int(p[1])) for p in padding)  # type: ignore[index]
+        pairs = tuple((int(p[0]), int(p[1])) for p in padding)
     else:
         sym = as_int_tuple(fn, "padding", padding, ndim)
         pairs = tuple((p, p) for p in sym)

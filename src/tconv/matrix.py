@@ -55,13 +55,13 @@ def build_matrix(weight: np.ndarray, in_spatial: Sequence[int], out_spatial: Seq
     i_idx = tuple(tr[2][s_] for tr, s_ in zip(trip, sel))
     p_out, p_in = int(np.prod(out_spatial)), int(np.prod(in_spatial))
     itype = np.int64 if c_out * p_out >= 2**31 or cig * groups * p_in >= 2**31 else np.int32
-    row_sp = np.ravel_multi_index(o_idx, tuple(out_spatial)).astype(itype)
-    col_sp = np.ravel_multi_index(i_idx, tuple(in_spatial)).astype(itype)
+    row_sp: np.ndarray = np.ravel_multi_index(o_idx, tuple(out_spatial)).astype(itype)
+    col_sp: np.ndarray = np.ravel_multi_index(i_idx, tuple(in_spatial)).astype(itype)
     tap = np.ravel_multi_index(t_idx, tuple(kernel))
-    co = np.arange(c_out, dtype=itype)[:, None, None]
-    ci = np.arange(cig, dtype=itype)[None, :, None]
-    rows = co * p_out + row_sp[None, None, :]
-    cols = ((co // cog) * cig + ci) * p_in + col_sp[None, None, :]
+    co: np.ndarray = np.arange(c_out, dtype=itype)[:, None, None]
+    ci: np.ndarray = np.arange(cig, dtype=itype)[None, :, None]
+    rows: np.ndarray = co * p_out + row_sp[None, None, :]
+    cols: np.ndarray = ((co // cog) * cig + ci) * p_in + col_sp[None, None, :]
     vals = weight.reshape(c_out, cig, -1)[:, :, tap]
     shape = (c_out * p_out, cig * groups * p_in)
     rows, cols = np.broadcast_arrays(rows, cols)

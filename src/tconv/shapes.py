@@ -67,20 +67,20 @@ def conv_output_size(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: In
     k = _checks.as_int_tuple(fn, "kernel_size", kernel_size, nd, minimum=1)
     s = _checks.as_int_tuple(fn, "stride", stride, nd, minimum=1)
     d = _checks.as_int_tuple(fn, "dilation", dilation, nd, minimum=1)
-    pad = _checks.as_padding_pairs(fn, padding, nd, strings=("valid", "same"))
-    if pad == "valid":
-        pad = tuple((0, 0) for _ in range(nd))
-    elif pad == "same":
+    norm = _checks.as_padding_pairs(fn, padding, nd, strings=("valid", "same"))
+    pad: tuple[tuple[int, int], ...] = (tuple((0, 0) for _ in range(nd))
+                                        if isinstance(norm, str) else norm)
+    if norm == "same":
         if any(st != 1 for st in s):
             raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions "
                              f"(stride={s})")
         return size
     out = tuple((i + lo + hi - di * (kk - 1) - 1) // st + 1
-                for i, kk, st, di, (lo, hi) in zip(size, k, s, d, pad))  # type: ignore[misc]
+                for i, kk, st, di, (lo, hi) in zip(size, k, s, d, pad))
     if any(o < 1 for o in out):
         raise ValueError(f"{fn}: the dilated kernel dilation*(kernel-1)+1="
                          f"{tuple(di * (kk - 1) + 1 for kk, di in zip(k, d))} does not fit in "
-                         f"the padded input {tuple(i + lo + hi for i, (lo, hi) in zip(size, pad))}")  # type: ignore[misc]
+                         f"the padded input {tuple(i + lo + hi for i, (lo, hi) in zip(size, pad))}")
     return out
 
 

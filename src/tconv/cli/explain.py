@@ -8,6 +8,7 @@ and the zero-insertion form, which multiplies inserted zeros.
 from __future__ import annotations
 
 import argparse
+import pathlib
 from collections.abc import Callable
 
 import numpy as np
@@ -86,6 +87,7 @@ def walkthrough(input_size: tuple[int, int] = (4, 4), kernel_size: tuple[int, in
     C = tconv.conv_matrix(w, input_size, stride, padding, dilation, sparse=False)
     # structure from the sparse form: explicit zero weights still count as taps
     Cs = tconv.conv_matrix(w, input_size, stride, padding, dilation)
+    assert not isinstance(Cs, np.ndarray)  # sparse=True gives a csr_array
     say(f"\n4. the convolution matrix C ({C.shape[0]}x{C.shape[1]}): row r is the kernel laid "
         "over the flattened input at output position r, zeros elsewhere")
     block(f"   C ({n_out}x{n_in})", C)
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(out_dir, log):  # type: ignore[no-untyped-def]
+def demo(out_dir: pathlib.Path, log: Callable[[str], None]) -> list[pathlib.Path]:
     path = out_dir / "explain.txt"
     text = walkthrough()
     path.write_text(text)
