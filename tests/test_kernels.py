@@ -209,3 +209,89 @@ class TestIcnrTranspose:
         for axis in range(nd):
             sums = [np.take(w, range(r, k, stride), axis=2 + axis).sum() for r in range(stride)]
             assert_close(np.array(sums), np.full(stride, sums[0]))
+
+
+def _pad_crop(x: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Zero-pad (positive) or crop (negative) the trailing spatial dims, NumPy."""
+    nd = len(pairs)
+    x = np.pad(x, [(0, 0)] * (x.ndim - nd) + [(max(lo, 0), max(hi, 0)) for lo, hi in pairs])
+    sl = tuple(slice(max(-lo, 0), n - max(-hi, 0))
+               for (lo, hi), n in zip(pairs, x.shape[-nd:], strict=True))
+    return x[(Ellipsis, *sl)]
+
+
+def _np_pixel_shuffle(y: np.ndarray, r: tuple[int, ...]) -> np.ndarray:
+    """(N, C*prod(r), *S) -> (N, C, *(S*r)): phase fastest, as torch.pixel_shuffle."""
+    nd = len(r)
+    n, c, *size = y.shape
+    y = y.reshape(n, c // int(np.prod(r)), *r, *size)
+    perm = [0, 1] + [a for i in range(nd) for a in (2 + nd + i, 2 + i)]
+    return y.transpose(perm).reshape(n, -1, *(s * f for s, f in zip(size, r, strict=True)))
+
+
+def _insert_zeros(x: np.ndarray, stride: tuple[int, ...]) -> np.ndarray:
+    nd = len(stride)
+    size = x.shape[-nd:]
+    out = np.zeros((*x.shape[:-nd], *((n - 1) * s + 1 for n, s in zip(size, stride, strict=True))))
+    out[(Ellipsis, *(slice(None, None, s) for s in stride))] = x
+    return out
+
+
+_FORM_CASES = [  # (ndim, C_in, C_out, groups, K, stride, padding, output_padding, dilation, S_in)
+    (2, 56, 1, 1, 9, 2, 4, 1, 1, 6),       # FSRCNN
+    (2, 3, 2, 1, 4, 2, 1, 0, 1, 5),        # DCGAN
+    (1, 2, 3, 1, 5, 3, 1, 2, 1, 7),
+    (3, 2, 2, 2, 3, 2, 0, 1, 1, 3),
+    (2, 4, 2, 2, (3, 4), (2, 3), (1, 0), (0, 2), (2, 1), (4, 3)),
+    (1, 1, 1, 1, 2, 3, 0, 0, 1, 4),        # kernel smaller than stride: empty phase
+]
+
+
+def _check_forms(nd, c_in, c_out, groups, k, stride, padding, op, dilation, size, seed=0):
+    rng = np.random.default_rng(seed)
+    ks = (k,) * nd if isinstance(k, int) else k
+    sz = (size,) * nd if isinstance(size, int) else size
+    w = rng.standard_normal((c_in, c_out // groups, *ks))
+    b = rng.standard_normal(c_out)
+    x = rng.standard_normal((2, c_in, *sz))
+    ref = tconv.conv_transpose(x, w, b, stride, padding, op, groups, dilation)
+
+    f = kernels.subpixel_form(w, b, stride, padding, op, groups, dilation)
+    y = tconv.conv(_pad_crop(x, f.pad), f.weight, f.bias, groups=f.groups)
+    y = _pad_crop(_np_pixel_shuffle(y, f.scale), tuple((-lo, -hi) for lo, hi in f.crop))
+    assert_close(y, ref)
+
+    z = kernels.zero_insertion_form(w, b, stride, padding, op, groups, dilation)
+    y = tconv.conv(_pad_crop(_insert_zeros(x, z.stride), z.pad), z.weight, z.bias,
+                   dilation=z.dilation, groups=z.groups)
+    assert_close(y, ref)
+
+
+class TestForms:
+    @pytest.mark.parametrize("case", _FORM_CASES)
+    def test_identity(self, case: tuple) -> None:
+        """pad -> conv -> shuffle -> crop, and zeros -> pad -> conv, equal conv_transpose."""
+        _check_forms(*case)
+
+    def test_property(self) -> None:
+        from hypothesis import given, settings
+
+        from .strategies import transposed_configs
+
+        @settings(max_examples=40)
+        @given(transposed_configs())
+        def check(cfg) -> None:
+            _check_forms(cfg.ndim, cfg.c_in, cfg.c_out, cfg.groups, cfg.kernel, cfg.stride,
+                         cfg.padding, cfg.output_padding, cfg.dilation, cfg.size)
+        check()
+
+    def test_exception(self) -> None:
+        with pytest.raises(ValueError, match="output_padding=.* must be smaller"):
+            kernels.subpixel_form(np.ones((1, 1, 3)), stride=2, output_padding=2)
+        with pytest.raises(ValueError, match="3, 4 or 5 dims"):
+            kernels.zero_insertion_form(np.ones((1, 3)))
+
+    def test_shape(self) -> None:
+        f = kernels.subpixel_form(np.ones((56, 1, 9, 9)), stride=2, padding=4, output_padding=1)
+        assert f.weight.shape == (4, 56, 5, 5) and f.pad == ((2, 2), (2, 2))
+        assert f.crop == ((0, 0), (0, 0))

@@ -33,11 +33,15 @@ from ._typing import Array, IntOrTuple
 __all__ = [
     "INITS",
     "InterpolationKernel",
+    "SubPixelForm",
+    "ZeroInsertionForm",
     "bilinear_kernel",
     "icnr",
     "icnr_transpose",
     "init_weight",
     "interpolation_kernel",
+    "subpixel_form",
+    "zero_insertion_form",
 ]
 
 #: ``mode`` names accepted by :func:`interpolation_kernel`, mapped to the kernel family.
@@ -431,3 +435,197 @@ def icnr_transpose(weight_shape: tuple[int, ...], stride: IntOrTuple,
     for axis, ss in enumerate(s):
         base = np.repeat(base, ss, axis=2 + axis)
     return base
+
+
+# --- exact re-writings of a transposed convolution ------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubPixelForm:
+    """A transposed convolution rewritten as pad -> conv -> pixel shuffle -> crop.
+
+    Attributes:
+        weight: conv weight ``(C_out * prod(scale), C_in/groups, *Kc)``.
+        bias: ``(C_out * prod(scale),)`` or None.
+        groups: conv groups (unchanged).
+        scale: pixel-shuffle factor per spatial dim (the stride).
+        pad: ``(low, high)`` added to the conv input per spatial dim; negative crops.
+        crop: ``(low, high)`` removed from the shuffled output per spatial dim.
+    """
+
+    weight: Array
+    bias: Array | None
+    groups: int
+    scale: tuple[int, ...]
+    pad: tuple[tuple[int, int], ...]
+    crop: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class ZeroInsertionForm:
+    """A transposed convolution rewritten as insert zeros -> pad -> conv (stride 1).
+
+    Attributes:
+        weight: conv weight ``(C_out, C_in/groups, *K)``: channels swapped, kernel flipped.
+        bias: ``(C_out,)`` or None.
+        groups: conv groups (unchanged).
+        stride: ``stride - 1`` zeros go between neighbouring input samples.
+        pad: ``(low, high)`` added after zero insertion per spatial dim; negative crops.
+        dilation: conv dilation (unchanged).
+    """
+
+    weight: Array
+    bias: Array | None
+    groups: int
+    stride: tuple[int, ...]
+    pad: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+
+
+def _transposed_layer(fn: str, weight: object, bias: object, stride: object, padding: object,
+                      output_padding: object, groups: object, dilation: object):
+    w = _checks.as_array(fn, "weight", weight).astype(np.float64, copy=False)
+    b = None if bias is None else _checks.as_array(fn, "bias", bias).astype(np.float64)
+    if w.ndim not in (3, 4, 5):
+        raise ValueError(f"{fn}: weight of shape {w.shape} must have 3, 4 or 5 dims "
+                         "(C_in, C_out/groups, *K)")
+    p = _checks.conv_params(fn, x_shape=(1, w.shape[0], *(64,) * (w.ndim - 2)),
+                            weight_shape=tuple(w.shape),
+                            bias_shape=None if b is None else b.shape, stride=stride,
+                            padding=padding, dilation=dilation, groups=groups,
+                            transposed=True, output_padding=output_padding)
+    return w, b, p
+
+
+def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
+                  padding: object = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                  dilation: IntOrTuple = 1) -> SubPixelForm:
+    """Rewrite ``conv_transpose`` as one stride-1 conv to ``C_out * s**d`` channels + shuffle.
+
+    Output position ``o = q*s + r`` reads tap ``t`` of input ``q + c_t`` with
+    ``c_t = (r + pad_low - t*dilation) / s`` for the taps where that is an integer (see
+    :mod:`tconv._algorithms.phase`). So phase ``r`` is a correlation of the input with the
+    taps of ``weight`` placed at offsets ``c_t``; stacking all phases as output channels
+    (``channel = c * s**d + phase``, PyTorch's pixel-shuffle order) gives one conv whose
+    kernel spans ``[min c_t, max c_t]``. Pad the input by ``-min c_t`` / the high side,
+    convolve, pixel-shuffle, crop the few extra outputs of the last block -- exactly
+    ``conv_transpose`` for every input size, with no zeros multiplied.
+
+    Args:
+        weight: ``(C_in, C_out/groups, *K)``, PyTorch's transposed layout.
+        bias: optional ``(C_out,)``.
+        stride, padding, output_padding, groups, dilation: as :func:`tconv.conv_transpose`
+            (``padding`` may be ``(low, high)`` pairs or a string).
+
+    Returns:
+        A :class:`SubPixelForm`.
+
+    Shape:
+        ``Kc = max c_t - min c_t + 1`` (``K=4, s=2, padding=1`` gives ``Kc=3``; FSRCNN's
+        ``K=9, s=2, padding=4`` gives ``Kc=5``); the conv output has ``S_in + ceil(e / s)`` samples per dim where
+        ``S_out = s*S_in + e``.
+
+    Convention:
+        Weights are rearranged, never recomputed: a float32 layer converts exactly.
+
+    Raises:
+        ValueError, TypeError: for arguments :func:`tconv.conv_transpose` rejects.
+
+    Examples:
+        >>> f = subpixel_form(np.arange(4.0).reshape(1, 1, 4), stride=2, padding=1)
+        >>> f.weight[:, 0], f.pad, f.crop
+        (array([[3., 1., 0.],
+               [0., 2., 0.]]), ((1, 1),), ((0, 0),))
+    """
+    fn = "subpixel_form"
+    w, b, p = _transposed_layer(fn, weight, bias, stride, padding, output_padding, groups,
+                                dilation)
+    nd, g = p.ndim, p.groups
+    cig, cog = w.shape[0] // g, w.shape[1]
+    per_dim = []       # per dim: list over phases of (taps, offsets)
+    pads, crops = [], []
+    for a in range(nd):
+        s, k, d, (lo, hi) = p.stride[a], p.kernel[a], p.dilation[a], p.pad[a]
+        phases = [_phase_taps(r, k, s, d, lo) for r in range(s)]
+        offs = np.concatenate([o for _, o in phases])
+        jmin, jmax = int(offs.min()), int(offs.max())
+        e = -s - lo - hi + d * (k - 1) + p.output_padding[a] + 1       # S_out = s*S_in + e
+        qe = -(-e // s)
+        per_dim.append((phases, jmin, jmax - jmin + 1))
+        pads.append((-jmin, qe + jmax))
+        crops.append((0, s * qe - e))
+    phases_total = int(np.prod(p.stride))
+    kc = tuple(size for _, _, size in per_dim)
+    v = np.zeros((g * cog * phases_total, cig, *kc))
+    vv = v.reshape(g, cog, *p.stride, cig, *kc)          # channel = (g*cog + co)*S + phase
+    wg = w.reshape(g, cig, cog, *p.kernel)
+    for combo in np.ndindex(*p.stride):
+        for taps in np.ndindex(*p.kernel):
+            pos = []
+            for a, (r, t) in enumerate(zip(combo, taps, strict=True)):
+                phases, jmin, _ = per_dim[a]
+                tp, of = phases[r]
+                hit = np.nonzero(tp == t)[0]
+                if hit.size == 0:
+                    break
+                pos.append(int(of[hit[0]]) - jmin)
+            else:
+                # vv[g, co, *r, ci, *j] = w[g, ci, co, *t]
+                idx = (slice(None), slice(None), *combo, slice(None), *pos)
+                vv[idx] = wg[(slice(None), slice(None), slice(None), *taps)].transpose(0, 2, 1)
+    bias_out = None if b is None else np.repeat(b, phases_total)
+    return SubPixelForm(weight=v, bias=bias_out, groups=g, scale=p.stride,
+                        pad=tuple(pads), crop=tuple(crops))
+
+
+def _phase_taps(r: int, k: int, s: int, d: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
+    from ._algorithms.phase import phase_taps
+    return phase_taps(r, k, s, d, lo)
+
+
+def zero_insertion_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
+                        padding: object = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                        dilation: IntOrTuple = 1) -> ZeroInsertionForm:
+    """Rewrite ``conv_transpose`` as zero insertion + padding + a stride-1 convolution.
+
+    The seed's equivalent form: put ``stride - 1`` zeros between input samples, pad each side
+    by ``dilation*(K-1) - padding`` (plus ``output_padding`` on the high side; a negative
+    amount crops), and correlate with the kernel flipped in every spatial dim and with its
+    two channel axes swapped (per group).
+
+    Args:
+        weight: ``(C_in, C_out/groups, *K)``, PyTorch's transposed layout.
+        bias: optional ``(C_out,)``.
+        stride, padding, output_padding, groups, dilation: as :func:`tconv.conv_transpose`.
+
+    Returns:
+        A :class:`ZeroInsertionForm`.
+
+    Shape:
+        zero-inserted size ``(S_in - 1)*stride + 1``; padded by ``dilation*(K-1) - low`` and
+        ``dilation*(K-1) - high + output_padding``.
+
+    Convention:
+        ``conv_transpose(x, w) == conv(pad(insert_zeros(x)), flip(swap(w)))``; PyTorch's
+        transposed layout in, its direct layout ``(C_out, C_in/groups, *K)`` out.
+
+    Raises:
+        ValueError, TypeError: for arguments :func:`tconv.conv_transpose` rejects.
+
+    Examples:
+        >>> f = zero_insertion_form(np.arange(3.0).reshape(1, 1, 3), stride=2, padding=1,
+        ...                         output_padding=1)
+        >>> f.weight, f.pad
+        (array([[[2., 1., 0.]]]), ((1, 2),))
+    """
+    fn = "zero_insertion_form"
+    w, b, p = _transposed_layer(fn, weight, bias, stride, padding, output_padding, groups,
+                                dilation)
+    g = p.groups
+    cig, cog = w.shape[0] // g, w.shape[1]
+    flipped = np.flip(w, axis=tuple(range(2, w.ndim)))
+    v = flipped.reshape(g, cig, cog, *p.kernel).swapaxes(1, 2).reshape(g * cog, cig, *p.kernel)
+    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi + op) for k, d, (lo, hi), op
+                 in zip(p.kernel, p.dilation, p.pad, p.output_padding, strict=True))
+    return ZeroInsertionForm(weight=np.ascontiguousarray(v), bias=b, groups=g,
+                             stride=p.stride, pad=pads, dilation=p.dilation)
