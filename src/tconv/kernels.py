@@ -522,8 +522,8 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
 
     Shape:
         ``Kc = max c_t - min c_t + 1`` (``K=4, s=2, padding=1`` gives ``Kc=3``; FSRCNN's
-        ``K=9, s=2, padding=4`` gives ``Kc=5``); the conv output has ``S_in + ceil(e / s)`` samples per dim where
-        ``S_out = s*S_in + e``.
+        ``K=9, s=2, padding=4`` gives ``Kc=5``); the conv output has ``S_in + ceil(e / s)``
+        samples per dim where ``S_out = s*S_in + e``.
 
     Convention:
         Weights are rearranged, never recomputed: a float32 layer converts exactly.
