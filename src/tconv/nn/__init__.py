@@ -1,0 +1,43 @@
+"""tconv.nn: PyTorch layers (needs the ``torch`` extra: ``pip install "tconv[torch]"``).
+
+Import explicitly -- ``import tconv`` never imports torch::
+
+    from tconv.nn import Upsample, to_pixel_shuffle
+
+The maths (interpolation kernels, ICNR, phase decomposition, checkerboard measures) lives
+in the NumPy core; these modules configure torch layers from it and run torch's own
+differentiable ops in ``forward``.
+"""
+
+from __future__ import annotations
+
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError('tconv.nn needs PyTorch: pip install "tconv[torch]"') from exc
+
+from .convert import PadCrop, ZeroInsertion, to_pixel_shuffle, to_zero_insertion
+from .diagnostics import LayerReport, layer_report
+from .init import bilinear_, icnr_, icnr_transpose_
+from .shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
+from .upsample import INITS, METHODS, Upsample, transposed_geometry
+
+__all__ = [
+    "INITS",
+    "METHODS",
+    "LayerReport",
+    "PadCrop",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "Upsample",
+    "ZeroInsertion",
+    "bilinear_",
+    "icnr_",
+    "icnr_transpose_",
+    "layer_report",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "to_pixel_shuffle",
+    "to_zero_insertion",
+    "transposed_geometry",
+]

@@ -1,0 +1,148 @@
+"""Checkerboard report for a (trained) up-sampling layer: weights -> :mod:`tconv.checkerboard`.
+
+Two views of the same defect, both computed by the NumPy core:
+
+- *phase sums*: with every input equal to 1, an interior output of phase ``r`` is the sum
+  of the kernel taps that reach phase ``r`` (``tconv.checkerboard.phase_sums``); unequal
+  sums across phases are a checkerboard;
+- *artifact score*: the layer's actual response to a constant input, scored by
+  ``tconv.checkerboard.artifact_score`` (share of non-DC energy on the stride lattice),
+  0 for a checkerboard-free layer.
+
+The response is computed in float64 on a copy of the layer, so float32 rounding noise is
+not mistaken for a pattern.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import checkerboard
+
+__all__ = ["LayerReport", "layer_report"]
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """What :func:`layer_report` measured.
+
+    Attributes:
+        stride: up-sampling factor per spatial dim.
+        phase_sums: ``(C_out, *stride)`` constant-input response per phase (bias included
+            where it differs between phases), or None for methods without phases.
+        phase_spread: ``(C_out,)`` ``max - min`` of ``phase_sums`` per channel, or None.
+        overlap: ``tconv.checkerboard.overlap_map`` of a transposed layer, or None.
+        artifact_score: ``(C_out,)`` artifact score of the response to a constant input.
+        input_size: spatial size of the constant probe input.
+        border: output rows/cols dropped on each side before scoring (zero-padding edges).
+    """
+
+    stride: tuple[int, ...]
+    phase_sums: np.ndarray | None
+    phase_spread: np.ndarray | None
+    overlap: np.ndarray | None
+    artifact_score: np.ndarray
+    input_size: tuple[int, ...]
+    border: int
+
+    @property
+    def score(self) -> float:
+        """The worst channel's artifact score."""
+        return float(np.max(self.artifact_score))
+
+    def checkerboard_free(self, tol: float = 1e-9) -> bool:
+        """Whether every channel scores below ``tol`` (and has equal phase sums)."""
+        spread_ok = self.phase_spread is None or bool(
+            np.all(self.phase_spread <= tol * max(1.0, float(np.abs(self.phase_sums).max()))))
+        return self.score <= tol and spread_ok
+
+
+def _as_int_tuple(v: object, nd: int) -> tuple[int, ...]:
+    return tuple(int(a) for a in v) if isinstance(v, tuple | list) else (int(v),) * nd
+
+
+def _describe(layer: nn.Module):
+    """``(stride, phase_sums, overlap, ndim, C_in, border)`` of a supported layer."""
+    from .upsample import Upsample
+
+    if isinstance(layer, Upsample):
+        nd, s = layer.ndim, (layer.scale,) * layer.ndim
+        if layer.method == "transposed":
+            return _describe(layer.body.conv)
+        sums = None
+        if layer.method == "pixel_shuffle":
+            conv = layer.body.conv
+            w = conv.weight.detach().to("cpu", torch.float64).numpy()
+            total = w.reshape(w.shape[0], -1).sum(axis=1)
+            if conv.bias is not None:
+                total = total + conv.bias.detach().to("cpu", torch.float64).numpy()
+            sums = total.reshape(layer.out_channels, *s)
+        border = layer.scale * (layer.kernel_size + 1)
+        return s, sums, None, nd, layer.in_channels, border
+    if isinstance(layer, nn.modules.conv._ConvTransposeNd):
+        nd = len(layer.kernel_size)
+        s, d = _as_int_tuple(layer.stride, nd), _as_int_tuple(layer.dilation, nd)
+        w = layer.weight.detach().to("cpu", torch.float64).numpy()
+        sums = checkerboard.phase_sums(w, s, d, layer.groups)
+        overlap = checkerboard.overlap_map(tuple(layer.kernel_size), s, d, ndim=nd)
+        border = max(di * (k - 1) for di, k in zip(d, layer.kernel_size, strict=True)) + 1
+        return s, sums, overlap, nd, layer.in_channels, border
+    raise TypeError(f"layer_report: layer must be an nn.ConvTranspose1d/2d/3d or a "
+                    f"tconv.nn.Upsample, not {type(layer).__name__}")
+
+
+def layer_report(layer: nn.Module) -> LayerReport:
+    """Per-phase kernel sums and artifact score of an up-sampling layer's constant response.
+
+    A transposed convolution (or :class:`~tconv.nn.Upsample`) is fed a constant input of
+    ones; an ideal up-sampler returns a constant. Its output phases -- the ``stride**d``
+    sub-pixel positions -- get the sums of different kernel taps; where those sums differ
+    the output is a checkerboard (Odena et al., Distill 2016).
+
+    Args:
+        layer: ``nn.ConvTranspose{1,2,3}d`` or :class:`~tconv.nn.Upsample` (phase sums for
+            ``"transposed"`` and ``"pixel_shuffle"``; the score for every method).
+
+    Returns:
+        A :class:`LayerReport`; ``report.score`` is 0 for a checkerboard-free layer.
+
+    Shape:
+        ``phase_sums``: ``(C_out, *stride)``; ``artifact_score``: ``(C_out,)``.
+
+    Convention:
+        Phase sums are indexed on the uncropped output, as ``tconv.checkerboard``; the bias
+        of a transposed conv adds the same constant to every phase and is left out, the
+        per-channel bias of a pixel-shuffle conv differs by phase and is included.
+
+    Raises:
+        TypeError: for a layer that is not a transposed conv or an ``Upsample``.
+
+    Examples:
+        >>> torch.manual_seed(0) and None
+        >>> bad = nn.ConvTranspose2d(1, 1, 3, stride=2)          # uneven overlap
+        >>> layer_report(bad).score > 0.5
+        True
+        >>> from tconv.nn import Upsample
+        >>> good = Upsample(2, 2, 2, method="transposed", init="bilinear")
+        >>> layer_report(good).score, layer_report(good).phase_spread
+        (0.0, array([0., 0.]))
+    """
+    stride, sums, overlap, nd, c_in, border = _describe(layer)
+    n = 2 * max(math.ceil(border / s) for s in stride) + 8
+    probe = copy.deepcopy(layer).to("cpu", torch.float64).eval()
+    with torch.no_grad():
+        y = probe(torch.ones(1, c_in, *(n,) * nd, dtype=torch.float64))[0].numpy()
+    score = np.atleast_1d(checkerboard.artifact_score(y, stride, ndim=nd, border=border))
+    spread = None
+    if sums is not None:
+        flat = sums.reshape(sums.shape[0], -1)
+        spread = flat.max(axis=1) - flat.min(axis=1)
+    return LayerReport(stride=tuple(stride), phase_sums=sums, phase_spread=spread,
+                       overlap=overlap, artifact_score=score, input_size=(n,) * nd,
+                       border=border)
