@@ -380,12 +380,14 @@ class TransposedConvSpec:
     @classmethod
     def from_jax(cls, kernel_size: IntOrTuple, strides: IntOrTuple, padding: Any,
                  rhs_dilation: IntOrTuple | None = None, use_consistent_padding: bool = False,
-                 *, ndim: int | None = None) -> TransposedConvSpec:
+                 *, ndim: int | None = None, dimension_numbers: object = None,
+                 transpose_kernel: bool = True) -> TransposedConvSpec:
         """From ``jax.lax.conv_transpose`` arguments.
 
         ``padding`` is ``"SAME"``, ``"VALID"`` or ``(low, high)`` pairs of the zero-inserted
         input (``use_consistent_padding=False``) or of the forward conv, PyTorch-style
-        (``True``). ``transpose_kernel`` does not change the geometry; see the class
+        (``True``). ``transpose_kernel`` and ``dimension_numbers`` do not change the
+        geometry and are accepted so that :meth:`to_jax` output reads back; see the class
         docstring for the weight.
 
         Examples:
