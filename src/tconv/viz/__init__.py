@@ -35,6 +35,7 @@ __all__ = [
     "plot_reshape",
     "animation",
     "frame_count",
+    "draw_frame",
     "legend",
     # no matplotlib
     "explorer_html",
@@ -45,7 +46,7 @@ _LAZY = {
     "plot_footprint": "grids", "plot_zero_insertion": "grids", "legend": "grids",
     "plot_matrix": "matrix", "plot_row_construction": "matrix", "plot_vector": "matrix",
     "plot_matrix_product": "matrix", "plot_reshape": "matrix",
-    "animation": "animate", "frame_count": "animate",
+    "animation": "animate", "frame_count": "animate", "draw_frame": "animate",
     "explorer_html": "explore",
 }
 

@@ -111,7 +111,10 @@ def legend(ax: Axes, keys: tuple[str, ...], **kw: object):
         if key in keys:
             handles.append(Patch(facecolor=COLORS[key], edgecolor=COLORS["edge"],
                                  linestyle=EDGE.get(key, "solid"), label=text))
-    opts = dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(handles)),
+    x0, x1 = ax.get_xlim()
+    width = abs(x1 - x0)       # in grid cells (after place())
+    ncol = 4 if width >= 16 else 3 if width >= 11 else 2
+    opts = dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(ncol, len(handles)),
                 fontsize=8, frameon=False)
     opts.update(kw)
     return ax.legend(handles=handles, **opts)
@@ -341,8 +344,8 @@ def plot_zero_insertion(g: Geometry, index: tuple[int, int] | None = None, *, ax
     o = draw_grid(g.y if annotate else None, okinds, ax=ax, origin=(tops[1], wz + 1.8),
                   title=f"output {ho}x{wo}")
     place(ax, wz + 1.8 + wo, max(hz, ho))
-    ax.set_title(f"conv_transpose as conv: {g.stride[0] - 1},{g.stride[1] - 1} zeros between "
-                 f"inputs, padding {v.pad}, flipped kernel, stride 1", fontsize=9)
+    ax.set_title(f"conv_transpose as a convolution: {g.stride[0] - 1}x{g.stride[1] - 1} zeros "
+                 f"between inputs, padding {v.pad},\nflipped kernel, stride 1", fontsize=9)
     leg = legend(ax, ("input", "input_active", "output", "output_active", "padding",
-                      "inserted", "zero_active"), ncol=4)
+                      "inserted", "zero_active"), )
     return {"input": a, "output": o, "view": v, "window": window, "legend": leg}

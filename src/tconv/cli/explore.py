@@ -1,0 +1,103 @@
+"""``tconv explore``: an offline HTML page to explore (transposed) convolution geometry.
+
+Set the input size, kernel size, stride, padding, dilation, output_padding and conv vs
+conv_transpose; see the output-size arithmetic (or the library's error message), the input,
+kernel and output grids, and the matrix C or Cᵀ. Hover or click a cell to see which cells it
+reaches and its matrix row / column. The page is one self-contained file (no CDN); its
+JavaScript port of tconv's arithmetic checks itself on load against results tconv embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["add_parser", "run", "demo", "make_server"]
+
+EPILOG = """examples:
+  tconv explore                                   # writes tconv-explorer.html
+  tconv explore --out page.html --transposed --input-size 3,3 --stride 2 --padding 1
+  tconv explore --serve --port 8765               # serve on http://127.0.0.1:8765/
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .figures import parse_value
+
+    p = sub.add_parser("explore", help="write (or serve) the offline HTML explorer page",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=__doc__, epilog=EPILOG)
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("tconv-explorer.html"),
+                   help="HTML file to write (default: tconv-explorer.html)")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the page on 127.0.0.1 instead of only writing it")
+    p.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free)")
+    p.add_argument("--transposed", action="store_true", help="start in conv_transpose mode")
+    for name, default in (("input-size", (4, 4)), ("kernel-size", 3), ("stride", 1),
+                          ("padding", 0), ("dilation", 1), ("output-padding", 0)):
+        p.add_argument(f"--{name}", type=parse_value, default=default,
+                       help=f"initial {name.replace('-', ' ')} (default: {default})")
+    p.set_defaults(func=run)
+
+
+def _page(args: argparse.Namespace) -> str:
+    from tconv.viz.explore import explorer_html
+
+    config: dict[str, Any] = dict(
+        transposed=args.transposed, input_size=args.input_size, kernel_size=args.kernel_size,
+        stride=args.stride, padding=args.padding, dilation=args.dilation,
+        output_padding=args.output_padding)
+    return explorer_html(config)
+
+
+def make_server(page: str, port: int = 0) -> ThreadingHTTPServer:
+    """An HTTP server on 127.0.0.1 answering every GET with ``page`` (call serve_forever)."""
+    body = page.encode("utf-8")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    page = _page(args)
+    out: pathlib.Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    print(f"wrote {out} ({len(page) // 1024} KiB, works offline): open file://{out.resolve()}")
+    if args.serve:
+        server = make_server(page, args.port)
+        host, port = server.server_address[:2]
+        print(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        finally:
+            server.server_close()
+    return 0
+
+
+def demo(out_dir: pathlib.Path, log: Callable[[str], None]) -> list[pathlib.Path]:
+    """The explorer page, starting on the article's 2x2 -> 4x4 transposed convolution."""
+    from tconv.viz.explore import explorer_html
+
+    path = out_dir / "explorer.html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(explorer_html(dict(transposed=True, input_size=(2, 2), kernel_size=3)),
+                    encoding="utf-8")
+    log(f"wrote {path}")
+    return [path]
