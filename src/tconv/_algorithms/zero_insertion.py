@@ -42,3 +42,12 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                 for k, d, (lo, hi), op in zip(p.kernel, p.dilation, p.pad, p.output_padding))
     return conv_gemm(up, flipped_conv_weight(w, p.groups), (1,) * p.ndim, pad, p.dilation,
                      p.groups, out)
+
+
+def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+         out: tuple[int, ...]) -> int:
+    """Multiply-adds :func:`conv_transpose` performs: a dense conv over the whole output,
+    ``N * C_out * C_in/g * prod(S_out) * prod(K)`` -- inserted zeros and padding included,
+    about ``prod(stride)`` times the useful count."""
+    n = x_shape[0]
+    return n * x_shape[1] * w_shape[1] * int(np.prod(out)) * int(np.prod(w_shape[2:]))
