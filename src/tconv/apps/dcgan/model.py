@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,9 +41,9 @@ class DCGANConfig:
         method: generator up-sampling, one of :data:`METHODS`.
         kernel_size: kernel of each up-sampling layer; ``None`` picks 4 for ``transposed``
             (the paper's 4x4 stride-2 layer) and ``tconv.nn.Upsample``'s default otherwise.
-        init: ``tconv.nn.Upsample`` initialisation applied after the N(0, 0.02) draw
-            (``"default"`` keeps the paper's; ``"icnr"`` for ``pixel_shuffle``, ``"bilinear"``
-            for ``transposed``).
+        init: ``"default"`` (the paper's N(0, 0.02)) or ``"icnr"`` (``pixel_shuffle`` and
+            ``transposed``: an N(0, 0.02) base kernel copied to every output phase, free of
+            checkerboard at initialisation).
     """
 
     latent_dim: int = 64
@@ -61,6 +62,13 @@ class DCGANConfig:
         n = self.image_size
         if n < 8 or n & (n - 1):
             raise ValueError(f"DCGANConfig: image_size={n} must be a power of two >= 8")
+        if self.init not in ("default", "icnr"):
+            raise ValueError(f"DCGANConfig: init={self.init!r} must be 'default' or 'icnr' "
+                             "(bilinear needs equal in/out channels, which a DCGAN "
+                             "generator never has)")
+        if self.init == "icnr" and self.method == "resize_conv":
+            raise ValueError("DCGANConfig: init='icnr' applies to method='pixel_shuffle' or "
+                             "'transposed', not 'resize_conv'")
         for name in ("latent_dim", "channels", "g_features", "d_features"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DCGANConfig: {name}={getattr(self, name)} must be >= 1")
@@ -133,8 +141,7 @@ class Discriminator(nn.Module):
 def init_weights(model: nn.Module) -> nn.Module:
     """The paper's initialisation, in place: conv weights N(0, 0.02), BatchNorm N(1, 0.02).
 
-    Up-sampling layers built with a non-default ``init`` (ICNR, bilinear) are re-initialised
-    by their own rule afterwards, on top of the N(0, 0.02) draw.
+    Up-sampling layers built with ``init="icnr"`` then get ICNR with an N(0, 0.02) base.
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
@@ -148,12 +155,18 @@ def init_weights(model: nn.Module) -> nn.Module:
     return model
 
 
+def _normal_002(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    return rng.normal(0.0, 0.02, shape)
+
+
 def _reapply_upsample_init(model: nn.Module) -> None:
-    cfg = getattr(model, "cfg", None)
-    if cfg is None or cfg.init == "default":
-        return
-    from tconv.nn import Upsample
+    """ICNR on top of the paper's N(0, 0.02): the base kernel is drawn from N(0, 0.02) and
+    copied to every output phase, so the layer starts free of checkerboard."""
+    from tconv.nn import Upsample, icnr_, icnr_transpose_
 
     for m in model.modules():
-        if isinstance(m, Upsample) and hasattr(m, "reset_parameters"):
-            m.reset_parameters()
+        if isinstance(m, Upsample) and m.init == "icnr":
+            if m.method == "pixel_shuffle":
+                icnr_(m.conv.weight, m.scale, init=_normal_002)
+            else:
+                icnr_transpose_(m.conv.weight, m.scale, init=_normal_002)
