@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _oracle import assert_close
 
 import tconv
 from tconv import kernels
@@ -14,8 +15,6 @@ from tconv.kernels import (
     init_weight,
     interpolation_kernel,
 )
-
-from ._oracle import assert_close
 
 _TORCH_MODE = {("nearest", 1): "nearest", ("nearest", 2): "nearest", ("nearest", 3): "nearest",
                ("linear", 1): "linear", ("linear", 2): "bilinear", ("linear", 3): "trilinear",
@@ -275,8 +274,7 @@ class TestForms:
 
     def test_property(self) -> None:
         from hypothesis import given, settings
-
-        from .strategies import transposed_configs
+        from strategies import transposed_configs
 
         @settings(max_examples=40)
         @given(transposed_configs())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch  # noqa: F401 - used by the doctests
+import torch
 from torch import Tensor, nn
 
 __all__ = ["PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"]
@@ -48,7 +48,7 @@ def _shuffle(x: Tensor, r: list[int]) -> Tensor:
         phases *= f
     shape = x.shape
     channels = shape[lead]
-    if channels % phases != 0:
+    if not torch.jit.is_tracing() and channels % phases != 0:
         raise ValueError("pixel_shuffle: input channels " + str(channels) + " must be "
                          "divisible by prod(upscale_factor)=" + str(phases))
     batch = list(shape[:lead])
@@ -70,7 +70,7 @@ def _unshuffle(x: Tensor, r: list[int]) -> Tensor:
     shape = x.shape
     size = list(shape[lead + 1:])
     for i in range(nd):
-        if size[i] % r[i] != 0:
+        if not torch.jit.is_tracing() and size[i] % r[i] != 0:
             raise ValueError("pixel_unshuffle: spatial size " + str(size) + " must be "
                              "divisible by downscale_factor=" + str(r) + " in every dim")
     batch = list(shape[:lead])

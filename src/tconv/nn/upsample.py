@@ -117,6 +117,10 @@ class Upsample(nn.Module):
         resize_mode: ``"nearest"`` or ``"bilinear"`` (linear in 1-D, trilinear in 3-D), the
             resize of ``"resize_conv"``.
         rng: NumPy generator or seed for ``init="icnr"``; ``None`` seeds from torch's RNG.
+        device, dtype: factory arguments of the convs, as ``torch.nn`` layers. Give
+            ``dtype=torch.float64`` here rather than calling ``.double()`` afterwards when
+            the initial weights must be exact in float64 (``init="bilinear"`` at scale 3
+            has taps 1/3, 2/3).
 
     Shape:
         ``(N, C_in, *S) -> (N, C_out, *(s*S))``.
@@ -147,7 +151,9 @@ class Upsample(nn.Module):
                  method: str = "transposed", kernel_size: int | None = None,
                  init: str = "default", ndim: int = 2, *, bias: bool = True,
                  resize_mode: str = "nearest",
-                 rng: np.random.Generator | int | None = None) -> None:
+                 rng: np.random.Generator | int | None = None,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         fn = "Upsample"
         c_in = _positive_int(fn, "in_channels", in_channels)
@@ -174,6 +180,7 @@ class Upsample(nn.Module):
         self.in_channels, self.out_channels, self.scale = c_in, c_out, s
         self.method, self.init, self.ndim = method, init, ndim
         layers: OrderedDict[str, nn.Module] = OrderedDict()
+        factory = {"device": device, "dtype": dtype}
 
         if method == "transposed":
             if kernel_size is None:
@@ -184,7 +191,7 @@ class Upsample(nn.Module):
                 k = _positive_int(fn, "kernel_size", kernel_size)
             padding, op = transposed_geometry(s, k)
             conv = _CONV_T[ndim](c_in, c_out, k, stride=s, padding=padding,
-                                 output_padding=op, bias=bias)
+                                 output_padding=op, bias=bias, **factory)
             if init == "bilinear":
                 _init.bilinear_(conv.weight)
             elif init == "icnr":
@@ -198,9 +205,11 @@ class Upsample(nn.Module):
             if method == "resize_conv":
                 mode = "nearest" if resize_mode == "nearest" else _LINEAR[ndim]
                 layers["resize"] = _resize(s, mode)
-                layers["conv"] = _CONV[ndim](c_in, c_out, k, padding=k // 2, bias=bias)
+                layers["conv"] = _CONV[ndim](c_in, c_out, k, padding=k // 2, bias=bias,
+                                             **factory)
             else:
-                conv = _CONV[ndim](c_in, c_out * s**ndim, k, padding=k // 2, bias=bias)
+                conv = _CONV[ndim](c_in, c_out * s**ndim, k, padding=k // 2, bias=bias,
+                                   **factory)
                 if init == "icnr":
                     _init.icnr_(conv.weight, s, rng=rng)
                     if conv.bias is not None:   # one bias per output channel, all phases
@@ -215,7 +224,7 @@ class Upsample(nn.Module):
                 raise ValueError(f"{fn}: kernel_size={k} must be 1 (or None) for the fixed "
                                  f"method={method!r}; its only conv mixes channels")
             if c_in != c_out:
-                layers["conv"] = _CONV[ndim](c_in, c_out, 1, bias=bias)
+                layers["conv"] = _CONV[ndim](c_in, c_out, 1, bias=bias, **factory)
             mode = {"nearest": "nearest", "bilinear": _LINEAR[ndim], "bicubic": "bicubic"}
             layers["resize"] = _resize(s, mode[method])
         if init == "bilinear":
