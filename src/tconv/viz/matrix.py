@@ -10,8 +10,10 @@ output and input grids. Row ``o`` of ``C`` is the kernel laid over the input at 
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
 
 from ._geometry import Geometry
 from ._style import COLORS
@@ -58,8 +60,7 @@ def plot_matrix(g: Geometry, *, ax: Axes, transpose: bool = False, annotate: boo
     rows_grid = g.in_size if transpose else g.out_size
     cols_grid = g.out_size if transpose else g.in_size
     data = np.ma.masked_array(values, mask=taps < 0)
-    cm = __import__("matplotlib").colormaps[cmap].copy()
-    cm.set_bad(COLORS["zero"])
+    cm = matplotlib.colormaps[cmap].with_extremes(bad=COLORS["zero"])
     finite = values[taps >= 0]
     vmax = float(np.abs(finite).max()) if finite.size else 1.0
     vmin = min(0.0, float(finite.min())) if finite.size else 0.0
@@ -80,7 +81,6 @@ def plot_matrix(g: Geometry, *, ax: Axes, transpose: bool = False, annotate: boo
     for idx, axis_len, draw in ((row, n_cols, "row"), (col, n_rows, "col")):
         if idx is None:
             continue
-        from matplotlib.patches import Rectangle
         if draw == "row":
             rect = Rectangle((-0.5, idx - 0.5), axis_len, 1, fill=False, linewidth=2,
                              edgecolor=COLORS["output_active"])
