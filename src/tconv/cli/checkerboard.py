@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         from ..checkerboard import phase_sums
 
         sums = phase_sums(np.load(args.weight, allow_pickle=False), args.stride)
-        spread = sums.reshape(sums.shape[0], -1).ptp(axis=1)
+        spread = np.ptp(sums.reshape(sums.shape[0], -1), axis=1)
         print(f"\nphase sums of {args.weight} (stride {args.stride}), per output channel:")
         for c, (row, sp) in enumerate(zip(sums.reshape(sums.shape[0], -1), spread)):
             print(f"  c_out={c}: {np.array2string(row, precision=4)}  spread {sp:.4g}")
