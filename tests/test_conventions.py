@@ -405,3 +405,61 @@ class TestSolve:
         with pytest.raises(ValueError, match="solve: input_size=0 must be positive"):
             solve(0, 4)
         assert solve(4, 1000) == []
+
+
+class TestCli:
+    def run(self, capsys: pytest.CaptureFixture, *argv: str) -> list[str]:
+        from tconv.cli import main
+
+        assert main(["shapes", *argv]) == 0
+        return capsys.readouterr().out.splitlines()
+
+    def test_size(self, capsys: pytest.CaptureFixture) -> None:
+        out = self.run(capsys, "size", "--input", "8,5", "--kernel", "4", "--stride", "2",
+                       "--padding", "1")
+        assert out[1] == "output size for input (8, 5): (16, 10)"
+        assert conv_transpose_output_size((8, 5), 4, 2, 1) == (16, 10)
+        out = self.run(capsys, "size", "--from", "keras", "--input", "7", "--kernel", "3",
+                       "--stride", "2", "--padding", "same", "--ndim", "1")
+        assert out[0].endswith("crop (low, high)=((0, 1),)") and out[1].endswith("(14,)")
+        assert "uneven" in out[2]
+
+    def test_convert(self, capsys: pytest.CaptureFixture) -> None:
+        out = self.run(capsys, "convert", "--from", "onnx", "--kernel", "3", "--stride", "2",
+                       "--auto-pad", "SAME_UPPER", "--input", "5", "--ndim", "1")
+        rows = {line.split("  ")[0]: line for line in out[4:]}
+        spec = TransposedConvSpec.from_onnx([3], [2], auto_pad="SAME_UPPER")
+        assert rows["torch"].split(None, 1)[1].startswith("cannot:")
+        assert rows["keras"].endswith("padding='same', output_padding=None, dilation_rate=(1,)")
+        assert "pads=[0, 1]" in rows["onnx"] and spec.to_onnx()["pads"] == [0, 1]
+        assert "padding=((2, 1),)" in rows["jax"]
+        out = self.run(capsys, "convert", "--from", "jax", "--kernel", "3", "--stride", "2",
+                       "--padding", "2:1", "--to", "tconv", "--ndim", "1")
+        assert out[-1].split(None, 1)[1] == ("stride=(2,), padding=((0, 1),), "
+                                             "output_padding=(0,), dilation=(1,)")
+
+    def test_solve(self, capsys: pytest.CaptureFixture) -> None:
+        out = self.run(capsys, "solve", "--input", "16", "--output", "32", "--limit", "100")
+        assert out[0].startswith("8 configurations map 16 -> 32")
+        table = [line.split() for line in out[2:10]]
+        got = [tuple(int(v) for v in row[:5]) for row in table]
+        want = [(z.kernel_size, z.stride, z.padding, z.output_padding, z.dilation)
+                for z in solve(16, 32)]
+        assert got == want
+        out = self.run(capsys, "solve", "--input", "16", "--output", "32", "--even-only")
+        assert out[0].startswith("4 configurations")
+
+    def test_help(self, capsys: pytest.CaptureFixture) -> None:
+        from tconv.cli import main
+
+        for argv in (["shapes", "--help"], ["shapes", "solve", "--help"]):
+            with pytest.raises(SystemExit):
+                main(argv)
+            assert "examples:\n  tconv shapes size" in capsys.readouterr().out
+
+    def test_exception(self, capsys: pytest.CaptureFixture) -> None:
+        from tconv.cli import main
+
+        assert main(["shapes", "size", "--kernel", "3", "--stride", "2", "--padding", "1",
+                     "--output-padding", "2"]) == 1
+        assert "must be smaller than max(stride, dilation)" in capsys.readouterr().err
