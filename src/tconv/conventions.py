@@ -123,11 +123,13 @@ class TransposedConvSpec:
         >>> spec.crop, spec.output_size(4)
         (((1, 0),), (8,))
         >>> spec.to_onnx()
-        {'kernel_shape': [3], 'strides': [2], 'dilations': [1], 'pads': [1, 0], 'output_padding': [0]}
+        {'kernel_shape': [3], 'strides': [2], 'dilations': [1], 'pads': [1, 0],
+         'output_padding': [0]}
         >>> TransposedConvSpec.from_keras(3, 2, "same", ndim=1).crop   # same size, shifted
         ((0, 1),)
         >>> TransposedConvSpec.from_torch(4, 2, 1, ndim=1).to_keras()
-        {'kernel_size': (4,), 'strides': (2,), 'padding': 'same', 'output_padding': None, 'dilation_rate': (1,)}
+        {'kernel_size': (4,), 'strides': (2,), 'padding': 'same', 'output_padding': None,
+         'dilation_rate': (1,)}
     """
 
     kernel_size: tuple[int, ...]
@@ -293,7 +295,7 @@ class TransposedConvSpec:
             ops = (None,) * nd
         else:
             ops = _ints(fn, "output_padding", output_padding, nd, 0)
-            if any(o >= st for o, st in zip(ops, s)):  # type: ignore[operator]
+            if any(o >= st for o, st in zip(ops, s) if o is not None):
                 raise ValueError(f"{fn}: output_padding={ops} must be smaller than strides="
                                  f"{s} in every spatial dim")
         crop = tuple(_keras_crop(kk, st, dd, padding.lower(), o)
@@ -343,11 +345,10 @@ class TransposedConvSpec:
         if mode == "VALID":
             return cls(k, s, d, tuple((0, -o) for o in op))
         if output_shape is None and mode == "NOTSET":
-            p = _ints(fn, "pads", tuple(pads) if pads is not None else 0, 2 * nd, 0) \
-                if pads is None or len(pads) == 2 * nd else None
-            if p is None:
-                raise ValueError(f"{fn}: pads={list(pads)} must have 2*{nd}={2 * nd} entries: "  # type: ignore[arg-type]
+            if pads is not None and len(pads) != 2 * nd:
+                raise ValueError(f"{fn}: pads={list(pads)} must have 2*{nd}={2 * nd} entries: "
                                  "all begins, then all ends")
+            p = _ints(fn, "pads", tuple(pads) if pads is not None else 0, 2 * nd, 0)
             return cls(k, s, d, tuple((p[i], p[nd + i] - op[i]) for i in range(nd)))
         if output_shape is not None:
             if input_size is None:
@@ -413,7 +414,8 @@ class TransposedConvSpec:
                 or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding)):
             raise ValueError(f"{fn}: padding={_checks.fmt(padding)} must be 'SAME', 'VALID' or "
                              f"{nd} (low, high) pairs")
-        pairs = tuple(_ints(fn, "padding", tuple(p), 2, None) for p in padding)
+        pairs = tuple((a, b) for a, b in (_ints(fn, "padding", tuple(p), 2, None)
+                                          for p in padding))
         if use_consistent_padding:
             return cls(k, s, d, pairs)
         dk = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
@@ -638,7 +640,8 @@ def convert(config: Mapping[str, Any], src: str, dst: str, **options: Any) -> di
 
     Examples:
         >>> convert({"kernel_size": 4, "strides": 2, "padding": "same"}, "keras", "torch")
-        {'kernel_size': (4, 4), 'stride': (2, 2), 'padding': (1, 1), 'output_padding': (0, 0), 'dilation': (1, 1)}
+        {'kernel_size': (4, 4), 'stride': (2, 2), 'padding': (1, 1), 'output_padding': (0, 0),
+         'dilation': (1, 1)}
         >>> convert({"kernel_size": 3, "strides": 2, "padding": "same"}, "keras", "jax")["padding"]
         ((2, 1), (2, 1))
 

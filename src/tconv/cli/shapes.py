@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "convert":
         print()
         for dst in args.to or FRAMEWORK_CHOICES:
-            options = [{}]
+            options: list[dict[str, Any]] = [{}]
             if dst == "onnx":
                 options.append({"auto_pad": True})
             if dst == "jax":

@@ -19,8 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
-from ..checkerboard import artifact_score, overlap_map, overlap_ratio
 from .._typing import IntOrTuple
+from ..checkerboard import artifact_score, overlap_map, overlap_ratio
 
 __all__ = ["OverlapArtists", "PanelArtists", "plot_overlap_map", "plot_overlap_grid",
            "plot_upsampler_comparison", "UPSAMPLER_TITLES"]
@@ -109,8 +109,8 @@ def plot_overlap_map(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: IntO
     return OverlapArtists(image, texts, title, lines)
 
 
-def plot_overlap_grid(configs: Sequence[tuple[int, int] | tuple[int, int, int]], *,
-                      ax: Sequence[Axes], periods: int = 3, annotate: bool = True,
+def plot_overlap_grid(configs: Sequence[tuple[int, ...]], *,
+                      ax: Sequence[Axes] | np.ndarray, periods: int = 3, annotate: bool = True,
                       ) -> list[OverlapArtists]:
     """Overlap maps of several ``(kernel, stride[, dilation])`` on one colour scale.
 
@@ -135,7 +135,7 @@ def plot_overlap_grid(configs: Sequence[tuple[int, int] | tuple[int, int, int]],
 
 
 def plot_upsampler_comparison(responses: Mapping[str, np.ndarray], stride: int, *,
-                              ax: Sequence[Axes], border: int | None = None,
+                              ax: Sequence[Axes] | np.ndarray, border: int | None = None,
                               cmap: str = "RdBu_r") -> list[PanelArtists]:
     """Draw each up-sampler's output as its deviation from its interior mean.
 
