@@ -116,12 +116,14 @@ def _save_gif(path: pathlib.Path, g: Any, view: str, dpi: int, fps: float = 1.5
     fig, ax = plt.subplots()
     frames = []
     try:
+        bbox = None
         for i in range(frame_count(g, view)):
             draw_frame(g, view, i, ax=ax)
-            if i == 0:
+            if bbox is None:    # frame 0 fixes the size; a margin absorbs longer titles
                 _fit(fig, ax)
+                bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.25)
             buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1)
+            fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
             frames.append(Image.open(buf).convert("RGB"))
     finally:
         plt.close(fig)
@@ -139,8 +141,11 @@ def _save_gif(path: pathlib.Path, g: Any, view: str, dpi: int, fps: float = 1.5
 
 def write_figures(out: pathlib.Path, conv_g: Any | None, trans_g: Any | None, *,
                   gifs: bool = True, dpi: int = 100, log: Callable[[str], None] = print,
-                  ) -> list[tuple[pathlib.Path, str]]:
-    """Write every picture of the given geometries into ``out``; return (path, caption)."""
+                  skip: frozenset[str] = frozenset()) -> list[tuple[pathlib.Path, str]]:
+    """Write every picture of the given geometries into ``out``; return (path, caption).
+
+    ``skip`` names files not to write (e.g. a slow GIF in the demo).
+    """
     from tconv.viz import grids, matrix
 
     out.mkdir(parents=True, exist_ok=True)
@@ -148,12 +153,14 @@ def write_figures(out: pathlib.Path, conv_g: Any | None, trans_g: Any | None, *,
 
     def png(name: str, caption: str, draw: Callable[[Any], Any],
             heatmap: tuple[int, int] | None = None) -> None:
+        if name in skip:
+            return
         t0 = time.perf_counter()
         done.append((_save_png(out / name, draw, dpi, heatmap), caption))
         log(f"wrote {out / name} ({time.perf_counter() - t0:.1f} s)")
 
     def gif(name: str, caption: str, g: Any, view: str) -> None:
-        if gifs:
+        if gifs and name not in skip:
             t0 = time.perf_counter()
             done.append((_save_gif(out / name, g, view, dpi), caption))
             log(f"wrote {out / name} ({time.perf_counter() - t0:.1f} s)")
@@ -272,10 +279,15 @@ def demo(out_dir: pathlib.Path, log: Callable[[str], None]) -> list[pathlib.Path
     matplotlib.use("Agg")
     folder = out_dir / "figures"
     conv_g, trans_g = geometries(None, 3, 1, 0, 1, 0, "both")
-    items = write_figures(folder, conv_g, trans_g, dpi=80, log=log)
-    # a strided case too: DCGAN's doubling 3x3 -> 6x6 (kernel 3, stride 2, padding 1)
-    strided = geometries((3, 3), 3, 2, 1, 1, 1, "transposed")[1]
-    items += write_figures(folder / "strided", None, strided, dpi=80, log=log)
+    # stride 1: zero insertion is only padding, so its GIF is shown for the strided case
+    items = write_figures(folder, conv_g, trans_g, dpi=80, log=log,
+                          skip=frozenset({"conv_transpose_zero_insertion.gif"}))
+    # a strided case too: 2x2 -> 3x3 (kernel 3, stride 2, padding 1)
+    strided = geometries((2, 2), 3, 2, 1, 1, 0, "transposed")[1]
+    items += write_figures(folder / "strided", None, strided, dpi=80, log=log,
+                           skip=frozenset({"conv_transpose_kernel.png",
+                                           "conv_transpose_row.png",
+                                           "conv_transpose_reshape.png"}))
     write_fragment(folder / "figures.html", items,
                    f"{conv_g.label} | {trans_g.label} | {strided.label}")
     return [p for p, _ in items]

@@ -16,7 +16,7 @@ COLORS: dict[str, str] = {
     "output_active": "#11706b",  # output cell being computed / reached
     "kernel": "#555555",         # kernel cell
     "padding": "#ffffff",        # padding zero (dashed edge)
-    "inserted": "#ffffff",       # zero inserted between inputs (dotted edge)
+    "inserted": "#ececec",       # zero inserted between inputs (light grey, dotted edge)
     "zero_active": "#9aa5b1",    # a padding / inserted zero under the kernel
     "zero": "#ffffff",           # structural zero of C (solid edge)
     "edge": "#333333",

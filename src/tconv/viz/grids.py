@@ -238,7 +238,8 @@ def plot_receptive_field(g: Geometry, index: tuple[int, int], *, ax: Axes,
     ho, wo = g.out_size
     tops = _row_layout(ax, [hp, ho])
     a = draw_grid(None, kinds, ax=ax, origin=(tops[0], 0), labels=labels,
-                  title="input" + (" + padding" if kinds.shape != g.in_size else ""),
+                  title=f"input {g.in_size[0]}x{g.in_size[1]}"
+                  + (" + padding" if kinds.shape != g.in_size else ""),
                   fontsize=7 if annotate else 9)
     okinds = np.full(g.out_size, "output", dtype=object)
     okinds[index] = "output_active"

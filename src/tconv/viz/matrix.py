@@ -126,7 +126,8 @@ def plot_row_construction(g: Geometry, index: tuple[int, int], *, ax: Axes
     labels = np.where(taps >= 0, np.vectorize(g.tap_label)(np.maximum(taps, 0)), "0")
     kinds = np.where(taps >= 0, "kernel", "zero").astype(object)
     grid = draw_grid(None, kinds, ax=ax, origin=(0, 0), labels=labels,
-                     title=f"kernel at {what} cell {tuple(index)}, zeros elsewhere",
+                     title=f"kernel at the window of {what} cell {tuple(index)}, zeros "
+                           f"elsewhere ({size[0]}x{size[1]})",
                      fontsize=7)
     flat_l, flat_k = labels.ravel()[None, :], kinds.ravel()[None, :]
     n = flat_l.shape[1]
