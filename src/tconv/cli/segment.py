@@ -126,11 +126,11 @@ def run_eval(args: argparse.Namespace) -> int:
     tcfg = TrainConfig(**{k: v for k, v in state["train"].items() if k != "out_dir"})
     data = load_data(tcfg, "test", n=args.n_test)
     ev = evaluate(model, data)
-    pred = ev.pop("predictions")
     print(json.dumps({"checkpoint": str(args.checkpoint), "step": state["step"],
-                      "method": mcfg.method, "init": mcfg.init, **ev}, indent=2))
+                      "method": mcfg.method, "init": mcfg.init, **ev.summary()}, indent=2))
     if args.out is not None:
-        print(save_png(prediction_panel(data, {f"{mcfg.method}/{mcfg.init}": pred}), args.out))
+        label = f"{mcfg.method}/{mcfg.init}"
+        print(save_png(prediction_panel(data, {label: ev.predictions}), args.out))
     return 0
 
 
@@ -174,8 +174,8 @@ def demo(out_dir: pathlib.Path, log) -> list[pathlib.Path]:
                           checkpoint_every=0, progress=False)
         res = train(SegConfig.from_variant(v, width=8, depth=2), cfg, data=data, label=v)
         ev = evaluate(res.model, test)
-        preds[v] = ev["predictions"]
+        preds[v] = ev.predictions
         log(f"{v:>20}: 40 steps, loss {res.history[-1][1]:.3f}, held-out mean IoU "
-            f"{ev['mean_iou']:.3f}, probability-map artifact score {ev['artifact_score']:.4f}")
+            f"{ev.mean_iou:.3f}, probability-map artifact score {ev.artifact_score:.4f}")
     paths.append(save_png(prediction_panel(test, preds, n=4), out / "predictions.png"))
     return paths

@@ -222,8 +222,8 @@ def _folder_source(path: pathlib.Path, size: int, channels: int) -> ImageSource:
     mode = "L" if channels == 1 else "RGB"
     images = []
     for f in files:
-        with Image.open(f) as im:
-            im = im.convert(mode).resize((size, size), Image.Resampling.BICUBIC)
+        with Image.open(f) as opened:
+            im = opened.convert(mode).resize((size, size), Image.Resampling.BICUBIC)
             arr = np.asarray(im, dtype=np.float32) / 255.0
         images.append(_to_channels(arr, channels) * 2.0 - 1.0)
     return ImageSource(images, crop=None, name=f"folder:{path}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -138,7 +139,10 @@ class Discriminator(nn.Module):
         return self.net(x).reshape(-1)
 
 
-def init_weights(model: nn.Module) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def init_weights(model: M) -> M:
     """The paper's initialisation, in place: conv weights N(0, 0.02), BatchNorm N(1, 0.02).
 
     Up-sampling layers built with ``init="icnr"`` then get ICNR with an N(0, 0.02) base.
@@ -166,7 +170,10 @@ def _reapply_upsample_init(model: nn.Module) -> None:
 
     for m in model.modules():
         if isinstance(m, Upsample) and m.init == "icnr":
+            conv = m.conv
+            assert isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)   # icnr: always a conv
+            weight = conv.weight
             if m.method == "pixel_shuffle":
-                icnr_(m.conv.weight, m.scale, init=_normal_002)
+                icnr_(weight, m.scale, init=_normal_002)
             else:
-                icnr_transpose_(m.conv.weight, m.scale, init=_normal_002)
+                icnr_transpose_(weight, m.scale, init=_normal_002)

@@ -74,7 +74,7 @@ def _tinted_texture(rng: np.random.Generator, pool: tuple[np.ndarray, ...],
     tex = pool[rng.integers(len(pool))]
     r = rng.integers(tex.shape[0] - size + 1)
     c = rng.integers(tex.shape[1] - size + 1)
-    t = np.rot90(tex[r:r + size, c:c + size], k=rng.integers(4))
+    t = np.rot90(tex[r:r + size, c:c + size], k=int(rng.integers(4)))
     dark, light = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
     return t[:, :, None] * light + (1.0 - t[:, :, None]) * dark      # (H, W, 3)
 
@@ -174,8 +174,9 @@ def load_folder(path: str | os.PathLike[str], size: int | None = None) -> SegDat
         if f.stem not in masks_by_stem:
             raise ValueError(f"load_folder: image {f.name!r} has no mask named "
                              f"{f.stem!r}.* in {str(mask_dir)!r}")
-        with Image.open(f) as im, Image.open(masks_by_stem[f.stem]) as mk:
-            im, mk = im.convert("RGB"), mk if mk.mode in ("L", "P", "I") else mk.convert("L")
+        with Image.open(f) as im_file, Image.open(masks_by_stem[f.stem]) as mk_file:
+            im = im_file.convert("RGB")
+            mk = mk_file.copy() if mk_file.mode in ("L", "P", "I") else mk_file.convert("L")
             if size is not None:
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
                 mk = mk.resize((size, size), Image.Resampling.NEAREST)

@@ -21,8 +21,8 @@ from .data import SegData, colorize
 from .model import FCN, VARIANTS, SegConfig
 from .train import TrainConfig, load_data, train
 
-__all__ = ["predict", "confusion_matrix", "iou_per_class", "evaluate", "prediction_panel",
-           "compare", "CompareResult"]
+__all__ = ["predict", "confusion_matrix", "iou_per_class", "evaluate", "Evaluation",
+           "prediction_panel", "compare", "CompareResult"]
 
 
 @torch.no_grad()
@@ -63,7 +63,22 @@ def iou_per_class(conf: np.ndarray) -> np.ndarray:
         return np.where(union > 0, tp / union, np.nan)
 
 
-def evaluate(model: FCN, data: SegData, batch_size: int = 32) -> dict[str, object]:
+@dataclass
+class Evaluation:
+    mean_iou: float
+    iou: dict[str, float | None]
+    pixel_accuracy: float
+    artifact_score: float          # mean over images and classes, stride 2
+    predictions: np.ndarray        # (N, H, W) labels
+
+    def summary(self) -> dict[str, object]:
+        """Everything but the predictions (JSON-ready)."""
+        d = asdict(self)
+        d.pop("predictions")
+        return d
+
+
+def evaluate(model: FCN, data: SegData, batch_size: int = 32) -> Evaluation:
     """Mean IoU, IoU per class, pixel accuracy and the probability maps' artifact score."""
     from tconv.checkerboard import artifact_score
 
@@ -71,13 +86,12 @@ def evaluate(model: FCN, data: SegData, batch_size: int = 32) -> dict[str, objec
     k = model.cfg.num_classes
     iou = iou_per_class(confusion_matrix(pred, data.masks, k))
     names = list(data.classes) + [f"class{i}" for i in range(len(data.classes), k)]
-    return {
-        "mean_iou": float(np.nanmean(iou)),
-        "iou": {names[i]: (None if np.isnan(v) else float(v)) for i, v in enumerate(iou)},
-        "pixel_accuracy": float((pred == data.masks).mean()),
-        "artifact_score": float(np.mean(artifact_score(probs, 2))),
-        "predictions": pred,
-    }
+    return Evaluation(
+        mean_iou=float(np.nanmean(iou)),
+        iou={names[i]: (None if np.isnan(v) else float(v)) for i, v in enumerate(iou)},
+        pixel_accuracy=float((pred == data.masks).mean()),
+        artifact_score=float(np.mean(artifact_score(probs, 2))),
+        predictions=pred)
 
 
 def _label(picture: np.ndarray, text: str, height: int = 14) -> np.ndarray:
@@ -151,12 +165,12 @@ def compare(variants: list[str], model_kwargs: dict[str, object], cfg: TrainConf
         res = train(mcfg, replace(cfg, out_dir=str(out / v)), data=train_data, label=v)
         seconds = time.perf_counter() - t0
         ev = evaluate(res.model, test_data)
-        preds[v] = ev["predictions"]
+        preds[v] = ev.predictions
         last = [loss for _, loss in res.history[-50:]]
         r = CompareResult(v, mcfg.method, mcfg.init,
                           sum(p.numel() for p in res.model.parameters()), cfg.steps, seconds,
-                          float(np.mean(last)), ev["mean_iou"], ev["pixel_accuracy"],
-                          ev["artifact_score"], ev["iou"])
+                          float(np.mean(last)), ev.mean_iou, ev.pixel_accuracy,
+                          ev.artifact_score, ev.iou)
         results.append(r)
         log(f"{v:>20}: mIoU {r.mean_iou:.3f}  pixel acc {r.pixel_accuracy:.3f}  artifact "
             f"{r.artifact_score:.4f}  ({seconds:.0f} s)")
