@@ -187,6 +187,16 @@ class TestArtifactScore:
         # independent of the phase and of scale
         assert artifact_score(5 * np.roll(img, (1, 1), (0, 1)), stride) == pytest.approx(1.0)
 
+    def test_ndim(self) -> None:
+        """1-D and 3-D: periodic -> 1, constant -> 0, a smooth ramp -> small."""
+        tile3 = np.random.default_rng(10).standard_normal((2, 3, 2))
+        vol = np.tile(tile3, (8, 4, 8))
+        assert artifact_score(vol, (2, 3, 2), ndim=3) == pytest.approx(1.0, abs=1e-12)
+        assert artifact_score(np.full((16, 12, 16), 2.0), (2, 3, 2), ndim=3) == 0.0
+        line = np.tile([1.0, -2.0, 0.5], 20)
+        assert artifact_score(line, 3, ndim=1) == pytest.approx(1.0, abs=1e-12)
+        assert artifact_score(np.linspace(0, 1, 60) ** 2, 3, ndim=1) < 0.01
+
     def test_smooth(self) -> None:
         rng = np.random.default_rng(4)
         for _ in range(5):

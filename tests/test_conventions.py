@@ -7,6 +7,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tconv import conv_transpose, conv_transpose_output_size
 from tconv.checkerboard import is_uneven
@@ -463,3 +465,38 @@ class TestCli:
         assert main(["shapes", "size", "--kernel", "3", "--stride", "2", "--padding", "1",
                      "--output-padding", "2"]) == 1
         assert "must be smaller than max(stride, dilation)" in capsys.readouterr().err
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> TransposedConvSpec:
+    nd = draw(st.integers(1, 3))
+    k = tuple(draw(st.integers(1, 5)) for _ in range(nd))
+    s = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    d = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    crop = tuple((draw(st.integers(-2, 5)), draw(st.integers(-3, 5))) for _ in range(nd))
+    return TransposedConvSpec(k, s, d, crop)
+
+
+class TestProperties:
+    @given(specs(), st.integers(1, 4))
+    def test_round_trip(self, spec: TransposedConvSpec, n: int) -> None:
+        """Whatever a framework can write reads back as the same spec; what it cannot raises
+        ValueError; tconv's own arguments give the same array as the spec's definition."""
+        for dst in FRAMEWORKS:
+            try:
+                out = spec.to(dst)
+            except ValueError:
+                continue
+            if dst in ("tconv", "jax"):
+                out = {"kernel_size": spec.kernel_size, **out}
+            assert getattr(TransposedConvSpec, "from_" + dst)(**out) == spec, dst
+        try:
+            size = spec.output_size((n,) * spec.ndim)
+            kwargs = spec.to_tconv()
+        except ValueError:
+            return
+        x = rand(1, 1, *(n,) * spec.ndim)
+        w = rand(1, 1, *spec.kernel_size, seed=9)
+        y = conv_transpose(x, w, **kwargs)
+        assert y.shape[2:] == size
+        np.testing.assert_allclose(y, spec.apply(x, w), atol=1e-12)

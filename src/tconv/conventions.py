@@ -595,13 +595,11 @@ class TransposedConvSpec:
                              f"be batched (N, C_in, *S_in) with {self.ndim} spatial dims")
         out = self.output_size(xa.shape[2:])
         y = conv_transpose(xa, weight, None, self.stride, 0, 0, groups, self.dilation)
-        index, widths = [], []
-        for lo, hi, n in zip((c[0] for c in self.crop), (c[1] for c in self.crop),
-                             y.shape[2:]):
-            index.append(slice(max(lo, 0), n - max(hi, 0)))
-            widths.append((max(-lo, 0), max(-hi, 0)))
-        y = np.pad(y[(slice(None), slice(None), *index)], [(0, 0), (0, 0), *widths])
-        assert y.shape[2:] == out
+        # zero-pad by the negative amounts, then output o is padded index o + max(low, 0)
+        widths = [(max(-lo, 0), max(-hi, 0)) for lo, hi in self.crop]
+        y = np.pad(y, [(0, 0), (0, 0), *widths])
+        index = tuple(slice(max(lo, 0), max(lo, 0) + n) for (lo, _), n in zip(self.crop, out))
+        y = y[(slice(None), slice(None), *index)]
         if bias is not None:
             y = y + np.asarray(bias, dtype=y.dtype).reshape(1, -1, *([1] * self.ndim))
         return y
