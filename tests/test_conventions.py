@@ -466,6 +466,15 @@ class TestCli:
                      "--output-padding", "2"]) == 1
         assert "must be smaller than max(stride, dilation)" in capsys.readouterr().err
 
+    def test_demo(self, tmp_path) -> None:
+        from tconv.cli import shapes
+
+        (path,) = shapes.demo(tmp_path, lambda msg: None)
+        text = path.read_text()
+        assert text.count("$ tconv shapes") == len(shapes.DEMO_COMMANDS)
+        assert "output size for input (8, 8): (16, 16)" in text
+        assert "auto_pad='SAME_UPPER'" in text
+
 
 @st.composite
 def specs(draw: st.DrawFn) -> TransposedConvSpec:
@@ -500,3 +509,4 @@ class TestProperties:
         y = conv_transpose(x, w, **kwargs)
         assert y.shape[2:] == size
         np.testing.assert_allclose(y, spec.apply(x, w), atol=1e-12)
+

@@ -14,6 +14,8 @@ default. Plain ints mean 2-D (images) unless ``--ndim`` says otherwise.
 from __future__ import annotations
 
 import argparse
+import pathlib
+from collections.abc import Callable
 from typing import Any
 
 EPILOG = """examples:
@@ -234,3 +236,35 @@ def _solve(args: argparse.Namespace) -> int:
     for key, text in RISKS.items():
         print(f"  {key}: {text}")
     return 0
+
+
+#: the commands whose output ``tconv demo`` records
+DEMO_COMMANDS = (
+    "size --input 8 --kernel 4 --stride 2 --padding 1",
+    "convert --kernel 3 --stride 2 --padding 1 --output-padding 1 --ndim 1",
+    "convert --from keras --kernel 3 --stride 2 --padding same --ndim 1",
+    "solve --input 16 --output 32",
+)
+
+
+def demo(out_dir: pathlib.Path, log: Callable[[str], None]) -> list[pathlib.Path]:
+    """Record a few ``tconv shapes`` runs into ``out_dir/shapes/conventions.txt``."""
+    import contextlib
+    import io
+    import shlex
+
+    from . import build_parser
+
+    folder = out_dir / "shapes"
+    folder.mkdir(parents=True, exist_ok=True)
+    parser = build_parser()
+    chunks = []
+    for command in DEMO_COMMANDS:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            run(parser.parse_args(["shapes", *shlex.split(command)]))
+        chunks.append(f"$ tconv shapes {command}\n{buf.getvalue()}")
+    path = folder / "conventions.txt"
+    path.write_text("\n".join(chunks))
+    log(f"wrote {path}")
+    return [path]
