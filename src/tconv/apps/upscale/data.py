@@ -1,0 +1,162 @@
+"""Training and held-out data for the up-scaler, from the photos scikit-image ships.
+
+No downloads: every image comes from ``skimage.data`` (apps extra), which bundles them.
+
+* **Held-out evaluation set** (:data:`EVAL_IMAGES`): astronaut, camera, chelsea, coffee,
+  rocket. ``skimage.data.cat`` is chelsea under another name, so it is never used.
+* **Training set** (:data:`TRAIN_IMAGES`): the other bundled natural/texture photos
+  (the stereo motorcycle pair stays together, on the training side).
+* **Luminance** (:func:`rgb_to_y`): MATLAB ``rgb2ycbcr`` / BT.601 studio range,
+  ``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` with R, G, B in [0, 1], Y in [16, 235] gray
+  levels; grayscale images are R = G = B.
+* **Low-resolution inputs** (:func:`downscale`): ``modcrop(HR, s)`` then bicubic
+  down-sampling **with antialias** -- PIL ``Image.resize(..., BICUBIC)`` on the float ('F')
+  image, which is identical (to 1e-4 gray levels, and exactly after rounding) to
+  ``torch.nn.functional.interpolate(mode="bicubic", antialias=True)`` -- then rounded to 8 bit.
+* **Augmentation** (:class:`PatchSampler`): HR pyramid at scales {1.0, 0.85, 0.7} (PIL
+  bicubic), random 24x24 LR crops (HR ``24*s``), random 90-degree rotation and flip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["EVAL_IMAGES", "TRAIN_IMAGES", "load_photo", "rgb_to_y", "modcrop", "resize",
+           "downscale", "make_pair", "eval_pairs", "PatchSampler"]
+
+EVAL_IMAGES = ("astronaut", "camera", "chelsea", "coffee", "rocket")
+TRAIN_IMAGES = ("brick", "grass", "gravel", "coins", "moon", "page", "text",
+                "immunohistochemistry", "cell", "hubble_deep_field", "retina",
+                "motorcycle_left", "motorcycle_right")
+PYRAMID = (1.0, 0.85, 0.7)
+
+
+def _skdata():
+    try:
+        import skimage.data
+    except ImportError as exc:
+        raise ImportError('the up-scaler data needs scikit-image: pip install "tconv[apps]"') \
+            from exc
+    return skimage.data
+
+
+def load_photo(name: str) -> np.ndarray:
+    """A bundled scikit-image photo as uint8 ``(H, W)`` or ``(H, W, 3)``."""
+    d = _skdata()
+    if name in ("motorcycle_left", "motorcycle_right"):
+        left, right, _ = d.stereo_motorcycle()
+        return left if name == "motorcycle_left" else right
+    if name not in EVAL_IMAGES + TRAIN_IMAGES:
+        raise ValueError(f"load_photo: name={name!r} is not one of "
+                         f"{EVAL_IMAGES + TRAIN_IMAGES}")
+    return np.asarray(getattr(d, name)())
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """BT.601 studio-range luminance in gray levels [16, 235], float64.
+
+    ``img`` is uint8 ``(H, W)`` (gray: R = G = B) or ``(H, W, 3|4)`` (alpha ignored).
+    """
+    f = np.asarray(img, dtype=np.float64) / 255.0
+    if f.ndim == 2:
+        return 16.0 + 219.0 * f
+    return 16.0 + 65.481 * f[..., 0] + 128.553 * f[..., 1] + 24.966 * f[..., 2]
+
+
+def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom/right so both sides are multiples of ``scale``."""
+    h, w = img.shape[:2]
+    return img[: h - h % scale, : w - w % scale]
+
+
+def resize(y: np.ndarray, rows: int, cols: int, method: str = "bicubic") -> np.ndarray:
+    """Resize one float channel with PIL ('F' mode): ``nearest|bilinear|bicubic``.
+
+    PIL antialiases when down-sampling (support scaled by the factor), cubic a = -0.5.
+    """
+    from PIL import Image
+
+    filt = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+            "bicubic": Image.Resampling.BICUBIC}[method]
+    im = Image.fromarray(np.ascontiguousarray(y, dtype=np.float32), mode="F")
+    return np.asarray(im.resize((cols, rows), filt), dtype=np.float64)
+
+
+def downscale(y_hr: np.ndarray, scale: int) -> np.ndarray:
+    """LR input: PIL bicubic (antialiased) down-sampling by ``scale``, rounded to 8 bit.
+
+    ``y_hr`` must already be mod-cropped; the result is float64 integral gray levels.
+    """
+    h, w = y_hr.shape
+    if h % scale or w % scale:
+        raise ValueError(f"downscale: shape {y_hr.shape} is not a multiple of scale={scale}; "
+                         "modcrop first")
+    return np.clip(np.round(resize(y_hr, h // scale, w // scale, "bicubic")), 0, 255)
+
+
+def make_pair(img: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(LR Y, HR Y), both in gray levels, HR rounded to 8 bit like MATLAB ``rgb2ycbcr``."""
+    hr = np.round(rgb_to_y(modcrop(img, scale)))
+    return downscale(hr, scale), hr
+
+
+def eval_pairs(scale: int, names: tuple[str, ...] = EVAL_IMAGES
+               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The held-out (LR, HR) Y pairs, keyed by image name."""
+    return {n: make_pair(load_photo(n), scale) for n in names}
+
+
+@dataclass
+class PatchSampler:
+    """Random (LR, HR) patch batches from the training photos, in [0, 1] float32.
+
+    Deterministic given the ``numpy.random.Generator`` passed to :meth:`batch`.
+    """
+
+    scale: int
+    patch: int = 24
+    names: tuple[str, ...] = TRAIN_IMAGES
+
+    def __post_init__(self) -> None:
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        s = self.scale
+        for name in self.names:
+            y = np.round(rgb_to_y(load_photo(name)))
+            for f in PYRAMID:
+                if f != 1.0:
+                    yf = np.clip(resize(y, round(y.shape[0] * f), round(y.shape[1] * f)),
+                                 0, 255)
+                else:
+                    yf = y
+                hr = modcrop(yf, s)
+                if min(hr.shape) < self.patch * s:
+                    continue
+                lr = downscale(hr, s)
+                self.pairs.append(((lr / 255).astype(np.float32),
+                                   (hr / 255).astype(np.float32)))
+        # sample images in proportion to their number of patch positions
+        w = np.array([(lr.shape[0] - self.patch + 1) * (lr.shape[1] - self.patch + 1)
+                      for lr, _ in self.pairs], dtype=np.float64)
+        self.weights = w / w.sum()
+
+    def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` patches: LR ``(n, 1, p, p)`` and HR ``(n, 1, p*s, p*s)``."""
+        p, s = self.patch, self.scale
+        idx = rng.choice(len(self.pairs), size=n, p=self.weights)
+        lrs = np.empty((n, 1, p, p), np.float32)
+        hrs = np.empty((n, 1, p * s, p * s), np.float32)
+        for b, i in enumerate(idx):
+            lr, hr = self.pairs[i]
+            r = int(rng.integers(0, lr.shape[0] - p + 1))
+            c = int(rng.integers(0, lr.shape[1] - p + 1))
+            lp = lr[r:r + p, c:c + p]
+            hp = hr[r * s:(r + p) * s, c * s:(c + p) * s]
+            k = int(rng.integers(0, 4))
+            flip = bool(rng.integers(0, 2))
+            lp, hp = np.rot90(lp, k), np.rot90(hp, k)
+            if flip:
+                lp, hp = lp[:, ::-1], hp[:, ::-1]
+            lrs[b, 0], hrs[b, 0] = lp, hp
+        return lrs, hrs

@@ -1,0 +1,312 @@
+"""Up-scale images with the trained model on the NumPy engine (or torch), tiled.
+
+Colour handling (exactly invertible, float64 maths, rounded once at the end):
+
+* RGB -> YCbCr with the BT.601 studio-range matrix the model was trained with
+  (:func:`rgb_to_ycbcr`); the model up-scales Y, bicubic up-scales Cb and Cr; the inverse
+  matrix maps back (round trip exact to float precision).
+* Gray is R = G = B (Cb = Cr = 128), so only Y is needed; RGBA's alpha is up-scaled bicubic.
+* 8- and 16-bit pixels: values are divided by 255 / 65535, the output keeps the input's
+  bit depth.
+
+Engines: ``"numpy"`` runs tconv's own :func:`tconv.conv` for every layer; the transposed-conv
+head is rewritten exactly as conv + pixel shuffle (:func:`tconv.kernels.subpixel_form`), the
+fast form on a CPU. ``"torch"`` runs the torch module itself. Both agree to ~1e-6.
+
+Tiling: the LR image is cut into ``tile x tile`` blocks, each read with a margin of
+:func:`receptive_radius` LR pixels (clipped at the image border, where the network's own
+zero padding / edge clamping applies exactly as untiled), processed, and only its core is
+kept -- so tiled output equals untiled output (to float rounding). Peak memory beyond the
+input and output arrays is about ``(2 + 3*d + s*s*4) * (tile + 2*margin)**2 * 4`` bytes
+(d = 56 feature maps, float32): ~60 MB for the default ``tile=192``; an 8000x8000 RGB input
+at x2 needs the 192 MB input, the 768 MB output and this working set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ... import conv as np_conv
+from ... import io as tio
+from ...checkerboard import pixel_shuffle
+from ...kernels import subpixel_form
+from .model import UpscalerConfig, body_layers
+
+__all__ = ["WEIGHTS_DIR", "weights_path", "load_model", "NumpyUpscaler", "TorchUpscaler",
+           "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
+           "upscale_y", "upscale_array", "METHODS", "ENGINES"]
+
+WEIGHTS_DIR = pathlib.Path(__file__).parent / "weights"
+METHODS = ("learned", "bicubic", "bilinear", "nearest")
+ENGINES = ("numpy", "torch")
+
+# BT.601 studio range on [0, 1] values: ycc = OFFSET + M @ rgb  (MATLAB rgb2ycbcr / 255)
+_M = np.array([[65.481, 128.553, 24.966],
+               [-37.797, -74.203, 112.0],
+               [112.0, -93.786, -18.214]]) / 255.0
+_OFF = np.array([16.0, 128.0, 128.0]) / 255.0
+_MINV = np.linalg.inv(_M)
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` RGB in [0, 1] -> YCbCr in [0, 1] (Y in [16, 235]/255), float64."""
+    return rgb @ _M.T + _OFF
+
+
+def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
+    """Exact inverse of :func:`rgb_to_ycbcr` (no clipping)."""
+    return (ycc - _OFF) @ _MINV.T
+
+
+def _cubic_weights(t: float, a: float = -0.75) -> list[float]:
+    def near(x: float) -> float:      # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: float) -> float:       # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def bicubic_upsample(x: np.ndarray, scale: int) -> np.ndarray:
+    """Up-sample the last two axes by ``scale`` exactly like
+    ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)``.
+
+    Output ``o = q*s + r`` samples source ``(o + 0.5)/s - 0.5 = q + f_r + t_r`` with the
+    4-tap cubic (a = -0.75) at ``q + f_r - 1 .. q + f_r + 2``, indices clamped to the image
+    (edge replication). Separable: columns, then rows.
+
+    Examples:
+        >>> bicubic_upsample(np.array([[0.0, 1.0]]), 2).round(4)
+        array([[-0.0703,  0.2031,  0.7969,  1.0703],
+               [-0.0703,  0.2031,  0.7969,  1.0703]])
+    """
+    return _cubic_axis(_cubic_axis(x, scale, -1), scale, -2)
+
+
+def _cubic_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
+    x = np.moveaxis(x, axis, -1)
+    n = x.shape[-1]
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 2)], mode="edge")
+    out = np.empty(x.shape[:-1] + (n, s), dtype=x.dtype)
+    for r in range(s):
+        src = (r + 0.5) / s - 0.5
+        f = math.floor(src)
+        w = _cubic_weights(src - f)
+        acc = w[0] * xp[..., f + 1:f + 1 + n]
+        for j in range(1, 4):                      # tap q+f-1+j sits at padded q+f+1+j
+            acc = acc + w[j] * xp[..., f + 1 + j:f + 1 + j + n]
+        out[..., r] = acc
+    return np.moveaxis(out.reshape(x.shape[:-1] + (n * s,)), -1, axis)
+
+
+def receptive_radius(cfg: UpscalerConfig) -> int:
+    """LR pixels each side an output block depends on (body + head; the skip needs 2)."""
+    body = sum(k // 2 for _, _, k in body_layers(cfg))
+    s = cfg.scale
+    if cfg.head == "transposed":
+        head = math.ceil((cfg.head_kernel // 2) / s) + 1
+    elif cfg.head == "pixel_shuffle":
+        head = cfg.head_kernel // 2
+    else:
+        head = math.ceil((cfg.head_kernel // 2) / s) + 1
+    return max(body + head, 2)
+
+
+def weights_path(scale: int, head: str = "transposed") -> pathlib.Path:
+    """The shipped weights file for ``scale`` and ``head``."""
+    suffix = "" if head == "transposed" else f"_{head}"
+    return WEIGHTS_DIR / f"x{scale}{suffix}.npz"
+
+
+def load_model(path: str | pathlib.Path | None = None, scale: int = 2,
+               engine: str = "numpy", head: str = "transposed"):
+    """Load verified weights (sha256 vs the manifest) into a NumPy or torch engine."""
+    if engine not in ENGINES:
+        raise ValueError(f"load_model: engine={engine!r} must be one of {ENGINES}")
+    path = weights_path(scale, head) if path is None else pathlib.Path(path)
+    arrays, meta = tio.load_weights(path)
+    if "config" not in meta:
+        raise ValueError(f"load_model: manifest entry of {str(path)!r} has no 'config'")
+    cfg = UpscalerConfig(**meta["config"])
+    if cfg.scale != scale:
+        raise ValueError(f"load_model: {str(path)!r} is a x{cfg.scale} model, "
+                         f"asked for scale={scale}")
+    cls = NumpyUpscaler if engine == "numpy" else TorchUpscaler
+    return cls(cfg, arrays)
+
+
+class NumpyUpscaler:
+    """The up-scaler as NumPy float32 arrays and :func:`tconv.conv` calls (no torch).
+
+    Call with Y ``(H, W)`` float in [0, 1]; returns ``(s*H, s*W)`` float32.
+    """
+
+    def __init__(self, cfg: UpscalerConfig, arrays: dict[str, np.ndarray]) -> None:
+        self.cfg = cfg
+        f32 = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+        self.body = []
+        for i, _ in enumerate(body_layers(cfg)):
+            w, b = f32[f"body.{2 * i}.weight"], f32[f"body.{2 * i}.bias"]
+            a = f32[f"body.{2 * i + 1}.weight"].reshape(-1, 1, 1)
+            self.body.append((w, b, a))
+        s = cfg.scale
+        if cfg.head == "transposed":
+            k = cfg.head_kernel
+            f = subpixel_form(f32["head.weight"], f32["head.bias"], stride=s, padding=k // 2,
+                              output_padding=s - 1)
+            self.head_w = f.weight.astype(np.float32)
+            self.head_b = f.bias.astype(np.float32)
+            self.head_pad, self.head_crop = f.pad, f.crop
+        elif cfg.head == "pixel_shuffle":
+            self.head_w, self.head_b = f32["head.0.weight"], f32["head.0.bias"]
+        else:
+            self.head_w, self.head_b = f32["head.1.weight"], f32["head.1.bias"]
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        cfg, s = self.cfg, self.cfg.scale
+        x = np.asarray(y, dtype=np.float32)[None]                     # (1, H, W)
+        h = x
+        for w, b, a in self.body:
+            h = np_conv(h, w, b, 1, w.shape[-1] // 2)
+            h = np.where(h >= 0, h, a * h)                            # PReLU
+        if cfg.head == "transposed":
+            (pr, qr), (pc, qc) = self.head_pad
+            h = np.pad(h, ((0, 0), (pr, qr), (pc, qc)))               # zero pad (pad >= 0)
+            out = pixel_shuffle(np_conv(h, self.head_w, self.head_b), s)
+            (cr0, cr1), (cc0, cc1) = self.head_crop
+            out = out[:, cr0:out.shape[1] - cr1, cc0:out.shape[2] - cc1]
+        elif cfg.head == "pixel_shuffle":
+            out = pixel_shuffle(np_conv(h, self.head_w, self.head_b, 1, cfg.head_kernel // 2),
+                                s)
+        else:
+            up = np.repeat(np.repeat(h, s, axis=1), s, axis=2)        # nearest x s
+            out = np_conv(up, self.head_w, self.head_b, 1, cfg.head_kernel // 2)
+        out = out[0]
+        if cfg.skip:
+            out = out + bicubic_upsample(x[0], s)
+        return out.astype(np.float32, copy=False)
+
+
+class TorchUpscaler:
+    """The same model run by torch (``torch.no_grad``, float32)."""
+
+    def __init__(self, cfg: UpscalerConfig, arrays: dict[str, np.ndarray]) -> None:
+        import torch
+
+        from .model import Upscaler
+
+        self.cfg = cfg
+        self.module = Upscaler(cfg)
+        self.module.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32))
+                                     for k, v in arrays.items()})
+        self.module.eval()
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None, None]
+            return self.module(x)[0, 0].numpy()
+
+
+def upscale_y(model: Any, y: np.ndarray, tile: int | None = 192) -> np.ndarray:
+    """Run ``model`` on Y ``(H, W)`` in tiles of ``tile`` LR pixels (``None``: whole image)."""
+    s = model.cfg.scale
+    rows, cols = y.shape
+    if tile is None or (rows <= tile and cols <= tile):
+        return model(y)
+    m = receptive_radius(model.cfg)
+    out = np.empty((rows * s, cols * s), np.float32)
+    for r0 in range(0, rows, tile):
+        for c0 in range(0, cols, tile):
+            r1, c1 = min(r0 + tile, rows), min(c0 + tile, cols)
+            a0, b0 = max(r0 - m, 0), max(c0 - m, 0)
+            a1, b1 = min(r1 + m, rows), min(c1 + m, cols)
+            res = model(y[a0:a1, b0:b1])
+            out[r0 * s:r1 * s, c0 * s:c1 * s] = res[(r0 - a0) * s:(r1 - a0) * s,
+                                                    (c0 - b0) * s:(c1 - b0) * s]
+    return out
+
+
+@dataclass
+class UpscaleOptions:
+    """What ``tconv upscale`` does to each image."""
+
+    scale: int = 2
+    method: str = "learned"
+    engine: str = "numpy"
+    tile: int | None = 192
+    weights: pathlib.Path | None = None
+    max_pixels: int | None = None
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scale not in (2, 3, 4):
+            raise ValueError(f"upscale: scale={self.scale!r} must be 2, 3 or 4")
+        if self.method not in METHODS:
+            raise ValueError(f"upscale: method={self.method!r} must be one of {METHODS}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"upscale: engine={self.engine!r} must be one of {ENGINES}")
+        if self.tile is not None and self.tile < 8:
+            raise ValueError(f"upscale: tile={self.tile!r} must be >= 8 LR pixels (or None)")
+
+
+def _interp_channels(chans: np.ndarray, s: int, method: str) -> np.ndarray:
+    # chans (C, H, W) float64 -> (C, sH, sW): PIL's resampling (bicubic a = -0.5 reference)
+    from .data import resize
+
+    return np.stack([resize(c, c.shape[0] * s, c.shape[1] * s, method) for c in chans])
+
+
+def upscale_array(img: np.ndarray, opts: UpscaleOptions, model: Any = None) -> np.ndarray:
+    """Up-scale a uint8/uint16 gray, RGB or RGBA array; same dtype and channel layout out.
+
+    ``method="learned"``: the model on Y (tiled), torch-exact bicubic on Cb, Cr and alpha.
+    Other methods: PIL's resampling of every channel (the evaluation's reference bicubic).
+    """
+    img = np.asarray(img)
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"upscale: image dtype {img.dtype} must be uint8 or uint16")
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (3, 4))):
+        raise ValueError(f"upscale: image shape {img.shape} must be (H, W), (H, W, 3) or "
+                         "(H, W, 4)")
+    peak = 255.0 if img.dtype == np.uint8 else 65535.0
+    s = opts.scale
+    f = img.astype(np.float64) / peak
+    chans = f[None] if f.ndim == 2 else np.moveaxis(f, -1, 0)          # (C, H, W)
+    if opts.method != "learned":
+        out = _interp_channels(chans, s, opts.method)
+    else:
+        if model is None:
+            model = load_model(opts.weights, s, opts.engine)
+        color = chans.shape[0] >= 3
+        if color:
+            ycc = rgb_to_ycbcr(np.moveaxis(chans[:3], 0, -1))
+            y = ycc[..., 0]
+        else:
+            y = (16.0 + 219.0 * chans[0]) / 255.0                      # gray: R = G = B
+        y_up = upscale_y(model, y.astype(np.float32), opts.tile).astype(np.float64)
+        parts = []
+        if color:
+            cbcr = bicubic_upsample(np.moveaxis(ycc[..., 1:], -1, 0), s)
+            rgb = ycbcr_to_rgb(np.stack([y_up, cbcr[0], cbcr[1]], axis=-1))
+            parts.append(np.moveaxis(rgb, -1, 0))
+        else:
+            parts.append(((y_up * 255.0 - 16.0) / 219.0)[None])
+        if chans.shape[0] in (2, 4):
+            parts.append(bicubic_upsample(chans[-1:], s))
+        out = np.concatenate(parts, axis=0)
+    out = np.clip(np.round(out * peak), 0, peak).astype(img.dtype)
+    return out[0] if img.ndim == 2 else np.moveaxis(out, 0, -1)
+
+
+def manifest() -> dict:
+    """The shipped weights' manifest (sha256, config, training record)."""
+    return json.loads((WEIGHTS_DIR / tio.MANIFEST).read_text())
