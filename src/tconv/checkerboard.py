@@ -398,16 +398,17 @@ def upsampler_responses(image: ArrayLike, stride: int = 2, kernel_size: int = 3,
       checkerboard (already at initialisation);
     - ``"pixel_shuffle"``: a stride-1 ``k x k`` conv to ``s*s`` channels with independent
       random kernels, then :func:`pixel_shuffle` -- also periodic;
-    - ``"pixel_shuffle_icnr"``: the same with ICNR initialisation (Aitken et al. 2017): one
-      random kernel copied to all ``s*s`` sub-pixel channels, so it starts as nearest
-      up-sampling followed by a conv -- flat on flat input;
+    - ``"pixel_shuffle_icnr"``: the same with ICNR initialisation (:func:`tconv.kernels.icnr`,
+      Aitken et al. 2017): one random kernel copied to all ``s*s`` sub-pixel channels, so it
+      starts as a conv followed by nearest up-sampling -- flat on flat input;
     - ``"resize_conv"``: nearest up-sampling by ``s`` then a stride-1 ``k x k`` conv.
 
     Args:
         image: ``(H, W)`` array.
         stride: up-sampling factor ``s``.
         kernel_size: kernel size ``k`` of every conv.
-        seed: seed of the ``N(0, 1/k**2)`` weights (one generator, drawn in the order above).
+        seed: seed of the ``N(0, 1/k**2)`` weights (one generator, drawn in the order above;
+            the ICNR base kernel is drawn by :func:`tconv.kernels.icnr` from it).
 
     Returns:
         dict name -> float64 ``(H*s, W*s)`` array, in the order above.
@@ -422,6 +423,7 @@ def upsampler_responses(image: ArrayLike, stride: int = 2, kernel_size: int = 3,
         {'transposed': 1.0, 'pixel_shuffle': 1.0, 'pixel_shuffle_icnr': 0.0, 'resize_conv': 0.0}
     """
     from .conv import conv, conv_transpose
+    from .kernels import icnr
 
     fn = "upsampler_responses"
     x = _checks.as_array(fn, "image", image).astype(np.float64)
@@ -433,7 +435,8 @@ def upsampler_responses(image: ArrayLike, stride: int = 2, kernel_size: int = 3,
     scale = 1.0 / k
     w_t = rng.standard_normal((1, 1, k, k)) * scale
     w_ps = rng.standard_normal((s * s, 1, k, k)) * scale
-    w_icnr = np.repeat(rng.standard_normal((1, 1, k, k)) * scale, s * s, axis=0)
+    w_icnr = icnr((s * s, 1, k, k), s, init=lambda shape, g: g.standard_normal(shape) * scale,
+                  rng=rng)
     w_rc = rng.standard_normal((1, 1, k, k)) * scale
     x4 = x[None, None]
     up = np.repeat(np.repeat(x4, s, axis=2), s, axis=3)
