@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _oracle import assert_close, check_same_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import Config, conv_configs, transposed_configs
 
 import tconv
 from tconv.conv import choose_algorithm, transposed_params
-
-from _oracle import assert_close, check_same_error
-from strategies import Config, conv_configs, transposed_configs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
