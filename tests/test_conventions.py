@@ -475,6 +475,18 @@ class TestCli:
         assert "output size for input (8, 8): (16, 16)" in text
         assert "auto_pad='SAME_UPPER'" in text
 
+    def test_epilog_runs(self, capsys: pytest.CaptureFixture) -> None:
+        """Every example of the --help epilog runs and exits 0."""
+        import shlex
+
+        from tconv.cli import main, shapes
+
+        lines = [ln.strip() for ln in shapes.EPILOG.splitlines() if ln.startswith("  tconv")]
+        assert len(lines) >= 6
+        for line in lines:
+            assert main(shlex.split(line)[1:]) == 0, line
+        capsys.readouterr()
+
 
 @st.composite
 def specs(draw: st.DrawFn) -> TransposedConvSpec:

@@ -112,3 +112,18 @@ class TestCli:
         with pytest.raises(SystemExit):
             main(["checkerboard", "--help"])
         assert "examples:\n  tconv checkerboard" in capsys.readouterr().out
+
+    def test_epilog_runs(self, tmp_path, monkeypatch, capsys) -> None:
+        """Every example of the --help epilog runs and exits 0 (in a scratch folder)."""
+        import shlex
+
+        from tconv.cli import checkerboard
+
+        monkeypatch.chdir(tmp_path)
+        np.save(tmp_path / "w.npy", np.ones((2, 3, 4, 4)))
+        lines = [ln.strip() for ln in checkerboard.EPILOG.splitlines()
+                 if ln.startswith("  tconv")]
+        for line in lines:
+            assert main(shlex.split(line)[1:]) == 0, line
+        assert (tmp_path / "cb-figures" / "upsamplers.png").exists()
+        assert "spread 0" in capsys.readouterr().out     # k=4, s=2 ones: equal phase sums
