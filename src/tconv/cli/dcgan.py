@@ -148,8 +148,9 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def demo(out_dir: pathlib.Path, log) -> list[pathlib.Path]:
-    """Training-data preview, untrained generators per method (checkerboard at init), and a
-    40-step run -- a few seconds, no long training."""
+    """Training-data preview, untrained generators per method (checkerboard at init, each
+    sample contrast-stretched), and a
+    30-step run -- a few seconds, no long training."""
     import torch
 
     from ..apps.dcgan import DCGANConfig, TrainConfig, load_source, train
@@ -169,13 +170,13 @@ def demo(out_dir: pathlib.Path, log) -> list[pathlib.Path]:
     for m in _METHODS:
         g, _ = build(DCGANConfig(method=m), seed=0)
         fake = sample(g, 0, z=z)
-        paths.append(save_grid(fake, out / f"untrained_{m}.png"))
+        paths.append(save_grid(fake, out / f"untrained_{m}.png", normalize=True))
         log(f"untrained generator, {m:>13}: artifact score (s=2) "
             f"{artifact_scores(fake, (2,))[2][0]:.4f}")
-    res = train(DCGANConfig(), TrainConfig(out_dir=str(out / "run"), steps=40, batch_size=32,
-                                           sample_every=40, checkpoint_every=40,
+    res = train(DCGANConfig(), TrainConfig(out_dir=str(out / "run"), steps=30, batch_size=16,
+                                           sample_every=30, checkpoint_every=30,
                                            n_samples=32, progress=False), source=source)
-    log(f"40 steps (transposed): D loss {res.history[-1][1]:.3f}, G loss "
+    log(f"30 steps (transposed, batch 16): D loss {res.history[-1][1]:.3f}, G loss "
         f"{res.history[-1][2]:.3f} in {res.seconds:.1f} s; full runs: tconv dcgan compare")
     paths += res.sample_paths
     return paths

@@ -52,10 +52,12 @@ def sample(generator: Generator, n: int, seed: int = 0,
 
 
 def to_grid(images: Any, nrow: int = 8, pad: int = 2, value_range: tuple[float, float] = (-1, 1),
-            ) -> np.ndarray:
+            normalize: bool = False) -> np.ndarray:
     """Tile ``(N, C, H, W)`` images into one uint8 picture ``(rows, columns, C)``.
 
-    Values are mapped from ``value_range`` to 0..255 and clipped; the gaps are white.
+    Values are mapped from ``value_range`` to 0..255 and clipped; the gaps are white. With
+    ``normalize``, each image is stretched from its own min..max instead (to see the faint
+    structure of an untrained generator).
 
     Examples:
         >>> to_grid(np.zeros((3, 1, 2, 2)), nrow=2, pad=1).shape
@@ -64,8 +66,12 @@ def to_grid(images: Any, nrow: int = 8, pad: int = 2, value_range: tuple[float, 
     x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(
         images)
     n, c, h, w = x.shape
-    lo, hi = value_range
-    x = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    if normalize:
+        lo_i = x.min(axis=(1, 2, 3), keepdims=True)
+        x = (x - lo_i) / np.maximum(x.max(axis=(1, 2, 3), keepdims=True) - lo_i, 1e-12)
+    else:
+        lo, hi = value_range
+        x = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
     ncol = min(nrow, n)
     nrows = -(-n // ncol)
     grid = np.ones((pad + nrows * (h + pad), pad + ncol * (w + pad), c), dtype=np.float64)
@@ -97,6 +103,6 @@ def save_png(picture: np.ndarray, path: str | os.PathLike[str], scale: int = 1,
 
 
 def save_grid(images: Any, path: str | os.PathLike[str], nrow: int = 8,
-              scale: int = 2) -> pathlib.Path:
+              scale: int = 2, normalize: bool = False) -> pathlib.Path:
     """:func:`to_grid` then :func:`save_png`."""
-    return save_png(to_grid(images, nrow=nrow), path, scale=scale)
+    return save_png(to_grid(images, nrow=nrow, normalize=normalize), path, scale=scale)
