@@ -72,6 +72,21 @@ def onnx_run(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
     return sess.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]
 
 
+def onnx_reference(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None),
+                      helper.make_tensor_value_info("W", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ReferenceEvaluator(model).run(None, {"X": x.astype(np.float32),
+                                                "W": w.astype(np.float32)})[0]
+
+
 class TestTorch:
     CONFIGS = [(k, s, p, op, d) for k, s, d in GEOMETRY for p in range(0, d * (k - 1) + 1)
                for op in range(max(s, d))]
@@ -255,6 +270,10 @@ class TestOnnx:
         x = rand(1, 2, *([5] * nd))
         w = rand(2, 2, *attrs["kernel_shape"], seed=4)
         ref = onnx_run(x, w, **attrs)
+        if "output_shape" not in attrs or attrs.get("auto_pad", "NOTSET") != "NOTSET":
+            # the onnx package's reference evaluator agrees (it rejects output_shape with
+            # auto_pad=NOTSET, which onnxruntime and the spec text accept)
+            np.testing.assert_allclose(onnx_reference(x, w, **attrs), ref, atol=1e-4)
         spec = TransposedConvSpec.from_onnx(**attrs, input_size=(5,) * nd)
         np.testing.assert_allclose(spec.apply(x, w), ref, atol=1e-4)
         # written back as explicit pads: the same array from onnxruntime and from tconv
