@@ -211,6 +211,15 @@ class TestFolder:
         np.testing.assert_array_equal(d.masks, masks)
         assert load_folder(tmp_path, size=8).masks.shape == (3, 8, 8)
 
+    def test_held_out_split(self, tmp_path):
+        from tconv.apps.segment.train import load_data
+
+        masks = self._write(tmp_path, n=10, size=(16, 16))
+        cfg = TrainConfig(data=str(tmp_path), size=16)
+        train_part, test_part = load_data(cfg, "train"), load_data(cfg, "test")
+        assert len(train_part) == 8 and len(test_part) == 2
+        np.testing.assert_array_equal(test_part.masks, masks[[4, 9]])
+
     def test_exception(self, tmp_path):
         with pytest.raises(ValueError, match="must contain the folders 'images' and 'masks'"):
             load_folder(tmp_path)

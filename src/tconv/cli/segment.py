@@ -18,8 +18,8 @@ _VARIANTS = ("transposed", "transposed_bilinear", "bilinear", "nearest", "resize
 EPILOG = """\
 Data (no downloads): 'shapes' (default) = generated disks, squares and triangles on
 scikit-image textures, exact masks, reproducible by --data-seed (train and test splits are
-disjoint); or a folder with images/ and masks/ (same file stems; masks hold class ids), and
-optionally DATA/train and DATA/test. Decoder variants: transposed (random init),
+disjoint); or a folder with images/ and masks/ (same file stems; masks hold class ids):
+DATA/train and DATA/test if both exist, else every fifth image is held out. Decoder variants: transposed (random init),
 transposed_bilinear (FCN: starts as bilinear), bilinear (fixed), nearest, resize_conv,
 pixel_shuffle, pixel_shuffle_icnr.
 

@@ -11,6 +11,7 @@ import pathlib
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -69,15 +70,27 @@ class TrainResult:
 
 
 def load_data(cfg: TrainConfig, split: str = "train", n: int | None = None) -> SegData:
-    """The training (or ``"test"``) split that ``cfg`` names."""
+    """The ``"train"`` or ``"test"`` split that ``cfg`` names.
+
+    Generated shapes: ``n`` images (default ``n_train``) of that split. A folder: its
+    ``train/`` and ``test/`` sub-folders when both exist; otherwise every fifth image
+    (sorted by name, index 4, 9, ...) is held out as the test split.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"load_data: split={split!r} must be 'train' or 'test'")
     if cfg.data == "shapes":
         return make_shapes(cfg.n_train if n is None else n, cfg.size, seed=cfg.data_seed,
                            split=split)
     root = pathlib.Path(cfg.data)
-    if split != "train" and (root / split).is_dir():
+    if (root / "train").is_dir() and (root / "test").is_dir():
         return load_folder(root / split, cfg.size)
-    sub = root / "train" if (root / "train").is_dir() else root
-    return load_folder(sub, cfg.size)
+    data = load_folder(root, cfg.size)
+    held_out = np.arange(len(data)) % 5 == 4
+    keep = held_out if split == "test" else ~held_out
+    if not keep.any():
+        raise ValueError(f"load_data: {str(root)!r} has {len(data)} images, too few to hold "
+                         "out every fifth as a test split; add train/ and test/ folders")
+    return SegData(data.images[keep], data.masks[keep], data.classes)
 
 
 def sample_batch(data: SegData, n: int, generator: torch.Generator,
