@@ -19,9 +19,9 @@ EPILOG = """\
 Data (no downloads): 'shapes' (default) = generated disks, squares and triangles on
 scikit-image textures, exact masks, reproducible by --data-seed (train and test splits are
 disjoint); or a folder with images/ and masks/ (same file stems; masks hold class ids):
-DATA/train and DATA/test if both exist, else every fifth image is held out. Decoder variants: transposed (random init),
-transposed_bilinear (FCN: starts as bilinear), bilinear (fixed), nearest, resize_conv,
-pixel_shuffle, pixel_shuffle_icnr.
+DATA/train and DATA/test if both exist, else every fifth image is held out.
+Decoder variants: transposed (random init), transposed_bilinear (FCN: starts as bilinear),
+bilinear (fixed), nearest, resize_conv, pixel_shuffle, pixel_shuffle_icnr.
 
 examples:
   tconv segment train --variant transposed_bilinear --steps 200 --out /tmp/seg
