@@ -24,14 +24,29 @@ JAX / Keras ``"same"``     ``(max(dk - s, 0)//2, dk - s - max(dk - s, 0)//2)``,
                            i.e. ``out = in*s``
 Keras ``output_padding``   ``"valid"``: ``(0, -op)``; ``"same"``: JAX pads
                            ``pad_len = dk + dk%2 - 2 + op``,
-                           ``a = min(ceil(pad_len/2), dk-1)``, ``b = pad_len - a``
+                           ``a = min(ceil(pad_len/2), dk-1)``, ``b = pad_len - a``,
+                           crop ``(dk - 1 - a, dk - 1 - b)``
 =========================  ====================================================
+
+``output_padding`` is therefore nothing but a negative ``high`` crop. Where conventions
+part ways:
+
+- Keras/JAX ``"same"`` with ``dk - s`` odd crops ``(m, m + 1)``; PyTorch can only crop
+  ``(p, p - op)``, so it gives the same size one pixel shifted (``to_torch`` raises).
+- tconv's ``padding="same"`` equals Keras/JAX ``"same"`` while ``dk - s >= -1``; for
+  ``dk - s <= -2`` it splits the appended zeros over both ends (ONNX's C-style truncating
+  ``total/2``) where Keras, TF and JAX append them all at the end.
+- ONNX with a negative total padding (``output_shape`` above the full size, or SAME with
+  ``dk < s``) is ambiguous: onnxruntime 1.32 clamps it; ``from_onnx`` raises.
+- The ``onnx`` package's reference evaluator rejects ``output_shape`` with
+  ``auto_pad=NOTSET``, which the spec text and onnxruntime accept.
 
 Sources: the ONNX ConvTranspose spec (``docs/Operators.md``), Keras 3
 ``keras/src/backend/common/backend_utils.py`` (``_convert_conv_transpose_padding_args_
 from_keras_to_jax``, ``compute_conv_transpose_output_shape``), JAX
-``jax/_src/lax/convolution.py`` (``_conv_transpose_padding``, ``conv_transpose``).
-``output_padding`` is therefore nothing but a negative ``high`` crop.
+``jax/_src/lax/convolution.py`` (``_conv_transpose_padding``, ``conv_transpose``). Tests
+check onnxruntime, the ``onnx`` reference evaluator, PyTorch, and a NumPy re-implementation
+of ``lax.conv_transpose``; Keras and JAX themselves are not installed.
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ import numpy as np
 from . import _checks
 from ._typing import Array, ArrayLike, IntOrTuple
 
-__all__ = ["FRAMEWORKS", "Solution", "TransposedConvSpec", "convert", "solve"]
+__all__ = ["FRAMEWORKS", "RISKS", "Solution", "TransposedConvSpec", "convert", "solve"]
 
 #: the names :func:`convert` accepts
 FRAMEWORKS = ("torch", "tconv", "keras", "onnx", "jax")
