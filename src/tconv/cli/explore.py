@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(page) // 1024} KiB, works offline): open file://{out.resolve()}")
     if args.serve:
         server = make_server(page, args.port)
-        host, port = server.server_address[:2]
-        print(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        port = server.server_address[1]
+        print(f"serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

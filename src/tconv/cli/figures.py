@@ -17,6 +17,7 @@ import html
 import pathlib
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -83,13 +84,13 @@ def _fit(fig, ax, unit: float = 0.45, max_inches: float = 30.0) -> None:
     fig.set_size_inches(max(w, 3.0), max(h, 2.0))
 
 
-def _save_png(path: pathlib.Path, draw: Callable[[Any], Any], dpi: int,
+def _save_png(path: pathlib.Path, draw: Callable[..., Any], dpi: int,
               heatmap: tuple[int, int] | None = None) -> pathlib.Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
     try:
-        draw(ax)
+        draw(ax=ax)
         if heatmap is None:
             _fit(fig, ax)
         else:
@@ -121,7 +122,7 @@ def _save_gif(path: pathlib.Path, g: Any, view: str, dpi: int, fps: float = 1.5
             draw_frame(g, view, i, ax=ax)
             if bbox is None:    # frame 0 fixes the size; a margin absorbs longer titles
                 _fit(fig, ax)
-                bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.25)
+                bbox = fig.get_tightbbox().padded(0.25)
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
             frames.append(Image.open(buf).convert("RGB"))
@@ -151,7 +152,7 @@ def write_figures(out: pathlib.Path, conv_g: Any | None, trans_g: Any | None, *,
     out.mkdir(parents=True, exist_ok=True)
     done: list[tuple[pathlib.Path, str]] = []
 
-    def png(name: str, caption: str, draw: Callable[[Any], Any],
+    def png(name: str, caption: str, draw: Callable[..., Any],
             heatmap: tuple[int, int] | None = None) -> None:
         if name in skip:
             return
@@ -171,34 +172,37 @@ def write_figures(out: pathlib.Path, conv_g: Any | None, trans_g: Any | None, *,
         small = g.matrix.shape[0] <= 40 and g.matrix.shape[1] <= 40
         mid_out = (g.out_size[0] // 2, g.out_size[1] // 2)
         png(f"{stem}_operation.png", f"{g.label}",
-            lambda ax, g=g: grids.plot_operation(g, ax=ax))
+            partial(grids.plot_operation, g))
         png(f"{stem}_kernel.png", "the kernel: tap names and values",
-            lambda ax, g=g: grids.plot_kernel(g, ax=ax))
+            partial(grids.plot_kernel, g))
+        row = int(np.ravel_multi_index(mid_out, g.out_size))
         png(f"{stem}_receptive_field.png",
-            f"many-to-one: output cell {mid_out} reads these input cells (row {int(np.ravel_multi_index(mid_out, g.out_size))} of {g.matrix_name})",
-            lambda ax, g=g: grids.plot_receptive_field(g, mid_out, ax=ax))
-        png(f"{stem}_footprint.png",
-            f"one-to-many: input cell (0, 0) reaches these output cells (column 0 of {g.matrix_name})",
-            lambda ax, g=g: grids.plot_footprint(g, (0, 0), ax=ax))
-        png(f"{stem}_matrix.png", f"{g.matrix_name} as a heat-map: non-zeros labelled with their kernel tap",
-            lambda ax, g=g: matrix.plot_matrix(g, ax=ax), heatmap=g.matrix.shape)
+            f"many-to-one: output cell {mid_out} reads these input cells (row {row} of "
+            f"{g.matrix_name})",
+            partial(grids.plot_receptive_field, g, mid_out))
+        png(f"{stem}_footprint.png", "one-to-many: input cell (0, 0) reaches these output "
+            f"cells (column 0 of {g.matrix_name})",
+            partial(grids.plot_footprint, g, (0, 0)))
+        png(f"{stem}_matrix.png", f"{g.matrix_name} as a heat-map: non-zeros labelled with "
+            "their kernel tap",
+            partial(matrix.plot_matrix, g), heatmap=g.matrix.shape)
         if not g.transposed:
             png(f"{stem}_matrix_transposed.png", "Cᵀ: the same matrix transposed maps the "
                 "output back to the input size (one-to-many)",
-                lambda ax, g=g: matrix.plot_matrix(g, ax=ax, transpose=True),
+                partial(matrix.plot_matrix, g, transpose=True),
                 heatmap=g.matrix.shape[::-1])
         png(f"{stem}_row.png", "how a row of C is made: the kernel over the input, zeros "
             "elsewhere, flattened",
-            lambda ax, g=g: matrix.plot_row_construction(g, (0, 0), ax=ax))
+            partial(matrix.plot_row_construction, g, (0, 0)))
         if small:
             png(f"{stem}_product.png", f"{g.op_name} as a matrix product "
-                f"{g.matrix_name} @ x = y", lambda ax, g=g: matrix.plot_matrix_product(g, ax=ax))
+                f"{g.matrix_name} @ x = y", partial(matrix.plot_matrix_product, g))
             png(f"{stem}_reshape.png", "the output column reshaped to the output grid",
-                lambda ax, g=g: matrix.plot_reshape(g, ax=ax))
+                partial(matrix.plot_reshape, g))
         if g.transposed:
             png(f"{stem}_zero_insertion.png", "conv_transpose as a convolution over the "
                 "zero-inserted, padded input with the flipped kernel",
-                lambda ax, g=g: grids.plot_zero_insertion(g, mid_out, ax=ax))
+                partial(grids.plot_zero_insertion, g, mid_out))
             gif(f"{stem}_scatter.gif", "conv_transpose, direct view: each input cell adds "
                 "the kernel times its value (one-to-many)", g, "scatter")
             gif(f"{stem}_zero_insertion.gif", "conv_transpose as zero insertion + stride-1 "

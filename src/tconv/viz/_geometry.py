@@ -15,11 +15,14 @@ From ``M`` every picture follows: the footprint of input cell ``i`` (one-to-many
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
 from .. import _checks
+from .._typing import IntOrTuple, PaddingArg
 from ..conv import conv, conv_transpose, transposed_params
 from ..shapes import conv_output_size, conv_transpose_output_size
 
@@ -87,22 +90,25 @@ class Geometry:
         return f"w{int(r)}{int(c)}" if max(self.kernel_size) <= 10 else f"w{int(r)},{int(c)}"
 
 
-def _op_matrix(op, weight: np.ndarray, in_size: tuple[int, int], **kw) -> np.ndarray:
+def _op_matrix(op: Callable[..., np.ndarray], weight: np.ndarray, in_size: tuple[int, ...],
+               **kw: Any) -> np.ndarray:
     n_in = int(np.prod(in_size))
     eye = np.eye(n_in).reshape(n_in, 1, *in_size)          # one one-hot input per batch item
     cols = op(eye, weight[None, None].astype(np.float64), **kw)   # (n_in, 1, *S_out)
     return cols.reshape(n_in, -1).T                         # column i = op(e_i)
 
 
-def geometry(input_size: object, kernel_size: object, stride: object = 1, padding: object = 0,
-             dilation: object = 1, output_padding: object = 0, *, transposed: bool = False,
+def geometry(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: IntOrTuple = 1,
+             padding: PaddingArg = 0, dilation: IntOrTuple = 1, output_padding: IntOrTuple = 0,
+             *, transposed: bool = False,
              x: np.ndarray | None = None, weight: np.ndarray | None = None,
              seed: int = 0) -> Geometry:
     """Compute a 2-D one-channel (transposed) convolution and its matrix with the library.
 
     Args:
         input_size: ``(rows, columns)`` or one int for a square input.
-        kernel_size, stride, padding, dilation: as :func:`tconv.conv` / :func:`tconv.conv_transpose`.
+        kernel_size, stride, padding, dilation: as :func:`tconv.conv` /
+            :func:`tconv.conv_transpose`.
         output_padding: transposed convolution only.
         transposed: draw ``conv_transpose`` instead of ``conv``.
         x: input values (default: seeded small integers ``0..4``).
@@ -138,12 +144,11 @@ def geometry(input_size: object, kernel_size: object, stride: object = 1, paddin
         raise ValueError(f"{fn}: x of shape {xv.shape} must have the input_size {size}")
     if wv.shape != k:
         raise ValueError(f"{fn}: weight of shape {wv.shape} must have the kernel_size {k}")
-    kw: dict[str, object] = dict(stride=stride, padding=padding, dilation=dilation)
+    kw: dict[str, Any] = dict(stride=stride, padding=padding, dilation=dilation)
+    op: Callable[..., np.ndarray] = conv
     if transposed:
         kw["output_padding"] = output_padding
         op = conv_transpose
-    else:
-        op = conv
     y = op(xv[None, None], wv[None, None], **kw)[0, 0]
     matrix = _op_matrix(op, wv, size, **kw)
     ramp = np.arange(1, k[0] * k[1] + 1, dtype=np.float64).reshape(k)
@@ -155,8 +160,11 @@ def geometry(input_size: object, kernel_size: object, stride: object = 1, paddin
     if transposed:
         label += f", output_padding {_checks.fmt(output_padding)}"
     label += f" -> output {out[0]}x{out[1]}"
-    return Geometry(transposed, size, tuple(out), k, p.stride, p.pad,  # type: ignore[arg-type]
-                    p.dilation, p.output_padding or (0, 0), xv, wv, y, matrix, taps,
+    pair = cast(tuple[int, int], out)
+    return Geometry(transposed, size, pair, k, cast(tuple[int, int], p.stride),
+                    cast(tuple[tuple[int, int], tuple[int, int]], p.pad),
+                    cast(tuple[int, int], p.dilation),
+                    cast(tuple[int, int], p.output_padding or (0, 0)), xv, wv, y, matrix, taps,
                     padding, label)
 
 

@@ -7,6 +7,8 @@ dashed for padding, dotted for zeros inserted between inputs (transposed convolu
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["COLORS", "LEGEND", "EDGE"]
 
 COLORS: dict[str, str] = {
@@ -38,6 +40,6 @@ LEGEND: tuple[tuple[str, str], ...] = (
 )
 
 #: line style of a cell's edge, per kind of cell
-EDGE: dict[str, object] = {"padding": (0, (3, 2)), "inserted": (0, (1, 1.5))}
+EDGE: dict[str, Any] = {"padding": (0, (3, 2)), "inserted": (0, (1, 1.5))}
 
 DARK = {"input_active", "output_active", "kernel"}

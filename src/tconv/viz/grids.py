@@ -13,6 +13,7 @@ Cell ``(r, c)`` of a grid placed at ``origin=(row0, col0)`` is the unit square w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -114,8 +115,8 @@ def legend(ax: Axes, keys: tuple[str, ...], **kw: object):
     x0, x1 = ax.get_xlim()
     width = abs(x1 - x0)       # in grid cells (after place())
     ncol = 4 if width >= 16 else 3 if width >= 11 else 2
-    opts = dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(ncol, len(handles)),
-                fontsize=8, frameon=False)
+    opts: dict[str, Any] = dict(loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                                ncol=min(ncol, len(handles)), fontsize=8, frameon=False)
     opts.update(kw)
     return ax.legend(handles=handles, **opts)
 
@@ -249,7 +250,7 @@ def plot_receptive_field(g: Geometry, index: tuple[int, int], *, ax: Axes,
     place(ax, wp + 1.8 + wo, max(hp, ho))
     ax.set_title(f"{g.op_name}: output cell {tuple(index)} reads {int(mask.sum())} input "
                  "cells (many-to-one)", fontsize=9)
-    keys = ("input", "input_active", "output", "output_active")
+    keys: tuple[str, ...] = ("input", "input_active", "output", "output_active")
     if kinds.shape != g.in_size:
         keys += ("padding", "zero_active")
     leg = legend(ax, keys)
