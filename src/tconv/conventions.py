@@ -37,7 +37,8 @@ part ways:
   ``dk - s <= -2`` it splits the appended zeros over both ends (ONNX's C-style truncating
   ``total/2``) where Keras, TF and JAX append them all at the end.
 - ONNX with a negative total padding (``output_shape`` above the full size, or SAME with
-  ``dk < s``) is ambiguous: onnxruntime 1.32 clamps it; ``from_onnx`` raises.
+  ``dk < s``) is ambiguous: onnxruntime 1.32 returns the full size for SAME, appends zeros
+  at the end for some ``output_shape`` requests and rejects others; ``from_onnx`` raises.
 - The ``onnx`` package's reference evaluator rejects ``output_shape`` with
   ``auto_pad=NOTSET``, which the spec text and onnxruntime accept.
 
@@ -332,7 +333,7 @@ class TransposedConvSpec:
         Raises:
             ValueError: for ``pads`` with ``auto_pad`` other than NOTSET, or a requested size
                 larger than the full output (negative total padding), where the spec's
-                split is ambiguous and onnxruntime ignores the request.
+                split is ambiguous and onnxruntime handles it inconsistently.
 
         Examples:
             >>> TransposedConvSpec.from_onnx([3], [2], auto_pad="SAME_UPPER").crop
@@ -385,7 +386,7 @@ class TransposedConvSpec:
                     f"{fn}: the total padding {total} is negative in dim {i} (kernel_shape="
                     f"{list(k)}, strides={list(s)}, output_shape="
                     f"{list(want) if want else 'in*stride'}): the spec's split of a negative "
-                    "total is ambiguous and onnxruntime does not honour it")
+                    "total is ambiguous and onnxruntime handles it inconsistently")
             if mode == "SAME_UPPER":
                 start, end = total // 2, total - total // 2
             else:
