@@ -118,8 +118,27 @@ def geometry(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: IntOrTuple
     Returns:
         A :class:`Geometry`.
 
+    Shape:
+        ``matrix``: ``(prod(out_size), prod(in_size))`` with ``out_size`` from
+        :func:`tconv.conv_output_size` / :func:`tconv.conv_transpose_output_size`.
+
     Raises:
         ValueError, TypeError: with the library's messages for invalid combinations.
+
+    Examples:
+        >>> g = geometry(4, 3)                           # the article: 4x4 * 3x3 -> 2x2
+        >>> g.matrix.shape, g.matrix_name
+        ((4, 16), 'C')
+        >>> g.matrix[0].astype(int)                      # row 0: the kernel laid over x
+        array([1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 0, 0, 0, 0])
+        >>> t = geometry(2, 3, transposed=True)          # and back: 2x2 -> 4x4
+        >>> t.matrix_name, t.out_size, bool((t.matrix == g.matrix.T).all())
+        ('Cᵀ', (4, 4), True)
+        >>> (t.footprint((0, 0)) >= 0).astype(int)       # one input reaches 9 outputs
+        array([[1, 1, 1, 0],
+               [1, 1, 1, 0],
+               [1, 1, 1, 0],
+               [0, 0, 0, 0]])
     """
     fn = "geometry"
     size = _pair(fn, "input_size", input_size, minimum=1)
@@ -198,6 +217,17 @@ def zero_insertion_view(g: Geometry) -> ZeroInsertionView:
 
     Raises:
         ValueError: for a direct (not transposed) convolution.
+
+    Examples:
+        >>> v = zero_insertion_view(geometry(2, 3, stride=2, padding=1, transposed=True))
+        >>> v.kind          # 0 input, 1 inserted zero, 2 padding
+        array([[2, 2, 2, 2, 2],
+               [2, 0, 1, 0, 2],
+               [2, 1, 1, 1, 2],
+               [2, 0, 1, 0, 2],
+               [2, 2, 2, 2, 2]], dtype=int8)
+        >>> v.y.shape
+        (3, 3)
     """
     if not g.transposed:
         raise ValueError("zero_insertion_view: geometry is a direct convolution; the "

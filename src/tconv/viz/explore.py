@@ -79,6 +79,16 @@ def library_case(params: Mapping[str, Any], max_cells: int = 4096) -> dict[str, 
         ``{"params", "ok", "out"}`` or ``{"params", "ok": False, "error": [type, message]}``;
         valid cases also get ``"entries"``: ``[row, col, tap]`` of every non-zero of ``M``
         (``C`` or ``Cᵀ``), row-major -- from the library's own ops on one-hot inputs.
+
+    Examples:
+        >>> case = library_case(dict(transposed=True, input_size=[2, 2], kernel_size=3,
+        ...                          stride=1, padding=0, dilation=1, output_padding=0))
+        >>> case["out"], len(case["entries"]), case["entries"][:2]
+        ([4, 4], 36, [[0, 0, 0], [1, 0, 1]])
+        >>> bad = library_case(dict(transposed=True, input_size=2, kernel_size=3, stride=2,
+        ...                         padding=0, dilation=1, output_padding=2))
+        >>> print(bad["error"][0], bad["error"][1][:68])
+        ValueError conv_transpose_output_size: output_padding=(2,) must be smaller than
     """
     p = {k: _py(v) for k, v in params.items()}
     case: dict[str, Any] = {"params": {k: _js(v) for k, v in params.items()}}
@@ -126,6 +136,11 @@ def explorer_html(config: Mapping[str, Any] | None = None, *,
 
     Returns:
         A complete HTML document with inline CSS and JavaScript, no external resources.
+
+    Examples:
+        >>> page = explorer_html({"transposed": True, "input_size": (2, 2)})
+        >>> page.startswith("<!DOCTYPE html>"), "https://" in page, "<script src" in page
+        (True, False, False)
     """
     config = dict(config or {})
     fields = []
