@@ -46,6 +46,8 @@ class TestPlotMatrix:
         art = matrix.plot_matrix(g, ax=ax)
         C = tconv.conv_matrix(g.weight[None, None], (4, 4), sparse=False)
         assert art["name"] == "C\u1d40" and art["image"].get_array().shape == (16, 4)
+        assert ax.get_xlabel().startswith("column = input cell of the conv_transpose (2x2")
+        assert ax.get_ylabel().startswith("row = output cell (4x4")
         np.testing.assert_array_equal(art["image"].get_array().filled(0), C.T)
         ax.clear()
         art = matrix.plot_matrix(g, ax=ax, transpose=True)

@@ -75,9 +75,12 @@ def plot_matrix(g: Geometry, *, ax: Axes, transpose: bool = False, annotate: boo
     if annotate is None:
         annotate = values.size <= 400
     if annotate:
+        norm = image.norm
         for r, c in zip(*np.nonzero(taps >= 0)):
+            dark = float(norm(values[r, c])) > 0.6        # white text on dark cells
             texts.append(ax.text(c, r, g.tap_label(taps[r, c]), ha="center", va="center",
-                                 fontsize=6 if n_cols > 12 else 8, color=COLORS["text_dark"]))
+                                 fontsize=6 if n_cols > 12 else 8,
+                                 color=COLORS["text_light" if dark else "text_dark"]))
     for idx, axis_len, draw in ((row, n_cols, "row"), (col, n_rows, "col")):
         if idx is None:
             continue
@@ -97,7 +100,7 @@ def plot_matrix(g: Geometry, *, ax: Axes, transpose: bool = False, annotate: boo
                        rotation=90, fontsize=6)
     ax.set_yticklabels([names_r[i] if small else str(i) for i in range(0, n_rows, tick)],
                        fontsize=6)
-    src = "input" if (transpose == g.transposed) else "output"
+    src = "output" if transpose else "input"      # M: columns = input cells of g's op
     dst = "output" if src == "input" else "input"
     ax.set_xlabel(f"column = {src} cell of the {g.op_name} ({cols_grid[0]}x{cols_grid[1]}"
                   f" flattened)", fontsize=8)
