@@ -509,7 +509,9 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
     (``channel = c * s**d + phase``, PyTorch's pixel-shuffle order) gives one conv whose
     kernel spans ``[min c_t, max c_t]``. Pad the input by ``-min c_t`` / the high side,
     convolve, pixel-shuffle, crop the few extra outputs of the last block -- exactly
-    ``conv_transpose`` for every input size, with no zeros multiplied.
+    ``conv_transpose`` for every input size. The output grid may be computed shifted by
+    ``0 <= shift < s`` samples (cropped again at the end); the shift giving the narrowest
+    kernel is chosen, so DCGAN's ``K=4, s=2, padding=1`` needs a 2-tap, not a 3-tap, conv.
 
     Args:
         weight: ``(C_in, C_out/groups, *K)``, PyTorch's transposed layout.
@@ -521,9 +523,10 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
         A :class:`SubPixelForm`.
 
     Shape:
-        ``Kc = max c_t - min c_t + 1`` (``K=4, s=2, padding=1`` gives ``Kc=3``; FSRCNN's
-        ``K=9, s=2, padding=4`` gives ``Kc=5``); the conv output has ``S_in + ceil(e / s)``
-        samples per dim where ``S_out = s*S_in + e``.
+        ``Kc = max c_t - min c_t + 1`` (``K=4, s=2, padding=1`` gives ``Kc=2``; FSRCNN's
+        ``K=9, s=2, padding=4`` gives ``Kc=5``); the conv output has
+        ``S_in + ceil((e + shift) / s)`` samples per dim where ``S_out = s*S_in + e``, and
+        ``crop = (shift, s*ceil((e + shift)/s) - e - shift)``.
 
     Convention:
         Weights are rearranged, never recomputed: a float32 layer converts exactly.
@@ -533,9 +536,9 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
 
     Examples:
         >>> f = subpixel_form(np.arange(4.0).reshape(1, 1, 4), stride=2, padding=1)
-        >>> f.weight[:, 0], f.pad, f.crop
-        (array([[3., 1., 0.],
-               [0., 2., 0.]]), ((1, 1),), ((0, 0),))
+        >>> f.weight[:, 0], f.pad, f.crop     # y[2q-1] = 2x[q-1] + 0x[q]; y[2q] = 3x[q-1] + 1x[q]
+        (array([[2., 0.],
+               [3., 1.]]), ((1, 1),), ((1, 1),))
     """
     fn = "subpixel_form"
     w, b, p = _transposed_layer(fn, weight, bias, stride, padding, output_padding, groups,
@@ -546,14 +549,21 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
     pads, crops = [], []
     for a in range(nd):
         s, k, d, (lo, hi) = p.stride[a], p.kernel[a], p.dilation[a], p.pad[a]
-        phases = [_phase_taps(r, k, s, d, lo) for r in range(s)]
-        offs = np.concatenate([o for _, o in phases])
-        jmin, jmax = int(offs.min()), int(offs.max())
         e = -s - lo - hi + d * (k - 1) + p.output_padding[a] + 1       # S_out = s*S_in + e
-        qe = -(-e // s)
+        # compute the output shifted by `shift` samples (cropped again after the shuffle):
+        # the phase alignment that gives the narrowest conv kernel (ties: no shift)
+        best = None
+        for shift in range(s):
+            phases = [_phase_taps(r, k, s, d, lo - shift) for r in range(s)]
+            offs = np.concatenate([o for _, o in phases])
+            jmin, jmax = int(offs.min()), int(offs.max())
+            if best is None or jmax - jmin < best[2] - best[1]:
+                best = (phases, jmin, jmax, shift)
+        phases, jmin, jmax, shift = best
+        qe = -(-(e + shift) // s)            # conv output: S_in + qe samples per phase
         per_dim.append((phases, jmin, jmax - jmin + 1))
         pads.append((-jmin, qe + jmax))
-        crops.append((0, s * qe - e))
+        crops.append((shift, s * qe - e - shift))
     phases_total = int(np.prod(p.stride))
     kc = tuple(size for _, _, size in per_dim)
     v = np.zeros((g * cog * phases_total, cig, *kc))

@@ -187,8 +187,8 @@ def to_pixel_shuffle(layer: nn.Module) -> nn.Sequential:
     Examples:
         >>> layer = nn.ConvTranspose2d(2, 3, 4, stride=2, padding=1)
         >>> sub = to_pixel_shuffle(layer)
-        >>> sub.conv
-        Conv2d(2, 12, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+        >>> sub.conv                          # DCGAN's 4x4 / 2 becomes a 2x2 conv to 4*C_out
+        Conv2d(2, 12, kernel_size=(2, 2), stride=(1, 1), padding=(1, 1))
         >>> x = torch.randn(1, 2, 5, 6)
         >>> bool(torch.allclose(sub(x), layer(x), atol=1e-6))
         True
