@@ -1,0 +1,508 @@
+"""``interpolate``: PyTorch-exact nearest / linear / cubic / area resampling in NumPy.
+
+Every mode is *separable*: resampling an ``(N, C, *S)`` array is one 1-D resampling per
+spatial axis, and a 1-D resampling is a linear map ``y = R @ x`` whose row ``i`` holds the
+weights of output ``i``. Each row has at most ``K`` non-zeros (nearest 1, linear 2,
+cubic 4, area ``ceil(in/out)+1``), so ``R`` is stored as two ``(out, K)`` tables, source
+index and weight, and applied with ``K`` gathers::
+
+    y[..., i, ...] = sum_k  w[i, k] * x[..., idx[i, k], ...]          (generic path)
+
+The tables follow PyTorch's ATen kernels (``UpSample.h``) step by step::
+
+    scale = (in - 1) / (out - 1)           align_corners=True
+          = 1 / scale_factor               scale_factor given, not recomputed
+          = in / out                       otherwise
+    src   = scale * i                      align_corners=True
+          = scale * (i + 0.5) - 0.5        otherwise (clamped at 0 except for cubic)
+
+For an integer factor ``s`` with ``align_corners=False`` the table is periodic: output
+``s*j + r`` reads inputs ``j + o`` (``o`` in ``[-P, P]``) with weights that depend on the
+phase ``r`` only, and clamping indices is padding by edge replication. So ``R`` is a
+banded block-Toeplitz matrix; cut the input into blocks of ``b`` samples and each block of
+``s*b`` outputs is one small fixed matrix ``B`` of shape ``(s*b, b + 2P)`` times the
+block's ``b + 2P`` padded inputs -- one batched matrix product per axis (fast path)::
+
+    x_pad = edge_pad(x, P)                         (..., n + 2P, ...)
+    y[..., s*b*m : s*b*(m+1), ...] = B @ x_pad[..., b*m : b*m + b + 2P, ...]
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import _checks
+from ._typing import Array, ArrayLike
+
+__all__ = ["MODES", "interpolate", "resample_matrix"]
+
+#: The ``mode=`` values of :func:`interpolate`.
+MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+#: Modes that exist for one number of spatial dims only (as in PyTorch).
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+#: Keys's cubic convolution parameter used by PyTorch (and OpenCV) bicubic.
+CUBIC_A = -0.75
+#: Input samples per block of the fast path's batched matrix product.
+_BLOCK = 8
+
+
+# ----------------------------------------------------------------------------------------
+# Per-axis tables: PyTorch's index and weight arithmetic, one axis at a time
+# ----------------------------------------------------------------------------------------
+
+def _cubic_weights(t: np.ndarray, a: float = CUBIC_A) -> np.ndarray:
+    """Keys cubic convolution weights of taps at offsets -1, 0, 1, 2 from ``floor(src)``.
+
+    ``t`` is the fractional position in ``[0, 1]``; ATen's ``get_cubic_upsample_coefficients``.
+    """
+    def near(d: np.ndarray) -> np.ndarray:      # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: np.ndarray) -> np.ndarray:       # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def _scale(n_in: int, n_out: int, align_corners: bool, scale_factor: float | None,
+           dtype: type) -> np.floating:
+    """ATen ``area_pixel_compute_scale`` (``compute_scales_value`` without align_corners)."""
+    if align_corners:
+        return dtype(n_in - 1) / dtype(n_out - 1) if n_out > 1 else dtype(0)
+    if scale_factor is not None and scale_factor > 0:
+        return dtype(1.0 / scale_factor)
+    return dtype(n_in) / dtype(n_out)
+
+
+def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
+                scale_factor: float | None, opmath: type = np.float64,
+                nearest_2d: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices and weights, both ``(n_out, K)``, of one axis.
+
+    Positions and weights are computed in ``opmath`` (float32 for float32 data, as ATen
+    does), so that rounding of the source position matches PyTorch's. ``nearest_2d``
+    selects ATen's 2-D nearest kernel, which (unlike the 1-D and 3-D ones) ignores the
+    scale when ``n_out`` is ``n_in`` or ``2 * n_in``.
+    """
+    i = np.arange(n_out)
+    if mode in ("nearest", "nearest-exact"):
+        # ATen computes nearest indices in float32 whatever the data dtype.
+        scale = _scale(n_in, n_out, False, scale_factor, np.float32)
+        if mode == "nearest":
+            if nearest_2d and n_out == n_in:
+                idx = i
+            elif nearest_2d and n_out == 2 * n_in:
+                idx = i >> 1
+            else:
+                idx = np.floor(i.astype(np.float32) * scale)       # floorf(i * scale)
+        else:  # floorf((i + 0.5) * scale): the product in double, rounded to float
+            idx = np.floor(((i + 0.5) * np.float64(scale)).astype(np.float32))
+        idx = np.minimum(idx.astype(np.intp), n_in - 1)
+        return idx[:, None], np.ones((n_out, 1), opmath)
+    if mode == "area":                              # adaptive average pooling windows
+        start = (i * n_in) // n_out
+        stop = ((i + 1) * n_in + n_out - 1) // n_out
+        length = stop - start
+        k = np.arange(int(length.max()))
+        idx = np.minimum(start[:, None] + k, stop[:, None] - 1)
+        w = (k < length[:, None]) / length[:, None]
+        return idx, w.astype(opmath)
+    cubic = mode == "bicubic"
+    if not cubic and n_out == n_in:                 # ATen copies for linear modes
+        return i[:, None], np.ones((n_out, 1), opmath)
+    scale = _scale(n_in, n_out, align_corners, scale_factor, opmath)
+    if align_corners:
+        src = scale * i.astype(opmath)
+    else:
+        # scale * (i + 0.5) - 0.5, rounded once: ATen's vectorised CPU build fuses it into
+        # an FMA; for float32 the double-precision product is exact, so this reproduces it
+        src = (np.float64(scale) * (i + 0.5) - 0.5).astype(opmath)
+    if not cubic:
+        src = np.maximum(src, opmath(0))
+    i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    t = np.clip(src - i0.astype(opmath), opmath(0), opmath(1))
+    if cubic:
+        idx = np.clip(i0[:, None] + np.arange(-1, 3), 0, n_in - 1)
+        return idx, _cubic_weights(t)
+    i1 = i0 + (i0 < n_in - 1)
+    return np.stack([i0, i1], axis=1), np.stack([opmath(1) - t, t], axis=1)
+
+
+def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
+                    align_corners: bool | None = None,
+                    scale_factor: float | None = None) -> np.ndarray:
+    """The dense ``(n_out, n_in)`` matrix of one axis of :func:`interpolate`.
+
+    Resampling along one axis is linear, ``y = R @ x``; this returns ``R`` (float64), the
+    object to compare with a transposed convolution's matrix. ``mode`` may be any 1-D
+    reading of :data:`MODES` ("bilinear" and "trilinear" mean "linear" here).
+
+    Args:
+        n_in: input length.
+        n_out: output length.
+        mode: one of :data:`MODES`.
+        align_corners: as in :func:`interpolate` (linear and cubic modes only).
+        scale_factor: the factor PyTorch was given, if any: it sets the sampling step
+            ``1/scale_factor`` in place of ``n_in/n_out``.
+
+    Returns:
+        ``R`` with ``interpolate(x[None, None], n_out, mode=...)[0, 0] == R @ x``.
+
+    Shape:
+        ``(n_out, n_in)``; every row sums to 1.
+
+    Raises:
+        ValueError: for a non-positive length or an unknown mode.
+
+    Examples:
+        >>> resample_matrix(2, 4)                       # linear, align_corners=False
+        array([[1.  , 0.  ],
+               [0.75, 0.25],
+               [0.25, 0.75],
+               [0.  , 1.  ]])
+        >>> resample_matrix(4, 2, "area")
+        array([[0.5, 0.5, 0. , 0. ],
+               [0. , 0. , 0.5, 0.5]])
+    """
+    fn = "resample_matrix"
+    mode = _check_mode(fn, mode)
+    for name, v in (("n_in", n_in), ("n_out", n_out)):
+        _checks.as_int_tuple(fn, name, v, 1, minimum=1)
+    ac = _check_align_corners(fn, mode, align_corners)
+    one_d = {"bilinear": "linear", "trilinear": "linear"}.get(mode, mode)
+    idx, w = _axis_table(int(n_in), int(n_out), one_d, ac, scale_factor)
+    R = np.zeros((int(n_out), int(n_in)))
+    np.add.at(R, (np.arange(int(n_out))[:, None], idx), w)
+    return R
+
+
+# ----------------------------------------------------------------------------------------
+# Fast path: integer factors, align_corners=False -> one batched matmul per axis
+# ----------------------------------------------------------------------------------------
+
+def _phase_taps(s: int, cubic: bool, dtype: np.dtype,
+                ) -> tuple[int, list[list[tuple[int, float]]]]:
+    """Halo ``P`` and, per phase ``r`` in ``[0, s)``, the ``(offset, weight)`` taps.
+
+    Output ``s*j + r`` sits at source position ``j + d`` with ``d = (r + 0.5)/s - 0.5``;
+    it reads ``x[j + floor(d) + o]`` for ``o`` in (0, 1) (linear) or (-1, 0, 1, 2) (cubic).
+    Weights are evaluated in ``dtype`` like the generic tables.
+    """
+    phases = []
+    for r in range(s):
+        d = (r + 0.5) / s - 0.5
+        f = math.floor(d)
+        t = np.asarray(d - f, dtype)
+        if cubic:
+            phases.append([(f - 1 + k, float(w)) for k, w in enumerate(_cubic_weights(t))])
+        else:
+            phases.append([(f, float(1 - t)), (f + 1, float(t))])
+    return (2 if cubic else 1), phases
+
+
+def _band(s: int, cubic: bool, b: int, dtype: np.dtype) -> np.ndarray:
+    """``B`` of shape ``(s*b, b + 2P)``: ``b`` padded-input samples -> ``s*b`` outputs."""
+    P, phases = _phase_taps(s, cubic, dtype)
+    B = np.zeros((s * b, b + 2 * P), dtype)
+    for j in range(b):
+        for r, taps in enumerate(phases):
+            for off, w in taps:
+                B[s * j + r, P + j + off] = w
+    return B
+
+
+def _fast_axis(src: np.ndarray, out: np.ndarray, s: int, cubic: bool) -> None:
+    """One fixed-phase pass: ``src`` ``(outer, n + 2P, inner)`` edge-padded -> ``out``.
+
+    ``out`` is ``(outer, s*n, inner)`` (any strides with a unit last stride). Blocks of
+    ``_BLOCK`` inputs overlap by ``2P`` and are read through a strided view, not copied.
+    """
+    P = 2 if cubic else 1
+    outer, n_pad, inner = src.shape
+    n = n_pad - 2 * P
+    b = min(_BLOCK, n)
+    nb, tail = divmod(n, b)
+    s0, s1, s2 = src.strides
+    o0, o1, o2 = out.strides
+    if inner == 1:      # the axis is the last one: blocks as (nb, outer, b + 2P) @ B.T
+        B = _band(s, cubic, b, src.dtype).T
+        view = as_strided(src, (nb, outer, b + 2 * P), (b * s1, s0, s1))
+        dst = as_strided(out, (nb, outer, s * b), (s * b * o1, o0, o1))
+        np.matmul(view, B, out=dst)
+        if tail:
+            Bt = _band(s, cubic, tail, src.dtype).T
+            np.matmul(src[:, nb * b:, 0], Bt, out=out[:, s * nb * b:, 0])
+        return
+    B = _band(s, cubic, b, src.dtype)         # blocks as B @ (outer, nb, b + 2P, inner)
+    view = as_strided(src, (outer, nb, b + 2 * P, inner), (s0, b * s1, s1, s2))
+    dst = as_strided(out, (outer, nb, s * b, inner), (o0, s * b * o1, o1, o2))
+    np.matmul(B, view, out=dst)
+    if tail:
+        Bt = _band(s, cubic, tail, src.dtype)
+        np.matmul(Bt, src[:, nb * b:], out=out[:, s * nb * b:])
+
+
+def _edge_pad(x: np.ndarray, axis: int, P: int) -> np.ndarray:
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (P, P)
+    return np.pad(x, pad, mode="edge")
+
+
+def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
+    """Apply the fixed-phase pass along each axis in ``factors`` (axis -> integer factor).
+
+    Axes go in increasing order. When the next axis is the last one, a pass writes straight
+    into a buffer already padded for it (saves one copy of the intermediate).
+    """
+    P = 2 if cubic else 1
+    axes = sorted(factors)
+    cur = _edge_pad(x, axes[0], P)
+    for pos, axis in enumerate(axes):
+        s = factors[axis]
+        nxt = axes[pos + 1] if pos + 1 < len(axes) else None
+        shape = list(cur.shape)
+        shape[axis] = s * (cur.shape[axis] - 2 * P)
+        outer = int(np.prod(shape[:axis]))
+        inner = int(np.prod(shape[axis + 1:]))
+        src3 = cur.reshape(outer, cur.shape[axis], inner)
+        if nxt is not None and nxt == axis + 1 == x.ndim - 1:
+            shape[nxt] += 2 * P
+            buf = np.empty(shape, x.dtype)
+            out3 = buf.reshape(outer, shape[axis], shape[nxt])[:, :, P:-P]
+            _fast_axis(src3, out3, s, cubic)
+            buf[..., :P] = buf[..., P:P + 1]
+            buf[..., -P:] = buf[..., -P - 1:-P]
+            cur = buf
+            continue
+        buf = np.empty(shape, x.dtype)
+        _fast_axis(src3, buf.reshape(outer, shape[axis], inner), s, cubic)
+        cur = buf if nxt is None else _edge_pad(buf, nxt, P)
+    return cur
+
+
+# ----------------------------------------------------------------------------------------
+# Generic path: K gathers per axis
+# ----------------------------------------------------------------------------------------
+
+def _generic_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    if idx.shape[1] == 1 and np.all(w == 1):        # nearest (and copies): exact gathers
+        return np.take(x, idx[:, 0], axis=axis)
+    bshape = [1] * x.ndim
+    bshape[axis] = idx.shape[0]
+    w = w.astype(x.dtype, copy=False)
+    y = np.take(x, idx[:, 0], axis=axis)
+    y *= w[:, 0].reshape(bshape)
+    for k in range(1, idx.shape[1]):
+        g = np.take(x, idx[:, k], axis=axis)
+        g *= w[:, k].reshape(bshape)
+        y += g
+    return y
+
+
+# ----------------------------------------------------------------------------------------
+# Argument checks (interpolation-specific; generic ones come from _checks)
+# ----------------------------------------------------------------------------------------
+
+def _check_mode(fn: str, mode: object) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        allowed = ", ".join(repr(m) for m in MODES)
+        raise ValueError(f"{fn}: mode={_checks.fmt(mode)} must be one of {allowed}")
+    return mode
+
+
+def _check_align_corners(fn: str, mode: str, align_corners: object) -> bool:
+    if mode in ("nearest", "nearest-exact", "area"):
+        if align_corners is not None:
+            raise ValueError(f"{fn}: align_corners={align_corners!r} must be None for "
+                             f"mode={mode!r}; it only applies to the interpolating modes "
+                             "linear, bilinear, bicubic and trilinear")
+        return False
+    if align_corners is None:
+        return False
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"{fn}: align_corners={_checks.fmt(align_corners)} must be a bool "
+                        "or None")
+    return bool(align_corners)
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _output_size(fn: str, spatial: tuple[int, ...], size: object, scale_factor: object,
+                 recompute_scale_factor: object,
+                 ) -> tuple[tuple[int, ...], tuple[float | None, ...]]:
+    """Output spatial size and the per-axis scale factor ATen receives (None: in/out)."""
+    nd = len(spatial)
+    if size is not None and scale_factor is not None:
+        raise ValueError(f"{fn}: size={_checks.fmt(size)} and scale_factor="
+                         f"{_checks.fmt(scale_factor)} were both given; give exactly one")
+    if size is None and scale_factor is None:
+        raise ValueError(f"{fn}: size and scale_factor are both None; give exactly one")
+    if recompute_scale_factor is not None and not isinstance(recompute_scale_factor,
+                                                             (bool, np.bool_)):
+        raise TypeError(f"{fn}: recompute_scale_factor={_checks.fmt(recompute_scale_factor)} "
+                        "must be a bool or None")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(f"{fn}: recompute_scale_factor=True is not meaningful with an "
+                             f"explicit size={_checks.fmt(size)}; give scale_factor instead")
+        if isinstance(size, Sequence) and not isinstance(size, str) and len(size) != nd:
+            raise ValueError(f"{fn}: size={_checks.fmt(size)} must have {nd} entries, one "
+                             f"per spatial dim of the input (spatial size {spatial})")
+        out = _checks.as_int_tuple(fn, "size", size, nd, minimum=1)
+        return out, (None,) * nd
+    if isinstance(scale_factor, Sequence) and not isinstance(scale_factor, str):
+        if len(scale_factor) != nd:
+            raise ValueError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} must have {nd} "
+                             f"entries, one per spatial dim of the input (spatial size "
+                             f"{spatial})")
+        factors = tuple(scale_factor)
+    else:
+        factors = (scale_factor,) * nd
+    if not all(_is_real(f) for f in factors):
+        raise TypeError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} must be a number or "
+                        "a tuple of numbers")
+    if not all(math.isfinite(f) and f > 0 for f in factors):  # type: ignore[arg-type]
+        raise ValueError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} must be finite and "
+                         "positive in every spatial dim")
+    out = tuple(int(n * float(f)) for n, f in zip(spatial, factors))  # type: ignore[arg-type]
+    if any(o < 1 for o in out):
+        raise ValueError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} gives an empty "
+                         f"output size {out} for input spatial size {spatial}; output sizes "
+                         "must be positive")
+    if recompute_scale_factor:
+        return out, (None,) * nd
+    return out, tuple(float(f) for f in factors)  # type: ignore[arg-type]
+
+
+def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
+                scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None) -> Array:
+    """Resample ``(N, C, *S)`` arrays exactly as ``torch.nn.functional.interpolate``.
+
+    Fixed (non-learned) up- or down-sampling: every output sample is a fixed weighted sum
+    of nearby input samples, the same for every channel -- the baseline a learned transposed
+    convolution is compared with, and the kernel it is often initialised to.
+
+    Args:
+        input: array of shape ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``.
+        size: output spatial size, an int or one int per spatial dim.
+        scale_factor: multiplier of the spatial size, a number or one per spatial dim;
+            the output size is ``floor(in * scale_factor)``.
+        mode: ``"nearest"``, ``"nearest-exact"``, ``"linear"`` (3-D input),
+            ``"bilinear"`` / ``"bicubic"`` (4-D), ``"trilinear"`` (5-D) or ``"area"``.
+        align_corners: linear and cubic modes only. ``True`` maps the centres of the corner
+            samples onto each other (step ``(in-1)/(out-1)``); ``False``/``None`` treats
+            samples as unit cells and maps the cells' outer edges (step ``in/out``).
+        recompute_scale_factor: with ``scale_factor``, ``True`` samples with step
+            ``in/out`` from the rounded output size instead of ``1/scale_factor``.
+
+    Returns:
+        The resampled array; float32 and float64 input keep their dtype, float16 computes in
+        float32 and is returned as float16, integer and bool input is returned as float64.
+
+    Shape:
+        ``(N, C, *S_in) -> (N, C, *S_out)`` with ``S_out = size`` or
+        ``S_out = floor(S_in * scale_factor)``.
+
+    Convention:
+        Index rules (ATen's, reproduced here): ``"nearest"`` reads ``floor(i * scale)``
+        with ``scale`` rounded to float32 (ATen's "kept for backward compatibility" rule,
+        which its source says matches OpenCV ``INTER_NEAREST``); ``"nearest-exact"`` reads
+        ``floor((i + 0.5) * scale)``, which equals Pillow's ``Image.NEAREST`` (tested) and
+        ``scipy.ndimage.zoom(order=0, grid_mode=True)``. Linear modes clamp a negative
+        source position to 0; ``"bicubic"`` is Keys' cubic with ``a = -0.75`` and clamped
+        (edge-replicated) indices, with no anti-aliasing. ``"area"`` is adaptive average
+        pooling: window ``[floor(i*in/out), ceil((i+1)*in/out))``.
+
+        When ``scale_factor`` is given (and ``recompute_scale_factor`` is not ``True``),
+        PyTorch samples with step ``1/scale_factor``, not ``in/out``; the two differ when
+        ``in * scale_factor`` is not an integer (e.g. 5 -> 7 with ``scale_factor=1.5``).
+
+        Pillow ``resize`` differs: ``BILINEAR`` equals ``"bilinear"`` when up-sampling
+        but low-pass filters (anti-aliases) when down-sampling; ``BICUBIC`` uses
+        ``a = -0.5``, renormalises weights at the borders instead of clamping indices, and
+        anti-aliases when down-sampling. OpenCV's ``INTER_CUBIC`` uses ``a = -0.75`` like
+        PyTorch (``cv::interpolateCubic``) but rounds its 8-bit weights to fixed point.
+
+    Raises:
+        ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
+            its number of spatial dims, ``align_corners`` with nearest/area modes, both or
+            neither of ``size``/``scale_factor``, wrong-length tuples, non-positive output
+            sizes, ``recompute_scale_factor=True`` with ``size``.
+        TypeError: for a non-numeric input or non-integer sizes.
+
+    Examples:
+        >>> x = np.arange(4.0).reshape(1, 1, 4)
+        >>> interpolate(x, scale_factor=2, mode="nearest")
+        array([[[0., 0., 1., 1., 2., 2., 3., 3.]]])
+        >>> interpolate(x, scale_factor=2, mode="linear")
+        array([[[0.  , 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.  ]]])
+        >>> interpolate(x, size=7, mode="linear", align_corners=True)
+        array([[[0. , 0.5, 1. , 1.5, 2. , 2.5, 3. ]]])
+        >>> interpolate(x, size=2, mode="area")
+        array([[[0.5, 2.5]]])
+        >>> interpolate(np.arange(4.0).reshape(1, 1, 2, 2), scale_factor=2, mode="bicubic")[0, 0, 0]
+        array([-0.2109375,  0.15625  ,  0.71875  ,  1.0859375])
+    """
+    fn = "interpolate"
+    mode = _check_mode(fn, mode)
+    x = _checks.as_array(fn, "input", input)
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have 3, 4 or 5 dims "
+                         "(N, C, *spatial) with 1, 2 or 3 spatial dims")
+    nd = x.ndim - 2
+    need = _MODE_DIMS.get(mode)
+    if need is not None and need != nd:
+        raise ValueError(f"{fn}: mode={mode!r} needs {need + 2}-D input (N, C, {need} spatial "
+                         f"dims), got input of shape {tuple(x.shape)}; use "
+                         f"{['linear', 'bilinear', 'trilinear'][nd - 1]!r} for {nd + 2}-D "
+                         "input")
+    ac = _check_align_corners(fn, mode, align_corners)
+    spatial = tuple(int(v) for v in x.shape[2:])
+    if x.shape[1] == 0 or 0 in spatial:
+        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have non-zero size in "
+                         "every non-batch dim")
+    if mode == "area" and scale_factor is not None and size is None:
+        recompute_scale_factor = True               # PyTorch: area always uses in/out
+    out_size, factors = _output_size(fn, spatial, size, scale_factor, recompute_scale_factor)
+
+    dtype = _checks.result_dtype(fn, ("input", x))
+    y = _resample(x.astype(dtype, copy=False), out_size, factors, mode, ac)
+    return y.astype(np.float16) if x.dtype == np.float16 else y
+
+
+def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
+              mode: str, align_corners: bool, fast: bool = True) -> np.ndarray:
+    """Validated core: one pass per spatial axis; ``fast=False`` forces the generic path."""
+    nd = x.ndim - 2
+    spatial = x.shape[2:]
+    kind = "linear" if mode in ("bilinear", "trilinear") else mode
+    opmath = x.dtype.type
+    fixed = {}
+    if fast and kind in ("linear", "bicubic") and not align_corners:
+        for d, (n, m, f) in enumerate(zip(spatial, out_size, factors)):
+            s = m // n
+            # float32 source positions are exact for power-of-two factors only; other
+            # factors go through the tables to round like ATen's float32 arithmetic
+            exact = opmath == np.float64 or s & (s - 1) == 0
+            if m == s * n and s >= 2 and (f is None or f == s) and exact:
+                fixed[2 + d] = s
+    # generic axes first (down-sampling ones shrink the data), then the fixed-phase ones
+    order = sorted((d for d in range(nd) if 2 + d not in fixed),
+                   key=lambda d: out_size[d] / spatial[d])
+    y = x
+    for d in order:
+        idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
+                             opmath, nearest_2d=nd == 2)
+        y = _generic_axis(y, 2 + d, idx, w)
+    if fixed:
+        y = _fast(np.ascontiguousarray(y), fixed, kind == "bicubic")
+    return y if y is not x else y.copy()
