@@ -449,8 +449,9 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         array([[[0. , 0.5, 1. , 1.5, 2. , 2.5, 3. ]]])
         >>> interpolate(x, size=2, mode="area")
         array([[[0.5, 2.5]]])
-        >>> interpolate(np.arange(4.0).reshape(1, 1, 2, 2), scale_factor=2, mode="bicubic")[0, 0, 0]
-        array([-0.2109375,  0.15625  ,  0.71875  ,  1.0859375])
+        >>> img = np.arange(4.0).reshape(1, 1, 2, 2)      # overshoots: a = -0.75 rings
+        >>> interpolate(img, scale_factor=2, mode="bicubic")[0, 0, 0]
+        array([-0.31640625,  0.015625  ,  0.5625    ,  0.89453125])
     """
     fn = "interpolate"
     mode = _check_mode(fn, mode)
