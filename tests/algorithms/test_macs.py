@@ -98,8 +98,9 @@ class TestMacs:
         useful = useful_macs(xs, ws, p, out)
         full = int(np.prod(xs)) * int(np.prod(ws[1:]))
         assert useful <= full and macs("gemm", xs, ws, p, out) == full
-        # phase: the zero gap between rows costs at most 30 % here (a1: 4x4 inputs, 56 %)
-        limit = 1.6 if name == "a1" else 1.3
+        # phase: the zero gap between rows (and each block's halo) costs at most 30 % here,
+        # except for tiny images: a1 (4x4 inputs, 64 %) and e2 (16^3: 35 %)
+        limit = {"a1": 1.7, "e2": 1.4}.get(name, 1.3)
         assert useful <= macs("phase", xs, ws, p, out) <= limit * full
         # zero insertion multiplies the inserted zeros: ~stride**ndim times the useful work
         ratio = macs("zero_insertion", xs, ws, p, out) / full

@@ -22,6 +22,7 @@ import itertools
 import numpy as np
 
 from .._checks import ConvParams
+from . import _parallel
 from ._im2col import block_slices
 
 #: numbers in the reused product buffer (4 MiB of float32: fits the L3 cache of small CPUs)
@@ -61,8 +62,23 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     return int(np.prod(x_shape, dtype=np.int64)) * int(np.prod(w_shape[1:], dtype=np.int64))
 
 
-def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
-                   ) -> np.ndarray:
+def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
+                   layout: str | None = None) -> np.ndarray:
+    """``layout``: where col2im's inner loop runs -- ``"channels_last"`` (over C_out, for
+    wide layers) or ``"channels_first"`` (over the last spatial dim); default by shape."""
+    if layout is None:
+        layout = "channels_last" if x.shape and w.shape[1] >= CHANNELS_LAST_MIN else \
+            "channels_first"
+    fn = _channels_last if layout == "channels_last" else _channels_first
+    return fn(x, w, p, out)
+
+
+#: output channels per group from which col2im runs channels-last (inner loop over C_out)
+CHANNELS_LAST_MIN = 32
+
+
+def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                    ) -> np.ndarray:
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
@@ -75,21 +91,60 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.zeros((n, g, cog, *out), dtype=x.dtype)
     nb, cb = _blocks(n, cog, ntap * nsz)
-    buf = np.empty(min(cb * ntap * nb * nsz, cog * ntap * n * nsz), dtype=x.dtype)
-    for gi in range(g):
-        for c0 in range(0, cog, cb):
-            c1 = min(cog, c0 + cb)
-            for n0 in range(0, n, nb):
-                n1 = min(n, n0 + nb)
-                cols = buf[:(c1 - c0) * ntap * (n1 - n0) * nsz].reshape(
-                    (c1 - c0) * ntap, (n1 - n0) * nsz)
-                np.matmul(wt[gi, c0 * ntap:c1 * ntap], xg[gi, :, n0 * nsz:n1 * nsz], out=cols)
-                cols6 = cols.reshape(c1 - c0, *p.kernel, n1 - n0, *size)
-                yb = y[n0:n1, gi, c0:c1].swapaxes(0, 1)          # (Cb, Nb, *out) view
-                for t, src, dst in taps:
-                    part = cols6[(slice(None), *t, slice(None), *src)]
-                    if overlap:
-                        yb[(slice(None), slice(None), *dst)] += part
-                    else:
-                        yb[(slice(None), slice(None), *dst)] = part
+    blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
+              for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
+
+    def run(block: tuple[int, int, int, int, int]) -> None:
+        gi, c0, c1, n0, n1 = block
+        cols = _parallel.scratch("cols", (c1 - c0) * ntap * (n1 - n0) * nsz, x.dtype)
+        cols = cols.reshape((c1 - c0) * ntap, (n1 - n0) * nsz)
+        np.matmul(wt[gi, c0 * ntap:c1 * ntap], xg[gi, :, n0 * nsz:n1 * nsz], out=cols)
+        cols6 = cols.reshape(c1 - c0, *p.kernel, n1 - n0, *size)
+        yb = y[n0:n1, gi, c0:c1].swapaxes(0, 1)              # (Cb, Nb, *out) view
+        for t, src, dst in taps:
+            part = cols6[(slice(None), *t, slice(None), *src)]
+            if overlap:
+                yb[(slice(None), slice(None), *dst)] += part
+            else:
+                yb[(slice(None), slice(None), *dst)] = part
+
+    _parallel.for_each(run, blocks)
+    return y.reshape(n, g * cog, *out)
+
+
+def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                   ) -> np.ndarray:
+    # the same product with the channels innermost: cols[n, *S, *K, c_out] -- every block
+    # add then runs over C_out contiguous numbers, whatever the spatial size
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w.shape[1]
+    ntap, nsz, nout = int(np.prod(p.kernel)), int(np.prod(size)), int(np.prod(out))
+    xt = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 0, 3, 2))  # (g,N,S,Cig)
+    wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
+    wt = wt.reshape(g, cig, ntap * cog)                     # (g, Cig, prodK*Cog)
+    taps = _tap_slices(p, tuple(size), out)
+    overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
+    y = np.empty((n, g, cog, *out), dtype=x.dtype)
+    nb = max(1, min(n, BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog)))
+    blocks = [(gi, n0, min(n, n0 + nb)) for gi in range(g) for n0 in range(0, n, nb)]
+
+    def run(block: tuple[int, int, int]) -> None:
+        gi, n0, n1 = block
+        cols = _parallel.scratch("cols", (n1 - n0) * nsz * ntap * cog, x.dtype)
+        cols = cols.reshape((n1 - n0) * nsz, ntap * cog)
+        np.matmul(xt[gi, n0:n1].reshape(-1, cig), wt[gi], out=cols)
+        cols6 = cols.reshape(n1 - n0, *size, *p.kernel, cog)
+        z = _parallel.scratch("acc", (n1 - n0) * nout * cog, x.dtype)
+        z = z.reshape(n1 - n0, *out, cog)
+        z.fill(0)
+        for t, src, dst in taps:
+            part = cols6[(slice(None), *src, *t, slice(None))]
+            if overlap:
+                z[(slice(None), *dst, slice(None))] += part
+            else:
+                z[(slice(None), *dst, slice(None))] = part
+        y[n0:n1, gi] = np.moveaxis(z, -1, 1)
+
+    _parallel.for_each(run, blocks)
     return y.reshape(n, g * cog, *out)

@@ -28,12 +28,13 @@ a matrix product; they take the same phase/tap loop as broadcast multiply-adds i
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import ConvParams
-from . import _blas
+from . import _parallel
 
 
 def phase_taps(r: int, k: int, s: int, d: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +64,8 @@ class _Plan:
     complete: bool                           # every output position has a tap
 
 
-def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> _Plan:
+def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
+          list_phases: bool = True) -> _Plan:
     per_dim, gaps = [], []
     for a in range(p.ndim):
         phases = []
@@ -83,19 +85,29 @@ def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) ->
     grid = n * int(np.prod(padded))
     front = sum(max(0, -min((int(o.min()) for _, _, _, o in ph if len(o)), default=0)) * st
                 for ph, st in zip(per_dim, steps))
+    if not list_phases:  # the geometry only (the depthwise path walks runs of phases)
+        used = [[o for _, _, t, o in ph if len(t)] for ph in per_dim]
+        complete = all(all(len(t) for _, _, t, _ in ph) for ph in per_dim)
+        reach = sum(max(int(o.max()) for o in u) * st for u, st in zip(used, steps)) \
+            if all(used) else 0
+        return _Plan(padded, front, front + grid + max(reach, 0), (), complete)
     phases, complete, end = [], True, front + grid
+    k_steps = [math.prod(p.kernel[a + 1:]) for a in range(p.ndim)]
+    image = math.prod(padded)
+    per_dim = [[(r, nq, [int(v) for v in t], [int(v) for v in o]) for r, nq, t, o in ph]
+               for ph in per_dim]
     for combo in itertools.product(*per_dim):
         if any(len(taps) == 0 for _, _, taps, _ in combo):
             complete = False
             continue
         nq = tuple(c[1] for c in combo)
-        length = grid - int(np.prod(padded)) + sum((q - 1) * st for q, st in zip(nq, steps)) + 1
-        taps = []
-        for tap in itertools.product(*(zip(t, o) for _, _, t, o in combo)):
-            t_flat = int(np.ravel_multi_index(tuple(int(t) for t, _ in tap), p.kernel))
-            off = sum(int(o) * st for (_, o), st in zip(tap, steps))
-            taps.append((t_flat, off))
-            end = max(end, front + off + length)
+        length = grid - image + sum((q - 1) * st for q, st in zip(nq, steps)) + 1
+        # flat tap index and flat input offset of every tap combination of this phase
+        taps = [(0, 0)]
+        for a, (_, _, t, o) in enumerate(combo):
+            taps = [(tf + ti * k_steps[a], of + oi * steps[a])
+                    for tf, of in taps for ti, oi in zip(t, o)]
+        end = max(end, front + grid + max(of for _, of in taps))
         phases.append(_Phase(tuple(c[0] for c in combo), nq, tuple(taps), length))
     return _Plan(padded, front, end, tuple(phases), complete)
 
@@ -110,16 +122,54 @@ def _padded_input(x: np.ndarray, plan: _Plan) -> np.ndarray:
     return big
 
 
+def _blocks(n: int, cog: int, rows_per_channel: int, image: int
+            ) -> list[tuple[int, int, int, int]]:
+    """``(n0, n1, c0, c1)`` blocks: whole images, and output channels if one image is big,
+    so that a block's products hold about ``BLOCK_ELEMENTS`` numbers."""
+    per_channel_image = rows_per_channel * image
+    if cog * per_channel_image <= BLOCK_ELEMENTS:
+        nb, cb = max(1, min(n, BLOCK_ELEMENTS // (cog * per_channel_image))), cog
+    else:
+        nb, cb = 1, max(1, min(cog, BLOCK_ELEMENTS // per_channel_image))
+    return [(n0, min(n, n0 + nb), c0, min(cog, c0 + cb))
+            for n0 in range(0, n, nb) for c0 in range(0, cog, cb)]
+
+
+#: numbers in one block's products (4 MiB of float32: stays in a last-level cache)
+BLOCK_ELEMENTS = 1 << 20
+
+
+def _span(plan: _Plan, n0: int, n1: int) -> tuple[int, int]:
+    """Columns of X whose products block ``n0:n1`` reads: its grid positions plus a halo."""
+    image = int(np.prod(plan.padded))
+    offs = [off for ph in plan.phases for _, off in ph.taps]
+    return plan.front + n0 * image + min(offs), plan.front + n1 * image + max(offs)
+
+
 def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
          out: tuple[int, ...]) -> int:
-    """Multiply-adds :func:`conv_transpose` performs: every tap of every phase over the
-    padded grid (the gap positions included)."""
+    """Multiply-adds :func:`conv_transpose` performs: every tap over the zero-gapped grid of
+    each block of images (and its halo); depthwise: every tap of every phase over the grid."""
     n, c_in = x_shape[:2]
     if n == 0:
         return 0
+    cig, cog, ntap = c_in // p.groups, w_shape[1], int(np.prod(w_shape[2:]))
+    if cig == 1 and cog == 1 and all(d == 1 for d in p.dilation):
+        plan = _plan(n, tuple(x_shape[2:]), out, p, list_phases=False)
+        grid = n * math.prod(plan.padded)
+        runs = [_dim_runs(out[a], p.kernel[a], p.stride[a], p.pad_lo[a])[0]
+                for a in range(p.ndim)]
+        per_grid = sum(math.prod(r1 - r0 for r0, r1, _, _ in combo)
+                       for combo in itertools.product(*runs))
+        return per_grid * grid * c_in
     plan = _plan(n, tuple(x_shape[2:]), out, p)
-    per_pos = (c_in // p.groups) * w_shape[1] * p.groups
-    return sum(len(ph.taps) * ph.length for ph in plan.phases) * per_pos
+    if cig == 1 and cog == 1:
+        return sum(len(ph.taps) * ph.length for ph in plan.phases) * p.groups
+    total = 0
+    for n0, n1, c0, c1 in _blocks(n, cog, ntap, int(np.prod(plan.padded))):
+        lo, hi = _span(plan, n0, n1)
+        total += (c1 - c0) * ntap * cig * (hi - lo)
+    return total * p.groups
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
@@ -127,34 +177,151 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    c_out = g * cog
-    plan = _plan(n, tuple(size), out, p)
+    depthwise = cig == 1 and cog == 1 and all(d == 1 for d in p.dilation)
+    plan = _plan(n, tuple(size), out, p, list_phases=not depthwise)
+    y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
+    if depthwise:
+        return _depthwise(_padded_input(x, plan), w, p, plan, y)
+    if not plan.phases:
+        return y
     big = _padded_input(x, plan)
-    # weights tap-major: wt[t] is (C_in, C_out/g) -- BLAS reads it as the transposed operand
-    wt = np.ascontiguousarray(np.moveaxis(w.reshape(c_in, cog, -1), 2, 0))
-    grid = n * int(np.prod(plan.padded))
-    y = (np.empty if plan.complete else np.zeros)((n, c_out, *out), dtype=x.dtype)
-    acc = np.empty((c_out, grid), dtype=x.dtype)
-    depthwise = cig == 1 and cog == 1
-    for ph in plan.phases:
-        for first, (t, off) in zip(itertools.chain([True], itertools.repeat(False)), ph.taps):
-            start = plan.front + off
-            if depthwise:
-                # one input and one output channel per group: a broadcast multiply-add
-                prod = big[:, start:start + ph.length] * wt[t]          # (C, L) * (C, 1)
-                if first:
-                    acc[:, :ph.length] = prod
+    if cig == 1 and cog == 1:
+        return _depthwise_phases(big, w, p, plan, y)
+    ntap, image = int(np.prod(p.kernel)), int(np.prod(plan.padded))
+    wr = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)     # (g, Cog*prodK, Cig) view
+    blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image)]
+
+    def run(block: tuple[int, int, int, int, int]) -> None:
+        gi, n0, n1, c0, c1 = block
+        lo, hi = _span(plan, n0, n1)
+        cb, length = c1 - c0, (n1 - n0) * image
+        # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
+        prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
+            cb * ntap, hi - lo)
+        np.matmul(wr[gi, c0 * ntap:c1 * ntap], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
+        prod3 = prod.reshape(cb, ntap, hi - lo)
+        base = plan.front + n0 * image - lo
+        acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
+        for ph in plan.phases:
+            # a phase sums its taps' products, each shifted by its flat input offset
+            for i, (t, off) in enumerate(ph.taps):
+                src = prod3[:, t, base + off:base + off + length]
+                if i == 0:
+                    np.copyto(acc, src)
                 else:
-                    acc[:, :ph.length] += prod
-                continue
-            for gi in range(g):
-                _blas.gemm_rows(acc, gi * cog * grid, grid, big,
-                                gi * cig * plan.total + start, plan.total,
-                                wt, t * c_in * cog + gi * cig * cog, cog,
-                                rows=cog, cols=ph.length, depth=cig, accumulate=not first)
-        # pixel shuffle: phase r of the padded grid -> y[..., r::s]
-        res = acc.reshape(c_out, n, *plan.padded)[(slice(None), slice(None),
-                                                  *(slice(0, q) for q in ph.nq))]
+                    acc += src
+            res = acc.reshape(cb, n1 - n0, *plan.padded)[
+                (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
+            y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c1),
+               *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
+
+    _parallel.for_each(run, blocks)
+    return y
+
+
+def _dim_runs(out: int, k: int, s: int, lo: int
+              ) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]:
+    """Per spatial dim (dilation 1): tap runs and copy-out ranges of the depthwise path.
+
+    Phase ``r`` uses taps ``t = t0(r) + m*s`` at input offset ``b(r) - m`` with
+    ``b(r) = (r + lo) // s`` and ``t0(r) = (r + lo) % s``; consecutive phases with equal
+    ``b`` use consecutive taps. A run ``(r0, r1, t_start, offset)`` is such a range for one
+    ``m``; a copy range ``(r0, r1, nq)`` groups phases with the same number of outputs.
+    """
+    runs: list[list[int]] = []
+    open_runs: dict[tuple[int, int], list[int]] = {}
+    for r in range(min(s, out)):
+        b, t0 = divmod(r + lo, s)
+        for m in range(-(-(k - t0) // s)):
+            run = open_runs.get((b, m))
+            if run is not None and run[1] == r:
+                run[1] = r + 1
+            else:
+                open_runs[(b, m)] = run = [r, r + 1, t0 + m * s, b - m]
+                runs.append(run)
+    copies: list[tuple[int, int, int]] = []
+    for r in sorted({r for r0, r1, *_ in runs for r in range(r0, r1)}):
+        nq = -(-(out - r) // s)
+        if copies and copies[-1][1] == r and copies[-1][2] == nq:
+            copies[-1] = (copies[-1][0], r + 1, nq)
+        else:
+            copies.append((r, r + 1, nq))
+    return [(r0, r1, t, o) for r0, r1, t, o in runs], copies
+
+
+def _depthwise(big: np.ndarray, w: np.ndarray, p: ConvParams, plan: _Plan, y: np.ndarray,
+               ) -> np.ndarray:
+    """One input and one output channel per group: broadcast multiply-adds, no product.
+
+    With dilation 1 the phases are handled in runs: all phases of a run read the same input
+    window, so one broadcast ``acc[c, R1, R2, f] += w[c, T1, T2] * X[c, f + off]`` covers
+    them (``prod(ceil(K/stride))`` to ``2**ndim`` times that many operations, not one per
+    phase and tap). Otherwise phase by phase.
+    """
+    c, n = big.shape[0], y.shape[0]
+    grid = n * int(np.prod(plan.padded))
+    steps = [int(np.prod(plan.padded[a + 1:])) for a in range(p.ndim)]
+    per_dim = [_dim_runs(y.shape[2 + a], p.kernel[a], p.stride[a], p.pad_lo[a])
+               for a in range(p.ndim)]
+    wk = w.reshape(c, *p.kernel)
+    per_channel = int(np.prod(p.stride)) * grid
+    cb = max(1, min(c, BLOCK_ELEMENTS // per_channel))
+
+    def run(c0: int) -> None:
+        c1 = min(c, c0 + cb)
+        acc = _parallel.scratch("acc", (c1 - c0) * per_channel, big.dtype)
+        acc = acc.reshape(c1 - c0, *p.stride, grid)
+        acc.fill(0)
+        for combo in itertools.product(*(runs for runs, _ in per_dim)):
+            off = plan.front + sum(o * st for (_, _, _, o), st in zip(combo, steps))
+            rs = tuple(slice(r0, r1) for r0, r1, _, _ in combo)
+            ts = tuple(slice(t, t + r1 - r0) for r0, r1, t, _ in combo)
+            window = big[c0:c1, off:off + grid]
+            term = wk[(slice(c0, c1), *ts, None)] * window[(slice(None),
+                                                             *(None,) * p.ndim)]
+            acc[(slice(None), *rs)] += term
+        # copy out: acc[c, r..., n, q...] -> y[n, c, q*s + r] for each equal-nq range
+        acc_g = acc.reshape(c1 - c0, *p.stride, n, *plan.padded)
+        for combo in itertools.product(*(copies for _, copies in per_dim)):
+            src = acc_g[(slice(None), *(slice(r0, r1) for r0, r1, _ in combo), slice(None),
+                         *(slice(0, q) for _, _, q in combo))]
+            dst = _phase_block_view(y[:, c0:c1], combo, p.stride)
+            order = (p.ndim + 1, 0, *[v for a in range(p.ndim)
+                                      for v in (p.ndim + 2 + a, 1 + a)])
+            dst[...] = src.transpose(order)
+
+    _parallel.for_each(run, range(0, c, cb))
+    return y
+
+
+def _phase_block_view(y: np.ndarray, combo: tuple[tuple[int, int, int], ...],
+                      stride: tuple[int, ...]) -> np.ndarray:
+    """Writable view ``(N, C, q1, r1, q2, r2, ...)`` of ``y[n, c, q*s + r0 + r]``."""
+    shape, strides = list(y.shape[:2]), list(y.strides[:2])
+    for a, (r0, r1, nq) in enumerate(combo):
+        shape += [nq, r1 - r0]
+        strides += [y.strides[2 + a] * stride[a], y.strides[2 + a]]
+    base = y[(slice(None), slice(None), *(slice(r0, None) for r0, _, _ in combo))]
+    return np.lib.stride_tricks.as_strided(base, shape, strides, writeable=True)
+
+
+def _depthwise_phases(big: np.ndarray, w: np.ndarray, p: ConvParams, plan: _Plan,
+                      y: np.ndarray) -> np.ndarray:
+    """Depthwise, phase by phase and tap by tap (any dilation)."""
+    c = big.shape[0]
+    n = y.shape[0]
+    wt = w.reshape(c, -1)                                       # (C, prodK)
+    acc = np.empty((c, n * int(np.prod(plan.padded))), dtype=big.dtype)
+    for ph in plan.phases:
+        for i, (t, off) in enumerate(ph.taps):
+            start = plan.front + off
+            term = big[:, start:start + ph.length] * wt[:, t:t + 1]     # (C, L) * (C, 1)
+            if i == 0:
+                acc[:, :ph.length] = term
+            else:
+                acc[:, :ph.length] += term
+        res = acc.reshape(c, n, *plan.padded)[(slice(None), slice(None),
+                                               *(slice(0, q) for q in ph.nq))]
         y[(slice(None), slice(None), *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = \
             res.swapaxes(0, 1)
     return y
