@@ -7,6 +7,7 @@ imports only NumPy and SciPy. ``tconv.nn`` (PyTorch layers), ``tconv.viz`` (figu
 
 from __future__ import annotations
 
+from . import checkerboard, conventions, kernels, shapes
 from .conv import ALGORITHMS, conv, conv_transpose
 from .grad import conv_backward, conv_transpose_backward
 from .matrix import conv_matrix
@@ -16,6 +17,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS",
+    "checkerboard",
+    "conventions",
+    "kernels",
+    "shapes",
     "conv",
     "conv_backward",
     "conv_matrix",

@@ -287,14 +287,15 @@ def _transposed_string_padding(mode: str, kernel: tuple[int, ...], stride: tuple
     "same" gives output = input * stride (ONNX ``auto_pad=SAME_UPPER``, Keras
     ``padding="same"``): the crop total ``dilation*(kernel-1) + 1 - stride`` is split with the
     larger half on the high side. "same_lower" puts the larger half on the low side. With
-    kernel < stride the total is negative and zeros are appended instead (on the high side for
-    "same", as TF's gradient-of-SAME-conv, on the low side for "same_lower").
+    a dilated kernel shorter than the stride the total is negative and all the missing zeros
+    are appended at the high end for "same" (as TF/Keras/JAX), at the low end for
+    "same_lower".
     """
     if mode == "valid":
         return tuple((0, 0) for _ in kernel)
     pairs = []
     for k, st, di in zip(kernel, stride, dilation):
         total = di * (k - 1) + 1 - st
-        small = int(total / 2)  # truncating division, as ONNX: a negative total pads zeros
+        small = max(total, 0) // 2  # a negative total appends zeros at one end, as TF/JAX
         pairs.append((small, total - small) if mode == "same" else (total - small, small))
     return tuple(pairs)

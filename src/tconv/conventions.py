@@ -33,9 +33,9 @@ part ways:
 
 - Keras/JAX ``"same"`` with ``dk - s`` odd crops ``(m, m + 1)``; PyTorch can only crop
   ``(p, p - op)``, so it gives the same size one pixel shifted (``to_torch`` raises).
-- tconv's ``padding="same"`` equals Keras/JAX ``"same"`` while ``dk - s >= -1``; for
-  ``dk - s <= -2`` it splits the appended zeros over both ends (ONNX's C-style truncating
-  ``total/2``) where Keras, TF and JAX append them all at the end.
+- tconv's ``padding="same"`` equals Keras/JAX ``"same"`` for every kernel and stride; with
+  ``dk < s`` the missing zeros are appended at the high end, as Keras, TF and JAX do (ONNX's
+  C-style truncating ``total/2`` would split them when ``dk - s <= -2``).
 - ONNX with a negative total padding (``output_shape`` above the full size, or SAME with
   ``dk < s``) is ambiguous: onnxruntime 1.32 returns the full size for SAME, appends zeros
   at the end for some ``output_shape`` requests and rejects others; ``from_onnx`` raises.

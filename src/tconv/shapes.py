@@ -7,14 +7,19 @@ Per spatial dim, with kernel ``k``, stride ``s``, padding ``p``, dilation ``d``:
 
 ``conv_transpose`` inverts ``conv`` in shape: a strided conv maps ``s`` input sizes to one
 output size, and ``output_padding`` in ``[0, s)`` picks which of them to restore.
+
+Cross-framework conventions (PyTorch / Keras / ONNX / JAX) live in :mod:`tconv.conventions`
+and are re-exported here as :func:`convert`, :func:`solve` and :class:`TransposedConvSpec`.
 """
 
 from __future__ import annotations
 
 from . import _checks
 from ._typing import IntOrTuple, PaddingArg
+from .conventions import TransposedConvSpec, convert, solve
 
-__all__ = ["conv_output_size", "conv_transpose_output_size", "output_padding_for"]
+__all__ = ["TransposedConvSpec", "conv_output_size", "conv_transpose_output_size", "convert",
+           "output_padding_for", "solve"]
 
 
 def _dims(fn: str, input_size: IntOrTuple) -> tuple[int, ...]:
