@@ -33,7 +33,8 @@ def test_figures_writes_the_set(tmp_path, capsys):
                                            "product", "reshape")}
     expected |= {f"conv_transpose_{n}.png" for n in ("operation", "kernel", "receptive_field",
                                                       "footprint", "matrix", "row", "product",
-                                                      "reshape", "zero_insertion")}
+                                                      "reshape", "zero_insertion",
+                                                      "low_to_high")}
     expected |= {"conv_sliding.gif", "conv_transpose_scatter.gif",
                  "conv_transpose_zero_insertion.gif", "figures.html"}
     assert names == expected
@@ -94,3 +95,27 @@ def test_explore_demo(tmp_path):
     paths = explore.demo(tmp_path, lambda m: None)
     assert [p.name for p in paths] == ["explorer.html"]
     assert "const VECTORS" in paths[0].read_text()
+
+
+def test_figures_demo(tmp_path, monkeypatch):
+    """The demo hook: the article's set plus a strided one, listed in figures.html.
+
+    GIF writing is replaced by a one-frame stub here (GIF content: test_animate.py and
+    test_figures_writes_the_set), to keep this test fast.
+    """
+    from tconv.cli import figures
+
+    def one_frame(path, g, view, dpi):
+        Image.new("RGB", (8, 8)).save(path)
+        return path
+
+    monkeypatch.setattr(figures, "_save_gif", one_frame)
+    paths = figures.demo(tmp_path, lambda m: None)
+    assert all(p.exists() for p in paths)
+    rel = {p.relative_to(tmp_path / "figures").as_posix() for p in paths}
+    assert {"conv_operation.png", "conv_sliding.gif", "conv_transpose_scatter.gif",
+            "strided/conv_transpose_zero_insertion.gif"} <= rel
+    html = (tmp_path / "figures" / "figures.html").read_text()
+    assert set(re.findall(r"<img src='([^']+)'", html)) == rel
+    # the article's own numbers: 4x4 input, 3x3 kernel -> 2x2 output 122 148 / 126 134
+    assert "conv: input 4x4, kernel 3x3" in html

@@ -133,3 +133,14 @@ def test_kernel(ax):
     g = geometry(4, (2, 3), weight=np.arange(6).reshape(2, 3))
     art = grids.plot_kernel(g, ax=ax)["kernel"]
     assert art.texts[1, 2].get_text() == "w12\n5"
+
+
+def test_low_to_high(ax):
+    g = geometry((3, 3), 4, 2, 1, transposed=True)
+    art = grids.plot_low_to_high(g, ax=ax)
+    np.testing.assert_array_equal(art["input"].get_array(), g.x)
+    np.testing.assert_array_equal(art["output"].get_array(), tconv.conv_transpose(
+        g.x[None, None], g.weight[None, None], None, 2, 1)[0, 0])
+    # same physical size: the 6x6 output covers the extent of the 3x3 input
+    e_in, e_out = art["input"].get_extent(), art["output"].get_extent()
+    assert e_in[1] - e_in[0] == e_out[1] - e_out[0]

@@ -173,6 +173,9 @@ def write_figures(out: pathlib.Path, conv_g: Any | None, trans_g: Any | None, *,
         mid_out = (g.out_size[0] // 2, g.out_size[1] // 2)
         png(f"{stem}_operation.png", f"{g.label}",
             partial(grids.plot_operation, g))
+        if g.transposed:
+            png(f"{stem}_low_to_high.png", "low to high resolution: input and output drawn "
+                "at the same size", partial(grids.plot_low_to_high, g))
         png(f"{stem}_kernel.png", "the kernel: tap names and values",
             partial(grids.plot_kernel, g))
         row = int(np.ravel_multi_index(mid_out, g.out_size))

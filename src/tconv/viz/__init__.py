@@ -24,6 +24,7 @@ __all__ = [
     "zero_insertion_view",
     # matplotlib (loaded lazily)
     "plot_operation",
+    "plot_low_to_high",
     "plot_kernel",
     "plot_receptive_field",
     "plot_footprint",
@@ -42,7 +43,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "plot_operation": "grids", "plot_kernel": "grids", "plot_receptive_field": "grids",
+    "plot_operation": "grids", "plot_low_to_high": "grids",
+    "plot_kernel": "grids", "plot_receptive_field": "grids",
     "plot_footprint": "grids", "plot_zero_insertion": "grids", "legend": "grids",
     "plot_matrix": "matrix", "plot_row_construction": "matrix", "plot_vector": "matrix",
     "plot_matrix_product": "matrix", "plot_reshape": "matrix",

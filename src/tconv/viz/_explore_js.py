@@ -143,7 +143,8 @@ const TC = (() => {
       const mode = pad;
       pad = k.map((kk, a) => {
         if (mode === "valid") return [0, 0];
-        const total = d[a] * (kk - 1) + 1 - s[a], small = floorDiv(total, 2);
+        // _checks._transposed_string_padding: a negative total appends zeros at one end
+        const total = d[a] * (kk - 1) + 1 - s[a], small = floorDiv(Math.max(total, 0), 2);
         return mode === "same" ? [small, total - small] : [total - small, small];
       });
     }

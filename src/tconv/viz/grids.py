@@ -24,6 +24,7 @@ from ._geometry import Geometry, zero_insertion_view
 from ._style import COLORS, DARK, EDGE, LEGEND
 
 __all__ = ["GridArtists", "draw_grid", "legend", "plot_operation", "plot_kernel",
+           "plot_low_to_high",
            "plot_receptive_field", "plot_footprint", "plot_zero_insertion", "place"]
 
 
@@ -351,3 +352,39 @@ def plot_zero_insertion(g: Geometry, index: tuple[int, int] | None = None, *, ax
     leg = legend(ax, ("input", "input_active", "output", "output_active", "padding",
                       "inserted", "zero_active"), )
     return {"input": a, "output": o, "view": v, "window": window, "legend": leg}
+
+
+def plot_low_to_high(g: Geometry, *, ax: Axes, cmap: str = "gray") -> dict[str, object]:
+    """Input and output as images of the same physical size: low to high resolution.
+
+    The article's first picture. Both are drawn over the same extent, so a transposed
+    convolution's larger output shows as finer pixels.
+
+    Returns:
+        ``{"input": AxesImage, "output": AxesImage}`` (their arrays are ``g.x`` and ``g.y``).
+    """
+    side = 4.0
+    gap = 1.5
+    lo = min(float(g.x.min()), float(g.y.min()))
+    hi = max(float(g.x.max()), float(g.y.max()))
+
+    def extent(x0: float, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+        h = side * shape[0] / max(shape)
+        w = side * shape[1] / max(shape)
+        return (x0, x0 + w, h, 0.0)
+
+    a = ax.imshow(g.x, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
+                  extent=extent(0.0, g.in_size))
+    b = ax.imshow(g.y, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
+                  extent=extent(side + gap, g.out_size))
+    ax.text(side / 2, -0.2, f"input {g.in_size[0]}x{g.in_size[1]}", ha="center", va="bottom",
+            fontsize=10)
+    ax.text(side + gap + side / 2, -0.2, f"output {g.out_size[0]}x{g.out_size[1]}",
+            ha="center", va="bottom", fontsize=10)
+    _symbol(ax, side + gap / 2, side / 2, "→")
+    ax.set_xlim(-0.2, 2 * side + gap + 0.2)
+    ax.set_ylim(side + 0.2, -1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(g.label, fontsize=9)
+    return {"input": a, "output": b}
