@@ -100,16 +100,25 @@ def test_explore_demo(tmp_path):
 def test_figures_demo(tmp_path, monkeypatch):
     """The demo hook: the article's set plus a strided one, listed in figures.html.
 
-    GIF writing is replaced by a one-frame stub here (GIF content: test_animate.py and
-    test_figures_writes_the_set), to keep this test fast.
+    Image writing is replaced by stubs that record what was drawn (image content is tested
+    in test_figures_writes_the_set and test_animate.py), to keep this test fast.
     """
     from tconv.cli import figures
 
-    def one_frame(path, g, view, dpi):
+    drawn = {}
+
+    def png(path, draw, dpi, heatmap=None):
+        drawn[path.name] = draw
         Image.new("RGB", (8, 8)).save(path)
         return path
 
-    monkeypatch.setattr(figures, "_save_gif", one_frame)
+    def gif(path, g, view, dpi):
+        drawn[path.name] = (g, view)
+        Image.new("RGB", (8, 8)).save(path)
+        return path
+
+    monkeypatch.setattr(figures, "_save_png", png)
+    monkeypatch.setattr(figures, "_save_gif", gif)
     paths = figures.demo(tmp_path, lambda m: None)
     assert all(p.exists() for p in paths)
     rel = {p.relative_to(tmp_path / "figures").as_posix() for p in paths}
@@ -117,5 +126,9 @@ def test_figures_demo(tmp_path, monkeypatch):
             "strided/conv_transpose_zero_insertion.gif"} <= rel
     html = (tmp_path / "figures" / "figures.html").read_text()
     assert set(re.findall(r"<img src='([^']+)'", html)) == rel
-    # the article's own numbers: 4x4 input, 3x3 kernel -> 2x2 output 122 148 / 126 134
     assert "conv: input 4x4, kernel 3x3" in html
+    # the article's own numbers: 4x4 input, 3x3 kernel -> 2x2 output 122 148 / 126 134
+    g = drawn["conv_operation.png"].args[0]
+    np.testing.assert_array_equal(g.y, [[122, 148], [126, 134]])
+    g, view = drawn["conv_transpose_zero_insertion.gif"]
+    assert view == "zero_insertion" and g.stride == (2, 2) and g.out_size == (3, 3)
