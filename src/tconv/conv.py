@@ -49,17 +49,32 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
                      p: ConvParams) -> str:
     """The algorithm ``"auto"`` runs for a batched input shape and validated parameters.
 
-    Rule (from the measurements in ``benchmarks/``): GEMM + col2im does exactly the useful
-    multiplies in one large matrix product; it loses only when the kernel is much larger than
-    the stride in a depthwise/grouped layer (many col2im block adds, little GEMM work), where
-    the phase decomposition writes each output once.
+    Cost model (validated against ``benchmarks/bench_conv_transpose.py``, see
+    ``benchmarks/RESULTS.md``): both candidates do the useful multiplies in large matrix
+    products; what differs is the memory traffic around them.
+
+    * depthwise (one input and one output channel per group) -> ``"phase"``: nothing to
+      multiply in a matrix product; runs of phases are broadcast multiply-adds, each output
+      written once (gemm's col2im does prod(K) strided adds: 10x slower for FCN x32).
+    * wide output and small images (``C_out/g >= 8 * S_in[-1]``, DCGAN 4x4/8x8) ->
+      ``"gemm"``: its channels-last col2im adds runs of C_out numbers; phase would pay the
+      zero gap of a tiny grid (a 4x4 input computes a 5x5 grid: +56 % multiplies).
+    * otherwise ``"phase"`` unless its zero gap costs more than 25 % extra multiplies
+      (tiny images, long kernels): one product per block, contiguous tap sums, no
+      read-modify-write of the output.
+
+    ``zero_insertion``, ``scatter`` and ``matrix`` are references and never chosen.
     """
-    cig = x_shape[1] // p.groups
-    taps = int(np.prod(p.kernel))
-    phases = int(np.prod(p.stride))
-    if cig == 1 and taps >= 4 * phases and phases > 1:
+    cig, cog = x_shape[1] // p.groups, weight_shape[1]
+    if cig == 1 and cog == 1:
         return "phase"
-    return "gemm"
+    if gemm.channels_last(x_shape, weight_shape):
+        return "gemm"
+    out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
+                in zip(x_shape[2:], p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
+    if phase.grid_overhead(tuple(x_shape[2:]), out, p) > 1.25:
+        return "gemm"
+    return "phase"
 
 
 def _prepare(fn: str, x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None,

@@ -67,14 +67,16 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     """``layout``: where col2im's inner loop runs -- ``"channels_last"`` (over C_out, for
     wide layers) or ``"channels_first"`` (over the last spatial dim); default by shape."""
     if layout is None:
-        layout = "channels_last" if x.shape and w.shape[1] >= CHANNELS_LAST_MIN else \
-            "channels_first"
+        layout = "channels_last" if channels_last(x.shape, w.shape) else "channels_first"
     fn = _channels_last if layout == "channels_last" else _channels_first
     return fn(x, w, p, out)
 
 
-#: output channels per group from which col2im runs channels-last (inner loop over C_out)
-CHANNELS_LAST_MIN = 32
+def channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> bool:
+    """Whether col2im runs channels-last: when C_out/g is at least 8 times the last input
+    dim, which is the inner run of the channels-first block adds (DCGAN's 4x4 and 8x8
+    layers; measured in benchmarks/RESULTS.md)."""
+    return w_shape[1] >= 8 * x_shape[-1]
 
 
 def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]

@@ -64,8 +64,10 @@ class _Plan:
     complete: bool                           # every output position has a tap
 
 
-def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
-          list_phases: bool = True) -> _Plan:
+def _dims(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
+          ) -> tuple[list[list[tuple[int, int, np.ndarray, np.ndarray]]], list[int]]:
+    """Per spatial dim: ``(r, nq, taps, offsets)`` of every phase, and the zero gap needed
+    after each row so that every tap's window stays inside its own row or the gap."""
     per_dim, gaps = [], []
     for a in range(p.ndim):
         phases = []
@@ -80,6 +82,18 @@ def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
                       max(nq - size[a] for _, nq, _, _ in used))
         per_dim.append(phases)
         gaps.append(gap)
+    return per_dim, gaps
+
+
+def grid_overhead(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> float:
+    """``prod(S_pad) / prod(S_in)``: the extra products the zero gap costs (before halos)."""
+    _, gaps = _dims(size, out, p)
+    return math.prod((s + g) / s for s, g in zip(size, gaps))
+
+
+def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
+          list_phases: bool = True) -> _Plan:
+    per_dim, gaps = _dims(size, out, p)
     padded = tuple(s + g for s, g in zip(size, gaps))
     steps = [int(np.prod(padded[a + 1:])) for a in range(p.ndim)]
     grid = n * int(np.prod(padded))
