@@ -2,17 +2,15 @@
 
 Every method maps ``(N, C_in, *S)`` to ``(N, C_out, *(scale*S))`` exactly:
 
-=================  ==========================================================  ===============
-method             what runs                                                   checkerboard
-=================  ==========================================================  ===============
-``transposed``     ConvTranspose, stride ``scale``, ``padding``/``output_       yes, unless
-                   padding`` solved by :func:`tconv.output_padding_for`         init is fixed
-``resize_conv``    nearest/linear resize, then a stride-1 conv                  no (Odena 2016)
-``pixel_shuffle``  conv to ``C_out * scale**d`` channels, then pixel shuffle   yes; ICNR: none
-``nearest``        fixed resize (optional 1x1 conv first when C_in != C_out)   no
-``bilinear``       fixed (bi/tri)linear resize, ``align_corners=False``         no
-``bicubic``        fixed bicubic resize (2-D only, PyTorch's ``a=-0.75``)      no
-=================  ==========================================================  ===============
+- ``"transposed"``: ConvTranspose with stride ``scale``; ``padding`` and
+  ``output_padding`` solved by :func:`tconv.output_padding_for`. One-to-many; uneven
+  kernel overlap gives checkerboards unless initialised flat (``"bilinear"``, ``"icnr"``).
+- ``"resize_conv"``: nearest or (bi/tri)linear resize, then a stride-1 conv -- no
+  checkerboard (Odena, Dumoulin & Olah 2016).
+- ``"pixel_shuffle"``: conv to ``C_out * scale**d`` channels, then a pixel shuffle (ESPCN);
+  checkerboard-free at initialisation with ``init="icnr"``.
+- ``"nearest"``, ``"bilinear"``, ``"bicubic"``: fixed interpolation (bicubic 2-D only,
+  PyTorch's ``a=-0.75``), with a 1x1 conv when ``C_in != C_out``.
 
 The 1x1 conv of the fixed methods is applied *before* the resize: the resize weights of
 each output sum to 1 and act per channel, so the two commute exactly and the conv runs on
