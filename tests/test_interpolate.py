@@ -1,0 +1,254 @@
+"""tconv.interpolate vs torch.nn.functional.interpolate (the oracle, float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tconv.interpolate import MODES, _resample, interpolate, resample_matrix
+
+from ._oracle import assert_close, check_against_torch, check_same_error
+
+#: (mode, spatial dims) pairs PyTorch accepts
+MODE_DIMS = [(m, nd) for m in ("nearest", "nearest-exact", "area") for nd in (1, 2, 3)] + [
+    ("linear", 1), ("bilinear", 2), ("bicubic", 2), ("trilinear", 3)]
+INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
+#: scale factors with awkward float behaviour: non-integer up/down, and 1.05 / 2.05, which
+#: round to out == in / out == 2*in (ATen's 2-D nearest special cases)
+SCALES = (0.3, 0.5, 0.75, 1.0, 1.05, 1.5, 2.0, 2.05, 2.5, 3.0, 4.0)
+
+
+def _torch_interp(**kw):
+    import torch.nn.functional as F
+
+    return lambda t: F.interpolate(t, **kw)
+
+
+def _align_options(mode):
+    return (None, False, True) if mode in INTERPOLATING else (None,)
+
+
+class TestInterpolate:
+    def test_smoke(self, dtype):
+        x = np.arange(2 * 3 * 4 * 5, dtype=dtype).reshape(2, 3, 4, 5)
+        for mode in ("nearest", "nearest-exact", "bilinear", "bicubic", "area"):
+            y = interpolate(x, scale_factor=2, mode=mode)
+            assert y.shape == (2, 3, 8, 10) and y.dtype == dtype
+        # a constant image stays constant in every mode (weights sum to 1)
+        c = np.full((1, 2, 5, 7), 3.5, dtype)
+        for mode in ("nearest", "nearest-exact", "bilinear", "bicubic", "area"):
+            assert_close(interpolate(c, size=(9, 4), mode=mode), np.full((1, 2, 9, 4), 3.5),
+                         dtype)
+        # integers compute in float64; float16 computes in float32 and returns float16
+        assert interpolate(np.arange(4).reshape(1, 1, 4), scale_factor=2).dtype == np.float64
+        assert interpolate(np.ones((1, 1, 4), np.float16), size=6,
+                           mode="linear").dtype == np.float16
+        assert interpolate(np.zeros((0, 2, 3)), size=5).shape == (0, 2, 5)
+        assert MODES == ("nearest", "nearest-exact", "linear", "bilinear", "bicubic",
+                         "trilinear", "area")
+
+    @pytest.mark.parametrize("shape, kwargs, match", [
+        ((1, 2, 4), dict(size=8, scale_factor=2), "both given"),
+        ((1, 2, 4), dict(), "both None"),
+        ((1, 2, 4, 4), dict(size=8, mode="linear"), "needs 3-D input"),
+        ((1, 2, 4), dict(size=8, mode="bilinear"), "needs 4-D input"),
+        ((1, 2, 4, 4, 4), dict(size=8, mode="bicubic"), "needs 4-D input"),
+        ((1, 2, 4, 4), dict(size=8, mode="trilinear"), "needs 5-D input"),
+        ((2, 4), dict(size=8), "must have 3, 4 or 5 dims"),
+        ((1, 1, 1, 1, 1, 4), dict(size=8), "must have 3, 4 or 5 dims"),
+        ((1, 2, 4), dict(size=8, mode="cubic"), "mode='cubic' must be one of"),
+        ((1, 2, 4), dict(size=8, mode="nearest", align_corners=True), "align_corners"),
+        ((1, 2, 4), dict(size=8, mode="nearest-exact", align_corners=False), "align_corners"),
+        ((1, 2, 4), dict(size=8, mode="area", align_corners=True), "align_corners"),
+        ((1, 2, 4, 4), dict(size=(8, 8, 8)), "must have 2 entries"),
+        ((1, 2, 4, 4), dict(size=(8,)), "must have 2 entries"),
+        ((1, 2, 4, 4), dict(scale_factor=(2.0, 2.0, 2.0)), "must have 2 entries"),
+        ((1, 2, 4), dict(size=0), "must be positive"),
+        ((1, 2, 4, 4), dict(size=(8, -1)), "must be positive"),
+        ((1, 2, 4), dict(size=(2.5,)), "must be an int"),
+        ((1, 2, 4), dict(scale_factor=0.1), "empty output size"),
+        ((1, 2, 4), dict(scale_factor=-2.0), "finite and positive"),
+        ((1, 2, 4), dict(scale_factor=float("inf")), "finite and positive"),
+        ((1, 2, 4), dict(size=8, recompute_scale_factor=True), "not meaningful"),
+        ((1, 0, 4), dict(size=8), "non-zero size"),
+        ((1, 2, 0), dict(size=8), "non-zero size"),
+    ])
+    def test_exception(self, shape, kwargs, match):
+        torch = pytest.importorskip("torch")
+        import torch.nn.functional as F
+
+        check_same_error(lambda: interpolate(np.zeros(shape), **kwargs),
+                         lambda: F.interpolate(torch.zeros(shape), **kwargs), match=match)
+
+    def test_exception_types(self):
+        with pytest.raises(TypeError, match="input has dtype"):
+            interpolate(np.array([["a"]], dtype=object)[None], size=2)
+        with pytest.raises(TypeError, match="scale_factor='2' must be a number"):
+            interpolate(np.zeros((1, 1, 4)), scale_factor="2")
+        with pytest.raises(TypeError, match="align_corners=1 must be a bool"):
+            interpolate(np.zeros((1, 1, 4)), size=3, mode="linear", align_corners=1)
+
+    @pytest.mark.parametrize("spatial, kwargs, expected", [
+        ((5,), dict(size=7), (7,)),
+        ((5,), dict(scale_factor=1.5), (7,)),                 # floor(7.5)
+        ((5, 3), dict(scale_factor=(0.5, 3)), (2, 9)),
+        ((5, 3), dict(size=(1, 1)), (1, 1)),
+        ((3, 4, 5), dict(scale_factor=2.05), (6, 8, 10)),
+        ((3, 4, 5), dict(size=(2, 9, 1)), (2, 9, 1)),
+        ((10,), dict(scale_factor=0.29), (2,)),
+    ])
+    def test_shape(self, spatial, kwargs, expected):
+        x = np.zeros((2, 3, *spatial))
+        assert interpolate(x, **kwargs).shape == (2, 3, *expected)
+        torch = pytest.importorskip("torch")
+        import torch.nn.functional as F
+
+        assert tuple(F.interpolate(torch.zeros(x.shape), **kwargs).shape) == (2, 3, *expected)
+
+    @pytest.mark.parametrize("mode, nd", MODE_DIMS)
+    def test_oracle(self, mode, nd):
+        """Every mode x align_corners x size / scale_factor (with and without recompute)."""
+        rng = np.random.default_rng(nd)
+        for trial in range(6):
+            spatial = tuple(int(v) for v in rng.integers(1, 9, nd))
+            shape = (2, 3, *spatial)
+            sizes = tuple(int(v) for v in rng.integers(1, 17, nd))
+            factors = tuple(float(rng.choice(SCALES)) for _ in range(nd))
+            specs = [dict(size=sizes), dict(size=sizes[0])]
+            if all(n * f >= 1 for n, f in zip(spatial, factors)):
+                specs += [dict(scale_factor=factors),
+                          dict(scale_factor=factors, recompute_scale_factor=True)]
+            if all(n * factors[0] >= 1 for n in spatial):
+                specs += [dict(scale_factor=factors[0])]
+            for spec in specs:
+                for ac in _align_options(mode):
+                    kw = dict(mode=mode, align_corners=ac, **spec)
+                    check_against_torch(lambda a, kw=kw: interpolate(a, **kw),
+                                        _torch_interp(**kw), [shape], seed=trial, grad=False)
+
+    @given(st.data())
+    def test_oracle_random(self, data):
+        """Random sizes, factors and modes, float64: equal to torch up to rounding."""
+        mode, nd = data.draw(st.sampled_from(MODE_DIMS))
+        spatial = tuple(data.draw(st.lists(st.integers(1, 12), min_size=nd, max_size=nd)))
+        ac = data.draw(st.sampled_from(_align_options(mode)))
+        if data.draw(st.booleans()):
+            spec = dict(size=tuple(data.draw(st.lists(st.integers(1, 20), min_size=nd,
+                                                      max_size=nd))))
+        else:
+            f = tuple(data.draw(st.lists(st.floats(0.25, 4.0).map(lambda v: round(v, 3)),
+                                         min_size=nd, max_size=nd)))
+            if any(int(n * v) < 1 for n, v in zip(spatial, f)):
+                f = tuple(max(v, 1.0) for v in f)
+            spec = dict(scale_factor=f, recompute_scale_factor=data.draw(
+                st.sampled_from((None, False, True))))
+        kw = dict(mode=mode, align_corners=ac, **spec)
+        check_against_torch(lambda a: interpolate(a, **kw), _torch_interp(**kw),
+                            [(1, 2, *spatial)], grad=False)
+
+    @pytest.mark.parametrize("mode, shape", [
+        ("linear", (2, 3, 37)), ("bilinear", (1, 3, 19, 24)), ("bicubic", (1, 3, 19, 24)),
+        ("bicubic", (2, 1, 1, 3)), ("trilinear", (1, 2, 5, 6, 9))])
+    @pytest.mark.parametrize("factor", [2, 3, 4])
+    def test_oracle_float32(self, mode, shape, factor):
+        """float32 follows ATen's float32 source-position rounding (incl. factor 3)."""
+        kw = dict(mode=mode, scale_factor=factor)
+        check_against_torch(lambda a: interpolate(a, **kw), _torch_interp(**kw), [shape],
+                            dtype=np.float32, grad=False)
+
+    @pytest.mark.parametrize("factor", [3, 5, 1.7, 2])
+    def test_oracle_float32_rounding(self, factor):
+        """Long float32 axes: source positions round like ATen's (fused multiply-add).
+
+        Exact arithmetic would differ from torch by ~2e-5 here; following ATen's rounding
+        leaves ~2e-7.
+        """
+        torch = pytest.importorskip("torch")
+        import torch.nn.functional as F
+
+        x = np.random.default_rng(0).standard_normal((1, 2, 400)).astype(np.float32)
+        ref = F.interpolate(torch.from_numpy(x), scale_factor=factor, mode="linear").numpy()
+        assert_close(interpolate(x, scale_factor=factor, mode="linear"), ref, np.float32,
+                     tol=1e-6)
+
+    @pytest.mark.parametrize("mode, shape, factors", [
+        ("linear", (2, 3, 21), (2,)), ("linear", (1, 2, 3), (5,)),
+        ("bilinear", (2, 3, 17, 9), (2, 4)), ("bilinear", (1, 2, 1, 1), (3, 2)),
+        ("bicubic", (2, 3, 17, 9), (4, 2)), ("bicubic", (1, 2, 2, 11), (3, 3)),
+        ("bicubic", (1, 1, 9, 8), (2, 1)),          # one fixed-phase axis, one generic
+        ("trilinear", (1, 2, 5, 9, 11), (2, 2, 2)), ("trilinear", (1, 2, 3, 4, 5), (2, 1, 3))])
+    def test_identity(self, mode, shape, factors, dtype):
+        """The fixed-phase fast path equals the generic gather path (and torch)."""
+        x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+        out = tuple(n * f for n, f in zip(shape[2:], factors))
+        for spec in (dict(size=out), dict(scale_factor=factors)):
+            fast = interpolate(x, mode=mode, **spec)
+            sf = tuple(float(f) for f in factors) if "scale_factor" in spec else (None,) * len(out)
+            generic = _resample(x, out, sf, mode, False, fast=False)
+            assert_close(fast, generic, dtype)
+        kw = dict(mode=mode, scale_factor=factors)
+        check_against_torch(lambda a: interpolate(a, **kw), _torch_interp(**kw), [shape],
+                            dtype=dtype, grad=False)
+
+    def test_grad(self):
+        """interpolate is linear and separable: its adjoint is R_h^T g R_w (torch autograd)."""
+        cases = [("bilinear", (5, 7), (9, 4), False), ("bicubic", (4, 6), (11, 13), True),
+                 ("area", (9, 7), (4, 3), None), ("nearest-exact", (3, 5), (7, 2), None)]
+        for mode, s_in, s_out, ac in cases:
+            Rh = resample_matrix(s_in[0], s_out[0], mode, ac)
+            Rw = resample_matrix(s_in[1], s_out[1], mode, ac)
+
+            def grad_np(g, x, Rh=Rh, Rw=Rw):
+                return [np.einsum("ph,ncpq,qw->nchw", Rh, g, Rw)]
+
+            kw = dict(size=s_out, mode=mode, align_corners=ac)
+            check_against_torch(lambda a, kw=kw: interpolate(a, **kw), _torch_interp(**kw),
+                                [(2, 3, *s_in)], grad_np=grad_np)
+
+    def test_pillow(self):
+        """The Convention section's Pillow claims (float 'F' images, so no 8-bit rounding)."""
+        Image = pytest.importorskip("PIL.Image")
+        rng = np.random.default_rng(0)
+        for (h, w), (H, W) in [((7, 9), (21, 13)), ((16, 12), (8, 6)), ((5, 6), (20, 24))]:
+            a = rng.standard_normal((h, w)).astype(np.float32)
+
+            def pil(resample, a=a, H=H, W=W):
+                return np.asarray(Image.fromarray(a, mode="F").resize((W, H), resample))
+
+            def ours(mode, a=a, H=H, W=W):
+                return interpolate(a[None, None].astype(np.float64), size=(H, W), mode=mode)[0, 0]
+
+            np.testing.assert_array_equal(pil(Image.NEAREST), ours("nearest-exact"))
+            up = H >= h and W >= w
+            bil = np.abs(pil(Image.BILINEAR) - ours("bilinear")).max()
+            assert (bil < 1e-6) if up else (bil > 0.1)      # equal up, anti-aliased down
+            assert np.abs(pil(Image.BICUBIC) - ours("bicubic")).max() > 0.1   # a = -0.5
+
+
+class TestResampleMatrix:
+    def test_smoke(self):
+        R = resample_matrix(3, 7, "bicubic")
+        assert R.shape == (7, 3)
+        np.testing.assert_allclose(R.sum(axis=1), 1.0)
+
+    def test_exception(self):
+        with pytest.raises(ValueError, match="n_out=0 must be positive"):
+            resample_matrix(3, 0)
+        with pytest.raises(ValueError, match="mode='spline' must be one of"):
+            resample_matrix(3, 4, "spline")
+        with pytest.raises(ValueError, match="align_corners"):
+            resample_matrix(3, 4, "area", align_corners=True)
+
+    @pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear", "bicubic", "area"])
+    @pytest.mark.parametrize("n_in, n_out, ac", [(5, 11, False), (11, 4, False), (4, 9, True),
+                                                 (1, 5, True), (6, 6, False)])
+    def test_oracle(self, mode, n_in, n_out, ac):
+        """R @ x reproduces interpolate along one axis (the axis of a 2-D image for cubic)."""
+        ac = ac if mode in INTERPOLATING else None
+        R = resample_matrix(n_in, n_out, mode, ac)
+        x = np.random.default_rng(0).standard_normal((2, 3, 4, n_in))
+        mode2 = "bilinear" if mode == "linear" else mode
+        y = interpolate(x, size=(4, n_out), mode=mode2, align_corners=ac)
+        assert_close(y, x @ R.T)
