@@ -398,7 +398,7 @@ def save_weights(path: str | os.PathLike[str], arrays: dict[str, np.ndarray],
                              "arrays are stored")
         clean[k] = a
     buf = io.BytesIO()
-    np.savez(buf, **clean)
+    np.savez(buf, **clean)  # type: ignore[arg-type]
     data = buf.getvalue()
     atomic_write(path, data, overwrite=overwrite)
     man = _read_manifest(path.parent)

@@ -126,7 +126,8 @@ def rng_state(np_rng: np.random.Generator | None = None,
     torch = _torch()
     st: dict[str, Any] = {"torch": torch.get_rng_state()}
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    st["numpy_global"] = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
+    st["numpy_global"] = {"kind": kind,
+                          "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)),
                           "pos": int(pos), "has_gauss": int(has_gauss),
                           "cached": float(cached)}
     py = random.getstate()

@@ -193,8 +193,8 @@ def run_eval(args: argparse.Namespace) -> int:
                      out=args.out, bench=not args.no_bench, bench_size=args.bench_size)
     results = evaluate(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     bench = throughput(2, cfg.bench_size) if cfg.bench else None
-    paths = write_report(results, cfg.out, bench)
-    print((cfg.out / "report.md").read_text())
+    paths = write_report(results, args.out, bench)
+    print((args.out / "report.md").read_text())
     for p in paths:
         print(p)
     return 0

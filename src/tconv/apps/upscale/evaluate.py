@@ -114,7 +114,7 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             per, srs[name] = {}, {}
             for img, (lr, hr) in pairs.items():
                 if name in BASELINES:
-                    sr = resize(lr, *hr.shape, method=name)
+                    sr = resize(lr, hr.shape[0], hr.shape[1], method=name)
                 else:
                     sr = _learned_sr(models[name], lr)
                 per[img] = _metrics(sr, hr, s)

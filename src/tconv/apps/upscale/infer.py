@@ -162,7 +162,7 @@ class NumpyUpscaler:
             f = subpixel_form(f32["head.weight"], f32["head.bias"], stride=s, padding=k // 2,
                               output_padding=s - 1)
             self.head_w = f.weight.astype(np.float32)
-            self.head_b = f.bias.astype(np.float32)
+            self.head_b = np.asarray(f.bias, dtype=np.float32)
             self.head_pad, self.head_crop = f.pad, f.crop
         elif cfg.head == "pixel_shuffle":
             self.head_w, self.head_b = f32["head.0.weight"], f32["head.0.bias"]

@@ -99,7 +99,7 @@ def _build_class():
         def __init__(self, cfg: UpscalerConfig) -> None:
             super().__init__()
             self.cfg = cfg
-            layers: list[nn.Module] = []
+            layers: list = []
             for cin, cout, k in body_layers(cfg):
                 layers += [nn.Conv2d(cin, cout, k, padding=k // 2), nn.PReLU(cout)]
             self.body = nn.Sequential(*layers)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._train import load_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
-from .data import PatchSampler, eval_pairs
+from .data import TRAIN_IMAGES, PatchSampler, eval_pairs
 from .model import Upscaler, UpscalerConfig
 
 __all__ = ["TrainConfig", "train", "evaluate_psnr", "export_weights"]
@@ -39,6 +39,7 @@ class TrainConfig:
     stop_at: int | None = None
     batch: int = 32
     patch: int = 24
+    images: tuple[str, ...] = TRAIN_IMAGES
     lr_body: float = 1e-3
     lr_head: float = 1e-4
     final_lr_frac: float = 0.05
@@ -119,7 +120,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     elif ckpt.exists() and not cfg.resume:
         raise FileExistsError(f"train: {str(ckpt)!r} exists; pass --resume to continue it or "
                               "choose another --out")
-    sampler = PatchSampler(cfg.model.scale, cfg.patch)
+    sampler = PatchSampler(cfg.model.scale, cfg.patch, tuple(cfg.images))
     pairs = eval_pairs(cfg.model.scale) if cfg.eval_every else None
     t0 = time.monotonic()
     bar = progress(range(step, cfg.steps), desc=f"x{cfg.model.scale} {cfg.model.head}",
@@ -176,3 +177,25 @@ def config_dict(cfg: TrainConfig) -> dict:
     d = asdict(cfg)
     d["out"] = str(cfg.out)
     return d
+
+
+def ship(run_dir: pathlib.Path, command: str, minutes: float, machine: str,
+         dest: pathlib.Path | None = None) -> pathlib.Path:
+    """Copy a finished run's verified ``weights.npz`` into the package weights folder.
+
+    The manifest entry keeps the run's config and training record and adds the command, the
+    wall-clock minutes and the machine that produced it. Returns the shipped file's path.
+    """
+    from ... import io as tio
+    from .infer import weights_path
+
+    arrays, meta = tio.load_weights(pathlib.Path(run_dir) / "weights.npz")
+    cfg = UpscalerConfig(**meta["config"])
+    target = weights_path(cfg.scale, cfg.head)
+    if dest is not None:
+        target = pathlib.Path(dest) / target.name
+    train_meta = dict(meta.get("train", {}))
+    train_meta.update(command=command, minutes=round(float(minutes), 1), machine=machine)
+    meta = {k: v for k, v in meta.items() if k not in ("sha256", "train")}
+    meta["train"] = train_meta
+    return tio.save_weights(target, arrays, meta)

@@ -1,0 +1,328 @@
+"""The learned up-scaler: weights integrity, NumPy vs torch engines, tiling, colour handling,
+deterministic resumable training, CLI error handling and no partial outputs.
+
+References: torch (``F.interpolate``, the torch module itself), scikit-image's metrics, and
+the research note's measured bicubic PSNR (astronaut x2: 31.70 dB).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+pytest.importorskip("skimage")
+
+from tconv import io as tio  # noqa: E402
+from tconv.apps.upscale import infer  # noqa: E402
+from tconv.apps.upscale.model import HEADS, UpscalerConfig  # noqa: E402
+
+SCALES = (2, 3, 4)
+
+
+def _random_weights(tmp_path, cfg: UpscalerConfig, seed: int = 0):
+    """A randomly initialised model (head scaled up so it matters) saved with a manifest."""
+    torch = pytest.importorskip("torch")
+    from tconv.apps.upscale.model import Upscaler
+    from tconv.apps.upscale.train import export_weights
+
+    torch.manual_seed(seed)
+    m = Upscaler(cfg)
+    with torch.no_grad():
+        for p in m.head.parameters():
+            p.normal_(0.0, 0.05)
+    return export_weights(m, tmp_path / f"x{cfg.scale}_{cfg.head}.npz")
+
+
+class TestShippedWeights:
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_smoke(self, scale):
+        arrays, meta = tio.load_weights(infer.weights_path(scale))     # hash checked
+        cfg = UpscalerConfig(**meta["config"])
+        assert cfg.scale == scale and cfg.head == "transposed" and cfg.skip
+        n = sum(a.size for a in arrays.values())
+        assert 10_000 < n < 16_000, n
+        for key in ("command", "minutes", "machine"):
+            assert meta["train"][key], key
+
+    def test_exception_tampered(self, tmp_path):
+        src = infer.weights_path(2)
+        shutil.copy(src, tmp_path / src.name)
+        shutil.copy(src.parent / "manifest.json", tmp_path / "manifest.json")
+        data = bytearray((tmp_path / src.name).read_bytes())
+        data[-100] ^= 0x40
+        (tmp_path / src.name).write_bytes(bytes(data))
+        with pytest.raises(ValueError, match="sha256"):
+            infer.load_model(tmp_path / src.name, 2)
+
+
+class TestBicubic:
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_oracle(self, scale):
+        torch = pytest.importorskip("torch")
+        x = np.random.default_rng(scale).random((2, 9, 13))
+        want = torch.nn.functional.interpolate(torch.from_numpy(x)[None], scale_factor=scale,
+                                               mode="bicubic", align_corners=False)[0].numpy()
+        np.testing.assert_allclose(infer.bicubic_upsample(x, scale), want, atol=1e-12)
+
+    def test_identity_ycbcr_round_trip(self):
+        rgb = np.random.default_rng(0).random((5, 4, 3))
+        np.testing.assert_allclose(infer.ycbcr_to_rgb(infer.rgb_to_ycbcr(rgb)), rgb,
+                                   atol=1e-12)
+        gray = np.full((1, 1, 3), 0.3)
+        ycc = infer.rgb_to_ycbcr(gray)[0, 0]
+        np.testing.assert_allclose(ycc, [(16 + 219 * 0.3) / 255, 128 / 255, 128 / 255])
+
+
+class TestEngines:
+    @pytest.mark.parametrize("head", HEADS)
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_oracle(self, tmp_path, head, scale):
+        """NumPy engine (tconv.conv + sub-pixel head) == the torch module."""
+        pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=scale, head=head)
+        path = _random_weights(tmp_path, cfg)
+        a = infer.load_model(path, scale, "numpy", head)
+        b = infer.load_model(path, scale, "torch", head)
+        y = np.random.default_rng(1).random((19, 23)).astype(np.float32)
+        ya, yb = a(y), b(y)
+        assert ya.shape == yb.shape == (19 * scale, 23 * scale) and ya.dtype == np.float32
+        np.testing.assert_allclose(ya, yb, atol=2e-5)
+
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_shipped_within_one_level(self, scale):
+        """Shipped weights on a photo crop: the engines' 8-bit outputs differ by <= 1/255."""
+        pytest.importorskip("torch")
+        from tconv.apps.upscale.data import load_photo
+
+        img = load_photo("chelsea")[40:90, 100:170]
+        outs = [infer.upscale_array(img, infer.UpscaleOptions(scale=scale, engine=e))
+                for e in ("numpy", "torch")]
+        assert np.abs(outs[0].astype(int) - outs[1].astype(int)).max() <= 1
+
+
+class TestTiling:
+    @pytest.mark.parametrize("head", HEADS)
+    def test_identity(self, tmp_path, head, monkeypatch):
+        cfg = UpscalerConfig(scale=3, head=head)
+        model = infer.load_model(_random_weights(tmp_path, cfg), 3, "numpy", head)
+        y = np.random.default_rng(2).random((27, 22)).astype(np.float32)
+        whole = infer.upscale_y(model, y, tile=None)
+        tiled = infer.upscale_y(model, y, tile=8)
+        np.testing.assert_allclose(tiled, whole, atol=2e-6)
+        # the margin is what makes it exact: one pixel of margin is visibly wrong
+        monkeypatch.setattr(infer, "receptive_radius", lambda c: 1)
+        assert np.abs(infer.upscale_y(model, y, tile=8) - whole).max() > 1e-3
+
+    def test_identity_full_pipeline(self, tmp_path):
+        cfg = UpscalerConfig(scale=2)
+        model = infer.load_model(_random_weights(tmp_path, cfg), 2, "numpy")
+        img = np.random.default_rng(3).integers(0, 256, (30, 26, 4)).astype(np.uint8)
+        a = infer.upscale_array(img, infer.UpscaleOptions(scale=2, tile=None), model)
+        b = infer.upscale_array(img, infer.UpscaleOptions(scale=2, tile=9), model)
+        assert a.shape == (60, 52, 4) and a.dtype == np.uint8
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+        assert np.mean(a != b) < 1e-3
+
+
+class TestUpscaleArray:
+    def test_shape(self, tmp_path):
+        cfg = UpscalerConfig(scale=2)
+        model = infer.load_model(_random_weights(tmp_path, cfg), 2, "numpy")
+        rng = np.random.default_rng(4)
+        for shape in [(12, 10), (12, 10, 3), (12, 10, 4)]:
+            for dt in (np.uint8, np.uint16):
+                img = rng.integers(0, np.iinfo(dt).max + 1, shape).astype(dt)
+                out = infer.upscale_array(img, infer.UpscaleOptions(scale=2), model)
+                assert out.dtype == dt and out.shape == (24, 20, *shape[2:])
+
+    def test_oracle_alpha_and_chroma(self, tmp_path):
+        """Alpha is bicubic; a gray RGB image stays gray; the gray path equals RGB's."""
+        torch = pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=2)
+        model = infer.load_model(_random_weights(tmp_path, cfg), 2, "numpy")
+        rng = np.random.default_rng(5)
+        g = rng.integers(0, 256, (14, 11)).astype(np.uint8)
+        rgba = np.dstack([g, g, g, rng.integers(0, 256, (14, 11)).astype(np.uint8)])
+        out = infer.upscale_array(rgba, infer.UpscaleOptions(scale=2), model)
+        alpha = torch.nn.functional.interpolate(
+            torch.from_numpy(rgba[..., 3] / 255.0)[None, None], scale_factor=2,
+            mode="bicubic", align_corners=False)[0, 0].numpy()
+        np.testing.assert_array_equal(out[..., 3], np.clip(np.round(alpha * 255), 0, 255))
+        gray = infer.upscale_array(g, infer.UpscaleOptions(scale=2), model)
+        for c in range(3):
+            assert np.abs(out[..., c].astype(int) - gray.astype(int)).max() <= 1
+
+    def test_exception(self):
+        with pytest.raises(ValueError, match="scale=5"):
+            infer.UpscaleOptions(scale=5)
+        with pytest.raises(ValueError, match="method"):
+            infer.UpscaleOptions(method="lanczos")
+        with pytest.raises(ValueError, match="dtype"):
+            infer.upscale_array(np.zeros((4, 4), np.float32),
+                                infer.UpscaleOptions(method="nearest"))
+
+    def test_nearest_is_pixel_repeat(self):
+        img = np.arange(12, dtype=np.uint8).reshape(3, 4)
+        out = infer.upscale_array(img, infer.UpscaleOptions(scale=3, method="nearest"))
+        np.testing.assert_array_equal(out, np.kron(img, np.ones((3, 3), np.uint8)))
+
+
+class TestTraining:
+    def _cfg(self, tmp_path, **kw):
+        from tconv.apps.upscale.train import TrainConfig
+
+        model = UpscalerConfig(scale=2, d=8, s=4, m=1)
+        base = dict(model=model, out=tmp_path, steps=6, batch=4, patch=12, eval_every=0,
+                    images=("coins", "text"),
+                    checkpoint_every=100, progress=False, threads=1)
+        base.update(kw)
+        return TrainConfig(**base)
+
+    def test_smoke_loss_decreases(self, tmp_path):
+        torch = pytest.importorskip("torch")
+        from tconv.apps.upscale.data import PatchSampler
+        from tconv.apps.upscale.model import Upscaler
+        from tconv.apps.upscale.train import train
+
+        cfg = self._cfg(tmp_path, steps=25, lr_body=3e-3, lr_head=3e-3)
+        cfg.model.skip = False               # learn the whole image: loss starts high
+        lr, hr = PatchSampler(2, 12, ("coins", "text")).batch(np.random.default_rng(99), 16)
+        torch.manual_seed(cfg.seed)
+        init = Upscaler(cfg.model)
+        with torch.no_grad():
+            before = float(torch.mean((init(torch.from_numpy(lr)) - torch.from_numpy(hr)) ** 2))
+        model, _ = train(cfg, log=lambda m: None)
+        with torch.no_grad():
+            after = float(torch.mean((model(torch.from_numpy(lr)) - torch.from_numpy(hr)) ** 2))
+        assert after < 0.5 * before, (before, after)
+        arrays, meta = tio.load_weights(tmp_path / "weights.npz")
+        assert meta["config"]["d"] == 8 and meta["train"]["steps_done"] == 25
+
+    def test_identity_resume_bit_exact(self, tmp_path):
+        torch = pytest.importorskip("torch")
+        from tconv.apps.upscale.train import train
+
+        full, _ = train(self._cfg(tmp_path / "full"), log=lambda m: None)
+        train(self._cfg(tmp_path / "part", stop_at=3), log=lambda m: None)
+        ck = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+        assert ck["step"] == 3
+        resumed, _ = train(self._cfg(tmp_path / "part", resume=True), log=lambda m: None)
+        a, b = full.state_dict(), resumed.state_dict()
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+        partial = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+        assert partial["step"] == 6
+
+    def test_exception(self, tmp_path):
+        pytest.importorskip("torch")
+        from tconv.apps.upscale.train import train
+
+        train(self._cfg(tmp_path, stop_at=1), log=lambda m: None)
+        with pytest.raises(FileExistsError, match="--resume"):
+            train(self._cfg(tmp_path), log=lambda m: None)
+        with pytest.raises(ValueError, match="different configuration"):
+            train(self._cfg(tmp_path, resume=True, seed=1), log=lambda m: None)
+
+
+class TestEvaluate:
+    def test_oracle_bicubic_baseline(self):
+        from tconv.apps.upscale.evaluate import EvalConfig, evaluate
+
+        res = evaluate(EvalConfig(scales=(2,), heads=(), images=("astronaut",)),
+                       log=lambda m: None)
+        m = res[2]["methods"]
+        # research note (sr-quality.md, section 2): astronaut x2 PIL bicubic 31.70 dB
+        assert abs(m["bicubic"]["mean"]["psnr"] - 31.70) < 0.02
+        assert m["nearest"]["mean"]["psnr"] < m["bicubic"]["mean"]["psnr"]
+
+    def test_flat_phase_spread(self):
+        from tconv.apps.upscale.evaluate import flat_phase_spread
+
+        hr = np.full((40, 40), 50.0)
+        pattern = np.tile([[0.0, 0.0, 0.0], [0.0, 0.6, 0.0], [0.0, 0.0, -0.3]], (14, 14))
+        assert flat_phase_spread(hr + pattern[:40, :40], hr, 3) == pytest.approx(0.9)
+        assert flat_phase_spread(hr + 2.0, hr, 3) == pytest.approx(0.0)
+
+
+class TestCli:
+    def _main(self, *argv):
+        from tconv.cli import main
+
+        return main(list(argv))
+
+    def test_smoke_and_bad_files(self, tmp_path, capsys):
+        from tconv.apps.upscale.data import load_photo
+
+        src = tmp_path / "in"
+        src.mkdir()
+        tio.write_image(src / "a.png", load_photo("chelsea")[:40, :50])
+        tio.write_image(src / "g16.tif", (load_photo("camera")[:30, :20].astype(np.uint16)
+                                          * 257))
+        (src / "b.png").write_text("this is not a PNG")
+        good = tio.write_image(tmp_path / "c.jpg", load_photo("coffee")[:40, :40])
+        (src / "c.jpg").write_bytes(good.read_bytes()[:300])           # truncated JPEG
+        out = tmp_path / "out"
+        rc = self._main("upscale", str(src), "-o", str(out), "--scale", "2")
+        err = capsys.readouterr().err
+        assert rc == 1
+        assert "b.png" in err and "not an image" in err
+        assert "c.jpg" in err and ("truncated" in err or "corrupt" in err)
+        assert sorted(p.name for p in out.iterdir()) == ["a_x2.png", "g16_x2.tif"]
+        a, _ = tio.read_image(out / "a_x2.png")
+        g, info = tio.read_image(out / "g16_x2.tif")
+        assert a.shape == (80, 100, 3) and g.shape == (60, 40) and g.dtype == np.uint16
+        # existing output refused; --overwrite replaces
+        rc = self._main("upscale", str(src / "a.png"), "-o", str(out / "a_x2.png"),
+                        "--scale", "2")
+        assert rc == 1 and "exists" in capsys.readouterr().err
+        before = (out / "a_x2.png").read_bytes()
+        assert self._main("upscale", str(src / "a.png"), "-o", str(out / "a_x2.png"),
+                          "--scale", "2", "--method", "nearest", "--overwrite") == 0
+        assert (out / "a_x2.png").read_bytes() != before
+        # pixel limit
+        rc = self._main("upscale", str(src / "a.png"), "-o", str(tmp_path / "z.png"),
+                        "--scale", "2", "--max-pixels", "1000")
+        assert rc == 1 and "max_pixels" in capsys.readouterr().err
+        assert not (tmp_path / "z.png").exists()
+        assert not [p for p in tmp_path.rglob("*.part")]
+
+    def test_exception_tampered_weights(self, tmp_path, capsys):
+        src = infer.weights_path(2)
+        shutil.copy(src, tmp_path / "w.npz")
+        man = json.loads((src.parent / "manifest.json").read_text())
+        (tmp_path / "manifest.json").write_text(json.dumps(
+            {"files": {"w.npz": man["files"][src.name]}}))
+        data = bytearray((tmp_path / "w.npz").read_bytes())
+        data[200] ^= 1
+        (tmp_path / "w.npz").write_bytes(bytes(data))
+        img = tio.write_image(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
+        rc = self._main("upscale", str(img), "--scale", "2", "--weights",
+                        str(tmp_path / "w.npz"))
+        assert rc == 1 and "sha256" in capsys.readouterr().err
+        assert not (tmp_path / "a_x2.png").exists()
+
+    def test_help_has_examples(self, capsys):
+        for cmd in ("upscale", "train-upscaler", "eval-upscaler"):
+            with pytest.raises(SystemExit):
+                self._main(cmd, "--help")
+            assert "examples:" in capsys.readouterr().out
+
+
+class TestDemo:
+    def test_smoke(self, tmp_path):
+        from tconv.cli.upscale import demo
+
+        lines = []
+        paths = demo(tmp_path, lines.append)
+        names = {p.name for p in paths}
+        assert {"report.md", "crops_x2.png", "upscale.html"} <= names
+        res = json.loads((tmp_path / "upscale" / "results.json").read_text())["results"]["2"]
+        learned = res["learned-transposed"]["mean"]
+        assert learned["psnr"] > res["bicubic"]["mean"]["psnr"] + 1.0
+        assert learned["ssim"] > res["bicubic"]["mean"]["ssim"]
+        assert "learned-transposed" in "\n".join(lines)
