@@ -191,6 +191,38 @@ def test_transposed_footprint(page, cfg, tmp_path):
         assert n_col == np.count_nonzero(y)
 
 
+def test_padding_ring_and_hover(page):
+    """conv with padding: the window of output (0, 0) covers 4 input and 5 padding cells;
+    hovering previews another cell, leaving restores the clicked one."""
+    _set(page, padding="1", stride="2")
+    assert page.text_content("#out-size") == str(tconv.conv_output_size((4, 4), 3, 2, 1))
+    assert page.eval_on_selector_all("#grid-in .cell.pad", "e => e.length") == 6 * 6 - 16
+    page.click('#grid-out .cell[data-idx="0"]')
+    C = tconv.conv_matrix(np.ones((1, 1, 3, 3)), (4, 4), 2, 1, sparse=False)
+    assert _classes(page, "grid-in", "hit") == np.flatnonzero(C[0]).tolist()
+    assert page.eval_on_selector_all("#grid-in .cell.padhit", "e => e.length") == 9 - 4
+    page.hover('#grid-out .cell[data-idx="3"]')
+    assert _classes(page, "grid-out", "src") == [3]
+    assert _classes(page, "grid-in", "hit") == np.flatnonzero(C[3]).tolist()
+    page.hover("h1")
+    assert _classes(page, "grid-out", "src") == [0]
+
+
+def test_transposed_crop_ring(page):
+    """conv_transpose 3x3 -> 6x6 (k3, s2, p1, op1): the dashed ring is the crop; a corner
+    input's footprint is 4 kept cells + 5 cropped ones."""
+    page.click("#mode-transpose")
+    _set(page, input_size="3, 3", stride="2", padding="1", output_padding="1")
+    assert page.eval_on_selector_all("#grid-out .cell.pad", "e => e.length") == 8 * 8 - 36
+    page.click('#grid-in .cell[data-idx="0"]')
+    e = np.zeros((3, 3))
+    e[0, 0] = 1
+    y = tconv.conv_transpose(e[None, None], np.ones((1, 1, 3, 3)), None, 2, 1, 1)[0, 0]
+    assert _classes(page, "grid-out", "hit") == np.flatnonzero(y).tolist()
+    assert page.eval_on_selector_all("#grid-out .cell.padhit", "e => e.length") == 9 - 4
+    assert "cropped away" in page.text_content("#info")
+
+
 def test_errors_match_library(page):
     page.click("#mode-transpose")
     _set(page, input_size="2, 2", stride="2", output_padding="2")

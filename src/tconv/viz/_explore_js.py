@@ -237,6 +237,8 @@ h1{font-size:20px;margin:0 0 8px}
 .g-in .cell.src,.g-in .cell.hit{background:var(--input-active);color:#fff}
 .g-out .cell.src,.g-out .cell.hit{background:var(--output-active);color:#fff}
 .cell.src{outline:3px solid #f0a000;outline-offset:-3px}
+.cell.pad{background:#fff !important;border:1px dashed #888;cursor:default}
+.cell.pad.padhit{background:var(--zero-active) !important}
 #matrix{display:grid;gap:0;width:max-content;border:1px solid #888}
 .m{width:18px;height:18px;box-sizing:border-box;border-right:1px solid #eee;border-bottom:1px solid #eee;
   font:8px monospace;display:flex;align-items:center;justify-content:center;cursor:pointer;background:#fff}
@@ -248,6 +250,7 @@ h1{font-size:20px;margin:0 0 8px}
 .sw.input{background:var(--input)}.sw.input_active{background:var(--input-active)}
 .sw.output{background:var(--output)}.sw.output_active{background:var(--output-active)}
 .sw.kernel{background:var(--kernel)}.sw.zero{background:#fff}
+.sw.padding{background:#fff;border-style:dashed}.sw.zero_active{background:var(--zero-active)}
 #info{min-height:2.8em;font:13px monospace;white-space:pre-wrap;background:#f6f6f6;padding:6px;margin-top:8px}
 #selfcheck{font-size:12px;color:#555;margin-top:12px}
 #selfcheck.fail{color:#a00000;font-weight:bold}
@@ -302,13 +305,23 @@ function tapName(t, k) {
 }
 function grid2(shape) { return shape.length === 1 ? [1, shape[0]] : shape; }
 
-function makeGrid(el, shape, kind, labels) {
+// ring: per displayed dim [lo, hi] padding cells drawn dashed around the grid (no data)
+function makeGrid(el, shape, kind, labels, ring) {
   el.innerHTML = "";
   const [r, c] = grid2(shape);
-  el.style.gridTemplateColumns = `repeat(${c}, 34px)`;
-  for (let i = 0; i < r * c; i++) {
+  const [[r0, r1], [c0, c1]] = ring || [[0, 0], [0, 0]];
+  el.style.gridTemplateColumns = `repeat(${c + c0 + c1}, 34px)`;
+  for (let pr = 0; pr < r + r0 + r1; pr++) for (let pc = 0; pc < c + c0 + c1; pc++) {
     const d = document.createElement("div");
-    d.className = "cell"; d.dataset.idx = i;
+    d.className = "cell";
+    const rr = pr - r0, cc = pc - c0;
+    if (rr < 0 || rr >= r || cc < 0 || cc >= c) {
+      d.classList.add("pad"); d.dataset.pr = pr; d.dataset.pc = pc; d.title = "padding zero";
+      el.appendChild(d);
+      continue;
+    }
+    const i = rr * c + cc;
+    d.dataset.idx = i;
     d.title = kind + " " + idxText(i, shape);
     if (labels) d.textContent = labels[i];
     if (kind !== "kernel") {
@@ -318,6 +331,36 @@ function makeGrid(el, shape, kind, labels) {
     }
     el.appendChild(d);
   }
+}
+
+// the padding ring (non-negative (lo, hi) per displayed dim) of the grid the direct conv reads:
+// conv: its input; conv_transpose: its output (the crop of the full one-to-many output)
+function ringOf(g) {
+  const pads = g.pad.map(([lo, hi]) => [Math.max(lo, 0), Math.max(hi, 0)]);
+  return pads.length === 1 ? [[0, 0], pads[0]] : pads;
+}
+
+// padding cells under the kernel window of the direct conv's output cell co
+function markWindow(g, co) {
+  const ring = ringOf(g);
+  const convOut = g.transposed ? g.inSize : g.outSize;
+  const pos = TC.unravel(co, convOut);
+  const dims = pos.length === 1 ? [[0], pos] : [[pos[0]], [pos[1]]];
+  const axes = pos.length === 1 ? [null, 0] : [0, 1];
+  const rows = [], cols = [];
+  [rows, cols].forEach((out, a) => {
+    const ax = axes[a];
+    if (ax === null) { out.push(0); return; }
+    for (let t = 0; t < g.kernel[ax]; t++)
+      out.push(dims[a][0] * g.stride[ax] + t * g.dilation[ax] - g.pad[ax][0] + ring[a][0]);
+  });
+  const grid = g.transposed ? "grid-out" : "grid-in";
+  let n = 0;
+  for (const pr of rows) for (const pc of cols) {
+    const el = document.querySelector(`#${grid} .cell.pad[data-pr="${pr}"][data-pc="${pc}"]`);
+    if (el) { el.classList.add("padhit"); n++; }
+  }
+  return n;
 }
 
 function render() {
@@ -364,8 +407,11 @@ function render() {
     if (!S.byRow.has(e[0])) S.byRow.set(e[0], []); S.byRow.get(e[0]).push(e);
     if (!S.byCol.has(e[1])) S.byCol.set(e[1], []); S.byCol.get(e[1]).push(e);
   }
-  makeGrid($("grid-in"), g.inSize, "input", null);
-  makeGrid($("grid-out"), g.outSize, "output", null);
+  makeGrid($("grid-in"), g.inSize, "input", null, g.transposed ? null : ringOf(g));
+  makeGrid($("grid-out"), g.outSize, "output", null, g.transposed ? ringOf(g) : null);
+  const ringed = ringOf(g).some(([lo, hi]) => lo + hi > 0);
+  if (ringed) $(g.transposed ? "h-out" : "h-in").textContent +=
+    g.transposed ? " (dashed: cropped by padding)" : " (dashed: padding)";
   makeGrid($("grid-k"), g.kernel, "kernel", Array.from({length: TC.prod(g.kernel)}, (_, t) => tapName(t, g.kernel)));
   $("matrix-name").textContent = `${name} (${nOut}x${nIn}), ${S.entries.length} non-zeros: rows = output cells, columns = input cells`;
   const m = $("matrix"); m.innerHTML = "";
@@ -396,8 +442,8 @@ function render() {
 
 function show(kind, i) {
   const g = S.g; if (!g) return;
-  for (const el of document.querySelectorAll(".cell.src, .cell.hit, .m.sel-row, .m.sel-col")) {
-    el.classList.remove("src", "hit", "sel-row", "sel-col");
+  for (const el of document.querySelectorAll(".cell.src, .cell.hit, .cell.padhit, .m.sel-row, .m.sel-col")) {
+    el.classList.remove("src", "hit", "padhit", "sel-row", "sel-col");
     if (el.classList.contains("cell")) el.textContent = "";
   }
   if (kind === null || kind === undefined) { $("info").textContent = "hover or click a cell"; return; }
@@ -414,13 +460,16 @@ function show(kind, i) {
   }
   const sel = kind === "input" ? `#matrix .m[data-col="${i}"]` : `#matrix .m[data-row="${i}"]`;
   for (const el of document.querySelectorAll(sel)) el.classList.add(kind === "input" ? "sel-col" : "sel-row");
+  // the direct conv's output cell: conv output i, or conv_transpose input i
+  const padHits = (kind === "output") !== g.transposed ? markWindow(g, i) : 0;
   const shapeSrc = kind === "input" ? g.inSize : g.outSize, shapeDst = kind === "input" ? g.outSize : g.inSize;
   const verb = kind === "input" ? "reaches" : "reads";
   const line = kind === "input" ? `column ${i} of ${name}` : `row ${i} of ${name}`;
   const many = g.transposed === (kind === "input") ? "one-to-many" : "many-to-one";
   $("info").textContent = `${kind} cell ${idxText(i, shapeSrc)} = ${line}: ${verb} ${reached.length} ` +
     `${kind === "input" ? "output" : "input"} cells (${many})\n` +
-    reached.map(j => idxText(j, shapeDst)).join(" ");
+    reached.map(j => idxText(j, shapeDst)).join(" ") +
+    (padHits ? `\n+ ${padHits} padding cells under the kernel (${g.transposed ? "cropped away" : "zeros"})` : "");
 }
 
 function selfCheck() {
@@ -438,9 +487,10 @@ function selfCheck() {
   return bad;
 }
 
-for (const el of document.querySelectorAll("#controls input")) {
-  el.addEventListener("input", render); el.addEventListener("change", render);
-}
+// text fields re-render while typing ("input"); a "change" on blur would rebuild the grids
+// under the mouse and swallow the click that caused the blur
+for (const el of document.querySelectorAll("#controls input[data-key]")) el.addEventListener("input", render);
+for (const el of document.querySelectorAll("#controls input[type=radio]")) el.addEventListener("change", render);
 render(); selfCheck();
 </script>
 </body></html>

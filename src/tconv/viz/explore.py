@@ -152,7 +152,7 @@ def explorer_html(config: Mapping[str, Any] | None = None, *,
     vectors = [library_case(c, max_cells=64) for c in cases]
     css_vars = "".join(f"--{k.replace('_', '-')}:{v};" for k, v in COLORS.items())
     legend = "".join(f'<span class="key"><span class="sw {k}"></span>{html.escape(t)}</span>'
-                     for k, t in LEGEND if k not in ("padding", "inserted", "zero_active"))
+                     for k, t in LEGEND if k != "inserted")
     data = json.dumps(vectors, separators=(",", ":")).replace("</", "<\\/")  # no </script>
     return (PAGE
             .replace("__TITLE__", html.escape(title))
