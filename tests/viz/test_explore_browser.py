@@ -156,7 +156,7 @@ def test_conv_receptive_field(page):
     assert _classes(page, "grid-out", "src") == [3]
     assert page.eval_on_selector_all("#matrix .m.sel-row", "e => e.length") == 16
     assert page.eval_on_selector_all("#matrix .m.nz.sel-row", "e => e.length") == 9
-    assert "row 3 of C" in page.text_content("#info")
+    assert "row 3 of C: reads 9 input cells (many-to-one)" in page.text_content("#info")
     # tap names written in the shaded cells: w00 ... w22 in order
     names = page.eval_on_selector_all("#grid-in .cell.hit", "els => els.map(e => e.textContent)")
     assert names == [f"w{r}{c}" for r in range(3) for c in range(3)]
@@ -213,7 +213,8 @@ def test_transposed_crop_ring(page):
     input's footprint is 4 kept cells + 5 cropped ones."""
     page.click("#mode-transpose")
     _set(page, input_size="3, 3", stride="2", padding="1", output_padding="1")
-    assert page.eval_on_selector_all("#grid-out .cell.pad", "e => e.length") == 8 * 8 - 36
+    # cropped: 1 row/column low, 1 - output_padding = 0 high
+    assert page.eval_on_selector_all("#grid-out .cell.pad", "e => e.length") == 7 * 7 - 36
     page.click('#grid-in .cell[data-idx="0"]')
     e = np.zeros((3, 3))
     e[0, 0] = 1

@@ -336,7 +336,8 @@ function makeGrid(el, shape, kind, labels, ring) {
 // the padding ring (non-negative (lo, hi) per displayed dim) of the grid the direct conv reads:
 // conv: its input; conv_transpose: its output (the crop of the full one-to-many output)
 function ringOf(g) {
-  const pads = g.pad.map(([lo, hi]) => [Math.max(lo, 0), Math.max(hi, 0)]);
+  // conv_transpose: output_padding re-extends the high side, so only hi - output_padding is cropped
+  const pads = g.pad.map(([lo, hi], a) => [Math.max(lo, 0), Math.max(hi - g.outputPadding[a], 0)]);
   return pads.length === 1 ? [[0, 0], pads[0]] : pads;
 }
 
@@ -465,7 +466,7 @@ function show(kind, i) {
   const shapeSrc = kind === "input" ? g.inSize : g.outSize, shapeDst = kind === "input" ? g.outSize : g.inSize;
   const verb = kind === "input" ? "reaches" : "reads";
   const line = kind === "input" ? `column ${i} of ${name}` : `row ${i} of ${name}`;
-  const many = g.transposed === (kind === "input") ? "one-to-many" : "many-to-one";
+  const many = g.transposed ? "one-to-many" : "many-to-one";
   $("info").textContent = `${kind} cell ${idxText(i, shapeSrc)} = ${line}: ${verb} ${reached.length} ` +
     `${kind === "input" ? "output" : "input"} cells (${many})\n` +
     reached.map(j => idxText(j, shapeDst)).join(" ") +
