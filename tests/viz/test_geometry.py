@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given
+from strategies import transposed_configs
 
 import tconv
 from tconv.viz import geometry, zero_insertion_view
@@ -115,3 +117,30 @@ def test_import_hygiene():
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _as_2d(cfg):
+    """A 1-D or 2-D configuration as a 2-D one (leading dims of size 1, stride 1, pad 0)."""
+    def pad(t, fill):
+        return (fill,) * (2 - len(t)) + tuple(t)
+    return (pad(cfg.size, 1), pad(cfg.kernel, 1), pad(cfg.stride, 1), pad(cfg.padding, 0),
+            pad(cfg.dilation, 1), pad(cfg.output_padding, 0))
+
+
+@given(transposed_configs(max_ndim=2))
+def test_property_matrix_is_C_transposed(cfg):
+    """For any valid configuration: M @ x == conv_transpose(x) == zero insertion, and M
+    is C.T for the conv over the output (rows beyond the input size dropped)."""
+    size, k, s, p, d, op = _as_2d(cfg)
+    g = geometry(size, k, s, p, d, op, transposed=True)
+    y = tconv.conv_transpose(g.x[None, None], g.weight[None, None], None, s, p, op, 1, d)
+    np.testing.assert_allclose(g.matrix @ g.x.ravel(), y.ravel())
+    np.testing.assert_allclose(zero_insertion_view(g).y, g.y)
+    C = tconv.conv_matrix(g.weight[None, None], g.out_size, s, p, d, sparse=False)
+    rows = tconv.conv_output_size(g.out_size, k, s, p, d)
+    keep = np.zeros(rows, dtype=bool)
+    keep[: size[0], : size[1]] = True
+    np.testing.assert_array_equal(g.matrix, C[keep.ravel()].T)
+    # and the conv geometry of the same numbers is C itself
+    c = geometry(g.out_size, k, s, p, d, weight=g.weight)
+    np.testing.assert_array_equal(c.matrix, C)
