@@ -277,3 +277,21 @@ def test_cli_train_resume_sample(tmp_path, capsys):
                  "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").is_file()
     assert main(["dcgan", "sample", "--checkpoint", str(tmp_path / "none.pt")]) == 1
+
+
+def test_compare_tiny(tmp_path, source):
+    """Same budget per variant; report, grids and scores in range (a 3-step smoke run)."""
+    from tconv.apps.dcgan.compare import compare
+
+    results, ref = compare(["transposed", "pixel_shuffle_icnr"], DCGANConfig(**TINY),
+                           _tcfg(tmp_path / "runs", steps=3, sample_every=0), tmp_path,
+                           n_eval=16, source=source, log=lambda m: None)
+    assert [(r.variant, r.method, r.init) for r in results] == [
+        ("transposed", "transposed", "default"), ("pixel_shuffle_icnr", "pixel_shuffle", "icnr")]
+    assert all(0 <= r.artifact_s2 <= 1 and r.swd > 0 and r.steps == 3 for r in results)
+    assert ref["swd"] >= 0
+    for name in ("report.md", "results.json", "comparison.png", "grid_transposed.png"):
+        assert (tmp_path / name).is_file()
+    assert "| pixel_shuffle_icnr | icnr |" in (tmp_path / "report.md").read_text()
+    with pytest.raises(ValueError, match="unknown variants \\['bilinear'\\]"):
+        compare(["bilinear"], DCGANConfig(**TINY), _tcfg(tmp_path), tmp_path, source=source)

@@ -246,3 +246,17 @@ def test_cli_train_resume_eval(tmp_path, capsys):
     report = json.loads(out[:out.rindex("}") + 1])
     assert report["step"] == 3 and 0 <= report["mean_iou"] <= 1
     assert (tmp_path / "p.png").is_file()
+
+
+def test_compare_tiny(tmp_path, data):
+    """Same budget per decoder; mean IoU in range, report and prediction picture written."""
+    from tconv.apps.segment.evaluate import compare
+
+    cfg = _tcfg(tmp_path / "runs", steps=2, n_train=8)
+    results = compare(["transposed_bilinear", "bilinear"], TINY, cfg, tmp_path, n_test=4,
+                      log=lambda m: None)
+    assert [r.variant for r in results] == ["transposed_bilinear", "bilinear"]
+    assert all(0 <= r.mean_iou <= 1 and r.steps == 2 for r in results)
+    assert results[1].params < results[0].params           # fixed bilinear learns nothing
+    for name in ("report.md", "results.json", "predictions.png"):
+        assert (tmp_path / name).is_file()

@@ -12,6 +12,7 @@ import pathlib
 __all__ = ["add_parser", "demo"]
 
 _METHODS = ("transposed", "resize_conv", "pixel_shuffle")
+_VARIANTS = _METHODS + ("transposed_icnr", "pixel_shuffle_icnr")
 
 EPILOG = """\
 Data (no downloads): 'skimage' (default) = random crops of the textures and photos that
@@ -25,17 +26,20 @@ examples:
   tconv dcgan train --method resize_conv --data train-images-idx3-ubyte.gz --out /tmp/mnist
   tconv dcgan sample --checkpoint /tmp/dcgan/checkpoint.pt --n 64 --out /tmp/samples.png
   tconv dcgan compare --steps 300 --out /tmp/dcgan-compare
+  tconv dcgan compare --steps 300 --variants pixel_shuffle pixel_shuffle_icnr --out /tmp/ps
 """
 
 
-def _model_args(p: argparse.ArgumentParser, *, method: bool = True) -> None:
+def _model_args(p: argparse.ArgumentParser, *, method: bool = True, init: bool = True,
+                ) -> None:
     g = p.add_argument_group("model")
     if method:
         g.add_argument("--method", choices=_METHODS, default="transposed",
                        help="generator up-sampling (default: transposed, as in the paper)")
-    g.add_argument("--init", choices=("default", "icnr"), default="default",
-                   help="'icnr': N(0, 0.02) base kernel copied to every phase (pixel_shuffle, "
-                        "transposed); default: the paper's N(0, 0.02)")
+    if init:
+        g.add_argument("--init", choices=("default", "icnr"), default="default",
+                       help="'icnr': N(0, 0.02) base kernel copied to every phase "
+                            "(pixel_shuffle, transposed); default: the paper's N(0, 0.02)")
     g.add_argument("--image-size", type=int, default=32, help="power of two >= 8 (default 32)")
     g.add_argument("--channels", type=int, choices=(1, 3), default=1)
     g.add_argument("--latent-dim", type=int, default=64)
@@ -85,8 +89,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = acts.add_parser("compare", help="same budget per up-sampling method: artifact "
                         "scores, patch SWD, sample grids",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-    c.add_argument("--methods", nargs="+", choices=_METHODS, default=list(_METHODS))
-    _model_args(c, method=False)
+    c.add_argument("--variants", nargs="+", choices=_VARIANTS, default=list(_METHODS),
+                   help="up-sampling variants (method, or method_icnr for ICNR init on the "
+                        "N(0, 0.02) base); default: the three methods")
+    _model_args(c, method=False, init=False)
     _train_args(c)
     c.add_argument("--n-eval", type=int, default=256, help="samples scored per method")
     c.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/dcgan-compare"))
@@ -99,7 +105,7 @@ def _configs(args: argparse.Namespace, method: str = "transposed"):
     mcfg = DCGANConfig(latent_dim=args.latent_dim, channels=args.channels,
                        image_size=args.image_size, g_features=args.g_features,
                        d_features=args.d_features, method=getattr(args, "method", method),
-                       init=args.init)
+                       init=getattr(args, "init", "default"))
     tcfg = TrainConfig(out_dir=str(args.out), data=args.data, steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1,
                        seed=args.seed, sample_every=args.sample_every,
@@ -142,7 +148,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     mcfg, tcfg = _configs(args)
-    compare(args.methods, mcfg, tcfg, args.out, n_eval=args.n_eval)
+    compare(args.variants, mcfg, tcfg, args.out, n_eval=args.n_eval)
     print(args.out / "report.md")
     return 0
 

@@ -1,7 +1,8 @@
 """Compare generator up-sampling methods under one training budget.
 
-Each method trains from the same seed on the same data for the same number of steps; then
-``n_eval`` samples (one fixed set of ``z``) are scored:
+Each variant (a method and its initialisation, :data:`VARIANTS`) trains from the same seed
+on the same data for the same number of steps; then ``n_eval`` samples (one fixed set of
+``z``) are scored:
 
 * **artifact score** -- :func:`tconv.checkerboard.artifact_score`, the share of an image's
   non-DC spectral energy on the stride lattice, at stride 2 (the last up-sampling layer)
@@ -11,7 +12,7 @@ Each method trains from the same seed on the same data for the same number of st
   generated and real images (lower is closer to the data; the distance between two real
   sets is the floor).
 
-Outputs: ``grid_<method>.png`` per method, ``comparison.png`` (real | each method),
+Outputs: ``grid_<variant>.png`` per variant, ``comparison.png`` (real | each variant),
 ``results.json`` and ``report.md``.
 """
 
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 
 from .data import ImageSource, load_source
 from .infer import sample, save_png, to_grid
-from .model import METHODS, DCGANConfig
+from .model import VARIANTS, DCGANConfig
 from .train import TrainConfig, build, train
 
 __all__ = ["compare", "artifact_scores", "patch_swd", "MethodResult", "report_markdown"]
@@ -71,7 +72,9 @@ def patch_swd(a: torch.Tensor, b: torch.Tensor, patch: int = 7, n_patches: int =
 
 @dataclass
 class MethodResult:
+    variant: str
     method: str
+    init: str
     params_g: int
     steps: int
     seconds: float
@@ -85,15 +88,15 @@ class MethodResult:
     grid: str
 
 
-def compare(methods: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
+def compare(variants: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
             out_dir: str | pathlib.Path, n_eval: int = 256, source: ImageSource | None = None,
             log=print) -> tuple[list[MethodResult], dict[str, float]]:
     """Train one DCGAN per method with the same budget; score and picture the samples.
 
     Args:
-        methods: generator up-sampling methods (:data:`METHODS`).
-        model_cfg: the architecture (its ``method`` is replaced per run).
-        cfg: training budget (its ``out_dir`` becomes ``out_dir/<method>``).
+        variants: labels of :data:`VARIANTS` (``"transposed"``, ``"pixel_shuffle_icnr"`` ...).
+        model_cfg: the architecture (its ``method`` and ``init`` are replaced per run).
+        cfg: training budget (its ``out_dir`` becomes ``out_dir/<variant>``).
         out_dir: report folder.
         n_eval: samples scored per method (and real crops for the references).
 
@@ -101,10 +104,10 @@ def compare(methods: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
         per-method results, and the real-data references (``artifact_s2``, ``artifact_s4``,
         ``swd`` between two real sets).
     """
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
-        raise ValueError(f"dcgan compare: unknown methods {unknown}; choose from "
-                         f"{', '.join(METHODS)}")
+        raise ValueError(f"dcgan compare: unknown variants {unknown}; choose from "
+                         f"{', '.join(VARIANTS)}")
     out = pathlib.Path(out_dir)
     if source is None:
         source = load_source(cfg.data, model_cfg.image_size, model_cfg.channels,
@@ -120,8 +123,9 @@ def compare(methods: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
                     generator=torch.Generator().manual_seed(30_000 + cfg.seed))
     columns = [("real", real[:64])]
     results = []
-    for m in methods:
-        mcfg = replace(model_cfg, method=m)
+    for m in variants:
+        method, init = VARIANTS[m]
+        mcfg = replace(model_cfg, method=method, init=init)
         g0, _ = build(mcfg, cfg.seed)
         init_art = artifact_scores(sample(g0, 0, z=z), (2,))[2][0]
         t0 = time.perf_counter()
@@ -131,8 +135,9 @@ def compare(methods: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
         art = artifact_scores(fake)
         grid = save_png(to_grid(fake[:64]), out / f"grid_{m}.png", scale=2)
         tail = res.history[-100:]
-        r = MethodResult(m, sum(p.numel() for p in res.generator.parameters()), cfg.steps,
-                         seconds, float(np.mean([h[1] for h in tail])),
+        params = sum(p.numel() for p in res.generator.parameters())
+        r = MethodResult(m, method, init, params, cfg.steps, seconds,
+                         float(np.mean([h[1] for h in tail])),
                          float(np.mean([h[2] for h in tail])), art[2][0], art[2][1],
                          art[4][0], init_art, patch_swd(fake, real), grid.name)
         results.append(r)
@@ -170,15 +175,16 @@ def report_markdown(results: list[MethodResult], reference: dict[str, float],
         f"steps={cfg.steps} batch={cfg.batch_size} lr={cfg.lr} beta1={cfg.beta1} "
         f"seed={cfg.seed}; {n_eval} samples scored per method.",
         "",
-        "| generator up-sampling | G params | steps | train s | D loss | G loss "
+        "| generator up-sampling (variant) | init | G params | steps | train s | D loss | G loss "
         "| artifact s=2 (untrained) | artifact s=2 | artifact s=4 | patch SWD | grid |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| real data (reference) | - | - | - | - | - | - | {reference['artifact_s2']:.4f} | "
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| real data (reference) | - | - | - | - | - | - | - | {reference['artifact_s2']:.4f} | "
         f"{reference['artifact_s4']:.4f} | {reference['swd']:.4f} (real vs real) | - |",
     ]
     for r in results:
         lines.append(
-            f"| {r.method} | {r.params_g} | {r.steps} | {r.seconds:.0f} | {r.loss_d:.3f} | "
+            f"| {r.variant} | {r.init} | {r.params_g} | {r.steps} | {r.seconds:.0f} | "
+            f"{r.loss_d:.3f} | "
             f"{r.loss_g:.3f} | {r.artifact_init_s2:.4f} | **{r.artifact_s2:.4f}** "
             f"(sd {r.artifact_s2_sd:.4f}) | {r.artifact_s4:.4f} | {r.swd:.4f} | {r.grid} |")
     return "\n".join(lines + [""])

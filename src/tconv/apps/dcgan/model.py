@@ -23,10 +23,18 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["DCGANConfig", "Generator", "Discriminator", "init_weights", "METHODS"]
+__all__ = ["DCGANConfig", "Generator", "Discriminator", "init_weights", "METHODS", "VARIANTS"]
 
 #: up-sampling methods of the generator (``tconv.nn.Upsample`` names)
 METHODS = ("transposed", "resize_conv", "pixel_shuffle")
+#: named generator choices for comparisons: label -> (method, init)
+VARIANTS: dict[str, tuple[str, str]] = {
+    "transposed": ("transposed", "default"),
+    "resize_conv": ("resize_conv", "default"),
+    "pixel_shuffle": ("pixel_shuffle", "default"),
+    "transposed_icnr": ("transposed", "icnr"),
+    "pixel_shuffle_icnr": ("pixel_shuffle", "icnr"),
+}
 
 
 @dataclass
