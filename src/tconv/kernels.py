@@ -72,7 +72,7 @@ def _box(u: Fraction) -> Fraction:
 
 
 _WEIGHT = {"nearest": _box, "linear": _tent, "cubic": _cubic}
-_RADIUS = {"nearest": None, "linear": 1, "cubic": 2}
+_RADIUS = {"linear": 1, "cubic": 2}
 
 
 def _src(o: int, s: int) -> Fraction:
@@ -207,10 +207,11 @@ def interpolation_kernel(mode: str, scale: IntOrTuple, ndim: int = 2) -> Interpo
         if not 1 <= ndim <= 3:
             raise ValueError(f"{fn}: scale={_checks.fmt(scale)} must have 1, 2 or 3 entries")
     s = _checks.as_int_tuple(fn, "scale", scale, ndim, minimum=1)
-    taps, pads = [], []
+    taps: list[np.ndarray] = []
+    pads: list[int] = []
     for si in s:
-        t, p = _kernel_1d(family, si)
-        taps.append(np.array([float(v) for v in t]))
+        exact, p = _kernel_1d(family, si)
+        taps.append(np.array([float(v) for v in exact]))
         pads.append(p)
     kernel = taps[0]
     for t in taps[1:]:
@@ -552,14 +553,13 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
         e = -s - lo - hi + d * (k - 1) + p.output_padding[a] + 1       # S_out = s*S_in + e
         # compute the output shifted by `shift` samples (cropped again after the shuffle):
         # the phase alignment that gives the narrowest conv kernel (ties: no shift)
-        best = None
+        candidates = []
         for shift in range(s):
             phases = [_phase_taps(r, k, s, d, lo - shift) for r in range(s)]
             offs = np.concatenate([o for _, o in phases])
-            jmin, jmax = int(offs.min()), int(offs.max())
-            if best is None or jmax - jmin < best[2] - best[1]:
-                best = (phases, jmin, jmax, shift)
-        phases, jmin, jmax, shift = best
+            candidates.append((int(offs.max()) - int(offs.min()), shift, phases,
+                               int(offs.min()), int(offs.max())))
+        _, shift, phases, jmin, jmax = min(candidates, key=lambda c: (c[0], c[1]))
         qe = -(-(e + shift) // s)            # conv output: S_in + qe samples per phase
         per_dim.append((phases, jmin, jmax - jmin + 1))
         pads.append((-jmin, qe + jmax))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,7 @@ from .shuffle import PixelShuffle
 
 __all__ = ["PadCrop", "ZeroInsertion", "to_pixel_shuffle", "to_zero_insertion"]
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_CONV: dict[int, Any] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 class PadCrop(nn.Module):
@@ -113,7 +114,7 @@ class ZeroInsertion(nn.Module):
         return f"stride={self.stride}"
 
 
-def _layer(fn: str, layer: nn.Module) -> nn.modules.conv._ConvTransposeNd:
+def _layer(fn: str, layer: Any) -> Any:
     from .upsample import Upsample
 
     if isinstance(layer, Upsample):
@@ -130,12 +131,12 @@ def _layer(fn: str, layer: nn.Module) -> nn.modules.conv._ConvTransposeNd:
     return layer
 
 
-def _numpy(t: Tensor | None):
+def _numpy(t: Tensor | None) -> Any:
     return None if t is None else t.detach().to("cpu", torch.float64).numpy()
 
 
-def _conv(nd: int, weight, bias, groups: int, padding: list[int], dilation,
-          like: Tensor) -> nn.Module:
+def _conv(nd: int, weight: Any, bias: Any, groups: int, padding: list[int], dilation: Any,
+          like: Tensor) -> Any:
     c_out, cig, *k = weight.shape
     conv = _CONV[nd](cig * groups, c_out, tuple(k), padding=tuple(padding),
                      dilation=tuple(dilation), groups=groups, bias=bias is not None)
@@ -194,17 +195,17 @@ def to_pixel_shuffle(layer: nn.Module) -> nn.Sequential:
         True
     """
     fn = "to_pixel_shuffle"
-    layer = _layer(fn, layer)
-    nd = len(layer.kernel_size)
-    form = kernels.subpixel_form(_numpy(layer.weight), _numpy(layer.bias), layer.stride,
-                                 layer.padding, layer.output_padding, layer.groups,
-                                 layer.dilation)
+    ct = _layer(fn, layer)
+    nd = len(ct.kernel_size)
+    form = kernels.subpixel_form(_numpy(ct.weight), _numpy(ct.bias), ct.stride,
+                                 ct.padding, ct.output_padding, ct.groups,
+                                 ct.dilation)
     inner, rest = _fold(form.pad)
     parts: OrderedDict[str, nn.Module] = OrderedDict()
     if any(lo or hi for lo, hi in rest):
         parts["pad"] = PadCrop(rest)
     parts["conv"] = _conv(nd, form.weight, form.bias, form.groups, inner, (1,) * nd,
-                          layer.weight)
+                          ct.weight)
     parts["shuffle"] = PixelShuffle(list(form.scale), nd)
     if any(lo or hi for lo, hi in form.crop):
         parts["crop"] = PadCrop([(-lo, -hi) for lo, hi in form.crop])
@@ -249,16 +250,16 @@ def to_zero_insertion(layer: nn.Module) -> nn.Sequential:
         )
     """
     fn = "to_zero_insertion"
-    layer = _layer(fn, layer)
-    nd = len(layer.kernel_size)
-    form = kernels.zero_insertion_form(_numpy(layer.weight), _numpy(layer.bias), layer.stride,
-                                       layer.padding, layer.output_padding, layer.groups,
-                                       layer.dilation)
+    ct = _layer(fn, layer)
+    nd = len(ct.kernel_size)
+    form = kernels.zero_insertion_form(_numpy(ct.weight), _numpy(ct.bias), ct.stride,
+                                       ct.padding, ct.output_padding, ct.groups,
+                                       ct.dilation)
     inner, rest = _fold(form.pad)
     parts: OrderedDict[str, nn.Module] = OrderedDict()
     parts["zeros"] = ZeroInsertion(form.stride)
     if any(lo or hi for lo, hi in rest):
         parts["pad"] = PadCrop(rest)
     parts["conv"] = _conv(nd, form.weight, form.bias, form.groups, inner, form.dilation,
-                          layer.weight)
+                          ct.weight)
     return nn.Sequential(parts)

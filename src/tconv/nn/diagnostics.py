@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,11 +71,11 @@ class LayerReport:
         return bool(np.all(self.amplitude <= tol))
 
 
-def _as_int_tuple(v: object, nd: int) -> tuple[int, ...]:
+def _as_int_tuple(v: Any, nd: int) -> tuple[int, ...]:
     return tuple(int(a) for a in v) if isinstance(v, tuple | list) else (int(v),) * nd
 
 
-def _describe(layer: nn.Module):
+def _describe(layer: Any) -> tuple[Any, ...]:
     """``(stride, phase_sums, overlap, ndim, C_in, border)`` of a supported layer."""
     from .upsample import Upsample
 
@@ -84,7 +85,7 @@ def _describe(layer: nn.Module):
             return _describe(layer.body.conv)
         sums = None
         if layer.method == "pixel_shuffle":
-            conv = layer.body.conv
+            conv: Any = layer.body.conv
             w = conv.weight.detach().to("cpu", torch.float64).numpy()
             total = w.reshape(w.shape[0], -1).sum(axis=1)
             if conv.bias is not None:

@@ -29,7 +29,7 @@ def _factors(fn: str, factor: int | Sequence[int], ndim: int) -> list[int]:
         if len(values) != ndim:
             raise ValueError(f"{fn}: factor={tuple(values)} must have ndim={ndim} entries")
     else:
-        values = [factor] * ndim  # type: ignore[list-item]
+        values = [factor] * ndim
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise TypeError(f"{fn}: factor={factor!r} must be an int or a tuple of ints")
     if any(v < 1 for v in values):

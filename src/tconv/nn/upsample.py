@@ -21,6 +21,7 @@ through :mod:`tconv.nn.init`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 import torch
@@ -178,7 +179,6 @@ class Upsample(nn.Module):
         self.in_channels, self.out_channels, self.scale = c_in, c_out, s
         self.method, self.init, self.ndim = method, init, ndim
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        factory = {"device": device, "dtype": dtype}
 
         if method == "transposed":
             if kernel_size is None:
@@ -188,8 +188,8 @@ class Upsample(nn.Module):
             else:
                 k = _positive_int(fn, "kernel_size", kernel_size)
             padding, op = transposed_geometry(s, k)
-            conv = _CONV_T[ndim](c_in, c_out, k, stride=s, padding=padding,
-                                 output_padding=op, bias=bias, **factory)
+            conv: Any = _CONV_T[ndim](c_in, c_out, k, stride=s, padding=padding,
+                                 output_padding=op, bias=bias, device=device, dtype=dtype)
             if init == "bilinear":
                 _init.bilinear_(conv.weight)
             elif init == "icnr":
@@ -204,10 +204,10 @@ class Upsample(nn.Module):
                 mode = "nearest" if resize_mode == "nearest" else _LINEAR[ndim]
                 layers["resize"] = _resize(s, mode)
                 layers["conv"] = _CONV[ndim](c_in, c_out, k, padding=k // 2, bias=bias,
-                                             **factory)
+                                             device=device, dtype=dtype)
             else:
                 conv = _CONV[ndim](c_in, c_out * s**ndim, k, padding=k // 2, bias=bias,
-                                   **factory)
+                                   device=device, dtype=dtype)
                 if init == "icnr":
                     _init.icnr_(conv.weight, s, rng=rng)
                     if conv.bias is not None:   # one bias per output channel, all phases
@@ -222,11 +222,11 @@ class Upsample(nn.Module):
                 raise ValueError(f"{fn}: kernel_size={k} must be 1 (or None) for the fixed "
                                  f"method={method!r}; its only conv mixes channels")
             if c_in != c_out:
-                layers["conv"] = _CONV[ndim](c_in, c_out, 1, bias=bias, **factory)
-            mode = {"nearest": "nearest", "bilinear": _LINEAR[ndim], "bicubic": "bicubic"}
-            layers["resize"] = _resize(s, mode[method])
+                layers["conv"] = _CONV[ndim](c_in, c_out, 1, bias=bias, device=device, dtype=dtype)
+            fixed = {"nearest": "nearest", "bilinear": _LINEAR[ndim], "bicubic": "bicubic"}
+            layers["resize"] = _resize(s, fixed[method])
         if init == "bilinear":
-            b = layers["conv"].bias
+            b = getattr(layers["conv"], "bias", None)
             if b is not None:
                 nn.init.zeros_(b)
         self.kernel_size = k
