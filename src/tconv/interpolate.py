@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -216,35 +218,72 @@ def _band(s: int, cubic: bool, b: int, dtype: np.dtype) -> np.ndarray:
     return B
 
 
+def _band_matrices(s: int, cubic: bool, n: int, dtype: np.dtype,
+                   ) -> tuple[int, np.ndarray, np.ndarray | None]:
+    """Block size ``b`` for a length-``n`` axis, ``B`` for full blocks, ``B`` for the tail."""
+    b = min(_BLOCK, n)
+    tail = n % b
+    return b, _band(s, cubic, b, dtype), (_band(s, cubic, tail, dtype) if tail else None)
+
+
 def _fast_axis(src: np.ndarray, out: np.ndarray, s: int, cubic: bool) -> None:
     """One fixed-phase pass: ``src`` ``(outer, n + 2P, inner)`` edge-padded -> ``out``.
 
-    ``out`` is ``(outer, s*n, inner)`` (any strides with a unit last stride). Blocks of
-    ``_BLOCK`` inputs overlap by ``2P`` and are read through a strided view, not copied.
+    ``out`` is ``(outer, s*n, inner)``; both may be strided views. Blocks of ``b`` inputs
+    overlap by ``2P`` and are read through a strided view, never copied::
+
+        inner == 1:  (nb, outer, b+2P) @ B.T (b+2P, s*b)   -> (nb, outer, s*b)
+        inner > 1:   B (s*b, b+2P) @ (outer, nb, b+2P, inner) -> (outer, nb, s*b, inner)
+
+    Each product is kept under OpenBLAS's multi-threading threshold by the callers'
+    chunking, so it runs on the calling thread (see ``_run``).
     """
     P = 2 if cubic else 1
     outer, n_pad, inner = src.shape
     n = n_pad - 2 * P
-    b = min(_BLOCK, n)
-    nb, tail = divmod(n, b)
+    b, B, Bt = _band_matrices(s, cubic, n, src.dtype)
+    nb = n // b
     s0, s1, s2 = src.strides
     o0, o1, o2 = out.strides
-    if inner == 1:      # the axis is the last one: blocks as (nb, outer, b + 2P) @ B.T
-        B = _band(s, cubic, b, src.dtype).T
+    if inner == 1:
         view = as_strided(src, (nb, outer, b + 2 * P), (b * s1, s0, s1))
         dst = as_strided(out, (nb, outer, s * b), (s * b * o1, o0, o1))
-        np.matmul(view, B, out=dst)
-        if tail:
-            Bt = _band(s, cubic, tail, src.dtype).T
-            np.matmul(src[:, nb * b:, 0], Bt, out=out[:, s * nb * b:, 0])
+        np.matmul(view, B.T, out=dst)
+        if Bt is not None:
+            np.matmul(src[:, nb * b:, 0], Bt.T, out=out[:, s * nb * b:, 0])
         return
-    B = _band(s, cubic, b, src.dtype)         # blocks as B @ (outer, nb, b + 2P, inner)
     view = as_strided(src, (outer, nb, b + 2 * P, inner), (s0, b * s1, s1, s2))
     dst = as_strided(out, (outer, nb, s * b, inner), (o0, s * b * o1, o1, o2))
     np.matmul(B, view, out=dst)
-    if tail:
-        Bt = _band(s, cubic, tail, src.dtype)
+    if Bt is not None:
         np.matmul(Bt, src[:, nb * b:], out=out[:, s * nb * b:])
+
+
+#: OpenBLAS multi-threads a GEMM above M*N*K = 65536 * 4; below it, it runs on the caller's
+#: thread. Chunks stay below this and tconv spreads them over its own threads: OpenBLAS's
+#: spinning workers are slow on a busy machine, plain threads just wait their turn.
+_GEMM_SINGLE = 65536 * 4
+
+
+def _chunks(n: int, size: int) -> list[slice]:
+    size = max(1, size)
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _run(tasks: list, work: int) -> None:
+    """Run the ``tasks`` (callables); on threads when the output has ``work`` >= 1M values."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:                          # not on Linux
+        cpus = os.cpu_count() or 1
+    threads = min(cpus, 8, len(tasks))
+    if threads < 2 or work < 1 << 20:
+        for task in tasks:
+            task()
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        for f in [pool.submit(task) for task in tasks]:
+            f.result()
 
 
 def _edge_pad(x: np.ndarray, axis: int, P: int) -> np.ndarray:
@@ -253,36 +292,73 @@ def _edge_pad(x: np.ndarray, axis: int, P: int) -> np.ndarray:
     return np.pad(x, pad, mode="edge")
 
 
-def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
-    """Apply the fixed-phase pass along each axis in ``factors`` (axis -> integer factor).
+def _fast_axis_array(x: np.ndarray, axis: int, s: int, cubic: bool) -> np.ndarray:
+    """Fixed-phase pass along ``axis`` of a whole array, in chunks under ``_GEMM_SINGLE``."""
+    P = 2 if cubic else 1
+    n = x.shape[axis]
+    outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
+    src = _edge_pad(x, axis, P).reshape(outer, n + 2 * P, inner)
+    shape = list(x.shape)
+    shape[axis] = s * n
+    y = np.empty(shape, x.dtype)
+    out = y.reshape(outer, s * n, inner)
+    b = min(_BLOCK, n)
+    per = (b + 2 * P) * s * b                       # K*N (inner == 1) or M*K (inner > 1)
+    if inner == 1:
+        parts = [(c, slice(None)) for c in _chunks(outer, _GEMM_SINGLE // per)]
+    else:
+        rows = max(1, _GEMM_SINGLE // (per * inner))
+        parts = [(r, c) for r in _chunks(outer, rows)
+                 for c in _chunks(inner, _GEMM_SINGLE // per)]
+    tasks = [lambda r=r, c=c: _fast_axis(src[r, :, c], out[r, :, c], s, cubic)
+             for r, c in parts]
+    _run(tasks, y.size)
+    return y
 
-    Axes go in increasing order. When the next axis is the last one, a pass writes straight
-    into a buffer already padded for it (saves one copy of the intermediate).
+
+def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
+    """Both of the last two axes at once, in bands of rows that stay in cache.
+
+    Per band of ``R`` input rows: the row pass writes ``s_h*R`` rows into a small buffer
+    padded for the column pass, and the column pass writes the final output rows. The
+    intermediate image never exists in full.
     """
     P = 2 if cubic else 1
-    axes = sorted(factors)
-    cur = _edge_pad(x, axes[0], P)
-    for pos, axis in enumerate(axes):
-        s = factors[axis]
-        nxt = axes[pos + 1] if pos + 1 < len(axes) else None
-        shape = list(cur.shape)
-        shape[axis] = s * (cur.shape[axis] - 2 * P)
-        outer = int(np.prod(shape[:axis]))
-        inner = int(np.prod(shape[axis + 1:]))
-        src3 = cur.reshape(outer, cur.shape[axis], inner)
-        if nxt is not None and nxt == axis + 1 == x.ndim - 1:
-            shape[nxt] += 2 * P
-            buf = np.empty(shape, x.dtype)
-            out3 = buf.reshape(outer, shape[axis], shape[nxt])[:, :, P:-P]
-            _fast_axis(src3, out3, s, cubic)
-            buf[..., :P] = buf[..., P:P + 1]
-            buf[..., -P:] = buf[..., -P - 1:-P]
-            cur = buf
-            continue
-        buf = np.empty(shape, x.dtype)
-        _fast_axis(src3, buf.reshape(outer, shape[axis], inner), s, cubic)
-        cur = buf if nxt is None else _edge_pad(buf, nxt, P)
-    return cur
+    lead, (H, W) = x.shape[:-2], x.shape[-2:]
+    planes = x.reshape(-1, H, W)
+    xp = _edge_pad(planes, 1, P)                    # (planes, H + 2P, W): row halo
+    y = np.empty((*lead, s_h * H, s_w * W), x.dtype)
+    yp = y.reshape(-1, s_h * H, s_w * W)
+    R = 8 * _BLOCK
+    b = min(_BLOCK, H)
+    cols = max(1, _GEMM_SINGLE // ((b + 2 * P) * s_h * b))
+
+    def band(p: int, r0: int) -> None:
+        rr = min(R, H - r0)
+        t = np.empty((s_h * rr, W + 2 * P), x.dtype)
+        for c in _chunks(W, cols):                  # row pass, column chunks
+            _fast_axis(xp[p, r0:r0 + rr + 2 * P, c][None], t[None, :, P + c.start:P + c.stop],
+                       s_h, cubic)
+        t[:, :P] = t[:, P:P + 1]                    # column halo by edge replication
+        t[:, P + W:] = t[:, P + W - 1:P + W]
+        _fast_axis(t[:, :, None], yp[p, s_h * r0:s_h * (r0 + rr), :, None], s_w, cubic)
+
+    tasks = [lambda p=p, r0=r0: band(p, r0) for p in range(planes.shape[0])
+             for r0 in range(0, H, R)]
+    _run(tasks, y.size)
+    return y
+
+
+def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
+    """Apply the fixed-phase pass along each axis in ``factors`` (axis -> integer factor)."""
+    last = x.ndim - 1
+    fused = last in factors and last - 1 in factors
+    y = x
+    for axis in sorted(factors)[:-2] if fused else sorted(factors):
+        y = _fast_axis_array(y, axis, factors[axis], cubic)
+    if fused:
+        y = _fast_2d(y, factors[last - 1], factors[last], cubic)
+    return y
 
 
 # ----------------------------------------------------------------------------------------
