@@ -117,12 +117,16 @@ class TestTiling:
         monkeypatch.setattr(infer, "receptive_radius", lambda c: 1)
         assert np.abs(infer.upscale_y(model, y, tile=8) - whole).max() > 1e-3
 
-    def test_identity_full_pipeline(self, tmp_path):
+    @pytest.mark.parametrize("method", ["learned", "bicubic", "bilinear", "nearest"])
+    def test_identity_full_pipeline(self, tmp_path, method):
+        """Colour conversion, model, chroma/alpha and rounding all run per tile."""
         cfg = UpscalerConfig(scale=2)
         model = infer.load_model(_random_weights(tmp_path, cfg), 2, "numpy")
         img = np.random.default_rng(3).integers(0, 256, (30, 26, 4)).astype(np.uint8)
-        a = infer.upscale_array(img, infer.UpscaleOptions(scale=2, tile=None), model)
-        b = infer.upscale_array(img, infer.UpscaleOptions(scale=2, tile=9), model)
+        a = infer.upscale_array(img, infer.UpscaleOptions(scale=2, method=method, tile=None),
+                                model)
+        b = infer.upscale_array(img, infer.UpscaleOptions(scale=2, method=method, tile=9),
+                                model)
         assert a.shape == (60, 52, 4) and a.dtype == np.uint8
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
         assert np.mean(a != b) < 1e-3

@@ -13,13 +13,17 @@ Engines: ``"numpy"`` runs tconv's own :func:`tconv.conv` for every layer; the tr
 head is rewritten exactly as conv + pixel shuffle (:func:`tconv.kernels.subpixel_form`), the
 fast form on a CPU. ``"torch"`` runs the torch module itself. Both agree to ~1e-6.
 
-Tiling: the LR image is cut into ``tile x tile`` blocks, each read with a margin of
-:func:`receptive_radius` LR pixels (clipped at the image border, where the network's own
-zero padding / edge clamping applies exactly as untiled), processed, and only its core is
-kept -- so tiled output equals untiled output (to float rounding). Peak memory beyond the
-input and output arrays is about ``(2 + 3*d + s*s*4) * (tile + 2*margin)**2 * 4`` bytes
-(d = 56 feature maps, float32): ~60 MB for the default ``tile=192``; an 8000x8000 RGB input
-at x2 needs the 192 MB input, the 768 MB output and this working set.
+Tiling: the input is cut into ``tile x tile`` blocks, each read with a margin of
+:func:`receptive_radius` pixels (clipped at the image border, where the network's own zero
+padding / edge clamping applies exactly as untiled); the whole pipeline (colour conversion,
+model, chroma, rounding) runs on the block and only its core is kept -- so tiled output
+equals untiled output (to float rounding). Memory beyond the input and output arrays depends
+on the tile, not the image: with ``B = (tile + 2*margin)**2`` it is about
+``(C_in*Kc**2 + 3*d) * B * 4`` bytes for the layers (``C_in*Kc**2`` = 1400 / 896 / 504 at
+x2 / x3 / x4 is the im2col buffer of :func:`tconv.conv` for the sub-pixel head) plus
+``~32 * s**2 * B * 8`` bytes of float64 colour planes: about 0.35 GB at the default
+``tile=192``. So an 8000x8000 RGB photo at x2 needs its 192 MB input, the 768 MB output and
+that working set (~1.3 GB in all).
 """
 
 from __future__ import annotations
@@ -268,8 +272,12 @@ def _interp_channels(chans: np.ndarray, s: int, method: str) -> np.ndarray:
 def upscale_array(img: np.ndarray, opts: UpscaleOptions, model: Any = None) -> np.ndarray:
     """Up-scale a uint8/uint16 gray, RGB or RGBA array; same dtype and channel layout out.
 
-    ``method="learned"``: the model on Y (tiled), torch-exact bicubic on Cb, Cr and alpha.
+    ``method="learned"``: the model on Y, torch-exact bicubic on Cb, Cr and alpha.
     Other methods: PIL's resampling of every channel (the evaluation's reference bicubic).
+
+    The image is processed in ``opts.tile`` blocks (each with its receptive-field margin) end
+    to end -- colour conversion, model, chroma, rounding -- so memory beyond the input and
+    output arrays stays bounded by the tile, and the result equals the untiled one.
     """
     img = np.asarray(img)
     if img.dtype not in (np.uint8, np.uint16):
@@ -277,6 +285,26 @@ def upscale_array(img: np.ndarray, opts: UpscaleOptions, model: Any = None) -> n
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (3, 4))):
         raise ValueError(f"upscale: image shape {img.shape} must be (H, W), (H, W, 3) or "
                          "(H, W, 4)")
+    s = opts.scale
+    if opts.method == "learned" and model is None:
+        model = load_model(opts.weights, s, opts.engine)
+    # PIL's bicubic reads 2 source pixels each side; the model its receptive field
+    margin = receptive_radius(model.cfg) if opts.method == "learned" else 3
+    rows, cols = img.shape[:2]
+    tile = opts.tile or max(rows, cols)
+    out = np.empty((rows * s, cols * s, *img.shape[2:]), img.dtype)
+    for r0 in range(0, rows, tile):
+        for c0 in range(0, cols, tile):
+            r1, c1 = min(r0 + tile, rows), min(c0 + tile, cols)
+            a0, b0 = max(r0 - margin, 0), max(c0 - margin, 0)
+            a1, b1 = min(r1 + margin, rows), min(c1 + margin, cols)
+            up = _upscale_block(img[a0:a1, b0:b1], opts, model)
+            out[r0 * s:r1 * s, c0 * s:c1 * s] = up[(r0 - a0) * s:(r1 - a0) * s,
+                                                   (c0 - b0) * s:(c1 - b0) * s]
+    return out
+
+
+def _upscale_block(img: np.ndarray, opts: UpscaleOptions, model: Any) -> np.ndarray:
     peak = 255.0 if img.dtype == np.uint8 else 65535.0
     s = opts.scale
     f = img.astype(np.float64) / peak
@@ -284,15 +312,13 @@ def upscale_array(img: np.ndarray, opts: UpscaleOptions, model: Any = None) -> n
     if opts.method != "learned":
         out = _interp_channels(chans, s, opts.method)
     else:
-        if model is None:
-            model = load_model(opts.weights, s, opts.engine)
         color = chans.shape[0] >= 3
         if color:
             ycc = rgb_to_ycbcr(np.moveaxis(chans[:3], 0, -1))
             y = ycc[..., 0]
         else:
             y = (16.0 + 219.0 * chans[0]) / 255.0                      # gray: R = G = B
-        y_up = upscale_y(model, y.astype(np.float32), opts.tile).astype(np.float64)
+        y_up = model(y.astype(np.float32)).astype(np.float64)
         parts = []
         if color:
             cbcr = bicubic_upsample(np.moveaxis(ycc[..., 1:], -1, 0), s)
