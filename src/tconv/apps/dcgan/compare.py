@@ -8,6 +8,9 @@ on the same data for the same number of steps; then ``n_eval`` samples (one fixe
   non-DC spectral energy on the stride lattice, at stride 2 (the last up-sampling layer)
   and 4 (the last two); the same score of real training crops is the reference, and the
   score of the *untrained* generator shows what each method starts from;
+* **layer amplitude** -- :func:`tconv.nn.layer_report` of the generator's last up-sampling
+  layer: the relative peak-to-peak size of its response to a constant input (0: the layer
+  itself cannot paint a checkerboard), before and after training;
 * **patch SWD** -- sliced Wasserstein distance between the distributions of 7x7 patches of
   generated and real images (lower is closer to the data; the distance between two real
   sets is the floor).
@@ -32,7 +35,8 @@ from .infer import sample, save_png, to_grid
 from .model import VARIANTS, DCGANConfig
 from .train import TrainConfig, build, train
 
-__all__ = ["compare", "artifact_scores", "patch_swd", "MethodResult", "report_markdown"]
+__all__ = ["compare", "artifact_scores", "patch_swd", "last_layer_amplitude", "MethodResult",
+           "report_markdown"]
 
 
 def artifact_scores(images: torch.Tensor, strides: tuple[int, ...] = (2, 4),
@@ -70,6 +74,14 @@ def patch_swd(a: torch.Tensor, b: torch.Tensor, patch: int = 7, n_patches: int =
     return float((qa - qb).abs().mean())
 
 
+def last_layer_amplitude(generator: torch.nn.Module) -> float:
+    """Mean over channels of ``layer_report(last Upsample).amplitude`` (0: no checkerboard)."""
+    from tconv.nn import Upsample, layer_report
+
+    last = [m for m in generator.modules() if isinstance(m, Upsample)][-1]
+    return float(np.mean(layer_report(last).amplitude))
+
+
 @dataclass
 class MethodResult:
     variant: str
@@ -84,6 +96,8 @@ class MethodResult:
     artifact_s2_sd: float
     artifact_s4: float
     artifact_init_s2: float
+    amplitude_init: float
+    amplitude: float
     swd: float
     grid: str
 
@@ -128,6 +142,7 @@ def compare(variants: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
         mcfg = replace(model_cfg, method=method, init=init)
         g0, _ = build(mcfg, cfg.seed)
         init_art = artifact_scores(sample(g0, 0, z=z), (2,))[2][0]
+        init_amp = last_layer_amplitude(g0)
         t0 = time.perf_counter()
         res = train(mcfg, replace(cfg, out_dir=str(out / m)), source=source)
         seconds = time.perf_counter() - t0
@@ -139,11 +154,13 @@ def compare(variants: list[str], model_cfg: DCGANConfig, cfg: TrainConfig,
         r = MethodResult(m, method, init, params, cfg.steps, seconds,
                          float(np.mean([h[1] for h in tail])),
                          float(np.mean([h[2] for h in tail])), art[2][0], art[2][1],
-                         art[4][0], init_art, patch_swd(fake, real), grid.name)
+                         art[4][0], init_art, init_amp,
+                         last_layer_amplitude(res.generator), patch_swd(fake, real), grid.name)
         results.append(r)
         columns.append((m, fake[:64]))
         log(f"{m:>14}: artifact s=2 {r.artifact_s2:.4f} (untrained {init_art:.4f})  s=4 "
-            f"{r.artifact_s4:.4f}  patch SWD {r.swd:.4f}  ({seconds:.0f} s)")
+            f"{r.artifact_s4:.4f}  last-layer amplitude {r.amplitude_init:.3f} -> "
+            f"{r.amplitude:.3f}  patch SWD {r.swd:.4f}  ({seconds:.0f} s)")
     save_png(_side_by_side(columns), out / "comparison.png", scale=2)
     (out / "results.json").write_text(json.dumps(
         {"reference": reference, "results": [asdict(r) for r in results]}, indent=2))
@@ -176,15 +193,17 @@ def report_markdown(results: list[MethodResult], reference: dict[str, float],
         f"seed={cfg.seed}; {n_eval} samples scored per method.",
         "",
         "| generator up-sampling (variant) | init | G params | steps | train s | D loss | G loss "
-        "| artifact s=2 (untrained) | artifact s=2 | artifact s=4 | patch SWD | grid |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| artifact s=2 (untrained) | artifact s=2 | artifact s=4 "
+        "| last-layer amplitude (untrained -> trained) | patch SWD | grid |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| real data (reference) | - | - | - | - | - | - | - | {reference['artifact_s2']:.4f} | "
-        f"{reference['artifact_s4']:.4f} | {reference['swd']:.4f} (real vs real) | - |",
+        f"{reference['artifact_s4']:.4f} | - | {reference['swd']:.4f} (real vs real) | - |",
     ]
     for r in results:
         lines.append(
             f"| {r.variant} | {r.init} | {r.params_g} | {r.steps} | {r.seconds:.0f} | "
             f"{r.loss_d:.3f} | "
             f"{r.loss_g:.3f} | {r.artifact_init_s2:.4f} | **{r.artifact_s2:.4f}** "
-            f"(sd {r.artifact_s2_sd:.4f}) | {r.artifact_s4:.4f} | {r.swd:.4f} | {r.grid} |")
+            f"(sd {r.artifact_s2_sd:.4f}) | {r.artifact_s4:.4f} | {r.amplitude_init:.3f} -> "
+            f"{r.amplitude:.3f} | {r.swd:.4f} | {r.grid} |")
     return "\n".join(lines + [""])

@@ -4,7 +4,8 @@ IoU of class ``k`` over a whole split is ``TP_k / (TP_k + FP_k + FN_k)`` summed 
 pixels of all images (the PASCAL VOC convention); mean IoU averages the classes that occur
 in the ground truth or the prediction. Checkerboard artifacts of a decoder are measured on
 its class-probability maps with :func:`tconv.checkerboard.artifact_score` at the decoder's
-last stride (2).
+last stride (2), and on its layers with :func:`tconv.nn.layer_report` (relative amplitude
+of each up-sampling layer's response to a constant input; 0 = cannot paint a checkerboard).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .model import FCN, VARIANTS, SegConfig
 from .train import TrainConfig, load_data, train
 
 __all__ = ["predict", "confusion_matrix", "iou_per_class", "evaluate", "Evaluation",
-           "prediction_panel", "compare", "CompareResult"]
+           "prediction_panel", "compare", "CompareResult", "decoder_amplitude"]
 
 
 @torch.no_grad()
@@ -61,6 +62,14 @@ def iou_per_class(conf: np.ndarray) -> np.ndarray:
     union = conf.sum(0) + conf.sum(1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / union, np.nan)
+
+
+def decoder_amplitude(model: FCN) -> float:
+    """Mean over the decoder's up-sampling layers (and channels) of the relative amplitude of
+    their constant-input response (:func:`tconv.nn.layer_report`); 0 for fixed resizes."""
+    from tconv.nn import layer_report
+
+    return float(np.mean([np.mean(layer_report(up).amplitude) for up in model.up]))
 
 
 @dataclass
@@ -133,6 +142,8 @@ class CompareResult:
     mean_iou: float
     pixel_accuracy: float
     artifact_score: float
+    amplitude_init: float
+    amplitude: float
     iou: dict[str, float | None]
 
 
@@ -161,6 +172,8 @@ def compare(variants: list[str], model_kwargs: dict[str, object], cfg: TrainConf
     results, preds = [], {}
     for v in variants:
         mcfg = SegConfig.from_variant(v, **model_kwargs)
+        torch.manual_seed(cfg.seed)
+        amp0 = decoder_amplitude(FCN(mcfg))           # the same init train() starts from
         t0 = time.perf_counter()
         res = train(mcfg, replace(cfg, out_dir=str(out / v)), data=train_data, label=v)
         seconds = time.perf_counter() - t0
@@ -170,10 +183,11 @@ def compare(variants: list[str], model_kwargs: dict[str, object], cfg: TrainConf
         r = CompareResult(v, mcfg.method, mcfg.init,
                           sum(p.numel() for p in res.model.parameters()), cfg.steps, seconds,
                           float(np.mean(last)), ev.mean_iou, ev.pixel_accuracy,
-                          ev.artifact_score, ev.iou)
+                          ev.artifact_score, amp0, decoder_amplitude(res.model), ev.iou)
         results.append(r)
         log(f"{v:>20}: mIoU {r.mean_iou:.3f}  pixel acc {r.pixel_accuracy:.3f}  artifact "
-            f"{r.artifact_score:.4f}  ({seconds:.0f} s)")
+            f"{r.artifact_score:.4f}  decoder amplitude {amp0:.3f} -> {r.amplitude:.3f}  "
+            f"({seconds:.0f} s)")
     save_png(prediction_panel(test_data, preds), out / "predictions.png")
     (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     (out / "report.md").write_text(report_markdown(results, cfg, model_kwargs, n_test))
@@ -185,15 +199,17 @@ def report_markdown(results: list[CompareResult], cfg: TrainConfig,
     """A markdown table of :func:`compare` results."""
     classes = list(results[0].iou) if results else []
     head = ("| decoder up-sampling | method | init | params | steps | train s | final loss "
-            "| mean IoU | pixel acc | artifact score (probs, s=2) | "
+            "| mean IoU | pixel acc | artifact score (probs, s=2) "
+            "| decoder amplitude (untrained -> trained) | "
             + " | ".join(f"IoU {c}" for c in classes) + " |")
-    rule = "|" + "---|" * (10 + len(classes))
+    rule = "|" + "---|" * (11 + len(classes))
     rows = []
     for r in results:
         ious = " | ".join("-" if r.iou[c] is None else f"{r.iou[c]:.3f}" for c in classes)
         rows.append(f"| {r.variant} | {r.method} | {r.init} | {r.params} | {r.steps} | "
                     f"{r.seconds:.0f} | {r.final_loss:.3f} | **{r.mean_iou:.3f}** | "
-                    f"{r.pixel_accuracy:.3f} | {r.artifact_score:.4f} | {ious} |")
+                    f"{r.pixel_accuracy:.3f} | {r.artifact_score:.4f} | "
+                    f"{r.amplitude_init:.3f} -> {r.amplitude:.3f} | {ious} |")
     setup = (f"data={cfg.data} size={cfg.size} n_train={cfg.n_train} n_test={n_test} "
              f"data_seed={cfg.data_seed}; steps={cfg.steps} batch={cfg.batch_size} "
              f"lr={cfg.lr} seed={cfg.seed}; model {model_kwargs}")
