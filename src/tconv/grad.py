@@ -31,16 +31,47 @@ __all__ = ["conv_backward", "conv_transpose_backward"]
 def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
                       stride: tuple[int, ...], pad: tuple[tuple[int, int], ...],
                       dilation: tuple[int, ...], groups: int) -> np.ndarray:
-    """``grad_w (C_out, C_in/g, *K)`` of ``y = conv(x, w)`` given ``gy (N, C_out, *S_out)``."""
-    nd = len(kernel)
+    """``grad_w (C_out, C_in/g, *K)`` of ``y = conv(x, w)`` given ``gy (N, C_out, *S_out)``.
+
+    Blocks of images on the thread pool, each thread summing its own partial gradient::
+
+        grad_w[group] += gy[n0:n1, group] @ im2col(x[n0:n1, group]).T
+    """
+    from ._algorithms._im2col import image_blocks, im2col_block
+    from ._algorithms._parallel import for_each, num_threads, scratch
+
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
+    cog, nout, ntap = c_out // groups, int(np.prod(out)), int(np.prod(kernel))
     win = windows(group_view(pad_crop(x, pad), groups), kernel, stride, dilation, out)
-    # (N, g, Cig, *out, *K) -> (g, N*prodOut, Cig*prodK)
-    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
-    cols = win.transpose(perm).reshape(groups, -1, cig * int(np.prod(kernel)))
-    gyg = np.moveaxis(group_view(gy, groups), 0, 2).reshape(groups, c_out // groups, -1)
-    return np.matmul(gyg, cols).reshape(c_out, cig, *kernel)
+    gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
+    # one block per thread (a deep product), at most 8 Mi numbers of im2col each
+    per_image = cig * ntap * nout
+    blocks = image_blocks(n, groups, per_image,
+                          min(8 << 20, max(1 << 20, -(-n // num_threads()) * per_image)))
+    parts = np.zeros((min(num_threads(), max(len(blocks), 1)), groups, cog, cig * ntap),
+                     dtype=np.result_type(gy, x))
+    slots = list(range(len(parts)))
+
+    def run(block: tuple[int, int, int]) -> None:
+        gi, n0, n1 = block
+        cols = im2col_block(win, gi, n0, n1)                       # (Cig*prodK, nb*prodOut)
+        if n1 - n0 == 1:
+            g_blk = gyg[n0, gi]                                    # (Cog, prodOut) view
+        else:
+            g_blk = scratch("gy", cog * (n1 - n0) * nout, parts.dtype).reshape(
+                cog, n1 - n0, nout)
+            np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
+        prod = scratch("gw", cog * cig * ntap, parts.dtype).reshape(cog, cig * ntap)
+        np.matmul(g_blk.reshape(cog, -1), cols.T, out=prod)
+        slot = slots.pop()                                        # one partial sum per thread
+        try:
+            parts[slot, gi] += prod
+        finally:
+            slots.append(slot)
+
+    for_each(run, blocks)
+    return parts.sum(axis=0).reshape(c_out, cig, *kernel)
 
 
 def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,

@@ -45,28 +45,66 @@ def group_view(a: np.ndarray, groups: int) -> np.ndarray:
     return a.reshape(a.shape[0], groups, a.shape[1] // groups, *a.shape[2:])
 
 
+#: numbers in one block's im2col buffer (4 MiB of float32)
+BLOCK_ELEMENTS = 1 << 20
+
+
+def image_blocks(n: int, groups: int, per_image: int, budget: int = BLOCK_ELEMENTS
+                 ) -> list[tuple[int, int, int]]:
+    """``(group, n0, n1)`` blocks of whole images holding about ``budget`` numbers."""
+    nb = max(1, min(n, budget // max(per_image, 1)))
+    return [(gi, n0, min(n, n0 + nb)) for gi in range(groups) for n0 in range(0, n, nb)]
+
+
+def im2col_block(win: np.ndarray, gi: int, n0: int, n1: int, name: str = "cols"
+                 ) -> np.ndarray:
+    """``cols (Cig*prodK, nb*prodOut)`` of images ``n0:n1`` of group ``gi``, copied from the
+    window view ``win (N, g, Cig, *out, *K)`` into this thread's scratch buffer."""
+    from ._parallel import scratch
+
+    nd = (win.ndim - 3) // 2
+    cig, out, kernel = win.shape[2], win.shape[3:3 + nd], win.shape[3 + nd:]
+    nb = n1 - n0
+    cols = scratch(name, cig * int(np.prod(kernel)) * nb * int(np.prod(out)), win.dtype)
+    cols = cols.reshape(cig, *kernel, nb, *out)
+    # (nb, Cig, *out, *K) -> (Cig, *K, nb, *out)
+    perm = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
+    np.copyto(cols, win[n0:n1, gi].transpose(perm))
+    return cols.reshape(cig * int(np.prod(kernel)), nb * int(np.prod(out)))
+
+
 def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
               pad: Sequence[tuple[int, int]], dilation: Sequence[int], groups: int,
               out: Sequence[int]) -> np.ndarray:
-    """Direct convolution (cross-correlation) by im2col + one batched matrix product.
+    """Direct convolution (cross-correlation) by im2col + matrix products.
 
     ``x`` is ``(N, C_in, *S)``, ``w`` is ``(C_out, C_in/groups, *K)``; returns
     ``(N, C_out, *out)``. ``pad`` pairs may be negative (crop). Only the first ``out``
-    positions are computed.
+    positions are computed. Blocks of whole images (about ``BLOCK_ELEMENTS`` numbers of
+    im2col each) run on the thread pool, each into its thread's reused buffers::
+
+        y[n0:n1, group] = w[group] @ im2col(x[n0:n1, group])      (Cog, Cig*prodK) @ (.., nb*prodOut)
     """
-    nd = w.ndim - 2
+    from ._parallel import for_each
+
     n = x.shape[0]
     c_out, cig = w.shape[:2]
+    cog = c_out // groups
     kernel = w.shape[2:]
+    nout = int(np.prod(out))
     xp = pad_crop(x, pad)
     win = windows(group_view(xp, groups), kernel, stride, dilation, out)  # (N,g,Cig,*out,*K)
-    # (N, g, Cig, *out, *K) -> (g, Cig, *K, N, *out) -> (g, Cig*prodK, N*prodOut)
-    perm = (1, 2, *range(3 + nd, 3 + 2 * nd), 0, *range(3, 3 + nd))
-    cols = win.transpose(perm).reshape(groups, cig * int(np.prod(kernel)), -1)
-    wg = w.reshape(groups, c_out // groups, -1)                         # (g, Cog, Cig*prodK)
-    y = np.matmul(wg, cols)                                             # (g, Cog, N*prodOut)
-    y = y.reshape(c_out, n, *out)
-    return np.moveaxis(y, 1, 0)
+    wg = w.reshape(groups, cog, -1)                                     # (g, Cog, Cig*prodK)
+    # channels-major result, so each block's product lands in place: (g, Cog, N, prodOut)
+    y = np.empty((groups, cog, n, nout), dtype=np.result_type(x, w))
+
+    def run(block: tuple[int, int, int]) -> None:
+        gi, n0, n1 = block
+        cols = im2col_block(win, gi, n0, n1)
+        np.matmul(wg[gi], cols, out=y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout))
+
+    for_each(run, image_blocks(n, groups, cig * int(np.prod(kernel)) * nout))
+    return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
 
 
 def block_slices(start: int, count: int, step: int, lo: int, length: int,
