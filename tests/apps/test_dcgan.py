@@ -295,3 +295,12 @@ def test_compare_tiny(tmp_path, source):
     assert "| pixel_shuffle_icnr | icnr |" in (tmp_path / "report.md").read_text()
     with pytest.raises(ValueError, match="unknown variants \\['bilinear'\\]"):
         compare(["bilinear"], DCGANConfig(**TINY), _tcfg(tmp_path), tmp_path, source=source)
+
+
+def test_demo(tmp_path):
+    from tconv.cli.dcgan import demo
+
+    lines: list[str] = []
+    paths = demo(tmp_path, lines.append)
+    assert len(paths) == 5 and all(p.is_file() and p.suffix == ".png" for p in paths)
+    assert any("untrained generator" in line and "resize_conv" in line for line in lines)

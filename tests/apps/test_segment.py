@@ -260,3 +260,13 @@ def test_compare_tiny(tmp_path, data):
     assert results[1].params < results[0].params           # fixed bilinear learns nothing
     for name in ("report.md", "results.json", "predictions.png"):
         assert (tmp_path / name).is_file()
+
+
+def test_demo(tmp_path):
+    from tconv.cli.segment import demo
+
+    lines: list[str] = []
+    paths = demo(tmp_path, lines.append)
+    assert [p.name for p in paths] == ["data_preview.png", "predictions.png"]
+    assert all(p.is_file() for p in paths)
+    assert sum("held-out mean IoU" in line for line in lines) == 2
