@@ -122,6 +122,32 @@ class TestInterpolationKernel:
         assert k.border == (1, 1)
 
 
+class TestInterpolationPhases:
+    def test_smoke(self) -> None:
+        ph = kernels.interpolation_phases("bilinear", 2, ndim=1)
+        assert_close(ph, np.array([[0.25, 0.75, 0.0], [0.0, 0.75, 0.25]]))
+        assert kernels.interpolation_phases("bicubic", (2, 3)).shape == (6, 5, 5)
+        assert kernels.interpolation_phases("nearest", 3, ndim=3).shape == (27, 1, 1, 1)
+
+    def test_exception(self) -> None:
+        with pytest.raises(ValueError, match="mode='area' must be one of"):
+            kernels.interpolation_phases("area", 2)
+
+    @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+    @pytest.mark.parametrize("scale", [(2,), (3,), (2, 3), (2, 1, 3)])
+    def test_identity(self, mode: str, scale: tuple[int, ...]) -> None:
+        """"same" conv + pixel shuffle with the phases == the transposed-conv form, everywhere."""
+        nd = len(scale)
+        x = np.random.default_rng(0).standard_normal((1, 2, *(5,) * nd))
+        ph = kernels.interpolation_phases(mode, scale, nd)
+        radius = (ph.shape[1] - 1) // 2
+        w = np.zeros((2 * ph.shape[0], 1, *ph.shape[1:]))
+        w[:ph.shape[0], 0] = ph
+        w[ph.shape[0]:, 0] = ph
+        y = _np_pixel_shuffle(tconv.conv(x, w, padding=radius, groups=2), scale)
+        assert_close(y, _apply(interpolation_kernel(mode, scale), x))
+
+
 class TestBilinearKernel:
     def test_smoke(self) -> None:
         # FCN surgery.upsample_filt(4), pasted from its formula for size 4:

@@ -40,6 +40,7 @@ __all__ = [
     "icnr_transpose",
     "init_weight",
     "interpolation_kernel",
+    "interpolation_phases",
     "subpixel_form",
     "zero_insertion_form",
 ]
@@ -220,6 +221,55 @@ def interpolation_kernel(mode: str, scale: IntOrTuple, ndim: int = 2) -> Interpo
         mode=family, scale=s, kernel_1d=tuple(taps), kernel=kernel, stride=s,
         padding=tuple((p, p) for p in pads), output_padding=(0,) * ndim,
         border=tuple(_border(family, si) for si in s))
+
+
+def interpolation_phases(mode: str, scale: IntOrTuple, ndim: int = 2) -> Array:
+    """Interpolation as a sub-pixel convolution: one small kernel per output phase.
+
+    Output ``o = q*s + r`` of :func:`interpolation_kernel`'s up-sampler reads inputs
+    ``q + j`` with weights ``W((r + 1/2)/s - 1/2 - j)``; since ``|(r + 1/2)/s - 1/2| < 1/2``
+    only ``|j| <= R`` matter (``R = 0`` nearest, 1 linear, 2 cubic). So a "same"-padded conv
+    with these ``2R+1``-tap kernels, one output channel per phase, followed by a pixel
+    shuffle, *is* the interpolation -- with the same ``border`` as
+    :func:`interpolation_kernel` (the sums are identical). It initialises
+    ``Upsample(method="pixel_shuffle", init="bilinear")``.
+
+    Args:
+        mode, scale, ndim: as :func:`interpolation_kernel`.
+
+    Returns:
+        float64 array ``(prod(scale), *K)``; entry ``phase`` (row-major over the per-dim
+        phases, PyTorch's pixel-shuffle order) is the correlation kernel of that phase.
+
+    Shape:
+        ``K = 2R + 1`` per dim; use conv padding ``R``.
+
+    Convention:
+        Correlation (PyTorch conv), ``align_corners=False``.
+
+    Raises:
+        ValueError, TypeError: as :func:`interpolation_kernel`.
+
+    Examples:
+        >>> interpolation_phases("bilinear", 2, ndim=1)
+        array([[0.25, 0.75, 0.  ],
+               [0.  , 0.75, 0.25]])
+    """
+    k = interpolation_kernel(mode, scale, ndim)      # validates
+    radius = {"nearest": 0, "linear": 1, "cubic": 2}[k.mode]
+    per_dim = []
+    for s in k.scale:
+        rows = []
+        for r in range(s):
+            u0 = Fraction(2 * r + 1, 2 * s) - Fraction(1, 2)
+            rows.append([float(_WEIGHT[k.mode](u0 - j)) for j in range(-radius, radius + 1)])
+        per_dim.append(np.array(rows))                  # (s, 2R+1)
+    out = per_dim[0]
+    for a in per_dim[1:]:
+        # (P, *K) x (s, K') -> (P, s, *K, K') -> (P*s, *K, K')
+        out = np.einsum("p...,qk->pq...k", out, a)
+        out = out.reshape(-1, *out.shape[2:])
+    return out
 
 
 def bilinear_kernel(kernel_size: IntOrTuple, ndim: int = 2) -> Array:

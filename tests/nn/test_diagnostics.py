@@ -51,6 +51,7 @@ class TestLayerReport:
                 Upsample(3, 3, 3, init="bilinear", dtype=torch.float64),
                 Upsample(3, 2, 2, init="icnr", rng=0),
                 Upsample(3, 2, 2, method="pixel_shuffle", init="icnr", rng=0),
+                Upsample(2, 2, 2, method="pixel_shuffle", init="bilinear"),
                 Upsample(3, 2, 2, method="resize_conv"),
                 Upsample(3, 2, 2, method="bilinear"), Upsample(3, 2, 2, ndim=1, init="icnr")]
         for up in free:

@@ -11,7 +11,12 @@ F = torch.nn.functional
 from _oracle import assert_close  # noqa: E402
 
 from tconv import kernels  # noqa: E402
-from tconv.nn import bilinear_, icnr_, icnr_transpose_  # noqa: E402
+from tconv.nn import (  # noqa: E402
+    bilinear_,
+    icnr_,
+    icnr_transpose_,
+    interpolation_subpixel_,
+)
 
 
 class TestBilinear:
@@ -73,3 +78,26 @@ class TestIcnr:
         torch.manual_seed(0)
         b = icnr_(torch.empty(4, 1, 3), 2)
         assert torch.equal(a, b)
+
+
+class TestInterpolationSubpixel:
+    def test_exception(self) -> None:
+        with pytest.raises(ValueError, match="must have C \\* prod\\(scale\\) = 2 \\* 4"):
+            interpolation_subpixel_(torch.empty(6, 2, 3, 3), 2)
+        with pytest.raises(ValueError, match="must be odd and at least \\(5, 5\\)"):
+            interpolation_subpixel_(torch.empty(4, 1, 3, 3), 2, "bicubic")
+
+    @pytest.mark.parametrize("mode,k", [("bilinear", 3), ("bilinear", 5), ("bicubic", 5),
+                                        ("nearest", 3)])
+    def test_oracle(self, mode: str, k: int) -> None:
+        """conv (same) + pixel_shuffle == F.interpolate in the interior, float64."""
+        s, c = 3, 2
+        conv = torch.nn.Conv2d(c, c * s * s, k, padding=k // 2, bias=False,
+                               dtype=torch.float64)
+        interpolation_subpixel_(conv.weight, s, mode)
+        x = torch.randn(1, c, 6, 7, dtype=torch.float64)
+        kw = {} if mode == "nearest" else {"align_corners": False}
+        ref = F.interpolate(x, scale_factor=s, mode=mode, **kw)
+        inner = (Ellipsis, *kernels.interpolation_kernel(mode, s).interior)
+        y = F.pixel_shuffle(conv(x), s)
+        assert_close(y.detach().numpy()[inner], ref.numpy()[inner])

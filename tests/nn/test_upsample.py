@@ -140,11 +140,12 @@ class TestUpsample:
         """init='bilinear' == F.interpolate(bi/trilinear) inside interpolation_kernel's border."""
         size = {1: (11,), 2: (7, 6), 3: (4, 5, 4)}[nd]
         x = torch.randn(1, 2, *size, dtype=torch.float64)
-        up = Upsample(2, 2, scale, init="bilinear", ndim=nd, dtype=torch.float64)
         ref = F.interpolate(x, scale_factor=scale, mode=_LINEAR[nd], align_corners=False)
         inner = (Ellipsis, *interpolation_kernel("bilinear", scale, nd).interior)
-        assert_close(_np(up(x))[inner], _np(ref)[inner])
-        assert np.abs(_np(up(x)) - _np(ref)).max() > 1e-3       # the border does differ
+        for method in ("transposed", "pixel_shuffle"):
+            up = Upsample(2, 2, scale, method, init="bilinear", ndim=nd, dtype=torch.float64)
+            assert_close(_np(up(x))[inner], _np(ref)[inner])
+            assert np.abs(_np(up(x)) - _np(ref)).max() > 1e-3   # the border does differ
 
     @pytest.mark.parametrize("nd", [1, 2, 3])
     def test_icnr(self, nd: int) -> None:

@@ -18,7 +18,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .convert import PadCrop, ZeroInsertion, to_pixel_shuffle, to_zero_insertion
 from .diagnostics import LayerReport, layer_report
-from .init import bilinear_, icnr_, icnr_transpose_
+from .init import bilinear_, icnr_, icnr_transpose_, interpolation_subpixel_
 from .shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
 from .upsample import INITS, METHODS, Upsample, transposed_geometry
 
@@ -34,6 +34,7 @@ __all__ = [
     "bilinear_",
     "icnr_",
     "icnr_transpose_",
+    "interpolation_subpixel_",
     "layer_report",
     "pixel_shuffle",
     "pixel_unshuffle",

@@ -7,6 +7,8 @@ under ``torch.no_grad()``; nothing here runs during ``forward``. Named like
 - :func:`bilinear_` -- FCN: a transposed conv that starts as bilinear interpolation.
 - :func:`icnr_` -- ICNR for the conv before a pixel shuffle (starts as conv + nearest).
 - :func:`icnr_transpose_` -- the same idea for a transposed conv (equal phase sub-kernels).
+- :func:`interpolation_subpixel_` -- the conv before a pixel shuffle starts as bilinear
+  (or nearest / bicubic) interpolation.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch import Tensor
 from .. import kernels
 from ..kernels import Init
 
-__all__ = ["bilinear_", "icnr_", "icnr_transpose_", "numpy_rng"]
+__all__ = ["bilinear_", "icnr_", "icnr_transpose_", "interpolation_subpixel_", "numpy_rng"]
 
 
 def numpy_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -136,3 +138,57 @@ def icnr_transpose_(weight: Tensor, stride: int | tuple[int, ...],
     """
     return _copy_(weight, kernels.icnr_transpose(tuple(weight.shape), stride, init,
                                                  numpy_rng(rng)))
+
+
+def interpolation_subpixel_(weight: Tensor, scale: int | tuple[int, ...],
+                            mode: str = "bilinear") -> Tensor:
+    """Fill the conv before a pixel shuffle so that conv + shuffle *is* interpolation.
+
+    Uses :func:`tconv.kernels.interpolation_phases`: output channel ``c * s**d + phase``
+    reads channel ``c`` with that phase's ``2R+1``-tap kernel (centred in a larger odd
+    kernel if needed). With "same" padding the layer equals
+    ``F.interpolate(..., mode, align_corners=False)`` away from the same border as
+    :func:`tconv.kernels.interpolation_kernel`.
+
+    Args:
+        weight: ``(C * prod(scale), C, *K)`` conv weight, each ``K`` odd and at least
+            ``2R+1`` (3 for bilinear, 5 for bicubic, 1 for nearest).
+        scale: the pixel-shuffle factor.
+        mode: ``"nearest"``, ``"bilinear"`` (any ndim) or ``"bicubic"``.
+
+    Returns:
+        ``weight``, filled in place.
+
+    Shape:
+        ``weight[c * S + phase, c] = phases[phase]`` (centred), zero elsewhere.
+
+    Raises:
+        ValueError: for a channel layout that is not ``(C * prod(scale), C)`` or a kernel
+            that is even or too small.
+
+    Examples:
+        >>> w = interpolation_subpixel_(torch.empty(2, 1, 3), 2)
+        >>> w[:, 0]
+        tensor([[0.2500, 0.7500, 0.0000],
+                [0.0000, 0.7500, 0.2500]])
+    """
+    fn = "interpolation_subpixel_"
+    nd = weight.dim() - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} must have 3, 4 or 5 dims")
+    phases = kernels.interpolation_phases(mode, scale, nd)
+    n_ph = phases.shape[0]
+    c = weight.shape[1]
+    if weight.shape[0] != c * n_ph:
+        raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} must have "
+                         f"C * prod(scale) = {c} * {n_ph} output channels for C={c} inputs")
+    ks, taps = tuple(weight.shape[2:]), phases.shape[1:]
+    if any(k % 2 == 0 or k < t for k, t in zip(ks, taps, strict=True)):
+        raise ValueError(f"{fn}: kernel size {ks} must be odd and at least {taps} for "
+                         f"mode={mode!r}")
+    values = np.zeros(tuple(weight.shape))
+    centre = tuple(slice((k - t) // 2, (k - t) // 2 + t) for k, t in zip(ks, taps, strict=True))
+    for ch in range(c):
+        for ph in range(n_ph):
+            values[(ch * n_ph + ph, ch, *centre)] = phases[ph]
+    return _copy_(weight, values)

@@ -8,7 +8,7 @@ Every method maps ``(N, C_in, *S)`` to ``(N, C_out, *(scale*S))`` exactly:
 - ``"resize_conv"``: nearest or (bi/tri)linear resize, then a stride-1 conv -- no
   checkerboard (Odena, Dumoulin & Olah 2016).
 - ``"pixel_shuffle"``: conv to ``C_out * scale**d`` channels, then a pixel shuffle (ESPCN);
-  checkerboard-free at initialisation with ``init="icnr"``.
+  checkerboard-free at initialisation with ``init="icnr"`` or ``init="bilinear"``.
 - ``"nearest"``, ``"bilinear"``, ``"bicubic"``: fixed interpolation (bicubic 2-D only,
   PyTorch's ``a=-0.75``), with a 1x1 conv when ``C_in != C_out``.
 
@@ -40,7 +40,7 @@ INITS = ("default", "bilinear", "icnr")
 
 _INITS_FOR = {"transposed": ("default", "bilinear", "icnr"),
               "resize_conv": ("default",),
-              "pixel_shuffle": ("default", "icnr"),
+              "pixel_shuffle": ("default", "bilinear", "icnr"),
               "nearest": ("default",), "bilinear": ("default",), "bicubic": ("default",)}
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
@@ -108,9 +108,11 @@ class Upsample(nn.Module):
             (FCN; ``2*s`` with ``init="icnr"`` when that is not a multiple of ``s``), 3 for
             ``"resize_conv"`` and ``"pixel_shuffle"`` (must be odd there: "same" padding),
             1 (the channel-mixing conv) for the fixed methods.
-        init: ``"default"`` (PyTorch's), ``"bilinear"`` (FCN: starts as bilinear
-            interpolation; ``"transposed"`` with ``C_in == C_out``) or ``"icnr"``
-            (``"pixel_shuffle"`` and ``"transposed"``: no checkerboard at initialisation).
+        init: ``"default"`` (PyTorch's), ``"bilinear"`` (starts as bilinear interpolation,
+            ``C_in == C_out``: FCN's kernel for ``"transposed"``,
+            :func:`tconv.kernels.interpolation_phases` for ``"pixel_shuffle"``) or
+            ``"icnr"`` (``"pixel_shuffle"`` and ``"transposed"``: conv then nearest, no
+            checkerboard at initialisation).
         ndim: number of spatial dims, 1-3.
         bias: whether the conv has a bias (zeroed by ``init="bilinear"``).
         resize_mode: ``"nearest"`` or ``"bilinear"`` (linear in 1-D, trilinear in 3-D), the
@@ -208,7 +210,9 @@ class Upsample(nn.Module):
             else:
                 conv = _CONV[ndim](c_in, c_out * s**ndim, k, padding=k // 2, bias=bias,
                                    device=device, dtype=dtype)
-                if init == "icnr":
+                if init == "bilinear":
+                    _init.interpolation_subpixel_(conv.weight, s, "bilinear")
+                elif init == "icnr":
                     _init.icnr_(conv.weight, s, rng=rng)
                     if conv.bias is not None:   # one bias per output channel, all phases
                         with torch.no_grad():
