@@ -30,9 +30,10 @@ def test_figures_writes_the_set(tmp_path, capsys):
     names = {p.name for p in out.iterdir()}
     expected = {f"conv_{n}.png" for n in ("operation", "kernel", "receptive_field",
                                            "footprint", "matrix", "matrix_transposed", "row",
-                                           "product", "reshape")}
+                                           "flatten", "product", "reshape")}
     expected |= {f"conv_transpose_{n}.png" for n in ("operation", "kernel", "receptive_field",
                                                       "footprint", "matrix", "row", "product",
+                                                      "flatten",
                                                       "reshape", "zero_insertion",
                                                       "low_to_high")}
     expected |= {"conv_sliding.gif", "conv_transpose_scatter.gif",

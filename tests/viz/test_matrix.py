@@ -90,3 +90,12 @@ def test_reshape(ax):
     col = np.vectorize(lambda t: float(t.get_text()))(art["column"].texts)
     np.testing.assert_array_equal(grid.ravel(), col.ravel())
     np.testing.assert_array_equal(grid, g.y)
+
+
+def test_flatten(ax):
+    g = geometry((3, 4), 2, seed=5)
+    art = matrix.plot_flatten(g, ax=ax)
+    grid = np.vectorize(lambda t: float(t.get_text()))(art["grid"].texts)
+    col = np.vectorize(lambda t: float(t.get_text()))(art["column"].texts)
+    np.testing.assert_array_equal(grid, g.x)
+    np.testing.assert_array_equal(col.ravel(), g.x.ravel())      # row-major, as C's columns

@@ -198,6 +198,8 @@ def write_figures(out: pathlib.Path, conv_g: Any | None, trans_g: Any | None, *,
             "elsewhere, flattened",
             partial(matrix.plot_row_construction, g, (0, 0)))
         if small:
+            png(f"{stem}_flatten.png", "the input grid flattened into a column vector",
+                partial(matrix.plot_flatten, g))
             png(f"{stem}_product.png", f"{g.op_name} as a matrix product "
                 f"{g.matrix_name} @ x = y", partial(matrix.plot_matrix_product, g))
             png(f"{stem}_reshape.png", "the output column reshaped to the output grid",

@@ -33,6 +33,7 @@ __all__ = [
     "plot_row_construction",
     "plot_vector",
     "plot_matrix_product",
+    "plot_flatten",
     "plot_reshape",
     "animation",
     "frame_count",
@@ -47,7 +48,7 @@ _LAZY = {
     "plot_kernel": "grids", "plot_receptive_field": "grids",
     "plot_footprint": "grids", "plot_zero_insertion": "grids", "legend": "grids",
     "plot_matrix": "matrix", "plot_row_construction": "matrix", "plot_vector": "matrix",
-    "plot_matrix_product": "matrix", "plot_reshape": "matrix",
+    "plot_matrix_product": "matrix", "plot_reshape": "matrix", "plot_flatten": "matrix",
     "animation": "animate", "frame_count": "animate", "draw_frame": "animate",
     "explorer_html": "explore",
 }

@@ -20,7 +20,7 @@ from ._style import COLORS
 from .grids import _fmt_num, _symbol, draw_grid, legend, place
 
 __all__ = ["plot_matrix", "plot_row_construction", "plot_vector", "plot_matrix_product",
-           "plot_reshape", "matrix_of"]
+           "plot_flatten", "plot_reshape", "matrix_of"]
 
 
 def matrix_of(g: Geometry, transpose: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
@@ -196,6 +196,25 @@ def plot_matrix_product(g: Geometry, *, ax: Axes) -> dict[str, object]:
                  "y.ravel()", fontsize=9)
     leg = legend(ax, ("input", "output", "kernel", "zero"))
     return {"matrix": mat, "x": x, "y": y, "legend": leg}
+
+
+def plot_flatten(g: Geometry, *, ax: Axes) -> dict[str, object]:
+    """The input grid flattened, row by row, into the column vector ``x.ravel()`` (the
+    article's 16x1 input column).
+
+    Returns:
+        ``{"grid": GridArtists, "column": GridArtists}``.
+    """
+    hi, wi = g.in_size
+    n = g.x.size
+    top = (n - hi) / 2
+    grid = draw_grid(g.x, np.full(g.in_size, "input", dtype=object), ax=ax, origin=(top, 0),
+                     title=f"input {hi}x{wi}")
+    _symbol(ax, wi + 1.1, n / 2, "ravel\n→")
+    col = plot_vector(g.x, ax=ax, kind="input", origin=(0, wi + 3.2), title=f"x ({n}x1)",
+                      row_names=_cell_names(g.in_size))["column"]
+    place(ax, wi + 4.2, n)
+    return {"grid": grid, "column": col}
 
 
 def plot_reshape(g: Geometry, *, ax: Axes) -> dict[str, object]:
