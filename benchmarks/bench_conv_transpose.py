@@ -71,6 +71,8 @@ SHAPES: dict[str, dict[str, Any]] = {
 }
 
 ALGORITHMS = ("auto", "gemm", "phase", "matrix", "scatter", "zero_insertion")
+#: the slow references: timed in the first round only, with fewer calls
+REFERENCES = ("matrix", "scatter", "zero_insertion")
 #: an algorithm whose estimated time for one call is above this is skipped (and reported)
 SKIP_SECONDS = 10.0
 
@@ -172,10 +174,13 @@ def worker_tconv(args: argparse.Namespace) -> dict[str, Any]:
         fn()
         first = time.perf_counter() - t0
         if first > SKIP_SECONDS:
-            res["times"][algo] = {"median_ms": first * 1e3, "iqr_ms": 0.0, "n": 1.0}
-            continue
-        res["times"][algo] = timeit(fn, warmup=1, repeat=_repeat_for(first, args.repeat),
-                                    max_seconds=20.0)
+            res["times"][algo] = {"median_ms": first * 1e3, "iqr_ms": 0.0, "min_ms": first,
+                                  "n": 1.0}
+        elif first > 0.5:                                   # slow: a few calls, no warm-up
+            res["times"][algo] = timeit(fn, warmup=0, repeat=3, max_seconds=10.0)
+        else:
+            res["times"][algo] = timeit(fn, warmup=1, repeat=_repeat_for(first, args.repeat),
+                                        max_seconds=20.0)
     if args.backward and cfg["backward"]:
         pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
         size = tuple(cfg["x"][2:])
@@ -216,6 +221,10 @@ def worker_torch(args: argparse.Namespace) -> dict[str, Any]:
                                                 warmup=2, repeat=args.repeat)
             res["times"]["grad_weight"] = timeit(lambda: back([False, True, False]),
                                                  warmup=2, repeat=args.repeat)
+        # one OpenMP thread: the reference that survives a shared, busy machine
+        torch.set_num_threads(1)
+        res["times"]["forward_1thread"] = timeit(fwd, warmup=1,
+                                                 repeat=_repeat_for(first, args.repeat))
     return res
 
 
@@ -264,8 +273,9 @@ def _spawn(argv: list[str]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _common_argv(args: argparse.Namespace) -> list[str]:
-    return ["--repeat", str(args.repeat), "--algorithms", ",".join(args.algorithms)] + \
+def _common_argv(args: argparse.Namespace, algorithms: list[str] | None = None) -> list[str]:
+    algos = args.algorithms if algorithms is None else algorithms
+    return ["--repeat", str(args.repeat), "--algorithms", ",".join(algos)] + \
         ([] if args.backward else ["--no-backward"])
 
 
@@ -301,8 +311,9 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             if args.torch:
                 row["torch"].append(_spawn(["--worker", "torch", "--shape", name,
                                             *_common_argv(args)]))
+            algos = [a for a in args.algorithms if r == 0 or a not in REFERENCES]
             row["tconv"].append(_spawn(["--worker", "tconv", "--shape", name,
-                                        *_common_argv(args)]))
+                                        *_common_argv(args, algos)]))
             log(f"{name} round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{k} {v.get('median_ms', float('nan')):.2f}"
                 for k, v in {**row["tconv"][-1]["times"],
@@ -330,16 +341,20 @@ def _summarise_row(row: dict[str, Any], args: argparse.Namespace) -> dict[str, A
         out["memory"] = row["memory"]
     keys = row["tconv"][0]["times"].keys()
     for key in keys:
-        rounds = [t["times"][key] for t in row["tconv"]]
-        if rounds[0].get("skipped"):
-            out["tconv"][key] = rounds[0]
+        pairs = [(t["times"][key], tt) for t, tt in
+                 zip(row["tconv"], row["torch"] or [None] * len(row["tconv"]))
+                 if key in t["times"]]
+        if pairs[0][0].get("skipped"):
+            out["tconv"][key] = pairs[0][0]
             continue
-        out["tconv"][key] = _summary(rounds)
+        out["tconv"][key] = _summary([t for t, _ in pairs])
         torch_key = "forward" if key in ALGORITHMS else key
         if row["torch"] and torch_key in row["torch"][0]["times"]:
-            ratios = [t["times"][key]["median_ms"] / tt["times"][torch_key]["median_ms"]
-                      for t, tt in zip(row["tconv"], row["torch"])]
+            ratios = [t["median_ms"] / tt["times"][torch_key]["median_ms"] for t, tt in pairs]
             out["ratio"][key] = statistics.median(ratios)
+        if key == "auto" and row["torch"] and "forward_1thread" in row["torch"][0]["times"]:
+            out["ratio_torch_1thread"] = statistics.median(
+                t["median_ms"] / tt["times"]["forward_1thread"]["median_ms"] for t, tt in pairs)
     for key in (row["torch"][0]["times"] if row["torch"] else {}):
         out["torch"][key] = _summary([t["times"][key] for t in row["torch"]])
     return out
@@ -359,6 +374,9 @@ def _add_throughput(payload: dict[str, Any]) -> None:
                                                                        "grad_weight")
            if k in r["ratio"]]
     payload["geomean_forward_ratio"] = _geomean(fwd)
+    payload["geomean_forward_ratio_torch_1thread"] = _geomean(
+        [r["ratio_torch_1thread"] for r in payload["shapes"].values()
+         if "ratio_torch_1thread" in r])
     payload["geomean_backward_ratio"] = _geomean(bwd)
 
 
@@ -393,6 +411,11 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
             print(f"| {name} | torch forward | | {torch_f['median_ms']:.2f} "
                   f"({torch_f['iqr_ms']:.2f}) | | {torch_f['gflops']:.0f} | "
                   f"{torch_f['pct_peak']:.0f} | |", file=file)
+        t1 = row["torch"].get("forward_1thread")
+        if t1 is not None:
+            print(f"| {name} | torch forward, 1 thread | | {t1['median_ms']:.2f} "
+                  f"({t1['iqr_ms']:.2f}) | auto: {row['ratio_torch_1thread']:.2f} | "
+                  f"{t1['gflops']:.0f} | {t1['pct_peak']:.0f} | |", file=file)
         if "memory" in row:
             m = row["memory"]
             tm = m["tconv"]
@@ -402,6 +425,8 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
                 line += f" | torch: RSS +{m['torch']['rss_delta_mb']:.0f}"
             print(line + " | | | | |", file=file)
     for label, key in (("forward (auto)", "geomean_forward_ratio"),
+                       ("forward (auto) vs torch on 1 thread",
+                        "geomean_forward_ratio_torch_1thread"),
                        ("backward", "geomean_backward_ratio")):
         if payload.get(key):
             print(f"geometric mean tconv/torch, {label}: {payload[key]:.2f}", file=file)
