@@ -75,9 +75,9 @@ def plot_matrix(g: Geometry, *, ax: Axes, transpose: bool = False, annotate: boo
     if annotate is None:
         annotate = values.size <= 400
     if annotate:
-        norm = image.norm
+        shade = np.asarray(image.norm(values), dtype=float)   # 0..1 along the colormap
         for r, c in zip(*np.nonzero(taps >= 0)):
-            dark = float(norm(values[r, c])) > 0.6        # white text on dark cells
+            dark = shade[r, c] > 0.6                       # white text on dark cells
             texts.append(ax.text(c, r, g.tap_label(taps[r, c]), ha="center", va="center",
                                  fontsize=6 if n_cols > 12 else 8,
                                  color=COLORS["text_light" if dark else "text_dark"]))
