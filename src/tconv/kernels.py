@@ -16,6 +16,13 @@ ICNR (Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution") se
 initialisation the layer is "conv, then nearest-neighbour up-sampling": no checkerboard.
 :func:`icnr_transpose` is the same idea for a transposed convolution: every output phase
 sees the same sub-kernel, so a constant input gives a constant (interior) output.
+
+Two exact re-writings of a transposed convolution, used by ``tconv.nn.convert``::
+
+    conv_transpose(x, w) == crop(pixel_shuffle(conv(pad(x), W_phase)))     subpixel_form
+    conv_transpose(x, w) == conv(pad(insert_zeros(x)), flip(swap(w)))      zero_insertion_form
+
+and :func:`interpolation_phases`, the sub-pixel form of the interpolation kernels.
 """
 
 from __future__ import annotations
