@@ -259,6 +259,48 @@ def _fast_axis(src: np.ndarray, out: np.ndarray, s: int, cubic: bool) -> None:
         np.matmul(Bt, src[:, nb * b:], out=out[:, s * nb * b:])
 
 
+def _last_axis_pass(t: np.ndarray, out: np.ndarray, s: int, cubic: bool) -> None:
+    """Fixed-phase pass along the last axis: ``t`` ``(rows, n)`` -> ``out`` ``(rows, s*n)``.
+
+    Both C-contiguous. The windows of ``b + 2P`` samples are copied out of ``t`` once
+    (``1 + 2P/b`` times its size), so that one GEMM over all (row, block) pairs writes the
+    output rows in order -- contiguous stores, no strided writes::
+
+        A[row, m] = t[row, b*m - P : b*m + b + P]        (edge-replicated at the row ends)
+        out.reshape(rows*nb, s*b) = A.reshape(rows*nb, b + 2P) @ B.T
+    """
+    P = 2 if cubic else 1
+    rows, n = t.shape
+    if n < 2 * P:                                   # tiny axis: gathered windows
+        src = np.take(t, np.clip(np.arange(-P, n + P), 0, n - 1), axis=1)
+        _fast_axis(src[:, :, None], out[:, :, None], s, cubic)
+        return
+    b = min(max(4, 32 // s), n)                     # s*b ~ 32 outputs per block
+    nb = n // b
+    nm = nb * b
+    it = t.itemsize
+    A = np.empty((rows, nb, b + 2 * P), t.dtype)
+    A[:, :, P:P + b] = as_strided(t, (rows, nb, b), (t.strides[0], b * it, it))
+    if nb > 1:
+        A[:, 1:, :P] = as_strided(t[:, b - P:], (rows, nb - 1, P), (t.strides[0], b * it, it))
+        A[:, :-1, P + b:] = as_strided(t[:, b:], (rows, nb - 1, P), (t.strides[0], b * it, it))
+    A[:, 0, :P] = t[:, :1]
+    A[:, -1, P + b:] = t[:, np.minimum(nm + np.arange(P), n - 1)]
+    B = _band(s, cubic, b, t.dtype).T               # (b + 2P, s*b)
+    A2 = A.reshape(rows * nb, b + 2 * P)
+    if nm == n:
+        Y = out.reshape(rows * nb, s * b)
+        for c in _chunks(rows * nb, _GEMM_SINGLE // B.size):
+            np.matmul(A2[c], B, out=Y[c])
+    else:
+        ot = out.itemsize
+        Y3 = as_strided(out, (rows, nb, s * b), (out.strides[0], s * b * ot, ot))
+        for r in _chunks(rows, _GEMM_SINGLE // (B.size * nb)):
+            np.matmul(A[r], B, out=Y3[r])
+        src = np.take(t, np.clip(np.arange(nm - P, n + P), 0, n - 1), axis=1)
+        np.matmul(src, _band(s, cubic, n - nm, t.dtype).T, out=out[:, s * nm:])
+
+
 #: OpenBLAS multi-threads a GEMM above M*N*K = 65536 * 4; below it, it runs on the caller's
 #: thread. Chunks stay below this and tconv spreads them over its own threads: OpenBLAS's
 #: spinning workers are slow on a busy machine, plain threads just wait their turn.
@@ -297,19 +339,21 @@ def _fast_axis_array(x: np.ndarray, axis: int, s: int, cubic: bool) -> np.ndarra
     P = 2 if cubic else 1
     n = x.shape[axis]
     outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
-    src = _edge_pad(x, axis, P).reshape(outer, n + 2 * P, inner)
     shape = list(x.shape)
     shape[axis] = s * n
     y = np.empty(shape, x.dtype)
+    if inner == 1:                                  # last axis: contiguous row bands
+        x2, y2 = np.ascontiguousarray(x).reshape(outer, n), y.reshape(outer, s * n)
+        tasks = [lambda r=r: _last_axis_pass(x2[r], y2[r], s, cubic)
+                 for r in _chunks(outer, max(64, (1 << 16) // n))]
+        _run(tasks, y.size)
+        return y
+    src = _edge_pad(x, axis, P).reshape(outer, n + 2 * P, inner)
     out = y.reshape(outer, s * n, inner)
     b = min(_BLOCK, n)
-    per = (b + 2 * P) * s * b                       # K*N (inner == 1) or M*K (inner > 1)
-    if inner == 1:
-        parts = [(c, slice(None)) for c in _chunks(outer, _GEMM_SINGLE // per)]
-    else:
-        rows = max(1, _GEMM_SINGLE // (per * inner))
-        parts = [(r, c) for r in _chunks(outer, rows)
-                 for c in _chunks(inner, _GEMM_SINGLE // per)]
+    per = (b + 2 * P) * s * b                       # M*K of each product
+    rows = max(1, _GEMM_SINGLE // (per * inner))
+    parts = [(r, c) for r in _chunks(outer, rows) for c in _chunks(inner, _GEMM_SINGLE // per)]
     tasks = [lambda r=r, c=c: _fast_axis(src[r, :, c], out[r, :, c], s, cubic)
              for r, c in parts]
     _run(tasks, y.size)
@@ -320,8 +364,8 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
     """Both of the last two axes at once, in bands of rows that stay in cache.
 
     Per band of ``R`` input rows: the row pass writes ``s_h*R`` rows into a small buffer
-    padded for the column pass, and the column pass writes the final output rows. The
-    intermediate image never exists in full.
+    and the column pass (:func:`_last_axis_pass`) writes the final output rows from it.
+    The intermediate image never exists in full.
     """
     P = 2 if cubic else 1
     lead, (H, W) = x.shape[:-2], x.shape[-2:]
@@ -335,13 +379,10 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
 
     def band(p: int, r0: int) -> None:
         rr = min(R, H - r0)
-        t = np.empty((s_h * rr, W + 2 * P), x.dtype)
+        t = np.empty((s_h * rr, W), x.dtype)
         for c in _chunks(W, cols):                  # row pass, column chunks
-            _fast_axis(xp[p, r0:r0 + rr + 2 * P, c][None], t[None, :, P + c.start:P + c.stop],
-                       s_h, cubic)
-        t[:, :P] = t[:, P:P + 1]                    # column halo by edge replication
-        t[:, P + W:] = t[:, P + W - 1:P + W]
-        _fast_axis(t[:, :, None], yp[p, s_h * r0:s_h * (r0 + rr), :, None], s_w, cubic)
+            _fast_axis(xp[p, r0:r0 + rr + 2 * P, c][None], t[None, :, c], s_h, cubic)
+        _last_axis_pass(t, yp[p, s_h * r0:s_h * (r0 + rr)], s_w, cubic)
 
     tasks = [lambda p=p, r0=r0: band(p, r0) for p in range(planes.shape[0])
              for r0 in range(0, H, R)]
