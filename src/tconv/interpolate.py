@@ -370,7 +370,6 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
     P = 2 if cubic else 1
     lead, (H, W) = x.shape[:-2], x.shape[-2:]
     planes = x.reshape(-1, H, W)
-    xp = _edge_pad(planes, 1, P)                    # (planes, H + 2P, W): row halo
     y = np.empty((*lead, s_h * H, s_w * W), x.dtype)
     yp = y.reshape(-1, s_h * H, s_w * W)
     R = 8 * _BLOCK
@@ -379,9 +378,13 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
 
     def band(p: int, r0: int) -> None:
         rr = min(R, H - r0)
+        if r0 >= P and r0 + rr + P <= H:            # input rows with their halo
+            src = planes[p, r0 - P:r0 + rr + P]
+        else:                                       # edge-replicated at the image border
+            src = planes[p, np.clip(np.arange(r0 - P, r0 + rr + P), 0, H - 1)]
         t = np.empty((s_h * rr, W), x.dtype)
         for c in _chunks(W, cols):                  # row pass, column chunks
-            _fast_axis(xp[p, r0:r0 + rr + 2 * P, c][None], t[None, :, c], s_h, cubic)
+            _fast_axis(src[None, :, c], t[None, :, c], s_h, cubic)
         _last_axis_pass(t, yp[p, s_h * r0:s_h * (r0 + rr)], s_w, cubic)
 
     tasks = [lambda p=p, r0=r0: band(p, r0) for p in range(planes.shape[0])
