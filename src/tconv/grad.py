@@ -37,7 +37,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
 
         grad_w[group] += gy[n0:n1, group] @ im2col(x[n0:n1, group]).T
     """
-    from ._algorithms._im2col import image_blocks, im2col_block
+    from ._algorithms._im2col import im2col_block, image_blocks
     from ._algorithms._parallel import for_each, num_threads, scratch
 
     n, c_out, *out = gy.shape

@@ -83,7 +83,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     positions are computed. Blocks of whole images (about ``BLOCK_ELEMENTS`` numbers of
     im2col each) run on the thread pool, each into its thread's reused buffers::
 
-        y[n0:n1, group] = w[group] @ im2col(x[n0:n1, group])      (Cog, Cig*prodK) @ (.., nb*prodOut)
+        y[n0:n1, group] = w[group] @ im2col(x[n0:n1, group])   # (Cog, Cig*K) @ (Cig*K, nb*out)
     """
     from ._parallel import for_each
 

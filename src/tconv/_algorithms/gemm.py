@@ -9,10 +9,15 @@ strided slices, never an element-wise scatter.
 Blocking: ``cols`` is ``prod(K)`` times the input and does not fit in cache (a DCGAN layer:
 64 MB), and a fresh array that large costs a page fault per 4 KiB on first touch. So the
 product runs in blocks of whole images (and, if one image is still too big, of output
-channels) into one reused buffer of about :data:`BLOCK_ELEMENTS` numbers, and each block
-is added into ``y`` while it is still in cache::
+channels), each into its thread's reused buffer of about :data:`BLOCK_ELEMENTS` numbers,
+and is added into ``y`` while still in cache; blocks run on the thread pool::
 
-    for (n0:n1, c0:c1) in blocks:   buf = wT[c0:c1] @ x[:, n0:n1]   ;   y[n0:n1, c0:c1] += col2im(buf)
+    for (n0:n1, c0:c1) in blocks:    y[n0:n1, c0:c1] += col2im(wT[c0:c1] @ x[:, n0:n1])
+
+Layout: channels-first col2im adds runs along the last spatial dim -- 4 numbers long for
+a 4x4 DCGAN input. For wide layers on small images the product is computed channels-last
+instead (``cols[n, *S, *K, c_out] = x_nhwc @ w``), every block add runs over ``C_out``
+contiguous numbers, and one transpose per block writes ``y``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,48 @@
+"""The thread pool changes speed only: results agree to rounding for any thread count,
+with or without the BLAS limiter (``threadpoolctl``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tconv
+from tconv._algorithms import _parallel
+
+
+def _run_all(x, w, gy, xc, wc):
+    outs = [tconv.conv_transpose(x, w, None, 2, 1, algorithm=a) for a in ("gemm", "phase")]
+    outs += list(tconv.conv_transpose_backward(gy, x, w, 2, 1)[:2])
+    outs.append(tconv.conv(xc, wc, None, 2, 1))
+    return outs
+
+
+class TestParallel:
+    @pytest.mark.parametrize("threads", ["1", "2", "3"])
+    @pytest.mark.parametrize("limiter", [True, False])
+    def test_identity(self, threads, limiter, monkeypatch):
+        rng = np.random.default_rng(0)
+        # 16 images of 24x24 with 40 -> 48 channels: several blocks per call
+        x = rng.standard_normal((16, 40, 24, 24))
+        w = rng.standard_normal((40, 48, 4, 4))
+        gy = rng.standard_normal((16, 48, 48, 48))
+        wc = rng.standard_normal((48, 40, 3, 3))
+        monkeypatch.setenv("TCONV_NUM_THREADS", "1")
+        ref = _run_all(x, w, gy, x, wc)
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        if not limiter:
+            monkeypatch.setattr(_parallel, "_CONTROLLER", None)
+        for got, want in zip(_run_all(x, w, gy, x, wc), ref):
+            # the weight gradient sums per-thread partials: same terms, another order
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * np.abs(want).max())
+
+    def test_scratch_is_reused(self):
+        a = _parallel.scratch("t", 1000, np.float32)
+        b = _parallel.scratch("t", 500, np.float32)
+        assert a.size == 1000 and b.size == 500 and np.shares_memory(a, b)
+
+    def test_num_threads_env(self, monkeypatch):
+        monkeypatch.setenv("TCONV_NUM_THREADS", "3")
+        assert _parallel.num_threads() == 3
+        monkeypatch.setenv("TCONV_NUM_THREADS", "zero")
+        assert _parallel.num_threads() >= 1
