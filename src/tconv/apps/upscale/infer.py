@@ -9,9 +9,10 @@ Colour handling (exactly invertible, float64 maths, rounded once at the end):
 * 8- and 16-bit pixels: values are divided by 255 / 65535, the output keeps the input's
   bit depth.
 
-Engines: ``"numpy"`` runs tconv's own :func:`tconv.conv` for every layer; the transposed-conv
-head is rewritten exactly as conv + pixel shuffle (:func:`tconv.kernels.subpixel_form`), the
-fast form on a CPU. ``"torch"`` runs the torch module itself. Both agree to ~1e-6.
+Engines: ``"numpy"`` runs tconv's own :func:`tconv.conv` for every layer (:func:`conv_same`);
+the transposed-conv head is rewritten exactly as conv + pixel shuffle
+(:func:`tconv.kernels.subpixel_form`), the fast form on a CPU. ``"torch"`` runs the torch
+module itself. Both agree to ~1e-6.
 
 Tiling: the input is cut into ``tile x tile`` blocks, each read with a margin of
 :func:`receptive_radius` pixels (clipped at the image border, where the network's own zero
@@ -42,8 +43,8 @@ from ...checkerboard import pixel_shuffle
 from ...kernels import subpixel_form
 from .model import UpscalerConfig, body_layers
 
-__all__ = ["WEIGHTS_DIR", "weights_path", "load_model", "NumpyUpscaler", "TorchUpscaler",
-           "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
+__all__ = ["WEIGHTS_DIR", "conv_same", "weights_path", "load_model", "NumpyUpscaler",
+           "TorchUpscaler", "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
            "upscale_y", "upscale_array", "METHODS", "ENGINES"]
 
 WEIGHTS_DIR = pathlib.Path(__file__).parent / "weights"
@@ -146,6 +147,32 @@ def load_model(path: str | pathlib.Path | None = None, scale: int = 2,
     return cls(cfg, arrays)
 
 
+def conv_same(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int | None = None
+              ) -> np.ndarray:
+    """Stride-1 zero-padded conv of ``x (C_in, H, W)`` with ``w (C_out, C_in, K, K)``.
+
+    Many-to-few layers (``C_out < C_in``, e.g. the 56 -> 4 sub-pixel head) run as one 1x1
+    :func:`tconv.conv` to ``K*K*C_out`` channels -- a single matrix product -- followed by the
+    sum of the ``K*K`` shifted planes: the same sum of products in another order, with a
+    ``K*K*C_out``-row buffer instead of im2col's ``K*K*C_in`` rows. Otherwise ``tconv.conv``.
+    """
+    co, ci, k, _ = w.shape
+    pad = k // 2 if pad is None else pad
+    if k == 1 or co >= ci:
+        return np_conv(x, w, b, 1, pad)
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else x
+    rows, cols = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    # (K, K, C_out, C_in, 1, 1): tap (i, j) of every output channel as a 1x1 filter
+    z = np_conv(xp, w.transpose(2, 3, 0, 1).reshape(k * k * co, ci, 1, 1))
+    z = z.reshape(k, k, co, *xp.shape[1:])
+    y = np.empty((co, rows, cols), dtype=z.dtype)
+    y[...] = b.reshape(-1, 1, 1)
+    for i in range(k):
+        for j in range(k):
+            y += z[i, j, :, i:i + rows, j:j + cols]        # output (r, c) reads input (r+i, c+j)
+    return y
+
+
 class NumpyUpscaler:
     """The up-scaler as NumPy float32 arrays and :func:`tconv.conv` calls (no torch).
 
@@ -178,20 +205,19 @@ class NumpyUpscaler:
         x = np.asarray(y, dtype=np.float32)[None]                     # (1, H, W)
         h = x
         for w, b, a in self.body:
-            h = np_conv(h, w, b, 1, w.shape[-1] // 2)
+            h = conv_same(h, w, b)
             h = np.where(h >= 0, h, a * h)                            # PReLU
         if cfg.head == "transposed":
             (pr, qr), (pc, qc) = self.head_pad
             h = np.pad(h, ((0, 0), (pr, qr), (pc, qc)))               # zero pad (pad >= 0)
-            out = pixel_shuffle(np_conv(h, self.head_w, self.head_b), s)
+            out = pixel_shuffle(conv_same(h, self.head_w, self.head_b, 0), s)
             (cr0, cr1), (cc0, cc1) = self.head_crop
             out = out[:, cr0:out.shape[1] - cr1, cc0:out.shape[2] - cc1]
         elif cfg.head == "pixel_shuffle":
-            out = pixel_shuffle(np_conv(h, self.head_w, self.head_b, 1, cfg.head_kernel // 2),
-                                s)
+            out = pixel_shuffle(conv_same(h, self.head_w, self.head_b), s)
         else:
             up = np.repeat(np.repeat(h, s, axis=1), s, axis=2)        # nearest x s
-            out = np_conv(up, self.head_w, self.head_b, 1, cfg.head_kernel // 2)
+            out = conv_same(up, self.head_w, self.head_b)
         out = out[0]
         if cfg.skip:
             out = out + bicubic_upsample(x[0], s)
