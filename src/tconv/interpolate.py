@@ -32,8 +32,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -312,7 +313,7 @@ def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _run(tasks: list, work: int) -> None:
+def _run(tasks: Sequence[Callable[[], None]], work: int) -> None:
     """Run the ``tasks`` (callables); on threads when the output has ``work`` >= 1M values."""
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -344,7 +345,7 @@ def _fast_axis_array(x: np.ndarray, axis: int, s: int, cubic: bool) -> np.ndarra
     y = np.empty(shape, x.dtype)
     if inner == 1:                                  # last axis: contiguous row bands
         x2, y2 = np.ascontiguousarray(x).reshape(outer, n), y.reshape(outer, s * n)
-        tasks = [lambda r=r: _last_axis_pass(x2[r], y2[r], s, cubic)
+        tasks = [partial(_last_axis_pass, x2[r], y2[r], s, cubic)
                  for r in _chunks(outer, max(64, (1 << 16) // n))]
         _run(tasks, y.size)
         return y
@@ -354,8 +355,7 @@ def _fast_axis_array(x: np.ndarray, axis: int, s: int, cubic: bool) -> np.ndarra
     per = (b + 2 * P) * s * b                       # M*K of each product
     rows = max(1, _GEMM_SINGLE // (per * inner))
     parts = [(r, c) for r in _chunks(outer, rows) for c in _chunks(inner, _GEMM_SINGLE // per)]
-    tasks = [lambda r=r, c=c: _fast_axis(src[r, :, c], out[r, :, c], s, cubic)
-             for r, c in parts]
+    tasks = [partial(_fast_axis, src[r, :, c], out[r, :, c], s, cubic) for r, c in parts]
     _run(tasks, y.size)
     return y
 
@@ -387,8 +387,7 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
             _fast_axis(src[None, :, c], t[None, :, c], s_h, cubic)
         _last_axis_pass(t, yp[p, s_h * r0:s_h * (r0 + rr)], s_w, cubic)
 
-    tasks = [lambda p=p, r0=r0: band(p, r0) for p in range(planes.shape[0])
-             for r0 in range(0, H, R)]
+    tasks = [partial(band, p, r0) for p in range(planes.shape[0]) for r0 in range(0, H, R)]
     _run(tasks, y.size)
     return y
 
@@ -488,17 +487,17 @@ def _output_size(fn: str, spatial: tuple[int, ...], size: object, scale_factor: 
     if not all(_is_real(f) for f in factors):
         raise TypeError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} must be a number or "
                         "a tuple of numbers")
-    if not all(math.isfinite(f) and f > 0 for f in factors):  # type: ignore[arg-type]
+    if not all(math.isfinite(f) and f > 0 for f in factors):
         raise ValueError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} must be finite and "
                          "positive in every spatial dim")
-    out = tuple(int(n * float(f)) for n, f in zip(spatial, factors))  # type: ignore[arg-type]
+    out = tuple(int(n * float(f)) for n, f in zip(spatial, factors))
     if any(o < 1 for o in out):
         raise ValueError(f"{fn}: scale_factor={_checks.fmt(scale_factor)} gives an empty "
                          f"output size {out} for input spatial size {spatial}; output sizes "
                          "must be positive")
     if recompute_scale_factor:
         return out, (None,) * nd
-    return out, tuple(float(f) for f in factors)  # type: ignore[arg-type]
+    return out, tuple(float(f) for f in factors)
 
 
 def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
