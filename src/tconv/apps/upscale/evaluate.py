@@ -3,7 +3,8 @@
 Protocol (``shared/research/sr-quality.md``): held-out photos astronaut, camera, chelsea,
 coffee, rocket; Y channel (BT.601 studio range); LR = PIL bicubic (antialiased) down-sample
 rounded to 8 bit; every output clipped and rounded to 8 bit; border of ``scale`` pixels
-shaved; PSNR and SSIM from scikit-image (``data_range=255``; SSIM with its default 7x7 window).
+shaved; PSNR and SSIM from scikit-image (``data_range=255``; SSIM with the Gaussian window,
+sigma = 1.5, population covariance, as Wang et al. 2004).
 The reference "bicubic" is PIL's (a = -0.5, as MATLAB ``imresize``).
 
 Checkerboard measures, per method, mean over the five images:
@@ -86,7 +87,8 @@ def _metrics(sr: np.ndarray, hr: np.ndarray, s: int) -> dict[str, float]:
     sr8 = np.clip(np.round(sr), 0, 255)
     a, b = hr[s:-s, s:-s], sr8[s:-s, s:-s]
     return {"psnr": float(peak_signal_noise_ratio(a, b, data_range=255)),
-            "ssim": float(structural_similarity(a, b, data_range=255)),
+            "ssim": float(structural_similarity(a, b, data_range=255, gaussian_weights=True,
+                                                sigma=1.5, use_sample_covariance=False)),
             "flat_spread": flat_phase_spread(sr, hr, s),
             "periodic": float(artifact_score(sr - hr, s, border=s))}
 
