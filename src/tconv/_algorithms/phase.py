@@ -238,20 +238,22 @@ def _dim_runs(out: int, k: int, s: int, lo: int
     """Per spatial dim (dilation 1): tap runs and copy-out ranges of the depthwise path.
 
     Phase ``r`` uses taps ``t = t0(r) + m*s`` at input offset ``b(r) - m`` with
-    ``b(r) = (r + lo) // s`` and ``t0(r) = (r + lo) % s``; consecutive phases with equal
-    ``b`` use consecutive taps. A run ``(r0, r1, t_start, offset)`` is such a range for one
-    ``m``; a copy range ``(r0, r1, nq)`` groups phases with the same number of outputs.
+    ``b(r) = (r + lo) // s`` and ``t0(r) = (r + lo) % s``. A run ``(r0, r1, t_start, offset)``
+    is a range of consecutive phases reading one input offset with consecutive taps
+    (``t = t_start + r - r0``); a copy range ``(r0, r1, nq)`` groups phases with the same
+    number of outputs.
     """
     runs: list[list[int]] = []
-    open_runs: dict[tuple[int, int], list[int]] = {}
+    open_runs: dict[int, list[int]] = {}
     for r in range(min(s, out)):
         b, t0 = divmod(r + lo, s)
         for m in range(-(-(k - t0) // s)):
-            run = open_runs.get((b, m))
-            if run is not None and run[1] == r:
+            t, off = t0 + m * s, b - m
+            run = open_runs.get(off)
+            if run is not None and run[1] == r and run[2] + r - run[0] == t:
                 run[1] = r + 1
             else:
-                open_runs[(b, m)] = run = [r, r + 1, t0 + m * s, b - m]
+                open_runs[off] = run = [r, r + 1, t, off]
                 runs.append(run)
     copies: list[tuple[int, int, int]] = []
     for r in sorted({r for r0, r1, *_ in runs for r in range(r0, r1)}):
@@ -279,7 +281,7 @@ def _depthwise(big: np.ndarray, w: np.ndarray, p: ConvParams, plan: _Plan, y: np
                for a in range(p.ndim)]
     wk = w.reshape(c, *p.kernel)
     per_channel = int(np.prod(p.stride)) * grid
-    cb = max(1, min(c, BLOCK_ELEMENTS // per_channel))
+    cb = max(1, min(c, BLOCK_ELEMENTS // 4 // per_channel))
 
     def run(c0: int) -> None:
         c1 = min(c, c0 + cb)
