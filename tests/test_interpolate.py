@@ -205,6 +205,23 @@ class TestInterpolate:
         generic = _resample(x, out, (None,) * len(out), mode, False, fast=False)
         assert_close(fast, generic)
 
+    @pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest", "area"])
+    def test_oracle_nonfinite(self, mode):
+        """inf and nan reach the same outputs as in torch (the fast path steps aside)."""
+        torch = pytest.importorskip("torch")
+        import torch.nn.functional as F
+
+        x = np.random.default_rng(0).standard_normal((1, 2, 12, 20))
+        x[0, 0, 5, 7], x[0, 1, 0, 19], x[0, 1, 8, 3] = np.inf, -np.inf, np.nan
+        specs = [dict(scale_factor=2), dict(size=(17, 9))]
+        if mode in INTERPOLATING:                    # zero weights at integer positions
+            specs += [dict(size=(23, 39), align_corners=True)]
+        for spec in specs:
+            ref = F.interpolate(torch.from_numpy(x), mode=mode, **spec).numpy()
+            y = interpolate(x, mode=mode, **spec)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            assert_close(np.nan_to_num(y), np.nan_to_num(ref))
+
     def test_grad(self):
         """interpolate is linear and separable: its adjoint is R_h^T g R_w (torch autograd)."""
         cases = [("bilinear", (5, 7), (9, 4), False), ("bicubic", (4, 6), (11, 13), True),

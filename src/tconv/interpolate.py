@@ -408,18 +408,29 @@ def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
 # Generic path: K gathers per axis
 # ----------------------------------------------------------------------------------------
 
-def _generic_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _generic_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray,
+                  skip_zero: bool = False) -> np.ndarray:
+    """``y[.., i, ..] = sum_k w[i, k] * x[.., idx[i, k], ..]`` along ``axis``.
+
+    ``skip_zero`` (area mode): zero weights only pad windows to a common length, so those
+    taps are masked out rather than multiplied by 0 -- inf and nan then reach exactly the
+    outputs they reach in PyTorch, which multiplies zero linear/cubic weights but never
+    reads outside a pooling window.
+    """
     if idx.shape[1] == 1 and np.all(w == 1):        # nearest (and copies): exact gathers
         return np.take(x, idx[:, 0], axis=axis)
     bshape = [1] * x.ndim
     bshape[axis] = idx.shape[0]
     w = w.astype(x.dtype, copy=False)
-    y = np.take(x, idx[:, 0], axis=axis)
-    y *= w[:, 0].reshape(bshape)
-    for k in range(1, idx.shape[1]):
-        g = np.take(x, idx[:, k], axis=axis)
-        g *= w[:, k].reshape(bshape)
-        y += g
+    with np.errstate(invalid="ignore"):             # inf - inf = nan, silently, as torch
+        y = np.take(x, idx[:, 0], axis=axis)
+        y *= w[:, 0].reshape(bshape)
+        for k in range(1, idx.shape[1]):
+            g = np.take(x, idx[:, k], axis=axis)
+            g *= w[:, k].reshape(bshape)
+            if skip_zero and not np.all(w[:, k]):
+                g[~np.broadcast_to((w[:, k] != 0).reshape(bshape), g.shape)] = 0
+            y += g
     return y
 
 
@@ -607,7 +618,9 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     kind = "linear" if mode in ("bilinear", "trilinear") else mode
     opmath = x.dtype.type
     fixed = {}
-    if fast and kind in ("linear", "bicubic") and not align_corners:
+    # the fast path's block matrices hold zeros, and 0 * inf = nan would spread a non-finite
+    # value over its whole block; a sum is a cheap test for one (overflow only costs speed)
+    if fast and kind in ("linear", "bicubic") and not align_corners and np.isfinite(x.sum()):
         for d, (n, m, f) in enumerate(zip(spatial, out_size, factors)):
             s = m // n
             # float32 source positions are exact for power-of-two factors only; other
@@ -622,7 +635,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     for d in order:
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
                              opmath, nearest_2d=nd == 2)
-        y = _generic_axis(y, 2 + d, idx, w)
+        y = _generic_axis(y, 2 + d, idx, w, skip_zero=kind == "area")
     if fixed:
         y = _fast(np.ascontiguousarray(y), fixed, kind == "bicubic")
     return y if y is not x else y.copy()
