@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOL
 
 
-def _blas_limiter() -> object | None:
+def _blas_limiter() -> Any:
     """A cached ``threadpoolctl.ThreadpoolController``, or None without the extra."""
     global _CONTROLLER
     if _CONTROLLER is False:
@@ -70,7 +70,7 @@ def _blas_limiter() -> object | None:
     return _CONTROLLER
 
 
-_CONTROLLER: object = False
+_CONTROLLER: Any = False
 
 
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True) -> None:

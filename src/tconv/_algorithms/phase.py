@@ -108,9 +108,9 @@ def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
     phases, complete, end = [], True, front + grid
     k_steps = [math.prod(p.kernel[a + 1:]) for a in range(p.ndim)]
     image = math.prod(padded)
-    per_dim = [[(r, nq, [int(v) for v in t], [int(v) for v in o]) for r, nq, t, o in ph]
+    as_ints = [[(r, nq, [int(v) for v in t], [int(v) for v in o]) for r, nq, t, o in ph]
                for ph in per_dim]
-    for combo in itertools.product(*per_dim):
+    for combo in itertools.product(*as_ints):
         if any(len(taps) == 0 for _, _, taps, _ in combo):
             complete = False
             continue
@@ -298,10 +298,10 @@ def _depthwise(big: np.ndarray, w: np.ndarray, p: ConvParams, plan: _Plan, y: np
             acc[(slice(None), *rs)] += term
         # copy out: acc[c, r..., n, q...] -> y[n, c, q*s + r] for each equal-nq range
         acc_g = acc.reshape(c1 - c0, *p.stride, n, *plan.padded)
-        for combo in itertools.product(*(copies for _, copies in per_dim)):
-            src = acc_g[(slice(None), *(slice(r0, r1) for r0, r1, _ in combo), slice(None),
-                         *(slice(0, q) for _, _, q in combo))]
-            dst = _phase_block_view(y[:, c0:c1], combo, p.stride)
+        for block in itertools.product(*(copies for _, copies in per_dim)):
+            src = acc_g[(slice(None), *(slice(r0, r1) for r0, r1, _ in block), slice(None),
+                         *(slice(0, q) for _, _, q in block))]
+            dst = _phase_block_view(y[:, c0:c1], block, p.stride)
             order = (p.ndim + 1, 0, *[v for a in range(p.ndim)
                                       for v in (p.ndim + 2 + a, 1 + a)])
             dst[...] = src.transpose(order)
