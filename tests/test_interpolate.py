@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tconv.interpolate import MODES, _resample, interpolate, resample_matrix
+from tconv.interpolate import (
+    CUBIC_A,
+    MODES,
+    _cubic_weights,
+    _resample,
+    interpolate,
+    resample_matrix,
+)
 
 from ._oracle import assert_close, check_against_torch, check_same_error
 
@@ -254,7 +261,26 @@ class TestInterpolate:
             up = H >= h and W >= w
             bil = np.abs(pil(Image.BILINEAR) - ours("bilinear")).max()
             assert (bil < 1e-6) if up else (bil > 0.1)      # equal up, anti-aliased down
-            assert np.abs(pil(Image.BICUBIC) - ours("bicubic")).max() > 0.1   # a = -0.5
+            assert np.abs(pil(Image.BICUBIC) - ours("bicubic")).max() > 0.1
+        # Pillow BICUBIC is Keys' cubic with a = -0.5 away from the borders (x2 up-sampling)
+        row = rng.standard_normal((1, 40)).astype(np.float32)
+        big = np.asarray(Image.fromarray(row, mode="F").resize((80, 1), Image.BICUBIC))[0]
+        src = (np.arange(80) + 0.5) / 2 - 0.5
+        i0 = np.floor(src).astype(int)
+        taps = row[0][np.clip(i0[:, None] + np.arange(-1, 3), 0, 39)]
+        for a, agrees in ((-0.5, True), (CUBIC_A, False)):
+            keys = (taps * _cubic_weights(src - i0, a)).sum(axis=1)
+            assert (np.abs(big - keys)[4:-4].max() < 1e-6) == agrees
+
+    def test_scipy_zoom(self):
+        """nearest-exact == scipy.ndimage.zoom(order=0, grid_mode=True, mode="nearest")."""
+        ndimage = pytest.importorskip("scipy.ndimage")
+        a = np.random.default_rng(0).standard_normal((10, 10))
+        for size in [(7, 13), (21, 4), (10, 30)]:
+            zoom = ndimage.zoom(a, (size[0] / 10, size[1] / 10), order=0, grid_mode=True,
+                                mode="nearest")
+            np.testing.assert_array_equal(
+                zoom, interpolate(a[None, None], size=size, mode="nearest-exact")[0, 0])
 
 
 class TestResampleMatrix:

@@ -543,24 +543,36 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         ``S_out = floor(S_in * scale_factor)``.
 
     Convention:
-        Index rules (ATen's, reproduced here): ``"nearest"`` reads ``floor(i * scale)``
-        with ``scale`` rounded to float32 (ATen's "kept for backward compatibility" rule,
-        which its source says matches OpenCV ``INTER_NEAREST``); ``"nearest-exact"`` reads
-        ``floor((i + 0.5) * scale)``, which equals Pillow's ``Image.NEAREST`` (tested) and
-        ``scipy.ndimage.zoom(order=0, grid_mode=True)``. Linear modes clamp a negative
-        source position to 0; ``"bicubic"`` is Keys' cubic with ``a = -0.75`` and clamped
-        (edge-replicated) indices, with no anti-aliasing. ``"area"`` is adaptive average
-        pooling: window ``[floor(i*in/out), ceil((i+1)*in/out))``.
+        Index rules are ATen's, reproduced here. ``"nearest"`` reads ``floor(i * scale)``
+        with ``scale`` rounded to float32 -- the rule ATen's source keeps "for backward
+        compatibility" and says matches OpenCV ``INTER_NEAREST``; ATen's 2-D nearest kernel
+        (not the 1-D/3-D ones) ignores ``scale`` when ``out == in`` or ``out == 2*in``, and
+        so does tconv. ``"nearest-exact"`` reads ``floor((i + 0.5) * scale)``: it equals
+        Pillow's ``Image.NEAREST`` and ``scipy.ndimage.zoom(order=0, grid_mode=True,
+        mode="nearest")`` (both tested). Linear modes clamp a negative source position to 0;
+        ``"bicubic"`` is Keys' cubic with ``a = -0.75`` and clamped (edge-replicated)
+        indices, with no anti-aliasing. ``"area"`` is adaptive average pooling over the
+        window ``[floor(i*in/out), ceil((i+1)*in/out))``. float32 input follows ATen's
+        float32 arithmetic for source positions (agreeing with torch to ~1e-7 relative
+        even on long axes); float64 follows it in float64.
 
         When ``scale_factor`` is given (and ``recompute_scale_factor`` is not ``True``),
         PyTorch samples with step ``1/scale_factor``, not ``in/out``; the two differ when
         ``in * scale_factor`` is not an integer (e.g. 5 -> 7 with ``scale_factor=1.5``).
 
-        Pillow ``resize`` differs: ``BILINEAR`` equals ``"bilinear"`` when up-sampling
-        but low-pass filters (anti-aliases) when down-sampling; ``BICUBIC`` uses
-        ``a = -0.5``, renormalises weights at the borders instead of clamping indices, and
-        anti-aliases when down-sampling. OpenCV's ``INTER_CUBIC`` uses ``a = -0.75`` like
-        PyTorch (``cv::interpolateCubic``) but rounds its 8-bit weights to fixed point.
+        Other libraries (tested against Pillow 13 on float ``"F"`` images):
+        Pillow ``BILINEAR`` equals ``"bilinear"`` when up-sampling but anti-aliases
+        (widens the filter) when down-sampling; Pillow ``BICUBIC`` uses ``a = -0.5``,
+        renormalises the weights at the borders instead of clamping indices, and
+        anti-aliases when down-sampling -- it equals torch's ``antialias=True`` modes, which
+        tconv does not implement. OpenCV's ``INTER_CUBIC`` uses ``a = -0.75`` like PyTorch
+        (``interpolateCubic`` in ``imgproc/src/resize.cpp``) but rounds its 8-bit weights to
+        11-bit fixed point (``INTER_RESIZE_COEF_BITS``).
+
+        Speed: for an integer factor with ``align_corners=False``, the linear and cubic
+        modes use the fixed-phase path of the module docstring (one small banded matrix
+        product per block and axis, power-of-two factors only for float32 so that rounding
+        still matches ATen's); every other case gathers per axis.
 
     Raises:
         ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
