@@ -150,7 +150,6 @@ def worker_peak(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker_tconv(args: argparse.Namespace) -> dict[str, Any]:
-    import numpy as np
 
     import tconv
     from tconv._algorithms._im2col import conv_gemm
@@ -424,6 +423,15 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
             if "torch" in m:
                 line += f" | torch: RSS +{m['torch']['rss_delta_mb']:.0f}"
             print(line + " | | | | |", file=file)
+    print("\n| shape | auto picks | fastest measured | auto / fastest |", file=file)
+    print("|---|---|---|---|", file=file)
+    for name, row in payload["shapes"].items():
+        timed = {a: t["median_ms"] for a, t in row["tconv"].items()
+                 if a in ALGORITHMS[1:] and "median_ms" in t}
+        if timed and "auto" in row["tconv"]:
+            best = min(timed, key=timed.__getitem__)
+            print(f"| {name} | {row['auto_choice']} | {best} | "
+                  f"{row['tconv']['auto']['median_ms'] / timed[best]:.2f} |", file=file)
     for label, key in (("forward (auto)", "geomean_forward_ratio"),
                        ("forward (auto) vs torch on 1 thread",
                         "geomean_forward_ratio_torch_1thread"),
