@@ -269,6 +269,8 @@ _FORM_CASES = [  # (ndim, C_in, C_out, groups, K, stride, padding, output_paddin
     (3, 2, 2, 2, 3, 2, 0, 1, 1, 3),
     (2, 4, 2, 2, (3, 4), (2, 3), (1, 0), (0, 2), (2, 1), (4, 3)),
     (1, 1, 1, 1, 2, 3, 0, 0, 1, 4),        # kernel smaller than stride: empty phase
+    (1, 2, 3, 1, 2, 3, "same", 0, 1, 6),   # "same" with K < stride: negative crop (adds zeros)
+    (2, 2, 2, 1, 5, 2, "same", 0, 1, 4),
 ]
 
 
