@@ -1,7 +1,8 @@
 """Benchmark ``tconv.interpolate`` against ``torch.nn.functional.interpolate``.
 
 The grid (declared as data below): bilinear and bicubic, x2 and x4, on one
-``1 x 3 x 1024 x 1024`` float32 image, ``align_corners=False`` -- the fixed-phase fast path.
+``1 x 3 x 1024 x 1024`` float32 image, ``align_corners=False`` -- the fixed-phase fast path
+-- plus a few cases on the generic path (non-integer factor, nearest, area).
 PyTorch runs in a child process (this script with ``--torch-worker``) right before tconv
 runs here, so their thread pools never compete; the child also saves its outputs on a
 small image so that the table can show tconv's max abs difference from torch.
@@ -27,8 +28,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import metadata, timeit, write_json  # noqa: E402
 
-#: (mode, scale factor) pairs timed
-CASES = [("bilinear", 2), ("bicubic", 2), ("bilinear", 4), ("bicubic", 4)]
+#: (mode, scale factor) pairs timed: the fixed-phase fast path (integer factors), then
+#: cases on the generic gather path, published whether they win or lose
+CASES = [("bilinear", 2), ("bicubic", 2), ("bilinear", 4), ("bicubic", 4),
+         ("bilinear", 1.5), ("bicubic", 1.5), ("nearest", 2), ("area", 0.5)]
 SHAPE = (1, 3, 1024, 1024)
 CHECK_SHAPE = (2, 3, 61, 47)      # small image for the accuracy column
 

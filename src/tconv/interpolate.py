@@ -640,9 +640,10 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             exact = opmath == np.float64 or s & (s - 1) == 0
             if m == s * n and s >= 2 and (f is None or f == s) and exact:
                 fixed[2 + d] = s
-    # generic axes first (down-sampling ones shrink the data), then the fixed-phase ones
+    # generic axes first, the most shrinking first; among equal ratios the last axis first,
+    # since gathers along it are the slowest and its data is smallest before the others grow
     order = sorted((d for d in range(nd) if 2 + d not in fixed),
-                   key=lambda d: out_size[d] / spatial[d])
+                   key=lambda d: (out_size[d] / spatial[d], -d))
     y = x
     for d in order:
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
