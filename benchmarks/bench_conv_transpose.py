@@ -102,19 +102,23 @@ def algorithm_macs(cfg: dict[str, Any], algo: str) -> int:
 
 
 def estimate_seconds(cfg: dict[str, Any], algo: str) -> float:
-    """A rough, deliberately pessimistic time for the slow reference algorithms.
+    """A rough time for the slow reference algorithms (calibrated on this suite's first run
+    on the 2-core development machine, under load).
 
-    Rates measured on the development machine with small shapes: zero insertion streams an
-    im2col matrix at ~2 G multiply-adds/s, the sparse matrix ~0.15 G/s (plus building it),
-    scatter pays ~40 us of Python per input position.
+    Zero insertion copies an im2col matrix of ``N * C_in * prod(K) * prod(S_out)`` numbers
+    (~10 ns each, and 4 bytes each of memory: 10 GB for b1) before its product; the sparse
+    matrix ~150 ns per nonzero of one image's matrix (building it dominates: b1 took 47 s);
+    scatter ~40 us of Python per input position plus its einsum products (~0.5 G/s).
     """
     macs = algorithm_macs(cfg, algo)
     if algo == "zero_insertion":
-        return macs / 2e9
+        p, out = _params(cfg)
+        im2col = cfg["x"][0] * cfg["x"][1] * math.prod(cfg["w"][2:]) * math.prod(out)
+        return im2col * 10e-9 + macs / 5e9
     if algo == "matrix":
-        return macs / 1.5e8
+        return macs / cfg["x"][0] * 1.5e-7
     if algo == "scatter":
-        return math.prod(cfg["x"][2:]) * 40e-6 + macs / 2e9
+        return math.prod(cfg["x"][2:]) * 40e-6 + macs / 5e8
     return 0.0
 
 
