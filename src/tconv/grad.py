@@ -37,6 +37,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
 
         grad_w[group] += gy[n0:n1, group] @ im2col(x[n0:n1, group]).T
     """
+    from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
     from ._algorithms._parallel import for_each, num_threads, scratch
 
@@ -45,10 +46,10 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     cog, nout, ntap = c_out // groups, int(np.prod(out)), int(np.prod(kernel))
     win = windows(group_view(pad_crop(x, pad), groups), kernel, stride, dilation, out)
     gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
-    # one block per thread (a deep product), at most 8 Mi numbers of im2col each
-    per_image = cig * ntap * nout
+    # one block per thread (a deep product), at most 8 blocks' worth of im2col each
+    per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS
     blocks = image_blocks(n, groups, per_image,
-                          min(8 << 20, max(1 << 20, -(-n // num_threads()) * per_image)))
+                          min(8 * budget, max(budget, -(-n // num_threads()) * per_image)))
     parts = np.zeros((min(num_threads(), max(len(blocks), 1)), groups, cog, cig * ntap),
                      dtype=np.result_type(gy, x))
     slots = list(range(len(parts)))

@@ -46,3 +46,40 @@ class TestParallel:
         assert _parallel.num_threads() == 3
         monkeypatch.setenv("TCONV_NUM_THREADS", "zero")
         assert _parallel.num_threads() >= 1
+
+
+@pytest.mark.parametrize("budget", [1, 64, 1000])
+def test_small_blocks(budget, monkeypatch):
+    """Tiny block budgets force every block split (images, channels, halos): same result."""
+    from algorithms._cases import EDGE_CASES, make_case, run, torch_reference
+    from _oracle import assert_close
+
+    from tconv._algorithms import _im2col, gemm, phase
+
+    for mod in (gemm, phase, _im2col):
+        monkeypatch.setattr(mod, "BLOCK_ELEMENTS", budget)
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    for case in EDGE_CASES:
+        x, w, kw = make_case(case)
+        ref = torch_reference(x, w, kw)
+        for algo in ("gemm", "phase"):
+            assert_close(run(algo, x, w, kw), ref)
+        for layout in ("channels_first", "channels_last"):
+            p, out = phase_params(x, w, kw)
+            if x.shape[0]:
+                assert_close(gemm.conv_transpose(x, w, p, out, layout), ref)
+        if x.shape[0]:
+            gy = np.random.default_rng(2).standard_normal(ref.shape)
+            gx, gw, _ = tconv.conv_transpose_backward(gy, x, w, **kw)
+            monkeypatch.setattr(_im2col, "BLOCK_ELEMENTS", 1 << 20)
+            gx1, gw1, _ = tconv.conv_transpose_backward(gy, x, w, **kw)
+            monkeypatch.setattr(_im2col, "BLOCK_ELEMENTS", budget)
+            assert_close(gx, gx1)
+            assert_close(gw, gw1)
+
+
+def phase_params(x, w, kw):
+    from tconv.conv import transposed_params
+
+    return transposed_params("t", x.shape, w.shape, None, kw["stride"], kw["padding"],
+                             kw["output_padding"], kw["groups"], kw["dilation"], None)
