@@ -51,8 +51,8 @@ class TestParallel:
 @pytest.mark.parametrize("budget", [1, 64, 1000])
 def test_small_blocks(budget, monkeypatch):
     """Tiny block budgets force every block split (images, channels, halos): same result."""
-    from algorithms._cases import EDGE_CASES, make_case, run, torch_reference
     from _oracle import assert_close
+    from algorithms._cases import EDGE_CASES, make_case, run, torch_reference
 
     from tconv._algorithms import _im2col, gemm, phase
 
