@@ -79,6 +79,8 @@ class TestInterpolate:
         ((1, 2, 4), dict(scale_factor=-2.0), "finite and positive"),
         ((1, 2, 4), dict(scale_factor=float("inf")), "finite and positive"),
         ((1, 2, 4), dict(size=8, recompute_scale_factor=True), "not meaningful"),
+        ((1, 2, 4, 4), dict(size=8, mode="nearest", antialias=True), "antialias=True needs"),
+        ((1, 2, 4), dict(size=8, mode="linear", antialias=True), "antialias=True needs"),
         ((1, 0, 4), dict(size=8), "non-zero size"),
         ((1, 2, 0), dict(size=8), "non-zero size"),
     ])
@@ -180,6 +182,35 @@ class TestInterpolate:
         assert_close(interpolate(x, scale_factor=factor, mode="linear"), ref, np.float32,
                      tol=1e-6)
 
+    @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+    @pytest.mark.parametrize("align_corners", [False, True])
+    def test_oracle_antialias(self, mode, align_corners, dtype):
+        """antialias=True (Pillow's filter) vs torch, up and down, size and scale_factor."""
+        rng = np.random.default_rng(3)
+        for trial in range(12):
+            spatial = tuple(int(v) for v in rng.integers(1, 20, 2))
+            if trial % 2:
+                spec: dict = dict(size=tuple(int(v) for v in rng.integers(1, 30, 2)))
+            else:
+                f = tuple(float(rng.choice([0.25, 0.3, 0.5, 0.7, 1.5, 2.0])) for _ in range(2))
+                f = tuple(max(v, 1.0 / n) * 1.01 for v, n in zip(f, spatial))
+                spec = dict(scale_factor=f)
+            out = interpolate(np.zeros((1, 1, *spatial)), **spec).shape[2:]
+            if out[1] == 1:     # torch 2.13 repeats row 0 there; see test_antialias_width_one
+                continue
+            kw = dict(mode=mode, align_corners=align_corners, antialias=True, **spec)
+            check_against_torch(lambda a, kw=kw: interpolate(a, **kw), _torch_interp(**kw),
+                                [(2, 3, *spatial)], dtype=dtype, seed=trial, grad=False)
+
+    def test_antialias_width_one(self):
+        """Output width 1: Pillow's values (torch 2.13 returns its first row H times)."""
+        Image = pytest.importorskip("PIL.Image")
+        a = np.arange(35, dtype=np.float32).reshape(7, 5)
+        for resample, mode in ((Image.BILINEAR, "bilinear"), (Image.BICUBIC, "bicubic")):
+            pil = np.asarray(Image.fromarray(a, mode="F").resize((1, 6), resample))
+            ours = interpolate(a[None, None], size=(6, 1), mode=mode, antialias=True)[0, 0]
+            assert_close(ours, pil, np.float32)
+
     @pytest.mark.parametrize("mode, shape, factors", [
         ("linear", (2, 3, 21), (2,)), ("linear", (1, 2, 3), (5,)),
         ("bilinear", (2, 3, 17, 9), (2, 4)), ("bilinear", (1, 2, 1, 1), (3, 2)),
@@ -257,11 +288,17 @@ class TestInterpolate:
             def ours(mode, a=a, H=H, W=W):
                 return interpolate(a[None, None].astype(np.float64), size=(H, W), mode=mode)[0, 0]
 
+            def ours_aa(mode, a=a, H=H, W=W):
+                x = a[None, None].astype(np.float64)
+                return interpolate(x, size=(H, W), mode=mode, antialias=True)[0, 0]
+
             np.testing.assert_array_equal(pil(Image.NEAREST), ours("nearest-exact"))
             up = H >= h and W >= w
             bil = np.abs(pil(Image.BILINEAR) - ours("bilinear")).max()
             assert (bil < 1e-6) if up else (bil > 0.1)      # equal up, anti-aliased down
             assert np.abs(pil(Image.BICUBIC) - ours("bicubic")).max() > 0.1
+            assert_close(pil(Image.BILINEAR), ours_aa("bilinear"), np.float32)
+            assert_close(pil(Image.BICUBIC), ours_aa("bicubic"), np.float32)
         # Pillow BICUBIC is Keys' cubic with a = -0.5 away from the borders (x2 up-sampling)
         row = rng.standard_normal((1, 40)).astype(np.float32)
         big = np.asarray(Image.fromarray(row, mode="F").resize((80, 1), Image.BICUBIC))[0]

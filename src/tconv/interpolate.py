@@ -85,7 +85,7 @@ def _scale(n_in: int, n_out: int, align_corners: bool, scale_factor: float | Non
 def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
                 scale_factor: float | None, opmath: type = np.float64,
                 nearest_2d: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Source indices and weights, both ``(n_out, K)``, of one axis.
+    """Source indices and weights, both ``(n_out, K)``, of one axis (index -1: no tap).
 
     Positions and weights are computed in ``opmath`` (float32 for float32 data, as ATen
     does), so that rounding of the source position matches PyTorch's. ``nearest_2d``
@@ -112,9 +112,12 @@ def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
         stop = ((i + 1) * n_in + n_out - 1) // n_out
         length = stop - start
         k = np.arange(int(length.max()))
-        idx = np.minimum(start[:, None] + k, stop[:, None] - 1)
-        w = (k < length[:, None]) / length[:, None]
-        return idx, w.astype(opmath)
+        valid = k < length[:, None]
+        idx = np.where(valid, start[:, None] + k, -1)           # -1: padding, never read
+        return idx, (valid / length[:, None]).astype(opmath)
+    if mode in ("linear-aa", "bicubic-aa"):
+        return _aa_table(n_in, n_out, mode == "bicubic-aa", align_corners, scale_factor,
+                         opmath)
     cubic = mode == "bicubic"
     if not cubic and n_out == n_in:                 # ATen copies for linear modes
         return i[:, None], np.ones((n_out, 1), opmath)
@@ -134,6 +137,38 @@ def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
         return idx, _cubic_weights(t)
     i1 = i0 + (i0 < n_in - 1)
     return np.stack([i0, i1], axis=1), np.stack([opmath(1) - t, t], axis=1)
+
+
+def _aa_table(n_in: int, n_out: int, cubic: bool, align_corners: bool,
+              scale_factor: float | None, opmath: type) -> tuple[np.ndarray, np.ndarray]:
+    """ATen's ``antialias=True`` weights (Pillow's ``precompute_coeffs``).
+
+    The filter (triangle, or Keys' cubic with ``a = -0.5``) is stretched by ``scale`` when
+    down-sampling, cut to the input, and renormalised to sum 1.
+    """
+    scale = _scale(n_in, n_out, align_corners, scale_factor, opmath)
+    half = 2.0 if cubic else 1.0                    # interp_size / 2
+    support = opmath(half * scale) if scale >= 1 else opmath(half)
+    width = int(math.ceil(support)) * 2 + 1
+    invscale = opmath(1.0 / scale) if scale >= 1 else opmath(1)
+    center: np.ndarray = (np.float64(scale) * (np.arange(n_out) + 0.5)).astype(opmath)
+    xmin = np.maximum((center - support + 0.5).astype(np.int64), 0)
+    xsize = np.clip(np.minimum((center + support + 0.5).astype(np.int64), n_in) - xmin,
+                    0, width)
+    j = np.arange(width)
+    pos = (xmin[:, None] + j).astype(opmath) - center[:, None]
+    d = np.abs(((pos + 0.5) * np.float64(invscale)).astype(opmath))
+    if cubic:
+        a = opmath(-0.5)
+        w = np.where(d < 1, ((a + 2) * d - (a + 3)) * d * d + 1,
+                     np.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, opmath(0)))
+    else:
+        w = np.maximum(opmath(1) - d, opmath(0))
+    valid = j < xsize[:, None]
+    w = np.where(valid, w, opmath(0)).astype(opmath)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, 1), w).astype(opmath)
+    return np.where(valid, xmin[:, None] + j, -1), w
 
 
 def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
@@ -180,7 +215,8 @@ def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
     one_d = {"bilinear": "linear", "trilinear": "linear"}.get(mode, mode)
     idx, w = _axis_table(int(n_in), int(n_out), one_d, ac, scale_factor)
     R = np.zeros((int(n_out), int(n_in)))
-    np.add.at(R, (np.arange(int(n_out))[:, None], idx), w)
+    rows = np.broadcast_to(np.arange(int(n_out))[:, None], idx.shape)
+    np.add.at(R, (rows[idx >= 0], idx[idx >= 0]), w[idx >= 0])
     return R
 
 
@@ -408,29 +444,31 @@ def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
 # Generic path: K gathers per axis
 # ----------------------------------------------------------------------------------------
 
-def _generic_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray,
-                  skip_zero: bool = False) -> np.ndarray:
+def _generic_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``y[.., i, ..] = sum_k w[i, k] * x[.., idx[i, k], ..]`` along ``axis``.
 
-    ``skip_zero`` (area mode): zero weights only pad windows to a common length, so those
-    taps are masked out rather than multiplied by 0 -- inf and nan then reach exactly the
+    Taps with index -1 only pad windows to a common length (area and anti-aliased modes);
+    they are masked out rather than multiplied by 0, so inf and nan reach exactly the
     outputs they reach in PyTorch, which multiplies zero linear/cubic weights but never
-    reads outside a pooling window.
+    reads outside a window.
     """
     if idx.shape[1] == 1 and np.all(w == 1):        # nearest (and copies): exact gathers
         return np.take(x, idx[:, 0], axis=axis)
     bshape = [1] * x.ndim
     bshape[axis] = idx.shape[0]
     w = w.astype(x.dtype, copy=False)
+    y = None
     with np.errstate(invalid="ignore"):             # inf - inf = nan, silently, as torch
-        y = np.take(x, idx[:, 0], axis=axis)
-        y *= w[:, 0].reshape(bshape)
-        for k in range(1, idx.shape[1]):
-            g = np.take(x, idx[:, k], axis=axis)
+        for k in range(idx.shape[1]):
+            g = np.take(x, np.maximum(idx[:, k], 0), axis=axis)
             g *= w[:, k].reshape(bshape)
-            if skip_zero and not np.all(w[:, k]):
-                g[~np.broadcast_to((w[:, k] != 0).reshape(bshape), g.shape)] = 0
-            y += g
+            if np.any(idx[:, k] < 0):
+                g[np.broadcast_to((idx[:, k] < 0).reshape(bshape), g.shape)] = 0
+            if y is None:
+                y = g
+            else:
+                y += g
+    assert y is not None
     return y
 
 
@@ -514,7 +552,7 @@ def _output_size(fn: str, spatial: tuple[int, ...], size: object, scale_factor: 
 def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None,
-                recompute_scale_factor: bool | None = None) -> Array:
+                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Array:
     """Resample ``(N, C, *S)`` arrays exactly as ``torch.nn.functional.interpolate``.
 
     Fixed (non-learned) up- or down-sampling: every output sample is a fixed weighted sum
@@ -533,6 +571,9 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
             samples as unit cells and maps the cells' outer edges (step ``in/out``).
         recompute_scale_factor: with ``scale_factor``, ``True`` samples with step
             ``in/out`` from the rounded output size instead of ``1/scale_factor``.
+        antialias: ``"bilinear"``/``"bicubic"`` on 4-D input only: widen the filter by
+            the down-sampling factor and renormalise it at the borders (Pillow's
+            resampling; bicubic then uses ``a = -0.5``).
 
     Returns:
         The resampled array; float32 and float64 input keep their dtype, float16 computes in
@@ -564,8 +605,10 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         Pillow ``BILINEAR`` equals ``"bilinear"`` when up-sampling but anti-aliases
         (widens the filter) when down-sampling; Pillow ``BICUBIC`` uses ``a = -0.5``,
         renormalises the weights at the borders instead of clamping indices, and
-        anti-aliases when down-sampling -- it equals torch's ``antialias=True`` modes, which
-        tconv does not implement. OpenCV's ``INTER_CUBIC`` uses ``a = -0.75`` like PyTorch
+        anti-aliases when down-sampling -- both equal ``antialias=True`` here and in torch
+        (except that torch 2.13's ``antialias=True`` returns its first output row ``H``
+        times when the output width is 1; tconv keeps Pillow's values there).
+        OpenCV's ``INTER_CUBIC`` uses ``a = -0.75`` like PyTorch
         (``interpolateCubic`` in ``imgproc/src/resize.cpp``) but rounds its 8-bit weights to
         11-bit fixed point (``INTER_RESIZE_COEF_BITS``).
 
@@ -578,7 +621,8 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
             its number of spatial dims, ``align_corners`` with nearest/area modes, both or
             neither of ``size``/``scale_factor``, wrong-length tuples, non-positive output
-            sizes, ``recompute_scale_factor=True`` with ``size``.
+            sizes, ``recompute_scale_factor=True`` with ``size``, ``antialias=True`` outside
+            bilinear/bicubic on 4-D input.
         TypeError: for a non-numeric input or non-integer sizes.
 
     Examples:
@@ -591,6 +635,10 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         array([[[0. , 0.5, 1. , 1.5, 2. , 2.5, 3. ]]])
         >>> interpolate(x, size=2, mode="area")
         array([[[0.5, 2.5]]])
+        >>> img = np.arange(16.0).reshape(1, 1, 4, 4)
+        >>> interpolate(img, size=(2, 2), mode="bilinear", antialias=True)[0, 0]  # = Pillow
+        array([[ 3.57142857,  5.14285714],
+               [ 9.85714286, 11.42857143]])
         >>> img = np.arange(4.0).reshape(1, 1, 2, 2)      # overshoots: a = -0.75 rings
         >>> interpolate(img, scale_factor=2, mode="bicubic")[0, 0, 0]
         array([-0.31640625,  0.015625  ,  0.5625    ,  0.89453125])
@@ -616,18 +664,27 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
     if mode == "area" and scale_factor is not None and size is None:
         recompute_scale_factor = True               # PyTorch: area always uses in/out
     out_size, factors = _output_size(fn, spatial, size, scale_factor, recompute_scale_factor)
+    if not isinstance(antialias, (bool, np.bool_)):
+        raise TypeError(f"{fn}: antialias={_checks.fmt(antialias)} must be a bool")
+    if antialias and not (mode in ("bilinear", "bicubic") and nd == 2):
+        raise ValueError(f"{fn}: antialias=True needs mode 'bilinear' or 'bicubic' and 4-D "
+                         f"input, got mode={mode!r} and input of shape {tuple(x.shape)}")
 
     dtype = _checks.result_dtype(fn, ("input", x))
-    y = _resample(x.astype(dtype, copy=False), out_size, factors, mode, ac)
+    y = _resample(x.astype(dtype, copy=False), out_size, factors, mode, ac,
+                  antialias=bool(antialias))
     return y.astype(np.float16) if x.dtype == np.float16 else y
 
 
 def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
-              mode: str, align_corners: bool, fast: bool = True) -> np.ndarray:
+              mode: str, align_corners: bool, fast: bool = True,
+              antialias: bool = False) -> np.ndarray:
     """Validated core: one pass per spatial axis; ``fast=False`` forces the generic path."""
     nd = x.ndim - 2
     spatial = x.shape[2:]
     kind = "linear" if mode in ("bilinear", "trilinear") else mode
+    if antialias:
+        kind += "-aa"
     opmath = x.dtype.type
     fixed = {}
     # the fast path's block matrices hold zeros, and 0 * inf = nan would spread a non-finite
@@ -648,7 +705,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     for d in order:
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
                              opmath, nearest_2d=nd == 2)
-        y = _generic_axis(y, 2 + d, idx, w, skip_zero=kind == "area")
+        y = _generic_axis(y, 2 + d, idx, w)
     if fixed:
         y = _fast(np.ascontiguousarray(y), fixed, kind == "bicubic")
     return y if y is not x else y.copy()
