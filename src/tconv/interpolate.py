@@ -3,8 +3,9 @@
 Every mode is *separable*: resampling an ``(N, C, *S)`` array is one 1-D resampling per
 spatial axis, and a 1-D resampling is a linear map ``y = R @ x`` whose row ``i`` holds the
 weights of output ``i``. Each row has at most ``K`` non-zeros (nearest 1, linear 2,
-cubic 4, area ``ceil(in/out)+1``), so ``R`` is stored as two ``(out, K)`` tables, source
-index and weight, and applied with ``K`` gathers::
+cubic 4, area ``ceil(in/out)+1``, anti-aliased ``~2*half_width*in/out``), so ``R`` is
+stored as two ``(out, K)`` tables, source index and weight, and applied with ``K``
+gathers::
 
     y[..., i, ...] = sum_k  w[i, k] * x[..., idx[i, k], ...]          (generic path)
 
