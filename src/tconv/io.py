@@ -58,6 +58,13 @@ def _pil():
 # atomic writes
 
 
+def _default_mode() -> int:
+    # mkstemp creates 0600 files; give the final file the permissions open() would (umask)
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes, overwrite: bool = False
                  ) -> pathlib.Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``.
@@ -76,6 +83,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, overwrite: bool = Fa
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -254,6 +262,7 @@ def _atomic_save(path: pathlib.Path, encode: Any, overwrite: bool) -> pathlib.Pa
             os.fsync(f.fileno())
         if path.exists() and not overwrite:
             raise FileExistsError(f"{str(path)!r} exists; pass --overwrite to replace it")
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
