@@ -164,6 +164,10 @@ class TestWriteImage:
         assert p.read_bytes() == before
         tio.write_image(p, a + 1, overwrite=True)
         assert tio.read_image(p)[0][0, 0, 0] == 1
+        import os
+        mask = os.umask(0)
+        os.umask(mask)
+        assert p.stat().st_mode & 0o777 == 0o666 & ~mask       # not mkstemp's 0600
         with pytest.raises(ValueError, match="alpha"):
             tio.write_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.uint8))
         with pytest.raises(ValueError, match="suffix"):
