@@ -53,6 +53,10 @@ _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 CUBIC_A = -0.75
 #: Input samples per block of the fast path's batched matrix product.
 _BLOCK = 8
+#: Outputs per block of the last-axis pass.
+_LAST_OUT = 32
+#: Input rows per band of the fused 2-D path (each band is one task on the thread pool).
+_BAND_ROWS = 64
 
 
 # ----------------------------------------------------------------------------------------
@@ -313,7 +317,7 @@ def _last_axis_pass(t: np.ndarray, out: np.ndarray, s: int, cubic: bool) -> None
         src = np.take(t, np.clip(np.arange(-P, n + P), 0, n - 1), axis=1)
         _fast_axis(src[:, :, None], out[:, :, None], s, cubic)
         return
-    b = min(max(4, 32 // s), n)                     # s*b ~ 32 outputs per block
+    b = min(max(4, _LAST_OUT // s), n)              # s*b ~ _LAST_OUT outputs per block
     nb = n // b
     nm = nb * b
     it = t.itemsize
@@ -409,7 +413,7 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
     planes = x.reshape(-1, H, W)
     y = np.empty((*lead, s_h * H, s_w * W), x.dtype)
     yp = y.reshape(-1, s_h * H, s_w * W)
-    R = 8 * _BLOCK
+    R = _BAND_ROWS
     b = min(_BLOCK, H)
     cols = max(1, _GEMM_SINGLE // ((b + 2 * P) * s_h * b))
 
