@@ -57,6 +57,8 @@ _BLOCK = 8
 _LAST_OUT = 32
 #: Input rows per band of the fused 2-D path (each band is one task on the thread pool).
 _BAND_ROWS = 64
+#: Smallest plane (H*W) for the fused 2-D path; smaller planes go axis by axis.
+_FUSED_MIN = 1 << 17
 
 
 # ----------------------------------------------------------------------------------------
@@ -436,7 +438,8 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
 def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
     """Apply the fixed-phase pass along each axis in ``factors`` (axis -> integer factor)."""
     last = x.ndim - 1
-    fused = last in factors and last - 1 in factors
+    # bands pay a few dozen NumPy calls each: worth it for large planes only
+    fused = last in factors and last - 1 in factors and x.shape[-2] * x.shape[-1] >= _FUSED_MIN
     y = x
     for axis in sorted(factors)[:-2] if fused else sorted(factors):
         y = _fast_axis_array(y, axis, factors[axis], cubic)
