@@ -480,6 +480,50 @@ def _generic_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> n
     return y
 
 
+def _banded_last_axis(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The generic table along the last axis as block-diagonal GEMMs (finite input only).
+
+    Gathers along the last axis are slow element by element, so outputs are cut into blocks
+    of ``ob``; block ``j`` reads one window ``x[..., start_j : start_j + width]`` and is a
+    dense ``(width, ob)`` matrix ``M_j`` built from the table::
+
+        y[..., ob*j : ob*(j+1)] = x[..., start_j : start_j + width] @ M_j
+    """
+    n, (m, K) = x.shape[-1], idx.shape
+    ob = min(32, m)
+    nblk, full = -(-m // ob), m // ob
+    valid = idx >= 0
+    lo = np.where(valid, idx, n).min(axis=1)
+    hi = np.where(valid, idx, -1).max(axis=1)
+    pad = nblk * ob - m
+    lo_b = np.pad(lo, (0, pad), mode="edge").reshape(nblk, ob).min(axis=1)
+    hi_b = np.pad(hi, (0, pad), mode="edge").reshape(nblk, ob).max(axis=1)
+    width = int((hi_b - lo_b).max()) + 1
+    start = np.minimum(lo_b, n - width)
+    i = np.broadcast_to(np.arange(m)[:, None], idx.shape)
+    M = np.zeros((nblk, width, ob), x.dtype)
+    np.add.at(M, ((i // ob)[valid], (idx - start[i // ob])[valid], (i % ob)[valid]),
+              w[valid].astype(x.dtype))
+    rows = x.reshape(-1, n)
+    y = np.empty((*x.shape[:-1], m), x.dtype)
+    out = y.reshape(-1, m)
+    windows = (start[:, None] + np.arange(width)).ravel()
+
+    def task(r: slice) -> None:
+        A = np.take(rows[r], windows, axis=1).reshape(-1, nblk, width)
+        c = A.shape[0]
+        if full:
+            Y = as_strided(out[r], (full, c, ob), (ob * out.itemsize, out.strides[0],
+                                                    out.itemsize))
+            np.matmul(A[:, :full].transpose(1, 0, 2), M[:full], out=Y)
+        if full < nblk:
+            np.matmul(A[:, full], M[full, :, :m - full * ob], out=out[r, full * ob:])
+
+    chunk = max(1, _GEMM_SINGLE // (width * ob))
+    _run([partial(task, r) for r in _chunks(rows.shape[0], chunk)], y.size)
+    return y
+
+
 # ----------------------------------------------------------------------------------------
 # Argument checks (interpolation-specific; generic ones come from _checks)
 # ----------------------------------------------------------------------------------------
@@ -687,7 +731,7 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
 def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
               mode: str, align_corners: bool, fast: bool = True,
               antialias: bool = False) -> np.ndarray:
-    """Validated core: one pass per spatial axis; ``fast=False`` forces the generic path."""
+    """Validated core: one pass per spatial axis; ``fast=False`` forces the gather path."""
     nd = x.ndim - 2
     spatial = x.shape[2:]
     kind = "linear" if mode in ("bilinear", "trilinear") else mode
@@ -713,7 +757,11 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     for d in order:
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
                              opmath, nearest_2d=nd == 2)
-        y = _generic_axis(y, 2 + d, idx, w)
+        if (fast and d == nd - 1 and idx.shape[1] > 1 and y.size >= 1 << 16
+                and np.isfinite(y.sum())):        # zeros in M: 0 * inf = nan
+            y = _banded_last_axis(np.ascontiguousarray(y), idx, w)
+        else:
+            y = _generic_axis(y, 2 + d, idx, w)
     if fixed:
         y = _fast(np.ascontiguousarray(y), fixed, kind == "bicubic")
     return y if y is not x else y.copy()
