@@ -17,7 +17,9 @@ The tables follow PyTorch's ATen kernels (``UpSample.h``) step by step::
     src   = scale * i                      align_corners=True
           = scale * (i + 0.5) - 0.5        otherwise (clamped at 0 except for cubic)
 
-For an integer factor ``s`` with ``align_corners=False`` the table is periodic: output
+Large inputs apply a table as one small dense GEMM per block of 32 outputs (the block's
+window of inputs times its slice of ``R``). For an integer factor ``s`` with
+``align_corners=False`` the table is periodic: output
 ``s*j + r`` reads inputs ``j + o`` (``o`` in ``[-P, P]``) with weights that depend on the
 phase ``r`` only, and clamping indices is padding by edge replication. So ``R`` is a
 banded block-Toeplitz matrix; cut the input into blocks of ``b`` samples and each block of
@@ -691,7 +693,11 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         Speed: for an integer factor with ``align_corners=False``, the linear and cubic
         modes use the fixed-phase path of the module docstring (one small banded matrix
         product per block and axis, power-of-two factors only for float32 so that rounding
-        still matches ATen's); every other case gathers per axis.
+        still matches ATen's). Other tables with 3+ taps (or 2 when up-sampling) run as one
+        dense GEMM per block of 32 outputs built from the same table; the rest gather per
+        tap. Matrix products stay below OpenBLAS's threading threshold and are spread over
+        a thread pool instead. Input holding inf or nan takes the per-tap gathers, so that
+        non-finite values reach exactly the outputs they reach in PyTorch.
 
     Raises:
         ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
