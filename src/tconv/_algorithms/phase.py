@@ -168,6 +168,12 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     if n == 0:
         return 0
     cig, cog, ntap = c_in // p.groups, w_shape[1], int(np.prod(w_shape[2:]))
+    if cig == 1 and cog == 1 and all(d == 1 for d in p.dilation) \
+            and p.stride[-1] >= SUBPIXEL_MIN_STRIDE:
+        nq, groups = _subpixel_plan(tuple(x_shape), p, out)
+        per_channel = sum(math.prod(mc * (r1 - r0) for r0, r1, _, mc in combo)
+                          for combo in itertools.product(*groups))
+        return per_channel * n * math.prod(nq) * c_in
     if cig == 1 and cog == 1 and all(d == 1 for d in p.dilation):
         plan = _plan(n, tuple(x_shape[2:]), out, p, list_phases=False)
         grid = n * math.prod(plan.padded)
@@ -194,6 +200,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     depthwise = cig == 1 and cog == 1 and all(d == 1 for d in p.dilation)
     plan = _plan(n, tuple(size), out, p, list_phases=not depthwise)
     y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
+    if depthwise and p.stride[-1] >= SUBPIXEL_MIN_STRIDE:
+        return _depthwise_subpixel(x, w, p, y)
     if depthwise:
         return _depthwise(_padded_input(x, plan), w, p, plan, y)
     if not plan.phases:
@@ -265,6 +273,103 @@ def _dim_runs(out: int, k: int, s: int, lo: int
     return [(r0, r1, t, o) for r0, r1, t, o in runs], copies
 
 
+#: last-dim stride from which depthwise layers run as sub-pixel products (below it, the
+#: products' rows -- stride**ndim numbers -- are too short and the zero-gapped grid wins)
+SUBPIXEL_MIN_STRIDE = 8
+
+
+def _subpixel_groups(k: int, s: int, lo: int, out: int) -> list[tuple[int, int, int, int]]:
+    """Per dim: ``(r0, r1, b, m_count)`` -- phases ``r0 <= r < r1`` share ``b = (r+lo)//s``,
+    so phase ``r`` reads input ``q + b - m`` with tap ``(r + lo) % s + m*s`` (if ``< k``)."""
+    groups: list[list[int]] = []
+    for r in range(min(s, out)):
+        b, t0 = divmod(r + lo, s)
+        m = -(-(k - t0) // s)
+        if groups and groups[-1][2] == b:
+            groups[-1][1] = r + 1
+            groups[-1][3] = max(groups[-1][3], m)
+        else:
+            groups.append([r, r + 1, b, m])
+    return [(r0, r1, b, m) for r0, r1, b, m in groups if m > 0]
+
+
+def _subpixel_plan(x_shape: tuple[int, ...], p: ConvParams, out: tuple[int, ...]
+                   ) -> tuple[list[int], list[list[tuple[int, int, int, int]]]]:
+    nq = [-(-o // s) for o, s in zip(out, p.stride)]
+    groups = [_subpixel_groups(p.kernel[a], p.stride[a], p.pad_lo[a], out[a])
+              for a in range(p.ndim)]
+    return nq, groups
+
+
+def _depthwise_subpixel(x: np.ndarray, w: np.ndarray, p: ConvParams, y: np.ndarray
+                        ) -> np.ndarray:
+    """Depthwise, dilation 1, large stride: sub-pixel products per channel.
+
+    Phases sharing ``b = (r + lo) // stride`` (at most two ranges per dim) read the inputs
+    ``q + b - m`` for ``m < ceil(K / stride)``. For each such range of phases, per channel::
+
+        Y[(n, q), r] = sum_m  X[(n, q), m] * W[m, r]     X: shifted inputs, W: their taps
+
+    a product of depth ``prod(ceil(K/stride))`` with ``prod(stride)``-wide rows (FCN x32:
+    1024), then one copy into ``y`` viewed as ``(N, C, Q1, s1, Q2, s2, ...)``.
+    """
+    n, c, *size = x.shape
+    nd = p.ndim
+    out = y.shape[2:]
+    nq, groups = _subpixel_plan(x.shape, p, out)
+    full = tuple(q * s for q, s in zip(nq, p.stride))
+    yf = y if full == tuple(out) else np.zeros((n, c, *full), dtype=y.dtype)
+    y6 = yf.reshape(n, c, *[v for q, s in zip(nq, p.stride) for v in (q, s)])
+    # input padded so that every shift q + b - m (q < nq) is inside
+    offs = [[b - m for _, _, b, mc in g for m in range(mc)] for g in groups]
+    pads = [(max(0, -min(o)), max(0, q - 1 + max(o) - (sz - 1))) if o else (0, 0)
+            for o, q, sz in zip(offs, nq, size)]
+    xp = np.pad(x, [(0, 0), (0, 0), *pads])
+    wk = w.reshape(c, *p.kernel)
+    nqt = n * math.prod(nq)
+    cb = max(1, min(c, BLOCK_ELEMENTS // max(1, nqt * math.prod(p.stride))))
+
+    def run(c0: int) -> None:
+        c1 = min(c, c0 + cb)
+        for combo in itertools.product(*groups):
+            ms = [mc for _, _, _, mc in combo]
+            rs = [r1 - r0 for r0, r1, _, _ in combo]
+            depth, width = math.prod(ms), math.prod(rs)
+            # X[c, (n, q), m]: the input shifted by b - m per dim
+            xs = _parallel.scratch("xs", (c1 - c0) * nqt * depth, x.dtype).reshape(
+                c1 - c0, n, *nq, *ms)
+            ws = _parallel.scratch("ws", (c1 - c0) * depth * width, x.dtype).reshape(
+                c1 - c0, *ms, *rs)
+            ws.fill(0)
+            for m in itertools.product(*(range(mc) for mc in ms)):
+                src = xp[(slice(None), slice(c0, c1), *[
+                    slice(pd + b - mi, pd + b - mi + q)
+                    for (pd, _), (_, _, b, _), mi, q in zip(pads, combo, m, nq)])]
+                xs[(slice(None), slice(None), *[slice(None)] * nd, *m)] = src.swapaxes(0, 1)
+                # taps (r + lo) % s + m*s for r in the range, those < K
+                sl_w, sl_r = [], []
+                for a, ((r0, r1, b, _), mi) in enumerate(zip(combo, m)):
+                    t_first = r0 + p.pad_lo[a] - b * p.stride[a] + mi * p.stride[a]
+                    count = max(0, min(r1 - r0, p.kernel[a] - t_first))
+                    sl_w.append(slice(t_first, t_first + count))
+                    sl_r.append(slice(0, count))
+                ws[(slice(None), *m, *sl_r)] = wk[(slice(c0, c1), *sl_w)]
+            prod = _parallel.scratch("prod", (c1 - c0) * nqt * width, x.dtype).reshape(
+                c1 - c0, nqt, width)
+            np.matmul(xs.reshape(c1 - c0, nqt, depth), ws.reshape(c1 - c0, depth, width),
+                      out=prod)
+            # (Cb, N, *Q, *R) -> y6[n, c, q1, r1, q2, r2, ...]
+            res = prod.reshape(c1 - c0, n, *nq, *rs).transpose(
+                1, 0, *[v for a in range(nd) for v in (2 + a, 2 + nd + a)])
+            y6[(slice(None), slice(c0, c1), *[v for (r0, r1, _, _) in combo
+                                              for v in (slice(None), slice(r0, r1))])] = res
+
+    _parallel.for_each(run, range(0, c, cb))
+    if yf is not y:
+        y[...] = yf[(slice(None), slice(None), *(slice(0, o) for o in out))]
+    return y
+
+
 def _depthwise(big: np.ndarray, w: np.ndarray, p: ConvParams, plan: _Plan, y: np.ndarray,
                ) -> np.ndarray:
     """One input and one output channel per group: broadcast multiply-adds, no product.
@@ -293,9 +398,11 @@ def _depthwise(big: np.ndarray, w: np.ndarray, p: ConvParams, plan: _Plan, y: np
             rs = tuple(slice(r0, r1) for r0, r1, _, _ in combo)
             ts = tuple(slice(t, t + r1 - r0) for r0, r1, t, _ in combo)
             window = big[c0:c1, off:off + grid]
-            term = wk[(slice(c0, c1), *ts, None)] * window[(slice(None),
-                                                             *(None,) * p.ndim)]
-            acc[(slice(None), *rs)] += term
+            dst = acc[(slice(None), *rs)]                        # (Cb, *R, grid)
+            term = _parallel.scratch("term", dst.size, big.dtype).reshape(dst.shape)
+            np.multiply(wk[(slice(c0, c1), *ts, None)],
+                        window[(slice(None), *(None,) * p.ndim)], out=term)
+            dst += term
         # copy out: acc[c, r..., n, q...] -> y[n, c, q*s + r] for each equal-nq range
         acc_g = acc.reshape(c1 - c0, *p.stride, n, *plan.padded)
         for block in itertools.product(*(copies for _, copies in per_dim)):
