@@ -81,9 +81,18 @@ SKIP_SECONDS = 10.0
 # arithmetic shared by the driver and the workers (no numpy/torch import needed)
 
 
-def useful_macs(cfg: dict[str, Any]) -> int:
-    """``N * C_in * C_out/g * prod(S_in) * prod(K)``: the multiply-adds the definition needs."""
+def full_macs(cfg: dict[str, Any]) -> int:
+    """``N * C_in * C_out/g * prod(S_in) * prod(K)``: every tap of every input (the FLOP
+    count behind GFLOP/s, as torch's profiler and the research note count)."""
     return math.prod(cfg["x"]) * math.prod(cfg["w"][1:])
+
+
+def useful_macs(cfg: dict[str, Any]) -> int:
+    """The full count minus the taps that fall outside the cropped output."""
+    from tconv._algorithms import useful_macs as count
+
+    p, out = _params(cfg)
+    return count(tuple(cfg["x"]), tuple(cfg["w"]), p, out)
 
 
 def _params(cfg: dict[str, Any]) -> tuple[Any, tuple[int, ...]]:
@@ -306,7 +315,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     log(f"matrix-product peak: {payload['peak'][0]['gflops']:.0f} GFLOP/s")
     for name in args.shapes:
         cfg = SHAPES[name]
-        row: dict[str, Any] = {"cfg": cfg, "useful_macs": useful_macs(cfg), "macs": {},
+        row: dict[str, Any] = {"cfg": cfg, "full_macs": full_macs(cfg),
+                               "useful_macs": useful_macs(cfg), "macs": {},
                                "torch": [], "tconv": []}
         for algo in ALGORITHMS[1:]:
             row["macs"][algo] = algorithm_macs(cfg, algo)
@@ -337,7 +347,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
 def _summarise_row(row: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"desc": row["cfg"]["desc"], "kind": row["cfg"]["kind"],
-                           "useful_macs": row["useful_macs"], "macs": row["macs"],
+                           "full_macs": row["full_macs"], "useful_macs": row["useful_macs"],
+                           "macs": row["macs"],
                            "auto_choice": row["tconv"][0]["auto_choice"], "tconv": {},
                            "torch": {}, "ratio": {}}
     if "memory" in row:
@@ -366,7 +377,7 @@ def _summarise_row(row: dict[str, Any], args: argparse.Namespace) -> dict[str, A
 def _add_throughput(payload: dict[str, Any]) -> None:
     peak = payload["peak_gflops"]
     for row in payload["shapes"].values():
-        flops = 2 * row["useful_macs"]
+        flops = 2 * row["full_macs"]
         for lib in ("tconv", "torch"):
             for t in row[lib].values():
                 if "median_ms" in t:
