@@ -352,6 +352,8 @@ class TestResampleMatrix:
             resample_matrix(3, 4, "spline")
         with pytest.raises(ValueError, match="align_corners"):
             resample_matrix(3, 4, "area", align_corners=True)
+        with pytest.raises(ValueError, match="antialias=True needs"):
+            resample_matrix(3, 4, "nearest", antialias=True)
 
     @pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear", "bicubic", "area"])
     @pytest.mark.parametrize("n_in, n_out, ac", [(5, 11, False), (11, 4, False), (4, 9, True),
@@ -364,3 +366,7 @@ class TestResampleMatrix:
         mode2 = "bilinear" if mode == "linear" else mode
         y = interpolate(x, size=(4, n_out), mode=mode2, align_corners=ac)
         assert_close(y, x @ R.T)
+        if mode in INTERPOLATING:
+            R = resample_matrix(n_in, n_out, mode, ac, antialias=True)
+            y = interpolate(x, size=(4, n_out), mode=mode2, align_corners=ac, antialias=True)
+            assert_close(y, x @ R.T)

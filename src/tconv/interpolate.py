@@ -182,7 +182,7 @@ def _aa_table(n_in: int, n_out: int, cubic: bool, align_corners: bool,
 
 def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
                     align_corners: bool | None = None,
-                    scale_factor: float | None = None) -> np.ndarray:
+                    scale_factor: float | None = None, antialias: bool = False) -> np.ndarray:
     """The dense ``(n_out, n_in)`` matrix of one axis of :func:`interpolate`.
 
     Resampling along one axis is linear, ``y = R @ x``; this returns ``R`` (float64), the
@@ -195,7 +195,9 @@ def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
         mode: one of :data:`MODES`.
         align_corners: as in :func:`interpolate` (linear and cubic modes only).
         scale_factor: the factor PyTorch was given, if any: it sets the sampling step
-            ``1/scale_factor`` in place of ``n_in/n_out``.
+            ``1/scale_factor`` in place of ``n_in/n_out`` (for ``"nearest"``, as in the
+            1-D and 3-D kernels; see :func:`interpolate` for the 2-D special cases).
+        antialias: the anti-aliased filter of :func:`interpolate` (linear/cubic modes).
 
     Returns:
         ``R`` with ``interpolate(x[None, None], n_out, mode=...)[0, 0] == R @ x``.
@@ -204,7 +206,8 @@ def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
         ``(n_out, n_in)``; every row sums to 1.
 
     Raises:
-        ValueError: for a non-positive length or an unknown mode.
+        ValueError: for a non-positive length, an unknown mode, or ``antialias`` with a
+            nearest or area mode.
 
     Examples:
         >>> resample_matrix(2, 4)                       # linear, align_corners=False
@@ -222,6 +225,11 @@ def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
         _checks.as_int_tuple(fn, name, v, 1, minimum=1)
     ac = _check_align_corners(fn, mode, align_corners)
     one_d = {"bilinear": "linear", "trilinear": "linear"}.get(mode, mode)
+    if antialias:
+        if one_d not in ("linear", "bicubic"):
+            raise ValueError(f"{fn}: antialias=True needs a linear or cubic mode, got "
+                             f"mode={mode!r}")
+        one_d += "-aa"
     idx, w = _axis_table(int(n_in), int(n_out), one_d, ac, scale_factor)
     R = np.zeros((int(n_out), int(n_in)))
     rows = np.broadcast_to(np.arange(int(n_out))[:, None], idx.shape)
