@@ -48,17 +48,19 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
     # one block per thread (a deep product), at most 8 blocks' worth of im2col each
     per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS
-    blocks = image_blocks(n, groups, per_image,
+    blocks = image_blocks(n, groups, per_image, out[0],
                           min(8 * budget, max(budget, -(-n // num_threads()) * per_image)))
     parts = np.zeros((min(num_threads(), max(len(blocks), 1)), groups, cog, cig * ntap),
                      dtype=np.result_type(gy, x))
     slots = list(range(len(parts)))
 
-    def run(block: tuple[int, int, int]) -> None:
-        gi, n0, n1 = block
-        cols = im2col_block(win, gi, n0, n1)                       # (Cig*prodK, nb*prodOut)
+    rest = nout // out[0] if nout else 0                           # positions per row
+
+    def run(block: tuple[int, int, int, int, int]) -> None:
+        gi, n0, n1, r0, r1 = block
+        cols = im2col_block(win, block)                            # (Cig*prodK, positions)
         if n1 - n0 == 1:
-            g_blk = gyg[n0, gi]                                    # (Cog, prodOut) view
+            g_blk = gyg[n0, gi][:, r0 * rest:r1 * rest]            # (Cog, positions) view
         else:
             g_blk = scratch("gy", cog * (n1 - n0) * nout, parts.dtype).reshape(
                 cog, n1 - n0, nout)

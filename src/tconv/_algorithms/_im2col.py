@@ -49,27 +49,38 @@ def group_view(a: np.ndarray, groups: int) -> np.ndarray:
 BLOCK_ELEMENTS = 1 << 20
 
 
-def image_blocks(n: int, groups: int, per_image: int, budget: int = BLOCK_ELEMENTS
-                 ) -> list[tuple[int, int, int]]:
-    """``(group, n0, n1)`` blocks of whole images holding about ``budget`` numbers."""
+Block = tuple[int, int, int, int, int]
+
+
+def image_blocks(n: int, groups: int, per_image: int, rows: int,
+                 budget: int = BLOCK_ELEMENTS) -> list[Block]:
+    """``(group, n0, n1, row0, row1)`` blocks holding about ``budget`` numbers: whole images,
+    or -- when one image is bigger than the budget -- ranges of its ``rows`` output rows
+    (the first spatial dim), so that large single images still split across threads."""
+    if per_image > budget and rows > 1:
+        step = max(1, rows * budget // per_image)
+        return [(gi, i, i + 1, r0, min(rows, r0 + step)) for gi in range(groups)
+                for i in range(n) for r0 in range(0, rows, step)]
     nb = max(1, min(n, budget // max(per_image, 1)))
-    return [(gi, n0, min(n, n0 + nb)) for gi in range(groups) for n0 in range(0, n, nb)]
+    return [(gi, n0, min(n, n0 + nb), 0, rows) for gi in range(groups)
+            for n0 in range(0, n, nb)]
 
 
-def im2col_block(win: np.ndarray, gi: int, n0: int, n1: int, name: str = "cols"
-                 ) -> np.ndarray:
-    """``cols (Cig*prodK, nb*prodOut)`` of images ``n0:n1`` of group ``gi``, copied from the
-    window view ``win (N, g, Cig, *out, *K)`` into this thread's scratch buffer."""
+def im2col_block(win: np.ndarray, block: Block, name: str = "cols") -> np.ndarray:
+    """``cols (Cig*prodK, positions)`` of one block (its images and output rows), copied
+    from the window view ``win (N, g, Cig, *out, *K)`` into this thread's scratch buffer."""
     from ._parallel import scratch
 
+    gi, n0, n1, r0, r1 = block
     nd = (win.ndim - 3) // 2
-    cig, out, kernel = win.shape[2], win.shape[3:3 + nd], win.shape[3 + nd:]
+    sub = win[n0:n1, gi, :, r0:r1]                          # (nb, Cig, *out', *K)
+    cig, out, kernel = sub.shape[1], sub.shape[2:2 + nd], sub.shape[2 + nd:]
     nb = n1 - n0
     cols = scratch(name, cig * int(np.prod(kernel)) * nb * int(np.prod(out)), win.dtype)
     cols = cols.reshape(cig, *kernel, nb, *out)
     # (nb, Cig, *out, *K) -> (Cig, *K, nb, *out)
     perm = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
-    np.copyto(cols, win[n0:n1, gi].transpose(perm))
+    np.copyto(cols, sub.transpose(perm))
     return cols.reshape(cig * int(np.prod(kernel)), nb * int(np.prod(out)))
 
 
@@ -98,12 +109,17 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     # channels-major result, so each block's product lands in place: (g, Cog, N, prodOut)
     y = np.empty((groups, cog, n, nout), dtype=np.result_type(x, w))
 
-    def run(block: tuple[int, int, int]) -> None:
-        gi, n0, n1 = block
-        cols = im2col_block(win, gi, n0, n1)
-        np.matmul(wg[gi], cols, out=y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout))
+    rest = nout // out[0] if nout else 0                    # positions per output row
 
-    for_each(run, image_blocks(n, groups, cig * int(np.prod(kernel)) * nout))
+    def run(block: Block) -> None:
+        gi, n0, n1, r0, r1 = block
+        cols = im2col_block(win, block)
+        # images n0:n1, rows r0:r1 of group gi: one row range of y, contiguous per channel
+        dst = y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)[:, r0 * rest:r1 * rest] \
+            if n1 - n0 == 1 else y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)
+        np.matmul(wg[gi], cols, out=dst)
+
+    for_each(run, image_blocks(n, groups, cig * int(np.prod(kernel)) * nout, out[0]))
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
 
 
