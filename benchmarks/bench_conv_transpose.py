@@ -240,6 +240,38 @@ def worker_torch(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def worker_cpu(args: argparse.Namespace) -> dict[str, Any]:
+    """Process CPU time per forward call with one thread everywhere (set by the driver's
+    environment): the work a call costs, which a busy machine inflates far less than
+    wall-clock time (it still pays for cache and memory-bandwidth sharing)."""
+    cfg = SHAPES[args.shape]
+    x, w, _ = _inputs(cfg)
+    geo = (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["groups"])
+    if args.library == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        torch.set_num_threads(1)
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[x.ndim - 3]
+        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+
+        def call() -> object:
+            with torch.inference_mode():
+                return fn(xt, wt, None, *geo)
+    else:
+        import tconv
+
+        def call() -> object:
+            return tconv.conv_transpose(x, w, None, *geo)
+    call()
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.process_time()
+        call()
+        times.append((time.process_time() - t0) * 1e3)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "n": len(times)}
+
+
 def worker_memory(args: argparse.Namespace) -> dict[str, Any]:
     """Peak memory of one first call in this fresh process (the output included)."""
     import resource
@@ -277,9 +309,10 @@ def worker_memory(args: argparse.Namespace) -> dict[str, Any]:
 # driver
 
 
-def _spawn(argv: list[str]) -> dict[str, Any]:
+def _spawn(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), *argv]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          env=None if env is None else {**os.environ, **env})
     if proc.returncode != 0:
         raise RuntimeError(f"worker {' '.join(argv)} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -339,6 +372,13 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                 row["memory"]["torch"] = _spawn(["--worker", "memory", "--shape", name,
                                                  "--library", "torch"])
         payload["shapes"][name] = _summarise_row(row, args)
+        if args.cpu_cost:
+            one = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   "TCONV_NUM_THREADS": "1"}
+            cost = {lib: _spawn(["--worker", "cpu", "--shape", name, "--library", lib,
+                                 "--repeat", "5"], env=one)
+                    for lib in (("torch", "tconv") if args.torch else ("tconv",))}
+            payload["shapes"][name]["cpu_cost"] = cost
     payload["peak"].append(_spawn(["--worker", "peak", "--repeat", "5"]))
     payload["peak_gflops"] = statistics.median(p["gflops"] for p in payload["peak"])
     _add_throughput(payload)
@@ -438,6 +478,16 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
             if "torch" in m:
                 line += f" | torch: RSS +{m['torch']['rss_delta_mb']:.0f}"
             print(line + " | | | | |", file=file)
+    costs = {n: r["cpu_cost"] for n, r in payload["shapes"].items() if "cpu_cost" in r}
+    if costs:
+        print("\n| shape | tconv auto CPU ms, 1 thread | torch CPU ms, 1 thread | ratio |",
+              file=file)
+        print("|---|---|---|---|", file=file)
+        for name, c in costs.items():
+            t = c["tconv"]["median_ms"]
+            tt = c.get("torch", {}).get("median_ms")
+            print(f"| {name} | {t:.1f} | {'' if tt is None else f'{tt:.1f}'} | "
+                  f"{'' if tt is None else f'{t / tt:.2f}'} |", file=file)
     print("\n| shape | auto picks | fastest measured | auto / fastest |", file=file)
     print("|---|---|---|---|", file=file)
     for name, row in payload["shapes"].items():
@@ -491,6 +541,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the peak-memory processes")
     parser.add_argument("--no-torch", dest="torch", action="store_false",
                         help="tconv only (no PyTorch installed)")
+    parser.add_argument("--cpu-cost", action="store_true",
+                        help="also measure single-thread process CPU time per forward call "
+                             "(auto vs torch), robust to a busy machine")
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -509,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         wp.add_argument("--no-backward", dest="backward", action="store_false")
         wargs = wp.parse_args(argv)
         fn = {"peak": worker_peak, "tconv": worker_tconv, "torch": worker_torch,
-              "memory": worker_memory}[wargs.worker]
+              "memory": worker_memory, "cpu": worker_cpu}[wargs.worker]
         print(json.dumps(fn(wargs)))
         return 0
     args = build_parser().parse_args(argv)
