@@ -83,3 +83,16 @@ def phase_params(x, w, kw):
 
     return transposed_params("t", x.shape, w.shape, None, kw["stride"], kw["padding"],
                              kw["output_padding"], kw["groups"], kw["dilation"], None)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pool_after_fork():
+    """A forked child gets a fresh pool (the parent's threads do not exist there)."""
+    import multiprocessing as mp
+
+    x = np.random.default_rng(0).standard_normal((8, 16, 16, 16))
+    w = np.random.default_rng(1).standard_normal((16, 16, 4, 4))
+    want = tconv.conv_transpose(x, w, None, 2, 1)           # the parent's pool is running
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(tconv.conv_transpose, (x, w, None, 2, 1)).get(timeout=60)
+    np.testing.assert_array_equal(got, want)

@@ -49,6 +49,16 @@ def num_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _forget_pool() -> None:
+    # a forked child inherits the pool object but not its threads: start a new one there
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _pool(workers: int) -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
