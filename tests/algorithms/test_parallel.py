@@ -90,8 +90,8 @@ def test_pool_after_fork():
     """A forked child gets a fresh pool (the parent's threads do not exist there)."""
     import multiprocessing as mp
 
-    x = np.random.default_rng(0).standard_normal((8, 16, 16, 16))
-    w = np.random.default_rng(1).standard_normal((16, 16, 4, 4))
+    x = np.random.default_rng(0).standard_normal((64, 32, 16, 16))   # ~10 blocks
+    w = np.random.default_rng(1).standard_normal((32, 32, 4, 4))
     want = tconv.conv_transpose(x, w, None, 2, 1)           # the parent's pool is running
     with mp.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(tconv.conv_transpose, (x, w, None, 2, 1)).get(timeout=60)
