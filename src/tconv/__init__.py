@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import checkerboard, conventions, kernels, shapes
 from .conv import ALGORITHMS, conv, conv_transpose
 from .grad import conv_backward, conv_transpose_backward
+from .interpolate import interpolate, resample_matrix
 from .matrix import conv_matrix
 from .shapes import conv_output_size, conv_transpose_output_size, output_padding_for
 
@@ -28,5 +29,7 @@ __all__ = [
     "conv_transpose",
     "conv_transpose_backward",
     "conv_transpose_output_size",
+    "interpolate",
     "output_padding_for",
+    "resample_matrix",
 ]
