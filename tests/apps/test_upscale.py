@@ -330,3 +330,26 @@ class TestDemo:
         assert learned["psnr"] > res["bicubic"]["mean"]["psnr"] + 1.0
         assert learned["ssim"] > res["bicubic"]["mean"]["ssim"]
         assert "learned-transposed" in "\n".join(lines)
+
+
+class TestBalance:
+    def test_identity_phase_sums(self):
+        from tconv.apps.upscale.model import balance_phases
+        from tconv.checkerboard import phase_sums
+
+        w = np.random.default_rng(6).standard_normal((3, 1, 9, 9))
+        for s in SCALES:
+            assert np.ptp(phase_sums(w[:1], s)) > 0.1          # a random kernel is not
+            b = balance_phases(w, s)
+            for c in range(3):                                  # every input channel alone
+                assert np.ptp(phase_sums(b[c:c + 1], s)) < 1e-12
+            np.testing.assert_allclose(balance_phases(b, s), b, atol=1e-12)   # a projection
+
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_shipped_constant_input(self, scale):
+        """The shipped model maps a flat image to a flat image: no checkerboard (interior)."""
+        model = infer.load_model(None, scale, "numpy")
+        out = model(np.full((40, 40), 0.5, np.float32)) * 255
+        m = infer.receptive_radius(model.cfg) * scale
+        interior = out[m:-m, m:-m]
+        assert np.ptp(interior) < 1e-3, np.ptp(interior)

@@ -108,6 +108,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int, default=2000,
                    help="held-out PSNR every N steps (0: never)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--balance-phases", action="store_true",
+                   help="keep the head checkerboard-free on constant input (projection after "
+                        "every step)")
     p.set_defaults(func=run_train)
 
 
@@ -119,7 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
                                            skip=not args.no_skip),
                       out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
                       seed=args.seed, eval_every=args.eval_every, resume=args.resume,
-                      threads=args.threads)
+                      threads=args.threads, balance_phases=args.balance_phases)
     train(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(cfg.out / "weights.npz")
     return 0

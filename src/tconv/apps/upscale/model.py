@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["UpscalerConfig", "Upscaler", "HEADS", "body_layers"]
+import numpy as np
+
+__all__ = ["UpscalerConfig", "Upscaler", "HEADS", "body_layers", "balance_phases",
+           "balance_head"]
 
 HEADS = ("transposed", "pixel_shuffle", "resize_conv")
 
@@ -66,6 +69,63 @@ def body_layers(cfg: UpscalerConfig) -> list[tuple[int, int, int]]:
     """``(C_in, C_out, kernel)`` of each body conv, in order (each followed by PReLU)."""
     return ([(1, cfg.d, 5), (cfg.d, cfg.s, 1)] + [(cfg.s, cfg.s, 3)] * cfg.m
             + [(cfg.s, cfg.d, 1)])
+
+
+def balance_phases(weight: np.ndarray, stride: int) -> np.ndarray:
+    """Make a transposed-conv weight checkerboard-free on constant input (a projection).
+
+    Output phase ``(r, c)`` of a stride-``s`` transposed conv receives the taps ``(i, j)`` with
+    ``i = r, j = c (mod s)`` (up to a relabelling by the padding). On a constant feature map
+    its value is ``sum_in f_in * S[in, out, r, c] + bias`` with ``S`` the per-phase tap sums
+    (:func:`tconv.checkerboard.phase_sums` summed over inputs). The layer is free of
+    checkerboard on flat regions for *every* constant feature vector iff, for each
+    (input, output) channel pair, ``S`` is the same for all phases. This returns the nearest
+    such weight (least squares): phase ``P``'s ``n_P`` taps are shifted by
+    ``(S_P - T) / n_P`` with ``T = sum_P(S_P / n_P) / sum_P(1 / n_P)``.
+
+    Args:
+        weight: ``(C_in, C_out, K, K)``, PyTorch's transposed layout.
+        stride: the layer's stride ``s``.
+
+    Returns:
+        The projected weight, same shape and dtype.
+
+    Examples:
+        >>> from tconv.checkerboard import phase_sums
+        >>> w = np.arange(9.0).reshape(1, 1, 3, 3)
+        >>> float(np.ptp(phase_sums(w, 2))), float(np.ptp(phase_sums(balance_phases(w, 2), 2)))
+        (12.0, 0.0)
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    k = w.shape[-1]
+    onehot = np.zeros((stride, k))
+    onehot[np.arange(k) % stride, np.arange(k)] = 1.0
+    mask = np.einsum("ak,bl->abkl", onehot, onehot)                 # (s, s, K, K) phase masks
+    n = mask.sum(axis=(-1, -2))
+    sums = np.einsum("iokl,abkl->ioab", w, mask)
+    target = (sums / n).sum(axis=(-1, -2)) / (1.0 / n).sum()
+    delta = (sums - target[..., None, None]) / n
+    return (w - np.einsum("ioab,abkl->iokl", delta, mask)).astype(np.asarray(weight).dtype)
+
+
+def balance_head(arrays: dict[str, np.ndarray], cfg: UpscalerConfig) -> dict[str, np.ndarray]:
+    """Checkerboard-free head on constant input, for a state dict of NumPy arrays.
+
+    ``transposed``: :func:`balance_phases`. ``pixel_shuffle``: each input channel's kernel sums
+    and the biases are made equal across the ``s*s`` sub-pixel channels. ``resize_conv`` is
+    balanced by construction (nearest up-sampling repeats a constant) and is returned as is.
+    """
+    out = dict(arrays)
+    if cfg.head == "transposed":
+        out["head.weight"] = balance_phases(arrays["head.weight"], cfg.scale)
+    elif cfg.head == "pixel_shuffle":
+        w = np.asarray(arrays["head.0.weight"], dtype=np.float64)      # (s*s, d, k, k)
+        sums = w.sum(axis=(-1, -2))
+        shift = (sums - sums.mean(axis=0, keepdims=True)) / (w.shape[-1] * w.shape[-2])
+        out["head.0.weight"] = (w - shift[..., None, None]).astype(arrays["head.0.weight"].dtype)
+        b = np.asarray(arrays["head.0.bias"])
+        out["head.0.bias"] = np.full_like(b, b.mean())
+    return out
 
 
 def _torch():

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._train import load_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
 from .data import TRAIN_IMAGES, PatchSampler, eval_pairs
-from .model import Upscaler, UpscalerConfig
+from .model import Upscaler, UpscalerConfig, balance_head
 
 __all__ = ["TrainConfig", "train", "evaluate_psnr", "export_weights"]
 
@@ -47,6 +47,7 @@ class TrainConfig:
     eval_every: int = 2000
     checkpoint_every: int = 500
     resume: bool = False
+    balance_phases: bool = False
     threads: int | None = 1
     progress: bool = True
 
@@ -100,6 +101,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = Upscaler(cfg.model)
+    if cfg.balance_phases:
+        _balance_(model)
     opt = torch.optim.Adam([{"params": model.body_parameters(), "lr": cfg.lr_body},
                             {"params": model.head_parameters(), "lr": cfg.lr_head}])
     base = [cfg.lr_body, cfg.lr_head]
@@ -137,6 +140,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if cfg.balance_phases:
+            _balance_(model)
         loss_v = float(loss.detach())
         done = step + 1
         if cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.steps):
@@ -163,6 +168,17 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     return model, history
 
 
+def _balance_(model) -> None:
+    """Project the head onto checkerboard-free weights (after an optimizer step; no grad)."""
+    import torch
+
+    sd = {k: v.detach().numpy() for k, v in model.head.state_dict().items()}
+    new = balance_head({f"head.{k}": v for k, v in sd.items()}, model.cfg)
+    with torch.no_grad():
+        for k, v in model.head.state_dict().items():
+            v.copy_(torch.from_numpy(new[f"head.{k}"]))
+
+
 def export_weights(model, path: pathlib.Path, extra: dict | None = None) -> pathlib.Path:
     """Save a trained model's parameters as ``.npz`` + sha256 manifest entry (no pickle)."""
     from ... import io as tio
@@ -180,11 +196,13 @@ def config_dict(cfg: TrainConfig) -> dict:
 
 
 def ship(run_dir: pathlib.Path, command: str, minutes: float, machine: str,
-         dest: pathlib.Path | None = None) -> pathlib.Path:
+         dest: pathlib.Path | None = None, balance: bool = True) -> pathlib.Path:
     """Copy a finished run's verified ``weights.npz`` into the package weights folder.
 
     The manifest entry keeps the run's config and training record and adds the command, the
-    wall-clock minutes and the machine that produced it. Returns the shipped file's path.
+    wall-clock minutes and the machine that produced it. With ``balance`` the head is
+    projected onto checkerboard-free weights first (:func:`.model.balance_head`; recorded in
+    the manifest as ``post_processing``). Returns the shipped file's path.
     """
     from ... import io as tio
     from .infer import weights_path
@@ -196,6 +214,10 @@ def ship(run_dir: pathlib.Path, command: str, minutes: float, machine: str,
         target = pathlib.Path(dest) / target.name
     train_meta = dict(meta.get("train", {}))
     train_meta.update(command=command, minutes=round(float(minutes), 1), machine=machine)
+    if balance:
+        arrays = balance_head(arrays, cfg)
+        train_meta["post_processing"] = ("head phase sums balanced (tconv.apps.upscale.model."
+                                         "balance_head): checkerboard-free on constant input")
     meta = {k: v for k, v in meta.items() if k not in ("sha256", "train")}
     meta["train"] = train_meta
     return tio.save_weights(target, arrays, meta)
