@@ -49,7 +49,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     # one block per thread (a deep product), at most 8 blocks' worth of im2col each
     per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS
     blocks = image_blocks(n, groups, per_image, out[0],
-                          min(8 * budget, max(budget, -(-n // num_threads()) * per_image)))
+                          min(8 * budget, max(budget, n * per_image // num_threads())))
     parts = np.zeros((min(num_threads(), max(len(blocks), 1)), groups, cog, cig * ntap),
                      dtype=np.result_type(gy, x))
     slots = list(range(len(parts)))
