@@ -226,13 +226,14 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
         for ph in plan.phases:
             # a phase sums its taps' products, each shifted by its flat input offset
-            for i, (t, off) in enumerate(ph.taps):
-                src = prod3[:, t, base + off:base + off + length]
-                if i == 0:
-                    np.copyto(acc, src)
-                else:
-                    acc += src
-            res = acc.reshape(cb, n1 - n0, *plan.padded)[
+            srcs = [prod3[:, t, base + off:base + off + length] for t, off in ph.taps]
+            if len(srcs) == 1:                   # one tap (e.g. kernel = stride): no sum
+                total = srcs[0]
+            else:
+                total = np.add(srcs[0], srcs[1], out=acc)
+                for src in srcs[2:]:
+                    total += src
+            res = total.reshape(cb, n1 - n0, *plan.padded)[
                 (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
             y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c1),
                *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
