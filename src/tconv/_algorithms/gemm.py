@@ -34,15 +34,17 @@ from ._im2col import block_slices
 BLOCK_ELEMENTS = 1 << 20
 
 
-def _tap_slices(p: ConvParams, size: tuple[int, ...], out: tuple[int, ...],
+def _tap_slices(p: ConvParams, size: tuple[int, ...], out: tuple[int, ...], first_row: int = 0,
                 ) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
-    """``(t, source, destination)`` per kernel tap that lands inside the output."""
+    """``(t, source, destination)`` per kernel tap that lands inside the output, for the
+    input rows ``first_row, first_row + size[0]`` (first spatial dim)."""
     res = []
     for t in itertools.product(*(range(k) for k in p.kernel)):
         src, dst = [], []
         for a in range(p.ndim):
-            sl = block_slices(t[a] * p.dilation[a] - p.pad_lo[a], size[a], p.stride[a],
-                              0, out[a])
+            start = t[a] * p.dilation[a] - p.pad_lo[a] + (first_row * p.stride[0] if a == 0
+                                                          else 0)
+            sl = block_slices(start, size[a], p.stride[a], 0, out[a])
             if sl is None:
                 break
             src.append(sl[0])
@@ -98,24 +100,42 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.zeros((n, g, cog, *out), dtype=x.dtype)
     nb, cb = _blocks(n, cog, ntap * nsz)
-    blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
-              for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
+    rows = size[0]
+    if ntap * nsz > BLOCK_ELEMENTS:
+        # one image of one channel is too big: blocks of input rows. Blocks two apart never
+        # touch the same output rows, so even blocks run together, then odd ones.
+        reach = -(-(p.dilation[0] * (p.kernel[0] - 1) + 1) // p.stride[0])
+        rows = min(size[0], max(reach, BLOCK_ELEMENTS // (ntap * (nsz // size[0]))))
+    waves: list[list[tuple[int, int, int, int, int, int]]] = [[], []]
+    for gi in range(g):
+        for c0 in range(0, cog, cb):
+            for n0 in range(0, n, nb):
+                for j, i0 in enumerate(range(0, size[0], rows)):
+                    waves[j % 2].append((gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb), i0))
+    rest = nsz // size[0]
 
-    def run(block: tuple[int, int, int, int, int]) -> None:
-        gi, c0, c1, n0, n1 = block
-        cols = _parallel.scratch("cols", (c1 - c0) * ntap * (n1 - n0) * nsz, x.dtype)
-        cols = cols.reshape((c1 - c0) * ntap, (n1 - n0) * nsz)
-        np.matmul(wt[gi, c0 * ntap:c1 * ntap], xg[gi, :, n0 * nsz:n1 * nsz], out=cols)
-        cols6 = cols.reshape(c1 - c0, *p.kernel, n1 - n0, *size)
+    def run(block: tuple[int, int, int, int, int, int]) -> None:
+        gi, c0, c1, n0, n1, i0 = block
+        i1 = min(size[0], i0 + rows)
+        sub = (i1 - i0, *size[1:])
+        cols = _parallel.scratch("cols", (c1 - c0) * ntap * (n1 - n0) * (i1 - i0) * rest,
+                                 x.dtype).reshape((c1 - c0) * ntap, -1)
+        if rows == size[0]:
+            xs = xg[gi, :, n0 * nsz:n1 * nsz]
+        else:                                   # one image (nb == 1): its rows i0:i1
+            xs = xg[gi, :, n0 * nsz + i0 * rest:n0 * nsz + i1 * rest]
+        np.matmul(wt[gi, c0 * ntap:c1 * ntap], xs, out=cols)
+        cols6 = cols.reshape(c1 - c0, *p.kernel, n1 - n0, *sub)
         yb = y[n0:n1, gi, c0:c1].swapaxes(0, 1)              # (Cb, Nb, *out) view
-        for t, src, dst in taps:
+        for t, src, dst in _tap_slices(p, sub, out, i0) if rows != size[0] else taps:
             part = cols6[(slice(None), *t, slice(None), *src)]
             if overlap:
                 yb[(slice(None), slice(None), *dst)] += part
             else:
                 yb[(slice(None), slice(None), *dst)] = part
 
-    _parallel.for_each(run, blocks)
+    for wave in waves:
+        _parallel.for_each(run, wave)
     return y.reshape(n, g * cog, *out)
 
 
