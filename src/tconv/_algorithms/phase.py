@@ -16,13 +16,21 @@ with a gap of zeros after every row (the picture for one spatial dim, gap 1)::
     X row: | x0 x1 x2 x3 0 | x0' x1' x2' x3' 0 | ...      (one "0" between images)
 
 so the input of a tap, ``x[q + c_t]``, is the *window* ``X[:, c_t : c_t + L]``: a shift of
-the flat index, no copy. A phase is then ``Y = sum_t W_t.T @ X[:, off_t : off_t + L]``,
-summed inside BLAS (``beta = 1``, :mod:`._blas`). The gap positions are computed and thrown
-away -- ``prod(S_pad) / prod(S_in)`` extra work, e.g. 13 % for 16x16 inputs and a 4x4 kernel
-with stride 2; :func:`macs` counts it.
+the flat index, no copy. For a block of images (and output channels), one matrix product
+gives every tap's contribution at every grid position, and a phase is a sum of shifted
+rows of it -- contiguous 1-D adds -- stored once into its pixel-shuffled place::
+
+    P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]                 (one product per block)
+    y[n, c, q*s + r] = sum_{t in taps(r)} P[c, t, f(n, q) + off_t]
+
+The gap positions (and a halo per block) are computed and thrown away --
+``prod(S_pad) / prod(S_in)`` extra work, e.g. 13 % for 16x16 inputs and a 4x4 kernel with
+stride 2; :func:`macs` counts it.
 
 Depthwise layers (one input and one output channel per group) have nothing to multiply in
-a matrix product; they take the same phase/tap loop as broadcast multiply-adds instead.
+a matrix product: runs of phases that read one input offset become broadcast multiply-adds;
+with a large stride (>= :data:`SUBPIXEL_MIN_STRIDE`) each channel is one small "sub-pixel"
+product instead (:func:`_depthwise_subpixel`).
 """
 
 from __future__ import annotations
