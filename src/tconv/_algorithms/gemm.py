@@ -14,6 +14,10 @@ and is added into ``y`` while still in cache; blocks run on the thread pool::
 
     for (n0:n1, c0:c1) in blocks:    y[n0:n1, c0:c1] += col2im(wT[c0:c1] @ x[:, n0:n1])
 
+When one image of one channel is bigger than a block (FSRCNN: 81 taps x 256x256), blocks
+are ranges of input rows instead; neighbouring row blocks add into shared output rows, so
+the even blocks run in parallel first, then the odd ones.
+
 Layout: channels-first col2im adds runs along the last spatial dim -- 4 numbers long for
 a 4x4 DCGAN input. For wide layers on small images the product is computed channels-last
 instead (``cols[n, *S, *K, c_out] = x_nhwc @ w``), every block add runs over ``C_out``
