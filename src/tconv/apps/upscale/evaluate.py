@@ -13,7 +13,9 @@ Checkerboard measures, per method, mean over the five images:
   ``SR - HR`` of each of the ``s*s`` output phases over pixels whose 7x7 HR standard
   deviation is below 1.5 gray levels; max minus min across phases (gray levels).
 * ``periodic``: :func:`tconv.checkerboard.artifact_score` of the error image ``SR - HR``
-  (the share of its non-DC spectral energy at the stride's frequencies).
+  (the share of its non-DC spectral energy at the stride's frequencies);
+* ``periodic_out``: the same score of the output itself (HR's own score is listed for
+  reference: a sharper output has more energy at those frequencies, as HR does).
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def _metrics(sr: np.ndarray, hr: np.ndarray, s: int) -> dict[str, float]:
             "ssim": float(structural_similarity(a, b, data_range=255, gaussian_weights=True,
                                                 sigma=1.5, use_sample_covariance=False)),
             "flat_spread": flat_phase_spread(sr, hr, s),
-            "periodic": float(artifact_score(sr - hr, s, border=s))}
+            "periodic": float(artifact_score(sr - hr, s, border=s)),
+            "periodic_out": float(artifact_score(sr, s, border=s))}
 
 
 def _learned_sr(model, lr: np.ndarray) -> np.ndarray:
@@ -127,7 +130,9 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             log(f"x{s} {name:24s} PSNR {mean['psnr']:.3f} dB  SSIM {mean['ssim']:.4f}  "
                 f"flat spread {mean['flat_spread']:.3f}  periodic {mean['periodic']:.4f}")
         srs["HR"] = {img: hr.astype(np.uint8) for img, (lr, hr) in pairs.items()}
-        results[s] = {"methods": methods, "sr": srs}
+        hr_periodic = float(np.mean([artifact_score(hr, s, border=s)
+                                     for lr, hr in pairs.values()]))
+        results[s] = {"methods": methods, "sr": srs, "hr_periodic": hr_periodic}
     return results
 
 
@@ -137,18 +142,21 @@ def markdown_table(results: dict, bench: dict | None = None) -> str:
              "Held-out: " + ", ".join(EVAL_IMAGES) + ". Y channel (BT.601), LR = PIL bicubic "
              "(antialiased) down-sample rounded to 8 bit, outputs rounded to 8 bit, border "
              "shaved by the scale. Gain is over PIL bicubic. flat spread: flat-region phase "
-             "spread (gray levels); periodic: tconv.checkerboard.artifact_score of SR - HR.",
+             "spread (gray levels); periodic: tconv.checkerboard.artifact_score of SR - HR; "
+             "periodic (out): artifact_score of the output (HR row: the ground truth's own).",
              ""]
     for s, res in results.items():
         m = res["methods"]
         ref = m["bicubic"]["mean"]["psnr"]
         lines += [f"## x{s}", "",
-                  "| method | PSNR (dB) | gain (dB) | SSIM | flat spread | periodic |",
-                  "|---|---|---|---|---|---|"]
+                  "| method | PSNR (dB) | gain (dB) | SSIM | flat spread | periodic | "
+                  "periodic (out) |", "|---|---|---|---|---|---|---|"]
         for name, r in m.items():
             a = r["mean"]
             lines.append(f"| {name} | {a['psnr']:.2f} | {a['psnr'] - ref:+.2f} | "
-                         f"{a['ssim']:.4f} | {a['flat_spread']:.3f} | {a['periodic']:.4f} |")
+                         f"{a['ssim']:.4f} | {a['flat_spread']:.3f} | {a['periodic']:.2e} | "
+                         f"{a['periodic_out']:.2e} |")
+        lines.append(f"| HR | | | | | | {res['hr_periodic']:.2e} |")
         imgs = list(next(iter(m.values()))["per_image"])
         lines += ["", "| PSNR per image | " + " | ".join(imgs) + " |",
                   "|---|" + "---|" * len(imgs)]
@@ -237,7 +245,8 @@ def write_report(results: dict, out: pathlib.Path, bench: dict | None = None,
     out.mkdir(parents=True, exist_ok=True)
     paths = [tio.atomic_write(out / "report.md", markdown_table(results, bench).encode(),
                               overwrite=True)]
-    slim = {s: {m: r for m, r in res["methods"].items()} for s, res in results.items()}
+    slim = {s: {**res["methods"], "HR": {"mean": {"periodic_out": res["hr_periodic"]}}}
+            for s, res in results.items()}
     paths.append(tio.atomic_write(out / "results.json", (json.dumps(
         {"results": slim, "throughput": bench}, indent=1) + "\n").encode(), overwrite=True))
     for s in results:
