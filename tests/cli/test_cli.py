@@ -66,3 +66,12 @@ def test_registry_lists_modules():
     names = [m.__name__.rsplit(".", 1)[-1] for m in subcommand_modules()]
     assert names[0] == "explain" and names[-1] == "demo"
     assert np.all([hasattr(m, "add_parser") for m in subcommand_modules()])
+
+
+def test_bench_tiny_run(capsys):
+    """`tconv bench` runs one shape end to end (NumPy only) and reports counted MACs."""
+    assert main(["bench", "--no-torch", "--shapes", "c2", "--rounds", "1", "--repeat", "1",
+                 "--no-memory", "--algorithms", "auto"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| c2 | auto"))
+    assert row.split("|")[-2].strip() == "1.05"   # phase's counted MACs / useful MACs on c2
