@@ -40,6 +40,8 @@ __all__ = ["MAX_PIXELS", "ImageInfo", "read_image", "write_image", "atomic_write
 MAX_PIXELS = 100_000_000
 MANIFEST = "manifest.json"
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
+#: leading bytes of PNG, JPEG, TIFF (both byte orders), BMP, GIF, WebP (RIFF)
+_IMAGE_SIGNATURES = (_PNG_SIG, b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF8", b"RIFF")
 
 
 class ImageInfo(dict):
@@ -141,7 +143,9 @@ def read_image(path: str | os.PathLike[str], max_pixels: int | None = None
                              "pixels (decompression-bomb guard); raise --max-pixels to read it"
                              ) from None
         except Exception as exc:
-            raise ValueError(f"read_image: {str(path)!r} is not an image file Pillow can read "
+            what = ("is truncated or corrupt" if head.startswith(_IMAGE_SIGNATURES)
+                    else "is not an image file Pillow can read")
+            raise ValueError(f"read_image: {str(path)!r} {what} "
                              f"({type(exc).__name__}: {exc})") from None
         with im:
             cols, rows = im.size
