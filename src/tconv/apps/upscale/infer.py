@@ -88,9 +88,9 @@ def bicubic_upsample(x: np.ndarray, scale: int) -> np.ndarray:
     (edge replication). Separable: columns, then rows.
 
     Examples:
-        >>> bicubic_upsample(np.array([[0.0, 1.0]]), 2).round(4)
-        array([[-0.0703,  0.2031,  0.7969,  1.0703],
-               [-0.0703,  0.2031,  0.7969,  1.0703]])
+        >>> bicubic_upsample(np.array([[0.0, 1.0]]), 2).round(4)   # = torch's, edge-clamped
+        array([[-0.1055,  0.2266,  0.7734,  1.1055],
+               [-0.1055,  0.2266,  0.7734,  1.1055]])
     """
     return _cubic_axis(_cubic_axis(x, scale, -1), scale, -2)
 
