@@ -185,7 +185,7 @@ class NumpyUpscaler:
         self.body = []
         for i, _ in enumerate(body_layers(cfg)):
             w, b = f32[f"body.{2 * i}.weight"], f32[f"body.{2 * i}.bias"]
-            a = f32[f"body.{2 * i + 1}.weight"].reshape(-1, 1, 1)
+            a = f32[f"body.{2 * i + 1}.weight"].reshape(-1, 1, 1).astype(np.float32)
             self.body.append((w, b, a))
         s = cfg.scale
         if cfg.head == "transposed":
@@ -206,7 +206,9 @@ class NumpyUpscaler:
         h = x
         for w, b, a in self.body:
             h = conv_same(h, w, b)
-            h = np.where(h >= 0, h, a * h)                            # PReLU
+            neg = np.minimum(h, 0.0)                                  # PReLU, in place:
+            neg *= a - 1.0                                            # h + (a-1)*min(h, 0)
+            h += neg
         if cfg.head == "transposed":
             (pr, qr), (pc, qc) = self.head_pad
             h = np.pad(h, ((0, 0), (pr, qr), (pc, qc)))               # zero pad (pad >= 0)
