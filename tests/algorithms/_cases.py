@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _oracle import assert_close
+from hypothesis import HealthCheck, given, settings
+from strategies import Config, transposed_configs
 
 import tconv
 from tconv.conv import transposed_params
@@ -83,3 +86,36 @@ def run(algorithm: str, x: np.ndarray, w: np.ndarray, kw: dict) -> np.ndarray:
     return tconv.conv_transpose(x, w, None, kw["stride"], kw["padding"],
                                 kw["output_padding"], kw["groups"], kw["dilation"],
                                 algorithm=algorithm)
+
+
+class AlgorithmContract:
+    """What every ``algorithm=`` must satisfy; a test module subclasses it with ``ALGO``.
+
+    ``REFERENCE`` is the independent algorithm it is compared with on random configurations:
+    the one-to-many definition (``scatter``), or the sparse matrix for ``scatter`` itself.
+    """
+
+    ALGO = ""
+    REFERENCE = "scatter"
+
+    @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
+    def test_oracle(self, case, dtype):
+        x, w, kw = make_case(case, dtype)
+        assert_close(run(self.ALGO, x, w, kw), torch_reference(x, w, kw), dtype)
+
+    # one method shared by every subclass: hypothesis sees several executors, by design
+    @settings(max_examples=40, suppress_health_check=[HealthCheck.differing_executors])
+    @given(cfg=transposed_configs())
+    def test_identity(self, cfg: Config):
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((cfg.batch, cfg.c_in, *cfg.size))
+        w = rng.standard_normal((cfg.c_in, cfg.cog, *cfg.kernel))
+        kw = dict(stride=cfg.stride, padding=cfg.padding, output_padding=cfg.output_padding,
+                  groups=cfg.groups, dilation=cfg.dilation)
+        assert_close(run(self.ALGO, x, w, kw), run(self.REFERENCE, x, w, kw))
+
+    def test_smoke(self):
+        # 2x2 ramp, 3x3 ones, stride 2: every input spreads 9 copies of itself -> sum 6 * 9
+        y = run(self.ALGO, np.arange(4.0).reshape(1, 1, 2, 2), np.ones((1, 1, 3, 3)),
+                dict(stride=2, padding=0, output_padding=0, groups=1, dilation=1))
+        assert y.shape == (1, 1, 5, 5) and y.sum() == 6.0 * 9
