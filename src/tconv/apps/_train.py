@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import pathlib
 import random
-import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -50,21 +49,11 @@ def _torch():
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``),
+    replacing an existing file: :func:`tconv.io.atomic_write` with ``overwrite=True``."""
+    from ..io import atomic_write
+
+    return atomic_write(path, data, overwrite=True)
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> pathlib.Path:
