@@ -18,13 +18,6 @@ from tconv.viz import animate, geometry  # noqa: E402
 from tconv.viz._style import COLORS  # noqa: E402
 
 
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
-
-
 def painted(cells, key):
     return np.vectorize(lambda r: mcolors.to_hex(r.get_facecolor()) == COLORS[key])(cells)
 

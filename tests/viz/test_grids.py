@@ -12,17 +12,9 @@ import tconv
 mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg")
 import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 
 from tconv.viz import geometry, grids  # noqa: E402
 from tconv.viz._style import COLORS, EDGE  # noqa: E402
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def face(rect) -> str:

@@ -9,17 +9,8 @@ import tconv
 
 mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 from tconv.viz import geometry, matrix  # noqa: E402
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
-
 
 CASES = [((4, 4), 3, 1, 0, 1), ((5, 5), 3, 2, 1, 1), ((6, 5), (2, 3), (1, 2), (2, 1), (2, 1))]
 
