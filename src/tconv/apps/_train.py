@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "progress",
-           "atomic_write_bytes", "seed_everything"]
+           "atomic_write_bytes", "load_resume", "seed_everything"]
 
 
 def _torch():
@@ -90,6 +90,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ValueError(f"load_checkpoint: {str(path)!r} holds a {type(state).__name__}, "
                          "expected a dict")
+    return state
+
+
+def load_resume(path: str | os.PathLike[str], fn: str, **expected: Any) -> dict[str, Any]:
+    """Load a checkpoint to resume, refusing one made with other settings.
+
+    Each keyword names a checkpoint entry and the value this run expects (for example
+    ``config=cfg.to_dict(), seed=cfg.seed``); any mismatch raises ``ValueError`` naming both.
+    """
+    state = load_checkpoint(path)
+    saved = {k: state.get(k) for k in expected}
+    if saved != expected:
+        raise ValueError(f"{fn}: --resume from {str(path)!r}: the checkpoint was made with "
+                         f"{saved}, this run asks for {expected}")
     return state
 
 

@@ -16,7 +16,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .._train import load_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
+from .._train import (
+    load_resume,
+    progress,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .data import ImageSource, load_source
 from .infer import sample, save_grid
 from .model import DCGANConfig, Discriminator, Generator, init_weights
@@ -104,12 +110,7 @@ def train(model_cfg: DCGANConfig, cfg: TrainConfig,
                           generator=torch.Generator().manual_seed(cfg.seed + 1))
     start, history = 0, []
     if cfg.resume and ckpt.exists():
-        state = load_checkpoint(ckpt)
-        if state.get("config") != model_cfg.to_dict() or state.get("seed") != cfg.seed:
-            raise ValueError(f"dcgan train: --resume from {str(ckpt)!r}: the checkpoint was "
-                             f"made with config {state.get('config')} and seed "
-                             f"{state.get('seed')}, this run asks for {model_cfg.to_dict()} "
-                             f"and seed {cfg.seed}")
+        state = load_resume(ckpt, "dcgan train", config=model_cfg.to_dict(), seed=cfg.seed)
         g.load_state_dict(state["generator"])
         d.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])

@@ -15,7 +15,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._train import load_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
+from .._train import (
+    load_checkpoint,
+    load_resume,
+    progress,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .data import SegData, load_folder, make_shapes
 from .model import FCN, SegConfig
 
@@ -140,12 +147,7 @@ def train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None = None,
     gen = torch.Generator().manual_seed(cfg.seed)
     start, history = 0, []
     if cfg.resume and ckpt.exists():
-        state = load_checkpoint(ckpt)
-        if state.get("config") != model_cfg.to_dict() or state.get("seed") != cfg.seed:
-            raise ValueError(f"segment train: --resume from {str(ckpt)!r}: the checkpoint was "
-                             f"made with config {state.get('config')} and seed "
-                             f"{state.get('seed')}, this run asks for {model_cfg.to_dict()} "
-                             f"and seed {cfg.seed}")
+        state = load_resume(ckpt, "segment train", config=model_cfg.to_dict(), seed=cfg.seed)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"], generator=gen)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .._train import load_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
+from .._train import load_resume, progress, rng_state, save_checkpoint, set_rng_state
 from .data import TRAIN_IMAGES, PatchSampler, eval_pairs
 from .model import Upscaler, UpscalerConfig, balance_head
 
@@ -108,13 +108,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     base = [cfg.lr_body, cfg.lr_head]
     step, history = 0, []
     if cfg.resume and ckpt.exists():
-        st = load_checkpoint(ckpt)
-        saved = st["config"]
         mine = {"model": cfg.model.to_dict(), "seed": cfg.seed, "steps": cfg.steps,
                 "batch": cfg.batch, "patch": cfg.patch}
-        if saved != mine:
-            raise ValueError(f"train: --resume with a different configuration: checkpoint has "
-                             f"{saved}, this run has {mine}")
+        st = load_resume(ckpt, "train-upscaler", config=mine)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         set_rng_state(st["rng"], np_rng=rng)
