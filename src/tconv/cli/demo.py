@@ -36,8 +36,9 @@ def _embed(path: pathlib.Path, out: pathlib.Path) -> str:
     if suffix in (".png", ".gif", ".jpg", ".svg"):
         return f'<figure><img src="{rel}" alt="{rel}"><figcaption>{rel}</figcaption></figure>'
     if suffix in (".txt", ".md"):
-        text = html.escape(path.read_text(errors="replace"))
-        return f"<details open><summary>{rel}</summary><pre>{text}</pre></details>"
+        raw = path.read_text(errors="replace")
+        state = " open" if raw.count("\n") <= 40 else ""     # long texts start folded
+        return f"<details{state}><summary>{rel}</summary><pre>{html.escape(raw)}</pre></details>"
     if suffix == ".html":
         return f'<p><a href="{rel}">{rel}</a></p><iframe src="{rel}"></iframe>'
     return f'<p><a href="{rel}">{rel}</a></p>'
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     sections: list[str] = []
+    toc: list[str] = []
     failures = 0
     t_all = time.perf_counter()
     for mod in subcommand_modules():
@@ -73,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         dt = time.perf_counter() - t0
         _log(f"({name}: {dt:.1f} s, {len(paths)} files)")
         body = "\n".join(_embed(pathlib.Path(p), out) for p in paths)
-        sections.append(f"<h2>{name} <small>({dt:.1f} s)</small></h2>\n{body}")
+        sections.append(f"<h2 id='{name}'>{name} <small>({dt:.1f} s)</small></h2>\n{body}")
+        toc.append(f"<a href='#{name}'>{name}</a>")
     index = out / "index.html"
     tmp = index.with_suffix(".html.tmp")
     tmp.write_text(
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         "overflow:auto;font-size:12px}iframe{width:100%;height:600px;border:1px solid #ddd}"
         "figure{margin:1em 0}</style></head><body><h1>tconv demo</h1>"
         "<p>Learnable up-sampling with transposed convolution: every number and picture below "
-        "was computed by tconv on this machine.</p>" + "\n".join(sections) + "</body></html>")
+        "was computed by tconv on this machine.</p><p>" + " &middot; ".join(toc) + "</p>"
+        + "\n".join(sections) + "</body></html>")
     tmp.replace(index)
     _log(f"\nwrote {index} ({time.perf_counter() - t_all:.1f} s)")
     if failures:
