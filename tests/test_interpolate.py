@@ -234,7 +234,10 @@ class TestInterpolate:
         ("bilinear", (1, 2, 515, 300), 2),      # >= 1M outputs: threaded bands, H % 64 != 0
         ("bicubic", (1, 1, 200, 700), 4),       # fused row pass split into column chunks
         ("trilinear", (1, 1, 8, 40, 48), 2),    # leading-axis pass split along inner
-        ("linear", (3, 2, 2000), 3)])
+        ("linear", (3, 2, 2000), 3),
+        ("bilinear", (1, 3, 300, 450), 4),      # two-tap 2-D path, four phases per axis
+        ("bilinear", (1, 1, 2, 70000), 2),      # one band holding both image borders
+        ("bilinear", (2, 1, 70000, 2), 2)])
     def test_identity_chunked(self, mode, shape, factor):
         """Chunked / threaded fast path on larger inputs equals the generic path."""
         x = np.random.default_rng(1).standard_normal(shape)
@@ -242,6 +245,22 @@ class TestInterpolate:
         fast = interpolate(x, size=out, mode=mode)      # first: np.empty can't reuse generic's
         generic = _resample(x, out, (None,) * len(out), mode, False, fast=False)
         assert_close(fast, generic)
+
+    @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+    @pytest.mark.parametrize("shape, factors", [
+        ((1, 3, 400, 410), (2, 2)), ((2, 1, 300, 500), (3, 1)), ((1, 2, 333, 400), (1, 4)),
+        ((1, 1, 3, 400, 400), (2, 2, 2)), ((1, 1, 400, 400), (2.5, 2))])
+    def test_identity_repeat(self, mode, shape, factors):
+        """Integer-factor nearest block copies (large planes) == gathers == torch."""
+        x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+        x[0, 0, 1, 2] = np.nan
+        out = tuple(int(n * f) for n, f in zip(shape[2:], factors))
+        kw = dict(scale_factor=factors, mode=mode)
+        fast = interpolate(x, **kw)
+        generic = _resample(x, out, tuple(float(f) for f in factors), mode, False, fast=False)
+        np.testing.assert_array_equal(fast, generic)
+        check_against_torch(lambda a: interpolate(a, **kw), _torch_interp(**kw), [shape],
+                            dtype=np.float32, grad=False)
 
     @pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest", "area"])
     def test_oracle_nonfinite(self, mode):

@@ -61,6 +61,11 @@ _LAST_OUT = 32
 _BAND_ROWS = 64
 #: Smallest plane (H*W) for the fused 2-D path; smaller planes go axis by axis.
 _FUSED_MIN = 1 << 17
+#: Values per band of the two-tap linear 2-D path's intermediate (rows after the column
+#: pass, all planes): with its two product buffers it stays in a core's L2.
+_LINEAR_BAND = 1 << 18
+#: Output values per band of the nearest integer-factor 2-D path.
+_REPEAT_BAND = 1 << 17
 
 
 # ----------------------------------------------------------------------------------------
@@ -366,13 +371,18 @@ def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _run(tasks: Sequence[Callable[[], None]], work: int) -> None:
-    """Run the ``tasks`` (callables); on threads when the output has ``work`` >= 1M values."""
+def _threads(tasks: int) -> int:
+    """Threads for ``tasks`` independent tasks: one per available CPU, at most 8."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:                          # not on Linux
         cpus = os.cpu_count() or 1
-    threads = min(cpus, 8, len(tasks))
+    return max(1, min(cpus, 8, tasks))
+
+
+def _run(tasks: Sequence[Callable[[], None]], work: int) -> None:
+    """Run the ``tasks`` (callables); on threads when the output has ``work`` >= 1M values."""
+    threads = _threads(len(tasks))
     if threads < 2 or work < 1 << 20:
         for task in tasks:
             task()
@@ -445,6 +455,100 @@ def _fast_2d(x: np.ndarray, s_h: int, s_w: int, cubic: bool) -> np.ndarray:
     return y
 
 
+def _linear_phases(s: int, dtype: np.dtype) -> list[tuple[int, np.floating, np.floating]]:
+    """Per phase ``r``: ``(f, w0, w1)`` with output ``s*j + r = w0*x[j+f] + w1*x[j+f+1]``."""
+    _, phases = _phase_taps(s, False, dtype)
+    return [(taps[0][0], dtype.type(taps[0][1]), dtype.type(taps[1][1])) for taps in phases]
+
+
+def _linear_2d(x: np.ndarray, s_h: int, s_w: int) -> np.ndarray:
+    """Fixed-phase linear resampling of the last two axes with two taps per phase, no GEMM.
+
+    Each phase ``r`` of an axis is ``y[s*j + r] = w0_r * x[j + f_r] + w1_r * x[j + f_r + 1]``
+    (``f_r`` is -1 or 0); the products ``w * x`` are formed once per distinct weight and
+    every phase is then one add. Per band of ``R`` input rows (plus one halo row each
+    side, edge-replicated at the image border), all planes at once::
+
+        x[:, band]  --columns-->  t (planes, R + 2, s_w*W)  --rows-->  y[:, s_h*band]
+
+    columns first, then rows, as ATen's nested loops do. Outputs whose source position
+    is clamped to 0 copy ``x[0]`` (ATen: ``1 * x[0] + 0 * x[1]``). The bands are split
+    into one contiguous run per thread, each with its own buffers, which stay in L2.
+    """
+    H, W = x.shape[-2:]
+    planes = x.reshape(-1, H, W)
+    n_p = planes.shape[0]
+    y = np.empty((*x.shape[:-2], s_h * H, s_w * W), x.dtype)
+    yp = y.reshape(n_p, s_h * H, s_w * W)
+    ph_w, ph_h = _linear_phases(s_w, x.dtype), _linear_phases(s_h, x.dtype)
+    ws_w = sorted({w for _, a, b in ph_w for w in (a, b)})
+    ws_h = sorted({w for _, a, b in ph_h for w in (a, b)})
+    R = max(1, min(H, _LINEAR_BAND // (n_p * s_w * W)))
+
+    def run(starts: Sequence[int]) -> None:
+        pw = {w: np.empty((n_p, R + 2, W), x.dtype) for w in ws_w}
+        tb = np.empty((n_p, R + 2, W, s_w), x.dtype)
+        ph = {w: np.empty((n_p, R + 2, s_w * W), x.dtype) for w in ws_h}
+        for r0 in starts:
+            rr = min(R, H - r0)
+            n = rr + 2
+            if 1 <= r0 and r0 + rr < H:                 # input rows with their halo
+                src = planes[:, r0 - 1:r0 + rr + 1]
+            else:                                       # edge-replicated at the border
+                src = planes[:, np.clip(np.arange(r0 - 1, r0 + rr + 1), 0, H - 1)]
+            for w in ws_w:
+                np.multiply(src, w, out=pw[w][:, :n])
+            t = tb[:, :n]
+            for r, (f, a, b) in enumerate(ph_w):       # columns: t[..., j, r] = out s_w*j + r
+                pa, pb = pw[a][:, :n], pw[b][:, :n]
+                if f < 0:                               # j = 0 reads x[-1]: clamped, = x[0]
+                    np.add(pa[..., :W - 1], pb[..., 1:], out=t[..., 1:, r])
+                    t[..., 0, r] = src[..., 0]
+                else:                                   # j = W-1 reads x[W]: = x[W-1]
+                    np.add(pa[..., :W - 1], pb[..., 1:], out=t[..., :W - 1, r])
+                    np.add(pa[..., W - 1], pb[..., W - 1], out=t[..., W - 1, r])
+            t2 = t.reshape(n_p, n, s_w * W)
+            for w in ws_h:
+                np.multiply(t2, w, out=ph[w][:, :n])
+            out = yp[:, s_h * r0:s_h * (r0 + rr)].reshape(n_p, rr, s_h, s_w * W)
+            for r, (f, a, b) in enumerate(ph_h):       # rows: band row 1 + i is input r0 + i
+                np.add(ph[a][:, 1 + f:1 + f + rr], ph[b][:, 2 + f:2 + f + rr], out=out[:, :, r])
+                if f < 0 and r0 == 0:                   # source row clamped to 0
+                    out[:, 0, r] = t2[:, 1]
+
+    starts = list(range(0, H, R))
+    k = -(-len(starts) // _threads(len(starts)))
+    _run([partial(run, starts[i:i + k]) for i in range(0, len(starts), k)], y.size)
+    return y
+
+
+def _repeat_2d(x: np.ndarray, s_h: int, s_w: int) -> np.ndarray:
+    """Nearest up-sampling of the last two axes by integer factors: each value an
+    ``s_h x s_w`` block, written without gathers, in bands of rows on the thread pool::
+
+        y.reshape(planes, H, s_h, W, s_w)[:, i, 0, :, r] = x[:, i]     (strided copies)
+        y.reshape(planes, H, s_h, W, s_w)[:, i, k]       = [:, i, 0]   (row copies)
+    """
+    H, W = x.shape[-2:]
+    planes = x.reshape(-1, H, W)
+    y = np.empty((*x.shape[:-2], s_h * H, s_w * W), x.dtype)
+    y5 = y.reshape(planes.shape[0], H, s_h, W, s_w)
+    R = max(1, min(H, _REPEAT_BAND // (planes.shape[0] * s_h * s_w * W)))
+
+    def run(starts: Sequence[int]) -> None:
+        for r0 in starts:
+            band = slice(r0, r0 + R)
+            for r in range(s_w):
+                y5[:, band, 0, :, r] = planes[:, band]
+            for k in range(1, s_h):
+                y5[:, band, k] = y5[:, band, 0]
+
+    starts = list(range(0, H, R))
+    k = -(-len(starts) // _threads(len(starts)))
+    _run([partial(run, starts[i:i + k]) for i in range(0, len(starts), k)], y.size)
+    return y
+
+
 def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
     """Apply the fixed-phase pass along each axis in ``factors`` (axis -> integer factor)."""
     last = x.ndim - 1
@@ -453,7 +557,9 @@ def _fast(x: np.ndarray, factors: dict[int, int], cubic: bool) -> np.ndarray:
     y = x
     for axis in sorted(factors)[:-2] if fused else sorted(factors):
         y = _fast_axis_array(y, axis, factors[axis], cubic)
-    if fused:
+    if fused and not cubic:
+        y = _linear_2d(y, factors[last - 1], factors[last])
+    elif fused:
         y = _fast_2d(y, factors[last - 1], factors[last], cubic)
     return y
 
@@ -789,7 +895,20 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
                 fixed[2 + d] = s
     # generic axes first, the most shrinking first; among equal ratios the last axis first,
     # since gathers along it are the slowest and its data is smallest before the others grow
-    order = sorted((d for d in range(nd) if 2 + d not in fixed),
+    # nearest modes whose last two axes read i // s (integer factors): block copies
+    repeat = {}
+    if fast and kind in ("nearest", "nearest-exact") and nd >= 2 and \
+            spatial[-2] * spatial[-1] >= _FUSED_MIN:
+        for d in (nd - 2, nd - 1):
+            s = out_size[d] // spatial[d]
+            if out_size[d] == s * spatial[d] and s >= 1:
+                idx, _ = _axis_table(spatial[d], out_size[d], kind, False, factors[d],
+                                     opmath, nearest_2d=nd == 2)
+                if np.array_equal(idx[:, 0], np.arange(out_size[d]) // s):
+                    repeat[2 + d] = s
+        if len(repeat) < 2 or set(repeat.values()) == {1}:
+            repeat = {}
+    order = sorted((d for d in range(nd) if 2 + d not in fixed and 2 + d not in repeat),
                    key=lambda d: (out_size[d] / spatial[d], -d))
     y = x
     for d in order:
@@ -803,4 +922,6 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             y = _generic_axis(y, 2 + d, idx, w)
     if fixed:
         y = _fast(np.ascontiguousarray(y), fixed, kind == "bicubic")
+    if repeat:
+        y = _repeat_2d(np.ascontiguousarray(y), repeat[nd], repeat[nd + 1])
     return y if y is not x else y.copy()
