@@ -36,6 +36,9 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     Blocks of images on the thread pool, each thread summing its own partial gradient::
 
         grad_w[group] += gy[n0:n1, group] @ im2col(x[n0:n1, group]).T
+
+    (as one product over the block's images, or -- many positions per image, a small
+    gradient -- as the sum of one product per image, which reads gy in place).
     """
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
@@ -55,18 +58,26 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     slots = list(range(len(parts)))
 
     rest = nout // out[0] if nout else 0                           # positions per row
+    # many positions per image and a small gradient (a4: 1024 positions, 64 x 48 numbers):
+    # one product per image beats copying gy into (Cog, nb*prodOut) first (5.4 -> 4.3 ms)
+    per_image_products = nout >= 256 and n * cog * cig * ntap <= _im2col.BLOCK_ELEMENTS
 
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, r0, r1 = block
         cols = im2col_block(win, block)                            # (Cig*prodK, positions)
+        prod = scratch("gw", cog * cig * ntap, parts.dtype).reshape(cog, cig * ntap)
         if n1 - n0 == 1:
             g_blk = gyg[n0, gi][:, r0 * rest:r1 * rest]            # (Cog, positions) view
+            np.matmul(g_blk, cols.T, out=prod)
+        elif per_image_products:
+            # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK), summed over images: no copy of gy
+            cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
+            np.sum(np.matmul(gyg[n0:n1, gi], cols_n), axis=0, out=prod)
         else:
             g_blk = scratch("gy", cog * (n1 - n0) * nout, parts.dtype).reshape(
                 cog, n1 - n0, nout)
             np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
-        prod = scratch("gw", cog * cig * ntap, parts.dtype).reshape(cog, cig * ntap)
-        np.matmul(g_blk.reshape(cog, -1), cols.T, out=prod)
+            np.matmul(g_blk.reshape(cog, -1), cols.T, out=prod)
         slot = slots.pop()                                        # one partial sum per thread
         try:
             parts[slot, gi] += prod
