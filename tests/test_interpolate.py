@@ -237,7 +237,8 @@ class TestInterpolate:
         ("linear", (3, 2, 2000), 3),
         ("bilinear", (1, 3, 300, 450), 4),      # two-tap 2-D path, four phases per axis
         ("bilinear", (1, 1, 2, 70000), 2),      # one band holding both image borders
-        ("bilinear", (2, 1, 70000, 2), 2)])
+        ("bilinear", (2, 1, 70000, 2), 2),
+        ("bilinear", (2, 5, 130, 1024), 2)])     # planes in groups of 8 (+ 2), bands of 16
     def test_identity_chunked(self, mode, shape, factor):
         """Chunked / threaded fast path on larger inputs equals the generic path."""
         x = np.random.default_rng(1).standard_normal(shape)

@@ -473,7 +473,9 @@ def _linear_2d(x: np.ndarray, s_h: int, s_w: int) -> np.ndarray:
 
     columns first, then rows, as ATen's nested loops do. Outputs whose source position
     is clamped to 0 copy ``x[0]`` (ATen: ``1 * x[0] + 0 * x[1]``). The bands are split
-    into one contiguous run per thread, each with its own buffers, which stay in L2.
+    into one contiguous run per thread, each with its own buffers, which stay in L2; many
+    planes are taken ``G`` at a time, so that bands keep at least 16 rows (each band's
+    column pass also redoes its two halo rows).
     """
     H, W = x.shape[-2:]
     planes = x.reshape(-1, H, W)
@@ -483,42 +485,45 @@ def _linear_2d(x: np.ndarray, s_h: int, s_w: int) -> np.ndarray:
     ph_w, ph_h = _linear_phases(s_w, x.dtype), _linear_phases(s_h, x.dtype)
     ws_w = sorted({w for _, a, b in ph_w for w in (a, b)})
     ws_h = sorted({w for _, a, b in ph_h for w in (a, b)})
-    R = max(1, min(H, _LINEAR_BAND // (n_p * s_w * W)))
+    R = min(H, max(16, _LINEAR_BAND // (n_p * s_w * W)))
+    G = min(n_p, max(1, _LINEAR_BAND // (R * s_w * W)))
 
-    def run(starts: Sequence[int]) -> None:
-        pw = {w: np.empty((n_p, R + 2, W), x.dtype) for w in ws_w}
-        tb = np.empty((n_p, R + 2, W, s_w), x.dtype)
-        ph = {w: np.empty((n_p, R + 2, s_w * W), x.dtype) for w in ws_h}
-        for r0 in starts:
+    def run(bands: Sequence[tuple[int, int]]) -> None:
+        pw = {w: np.empty((G, R + 2, W), x.dtype) for w in ws_w}
+        tb = np.empty((G, R + 2, W, s_w), x.dtype)
+        ph = {w: np.empty((G, R + 2, s_w * W), x.dtype) for w in ws_h}
+        for p0, r0 in bands:
+            g = min(G, n_p - p0)
             rr = min(R, H - r0)
             n = rr + 2
             if 1 <= r0 and r0 + rr < H:                 # input rows with their halo
-                src = planes[:, r0 - 1:r0 + rr + 1]
+                src = planes[p0:p0 + g, r0 - 1:r0 + rr + 1]
             else:                                       # edge-replicated at the border
-                src = planes[:, np.clip(np.arange(r0 - 1, r0 + rr + 1), 0, H - 1)]
+                src = planes[p0:p0 + g, np.clip(np.arange(r0 - 1, r0 + rr + 1), 0, H - 1)]
             for w in ws_w:
-                np.multiply(src, w, out=pw[w][:, :n])
-            t = tb[:, :n]
+                np.multiply(src, w, out=pw[w][:g, :n])
+            t = tb[:g, :n]
             for r, (f, a, b) in enumerate(ph_w):       # columns: t[..., j, r] = out s_w*j + r
-                pa, pb = pw[a][:, :n], pw[b][:, :n]
+                pa, pb = pw[a][:g, :n], pw[b][:g, :n]
                 if f < 0:                               # j = 0 reads x[-1]: clamped, = x[0]
                     np.add(pa[..., :W - 1], pb[..., 1:], out=t[..., 1:, r])
                     t[..., 0, r] = src[..., 0]
                 else:                                   # j = W-1 reads x[W]: = x[W-1]
                     np.add(pa[..., :W - 1], pb[..., 1:], out=t[..., :W - 1, r])
                     np.add(pa[..., W - 1], pb[..., W - 1], out=t[..., W - 1, r])
-            t2 = t.reshape(n_p, n, s_w * W)
+            t2 = t.reshape(g, n, s_w * W)
             for w in ws_h:
-                np.multiply(t2, w, out=ph[w][:, :n])
-            out = yp[:, s_h * r0:s_h * (r0 + rr)].reshape(n_p, rr, s_h, s_w * W)
+                np.multiply(t2, w, out=ph[w][:g, :n])
+            out = yp[p0:p0 + g, s_h * r0:s_h * (r0 + rr)].reshape(g, rr, s_h, s_w * W)
             for r, (f, a, b) in enumerate(ph_h):       # rows: band row 1 + i is input r0 + i
-                np.add(ph[a][:, 1 + f:1 + f + rr], ph[b][:, 2 + f:2 + f + rr], out=out[:, :, r])
+                np.add(ph[a][:g, 1 + f:1 + f + rr], ph[b][:g, 2 + f:2 + f + rr],
+                       out=out[:, :, r])
                 if f < 0 and r0 == 0:                   # source row clamped to 0
                     out[:, 0, r] = t2[:, 1]
 
-    starts = list(range(0, H, R))
-    k = -(-len(starts) // _threads(len(starts)))
-    _run([partial(run, starts[i:i + k]) for i in range(0, len(starts), k)], y.size)
+    bands = [(p0, r0) for p0 in range(0, n_p, G) for r0 in range(0, H, R)]
+    k = -(-len(bands) // _threads(len(bands)))
+    _run([partial(run, bands[i:i + k]) for i in range(0, len(bands), k)], y.size)
     return y
 
 
