@@ -28,6 +28,11 @@ block's ``b + 2P`` padded inputs -- one batched matrix product per axis (fast pa
 
     x_pad = edge_pad(x, P)                         (..., n + 2P, ...)
     y[..., s*b*m : s*b*(m+1), ...] = B @ x_pad[..., b*m : b*m + b + 2P, ...]
+
+Linear phases have two taps, ``y[s*j + r] = w0_r * x[j + f_r] + w1_r * x[j + f_r + 1]``,
+too few for a matrix product to pay: large 2-D planes form each product ``w * x`` once per
+distinct weight and add shifted slices of them, columns then rows, in bands of rows that
+stay in cache. Nearest with an integer factor (index ``i // s``) is a block copy.
 """
 
 from __future__ import annotations
@@ -812,11 +817,14 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         Speed: for an integer factor with ``align_corners=False``, the linear and cubic
         modes use the fixed-phase path of the module docstring (one small banded matrix
         product per block and axis, power-of-two factors only for float32 so that rounding
-        still matches ATen's). Other tables with 3+ taps (or 2 when up-sampling) run as one
-        dense GEMM per block of 32 outputs built from the same table; the rest gather per
-        tap. Matrix products stay below OpenBLAS's threading threshold and are spread over
-        a thread pool instead. Input holding inf or nan takes the per-tap gathers, so that
-        non-finite values reach exactly the outputs they reach in PyTorch.
+        still matches ATen's; on large 2-D planes, linear adds the two taps' products
+        directly, columns then rows like ATen). Nearest modes with integer factors on
+        large 2-D planes copy blocks instead of gathering. Other tables with 3+ taps (or
+        2 when up-sampling) run as one dense GEMM per block of 32 outputs built from the
+        same table; the rest gather per tap. Matrix products stay below OpenBLAS's
+        threading threshold and are spread over a thread pool instead. Linear or cubic
+        input holding inf or nan takes the per-tap gathers, so that non-finite values reach
+        exactly the outputs they reach in PyTorch.
 
     Raises:
         ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
