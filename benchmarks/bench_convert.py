@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append({"layer": name, "threads": threads, "model": key, **r,
                                  "speedup_vs_conv_transpose": base / r["median_ms"]})
                     print(f"{name:7s} threads={threads} {key:15s} "
-                          f"median {r['median_ms']:8.2f} ms  IQR {r['iqr_ms']:6.2f}  min {r['min_ms']:8.2f}  "
+                          f"median {r['median_ms']:8.2f} ms  IQR {r['iqr_ms']:6.2f}  "
+                          f"min {r['min_ms']:8.2f}  "
                           f"x{base / r['median_ms']:.2f}")
     meta = metadata() | {"torch": torch.__version__}
     print(meta)
