@@ -68,6 +68,37 @@ class TestBicubic:
                                                mode="bicubic", align_corners=False)[0].numpy()
         np.testing.assert_allclose(infer.bicubic_upsample(x, scale), want, atol=1e-12)
 
+    @pytest.mark.parametrize("scale", SCALES)
+    @pytest.mark.parametrize("a", [-0.75, -0.5])
+    def test_oracle_torch_skip(self, scale, a):
+        """The training skip path: torch's interpolate at a = -0.75, the NumPy cubic at any a."""
+        torch = pytest.importorskip("torch")
+        from tconv.apps.upscale.model import cubic_upsample_torch
+
+        x = torch.from_numpy(np.random.default_rng(scale).random((2, 1, 9, 13)))
+        got = cubic_upsample_torch(x, scale, a)
+        np.testing.assert_allclose(got.numpy()[:, 0], infer.bicubic_upsample(x.numpy()[:, 0],
+                                                                             scale, a),
+                                   atol=1e-12)
+        if a == -0.75:
+            want = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic",
+                                                   align_corners=False)
+            np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
+
+    def test_oracle_pil_cubic_interior(self):
+        """a = -0.5 is PIL's bicubic: equal away from the borders (PIL renormalises there)."""
+        from tconv.apps.upscale.data import resize
+
+        x = np.random.default_rng(3).random((12, 14)) * 255
+        got = infer.bicubic_upsample(x, 2, -0.5)
+        want = resize(x, 24, 28, "bicubic")
+        np.testing.assert_allclose(got[4:-4, 4:-4], want[4:-4, 4:-4], atol=2e-3)
+        assert np.abs(got[4:-4, 4:-4] - infer.bicubic_upsample(x, 2)[4:-4, 4:-4]).max() > 0.1
+
+    def test_exception_skip_a(self):
+        with pytest.raises(ValueError, match=r"skip_a=-2.0 must be a cubic coefficient"):
+            UpscalerConfig(skip_a=-2.0)
+
     def test_identity_ycbcr_round_trip(self):
         rgb = np.random.default_rng(0).random((5, 4, 3))
         np.testing.assert_allclose(infer.ycbcr_to_rgb(infer.rgb_to_ycbcr(rgb)), rgb,
@@ -91,6 +122,33 @@ class TestEngines:
         ya, yb = a(y), b(y)
         assert ya.shape == yb.shape == (19 * scale, 23 * scale) and ya.dtype == np.float32
         np.testing.assert_allclose(ya, yb, atol=2e-5)
+
+    @pytest.mark.parametrize("head", HEADS)
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_oracle_pil_skip(self, tmp_path, head, scale):
+        """With the PIL-style skip (a = -0.5, the shipped models' choice) the engines agree."""
+        pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=scale, head=head, skip_a=-0.5)
+        path = _random_weights(tmp_path, cfg)
+        a = infer.load_model(path, scale, "numpy", head)
+        b = infer.load_model(path, scale, "torch", head)
+        assert a.cfg.skip_a == b.cfg.skip_a == -0.5
+        y = np.random.default_rng(4).random((17, 12)).astype(np.float32)
+        np.testing.assert_allclose(a(y), b(y), atol=2e-5)
+
+    @pytest.mark.parametrize("head", ["transposed", "pixel_shuffle"])
+    @pytest.mark.parametrize("scale", SCALES)
+    @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (31, 26)])
+    def test_identity_banded(self, tmp_path, monkeypatch, head, scale, shape):
+        """The banded engine (many bands on the thread pool) == layer by layer."""
+        pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=scale, head=head)
+        model = infer.load_model(_random_weights(tmp_path, cfg), scale, "numpy", head)
+        monkeypatch.setattr(infer.NumpyUpscaler, "BAND_PIXELS", 40)
+        y = np.random.default_rng(5).random(shape).astype(np.float32)
+        got, want = model(y), model._layerwise(y)
+        assert got.shape == want.shape == (shape[0] * scale, shape[1] * scale)
+        np.testing.assert_allclose(got, want, atol=2e-6)
 
     @pytest.mark.parametrize("scale", SCALES)
     def test_shipped_within_one_level(self, scale):
@@ -221,6 +279,22 @@ class TestTraining:
             assert torch.equal(a[k], b[k]), k
         partial = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
         assert partial["step"] == 6
+
+    def test_smooth_patches(self):
+        """smooth_frac draws that share of patches from the generated smooth fields."""
+        from tconv.apps.upscale.data import PatchSampler
+
+        plain = PatchSampler(2, 12, ("coins",))
+        mixed = PatchSampler(2, 12, ("coins",), smooth_frac=0.25)
+        assert len(mixed.pairs) == len(plain.pairs) + 8
+        np.testing.assert_allclose(mixed.weights.sum(), 1.0)
+        np.testing.assert_allclose(mixed.weights[len(plain.pairs):].sum(), 0.25)
+        lr, hr = mixed.batch(np.random.default_rng(0), 400)
+        # smooth patches have tiny local gradients; coins' patches do not
+        rough = np.abs(np.diff(hr[:, 0], axis=-1)).mean(axis=(1, 2)) * 255
+        assert 0.1 < np.mean(rough < 1.0) < 0.4, np.mean(rough < 1.0)
+        with pytest.raises(ValueError, match="smooth_frac=1.5 must be in"):
+            PatchSampler(2, 12, ("coins",), smooth_frac=1.5)
 
     def test_exception(self, tmp_path):
         pytest.importorskip("torch")

@@ -97,6 +97,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    default="transposed", help="up-sampling head (default: transposed)")
     p.add_argument("--no-skip", action="store_true",
                    help="do not add the bicubic skip (learn the whole image, not the residual)")
+    p.add_argument("--skip-a", type=float, default=-0.5,
+                   help="cubic coefficient of the skip path: -0.5 PIL/MATLAB (default), "
+                        "-0.75 torch's interpolate")
+    p.add_argument("--smooth-frac", type=float, default=0.1,
+                   help="share of training patches drawn from generated smooth images "
+                        "(default 0.1; 0 for photos only)")
     p.add_argument("--steps", type=int, default=20000, help="optimizer steps (default 20000)")
     p.add_argument("--minutes", type=float, default=None,
                    help="stop after this many minutes of training (checkpoint kept)")
@@ -119,10 +125,11 @@ def run_train(args: argparse.Namespace) -> int:
     from ..apps.upscale.train import TrainConfig, train
 
     cfg = TrainConfig(model=UpscalerConfig(scale=args.scale, head=args.head,
-                                           skip=not args.no_skip),
+                                           skip=not args.no_skip, skip_a=args.skip_a),
                       out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
                       seed=args.seed, eval_every=args.eval_every, resume=args.resume,
-                      threads=args.threads, balance_phases=args.balance_phases)
+                      threads=args.threads, balance_phases=args.balance_phases,
+                      smooth_frac=args.smooth_frac)
     train(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(cfg.out / "weights.npz")
     return 0

@@ -15,6 +15,11 @@ No downloads: every image comes from ``skimage.data`` (apps extra), which bundle
   ``torch.nn.functional.interpolate(mode="bicubic", antialias=True)`` -- then rounded to 8 bit.
 * **Augmentation** (:class:`PatchSampler`): HR pyramid at scales {1.0, 0.85, 0.7} (PIL
   bicubic), random 24x24 LR crops (HR ``24*s``), random 90-degree rotation and flip.
+* **Smooth images** (:func:`smooth_image`, ``PatchSampler(smooth_frac=...)``): generated sky-
+  like fields -- a level, a ramp and broad Gaussian blobs, rounded to 8 bit -- drawn for a
+  share of the patches. The bundled training photos are mostly textures; without smooth
+  regions the residual learns a small phase-dependent response to gentle gradients, which
+  shows up as a stride-periodic bias on the flat regions of real photos.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["EVAL_IMAGES", "TRAIN_IMAGES", "load_photo", "rgb_to_y", "modcrop", "resize",
-           "downscale", "make_pair", "eval_pairs", "PatchSampler"]
+           "downscale", "make_pair", "eval_pairs", "smooth_image", "PatchSampler"]
 
 EVAL_IMAGES = ("astronaut", "camera", "chelsea", "coffee", "rocket")
 TRAIN_IMAGES = ("brick", "grass", "gravel", "coins", "moon", "page", "text",
@@ -108,16 +113,42 @@ def eval_pairs(scale: int, names: tuple[str, ...] = EVAL_IMAGES
     return {n: make_pair(load_photo(n), scale) for n in names}
 
 
+def smooth_image(rng: np.random.Generator, size: int = 384) -> np.ndarray:
+    """A smooth synthetic luminance image (gray levels, integral, in [16, 235]).
+
+    A level in [40, 210], a ramp of up to 0.4 gray levels per pixel in a random direction, and
+    two to four Gaussian blobs (sigma 20-120 px, amplitude up to 40 gray levels).
+
+    Examples:
+        >>> y = smooth_image(np.random.default_rng(0), 64)
+        >>> y.shape, bool((y == np.round(y)).all()), 16 <= y.min() <= y.max() <= 235
+        ((64, 64), True, True)
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    theta = rng.uniform(0, 2 * np.pi)
+    g = rng.uniform(0.0, 0.4)
+    img = rng.uniform(40, 210) + g * (np.cos(theta) * (xx - size / 2)
+                                      + np.sin(theta) * (yy - size / 2))
+    for _ in range(int(rng.integers(2, 5))):
+        cy, cx = rng.uniform(0, size, 2)
+        sig = rng.uniform(20, 120)
+        img += rng.uniform(-40, 40) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sig**2))
+    return np.clip(np.round(img), 16, 235)
+
+
 @dataclass
 class PatchSampler:
     """Random (LR, HR) patch batches from the training photos, in [0, 1] float32.
 
-    Deterministic given the ``numpy.random.Generator`` passed to :meth:`batch`.
+    Deterministic given the ``numpy.random.Generator`` passed to :meth:`batch`. With
+    ``smooth_frac > 0``, eight :func:`smooth_image` fields (fixed seed) join the photos and
+    are drawn for that share of the patches.
     """
 
     scale: int
     patch: int = 24
     names: tuple[str, ...] = TRAIN_IMAGES
+    smooth_frac: float = 0.0
 
     def __post_init__(self) -> None:
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -139,7 +170,19 @@ class PatchSampler:
         # sample images in proportion to their number of patch positions
         w = np.array([(lr.shape[0] - self.patch + 1) * (lr.shape[1] - self.patch + 1)
                       for lr, _ in self.pairs], dtype=np.float64)
-        self.weights = w / w.sum()
+        w /= w.sum()
+        if not 0.0 <= self.smooth_frac < 1.0:
+            raise ValueError(f"PatchSampler: smooth_frac={self.smooth_frac!r} must be in [0, 1)")
+        if self.smooth_frac > 0:
+            srng = np.random.default_rng(12345)
+            n_smooth = 8
+            for _ in range(n_smooth):
+                hr = modcrop(smooth_image(srng, max(384, 2 * self.patch * s)), s)
+                self.pairs.append(((downscale(hr, s) / 255).astype(np.float32),
+                                   (hr / 255).astype(np.float32)))
+            w = np.concatenate([w * (1 - self.smooth_frac),
+                                np.full(n_smooth, self.smooth_frac / n_smooth)])
+        self.weights = w
 
     def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` patches: LR ``(n, 1, p, p)`` and HR ``(n, 1, p*s, p*s)``."""

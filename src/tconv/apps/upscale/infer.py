@@ -41,9 +41,10 @@ import numpy as np
 
 from ... import conv as np_conv
 from ... import io as tio
+from ..._algorithms._parallel import for_each, scratch
 from ...checkerboard import pixel_shuffle
 from ...kernels import subpixel_form
-from .model import UpscalerConfig, body_layers
+from .model import UpscalerConfig, body_layers, cubic_weights
 
 __all__ = ["WEIGHTS_DIR", "conv_same", "weights_path", "load_model", "NumpyUpscaler",
            "TorchUpscaler", "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
@@ -71,33 +72,24 @@ def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
     return (ycc - _OFF) @ _MINV.T
 
 
-def _cubic_weights(t: float, a: float = -0.75) -> list[float]:
-    def near(x: float) -> float:      # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x: float) -> float:       # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
-
-
-def bicubic_upsample(x: np.ndarray, scale: int) -> np.ndarray:
+def bicubic_upsample(x: np.ndarray, scale: int, a: float = -0.75) -> np.ndarray:
     """Up-sample the last two axes by ``scale`` exactly like
     ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)``.
 
     Output ``o = q*s + r`` samples source ``(o + 0.5)/s - 0.5 = q + f_r + t_r`` with the
-    4-tap cubic (a = -0.75) at ``q + f_r - 1 .. q + f_r + 2``, indices clamped to the image
-    (edge replication). Separable: columns, then rows.
+    4-tap cubic (``a = -0.75``, torch's; the skip of the shipped models uses ``a = -0.5``) at
+    ``q + f_r - 1 .. q + f_r + 2``, indices clamped to the image (edge replication).
+    Separable: columns, then rows.
 
     Examples:
         >>> bicubic_upsample(np.array([[0.0, 1.0]]), 2).round(4)   # = torch's, edge-clamped
         array([[-0.1055,  0.2266,  0.7734,  1.1055],
                [-0.1055,  0.2266,  0.7734,  1.1055]])
     """
-    return _cubic_axis(_cubic_axis(x, scale, -1), scale, -2)
+    return _cubic_axis(_cubic_axis(x, scale, -1, a), scale, -2, a)
 
 
-def _cubic_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
+def _cubic_axis(x: np.ndarray, s: int, axis: int, a: float = -0.75) -> np.ndarray:
     x = np.moveaxis(x, axis, -1)
     n = x.shape[-1]
     xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 2)], mode="edge")
@@ -105,7 +97,7 @@ def _cubic_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
     for r in range(s):
         src = (r + 0.5) / s - 0.5
         f = math.floor(src)
-        w = _cubic_weights(src - f)
+        w = cubic_weights(src - f, a)
         acc = w[0] * xp[..., f + 1:f + 1 + n]
         for j in range(1, 4):                      # tap q+f-1+j sits at padded q+f+1+j
             acc = acc + w[j] * xp[..., f + 1 + j:f + 1 + j + n]
@@ -203,6 +195,12 @@ class NumpyUpscaler:
             self.head_w, self.head_b = f32["head.1.weight"], f32["head.1.bias"]
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
+        if self.cfg.head != "resize_conv":
+            return self._banded(y)
+        return self._layerwise(y)
+
+    def _layerwise(self, y: np.ndarray) -> np.ndarray:
+        """Layer by layer on whole arrays (the reference the banded path is tested against)."""
         cfg, s = self.cfg, self.cfg.scale
         x = np.asarray(y, dtype=np.float32)[None]                     # (1, H, W)
         h = x
@@ -224,8 +222,125 @@ class NumpyUpscaler:
             out = conv_same(up, self.head_w, self.head_b)
         out = out[0]
         if cfg.skip:
-            out = out + bicubic_upsample(x[0], s)
+            out = out + bicubic_upsample(x[0], s, cfg.skip_a)
         return out.astype(np.float32, copy=False)
+
+    # -- banded engine ---------------------------------------------------------------------
+    #: output pixels per band and matrix product (keeps each band's buffers in cache)
+    BAND_PIXELS = 8192
+
+    def _segments(self) -> list[list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]]:
+        """The body as segments: one KxK conv, then the 1x1 convs that follow it (pointwise,
+        so they run on the same band without a halo). Each layer: ``(W2d, bias, slope-1, K)``.
+        """
+        segs: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = []
+        for w, b, a in self.body:
+            k = w.shape[-1]
+            layer = (np.ascontiguousarray(w.reshape(w.shape[0], -1)), b.reshape(-1, 1),
+                     (a.reshape(-1, 1) - 1.0).astype(np.float32), k)
+            if k == 1 and segs:
+                segs[-1].append(layer)
+            else:
+                segs.append([layer])
+        return segs
+
+    def _banded(self, y: np.ndarray) -> np.ndarray:
+        """Layer-group by layer-group, each in bands of rows on the thread pool.
+
+        Every conv is an im2col + matrix product over one band of rows, read from a zero-
+        bordered copy of its input, with bias, PReLU and the following 1x1 convs applied while
+        the band is in cache; the head's many-to-few conv is a product to ``K*K*P`` planes and
+        ``K*K`` shifted adds per band. The same sums as :meth:`_layerwise`, in bands.
+        """
+        from ...checkerboard import pixel_shuffle as shuffle
+
+        cfg, s = self.cfg, self.cfg.scale
+        x = np.asarray(y, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError(f"NumpyUpscaler: y.shape={x.shape} must be (H, W)")
+        rows, cols = x.shape
+        band = max(1, self.BAND_PIXELS // cols)
+        segs = self._segments()
+        if cfg.head == "transposed":
+            (pr, qr), (pc, qc) = self.head_pad
+        else:
+            kk = self.head_w.shape[-1]
+            pr = qr = pc = qc = kk // 2
+        # zero-bordered buffers: each holds one segment's input, border = that conv's pad
+        pad = segs[0][0][3] // 2
+        cur = np.zeros((1, rows + 2 * pad, cols + 2 * pad), np.float32)
+        cur[0, pad:pad + rows, pad:pad + cols] = x
+        for n, seg in enumerate(segs):
+            last = n + 1 == len(segs)
+            co = seg[-1][0].shape[0]
+            npad = (pr, qr, pc, qc) if last else (segs[n + 1][0][3] // 2,) * 4
+            nxt = np.zeros((co, rows + npad[0] + npad[1], cols + npad[2] + npad[3]),
+                           np.float32)
+            self._run_segment(cur, seg, rows, cols, nxt, npad, band)
+            cur = nxt
+        kh = self.head_w.shape[-1]
+        p_out = self.head_w.shape[0]
+        hr_rows, hr_cols = cur.shape[1] - kh + 1, cur.shape[2] - kh + 1
+        phases = np.empty((p_out, hr_rows, hr_cols), np.float32)
+        wz = np.ascontiguousarray(self.head_w.transpose(2, 3, 0, 1).reshape(kh * kh * p_out, -1))
+        hb = max(1, self.BAND_PIXELS // cur.shape[2])
+        bands = [(t, min(t + hb, hr_rows)) for t in range(0, hr_rows, hb)]
+
+        def head_band(tt: tuple[int, int]) -> None:
+            t0, t1 = tt
+            r = t1 - t0
+            src = cur[:, t0:t1 + kh - 1].reshape(cur.shape[0], -1)
+            z = scratch("up_z", wz.shape[0] * src.shape[1], np.float32).reshape(
+                wz.shape[0], src.shape[1])
+            np.matmul(wz, src, out=z)
+            z5 = z.reshape(kh, kh, p_out, r + kh - 1, cur.shape[2])
+            acc = phases[:, t0:t1]
+            acc[...] = self.head_b.reshape(-1, 1, 1)
+            for i in range(kh):
+                for j in range(kh):
+                    acc += z5[i, j, :, i:i + r, j:j + hr_cols]
+
+        for_each(head_band, bands)
+        out = shuffle(phases[None], s)[0, 0]
+        if cfg.head == "transposed":
+            (cr0, cr1), (cc0, cc1) = self.head_crop
+            out = out[cr0:out.shape[0] - cr1, cc0:out.shape[1] - cc1]
+        if cfg.skip:
+            out = out + bicubic_upsample(x, s, cfg.skip_a)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    @staticmethod
+    def _run_segment(cur: np.ndarray, seg: list, rows: int, cols: int, nxt: np.ndarray,
+                     npad: tuple[int, int, int, int], band: int) -> None:
+        w0, _, _, k = seg[0]
+        ci = cur.shape[0]
+        bands = [(r, min(r + band, rows)) for r in range(0, rows, band)]
+
+        def run(rr: tuple[int, int]) -> None:
+            r0, r1 = rr
+            n = (r1 - r0) * cols
+            if k == 1:
+                h = cur[:, r0:r1, :cols].reshape(ci, n)
+            else:
+                h = scratch("up_cols", ci * k * k * n, np.float32).reshape(ci, k, k, r1 - r0,
+                                                                          cols)
+                for i in range(k):
+                    for j in range(k):
+                        h[:, i, j] = cur[:, r0 + i:r1 + i, j:j + cols]
+                h = h.reshape(ci * k * k, n)
+            for idx, (w, b, am1, _) in enumerate(seg):
+                o = scratch(f"up_h{idx % 2}", w.shape[0] * n, np.float32).reshape(w.shape[0], n)
+                np.matmul(w, h, out=o)
+                o += b
+                t = scratch("up_t", o.size, np.float32).reshape(o.shape)
+                np.minimum(o, 0.0, out=t)
+                t *= am1
+                o += t
+                h = o
+            nxt[:, npad[0] + r0:npad[0] + r1, npad[2]:npad[2] + cols] = h.reshape(-1, r1 - r0,
+                                                                                    cols)
+
+        for_each(run, bands)
 
 
 class TorchUpscaler:

@@ -13,9 +13,12 @@ Heads (``UpscalerConfig.head``), each mapping ``(N, d, H, W) -> (N, 1, s*H, s*W)
 * ``"resize_conv"``: nearest up-sampling by ``s`` then ``Conv2d(d, 1, 2s+1, padding=s)``.
 
 With ``skip=True`` (the default, shipped) the head learns the residual over bicubic:
-``out = head(body(x)) + interpolate(x, scale_factor=s, mode="bicubic")`` (torch's cubic,
-a = -0.75, ``align_corners=False``, edge-clamped). Measured in the research note, the skip
-trains faster and ends free of stride-periodic (checkerboard) artifacts.
+``out = head(body(x)) + cubic_upsample(x, s, a=skip_a)`` -- the 4-tap cubic convolution with
+``align_corners=False`` and edge-clamped indices. ``skip_a = -0.75`` is exactly torch's
+``interpolate(mode="bicubic")``; ``-0.5`` is the Keys/PIL/MATLAB cubic, the evaluation's
+reference, whose smoother kernel leaves less stride-periodic error on flat regions (the
+shipped models use it). Measured in the research note, the skip trains faster and ends
+free of stride-periodic (checkerboard) artifacts.
 
 Convention: input and output are luminance in [0, 1] (gray levels / 255), ``(N, 1, H, W)``.
 """
@@ -27,7 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["UpscalerConfig", "Upscaler", "HEADS", "body_layers", "balance_phases",
-           "balance_head"]
+           "balance_head", "cubic_weights", "cubic_upsample_torch"]
 
 HEADS = ("transposed", "pixel_shuffle", "resize_conv")
 
@@ -42,8 +45,13 @@ class UpscalerConfig:
     s: int = 12
     m: int = 4
     skip: bool = True
+    skip_a: float = -0.75
 
     def __post_init__(self) -> None:
+        if not isinstance(self.skip_a, (int, float)) or not -1.0 <= self.skip_a <= 0.0:
+            raise ValueError(f"UpscalerConfig: skip_a={self.skip_a!r} must be a cubic "
+                             "coefficient in [-1, 0] (-0.75 torch, -0.5 PIL/MATLAB)")
+        self.skip_a = float(self.skip_a)
         if self.scale not in (2, 3, 4):
             raise ValueError(f"UpscalerConfig: scale={self.scale!r} must be 2, 3 or 4")
         if self.head not in HEADS:
@@ -69,6 +77,57 @@ def body_layers(cfg: UpscalerConfig) -> list[tuple[int, int, int]]:
     """``(C_in, C_out, kernel)`` of each body conv, in order (each followed by PReLU)."""
     return ([(1, cfg.d, 5), (cfg.d, cfg.s, 1)] + [(cfg.s, cfg.s, 3)] * cfg.m
             + [(cfg.s, cfg.d, 1)])
+
+
+def cubic_weights(t: float, a: float = -0.75) -> list[float]:
+    """The 4 taps of Keys' cubic convolution at fractional offset ``t`` in [0, 1).
+
+    Taps sit at ``-1, 0, 1, 2`` relative to the sample's floor; ``a = -0.75`` is torch's,
+    ``a = -0.5`` PIL's and MATLAB's. The taps sum to 1 for every ``a``.
+
+    Examples:
+        >>> [round(w, 4) for w in cubic_weights(0.25, -0.5)]
+        [-0.0703, 0.8672, 0.2266, -0.0234]
+    """
+    def near(x: float) -> float:      # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: float) -> float:       # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def cubic_upsample_torch(x, scale: int, a: float = -0.75):
+    """Integer-factor cubic up-sampling of ``(N, C, H, W)`` in torch, for any ``a``.
+
+    Same sampling as ``interpolate(mode="bicubic", align_corners=False)`` (which it equals
+    for ``a = -0.75``): output ``o`` reads source ``(o + 0.5)/s - 0.5``, indices clamped to
+    the image. Separable: columns, then rows.
+    """
+    import math
+
+    torch = _torch()
+    F = torch.nn.functional
+
+    def axis(x, dim: int):
+        n = x.shape[dim]
+        xp = F.pad(x, (2, 2, 0, 0) if dim == -1 else (0, 0, 2, 2), mode="replicate")
+        outs = []
+        for r in range(scale):
+            src = (r + 0.5) / scale - 0.5
+            f = math.floor(src)
+            w = cubic_weights(src - f, a)
+            acc = w[0] * xp.narrow(dim, f + 1, n)
+            for j in range(1, 4):
+                acc = acc + w[j] * xp.narrow(dim, f + 1 + j, n)
+            outs.append(acc)
+        out = torch.stack(outs, dim=-1 if dim == -1 else -2)
+        shape = list(x.shape)
+        shape[dim] = n * scale
+        return out.reshape(shape)
+
+    return axis(axis(x, -1), -2)
 
 
 def balance_phases(weight: np.ndarray, stride: int) -> np.ndarray:
@@ -194,8 +253,11 @@ def _build_class():
         def forward(self, x):
             out = self.head(self.body(x))
             if self.cfg.skip:
-                out = out + F.interpolate(x, scale_factor=self.cfg.scale, mode="bicubic",
-                                          align_corners=False)
+                if self.cfg.skip_a == -0.75:
+                    out = out + F.interpolate(x, scale_factor=self.cfg.scale, mode="bicubic",
+                                              align_corners=False)
+                else:
+                    out = out + cubic_upsample_torch(x, self.cfg.scale, self.cfg.skip_a)
             return out
 
     _CLASS = _Upscaler

@@ -48,6 +48,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     resume: bool = False
     balance_phases: bool = False
+    smooth_frac: float = 0.0
     threads: int | None = 1
     progress: bool = True
 
@@ -82,8 +83,15 @@ def evaluate_psnr(model, scale: int, pairs=None) -> dict[str, float]:
 def _state(model, opt, step, rng, history, cfg) -> dict:
     return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
             "rng": rng_state(np_rng=rng), "history": history,
-            "config": {"model": cfg.model.to_dict(), "seed": cfg.seed, "steps": cfg.steps,
-                       "batch": cfg.batch, "patch": cfg.patch}}
+            "config": _state_config(cfg)}
+
+
+def _state_config(cfg: TrainConfig) -> dict:
+    d = {"model": cfg.model.to_dict(), "seed": cfg.seed, "steps": cfg.steps,
+         "batch": cfg.batch, "patch": cfg.patch}
+    if cfg.smooth_frac:
+        d["smooth_frac"] = cfg.smooth_frac
+    return d
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print):
@@ -108,8 +116,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     base = [cfg.lr_body, cfg.lr_head]
     step, history = 0, []
     if cfg.resume and ckpt.exists():
-        mine = {"model": cfg.model.to_dict(), "seed": cfg.seed, "steps": cfg.steps,
-                "batch": cfg.batch, "patch": cfg.patch}
+        mine = _state_config(cfg)
         st = load_resume(ckpt, "train-upscaler", config=mine)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
@@ -119,7 +126,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     elif ckpt.exists() and not cfg.resume:
         raise FileExistsError(f"train: {str(ckpt)!r} exists; pass --resume to continue it or "
                               "choose another --out")
-    sampler = PatchSampler(cfg.model.scale, cfg.patch, tuple(cfg.images))
+    sampler = PatchSampler(cfg.model.scale, cfg.patch, tuple(cfg.images), cfg.smooth_frac)
     pairs = eval_pairs(cfg.model.scale) if cfg.eval_every else None
     t0 = time.monotonic()
     bar = progress(range(step, cfg.steps), desc=f"x{cfg.model.scale} {cfg.model.head}",
@@ -160,7 +167,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
         bar.close()
     export_weights(model, out / "weights.npz", extra={"train": {
         "seed": cfg.seed, "steps": cfg.steps, "steps_done": int(done),
-        "batch": cfg.batch, "patch": cfg.patch, "history": history}})
+        "batch": cfg.batch, "patch": cfg.patch, "smooth_frac": cfg.smooth_frac,
+        "history": history}})
     return model, history
 
 
