@@ -100,7 +100,7 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
             future.result()
 
 
-def scratch(name: str, size: int, dtype: np.dtype) -> np.ndarray:
+def scratch(name: str, size: int, dtype: np.typing.DTypeLike) -> np.ndarray:
     """A flat buffer of at least ``size`` numbers owned by this thread (contents undefined).
 
     Two live buffers of one thread need two names.
