@@ -136,6 +136,27 @@ class TestEngines:
         y = np.random.default_rng(4).random((17, 12)).astype(np.float32)
         np.testing.assert_allclose(a(y), b(y), atol=2e-5)
 
+    @pytest.mark.parametrize("scale,size", [(2, 8), (3, 6), (4, 8), (4, 12), (2, 3)])
+    def test_oracle_head_size(self, tmp_path, scale, size):
+        """A centred head of another size: engines agree, output is s*H, tiling stays exact."""
+        pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=scale, head_size=size, skip_a=-0.5)
+        path = _random_weights(tmp_path, cfg)
+        a = infer.load_model(path, scale, "numpy")
+        b = infer.load_model(path, scale, "torch")
+        assert a.cfg.head_kernel == size
+        y = np.random.default_rng(6).random((21, 16)).astype(np.float32)
+        ya = a(y)
+        assert ya.shape == (21 * scale, 16 * scale)
+        np.testing.assert_allclose(ya, b(y), atol=2e-5)
+        np.testing.assert_allclose(infer.upscale_y(a, y, tile=7), ya, atol=2e-6)
+
+    def test_exception_head_size(self):
+        with pytest.raises(ValueError, match=r"head_size=1 must be 0 .* >= scale=2"):
+            UpscalerConfig(head_size=1)
+        with pytest.raises(ValueError, match=r"head_size=8 .* for the transposed head"):
+            UpscalerConfig(head="pixel_shuffle", head_size=8)
+
     @pytest.mark.parametrize("head", ["transposed", "pixel_shuffle"])
     @pytest.mark.parametrize("scale", SCALES)
     @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (31, 26)])
@@ -418,6 +439,43 @@ class TestBalance:
             for c in range(3):                                  # every input channel alone
                 assert np.ptp(phase_sums(b[c:c + 1], s)) < 1e-12
             np.testing.assert_allclose(balance_phases(b, s), b, atol=1e-12)   # a projection
+
+    @pytest.mark.parametrize("scale,size", [(2, 9), (3, 9), (4, 9), (4, 8), (2, 4)])
+    def test_oracle_ramp_moments(self, scale, size):
+        """moments=1: ramp features give an exactly planar output (no stripes); sums-only
+        balancing does not, so the test can fail."""
+        from tconv import conv_transpose
+        from tconv.apps.upscale.model import balance_phases
+        from tconv.checkerboard import phase_sums
+
+        cfg = UpscalerConfig(scale=scale, head_size=0 if size == 9 else size)
+        pad, opad = cfg.head_padding
+        w = np.random.default_rng(size).standard_normal((3, 1, size, size))
+        yy, xx = np.mgrid[0:24, 0:24]
+        feats = np.stack([0.3 + 0.1 * yy - 0.05 * xx, -0.2 + 0.07 * xx, 1 + 0.02 * yy])[None]
+
+        def plane_error(weight):
+            out = conv_transpose(feats, weight, stride=scale, padding=pad,
+                                 output_padding=opad)[0, 0]
+            r = out[size * 2:-size * 2, size * 2:-size * 2]
+            rr, cc = np.mgrid[0:r.shape[0], 0:r.shape[1]]
+            a = np.stack([np.ones(r.size), rr.ravel(), cc.ravel()], 1)
+            coef = np.linalg.lstsq(a, r.ravel(), rcond=None)[0]
+            return np.abs(a @ coef - r.ravel()).max()
+
+        b1 = balance_phases(w, scale, moments=1)
+        assert plane_error(b1) < 1e-9
+        assert plane_error(balance_phases(w, scale)) > 1e-2
+        assert np.ptp(phase_sums(b1[:1], scale)) < 1e-12
+        np.testing.assert_allclose(balance_phases(b1, scale, 1), b1, atol=1e-12)
+
+    def test_exception_moments(self):
+        from tconv.apps.upscale.model import balance_phases
+
+        with pytest.raises(ValueError, match="moments=1 needs kernel >= 2\\*stride"):
+            balance_phases(np.ones((1, 1, 3, 3)), 2, moments=1)
+        with pytest.raises(ValueError, match="moments=2 must be 0 or 1"):
+            balance_phases(np.ones((1, 1, 3, 3)), 2, moments=2)
 
     @pytest.mark.parametrize("scale", SCALES)
     def test_shipped_constant_input(self, scale):

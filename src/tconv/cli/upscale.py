@@ -103,6 +103,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smooth-frac", type=float, default=0.1,
                    help="share of training patches drawn from generated smooth images "
                         "(default 0.1; 0 for photos only)")
+    p.add_argument("--head-size", type=int, default=0,
+                   help="kernel of the transposed head (default 0: FSRCNN's 9, padding 4); "
+                        "another K is centred, and a multiple of the scale overlaps evenly")
     p.add_argument("--steps", type=int, default=20000, help="optimizer steps (default 20000)")
     p.add_argument("--minutes", type=float, default=None,
                    help="stop after this many minutes of training (checkpoint kept)")
@@ -125,7 +128,8 @@ def run_train(args: argparse.Namespace) -> int:
     from ..apps.upscale.train import TrainConfig, train
 
     cfg = TrainConfig(model=UpscalerConfig(scale=args.scale, head=args.head,
-                                           skip=not args.no_skip, skip_a=args.skip_a),
+                                           skip=not args.no_skip, skip_a=args.skip_a,
+                                           head_size=args.head_size),
                       out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
                       seed=args.seed, eval_every=args.eval_every, resume=args.resume,
                       threads=args.threads, balance_phases=args.balance_phases,

@@ -110,7 +110,8 @@ def receptive_radius(cfg: UpscalerConfig) -> int:
     body = sum(k // 2 for _, _, k in body_layers(cfg))
     s = cfg.scale
     if cfg.head == "transposed":
-        head = math.ceil((cfg.head_kernel // 2) / s) + 1
+        pad = cfg.head_padding[0]
+        head = math.ceil(max(pad, cfg.head_kernel - 1 - pad) / s) + 1
     elif cfg.head == "pixel_shuffle":
         head = cfg.head_kernel // 2
     else:
@@ -183,9 +184,9 @@ class NumpyUpscaler:
             self.body.append((w, b, a))
         s = cfg.scale
         if cfg.head == "transposed":
-            k = cfg.head_kernel
-            f = subpixel_form(f32["head.weight"], f32["head.bias"], stride=s, padding=k // 2,
-                              output_padding=s - 1)
+            pad, opad = cfg.head_padding
+            f = subpixel_form(f32["head.weight"], f32["head.bias"], stride=s, padding=pad,
+                              output_padding=opad)
             self.head_w = f.weight.astype(np.float32)
             self.head_b = np.asarray(f.bias, dtype=np.float32)
             self.head_pad, self.head_crop = f.pad, f.crop

@@ -46,6 +46,7 @@ class UpscalerConfig:
     m: int = 4
     skip: bool = True
     skip_a: float = -0.75
+    head_size: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.skip_a, (int, float)) or not -1.0 <= self.skip_a <= 0.0:
@@ -56,6 +57,11 @@ class UpscalerConfig:
             raise ValueError(f"UpscalerConfig: scale={self.scale!r} must be 2, 3 or 4")
         if self.head not in HEADS:
             raise ValueError(f"UpscalerConfig: head={self.head!r} must be one of {HEADS}")
+        if self.head_size and (self.head != "transposed" or not isinstance(self.head_size, int)
+                               or self.head_size < self.scale):
+            raise ValueError(f"UpscalerConfig: head_size={self.head_size!r} must be 0 (the "
+                             f"default 9) or an int >= scale={self.scale} for the transposed "
+                             "head")
         for name in ("d", "s", "m"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < (0 if name == "m" else 1):
@@ -64,10 +70,25 @@ class UpscalerConfig:
     @property
     def head_kernel(self) -> int:
         if self.head == "transposed":
-            return 9
+            return self.head_size or 9
         if self.head == "pixel_shuffle":
             return 5 if self.scale == 2 else 3
         return 2 * self.scale + 1
+
+    @property
+    def head_padding(self) -> tuple[int, int]:
+        """``(padding, output_padding)`` of the transposed head (output exactly ``s*H``).
+
+        FSRCNN's 9x9 head: ``(4, s - 1)``. An explicit ``head_size`` K is *centred*: the
+        kernel's middle lands on the middle of each input pixel's ``s x s`` block,
+        ``padding = ceil((K - s)/2)``, ``output_padding = 2*padding - (K - s)``; with ``K`` a
+        multiple of ``s`` every output phase gets the same number of taps (even overlap).
+        """
+        s, k = self.scale, self.head_kernel
+        if not self.head_size:
+            return k // 2, s - 1
+        p = -(-(k - s) // 2)
+        return p, 2 * p - (k - s)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,21 +151,31 @@ def cubic_upsample_torch(x, scale: int, a: float = -0.75):
     return axis(axis(x, -1), -2)
 
 
-def balance_phases(weight: np.ndarray, stride: int) -> np.ndarray:
-    """Make a transposed-conv weight checkerboard-free on constant input (a projection).
+def balance_phases(weight: np.ndarray, stride: int, moments: int = 0) -> np.ndarray:
+    """Make a transposed-conv weight checkerboard-free on constant (and ramp) input.
 
-    Output phase ``(r, c)`` of a stride-``s`` transposed conv receives the taps ``(i, j)`` with
-    ``i = r, j = c (mod s)`` (up to a relabelling by the padding). On a constant feature map
-    its value is ``sum_in f_in * S[in, out, r, c] + bias`` with ``S`` the per-phase tap sums
-    (:func:`tconv.checkerboard.phase_sums` summed over inputs). The layer is free of
+    Output phase ``P = (r, c)`` of a stride-``s`` transposed conv receives the taps ``(i, j)``
+    with ``i = r, j = c (mod s)`` (up to a relabelling by the padding). On a constant feature
+    map its value is ``sum_in f_in * S[in, out, P] + bias`` with ``S`` the per-phase tap sums
+    (:func:`tconv.checkerboard.phase_sums` summed over inputs): the layer is free of
     checkerboard on flat regions for *every* constant feature vector iff, for each
-    (input, output) channel pair, ``S`` is the same for all phases. This returns the nearest
-    such weight (least squares): phase ``P``'s ``n_P`` taps are shifted by
-    ``(S_P - T) / n_P`` with ``T = sum_P(S_P / n_P) / sum_P(1 / n_P)``.
+    (input, output) channel pair, ``S`` is the same for all phases.
+
+    With ``moments=1`` the per-phase first moments ``sum i*w`` and ``sum j*w`` are equalised
+    too. On a feature map that is a *ramp* (``f0 + f1 * position``, what gentle gradients
+    become) output ``o`` then equals ``f0*S + f1*((o + pad)*S - M)/s`` -- one linear function
+    of ``o`` for every phase, so gentle gradients come out as gradients, not stripes.
+
+    This returns the nearest such weight (least squares, independently for each channel
+    pair): with ``A_P`` the constraint rows of phase ``P`` (ones; and tap rows, tap columns),
+    ``m_P = A_P w_P``, ``G_P = A_P A_P^T``, the common target is
+    ``c = (sum G_P^-1)^-1 sum G_P^-1 m_P`` and ``w_P += A_P^T G_P^-1 (c - m_P)``.
 
     Args:
         weight: ``(C_in, C_out, K, K)``, PyTorch's transposed layout.
         stride: the layer's stride ``s``.
+        moments: 0 (sums only) or 1 (sums and first moments; needs every phase to have taps
+            in two rows and two columns, i.e. ``K >= 2s``).
 
     Returns:
         The projected weight, same shape and dtype.
@@ -155,28 +186,45 @@ def balance_phases(weight: np.ndarray, stride: int) -> np.ndarray:
         >>> float(np.ptp(phase_sums(w, 2))), float(np.ptp(phase_sums(balance_phases(w, 2), 2)))
         (12.0, 0.0)
     """
-    w = np.asarray(weight, dtype=np.float64)
+    if moments not in (0, 1):
+        raise ValueError(f"balance_phases: moments={moments!r} must be 0 or 1")
+    w = np.array(weight, dtype=np.float64)
     k = w.shape[-1]
-    onehot = np.zeros((stride, k))
-    onehot[np.arange(k) % stride, np.arange(k)] = 1.0
-    mask = np.einsum("ak,bl->abkl", onehot, onehot)                 # (s, s, K, K) phase masks
-    n = mask.sum(axis=(-1, -2))
-    sums = np.einsum("iokl,abkl->ioab", w, mask)
-    target = (sums / n).sum(axis=(-1, -2)) / (1.0 / n).sum()
-    delta = (sums - target[..., None, None]) / n
-    return (w - np.einsum("ioab,abkl->iokl", delta, mask)).astype(np.asarray(weight).dtype)
+    if moments and k < 2 * stride:
+        raise ValueError(f"balance_phases: moments=1 needs kernel >= 2*stride, got kernel={k}, "
+                         f"stride={stride}")
+    ti, tj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    phases = []
+    for a in range(stride):
+        for b in range(stride):
+            sel = (ti % stride == a) & (tj % stride == b)
+            rows = [np.ones(int(sel.sum()))]
+            if moments:
+                rows += [ti[sel] - k / 2, tj[sel] - k / 2]         # centred: better conditioned
+            A = np.array(rows)                                    # (q, n_P)
+            phases.append((sel, A, np.linalg.inv(A @ A.T)))
+    m = [w[..., sel] @ A.T for sel, A, _ in phases]               # (Ci, Co, q) each
+    g_sum = sum(g for _, _, g in phases)
+    rhs = sum(mp @ g.T for mp, (_, _, g) in zip(m, phases))        # sum G^-1 m_P, G symmetric
+    c = rhs @ np.linalg.inv(g_sum).T
+    for mp, (sel, A, g) in zip(m, phases):
+        w[..., sel] += ((c - mp) @ g.T) @ A
+    return w.astype(np.asarray(weight).dtype)
 
 
 def balance_head(arrays: dict[str, np.ndarray], cfg: UpscalerConfig) -> dict[str, np.ndarray]:
     """Checkerboard-free head on constant input, for a state dict of NumPy arrays.
 
-    ``transposed``: :func:`balance_phases`. ``pixel_shuffle``: each input channel's kernel sums
-    and the biases are made equal across the ``s*s`` sub-pixel channels. ``resize_conv`` is
-    balanced by construction (nearest up-sampling repeats a constant) and is returned as is.
+    ``transposed``: :func:`balance_phases` (with ``moments=1`` -- ramps too -- when the
+    kernel allows it, ``K >= 2s``: the shipped heads at x2, x3 and x4). ``pixel_shuffle``:
+    each input channel's kernel sums and the biases are made equal across the ``s*s``
+    sub-pixel channels. ``resize_conv`` is balanced by construction (nearest up-sampling
+    repeats a constant) and is returned as is.
     """
     out = dict(arrays)
     if cfg.head == "transposed":
-        out["head.weight"] = balance_phases(arrays["head.weight"], cfg.scale)
+        w = arrays["head.weight"]
+        out["head.weight"] = balance_phases(w, cfg.scale, int(w.shape[-1] >= 2 * cfg.scale))
     elif cfg.head == "pixel_shuffle":
         w = np.asarray(arrays["head.0.weight"], dtype=np.float64)      # (s*s, d, k, k)
         sums = w.sum(axis=(-1, -2))
@@ -224,8 +272,9 @@ def _build_class():
             self.body = nn.Sequential(*layers)
             s, k = cfg.scale, cfg.head_kernel
             if cfg.head == "transposed":
-                self.head = nn.ConvTranspose2d(cfg.d, 1, k, stride=s, padding=k // 2,
-                                               output_padding=s - 1)
+                pad, opad = cfg.head_padding
+                self.head = nn.ConvTranspose2d(cfg.d, 1, k, stride=s, padding=pad,
+                                               output_padding=opad)
             elif cfg.head == "pixel_shuffle":
                 self.head = nn.Sequential(nn.Conv2d(cfg.d, s * s, k, padding=k // 2),
                                           nn.PixelShuffle(s))
