@@ -301,6 +301,24 @@ class TestTraining:
         partial = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
         assert partial["step"] == 6
 
+    def test_oracle_flat_phase_penalty(self):
+        """The training penalty: variance of the per-phase mean error on flat HR pixels."""
+        torch = pytest.importorskip("torch")
+        from tconv.apps.upscale.train import flat_phase_penalty
+
+        hr = torch.full((2, 1, 16, 16), 0.5, dtype=torch.float64)
+        hr[:, :, :, 8:] = torch.rand(2, 1, 16, 8, generator=torch.Generator().manual_seed(0))
+        bias = torch.tensor([[0.0, 1.0], [0.0, 0.0]], dtype=torch.float64).repeat(8, 8)
+        err = 0.3 + 1e-3 * bias.expand(2, 1, 16, 16).clone()
+        # flat = the constant half minus the 3 columns the 7x7 window sees the noise from
+        got = float(flat_phase_penalty(err, hr, 2))
+        assert got == pytest.approx(np.var([0.0, 1e-3, 0.0, 0.0]), rel=1e-9)
+        assert float(flat_phase_penalty(torch.full_like(err, 0.3), hr, 2)) < 1e-30
+        # a bias only where HR is textured is ignored
+        err2 = torch.zeros_like(err)
+        err2[:, :, :, 12:] = 1e-3 * bias[:, 12:]
+        assert float(flat_phase_penalty(err2, hr, 2)) < 1e-30
+
     def test_smooth_patches(self):
         """smooth_frac draws that share of patches from the generated smooth fields."""
         from tconv.apps.upscale.data import PatchSampler

@@ -103,6 +103,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smooth-frac", type=float, default=0.1,
                    help="share of training patches drawn from generated smooth images "
                         "(default 0.1; 0 for photos only)")
+    p.add_argument("--flat-weight", type=float, default=0.0,
+                   help="weight of the flat-region phase-bias penalty (default 0: MSE only)")
     p.add_argument("--head-size", type=int, default=0,
                    help="kernel of the transposed head (default 0: FSRCNN's 9, padding 4); "
                         "another K is centred, and a multiple of the scale overlaps evenly")
@@ -133,7 +135,7 @@ def run_train(args: argparse.Namespace) -> int:
                       out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
                       seed=args.seed, eval_every=args.eval_every, resume=args.resume,
                       threads=args.threads, balance_phases=args.balance_phases,
-                      smooth_frac=args.smooth_frac)
+                      smooth_frac=args.smooth_frac, flat_weight=args.flat_weight)
     train(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(cfg.out / "weights.npz")
     return 0

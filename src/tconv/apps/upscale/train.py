@@ -49,6 +49,7 @@ class TrainConfig:
     resume: bool = False
     balance_phases: bool = False
     smooth_frac: float = 0.0
+    flat_weight: float = 0.0
     threads: int | None = 1
     progress: bool = True
 
@@ -80,6 +81,29 @@ def evaluate_psnr(model, scale: int, pairs=None) -> dict[str, float]:
     return res
 
 
+def flat_phase_penalty(err, hr, scale: int, threshold: float = 1.5 / 255, window: int = 7):
+    """Variance across the ``scale**2`` output phases of the mean error on flat HR pixels.
+
+    The training twin of :func:`.evaluate.flat_phase_spread` (same 7x7 standard-deviation
+    test): zero when every phase is, on average, as right as the others on flat regions --
+    a stride-periodic bias is what a checkerboard is. ``err`` and ``hr`` are ``(N, 1, H, W)``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        mean = F.avg_pool2d(hr, window, 1, window // 2, count_include_pad=False)
+        sq = F.avg_pool2d(hr * hr, window, 1, window // 2, count_include_pad=False)
+        flat = ((sq - mean * mean).clamp_min(0).sqrt() < threshold).to(err.dtype)
+    n, _, h, w = err.shape
+    s = scale
+    cnt = flat.reshape(n, h // s, s, w // s, s).sum(dim=(0, 1, 3))
+    if bool((cnt == 0).any()):
+        return err.new_zeros(())
+    means = (err * flat).reshape(n, h // s, s, w // s, s).sum(dim=(0, 1, 3)) / cnt
+    return ((means - means.mean()) ** 2).mean()
+
+
 def _state(model, opt, step, rng, history, cfg) -> dict:
     return {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
             "rng": rng_state(np_rng=rng), "history": history,
@@ -89,8 +113,9 @@ def _state(model, opt, step, rng, history, cfg) -> dict:
 def _state_config(cfg: TrainConfig) -> dict:
     d = {"model": cfg.model.to_dict(), "seed": cfg.seed, "steps": cfg.steps,
          "batch": cfg.batch, "patch": cfg.patch}
-    if cfg.smooth_frac:
-        d["smooth_frac"] = cfg.smooth_frac
+    for key in ("smooth_frac", "flat_weight", "balance_phases"):
+        if getattr(cfg, key):
+            d[key] = getattr(cfg, key)
     return d
 
 
@@ -139,7 +164,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
             g["lr"] = b * f
         lr_np, hr_np = sampler.batch(rng, cfg.batch)
         x, y = torch.from_numpy(lr_np), torch.from_numpy(hr_np)
-        loss = torch.nn.functional.mse_loss(model(x), y)
+        pred = model(x)
+        loss = torch.nn.functional.mse_loss(pred, y)
+        if cfg.flat_weight:
+            loss = loss + cfg.flat_weight * flat_phase_penalty(pred - y, y, cfg.model.scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -168,6 +196,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     export_weights(model, out / "weights.npz", extra={"train": {
         "seed": cfg.seed, "steps": cfg.steps, "steps_done": int(done),
         "batch": cfg.batch, "patch": cfg.patch, "smooth_frac": cfg.smooth_frac,
+        "flat_weight": cfg.flat_weight, "balance_phases": cfg.balance_phases,
         "history": history}})
     return model, history
 
