@@ -4,6 +4,12 @@ Recipe (measured in ``shared/research/sr-quality.md``): Adam, MSE on luminance i
 batch 32 of 24x24 LR patches; learning rate 1e-3 for the body and 1e-4 for the head,
 cosine-decayed over ``steps`` to 5 %; head initialised N(0, 1e-3), Kaiming elsewhere.
 
+Against checkerboard (the shipped models use all three): ``balance_phases`` projects the
+head after every step onto weights whose phases agree on constant and ramp features
+(:func:`.model.balance_head`); ``smooth_frac`` mixes generated smooth fields into the
+patches; ``flat_weight`` adds :func:`flat_phase_penalty`, the variance across output phases
+of the mean error on flat HR pixels (what the evaluation's flat-region spread measures).
+
 Determinism: the run is a function of ``(config, seed, steps)``. All randomness comes from one
 ``numpy.random.Generator`` (patch sampling) and torch's global generator (initialisation),
 both stored in every checkpoint, so resuming after step ``k`` gives bit-exactly the weights of
@@ -249,8 +255,9 @@ def ship(run_dir: pathlib.Path, command: str, minutes: float, machine: str,
     train_meta.update(command=command, minutes=round(float(minutes), 1), machine=machine)
     if balance:
         arrays = balance_head(arrays, cfg)
-        train_meta["post_processing"] = ("head phase sums balanced (tconv.apps.upscale.model."
-                                         "balance_head): checkerboard-free on constant input")
+        train_meta["post_processing"] = ("head phase sums and first moments balanced (tconv."
+                                         "apps.upscale.model.balance_head): checkerboard-free "
+                                         "on constant and ramp input")
     meta = {k: v for k, v in meta.items() if k not in ("sha256", "train")}
     meta["train"] = train_meta
     return tio.save_weights(target, arrays, meta)
