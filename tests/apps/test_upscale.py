@@ -166,10 +166,12 @@ class TestEngines:
         cfg = UpscalerConfig(scale=scale, head=head)
         model = infer.load_model(_random_weights(tmp_path, cfg), scale, "numpy", head)
         monkeypatch.setattr(infer.NumpyUpscaler, "BAND_PIXELS", 40)
-        y = np.random.default_rng(5).random(shape).astype(np.float32)
-        got, want = model(y), model._layerwise(y)
-        assert got.shape == want.shape == (shape[0] * scale, shape[1] * scale)
-        np.testing.assert_allclose(got, want, atol=2e-6)
+        rng = np.random.default_rng(5)
+        for y in (rng.random(shape), rng.random((4, 9)), rng.random(shape) * 3 - 1):
+            y = y.astype(np.float32)           # buffers kept from the call before are reused
+            got, want = model(y), model._layerwise(y)
+            assert got.shape == want.shape == (y.shape[0] * scale, y.shape[1] * scale)
+            np.testing.assert_allclose(got, want, atol=2e-6)
 
     @pytest.mark.parametrize("scale", SCALES)
     def test_shipped_within_one_level(self, scale):
