@@ -143,7 +143,7 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             mean = {k: float(np.mean([v[k] for v in per.values()])) for k in next(iter(
                 per.values()))}
             sums = counts = 0
-            for img, (lr, hr) in pairs.items():
+            for img, (_lr, hr) in pairs.items():
                 a, c = flat_phase_stats(hr, srs_f[img] - hr, s)
                 sums, counts = sums + a, counts + c
             pooled = np.asarray(sums) / np.maximum(counts, 1)
