@@ -142,11 +142,11 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
                 srs[name][img] = np.clip(np.round(sr), 0, 255).astype(np.uint8)
             mean = {k: float(np.mean([v[k] for v in per.values()])) for k in next(iter(
                 per.values()))}
-            sums = counts = 0
+            sums, counts = np.zeros(s * s), np.zeros(s * s)
             for img, (_lr, hr) in pairs.items():
                 a, c = flat_phase_stats(hr, srs_f[img] - hr, s)
                 sums, counts = sums + a, counts + c
-            pooled = np.asarray(sums) / np.maximum(counts, 1)
+            pooled = sums / np.maximum(counts, 1)
             mean["flat_spread_pooled"] = float(pooled.max() - pooled.min())
             methods[name] = {"per_image": per, "mean": mean}
             log(f"x{s} {name:24s} PSNR {mean['psnr']:.3f} dB  SSIM {mean['ssim']:.4f}  "

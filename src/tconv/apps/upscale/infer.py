@@ -279,10 +279,9 @@ class NumpyUpscaler:
         # fresh 60 MB buffer costs a page fault per 4 KiB on first write; only interiors
         # are ever written, so the borders stay zero
         with self._lock:
-            bufs = self._buffers.pop((rows, cols), None)
-        fresh = bufs is None
-        if fresh:
-            bufs = []
+            kept = self._buffers.pop((rows, cols), None)
+        fresh = kept is None
+        bufs: list[np.ndarray] = [] if kept is None else kept
         pad = segs[0][0][3] // 2
         if fresh:
             bufs.append(np.zeros((1, rows + 2 * pad, cols + 2 * pad), np.float32))
@@ -325,7 +324,7 @@ class NumpyUpscaler:
         for_each(head_band, bands)
         out = shuffle(phases[None], s)[0, 0]
         with self._lock:
-            if sum(b.nbytes for b in bufs) <= self.KEEP_BYTES:
+            if sum(int(b.nbytes) for b in bufs) <= self.KEEP_BYTES:
                 self._buffers = {(rows, cols): bufs}          # the latest size only
         if cfg.head == "transposed":
             (cr0, cr1), (cc0, cc1) = self.head_crop
