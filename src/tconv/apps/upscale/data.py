@@ -121,7 +121,7 @@ def smooth_image(rng: np.random.Generator, size: int = 384) -> np.ndarray:
 
     Examples:
         >>> y = smooth_image(np.random.default_rng(0), 64)
-        >>> y.shape, bool((y == np.round(y)).all()), 16 <= y.min() <= y.max() <= 235
+        >>> y.shape, bool((y == np.round(y)).all()), bool(16 <= y.min() <= y.max() <= 235)
         ((64, 64), True, True)
     """
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
