@@ -18,7 +18,7 @@ pytest.importorskip("skimage")
 
 from tconv import io as tio  # noqa: E402
 from tconv.apps.upscale import infer  # noqa: E402
-from tconv.apps.upscale.model import HEADS, UpscalerConfig  # noqa: E402
+from tconv.apps.upscale.model import HEADS, UpscalerConfig, balance_head  # noqa: E402
 
 SCALES = (2, 3, 4)
 
@@ -489,13 +489,55 @@ class TestBalance:
         assert np.ptp(phase_sums(b1[:1], scale)) < 1e-12
         np.testing.assert_allclose(balance_phases(b1, scale, 1), b1, atol=1e-12)
 
+    @pytest.mark.parametrize("scale,size", [(2, 9), (3, 9), (4, 12)])
+    def test_oracle_curvature_moments(self, scale, size):
+        """moments=2: quadratic features give an exactly quadratic output; moments=1 not."""
+        from tconv import conv_transpose
+        from tconv.apps.upscale.model import balance_phases
+
+        cfg = UpscalerConfig(scale=scale, head_size=0 if size == 9 else size)
+        pad, opad = cfg.head_padding
+        w = np.random.default_rng(size + scale).standard_normal((3, 1, size, size))
+        yy, xx = np.mgrid[0:30, 0:30] / 10
+        feats = np.stack([0.3 + 0.1 * yy**2 - 0.05 * xx * yy, -0.2 + 0.07 * xx**2,
+                          1 + 0.02 * yy])[None]
+
+        def quad_error(weight):
+            out = conv_transpose(feats, weight, stride=scale, padding=pad,
+                                 output_padding=opad)[0, 0]
+            r = out[3 * size:-3 * size, 3 * size:-3 * size]
+            rr, cc = np.mgrid[0:r.shape[0], 0:r.shape[1]]
+            a = np.stack([np.ones(r.size), rr.ravel(), cc.ravel(), rr.ravel() ** 2,
+                          cc.ravel() ** 2, (rr * cc).ravel()], 1)
+            coef = np.linalg.lstsq(a, r.ravel(), rcond=None)[0]
+            return np.abs(a @ coef - r.ravel()).max()
+
+        b2 = balance_phases(w, scale, moments=2)
+        assert quad_error(b2) < 1e-9
+        assert quad_error(balance_phases(w, scale, moments=1)) > 1e-3
+        np.testing.assert_allclose(balance_phases(b2, scale, 2), b2, atol=1e-12)
+        # balance_head applies the configured order, capped by what the kernel allows
+        arrays = {"head.weight": w.astype(np.float32)}
+        for moments, want in ((2, 2), (1, 1), (0, 0)):
+            c = UpscalerConfig(scale=scale, head_size=cfg.head_size, head_moments=moments)
+            got = balance_head(arrays, c)["head.weight"]
+            np.testing.assert_allclose(got, balance_phases(w, scale, want).astype(np.float32),
+                                       atol=1e-5)
+        c9 = UpscalerConfig(scale=4, head_moments=2)                  # 9 < 3*4: order 1
+        np.testing.assert_allclose(balance_head({"head.weight": w[..., :9, :9]}, c9)[
+            "head.weight"], balance_phases(w[..., :9, :9], 4, 1), atol=1e-12)
+
     def test_exception_moments(self):
         from tconv.apps.upscale.model import balance_phases
 
         with pytest.raises(ValueError, match="moments=1 needs kernel >= 2\\*stride"):
             balance_phases(np.ones((1, 1, 3, 3)), 2, moments=1)
-        with pytest.raises(ValueError, match="moments=2 must be 0 or 1"):
-            balance_phases(np.ones((1, 1, 3, 3)), 2, moments=2)
+        with pytest.raises(ValueError, match=r"moments=2 needs kernel >= 3\*stride"):
+            balance_phases(np.ones((1, 1, 9, 9)), 4, moments=2)
+        with pytest.raises(ValueError, match="moments=3 must be 0, 1 or 2"):
+            balance_phases(np.ones((1, 1, 3, 3)), 2, moments=3)
+        with pytest.raises(ValueError, match="head_moments=3 must be 0, 1 or 2"):
+            UpscalerConfig(head_moments=3)
 
     @pytest.mark.parametrize("scale", SCALES)
     def test_shipped_constant_input(self, scale):

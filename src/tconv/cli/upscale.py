@@ -105,6 +105,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(default 0.1; 0 for photos only)")
     p.add_argument("--flat-weight", type=float, default=0.0,
                    help="weight of the flat-region phase-bias penalty (default 0: MSE only)")
+    p.add_argument("--head-moments", type=int, choices=(0, 1, 2), default=1,
+                   help="with --balance-phases: equalise the phases' tap sums (0), also first "
+                        "moments (1, default: ramps) or also second moments (2: curvature; "
+                        "needs a kernel >= 3*scale)")
     p.add_argument("--head-size", type=int, default=0,
                    help="kernel of the transposed head (default 0: FSRCNN's 9, padding 4); "
                         "another K is centred, and a multiple of the scale overlaps evenly")
@@ -131,7 +135,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(model=UpscalerConfig(scale=args.scale, head=args.head,
                                            skip=not args.no_skip, skip_a=args.skip_a,
-                                           head_size=args.head_size),
+                                           head_size=args.head_size,
+                                           head_moments=args.head_moments),
                       out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
                       seed=args.seed, eval_every=args.eval_every, resume=args.resume,
                       threads=args.threads, balance_phases=args.balance_phases,

@@ -47,6 +47,7 @@ class UpscalerConfig:
     skip: bool = True
     skip_a: float = -0.75
     head_size: int = 0
+    head_moments: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.skip_a, (int, float)) or not -1.0 <= self.skip_a <= 0.0:
@@ -62,6 +63,9 @@ class UpscalerConfig:
             raise ValueError(f"UpscalerConfig: head_size={self.head_size!r} must be 0 (the "
                              f"default 9) or an int >= scale={self.scale} for the transposed "
                              "head")
+        if self.head_moments not in (0, 1, 2):
+            raise ValueError(f"UpscalerConfig: head_moments={self.head_moments!r} must be 0, "
+                             "1 or 2")
         for name in ("d", "s", "m"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < (0 if name == "m" else 1):
@@ -174,8 +178,10 @@ def balance_phases(weight: np.ndarray, stride: int, moments: int = 0) -> np.ndar
     Args:
         weight: ``(C_in, C_out, K, K)``, PyTorch's transposed layout.
         stride: the layer's stride ``s``.
-        moments: 0 (sums only) or 1 (sums and first moments; needs every phase to have taps
-            in two rows and two columns, i.e. ``K >= 2s``).
+        moments: 0 (sums only), 1 (sums and first moments; needs every phase to have taps
+            in two rows and two columns, i.e. ``K >= 2s``) or 2 (also the second moments
+            ``sum i*i*w``, ``sum j*j*w``, ``sum i*j*w``, so quadratic features -- gentle
+            curvature -- come out as one quadratic; needs ``K >= 3s``).
 
     Returns:
         The projected weight, same shape and dtype.
@@ -186,21 +192,24 @@ def balance_phases(weight: np.ndarray, stride: int, moments: int = 0) -> np.ndar
         >>> float(np.ptp(phase_sums(w, 2))), float(np.ptp(phase_sums(balance_phases(w, 2), 2)))
         (12.0, 0.0)
     """
-    if moments not in (0, 1):
-        raise ValueError(f"balance_phases: moments={moments!r} must be 0 or 1")
+    if moments not in (0, 1, 2):
+        raise ValueError(f"balance_phases: moments={moments!r} must be 0, 1 or 2")
     w = np.array(weight, dtype=np.float64)
     k = w.shape[-1]
-    if moments and k < 2 * stride:
-        raise ValueError(f"balance_phases: moments=1 needs kernel >= 2*stride, got kernel={k}, "
-                         f"stride={stride}")
+    if moments and k < (moments + 1) * stride:
+        raise ValueError(f"balance_phases: moments={moments} needs kernel >= "
+                         f"{moments + 1}*stride, got kernel={k}, stride={stride}")
     ti, tj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     phases = []
     for a in range(stride):
         for b in range(stride):
             sel = (ti % stride == a) & (tj % stride == b)
             rows = [np.ones(int(sel.sum()))]
-            if moments:
-                rows += [ti[sel] - k / 2, tj[sel] - k / 2]         # centred: better conditioned
+            ci, cj = (ti[sel] - k / 2) / k, (tj[sel] - k / 2) / k  # centred, scaled
+            if moments >= 1:
+                rows += [ci, cj]
+            if moments >= 2:
+                rows += [ci * ci, cj * cj, ci * cj]
             A = np.array(rows)                                    # (q, n_P)
             phases.append((sel, A, np.linalg.inv(A @ A.T)))
     m = [w[..., sel] @ A.T for sel, A, _ in phases]               # (Ci, Co, q) each
@@ -215,16 +224,18 @@ def balance_phases(weight: np.ndarray, stride: int, moments: int = 0) -> np.ndar
 def balance_head(arrays: dict[str, np.ndarray], cfg: UpscalerConfig) -> dict[str, np.ndarray]:
     """Checkerboard-free head on constant input, for a state dict of NumPy arrays.
 
-    ``transposed``: :func:`balance_phases` (with ``moments=1`` -- ramps too -- when the
-    kernel allows it, ``K >= 2s``: the shipped heads at x2, x3 and x4). ``pixel_shuffle``:
-    each input channel's kernel sums and the biases are made equal across the ``s*s``
-    sub-pixel channels. ``resize_conv`` is balanced by construction (nearest up-sampling
-    repeats a constant) and is returned as is.
+    ``transposed``: :func:`balance_phases` with ``moments`` up to ``cfg.head_moments``
+    (default 1: ramps too) as far as the kernel allows (``K >= (moments + 1) * s``).
+    ``pixel_shuffle``: each input channel's kernel sums and the biases are made equal
+    across the ``s*s`` sub-pixel channels. ``resize_conv`` is balanced by construction
+    (nearest up-sampling repeats a constant) and is returned as is.
     """
     out = dict(arrays)
     if cfg.head == "transposed":
         w = arrays["head.weight"]
-        out["head.weight"] = balance_phases(w, cfg.scale, int(w.shape[-1] >= 2 * cfg.scale))
+        order = max(m for m in range(cfg.head_moments + 1)
+                    if m == 0 or w.shape[-1] >= (m + 1) * cfg.scale)
+        out["head.weight"] = balance_phases(w, cfg.scale, order)
     elif cfg.head == "pixel_shuffle":
         w = np.asarray(arrays["head.0.weight"], dtype=np.float64)      # (s*s, d, k, k)
         sums = w.sum(axis=(-1, -2))
