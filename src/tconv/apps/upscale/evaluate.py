@@ -15,7 +15,7 @@ Checkerboard measures, per method, mean over the five images:
 * ``flat_spread_pooled``: the same spread with the flat pixels of all five images pooled
   before the phase means are taken. Per image, a phase mean over a few thousand pixels
   carries sampling noise of the same order as the bias it looks for (at x4, with 16
-  phases, randomly assigned labels give 0.04-0.13 gray levels on these images), and
+  phases, randomly assigned labels give 0.03-0.13 gray levels on these images), and
   max - min over noisy means is biased upwards; pooling divides that noise by about 2.
 * ``periodic``: :func:`tconv.checkerboard.artifact_score` of the error image ``SR - HR``
   (the share of its non-DC spectral energy at the stride's frequencies);
