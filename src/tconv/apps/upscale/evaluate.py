@@ -91,24 +91,30 @@ def flat_phase_spread(sr: np.ndarray, hr: np.ndarray, scale: int, threshold: flo
         1.0
     """
     err = np.asarray(sr, np.float64) - np.asarray(hr, np.float64)
-    sums, counts = flat_phase_stats(hr, err, scale, threshold, window)
+    return _spread(*flat_phase_stats(hr, err, scale, threshold, window))
+
+
+def _spread(sums: np.ndarray, counts: np.ndarray) -> float:
     if (counts == 0).any():
         return float("nan")
     means = sums / counts
     return float(means.max() - means.min())
 
 
-def _metrics(sr: np.ndarray, hr: np.ndarray, s: int) -> dict[str, float]:
+def _metrics(sr: np.ndarray, hr: np.ndarray, s: int
+             ) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
+    """The per-image metrics, and the flat-pixel phase sums and counts for pooling."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     sr8 = np.clip(np.round(sr), 0, 255)
     a, b = hr[s:-s, s:-s], sr8[s:-s, s:-s]
+    stats = flat_phase_stats(hr, np.asarray(sr, np.float64) - hr, s)
     return {"psnr": float(peak_signal_noise_ratio(a, b, data_range=255)),
             "ssim": float(structural_similarity(a, b, data_range=255, gaussian_weights=True,
                                                 sigma=1.5, use_sample_covariance=False)),
-            "flat_spread": flat_phase_spread(sr, hr, s),
+            "flat_spread": _spread(*stats),
             "periodic": float(artifact_score(sr - hr, s, border=s)),
-            "periodic_out": float(artifact_score(sr, s, border=s))}
+            "periodic_out": float(artifact_score(sr, s, border=s))}, stats
 
 
 def _learned_sr(model, lr: np.ndarray) -> np.ndarray:
@@ -131,23 +137,19 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             if pathlib.Path(path).exists():
                 models[f"learned-{head}"] = load_model(path, s, cfg.engine, head)
         for name in (*BASELINES, *models):
-            per, srs[name], srs_f = {}, {}, {}
+            per, srs[name], stats = {}, {}, []
             for img, (lr, hr) in pairs.items():
                 if name in BASELINES:
                     sr = resize(lr, hr.shape[0], hr.shape[1], method=name)
                 else:
                     sr = _learned_sr(models[name], lr)
-                per[img] = _metrics(sr, hr, s)
-                srs_f[img] = sr
+                per[img], st = _metrics(sr, hr, s)
+                stats.append(st)
                 srs[name][img] = np.clip(np.round(sr), 0, 255).astype(np.uint8)
             mean = {k: float(np.mean([v[k] for v in per.values()])) for k in next(iter(
                 per.values()))}
-            sums, counts = np.zeros(s * s), np.zeros(s * s)
-            for img, (_lr, hr) in pairs.items():
-                a, c = flat_phase_stats(hr, srs_f[img] - hr, s)
-                sums, counts = sums + a, counts + c
-            pooled = sums / np.maximum(counts, 1)
-            mean["flat_spread_pooled"] = float(pooled.max() - pooled.min())
+            mean["flat_spread_pooled"] = _spread(np.sum([a for a, _ in stats], axis=0),
+                                                 np.sum([c for _, c in stats], axis=0))
             methods[name] = {"per_image": per, "mean": mean}
             log(f"x{s} {name:24s} PSNR {mean['psnr']:.3f} dB  SSIM {mean['ssim']:.4f}  "
                 f"flat spread {mean['flat_spread']:.3f} (pooled "

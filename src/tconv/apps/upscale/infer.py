@@ -198,6 +198,11 @@ class NumpyUpscaler:
             self.head_w, self.head_b = f32["head.0.weight"], f32["head.0.bias"]
         else:
             self.head_w, self.head_b = f32["head.1.weight"], f32["head.1.bias"]
+        # the banded engine's layout of the same weights, made once
+        self._segs = self._segments()
+        kh = self.head_w.shape[-1]
+        self._head_z = np.ascontiguousarray(                      # (K*K*P, C): tap-major rows
+            self.head_w.transpose(2, 3, 0, 1).reshape(kh * kh * self.head_w.shape[0], -1))
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
         if self.cfg.head != "resize_conv":
@@ -268,14 +273,14 @@ class NumpyUpscaler:
             raise ValueError(f"NumpyUpscaler: y.shape={x.shape} must be (H, W)")
         rows, cols = x.shape
         band = max(1, self.BAND_PIXELS // cols)
-        segs = self._segments()
+        segs = self._segs
         if cfg.head == "transposed":
             (pr, qr), (pc, qc) = self.head_pad
         else:
             kk = self.head_w.shape[-1]
             pr = qr = pc = qc = kk // 2
-        # zero-bordered buffers: each holds one segment's input, border = that conv's pad
-        # zero-bordered buffers, kept between calls of the same size (tiles repeat it): a
+        # zero-bordered buffers, one per segment input (border = that conv's pad), kept
+        # between calls of the same size (tiles repeat it): a
         # fresh 60 MB buffer costs a page fault per 4 KiB on first write; only interiors
         # are ever written, so the borders stay zero
         with self._lock:
@@ -303,7 +308,7 @@ class NumpyUpscaler:
         if fresh:
             bufs.append(np.empty((p_out, hr_rows, hr_cols), np.float32))
         phases = bufs[-1]
-        wz = np.ascontiguousarray(self.head_w.transpose(2, 3, 0, 1).reshape(kh * kh * p_out, -1))
+        wz = self._head_z
         hb = max(1, self.BAND_PIXELS // cur.shape[2])
         bands = [(t, min(t + hb, hr_rows)) for t in range(0, hr_rows, hb)]
 
@@ -336,7 +341,7 @@ class NumpyUpscaler:
     @staticmethod
     def _run_segment(cur: np.ndarray, seg: list, rows: int, cols: int, nxt: np.ndarray,
                      npad: tuple[int, int, int, int], band: int) -> None:
-        w0, _, _, k = seg[0]
+        k = seg[0][3]
         ci = cur.shape[0]
         bands = [(r, min(r + band, rows)) for r in range(0, rows, band)]
 

@@ -105,7 +105,8 @@ def body_layers(cfg: UpscalerConfig) -> list[tuple[int, int, int]]:
 
 
 def cubic_weights(t: float, a: float = -0.75) -> list[float]:
-    """The 4 taps of Keys' cubic convolution at fractional offset ``t`` in [0, 1).
+    """The 4 taps of Keys' cubic convolution at fractional offset ``t`` in [0, 1)
+    (:mod:`tconv.interpolate`'s table, as plain floats).
 
     Taps sit at ``-1, 0, 1, 2`` relative to the sample's floor; ``a = -0.75`` is torch's,
     ``a = -0.5`` PIL's and MATLAB's. The taps sum to 1 for every ``a``.
@@ -114,13 +115,9 @@ def cubic_weights(t: float, a: float = -0.75) -> list[float]:
         >>> [round(w, 4) for w in cubic_weights(0.25, -0.5)]
         [-0.0703, 0.8672, 0.2266, -0.0234]
     """
-    def near(x: float) -> float:      # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
+    from ...interpolate import _cubic_weights
 
-    def far(x: float) -> float:       # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    return [float(v) for v in _cubic_weights(np.asarray(t, dtype=np.float64), a)]
 
 
 def cubic_upsample_torch(x, scale: int, a: float = -0.75):
