@@ -70,7 +70,7 @@ SHAPES: dict[str, dict[str, Any]] = {
                kind="compute", backward=False),
 }
 
-ALGORITHMS = ("auto", "gemm", "phase", "matrix", "scatter", "zero_insertion")
+ALGORITHMS = ("auto", "gemm", "phase", "direct", "matrix", "scatter", "zero_insertion")
 #: the slow references: timed in the first round only, with fewer calls
 REFERENCES = ("matrix", "scatter", "zero_insertion")
 #: an algorithm whose estimated time for one call is above this is skipped (and reported)
@@ -165,9 +165,8 @@ def worker_peak(args: argparse.Namespace) -> dict[str, Any]:
 def worker_tconv(args: argparse.Namespace) -> dict[str, Any]:
 
     import tconv
-    from tconv._algorithms._im2col import conv_gemm
     from tconv.conv import choose_algorithm
-    from tconv.grad import _conv_weight_grad
+    from tconv.grad import transpose_input_grad, transpose_weight_grad
 
     cfg = SHAPES[args.shape]
     x, w, gy = _inputs(cfg)
@@ -194,14 +193,11 @@ def worker_tconv(args: argparse.Namespace) -> dict[str, Any]:
             res["times"][algo] = timeit(fn, warmup=1, repeat=_repeat_for(first, args.repeat),
                                         max_seconds=20.0)
     if args.backward and cfg["backward"]:
-        pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
-        size = tuple(cfg["x"][2:])
-        res["times"]["grad_input"] = timeit(
-            lambda: conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, size),
-            warmup=1, repeat=args.repeat)
-        res["times"]["grad_weight"] = timeit(
-            lambda: _conv_weight_grad(x, gy, p.kernel, p.stride, pad, p.dilation, p.groups),
-            warmup=1, repeat=args.repeat)
+        # what conv_transpose_backward runs for each gradient (compiled loops or im2col)
+        res["times"]["grad_input"] = timeit(lambda: transpose_input_grad(gy, x, w, p),
+                                            warmup=1, repeat=args.repeat)
+        res["times"]["grad_weight"] = timeit(lambda: transpose_weight_grad(gy, x, w, p),
+                                             warmup=1, repeat=args.repeat)
     return res
 
 
@@ -566,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fn(wargs)))
         return 0
     args = build_parser().parse_args(argv)
+    from tconv._algorithms import direct
+    if "direct" in args.algorithms and not direct.available():
+        args.algorithms.remove("direct")     # the compiled loops need numba (tconv[fast])
+        print('note: "direct" skipped: numba is not installed (pip install "tconv[fast]")',
+              file=sys.stderr)
     payload = run_suite(args)
     print_table(payload)
     if args.json:

@@ -46,6 +46,12 @@ def metadata() -> dict[str, Any]:
         "processor": _cpu_name(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     try:
+        import numba
+
+        info["numba"] = numba.__version__
+    except ImportError:
+        info["numba"] = None
+    try:
         from threadpoolctl import threadpool_info
 
         info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from ._algorithms import gemm
+from ._algorithms import direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
@@ -86,6 +86,29 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
 
     for_each(run, blocks)
     return parts.sum(axis=0).reshape(c_out, cig, *kernel)
+
+
+def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
+                         ) -> np.ndarray:
+    """``grad_x`` of ``y = conv_transpose(x, w)`` (batched, validated): the strided conv of
+    ``gy`` -- compiled loops where :func:`tconv._algorithms.direct.preferred`, else im2col
+    and matrix products."""
+    size = tuple(x.shape[2:])
+    if direct.preferred(x.shape, w.shape, p):
+        return direct.grad_input(gy, w, p, size)
+    # the conv that transposes this op reads grad_out padded (low, high - output_padding)
+    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
+    return conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, size)
+
+
+def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
+                          ) -> np.ndarray:
+    """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated)."""
+    if direct.preferred(x.shape, w.shape, p):
+        return direct.grad_weight(x, gy, w.shape, p)
+    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
+    # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
+    return _conv_weight_grad(x, gy, p.kernel, p.stride, pad, p.dilation, p.groups)
 
 
 def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
@@ -205,11 +228,12 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
                                output_padding, groups, dilation, output_size)
     c_out = w.shape[1] * p.groups
     _check_grad_shape(fn, gy, (xb.shape[0], c_out, *out), batched)
-    size = xb.shape[2:]
-    # the conv that transposes this op reads grad_out padded (low, high - output_padding)
-    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
-    gx = conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, tuple(size))
-    # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
-    gw = _conv_weight_grad(xb, gy, p.kernel, p.stride, pad, p.dilation, p.groups)
+    if direct.preferred(xb.shape, w.shape, p):
+        # both gradients read the same polyphase planes of grad_out: split it once
+        planes = direct.planes(gy, p, tuple(xb.shape[2:]))
+        gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)
+        gw = direct.grad_weight(xb, gy, w.shape, p, planes)
+    else:
+        gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
     gb = gy.sum(axis=(0, *range(2, gy.ndim)))
     return (gx if batched else gx[0]), gw, gb

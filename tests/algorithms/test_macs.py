@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from algorithms._cases import EDGE_CASES, case_ids, make_case
 
-from tconv._algorithms import gemm, macs, phase, useful_macs, zero_insertion
+from tconv._algorithms import direct, gemm, macs, phase, useful_macs, zero_insertion
 from tconv.conv import ALGORITHMS, choose_algorithm, transposed_params
 
 # the benchmark suite's shapes (benchmarks/bench_conv_transpose.py): x, w, s, p, op, groups
@@ -82,6 +82,8 @@ class TestMacs:
         assert macs("matrix", x.shape, w.shape, p, out) == useful
         assert macs("gemm", x.shape, w.shape, p, out) == full >= useful
         assert macs("phase", x.shape, w.shape, p, out) >= useful
+        # direct: each phase's own taps over the zero-gapped grid, never below useful
+        assert macs("direct", x.shape, w.shape, p, out) >= useful
 
     @pytest.mark.parametrize("name", list(SUITE))
     def test_suite_shapes(self, name):
@@ -95,6 +97,7 @@ class TestMacs:
         # except for tiny images: a1 (4x4 inputs, 64 %) and e2 (16^3: 35 %)
         limit = {"a1": 1.7, "e2": 1.4}.get(name, 1.3)
         assert useful <= macs("phase", xs, ws, p, out) <= limit * full
+        assert useful <= macs("direct", xs, ws, p, out) <= limit * full
         # zero insertion multiplies the inserted zeros: ~stride**ndim times the useful work
         ratio = macs("zero_insertion", xs, ws, p, out) / full
         assert 0.9 * s**nd <= ratio <= 1.1 * s**nd
@@ -103,7 +106,7 @@ class TestMacs:
     def test_auto_picks_an_exact_algorithm(self, name):
         xs, ws, s, pd, op, g = SUITE[name]
         p, _ = transposed_params("t", xs, ws, None, s, pd, op, g, 1, None)
-        assert choose_algorithm(xs, ws, p) in ("gemm", "phase")
+        assert choose_algorithm(xs, ws, p) in ("gemm", "phase", "direct")
 
 
 def test_auto_never_picks_zero_insertion():
@@ -118,4 +121,5 @@ def test_auto_never_picks_zero_insertion():
         algo = choose_algorithm(xs, ws, p)
         assert algo in ALGORITHMS and algo not in ("zero_insertion", "scatter", "matrix")
         seen.add(algo)
-    assert seen == {"gemm", "phase"}
+    # "direct" (compiled loops) only where numba is installed
+    assert seen == {"gemm", "phase"} | ({"direct"} if direct.available() else set())

@@ -171,7 +171,7 @@ class TestEngines:
             y = y.astype(np.float32)           # buffers kept from the call before are reused
             got, want = model(y), model._layerwise(y)
             assert got.shape == want.shape == (y.shape[0] * scale, y.shape[1] * scale)
-            np.testing.assert_allclose(got, want, atol=2e-6)
+            np.testing.assert_allclose(got, want, atol=1e-5)  # float32, other summation order
 
     @pytest.mark.parametrize("scale", SCALES)
     def test_shipped_within_one_level(self, scale):
@@ -193,7 +193,7 @@ class TestTiling:
         y = np.random.default_rng(2).random((27, 22)).astype(np.float32)
         whole = infer.upscale_y(model, y, tile=None)
         tiled = infer.upscale_y(model, y, tile=8)
-        np.testing.assert_allclose(tiled, whole, atol=2e-6)
+        np.testing.assert_allclose(tiled, whole, atol=1e-5)  # float32 sums in other orders
         # the margin is what makes it exact: one pixel of margin is visibly wrong
         monkeypatch.setattr(infer, "receptive_radius", lambda c: 1)
         assert np.abs(infer.upscale_y(model, y, tile=8) - whole).max() > 1e-3

@@ -74,4 +74,7 @@ def test_bench_tiny_run(capsys):
                  "--no-memory", "--algorithms", "auto"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| c2 | auto"))
-    assert row.split("|")[-2].strip() == "1.05"   # phase's counted MACs / useful MACs on c2
+    # counted MACs / useful MACs on c2: auto runs the compiled loops where numba is installed
+    # (each phase's taps over the 65x65 zero-gapped grid), else phase's broadcast runs
+    from tconv._algorithms import direct
+    assert row.split("|")[-2].strip() == ("1.03" if direct.available() else "1.05")

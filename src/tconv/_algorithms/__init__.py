@@ -7,9 +7,9 @@ the useful count without a clock."""
 from __future__ import annotations
 
 from .._checks import ConvParams
-from . import gemm, phase, scatter, zero_insertion
+from . import direct, gemm, phase, scatter, zero_insertion
 
-__all__ = ["gemm", "phase", "scatter", "zero_insertion", "macs", "useful_macs"]
+__all__ = ["direct", "gemm", "phase", "scatter", "zero_insertion", "macs", "useful_macs"]
 
 useful_macs = scatter.useful_macs
 
@@ -20,6 +20,6 @@ def macs(algorithm: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: 
     nonzero of ``C``, i.e. the useful count)."""
     if algorithm == "matrix":
         return useful_macs(x_shape, w_shape, p, out)
-    module = {"gemm": gemm, "phase": phase, "scatter": scatter,
+    module = {"direct": direct, "gemm": gemm, "phase": phase, "scatter": scatter,
               "zero_insertion": zero_insertion}[algorithm]
     return int(module.macs(x_shape, w_shape, p, out))

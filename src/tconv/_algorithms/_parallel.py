@@ -83,16 +83,18 @@ def _blas_limiter() -> Any:
 _CONTROLLER: Any = False
 
 
-def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True) -> None:
-    """``fn(item)`` for every item; on the pool (BLAS on one thread per worker) when there
-    are at least as many items as threads."""
+def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
+             limit_blas: bool = True) -> None:
+    """``fn(item)`` for every item; on the pool (BLAS on one thread per worker, unless
+    ``limit_blas`` is False: the items call no BLAS) when there are at least as many items
+    as threads."""
     workers = num_threads() if parallel else 1
     if (workers <= 1 or len(items) < workers
             or threading.current_thread().name.startswith("tconv")):
         for item in items:
             fn(item)
         return
-    controller = _blas_limiter()
+    controller = _blas_limiter() if limit_blas else None
     limit = controller.limit(limits=1, user_api="blas") if controller is not None \
         else contextlib.nullcontext()
     with limit:

@@ -35,6 +35,7 @@ product instead (:func:`_depthwise_subpixel`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -134,6 +135,13 @@ def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
     return _Plan(padded, front, end, tuple(phases), complete)
 
 
+@functools.lru_cache(maxsize=128)
+def cached_plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
+         list_phases: bool = True) -> _Plan:
+    """:func:`_plan`, remembered: a layer called again with the same shapes re-uses it."""
+    return _plan(n, size, out, p, list_phases)
+
+
 def _padded_input(x: np.ndarray, plan: _Plan) -> np.ndarray:
     """``X (C_in, total)``: x channels-first on the zero-gapped grid, after ``front`` zeros."""
     n, c = x.shape[:2]
@@ -206,7 +214,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
     depthwise = cig == 1 and cog == 1 and all(d == 1 for d in p.dilation)
-    plan = _plan(n, tuple(size), out, p, list_phases=not depthwise)
+    plan = cached_plan(n, tuple(size), out, p, not depthwise)
     y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
     if depthwise and p.stride[-1] >= SUBPIXEL_MIN_STRIDE:
         return _depthwise_subpixel(x, w, p, y)

@@ -1,0 +1,46 @@
+"""Two compiled loops (numba, the optional extra ``tconv[fast]``): implicit matrix products.
+
+Both read their right-hand matrix as *shifted windows* of a few flat planes instead of an
+im2col copy: column ``k`` of the virtual matrix is ``inp[src[k], off[k] : off[k] + L]``.
+
+    igemm:  out[o, f]  = sum_k W[o, k] * inp[src[k], off[k] + f]       (product, no im2col)
+    wdots:  out[a, t] += sum_f X[a, f] * G[src[t], off[t] + f]         (correlation sums)
+
+With the planes laid out on a zero-gapped grid (see :mod:`tconv._algorithms.phase`), a
+conv_transpose phase, the input gradient (a strided conv) and the weight gradient are each
+one such loop. Output rows of one group read the same planes, so two rows share every
+window load; four windows are summed per pass over an L1-sized chunk of the output.
+Accumulation reassociates sums (``fastmath`` reassoc/contract only: NaN and inf propagate).
+
+Nothing here is imported by ``import tconv``; :func:`kernels` compiles on first use and
+caches the machine code next to this file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+__all__ = ["available", "kernels"]
+
+_KERNELS: dict[str, Any] = {}
+
+
+def available() -> bool:
+    """numba is installed and not switched off (``TCONV_NUMBA=0``)."""
+    if os.environ.get("TCONV_NUMBA", "1").strip() == "0":
+        return False
+    return importlib.util.find_spec("numba") is not None
+
+
+def kernels() -> dict[str, Any]:
+    """``{"igemm": ..., "wdots": ...}``, compiled on the first call of each dtype."""
+    if not _KERNELS:
+        try:
+            from . import _native_kernels as k
+        except ImportError:  # pragma: no cover - guarded by available()
+            raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
+                              ) from None
+        _KERNELS.update(igemm=k.igemm, wdots=k.wdots)
+    return _KERNELS

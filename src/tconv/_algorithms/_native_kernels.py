@@ -1,0 +1,115 @@
+"""The numba kernels of :mod:`tconv._algorithms._native` (imported only when used)."""
+
+import numba
+import numpy as np
+
+jit = numba.njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
+
+
+@jit
+def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - compiled
+    # W (g, O, K); out (g*O, L): rows of group gi read planes src[k] + gi*gstride
+    g, O, K = W.shape
+    acc = np.empty((2, chunk), dtype=out.dtype)
+    for c0 in range(f0, f1, chunk):
+        n = min(chunk, f1 - c0)
+        for gi in range(g):
+            base = gi * gstride
+            o = 0
+            while o < O:
+                pair = o + 1 < O
+                a0 = acc[0, :n]
+                a1 = acc[1, :n]
+                for j in range(n):
+                    a0[j] = 0
+                    a1[j] = 0
+                u = W[gi, o]
+                v = W[gi, o + 1] if pair else W[gi, o]
+                k = 0
+                while k + 4 <= K:
+                    p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
+                    p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
+                    p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
+                    p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
+                    u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
+                    if pair:
+                        v0, v1, v2, v3 = v[k], v[k + 1], v[k + 2], v[k + 3]
+                        for j in range(n):
+                            e0, e1, e2, e3 = p0[j], p1[j], p2[j], p3[j]
+                            a0[j] += u0 * e0 + u1 * e1 + u2 * e2 + u3 * e3
+                            a1[j] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
+                    else:
+                        for j in range(n):
+                            a0[j] += u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
+                    k += 4
+                while k < K:
+                    p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
+                    u0, v0 = u[k], v[k]
+                    for j in range(n):
+                        a0[j] += u0 * p0[j]
+                        a1[j] += v0 * p0[j]
+                    k += 1
+                d0 = out[gi * O + o, c0:c0 + n]
+                for j in range(n):
+                    d0[j] = a0[j]
+                if pair:
+                    d1 = out[gi * O + o + 1, c0:c0 + n]
+                    for j in range(n):
+                        d1[j] = a1[j]
+                o += 2
+
+@jit
+def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
+          zero):  # pragma: no cover - compiled
+    # out[a, t] += sum_{f0 <= f < f1} X[a, f] * G[src[t] + group(a)*gstride, off[t] + f]
+    T = src.shape[0]
+    for c0 in range(f0, f1, chunk):
+        n = min(chunk, f1 - c0)
+        a = a0
+        while a < a1:
+            gi = a // rows_per_group
+            pair = a + 1 < a1 and (a + 1) // rows_per_group == gi
+            base = gi * gstride
+            x = X[a, c0:c0 + n]
+            y = X[a + 1 if pair else a, c0:c0 + n]
+            t = 0
+            while t + 4 <= T:
+                g0 = G[base + src[t], c0 + off[t]:c0 + off[t] + n]
+                g1 = G[base + src[t + 1], c0 + off[t + 1]:c0 + off[t + 1] + n]
+                g2 = G[base + src[t + 2], c0 + off[t + 2]:c0 + off[t + 2] + n]
+                g3 = G[base + src[t + 3], c0 + off[t + 3]:c0 + off[t + 3] + n]
+                s0, s1, s2, s3 = zero, zero, zero, zero
+                r0, r1, r2, r3 = zero, zero, zero, zero
+                for f in range(n):
+                    xv, yv = x[f], y[f]
+                    h0, h1, h2, h3 = g0[f], g1[f], g2[f], g3[f]
+                    s0 += xv * h0
+                    s1 += xv * h1
+                    s2 += xv * h2
+                    s3 += xv * h3
+                    r0 += yv * h0
+                    r1 += yv * h1
+                    r2 += yv * h2
+                    r3 += yv * h3
+                out[a, t] += s0
+                out[a, t + 1] += s1
+                out[a, t + 2] += s2
+                out[a, t + 3] += s3
+                if pair:
+                    out[a + 1, t] += r0
+                    out[a + 1, t + 1] += r1
+                    out[a + 1, t + 2] += r2
+                    out[a + 1, t + 3] += r3
+                t += 4
+            while t < T:
+                g0 = G[base + src[t], c0 + off[t]:c0 + off[t] + n]
+                s0, r0 = zero, zero
+                for f in range(n):
+                    s0 += x[f] * g0[f]
+                    r0 += y[f] * g0[f]
+                out[a, t] += s0
+                if pair:
+                    out[a + 1, t] += r0
+                t += 1
+            a += 2 if pair else 1
+

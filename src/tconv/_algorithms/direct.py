@@ -1,0 +1,233 @@
+"""conv_transpose and its gradients as compiled implicit matrix products (numba extra).
+
+Forward: the sub-pixel phases of :mod:`tconv._algorithms.phase`, on the same zero-gapped
+grid ``X (C_in, total)``, but each phase is one compiled loop over its own taps only::
+
+    y[n, c, q*s + r] = sum_{ci, t in taps(r)} w[ci, c, t] * X[ci, f(n, q) + off_t]
+
+-- the useful multiplies (plus the gap), no ``C_out * prod(K)`` product planes to sum.
+
+Backward (the gradient identities of :mod:`tconv.grad`): ``grad_x`` is the strided conv of
+``grad_y``, and ``grad_w`` correlates ``x`` with ``grad_y``. Both read ``grad_y`` padded and
+split into its ``prod(stride)`` polyphase planes on the input's grid, pitch ``P``::
+
+    G[c, r, n, u] = grad_y_pad[n, c, u*s + r]        (per dim; u < P = S_in + max off)
+    tap t reads plane (t*d) % s at flat offset sum_a ((t_a*d_a) // s_a) * pitch_a
+
+    grad_x[n, ci, i]  = sum_{co, t} w[ci, co, t] * G[co, r_t, (n, i) + off_t]   (igemm)
+    grad_w[ci, co, t] = sum_{n, i} x[n, ci, i] * G[co, r_t, (n, i) + off_t]     (wdots)
+
+so a stride-2 conv costs no im2col copy and no strided loads.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from .._checks import ConvParams
+from . import _native, _parallel, phase
+from ._im2col import pad_crop
+
+__all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
+           "grad_weight"]
+
+available = _native.available
+
+
+def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """Whether the compiled loops beat the matrix-product algorithms for this layer.
+
+    A rule measured on the benchmark suite and a sweep of 1-3-D layers
+    (``benchmarks/RESULTS.md``): the BLAS-based phase algorithm pays a pass over
+    ``C_out * prod(K)`` product planes for every ``C_in``-deep product, so the direct loops
+    win when ``C_in/g`` is small against ``prod(stride)`` (at most 8x) and a phase has more
+    than one tap (kernel longer than the stride), and for depthwise layers below the
+    sub-pixel stride. They lose on fat layers (DCGAN 512 -> 256) and kernel = stride (U-Net).
+    """
+    if not available():
+        return False
+    cig, cog = x_shape[1] // p.groups, w_shape[1]
+    if cig == 1 and cog == 1:
+        return p.stride[-1] < phase.SUBPIXEL_MIN_STRIDE
+    overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+    return overlap and cig <= 8 * math.prod(p.stride)
+
+#: output columns per compiled pass (the accumulators stay in L1)
+CHUNK = 1024
+
+
+#: multiply-adds below which a call stays on the calling thread (a pool round trip costs
+#: tens of microseconds)
+PARALLEL_MACS = 1 << 22
+
+
+def _ranges(length: int, pieces: int, align: int = 64) -> list[tuple[int, int]]:
+    """Split ``[0, length)`` into at most ``pieces`` ranges with aligned starts."""
+    step = max(align, -(-length // max(pieces, 1) // align) * align)
+    return [(f, min(length, f + step)) for f in range(0, length, step)]
+
+
+def _zeroed(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A zero-filled array in this thread's reused scratch buffer ``name``."""
+    buf = _parallel.scratch(name, math.prod(shape), dtype).reshape(shape)
+    buf.fill(0)
+    return buf
+
+
+def _pieces(work: int) -> int:
+    return _parallel.num_threads() if work >= PARALLEL_MACS else 1
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_terms(plan: phase._Plan, cig: int
+                 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+    """Per phase: its taps, and the (plane, offset) of every term ``k = (ci, tap)``."""
+    terms = []
+    for ph in plan.phases:
+        taps = np.array([t for t, _ in ph.taps], dtype=np.intp)
+        offs = np.array([plan.front + off for _, off in ph.taps], dtype=np.int64)
+        src = np.repeat(np.arange(cig, dtype=np.int64), len(taps))
+        terms.append((taps, src, np.tile(offs, cig)))
+    return tuple(terms)
+
+
+def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                   ) -> np.ndarray:
+    igemm = _native.kernels()["igemm"]
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w.shape[1]
+    plan = phase.cached_plan(n, tuple(size), out, p)
+    y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
+    if not plan.phases:
+        return y
+    grid = n * math.prod(plan.padded)
+    # X (C_in, total) as phase._padded_input, in this thread's reused buffer (no page faults)
+    big = _zeroed("d_in", (c_in, plan.total), x.dtype)
+    view = big[:, plan.front:plan.front + grid].reshape(c_in, n, *plan.padded)
+    view[(slice(None), slice(None), *(slice(0, i) for i in size))] = x.swapaxes(0, 1)
+    wt = w.reshape(g, cig, cog, -1)
+    terms = _phase_terms(plan, cig)
+    # per phase: weights (g, Cog, Cig*taps) in term order, and its own output rows
+    wks = [np.ascontiguousarray(wt[..., taps].transpose(0, 2, 1, 3)).reshape(g, cog, -1)
+           for taps, _, _ in terms]
+    bufs = _parallel.scratch("d_out", len(terms) * g * cog * grid, x.dtype).reshape(
+        len(terms), g * cog, grid)
+    work = sum(g * cog * len(src) * ph.length for (_, src, _), ph in zip(terms, plan.phases))
+    items = [(i, f0, f1) for i, ph in enumerate(plan.phases)
+             for f0, f1 in _ranges(ph.length, _pieces(work))]
+
+    def run(item: tuple[int, int, int]) -> None:
+        i, f0, f1 = item
+        _, src, off = terms[i]
+        igemm(wks[i], big, src, off, cig, bufs[i], f0, f1, CHUNK)
+
+    _parallel.for_each(run, items, parallel=work >= PARALLEL_MACS, limit_blas=False)
+    for ph, buf in zip(plan.phases, bufs):
+        res = buf.reshape(g * cog, n, *plan.padded)[
+            (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
+        y[(slice(None), slice(None), *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = \
+            res.swapaxes(0, 1)
+    return y
+
+
+def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+         out: tuple[int, ...]) -> int:
+    """Every phase's taps, over the zero-gapped grid up to its last output."""
+    n, c_in = x_shape[:2]
+    if n == 0:
+        return 0
+    plan = phase.cached_plan(n, tuple(x_shape[2:]), out, p)
+    cig = c_in // p.groups
+    return sum(cig * len(ph.taps) * ph.length for ph in plan.phases) * p.groups * w_shape[1]
+
+
+# -- gradients ------------------------------------------------------------------------------
+
+def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
+            ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
+    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset."""
+    n, c = gy.shape[:2]
+    nd = p.ndim
+    # the conv that transposes this op reads grad_out padded (low, high - output_padding)
+    gp = pad_crop(gy, [(lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding)])
+    reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
+    pitch = tuple(i + r for i, r in zip(size, reach))
+    # exactly s*P samples per dim (zeros past the end), then (C, *s, N, *P)
+    gp = pad_crop(gp, [(0, s * q - length) for s, q, length
+                       in zip(p.stride, pitch, gp.shape[2:])])
+    steps = [math.prod(pitch[a + 1:]) for a in range(nd)]
+    tail = sum(r * st for r, st in zip(reach, steps))
+    grid = n * math.prod(pitch)
+    G = _zeroed("d_planes", (c * math.prod(p.stride), grid + tail), gy.dtype)
+    split = gp.reshape(n, c, *[v for q, s in zip(pitch, p.stride) for v in (q, s)])
+    perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
+    G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
+    plane, off = [], []
+    for t in np.ndindex(*p.kernel):
+        shifts = [ti * d for ti, d in zip(t, p.dilation)]
+        plane.append(int(np.ravel_multi_index([v % s for v, s in zip(shifts, p.stride)],
+                                              p.stride)))
+        off.append(sum((v // s) * st for v, s, st in zip(shifts, p.stride, steps)))
+    return G, pitch, np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
+
+
+def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
+               split: tuple | None = None) -> np.ndarray:
+    """``grad_x (N, C_in, *S_in)`` of ``y = conv_transpose(x, w)``: the strided conv of gy."""
+    igemm = _native.kernels()["igemm"]
+    n, c_out = gy.shape[:2]
+    g = p.groups
+    c_in, cog = w.shape[:2]
+    cig, ntap, nph = c_in // g, math.prod(p.kernel), math.prod(p.stride)
+    G, pitch, plane, off = split if split is not None else planes(gy, p, size)
+    # terms k = (co, tap): plane co*prod(s) + plane(tap) of the group, offset of the tap
+    src = (np.arange(cog, dtype=np.int64)[:, None] * nph + plane).ravel()
+    offs = np.tile(off, cog)
+    wk = np.ascontiguousarray(w.reshape(g, cig, cog * ntap))
+    grid = n * math.prod(pitch)
+    buf = np.empty((c_in, grid), dtype=gy.dtype)
+    work = c_in * len(src) * grid
+    _parallel.for_each(lambda r: igemm(wk, G, src, offs, cog * nph, buf, r[0], r[1], CHUNK),
+                       _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS,
+                       limit_blas=False)
+    res = buf.reshape(c_in, n, *pitch)[(slice(None), slice(None), *(slice(0, i) for i in size))]
+    return np.ascontiguousarray(res.swapaxes(0, 1))
+
+
+def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams,
+                split: tuple | None = None) -> np.ndarray:
+    """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)``."""
+    wdots = _native.kernels()["wdots"]
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w_shape[1]
+    nph = math.prod(p.stride)
+    G, pitch, plane, off = split if split is not None else planes(gy, p, tuple(size))
+    grid = n * math.prod(pitch)
+    X = _zeroed("d_x", (c_in, grid), x.dtype)               # x on the same grid, zero gaps
+    X.reshape(c_in, n, *pitch)[(slice(None), slice(None), *(slice(0, i) for i in size))] = \
+        x.swapaxes(0, 1)
+    src = (np.arange(cog, dtype=np.int64)[:, None] * nph + plane).ravel()
+    offs = np.tile(off, cog)
+    zero = x.dtype.type(0)
+    threads = _parallel.num_threads()
+    work = c_in * len(src) * grid
+    if threads > 1 and work >= PARALLEL_MACS and c_in >= 4 * threads:
+        # rows (input channels) split across the threads, each writing its own rows
+        gw = np.zeros((c_in, len(src)), dtype=x.dtype)
+        bounds = _ranges(c_in, threads, align=2)
+        _parallel.for_each(lambda r: wdots(X, G, src, offs, cog * nph, cig, gw, r[0], r[1],
+                                           0, grid, CHUNK, zero), bounds, limit_blas=False)
+    else:
+        # few rows: columns split, one partial sum per range
+        ranges = _ranges(grid, _pieces(work))
+        parts = np.zeros((len(ranges), c_in, len(src)), dtype=x.dtype)
+        _parallel.for_each(lambda i: wdots(X, G, src, offs, cog * nph, cig, parts[i], 0, c_in,
+                                           ranges[i][0], ranges[i][1], CHUNK, zero),
+                           range(len(ranges)), limit_blas=False)
+        gw = parts.sum(axis=0)
+    return gw.reshape(c_in, cog, *p.kernel)

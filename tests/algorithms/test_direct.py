@@ -1,0 +1,156 @@
+"""``algorithm="direct"``: compiled implicit matrix products (numba), and its gradients.
+
+The gradients are checked on *every* random configuration, not only where
+:func:`tconv._algorithms.direct.preferred` routes ``conv_transpose_backward`` to them, against
+PyTorch autograd and against the im2col path they replace.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from _oracle import assert_close
+from algorithms._cases import EDGE_CASES, AlgorithmContract, case_ids, make_case, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import Config, transposed_configs
+
+import tconv
+from tconv._algorithms import _native, direct
+from tconv._algorithms._im2col import conv_gemm
+from tconv.conv import choose_algorithm, transposed_params
+from tconv.grad import _conv_weight_grad
+
+pytest.importorskip("numba")
+
+
+class TestConvTransposeDirect(AlgorithmContract):
+    ALGO = "direct"
+
+    def test_nan_inf_propagate_like_torch(self):
+        # fastmath here only reassociates: NaN and inf still travel as in torch
+        torch = pytest.importorskip("torch")
+        x = np.ones((1, 2, 4, 4))
+        x[0, 0, 1, 2], x[0, 1, 3, 0] = np.nan, np.inf
+        w = np.random.default_rng(0).standard_normal((2, 3, 3, 3))
+        ours = tconv.conv_transpose(x, w, stride=2, algorithm="direct")
+        ref = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w),
+                                                   stride=2).numpy()
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(ref))
+
+    def test_reused_buffers_do_not_leak_between_calls(self):
+        # scratch buffers are reused: a big call, then a small one, must not see old data
+        rng = np.random.default_rng(0)
+        big = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((3, 2, 4, 4))
+        small = rng.standard_normal((1, 3, 2, 3)), rng.standard_normal((3, 2, 3, 3))
+        first = tconv.conv_transpose(*small, stride=2, algorithm="direct")
+        tconv.conv_transpose(*big, stride=2, padding=1, algorithm="direct")
+        again = tconv.conv_transpose(*small, stride=2, algorithm="direct")
+        assert_close(again, first)
+        assert_close(again, tconv.conv_transpose(*small, stride=2, algorithm="scatter"))
+
+    def test_float32_large_threads(self):
+        # a layer big enough to be split across the thread pool, in float32
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((2, 8, 40, 40)).astype(np.float32)
+        w = rng.standard_normal((8, 16, 4, 4)).astype(np.float32)
+        ours = tconv.conv_transpose(x, w, stride=2, padding=1, algorithm="direct")
+        assert ours.dtype == np.float32
+        assert_close(ours, tconv.conv_transpose(x, w, stride=2, padding=1, algorithm="gemm"),
+                     np.float32)
+
+
+def _grad_refs(x, w, gy, p):
+    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
+    gx = conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, tuple(x.shape[2:]))
+    gw = _conv_weight_grad(x, gy, p.kernel, p.stride, pad, p.dilation, p.groups)
+    return gx, gw
+
+
+class TestDirectGradients:
+    @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
+    def test_identity(self, case, dtype):
+        x, w, kw = make_case(case, dtype)
+        p, out = transposed_params("t", x.shape, w.shape, None, kw["stride"], kw["padding"],
+                                   kw["output_padding"], kw["groups"], kw["dilation"], None)
+        gy = np.random.default_rng(3).standard_normal(
+            (x.shape[0], w.shape[1] * p.groups, *out)).astype(dtype)
+        gx_ref, gw_ref = _grad_refs(x, w, gy, p)
+        split = direct.planes(gy, p, tuple(x.shape[2:]))
+        gx = direct.grad_input(gy, w, p, tuple(x.shape[2:]), split)
+        gw = direct.grad_weight(x, gy, w.shape, p, split)
+        assert_close(gx, gx_ref, dtype)
+        assert_close(gw, gw_ref, dtype)
+
+    @settings(max_examples=150)
+    @given(cfg=transposed_configs(), seed=st.integers(0, 2**31 - 1))
+    def test_grad(self, cfg: Config, seed: int):
+        torch = pytest.importorskip("torch")
+        fns = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+               3: torch.nn.functional.conv_transpose3d}
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((cfg.batch, cfg.c_in, *cfg.size))
+        w = rng.standard_normal((cfg.c_in, cfg.cog, *cfg.kernel))
+        gy = rng.standard_normal((cfg.batch, cfg.c_out, *cfg.out_size()))
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        y = fns[cfg.ndim](tx, tw, None, cfg.stride, cfg.padding, cfg.output_padding,
+                          cfg.groups, cfg.dilation)
+        (y * torch.tensor(gy)).sum().backward()
+        p, _ = transposed_params("t", x.shape, w.shape, None, cfg.stride, cfg.padding,
+                                 cfg.output_padding, cfg.groups, cfg.dilation, None)
+        assert_close(direct.grad_input(gy, w, p, cfg.size), tx.grad.numpy())
+        assert_close(direct.grad_weight(x, gy, w.shape, p), tw.grad.numpy())
+
+    def test_backward_routes_and_agrees(self, monkeypatch):
+        # a layer `preferred` routes to the compiled loops; TCONV_NUMBA=0 takes im2col
+        rng = np.random.default_rng(2)
+        x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((4, 6, 4, 4))
+        gy = rng.standard_normal((2, 6, 12, 10))
+        p, _ = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
+        assert direct.preferred(x.shape, w.shape, p)
+        on = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        assert not direct.preferred(x.shape, w.shape, p)
+        assert choose_algorithm(x.shape, w.shape, p) != "direct"
+        off = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        for a, b in zip(on, off):
+            assert_close(a, b)
+
+
+class TestPreferred:
+    @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "want"), [
+        ((1, 21, 64, 64), (21, 1, 4, 4), 2, True),          # depthwise FCN x2 (groups=21)
+        ((1, 21, 16, 16), (21, 1, 64, 64), 32, False),      # depthwise FCN x32: sub-pixel
+        ((2, 32, 16, 16, 16), (32, 16, 4, 4, 4), 2, True),  # 3-D e2
+        ((64, 512, 4, 4), (512, 256, 4, 4), 2, False),      # fat DCGAN a1
+        ((8, 256, 32, 32), (256, 128, 2, 2), 2, False),     # U-Net, kernel = stride
+    ])
+    def test_rule(self, x_shape, w_shape, stride, want):
+        groups = x_shape[1] if w_shape[1] == 1 and x_shape[1] > 1 else 1
+        p, _ = transposed_params("t", x_shape, w_shape, None, stride, 0, 0, groups, 1, None)
+        assert direct.preferred(x_shape, w_shape, p) is want
+
+    def test_switched_off(self, monkeypatch):
+        # TCONV_NUMBA=0 steers "auto" and the gradients away; an explicit request still runs
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        assert not direct.available()
+        x, w = np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))
+        assert_close(run("direct", x, w, dict(stride=1, padding=0, output_padding=0,
+                                              groups=1, dilation=1)),
+                     tconv.conv_transpose(x, w))
+
+    def test_missing_numba_names_the_extra(self, monkeypatch):
+        import tconv._algorithms as algorithms
+        monkeypatch.setitem(sys.modules, "numba", None)
+        monkeypatch.delitem(sys.modules, "tconv._algorithms._native_kernels", raising=False)
+        monkeypatch.delattr(algorithms, "_native_kernels", raising=False)
+        monkeypatch.setattr(_native, "_KERNELS", {})
+        assert not direct.available()
+        x, w = np.ones((1, 2, 2, 2)), np.ones((2, 1, 3, 3))
+        assert choose_algorithm(x.shape, w.shape, transposed_params(
+            "t", x.shape, w.shape, None, 2, 0, 0, 2, 1, None)[0]) == "phase"
+        with pytest.raises(ImportError, match=r"tconv\[fast\]"):
+            tconv.conv_transpose(x, w, stride=2, groups=2, algorithm="direct")
