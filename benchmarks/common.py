@@ -45,6 +45,9 @@ def metadata() -> dict[str, Any]:
         "platform": platform.platform(), "cpus": os.cpu_count(),
         "processor": _cpu_name(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    # variables that steer the BLAS and thread pools (a machine may force OpenBLAS's kernels)
+    info["env"] = {k: v for k, v in sorted(os.environ.items())
+                   if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "TCONV_"))}
     try:
         import numba
 
