@@ -131,7 +131,18 @@ class TestPreferred:
     def test_rule(self, x_shape, w_shape, stride, want):
         groups = x_shape[1] if w_shape[1] == 1 and x_shape[1] > 1 else 1
         p, _ = transposed_params("t", x_shape, w_shape, None, stride, 0, 0, groups, 1, None)
-        assert direct.preferred(x_shape, w_shape, p) is want
+        for op in ("forward", "grad_input", "grad_weight"):
+            assert direct.preferred(x_shape, w_shape, p, op) is want
+
+    def test_one_output_channel(self):
+        # FSRCNN's x2 head (b2): the forward and the weight gradient run compiled, the input
+        # gradient (a 56-channel conv of one plane) stays on im2col + matrix products
+        p, _ = transposed_params("t", (1, 56, 256, 256), (56, 1, 9, 9), None, 2, 4, 1, 1, 1,
+                                 None)
+        shapes = ((1, 56, 256, 256), (56, 1, 9, 9), p)
+        assert direct.preferred(*shapes, "forward") and direct.preferred(*shapes, "grad_weight")
+        assert not direct.preferred(*shapes, "grad_input")
+        assert choose_algorithm(*shapes) == "direct"
 
     def test_switched_off(self, monkeypatch):
         # TCONV_NUMBA=0 steers "auto" and the gradients away; an explicit request still runs

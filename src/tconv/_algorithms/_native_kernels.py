@@ -8,7 +8,8 @@ jit = numba.njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
 
 @jit
 def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - compiled
-    # W (g, O, K); out (g*O, L): rows of group gi read planes src[k] + gi*gstride
+    # W (g, O, K); out (g*O, L): rows of group gi read planes src[k] + gi*gstride.
+    # Two rows share four windows per pass; a row left alone sums eight per pass.
     g, O, K = W.shape
     acc = np.empty((2, chunk), dtype=out.dtype)
     for c0 in range(f0, f1, chunk):
@@ -26,22 +27,35 @@ def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - 
                 u = W[gi, o]
                 v = W[gi, o + 1] if pair else W[gi, o]
                 k = 0
-                while k + 4 <= K:
-                    p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
-                    p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
-                    p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
-                    p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
-                    u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
-                    if pair:
+                if pair:
+                    while k + 4 <= K:
+                        p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
+                        p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
+                        p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
+                        p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
+                        u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
                         v0, v1, v2, v3 = v[k], v[k + 1], v[k + 2], v[k + 3]
                         for j in range(n):
                             e0, e1, e2, e3 = p0[j], p1[j], p2[j], p3[j]
                             a0[j] += u0 * e0 + u1 * e1 + u2 * e2 + u3 * e3
                             a1[j] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
-                    else:
+                        k += 4
+                else:
+                    while k + 8 <= K:
+                        p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
+                        p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
+                        p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
+                        p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
+                        p4 = inp[base + src[k + 4], c0 + off[k + 4]:c0 + off[k + 4] + n]
+                        p5 = inp[base + src[k + 5], c0 + off[k + 5]:c0 + off[k + 5] + n]
+                        p6 = inp[base + src[k + 6], c0 + off[k + 6]:c0 + off[k + 6] + n]
+                        p7 = inp[base + src[k + 7], c0 + off[k + 7]:c0 + off[k + 7] + n]
+                        u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
+                        u4, u5, u6, u7 = u[k + 4], u[k + 5], u[k + 6], u[k + 7]
                         for j in range(n):
-                            a0[j] += u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
-                    k += 4
+                            a0[j] += (u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
+                                      + u4 * p4[j] + u5 * p5[j] + u6 * p6[j] + u7 * p7[j])
+                        k += 8
                 while k < K:
                     p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
                     u0, v0 = u[k], v[k]
@@ -57,6 +71,7 @@ def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - 
                     for j in range(n):
                         d1[j] = a1[j]
                 o += 2
+
 
 @jit
 def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
