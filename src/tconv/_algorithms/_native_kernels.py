@@ -56,6 +56,15 @@ def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - 
                             a0[j] += (u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
                                       + u4 * p4[j] + u5 * p5[j] + u6 * p6[j] + u7 * p7[j])
                         k += 8
+                    while k + 4 <= K:
+                        p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
+                        p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
+                        p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
+                        p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
+                        u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
+                        for j in range(n):
+                            a0[j] += u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
+                        k += 4
                 while k < K:
                     p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
                     u0, v0 = u[k], v[k]
