@@ -6,6 +6,19 @@ import numpy as np
 jit = numba.njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
 
 
+@numba.njit(inline="always", cache=True)
+def _window(a, base, src, off, k, c0, n):  # pragma: no cover - compiled
+    """Window ``k``: ``n`` numbers of row ``base + src[k]`` of ``a`` from ``c0 + off[k]``."""
+    return a[base + src[k], c0 + off[k]:c0 + off[k] + n]
+
+
+@numba.njit(inline="always", cache=True)
+def _windows4(a, base, src, off, k, c0, n):  # pragma: no cover - compiled
+    """Windows ``k`` to ``k + 3``."""
+    return (_window(a, base, src, off, k, c0, n), _window(a, base, src, off, k + 1, c0, n),
+            _window(a, base, src, off, k + 2, c0, n), _window(a, base, src, off, k + 3, c0, n))
+
+
 @jit
 def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - compiled
     # W (g, O, K); out (g*O, L): rows of group gi read planes src[k] + gi*gstride.
@@ -29,10 +42,7 @@ def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - 
                 k = 0
                 if pair:
                     while k + 4 <= K:
-                        p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
-                        p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
-                        p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
-                        p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
+                        p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
                         u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
                         v0, v1, v2, v3 = v[k], v[k + 1], v[k + 2], v[k + 3]
                         for j in range(n):
@@ -42,14 +52,8 @@ def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - 
                         k += 4
                 else:
                     while k + 8 <= K:
-                        p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
-                        p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
-                        p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
-                        p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
-                        p4 = inp[base + src[k + 4], c0 + off[k + 4]:c0 + off[k + 4] + n]
-                        p5 = inp[base + src[k + 5], c0 + off[k + 5]:c0 + off[k + 5] + n]
-                        p6 = inp[base + src[k + 6], c0 + off[k + 6]:c0 + off[k + 6] + n]
-                        p7 = inp[base + src[k + 7], c0 + off[k + 7]:c0 + off[k + 7] + n]
+                        p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
+                        p4, p5, p6, p7 = _windows4(inp, base, src, off, k + 4, c0, n)
                         u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
                         u4, u5, u6, u7 = u[k + 4], u[k + 5], u[k + 6], u[k + 7]
                         for j in range(n):
@@ -57,16 +61,13 @@ def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - 
                                       + u4 * p4[j] + u5 * p5[j] + u6 * p6[j] + u7 * p7[j])
                         k += 8
                     while k + 4 <= K:
-                        p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
-                        p1 = inp[base + src[k + 1], c0 + off[k + 1]:c0 + off[k + 1] + n]
-                        p2 = inp[base + src[k + 2], c0 + off[k + 2]:c0 + off[k + 2] + n]
-                        p3 = inp[base + src[k + 3], c0 + off[k + 3]:c0 + off[k + 3] + n]
+                        p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
                         u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
                         for j in range(n):
                             a0[j] += u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
                         k += 4
                 while k < K:
-                    p0 = inp[base + src[k], c0 + off[k]:c0 + off[k] + n]
+                    p0 = _window(inp, base, src, off, k, c0, n)
                     u0, v0 = u[k], v[k]
                     for j in range(n):
                         a0[j] += u0 * p0[j]
@@ -98,10 +99,7 @@ def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
             y = X[a + 1 if pair else a, c0:c0 + n]
             t = 0
             while t + 4 <= T:
-                g0 = G[base + src[t], c0 + off[t]:c0 + off[t] + n]
-                g1 = G[base + src[t + 1], c0 + off[t + 1]:c0 + off[t + 1] + n]
-                g2 = G[base + src[t + 2], c0 + off[t + 2]:c0 + off[t + 2] + n]
-                g3 = G[base + src[t + 3], c0 + off[t + 3]:c0 + off[t + 3] + n]
+                g0, g1, g2, g3 = _windows4(G, base, src, off, t, c0, n)
                 s0, s1, s2, s3 = zero, zero, zero, zero
                 r0, r1, r2, r3 = zero, zero, zero, zero
                 for f in range(n):
@@ -126,7 +124,7 @@ def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
                     out[a + 1, t + 3] += r3
                 t += 4
             while t < T:
-                g0 = G[base + src[t], c0 + off[t]:c0 + off[t] + n]
+                g0 = _window(G, base, src, off, t, c0, n)
                 s0, r0 = zero, zero
                 for f in range(n):
                     s0 += x[f] * g0[f]
