@@ -59,10 +59,13 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
       else ``"phase"``: nothing to multiply in a matrix product; runs of phases are
       broadcast multiply-adds, each output written once (gemm's col2im does prod(K) strided
       adds: 10x slower for FCN x32).
-    * one output channel per group (FSRCNN's head), with numba -> ``"direct"``: each phase
-      sums its own taps in compiled loops (b1/b2: 1.7x faster than gemm, 17-19 MB against
-      torch's 25-27 MB).
-    * few output channels (``C_out/g <= 4``: FSRCNN, DCGAN's RGB layer) -> ``"gemm"``: its
+    * with numba, ``"direct"`` where :func:`tconv._algorithms.direct.preferred` says so:
+      ``C_in/g <= 8 * prod(stride)`` and a kernel longer than the stride (3-D layers, thin
+      inputs: up to 6x faster than gemm on 3-D layers with tiny images), or one output
+      channel per group (FSRCNN's head, 1.7x faster than gemm with 17-19 MB against torch's
+      25-27 MB). The compiled loops skip the ``C_out * prod(K)`` product planes of the phase
+      algorithm and the col2im of gemm.
+    * few output channels (``C_out/g <= 4``: DCGAN's RGB layer) -> ``"gemm"``: its
       col2im adds only ``C_out * prod(K)`` numbers per input position, and it needs no
       padded copy of the (much larger) input: b1/b2 use 10 MB where phase and torch use
       26-38 MB, at equal or lower CPU time.
@@ -71,9 +74,6 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
       zero gap of a tiny grid (a 4x4 input computes a 5x5 grid: +56 % multiplies).
     * ``"gemm"`` if the zero gap of the phase grid costs more than 25 % extra multiplies
       (tiny images, long kernels).
-    * with numba, ``"direct"`` when :func:`tconv._algorithms.direct.preferred` says so
-      (``C_in/g <= 8 * prod(stride)`` and a kernel longer than the stride: 3-D layers, thin
-      inputs), skipping the ``C_out * prod(K)`` product planes of the phase algorithm.
     * otherwise ``"phase"``: one product per block, contiguous tap sums, no
       read-modify-write of the output.
 
@@ -83,7 +83,7 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
     cig, cog = x_shape[1] // p.groups, weight_shape[1]
     if cig == 1 and cog == 1:
         return "direct" if direct.preferred(x_shape, weight_shape, p) else "phase"
-    if cog == 1 and direct.preferred(x_shape, weight_shape, p):
+    if direct.preferred(x_shape, weight_shape, p):
         return "direct"
     if cog <= 4 or gemm.channels_last(x_shape, weight_shape):
         return "gemm"
@@ -91,7 +91,7 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
                 in zip(x_shape[2:], p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
     if phase.grid_overhead(tuple(x_shape[2:]), out, p) > 1.25:
         return "gemm"
-    return "direct" if direct.preferred(x_shape, weight_shape, p) else "phase"
+    return "phase"
 
 
 def _prepare(fn: str, x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None,

@@ -20,67 +20,75 @@ def _windows4(a, base, src, off, k, c0, n):  # pragma: no cover - compiled
 
 
 @jit
-def igemm(W, inp, src, off, gstride, out, f0, f1, chunk):  # pragma: no cover - compiled
-    # W (g, O, K); out (g*O, L): rows of group gi read planes src[k] + gi*gstride.
-    # Two rows share four windows per pass; a row left alone sums eight per pass.
-    g, O, K = W.shape
+def igemm(W, inp, src, off, kstart, lengths, gstride, out, f0, f1,
+          chunk):  # pragma: no cover - compiled
+    # W (g, O, K); out (P, g*O, L). Part ph (a conv_transpose phase) sums the terms
+    # kstart[ph] <= k < kstart[ph + 1] over its first lengths[ph] columns; rows of group gi
+    # read planes src[k] + gi*gstride. All parts of one chunk of columns run back to back,
+    # so the chunk's input stays in cache. Two rows share four windows per pass; a row
+    # left alone sums eight per pass.
+    g, O = W.shape[:2]
     acc = np.empty((2, chunk), dtype=out.dtype)
     for c0 in range(f0, f1, chunk):
-        n = min(chunk, f1 - c0)
-        for gi in range(g):
-            base = gi * gstride
-            o = 0
-            while o < O:
-                pair = o + 1 < O
-                a0 = acc[0, :n]
-                a1 = acc[1, :n]
-                for j in range(n):
-                    a0[j] = 0
-                    a1[j] = 0
-                u = W[gi, o]
-                v = W[gi, o + 1] if pair else W[gi, o]
-                k = 0
-                if pair:
-                    while k + 4 <= K:
-                        p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
-                        u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
-                        v0, v1, v2, v3 = v[k], v[k + 1], v[k + 2], v[k + 3]
-                        for j in range(n):
-                            e0, e1, e2, e3 = p0[j], p1[j], p2[j], p3[j]
-                            a0[j] += u0 * e0 + u1 * e1 + u2 * e2 + u3 * e3
-                            a1[j] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
-                        k += 4
-                else:
-                    while k + 8 <= K:
-                        p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
-                        p4, p5, p6, p7 = _windows4(inp, base, src, off, k + 4, c0, n)
-                        u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
-                        u4, u5, u6, u7 = u[k + 4], u[k + 5], u[k + 6], u[k + 7]
-                        for j in range(n):
-                            a0[j] += (u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
-                                      + u4 * p4[j] + u5 * p5[j] + u6 * p6[j] + u7 * p7[j])
-                        k += 8
-                    while k + 4 <= K:
-                        p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
-                        u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
-                        for j in range(n):
-                            a0[j] += u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
-                        k += 4
-                while k < K:
-                    p0 = _window(inp, base, src, off, k, c0, n)
-                    u0, v0 = u[k], v[k]
+        for ph in range(lengths.shape[0]):
+            n = min(chunk, f1 - c0, lengths[ph] - c0)
+            if n <= 0:
+                continue
+            k0, K = kstart[ph], kstart[ph + 1]
+            for gi in range(g):
+                base = gi * gstride
+                o = 0
+                while o < O:
+                    pair = o + 1 < O
+                    a0 = acc[0, :n]
+                    a1 = acc[1, :n]
                     for j in range(n):
-                        a0[j] += u0 * p0[j]
-                        a1[j] += v0 * p0[j]
-                    k += 1
-                d0 = out[gi * O + o, c0:c0 + n]
-                for j in range(n):
-                    d0[j] = a0[j]
-                if pair:
-                    d1 = out[gi * O + o + 1, c0:c0 + n]
+                        a0[j] = 0
+                        a1[j] = 0
+                    u = W[gi, o]
+                    v = W[gi, o + 1] if pair else W[gi, o]
+                    k = k0
+                    if pair:
+                        while k + 4 <= K:
+                            p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
+                            u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
+                            v0, v1, v2, v3 = v[k], v[k + 1], v[k + 2], v[k + 3]
+                            for j in range(n):
+                                e0, e1, e2, e3 = p0[j], p1[j], p2[j], p3[j]
+                                a0[j] += u0 * e0 + u1 * e1 + u2 * e2 + u3 * e3
+                                a1[j] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3
+                            k += 4
+                    else:
+                        while k + 8 <= K:
+                            p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
+                            p4, p5, p6, p7 = _windows4(inp, base, src, off, k + 4, c0, n)
+                            u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
+                            u4, u5, u6, u7 = u[k + 4], u[k + 5], u[k + 6], u[k + 7]
+                            for j in range(n):
+                                a0[j] += (u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
+                                          + u4 * p4[j] + u5 * p5[j] + u6 * p6[j] + u7 * p7[j])
+                            k += 8
+                        while k + 4 <= K:
+                            p0, p1, p2, p3 = _windows4(inp, base, src, off, k, c0, n)
+                            u0, u1, u2, u3 = u[k], u[k + 1], u[k + 2], u[k + 3]
+                            for j in range(n):
+                                a0[j] += u0 * p0[j] + u1 * p1[j] + u2 * p2[j] + u3 * p3[j]
+                            k += 4
+                    while k < K:
+                        p0 = _window(inp, base, src, off, k, c0, n)
+                        u0, v0 = u[k], v[k]
+                        for j in range(n):
+                            a0[j] += u0 * p0[j]
+                            a1[j] += v0 * p0[j]
+                        k += 1
+                    d0 = out[ph, gi * O + o, c0:c0 + n]
                     for j in range(n):
-                        d1[j] = a1[j]
-                o += 2
+                        d0[j] = a0[j]
+                    if pair:
+                        d1 = out[ph, gi * O + o + 1, c0:c0 + n]
+                        for j in range(n):
+                            d1[j] = a1[j]
+                    o += 2
 
 
 @jit

@@ -90,15 +90,21 @@ def _pieces(work: int) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _phase_terms(plan: phase._Plan, cig: int
-                 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
-    """Per phase: its taps, and the (plane, offset) of every term ``k = (ci, tap)``."""
-    terms = []
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every phase's terms ``k = (ci, tap)``, phase after phase: the tap index of each term
+    (to gather the weights), its plane and flat offset, where each phase starts, and each
+    phase's length on the grid."""
+    taps, src, off, kstart = [], [], [], [0]
     for ph in plan.phases:
-        taps = np.array([t for t, _ in ph.taps], dtype=np.intp)
-        offs = np.array([plan.front + off for _, off in ph.taps], dtype=np.int64)
-        src = np.repeat(np.arange(cig, dtype=np.int64), len(taps))
-        terms.append((taps, src, np.tile(offs, cig)))
-    return tuple(terms)
+        t = np.array([t for t, _ in ph.taps], dtype=np.intp)
+        o = np.array([plan.front + o for _, o in ph.taps], dtype=np.int64)
+        taps.append(np.tile(t, cig))
+        src.append(np.repeat(np.arange(cig, dtype=np.int64), len(t)))
+        off.append(np.tile(o, cig))
+        kstart.append(kstart[-1] + cig * len(t))
+    lengths = np.array([ph.length for ph in plan.phases], dtype=np.int64)
+    return (np.concatenate(taps), np.concatenate(src), np.concatenate(off),
+            np.array(kstart, dtype=np.int64), lengths)
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
@@ -116,23 +122,18 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     big = _zeroed("d_in", (c_in, plan.total), x.dtype)
     view = big[:, plan.front:plan.front + grid].reshape(c_in, n, *plan.padded)
     view[(slice(None), slice(None), *(slice(0, i) for i in size))] = x.swapaxes(0, 1)
-    wt = w.reshape(g, cig, cog, -1)
-    terms = _phase_terms(plan, cig)
-    # per phase: weights (g, Cog, Cig*taps) in term order, and its own output rows
-    wks = [np.ascontiguousarray(wt[..., taps].transpose(0, 2, 1, 3)).reshape(g, cog, -1)
-           for taps, _, _ in terms]
-    bufs = _parallel.scratch("d_out", len(terms) * g * cog * grid, x.dtype).reshape(
-        len(terms), g * cog, grid)
-    work = sum(g * cog * len(src) * ph.length for (_, src, _), ph in zip(terms, plan.phases))
-    items = [(i, f0, f1) for i, ph in enumerate(plan.phases)
-             for f0, f1 in _ranges(ph.length, _pieces(work))]
-
-    def run(item: tuple[int, int, int]) -> None:
-        i, f0, f1 = item
-        _, src, off = terms[i]
-        igemm(wks[i], big, src, off, cig, bufs[i], f0, f1, CHUNK)
-
-    _parallel.for_each(run, items, parallel=work >= PARALLEL_MACS, limit_blas=False)
+    taps, src, off, kstart, lengths = _phase_terms(plan, cig)
+    # weights (g, Cog, terms) in term order: term k = (ci, tap) of its phase
+    ci = src                                                   # the term's channel in group
+    wk = np.ascontiguousarray(w.reshape(g, cig, cog, -1)[:, ci, :, taps].transpose(1, 2, 0))
+    bufs = _parallel.scratch("d_out", len(lengths) * g * cog * grid, x.dtype).reshape(
+        len(lengths), g * cog, grid)
+    work = g * cog * int(np.dot(np.diff(kstart), lengths))
+    # every phase of a chunk of columns in one call: the chunk's input is read once
+    _parallel.for_each(
+        lambda r: igemm(wk, big, src, off, kstart, lengths, cig, bufs, r[0], r[1], CHUNK),
+        _ranges(int(lengths.max()), _pieces(work)), parallel=work >= PARALLEL_MACS,
+        limit_blas=False)
     for ph, buf in zip(plan.phases, bufs):
         res = buf.reshape(g * cog, n, *plan.padded)[
             (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
@@ -198,7 +199,9 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     grid = n * math.prod(pitch)
     buf = np.empty((c_in, grid), dtype=gy.dtype)
     work = c_in * len(src) * grid
-    _parallel.for_each(lambda r: igemm(wk, G, src, offs, cog * nph, buf, r[0], r[1], CHUNK),
+    kstart, lengths = np.array([0, len(src)], dtype=np.int64), np.array([grid], dtype=np.int64)
+    _parallel.for_each(lambda r: igemm(wk, G, src, offs, kstart, lengths, cog * nph,
+                                       buf[None], r[0], r[1], CHUNK),
                        _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS,
                        limit_blas=False)
     res = buf.reshape(c_in, n, *pitch)[(slice(None), slice(None), *(slice(0, i) for i in size))]
