@@ -19,7 +19,7 @@ def _modules_after(stmt: str) -> set[str]:
                                   "import tconv.cli; tconv.cli.build_parser()"])
 def test_core_imports_no_extra(stmt):
     loaded = _modules_after(stmt)
-    for heavy in ("torch", "matplotlib", "PIL", "skimage", "tqdm"):
+    for heavy in ("torch", "matplotlib", "PIL", "skimage", "tqdm", "numba"):
         assert heavy not in loaded, f"{stmt!r} imported {heavy}"
 
 
