@@ -94,7 +94,7 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
     ``gy`` -- compiled loops where :func:`tconv._algorithms.direct.preferred`, else im2col
     and matrix products."""
     size = tuple(x.shape[2:])
-    if direct.preferred(x.shape, w.shape, p, "grad_input"):
+    if direct.preferred(x.shape, w.shape, p):
         return direct.grad_input(gy, w, p, size)
     # the conv that transposes this op reads grad_out padded (low, high - output_padding)
     pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
@@ -104,7 +104,7 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
 def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                           ) -> np.ndarray:
     """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated)."""
-    if direct.preferred(x.shape, w.shape, p, "grad_weight"):
+    if direct.preferred(x.shape, w.shape, p):
         return direct.grad_weight(x, gy, w.shape, p)
     pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
     # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
@@ -228,8 +228,7 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
                                output_padding, groups, dilation, output_size)
     c_out = w.shape[1] * p.groups
     _check_grad_shape(fn, gy, (xb.shape[0], c_out, *out), batched)
-    if direct.preferred(xb.shape, w.shape, p, "grad_input") and \
-            direct.preferred(xb.shape, w.shape, p, "grad_weight"):
+    if direct.preferred(xb.shape, w.shape, p):
         # both gradients read the same polyphase planes of grad_out: split it once
         planes = direct.planes(gy, p, tuple(xb.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)

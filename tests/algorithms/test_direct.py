@@ -131,18 +131,19 @@ class TestPreferred:
     def test_rule(self, x_shape, w_shape, stride, want):
         groups = x_shape[1] if w_shape[1] == 1 and x_shape[1] > 1 else 1
         p, _ = transposed_params("t", x_shape, w_shape, None, stride, 0, 0, groups, 1, None)
-        for op in ("forward", "grad_input", "grad_weight"):
-            assert direct.preferred(x_shape, w_shape, p, op) is want
+        assert direct.preferred(x_shape, w_shape, p) is want
 
     def test_one_output_channel(self):
-        # FSRCNN's x2 head (b2): the forward and the weight gradient run compiled, the input
-        # gradient (a 56-channel conv of one plane) stays on im2col + matrix products
+        # FSRCNN's x2 head (b2): 56 input channels, beyond the C_in/g bound, but one output
+        # channel; a DCGAN RGB layer (3 outputs, 64 inputs) stays on gemm
         p, _ = transposed_params("t", (1, 56, 256, 256), (56, 1, 9, 9), None, 2, 4, 1, 1, 1,
                                  None)
-        shapes = ((1, 56, 256, 256), (56, 1, 9, 9), p)
-        assert direct.preferred(*shapes, "forward") and direct.preferred(*shapes, "grad_weight")
-        assert not direct.preferred(*shapes, "grad_input")
-        assert choose_algorithm(*shapes) == "direct"
+        assert direct.preferred((1, 56, 256, 256), (56, 1, 9, 9), p)
+        assert choose_algorithm((1, 56, 256, 256), (56, 1, 9, 9), p) == "direct"
+        p, _ = transposed_params("t", (64, 64, 32, 32), (64, 3, 4, 4), None, 2, 1, 0, 1, 1,
+                                 None)
+        assert not direct.preferred((64, 64, 32, 32), (64, 3, 4, 4), p)
+        assert choose_algorithm((64, 64, 32, 32), (64, 3, 4, 4), p) == "gemm"
 
     def test_switched_off(self, monkeypatch):
         # TCONV_NUMBA=0 steers "auto" and the gradients away; an explicit request still runs

@@ -37,18 +37,18 @@ __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_i
 available = _native.available
 
 
-def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-              op: str = "forward") -> bool:
-    """Whether the compiled loops beat the NumPy algorithms for ``op`` of this layer.
+def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """Whether the compiled loops beat the NumPy algorithms for this layer (forward pass and
+    both gradients).
 
-    ``op`` is ``"forward"``, ``"grad_input"`` or ``"grad_weight"``. A rule measured on the
-    benchmark suite and a sweep of 1-3-D layers (``benchmarks/RESULTS.md``): the BLAS-based
-    algorithms pay a pass over ``C_out * prod(K)`` product planes (or an im2col copy) for
-    every ``C_in``-deep product, so the direct loops win when ``C_in/g`` is small against
-    ``prod(stride)`` (at most 8x) and a phase has more than one tap (kernel longer than the
-    stride), for depthwise layers below the sub-pixel stride, and -- forward and weight
-    gradient -- for one output channel per group (FSRCNN's head: 1.7x faster than gemm, with
-    less memory than torch). They lose on fat layers (DCGAN 512 -> 256) and kernel = stride.
+    A rule measured on the benchmark suite and a sweep of 1-3-D layers
+    (``benchmarks/RESULTS.md``): the BLAS-based algorithms pay a pass over
+    ``C_out * prod(K)`` product planes (or an im2col copy) for every ``C_in``-deep product, so
+    the direct loops win when ``C_in/g`` is small against ``prod(stride)`` (at most 8x) and a
+    phase has more than one tap (kernel longer than the stride), for depthwise layers below
+    the sub-pixel stride, and for one output channel per group (FSRCNN's head: 2x faster than
+    gemm, with less memory than torch). They lose on fat layers (DCGAN 512 -> 256) and when
+    the kernel equals the stride (U-Net).
     """
     if not available():
         return False
@@ -56,9 +56,7 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     if cig == 1 and cog == 1:
         return p.stride[-1] < phase.SUBPIXEL_MIN_STRIDE
     overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
-    if cog == 1 and op in ("forward", "grad_weight"):
-        return overlap
-    return overlap and cig <= 8 * math.prod(p.stride)
+    return overlap and (cog == 1 or cig <= 8 * math.prod(p.stride))
 
 
 #: output columns per compiled pass (two rows of accumulators stay in L1; measured 1024 ->
@@ -81,6 +79,28 @@ def _zeroed(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A zero-filled array in this thread's reused scratch buffer ``name``."""
     buf = _parallel.scratch(name, math.prod(shape), dtype).reshape(shape)
     buf.fill(0)
+    return buf
+
+
+def _on_grid(name: str, x: np.ndarray, pitch: tuple[int, ...], front: int, total: int
+             ) -> np.ndarray:
+    """``x (N, C, *S)`` as ``(C, total)`` rows in this thread's scratch buffer ``name``:
+    ``front`` zeros, then every image on the zero-gapped grid ``(N, *pitch)``, then zeros.
+
+    One write per number: the gaps are zeroed slab by slab, not the whole buffer first
+    (a4's 18 MB grid: 2.4 -> 1.5 ms).
+    """
+    n, c, *size = x.shape
+    grid = n * math.prod(pitch)
+    buf = _parallel.scratch(name, c * total, x.dtype).reshape(c, total)
+    buf[:, :front] = 0
+    buf[:, front + grid:] = 0
+    view = buf[:, front:front + grid].reshape(c, n, *pitch)
+    for a, (i, q) in enumerate(zip(size, pitch)):
+        if q > i:                                   # the gap after dim a, inside dims < a
+            view[(slice(None), slice(None), *(slice(0, v) for v in size[:a]),
+                  slice(i, q))] = 0
+    view[(slice(None), slice(None), *(slice(0, i) for i in size))] = x.swapaxes(0, 1)
     return buf
 
 
@@ -119,9 +139,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return y
     grid = n * math.prod(plan.padded)
     # X (C_in, total) as phase._padded_input, in this thread's reused buffer (no page faults)
-    big = _zeroed("d_in", (c_in, plan.total), x.dtype)
-    view = big[:, plan.front:plan.front + grid].reshape(c_in, n, *plan.padded)
-    view[(slice(None), slice(None), *(slice(0, i) for i in size))] = x.swapaxes(0, 1)
+    big = _on_grid("d_in", x, plan.padded, plan.front, plan.total)
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
     # weights (g, Cog, terms) in term order: term k = (ci, tap) of its phase
     ci = src                                                   # the term's channel in group
@@ -218,9 +236,7 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
     nph = math.prod(p.stride)
     G, pitch, plane, off = split if split is not None else planes(gy, p, tuple(size))
     grid = n * math.prod(pitch)
-    X = _zeroed("d_x", (c_in, grid), x.dtype)               # x on the same grid, zero gaps
-    X.reshape(c_in, n, *pitch)[(slice(None), slice(None), *(slice(0, i) for i in size))] = \
-        x.swapaxes(0, 1)
+    X = _on_grid("d_x", x, pitch, 0, grid)                  # x on the same grid, zero gaps
     src = (np.arange(cog, dtype=np.int64)[:, None] * nph + plane).ravel()
     offs = np.tile(off, cog)
     zero = x.dtype.type(0)
