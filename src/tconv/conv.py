@@ -61,7 +61,7 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
       adds: 10x slower for FCN x32).
     * with numba, ``"direct"`` where :func:`tconv._algorithms.direct.preferred` says so:
       ``C_in/g <= 8 * prod(stride)`` and a kernel longer than the stride (3-D layers, thin
-      inputs: up to 6x faster than gemm on 3-D layers with tiny images), or one output
+      inputs: up to 6x faster than gemm on small 3-D layers), or one output
       channel per group (FSRCNN's head, 1.7x faster than gemm with 17-19 MB against torch's
       25-27 MB). The compiled loops skip the ``C_out * prod(K)`` product planes of the phase
       algorithm and the col2im of gemm.

@@ -40,6 +40,23 @@ def windows(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
     return v[(Ellipsis, *pos, *taps)]
 
 
+def on_grid(x: np.ndarray, pitch: Sequence[int], front: int, out: np.ndarray) -> np.ndarray:
+    """Fill ``out (C, total)`` with ``x (N, C, *S)`` channels first: ``front`` zeros, then every
+    image on the zero-gapped grid ``(N, *pitch)``, then zeros. One write per number: the gaps
+    are zeroed slab by slab, not the whole buffer first."""
+    n, c, *size = x.shape
+    grid = n * int(np.prod(pitch))
+    out[:, :front] = 0
+    out[:, front + grid:] = 0
+    view = out[:, front:front + grid].reshape(c, n, *pitch)
+    for a, (i, q) in enumerate(zip(size, pitch)):
+        if q > i:                                   # the gap after dim a, inside dims < a
+            view[(slice(None), slice(None), *(slice(0, v) for v in size[:a]),
+                  slice(i, q))] = 0
+    view[(slice(None), slice(None), *(slice(0, i) for i in size))] = x.swapaxes(0, 1)
+    return out
+
+
 def group_view(a: np.ndarray, groups: int) -> np.ndarray:
     """``(N, C, *S) -> (N, groups, C/groups, *S)`` (a view)."""
     return a.reshape(a.shape[0], groups, a.shape[1] // groups, *a.shape[2:])

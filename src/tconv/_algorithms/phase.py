@@ -44,6 +44,7 @@ import numpy as np
 
 from .._checks import ConvParams
 from . import _parallel
+from ._im2col import on_grid
 
 
 def phase_taps(r: int, k: int, s: int, d: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,12 +145,7 @@ def cached_plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvPara
 
 def _padded_input(x: np.ndarray, plan: _Plan) -> np.ndarray:
     """``X (C_in, total)``: x channels-first on the zero-gapped grid, after ``front`` zeros."""
-    n, c = x.shape[:2]
-    grid = n * int(np.prod(plan.padded))
-    big = np.zeros((c, plan.total), dtype=x.dtype)
-    view = big[:, plan.front:plan.front + grid].reshape(c, n, *plan.padded)
-    view[(slice(None), slice(None), *(slice(0, s) for s in x.shape[2:]))] = x.swapaxes(0, 1)
-    return big
+    return on_grid(x, plan.padded, plan.front, np.empty((x.shape[1], plan.total), x.dtype))
 
 
 def _blocks(n: int, cog: int, rows_per_channel: int, image: int
