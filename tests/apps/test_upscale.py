@@ -303,6 +303,23 @@ class TestTraining:
         partial = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
         assert partial["step"] == 6
 
+    def test_smoke_gated_and_shipped(self, tmp_path):
+        """Training runs with the gate in the loop, and ship() can set the gate afterwards."""
+        pytest.importorskip("torch")
+        from tconv.apps.upscale.train import ship, train
+
+        cfg = self._cfg(tmp_path / "run", steps=3)
+        cfg.model.gate_low, cfg.model.gate_high = 1.0, 2.0
+        train(cfg, log=lambda m: None)
+        _, meta = tio.load_weights(tmp_path / "run" / "weights.npz")
+        assert (meta["config"]["gate_low"], meta["config"]["gate_high"]) == (1.0, 2.0)
+        (tmp_path / "pkg").mkdir()
+        shipped = ship(tmp_path / "run", "cmd", 1.0, "here", dest=tmp_path / "pkg",
+                       gate=(1.5, 3.0))
+        model = infer.load_model(shipped, 2, "numpy")
+        assert (model.cfg.gate_low, model.cfg.gate_high) == (1.5, 3.0)
+        assert "gate" in tio.load_weights(shipped)[1]["train"]
+
     def test_oracle_flat_phase_penalty(self):
         """The training penalty: variance of the per-phase mean error on flat HR pixels."""
         torch = pytest.importorskip("torch")
@@ -547,3 +564,83 @@ class TestBalance:
         m = infer.receptive_radius(model.cfg) * scale
         interior = out[m:-m, m:-m]
         assert np.ptp(interior) < 1e-3, np.ptp(interior)
+
+
+class TestFlatnessGate:
+    """The gate that hands flat regions to the bicubic skip (model.flatness_gate)."""
+
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_oracle_torch(self, scale):
+        """NumPy gate == the torch module's gate (replicate pad, torch bilinear up-sampling)."""
+        torch = pytest.importorskip("torch")
+        from tconv.apps.upscale.model import flatness_gate, flatness_gate_torch
+
+        rng = np.random.default_rng(scale)
+        x = np.round(100 + rng.random((23, 17)) * rng.choice([0.5, 3, 9], (23, 17))) / 255
+        g = flatness_gate(x, scale, 1.5, 3.0)
+        gt = flatness_gate_torch(torch.tensor(x, dtype=torch.float32)[None, None], scale,
+                                 1.5, 3.0)[0, 0].numpy()
+        assert g.shape == (23 * scale, 17 * scale)
+        assert 0.1 < g.mean() < 0.9 and g.min() == 0.0 and g.max() == 1.0
+        np.testing.assert_allclose(g, gt, atol=1e-5)
+
+    def test_oracle_closed_form(self):
+        """A 3x3 window of std sigma: smoothstep((sigma - low)/(high - low)) at its centre."""
+        from tconv.apps.upscale.model import flatness_gate
+
+        x = np.zeros((3, 3))
+        x[1, 1] = 3.0 / 255                      # window std = 3 * sqrt(8) / 9 gray levels
+        sigma = 3.0 * np.sqrt(8.0) / 9.0
+        t = (sigma - 0.5) / (2.0 - 0.5)
+        assert flatness_gate(x, 1, 0.5, 2.0)[1, 1] == pytest.approx(t * t * (3 - 2 * t))
+
+    @pytest.mark.parametrize("engine", ["numpy", "torch"])
+    def test_identity_flat_is_bicubic(self, tmp_path, engine):
+        """Where the input is flat the gated model returns its bicubic skip exactly; the same
+        model without the gate does not (so the test can fail)."""
+        if engine == "torch":
+            pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=3, skip_a=-0.5, gate_low=1.5, gate_high=3.0)
+        path = _random_weights(tmp_path, cfg)
+        model = infer.load_model(path, 3, engine)
+        rng = np.random.default_rng(0)
+        y = np.full((20, 24), 0.4, np.float32)
+        y[:, 12:] = 0.6                                           # a step ...
+        y[:, 12:] += (rng.random((20, 12)) < 0.5) * (0.5 / 255)   # ... and sub-gray noise
+        skip = infer.bicubic_upsample(y.astype(np.float64), 3, -0.5)
+        out = model(y)
+        left = (slice(None), slice(0, 27))                        # LR columns 0..8: flat
+        np.testing.assert_allclose(out[left], skip[left], atol=1e-6)
+        assert np.abs(out - skip).max() > 1e-3                    # the step keeps the network
+        ungated = infer.NumpyUpscaler(UpscalerConfig(scale=3, skip_a=-0.5),
+                                      tio.load_weights(path)[0])
+        assert np.abs(ungated(y)[left] - skip[left]).max() > 1e-3
+
+    def test_identity_engines_and_tiles(self, tmp_path):
+        """Gated: NumPy == torch, tiled == whole (the gate's 1-pixel halo is in the margin)."""
+        pytest.importorskip("torch")
+        cfg = UpscalerConfig(scale=2, skip_a=-0.5, gate_low=1.5, gate_high=3.0)
+        path = _random_weights(tmp_path, cfg)
+        a = infer.load_model(path, 2, "numpy")
+        b = infer.load_model(path, 2, "torch")
+        rng = np.random.default_rng(1)
+        y = (np.round(rng.random((26, 21)) * 4 + 120) / 255).astype(np.float32)
+        whole = a(y)
+        assert 0 < np.mean(infer.flatness_gate(y, 2, 1.5, 3.0) == 0) < 1   # both regimes
+        np.testing.assert_allclose(whole, b(y), atol=2e-5)
+        np.testing.assert_allclose(infer.upscale_y(a, y, tile=8), whole, atol=1e-5)
+
+    @pytest.mark.parametrize("kw,match", [
+        (dict(gate_low=3.0, gate_high=1.5), r"gate_low=3.0 must be below gate_high=1.5"),
+        (dict(gate_low=-1.0, gate_high=2.0), r"gate_low=-1.0 must be a number of gray"),
+        (dict(gate_high=True), r"gate_high=True must be a number"),
+        (dict(gate_low="1", gate_high=2.0), r"gate_low='1' must be a number")])
+    def test_exception_config(self, kw, match):
+        with pytest.raises(ValueError, match=match):
+            UpscalerConfig(**kw)
+
+    @pytest.mark.parametrize("scale", SCALES)
+    def test_shipped_gated(self, scale):
+        """The shipped transposed heads carry the gate chosen by benchmarks/upscale_gate.py."""
+        cfg = infer.load_model(None, scale, "numpy").cfg
+        assert (cfg.gate_low, cfg.gate_high) == (1.5, 3.0)

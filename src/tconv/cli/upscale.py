@@ -112,6 +112,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-size", type=int, default=0,
                    help="kernel of the transposed head (default 0: FSRCNN's 9, padding 4); "
                         "another K is centred, and a multiple of the scale overlaps evenly")
+    p.add_argument("--gate", type=float, nargs=2, default=(0.0, 0.0), metavar=("LOW", "HIGH"),
+                   help="train with the flatness gate: fade the learned residual out where the "
+                        "3x3 local std of the input is below LOW..HIGH gray levels (the "
+                        "shipped models add 1.5 3 after training; default off)")
     p.add_argument("--steps", type=int, default=20000, help="optimizer steps (default 20000)")
     p.add_argument("--minutes", type=float, default=None,
                    help="stop after this many minutes of training (checkpoint kept)")
@@ -136,7 +140,8 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(model=UpscalerConfig(scale=args.scale, head=args.head,
                                            skip=not args.no_skip, skip_a=args.skip_a,
                                            head_size=args.head_size,
-                                           head_moments=args.head_moments),
+                                           head_moments=args.head_moments,
+                                           gate_low=args.gate[0], gate_high=args.gate[1]),
                       out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
                       seed=args.seed, eval_every=args.eval_every, resume=args.resume,
                       threads=args.threads, balance_phases=args.balance_phases,

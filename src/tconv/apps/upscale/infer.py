@@ -44,7 +44,7 @@ from ... import io as tio
 from ..._algorithms._parallel import for_each, scratch
 from ...checkerboard import pixel_shuffle
 from ...kernels import subpixel_form
-from .model import UpscalerConfig, body_layers, cubic_weights
+from .model import UpscalerConfig, body_layers, cubic_weights, flatness_gate
 
 __all__ = ["WEIGHTS_DIR", "conv_same", "weights_path", "load_model", "NumpyUpscaler",
            "TorchUpscaler", "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
@@ -231,6 +231,8 @@ class NumpyUpscaler:
             up = np.repeat(np.repeat(h, s, axis=1), s, axis=2)        # nearest x s
             out = conv_same(up, self.head_w, self.head_b)
         out = out[0]
+        if cfg.gated:
+            out = out * flatness_gate(x[0], s, cfg.gate_low, cfg.gate_high)
         if cfg.skip:
             out = out + bicubic_upsample(x[0], s, cfg.skip_a)
         return out.astype(np.float32, copy=False)
@@ -334,6 +336,8 @@ class NumpyUpscaler:
         if cfg.head == "transposed":
             (cr0, cr1), (cc0, cc1) = self.head_crop
             out = out[cr0:out.shape[0] - cr1, cc0:out.shape[1] - cc1]
+        if cfg.gated:
+            out = out * flatness_gate(x, s, cfg.gate_low, cfg.gate_high)   # float32
         if cfg.skip:
             out = out + bicubic_upsample(x, s, cfg.skip_a)
         return np.ascontiguousarray(out, dtype=np.float32)

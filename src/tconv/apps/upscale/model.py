@@ -20,6 +20,15 @@ reference, whose smoother kernel leaves less stride-periodic error on flat regio
 shipped models use it). Measured in the research note, the skip trains faster and ends
 free of stride-periodic (checkerboard) artifacts.
 
+With a *flatness gate* (``gate_low < gate_high``, gray levels; the shipped models use
+1.5 and 3) the learned residual is faded out where the input is flat:
+``out = gate * head(body(x)) + skip`` with ``gate`` the smoothstep of the 3x3 local standard
+deviation of ``x`` (in gray levels) between ``gate_low`` and ``gate_high``, bilinearly
+up-sampled (:func:`flatness_gate`). On flat regions -- where a learned head has nothing to
+add but noise and its sub-pixel phases leave a faint checkerboard -- the output is the
+bicubic skip itself; on edges and texture it is the network's. The same idea as RAISR's
+structure-based blending with the cheap up-scale (Romano et al. 2017).
+
 Convention: input and output are luminance in [0, 1] (gray levels / 255), ``(N, 1, H, W)``.
 """
 
@@ -30,7 +39,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["UpscalerConfig", "Upscaler", "HEADS", "body_layers", "balance_phases",
-           "balance_head", "cubic_weights", "cubic_upsample_torch"]
+           "balance_head", "cubic_weights", "cubic_upsample_torch", "flatness_gate",
+           "flatness_gate_torch"]
 
 HEADS = ("transposed", "pixel_shuffle", "resize_conv")
 
@@ -48,8 +58,19 @@ class UpscalerConfig:
     skip_a: float = -0.75
     head_size: int = 0
     head_moments: int = 1
+    gate_low: float = 0.0
+    gate_high: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("gate_low", "gate_high"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < 256.0:
+                raise ValueError(f"UpscalerConfig: {name}={v!r} must be a number of gray "
+                                 "levels in [0, 256)")
+            setattr(self, name, float(v))
+        if self.gate_high and not self.gate_low < self.gate_high:
+            raise ValueError(f"UpscalerConfig: gate_low={self.gate_low!r} must be below "
+                             f"gate_high={self.gate_high!r} (gate_high=0 turns the gate off)")
         if not isinstance(self.skip_a, (int, float)) or not -1.0 <= self.skip_a <= 0.0:
             raise ValueError(f"UpscalerConfig: skip_a={self.skip_a!r} must be a cubic "
                              "coefficient in [-1, 0] (-0.75 torch, -0.5 PIL/MATLAB)")
@@ -94,6 +115,10 @@ class UpscalerConfig:
         p = -(-(k - s) // 2)
         return p, 2 * p - (k - s)
 
+    @property
+    def gated(self) -> bool:
+        return self.gate_high > 0.0
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -118,6 +143,98 @@ def cubic_weights(t: float, a: float = -0.75) -> list[float]:
     from ...interpolate import _cubic_weights
 
     return [float(v) for v in _cubic_weights(np.asarray(t, dtype=np.float64), a)]
+
+
+def _smoothstep(t):
+    return t * t * (3.0 - 2.0 * t)
+
+
+def flatness_gate(x: np.ndarray, scale: int, low: float, high: float) -> np.ndarray:
+    """The up-scaler's flatness gate for LR luminance ``x (H, W)`` in [0, 1] -> ``(sH, sW)``.
+
+    ``g = smoothstep((std3x3(x) * 255 - low) / (high - low))`` on the LR grid -- 0 where the
+    3x3 neighbourhood (edge-replicated at the border) varies by less than ``low`` gray levels,
+    1 above ``high`` -- then up-sampled like ``interpolate(mode="bilinear",
+    align_corners=False)``. The window sums are separable box sums in float64 (no
+    cancellation worth a thought at 8-bit contrasts); the result has ``x``'s float dtype.
+    Equals :func:`flatness_gate_torch`.
+
+    Examples:
+        >>> x = np.zeros((4, 4)); x[:, 2:] = 10 / 255          # a 10-gray-level step
+        >>> flatness_gate(x, 1, 1.5, 3.0)[0].tolist()           # LR grid: open next to it
+        [0.0, 1.0, 1.0, 0.0]
+        >>> flatness_gate(x, 2, 1.5, 3.0)[0].tolist()
+        [0.0, 0.25, 0.75, 1.0, 1.0, 0.75, 0.25, 0.0]
+    """
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    rows, cols = x.shape
+    xp = np.pad(x.astype(np.float64), 1, mode="edge")
+    xp *= 255.0
+
+    def box(a: np.ndarray) -> np.ndarray:                     # 3x3 sums, valid part
+        r = a[:, :-2] + a[:, 1:-1]
+        r += a[:, 2:]
+        out = r[:-2] + r[1:-1]
+        out += r[2:]
+        return out
+
+    m = box(xp)
+    m *= 1.0 / 9.0
+    xp *= xp
+    var = box(xp)
+    var *= 1.0 / 9.0
+    var -= m * m
+    np.maximum(var, 0.0, out=var)
+    g = np.sqrt(var, out=var)
+    g -= low
+    g *= 1.0 / (high - low)
+    np.clip(g, 0.0, 1.0, out=g)
+    g = g.astype(dtype)
+    g = _smoothstep(g)
+    return _linear_axis(_linear_axis(g, scale, -1), scale, -2)
+
+
+def _linear_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
+    # torch's bilinear (align_corners=False) up-sampling of a 2-D array along axis -1 or -2,
+    # edge-clamped; written in place into an (n, s) split of that axis (no transposes)
+    if axis == -1:
+        xp = np.pad(x, ((0, 0), (1, 1)), mode="edge")
+        n = x.shape[1]
+        out = np.empty((x.shape[0], n, s), dtype=x.dtype)
+
+        def put(r: int, v: np.ndarray) -> None:
+            out[:, :, r] = v
+        take = [xp[:, k:k + n] for k in range(3)]
+    else:
+        xp = np.pad(x, ((1, 1), (0, 0)), mode="edge")
+        n = x.shape[0]
+        out = np.empty((n, s, x.shape[1]), dtype=x.dtype)
+
+        def put(r: int, v: np.ndarray) -> None:
+            out[:, r] = v
+        take = [xp[k:k + n] for k in range(3)]
+    for r in range(s):
+        src = (r + 0.5) / s - 0.5
+        f = int(np.floor(src))                  # -1 or 0
+        t = src - f
+        put(r, (1.0 - t) * take[f + 1] + t * take[f + 2])
+    return out.reshape(x.shape[0], -1) if axis == -1 else out.reshape(-1, x.shape[1])
+
+
+def flatness_gate_torch(x, scale: int, low: float, high: float):
+    """:func:`flatness_gate` for ``(N, 1, H, W)`` torch tensors (no parameters)."""
+    torch = _torch()
+    F = torch.nn.functional
+    n, c, rows, cols = x.shape
+    win = F.unfold(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3)      # (N, C*9, H*W)
+    win = win.reshape(n, c, 9, rows * cols)
+    d = (win - win[:, :, 4:5]) * 255.0           # about the centre: no float32 cancellation
+    m = d.mean(dim=2)
+    var = (d * d).mean(dim=2) - m * m
+    std = var.clamp_min(1e-12).sqrt().reshape(n, c, rows, cols)
+    g = _smoothstep(((std - low) / (high - low)).clamp(0.0, 1.0))
+    return F.interpolate(g, scale_factor=scale, mode="bilinear", align_corners=False)
 
 
 def cubic_upsample_torch(x, scale: int, a: float = -0.75):
@@ -309,6 +426,9 @@ def _build_class():
 
         def forward(self, x):
             out = self.head(self.body(x))
+            if self.cfg.gated:
+                out = out * flatness_gate_torch(x, self.cfg.scale, self.cfg.gate_low,
+                                                self.cfg.gate_high)
             if self.cfg.skip:
                 if self.cfg.skip_a == -0.75:
                     out = out + F.interpolate(x, scale_factor=self.cfg.scale, mode="bicubic",

@@ -235,13 +235,15 @@ def config_dict(cfg: TrainConfig) -> dict:
 
 
 def ship(run_dir: pathlib.Path, command: str, minutes: float, machine: str,
-         dest: pathlib.Path | None = None, balance: bool = True) -> pathlib.Path:
+         dest: pathlib.Path | None = None, balance: bool = True,
+         gate: tuple[float, float] | None = None) -> pathlib.Path:
     """Copy a finished run's verified ``weights.npz`` into the package weights folder.
 
     The manifest entry keeps the run's config and training record and adds the command, the
     wall-clock minutes and the machine that produced it. With ``balance`` the head is
     projected onto checkerboard-free weights first (:func:`.model.balance_head`; recorded in
-    the manifest as ``post_processing``). Returns the shipped file's path.
+    the manifest as ``post_processing``). ``gate=(low, high)`` sets the model's flatness gate
+    (:func:`.model.flatness_gate`; the weights are unchanged). Returns the shipped file's path.
     """
     from ... import io as tio
     from .infer import weights_path
@@ -259,5 +261,9 @@ def ship(run_dir: pathlib.Path, command: str, minutes: float, machine: str,
                                          "apps.upscale.model.balance_head): checkerboard-free "
                                          "on constant and ramp input")
     meta = {k: v for k, v in meta.items() if k not in ("sha256", "train")}
+    if gate is not None:
+        cfg = UpscalerConfig(**{**meta["config"], "gate_low": gate[0], "gate_high": gate[1]})
+        meta["config"] = cfg.to_dict()
+        train_meta["gate"] = f"flatness gate low={gate[0]:g}, high={gate[1]:g} gray levels"
     meta["train"] = train_meta
     return tio.save_weights(target, arrays, meta)
