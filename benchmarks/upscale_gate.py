@@ -44,12 +44,9 @@ def _gain_and_stats(model, pairs, s: int):
         bic = resize(lr, hr.shape[0], hr.shape[1], method="bicubic")
         sr = _learned_sr(model, lr)
         core = (slice(s, -s), slice(s, -s))
-
-        def q(z: np.ndarray) -> np.ndarray:
-            return np.clip(np.round(z), 0, 255)[core]
-
-        gains.append(psnr(hr[core], q(sr), data_range=255)
-                     - psnr(hr[core], q(bic), data_range=255))
+        q_sr, q_bic = (np.clip(np.round(z), 0, 255)[core] for z in (sr, bic))
+        gains.append(psnr(hr[core], q_sr, data_range=255)
+                     - psnr(hr[core], q_bic, data_range=255))
         a, c = flat_phase_stats(hr, sr - hr, s)
         b, _ = flat_phase_stats(hr, bic - hr, s)
         sums, counts, bsums = sums + a, counts + c, bsums + b
