@@ -143,3 +143,73 @@ def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
                 t += 1
             a += 2 if pair else 1
 
+
+
+@jit
+def wimg(x3, G, src, off, rows_off, gstride, rows_per_group, img_pitch, n0, n1, r0, r1,
+         rchunk, out, C, zero):  # pragma: no cover - compiled
+    # out[a, t] += sum_{n0 <= n < n1} sum_{r0 <= r < r1, l} x3[n, a, r*L + l]
+    #                * G[src[t] + group(a)*gstride, n*img_pitch + rows_off[r] + off[t] + l]
+    # x3 (N, A, R*L) is x in its own layout (no copy); the windows of G for a chunk of rows
+    # are first gathered into C (T, rchunk*L), small enough for L2, then every output is a
+    # dot product of two contiguous rows: two input channels by four taps per pass.
+    A = x3.shape[1]
+    L = x3.shape[2] // rows_off.shape[0]
+    T = src.shape[0]
+    groups = A // rows_per_group
+    for n in range(n0, n1):
+        for q0 in range(r0, r1, rchunk):
+            q1 = min(q0 + rchunk, r1)
+            F = (q1 - q0) * L
+            f0 = q0 * L
+            for gi in range(groups):
+                base = gi * gstride
+                for t in range(T):
+                    plane = G[base + src[t]]
+                    for r in range(q0, q1):
+                        s0 = n * img_pitch + rows_off[r] + off[t]
+                        d0 = (r - q0) * L
+                        C[t, d0:d0 + L] = plane[s0:s0 + L]
+                a = gi * rows_per_group
+                a_end = a + rows_per_group
+                while a < a_end:
+                    pair = a + 1 < a_end
+                    x = x3[n, a, f0:f0 + F]
+                    y = x3[n, a + 1 if pair else a, f0:f0 + F]
+                    t = 0
+                    while t + 4 <= T:
+                        g0, g1, g2, g3 = C[t, :F], C[t + 1, :F], C[t + 2, :F], C[t + 3, :F]
+                        s0, s1, s2, s3 = zero, zero, zero, zero
+                        u0, u1, u2, u3 = zero, zero, zero, zero
+                        for f in range(F):
+                            xv, yv = x[f], y[f]
+                            h0, h1, h2, h3 = g0[f], g1[f], g2[f], g3[f]
+                            s0 += xv * h0
+                            s1 += xv * h1
+                            s2 += xv * h2
+                            s3 += xv * h3
+                            u0 += yv * h0
+                            u1 += yv * h1
+                            u2 += yv * h2
+                            u3 += yv * h3
+                        out[a, t] += s0
+                        out[a, t + 1] += s1
+                        out[a, t + 2] += s2
+                        out[a, t + 3] += s3
+                        if pair:
+                            out[a + 1, t] += u0
+                            out[a + 1, t + 1] += u1
+                            out[a + 1, t + 2] += u2
+                            out[a + 1, t + 3] += u3
+                        t += 4
+                    while t < T:
+                        g0 = C[t, :F]
+                        s0, u0 = zero, zero
+                        for f in range(F):
+                            s0 += x[f] * g0[f]
+                            u0 += y[f] * g0[f]
+                        out[a, t] += s0
+                        if pair:
+                            out[a + 1, t] += u0
+                        t += 1
+                    a += 2 if pair else 1
