@@ -7,7 +7,6 @@ PyTorch autograd and against the im2col path they replace.
 
 from __future__ import annotations
 
-import math
 import sys
 
 import numpy as np
@@ -83,10 +82,8 @@ class TestDirectGradients:
         split = direct.planes(gy, p, tuple(x.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(x.shape[2:]), split)
         gw = direct.grad_weight(x, gy, w.shape, p, split)
-        gw_rows = direct.grad_weight_rows(x, gy, w.shape, p, split)
         assert_close(gx, gx_ref, dtype)
         assert_close(gw, gw_ref, dtype)
-        assert_close(gw_rows, gw_ref, dtype)
 
     @settings(max_examples=150)
     @given(cfg=transposed_configs(), seed=st.integers(0, 2**31 - 1))
@@ -106,22 +103,6 @@ class TestDirectGradients:
                                  cfg.output_padding, cfg.groups, cfg.dilation, None)
         assert_close(direct.grad_input(gy, w, p, cfg.size), tx.grad.numpy())
         assert_close(direct.grad_weight(x, gy, w.shape, p), tw.grad.numpy())
-        assert_close(direct.grad_weight_rows(x, gy, w.shape, p), tw.grad.numpy())
-
-    @pytest.mark.parametrize("shape", [(1, 16, 128, 96), (4, 16, 64, 64)])
-    @pytest.mark.parametrize("threads", ["1", "2"])
-    def test_identity_rows_threaded(self, shape, threads, monkeypatch):
-        """grad_weight_rows with its work split by rows (one image) or by images, on a pool,
-        equals the im2col weight gradient."""
-        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
-        rng = np.random.default_rng(5)
-        x = rng.standard_normal(shape).astype(np.float32)
-        w = rng.standard_normal((16, 2, 4, 4)).astype(np.float32)
-        p, out = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
-        gy = rng.standard_normal((shape[0], 2, *out)).astype(np.float32)
-        assert 16 * 32 * math.prod(shape[:1] + shape[2:]) >= direct.PARALLEL_MACS
-        assert_close(direct.grad_weight_rows(x, gy, w.shape, p), _grad_refs(x, w, gy, p)[1],
-                     np.float32)
 
     def test_backward_routes_and_agrees(self, monkeypatch):
         # a layer `preferred` routes to the compiled loops; TCONV_NUMBA=0 takes im2col

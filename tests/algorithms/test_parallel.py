@@ -36,23 +36,6 @@ class TestParallel:
             # the weight gradient sums per-thread partials: same terms, another order
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * np.abs(want).max())
 
-    @pytest.mark.parametrize("threads", ["1", "2", "3"])
-    def test_identity_copy_parts(self, threads, monkeypatch):
-        """Strided copies split along an axis across threads land exactly; small ones stay
-        on the calling thread."""
-        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
-        rng = np.random.default_rng(1)
-        src = rng.standard_normal((3, 40, 70, 70)).astype(np.float32)    # 2.4 MB
-        dst = np.zeros((40, 3, 64, 33), np.float32)
-        small_src, small_dst = src[:1, :2, :4, :4], np.zeros((1, 2, 4, 4), np.float32)
-        view = src[:, :, 2:66, ::2][..., :33].swapaxes(0, 1)
-        _parallel.copy_parts([(dst, view), (small_dst, small_src)])
-        np.testing.assert_array_equal(dst, view)
-        np.testing.assert_array_equal(small_dst, small_src)
-        tiny = np.zeros((2, 3))
-        _parallel.copy_parts([(tiny, np.ones((2, 3)))])
-        assert tiny.sum() == 6
-
     def test_scratch_is_reused(self):
         a = _parallel.scratch("t", 1000, np.float32)
         b = _parallel.scratch("t", 500, np.float32)

@@ -42,5 +42,5 @@ def kernels() -> dict[str, Any]:
         except ImportError:  # pragma: no cover - guarded by available()
             raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
                               ) from None
-        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, wimg=k.wimg)
+        _KERNELS.update(igemm=k.igemm, wdots=k.wdots)
     return _KERNELS

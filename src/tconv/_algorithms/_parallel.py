@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["num_threads", "for_each", "scratch", "copy_parts"]
+__all__ = ["num_threads", "for_each", "scratch"]
 
 T = TypeVar("T")
 
@@ -117,33 +117,3 @@ def scratch(name: str, size: int, dtype: np.typing.DTypeLike) -> np.ndarray:
         if buf.nbytes <= KEEP_BYTES:
             store[(name, dtype)] = buf
     return buf[:size]
-
-
-#: bytes below which a copy stays on the calling thread (a pool round trip costs tens of
-#: microseconds)
-PARALLEL_COPY_BYTES = 1 << 20
-
-
-def copy_parts(pairs: Sequence[tuple[np.ndarray, np.ndarray]], axis: int = 1) -> None:
-    """``dst[...] = src`` for each ``(dst, src)`` pair, each split along ``axis`` into one
-    part per thread when the copies are large: NumPy's strided copies run on one core, and
-    a copy-out of a 15 MB result took 1.5 ms on one of this machine's two."""
-    total = sum(int(d.nbytes) for d, _ in pairs)
-    threads = num_threads()
-    if threads <= 1 or total < PARALLEL_COPY_BYTES:
-        for d, s in pairs:
-            d[...] = s
-        return
-    items = []
-    for d, s in pairs:
-        length = d.shape[axis]
-        pieces = -(-threads // len(pairs))                    # ceil: every thread busy
-        step = max(1, -(-length // pieces))
-        for a in range(0, length, step):
-            cut = (slice(None),) * axis + (slice(a, a + step),)
-            items.append((d[cut], s[cut]))
-
-    def run(item: tuple[np.ndarray, np.ndarray]) -> None:
-        item[0][...] = item[1]
-
-    for_each(run, items, limit_blas=False)

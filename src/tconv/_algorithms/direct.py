@@ -137,14 +137,11 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         lambda r: igemm(wk, big, src, off, kstart, lengths, cig, bufs, r[0], r[1], CHUNK),
         _ranges(int(lengths.max()), _pieces(work)), parallel=work >= PARALLEL_MACS,
         limit_blas=False)
-    pairs = []
     for ph, buf in zip(plan.phases, bufs):
         res = buf.reshape(g * cog, n, *plan.padded)[
             (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
-        pairs.append((y[(slice(None), slice(None),
-                         *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))],
-                      res.swapaxes(0, 1)))
-    _parallel.copy_parts(pairs)
+        y[(slice(None), slice(None), *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = \
+            res.swapaxes(0, 1)
     return y
 
 
@@ -211,9 +208,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
                        _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS,
                        limit_blas=False)
     res = buf.reshape(c_in, n, *pitch)[(slice(None), slice(None), *(slice(0, i) for i in size))]
-    gx = np.empty((n, c_in, *size), dtype=gy.dtype)
-    _parallel.copy_parts([(gx, res.swapaxes(0, 1))])
-    return gx
+    return np.ascontiguousarray(res.swapaxes(0, 1))
 
 
 def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams,
@@ -247,43 +242,3 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
                            range(len(ranges)), limit_blas=False)
         gw = parts.sum(axis=0)
     return gw.reshape(c_in, cog, *p.kernel)
-
-
-def grad_weight_rows(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams,
-                     split: tuple | None = None) -> np.ndarray:
-    """:func:`grad_weight` reading ``x`` in place (kernel ``wimg``): the windows of the
-    gradient planes for a chunk of ``x``'s rows are gathered into a small (L2-sized) buffer,
-    then every ``grad_w`` entry is a dot product of two contiguous rows. No copy of ``x``
-    onto the zero-gapped grid (for a4 that copy alone took 2.3 ms)."""
-    wimg = _native.kernels()["wimg"]
-    n, c_in, *size = x.shape
-    g = p.groups
-    cig, cog = c_in // g, w_shape[1]
-    nph = math.prod(p.stride)
-    G, pitch, plane, off = split if split is not None else planes(gy, p, tuple(size))
-    steps = [math.prod(pitch[a + 1:]) for a in range(len(pitch))]
-    length, rows = size[-1], math.prod(size[:-1])
-    rows_off = np.zeros(rows, dtype=np.int64)
-    for idx, r in enumerate(np.ndindex(*size[:-1])):
-        rows_off[idx] = sum(i * st for i, st in zip(r, steps))
-    x3 = np.ascontiguousarray(x).reshape(n, c_in, rows * length)
-    src = (np.arange(cog, dtype=np.int64)[:, None] * nph + plane).ravel()
-    offs = np.tile(off, cog)
-    rchunk = max(1, CHUNK // length)
-    zero = x.dtype.type(0)
-    threads = _pieces(c_in * len(src) * n * rows * length)
-    if n >= threads:
-        tasks = [(a, b, 0, rows) for a, b in _ranges(n, threads, align=1)]
-    else:
-        tasks = [(0, n, a, b) for a, b in _ranges(rows, threads, align=rchunk)]
-    parts = np.zeros((len(tasks), c_in, len(src)), dtype=x.dtype)
-
-    def run(i: int) -> None:
-        n0, n1, r0, r1 = tasks[i]
-        cols = _parallel.scratch("d_cols", len(src) * rchunk * length, x.dtype).reshape(
-            len(src), rchunk * length)
-        wimg(x3, G, src, offs, rows_off, cog * nph, cig, math.prod(pitch), n0, n1, r0, r1,
-             rchunk, parts[i], cols, zero)
-
-    _parallel.for_each(run, range(len(tasks)), parallel=len(tasks) > 1, limit_blas=False)
-    return parts.sum(axis=0).reshape(c_in, cog, *p.kernel)
