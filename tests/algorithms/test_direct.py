@@ -70,6 +70,49 @@ def _grad_refs(x, w, gy, p):
     return gx, gw
 
 
+class TestDepthwise:
+    """``direct`` on depthwise layers (one channel per group, what ``auto`` gives it below
+    stride 8): against scatter on random 1-D/2-D layers, and against torch on FCN's
+    bilinear up-sampler."""
+
+    @settings(max_examples=120, deadline=None)
+    @given(ndim=st.sampled_from([1, 2]), c=st.integers(1, 4), n=st.integers(1, 3),
+           k=st.integers(1, 6), s=st.integers(1, 5), d=st.integers(1, 3),
+           size=st.integers(1, 9), data=st.data())
+    def test_identity_vs_scatter(self, ndim, c, n, k, s, d, size, data):
+        span = d * (k - 1) + 1
+        pad = data.draw(st.integers(0, span - 1))
+        opad = data.draw(st.integers(0, max(s, d) - 1))
+        shape = (size,) * ndim
+        if (size - 1) * s - 2 * pad + span + opad < 1:
+            return
+        rng = np.random.default_rng(size * 100 + k)
+        x = rng.standard_normal((n, c, *shape))
+        w = rng.standard_normal((c, 1, *(k,) * ndim))
+        kw = dict(stride=s, padding=pad, output_padding=opad, groups=c, dilation=d)
+        try:
+            ref = tconv.conv_transpose(x, w, algorithm="scatter", **kw)
+        except ValueError:                       # e.g. output_padding >= stride and dilation
+            return
+        got = tconv.conv_transpose(x, w, algorithm="direct", **kw)
+        assert got.shape == ref.shape
+        assert_close(got, ref)
+
+    @pytest.mark.parametrize("threads", ["1", "2"])
+    def test_oracle_torch_fcn(self, threads, monkeypatch):
+        torch = pytest.importorskip("torch")
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 21, 64, 64)).astype(np.float32)     # c2, two images
+        w = rng.standard_normal((21, 1, 4, 4)).astype(np.float32)
+        b = rng.standard_normal(21).astype(np.float32)
+        got = tconv.conv_transpose(x, w, b, stride=2, padding=1, groups=21, algorithm="direct")
+        want = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w),
+                                                    torch.tensor(b), 2, 1, groups=21)
+        assert got.dtype == np.float32
+        assert_close(got, want.numpy(), np.float32)
+
+
 class TestDirectGradients:
     @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
     def test_identity(self, case, dtype):
