@@ -1,10 +1,14 @@
-"""Two compiled loops (numba, the optional extra ``tconv[fast]``): implicit matrix products.
+"""Compiled loops (numba, the optional extra ``tconv[fast]``).
 
-Both read their right-hand matrix as *shifted windows* of a few flat planes instead of an
-im2col copy: column ``k`` of the virtual matrix is ``inp[src[k], off[k] : off[k] + L]``.
+Two implicit matrix products read their right-hand matrix as *shifted windows* of a few
+flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
+``inp[src[k], off[k] : off[k] + L]``.
 
     igemm:  out[o, f]  = sum_k W[o, k] * inp[src[k], off[k] + f]       (product, no im2col)
     wdots:  out[a, t] += sum_f X[a, f] * G[src[t], off[t] + f]         (correlation sums)
+
+A third, ``col2im2d``, is the 2-D col2im of the ``gemm`` algorithm: each output written once
+as the sum of the product's taps that reach it.
 
 With the planes laid out on a zero-gapped grid (see :mod:`tconv._algorithms.phase`), a
 conv_transpose phase, the input gradient (a strided conv) and the weight gradient are each
@@ -35,12 +39,13 @@ def available() -> bool:
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ...}``, compiled on the first call of each dtype."""
+    """``{"igemm": ..., "wdots": ..., "col2im2d": ...}``, compiled on the first call of each
+    dtype."""
     if not _KERNELS:
         try:
             from . import _native_kernels as k
         except ImportError:  # pragma: no cover - guarded by available()
             raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
                               ) from None
-        _KERNELS.update(igemm=k.igemm, wdots=k.wdots)
+        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d)
     return _KERNELS

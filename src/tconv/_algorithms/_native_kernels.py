@@ -143,3 +143,50 @@ def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
                 t += 1
             a += 2 if pair else 1
 
+
+
+@jit
+def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
+             tmp):  # pragma: no cover - compiled
+    # y[n, c, m*sy + ry, q*sx + rx] = sum cols[n, c, ky, kx, m + yoff, q + xsh]
+    # over the taps (ky, yoff) of row phase ry and (kx, xsh) of column phase rx (tables as
+    # built by gemm._phase_taps), reads outside cols' (H, W) being zero: col2im written
+    # output row by output row, each output once (no zero fill, no read-modify-write of y).
+    # Each column phase is summed contiguously in tmp[rx], then interleaved into the row.
+    nb, cb = cols.shape[0], cols.shape[1]
+    H, W = cols.shape[4], cols.shape[5]
+    OH, OW = y.shape[2], y.shape[3]
+    Q = tmp.shape[1]
+    for n in range(nb):
+        for c in range(cb):
+            for oy in range(OH):
+                m = oy // sy
+                ry = oy - m * sy
+                for rx in range(sx):
+                    tz = tmp[rx]
+                    for q in range(Q):
+                        tz[q] = 0
+                for a in range(ystart[ry], ystart[ry + 1]):
+                    iy = m + yoff[a]
+                    if iy < 0 or iy >= H:
+                        continue
+                    ky = yk[a]
+                    for rx in range(sx):
+                        tr = tmp[rx]
+                        for b in range(xstart[rx], xstart[rx + 1]):
+                            sh = xsh[b]
+                            q0 = max(0, -sh)
+                            q1 = min(Q, W - sh)
+                            if q1 <= q0:
+                                continue
+                            dst = tr[q0:q1]
+                            src = cols[n, c, ky, xk[b], iy, q0 + sh:q1 + sh]
+                            for q in range(q1 - q0):
+                                dst[q] += src[q]
+                o = y[n, c, oy]
+                for rx in range(sx):
+                    col = o[rx::sx]
+                    tr = tmp[rx]
+                    for q in range(col.shape[0]):
+                        col[q] = tr[q]
+

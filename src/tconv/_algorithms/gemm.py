@@ -18,6 +18,10 @@ When one image of one channel is bigger than a block (FSRCNN: 81 taps x 256x256)
 are ranges of input rows instead; neighbouring row blocks add into shared output rows, so
 the even blocks run in parallel first, then the odd ones.
 
+With numba (``tconv[fast]``), 2-D channels-first layers whose image fits a block take a
+compiled path instead: a batched product per block read from ``x`` in place, and a col2im
+loop that writes each output once (a4: 7.2-9.1 -> 4.4-5.5 ms, measured in one session).
+
 Layout: channels-first col2im adds runs along the last spatial dim -- 4 numbers long for
 a 4x4 DCGAN input. For wide layers on small images the product is computed channels-last
 instead (``cols[n, *S, *K, c_out] = x_nhwc @ w``), every block add runs over ``C_out``
@@ -26,12 +30,13 @@ contiguous numbers, and one transpose per block writes ``y``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
 
 from .._checks import ConvParams
-from . import _parallel
+from . import _native, _parallel
 from ._im2col import block_slices
 
 #: numbers in the reused product buffer (4 MiB of float32: fits the L3 cache of small CPUs)
@@ -96,6 +101,8 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
     ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
+    if p.ndim == 2 and ntap * nsz <= BLOCK_ELEMENTS and _native.available():
+        return _channels_first_compiled(x, w, p, out)
     # x: (N, g, Cig, *S) -> (g, Cig, N*prodS): one copy unless N == 1
     xg = np.moveaxis(x.reshape(n, g, cig, nsz), 0, 2).reshape(g, cig, n * nsz)
     wt = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)   # (g, Cog*prodK, Cig) view
@@ -140,6 +147,58 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
 
     for wave in waves:
         _parallel.for_each(run, wave)
+    return y.reshape(n, g * cog, *out)
+
+
+@functools.lru_cache(maxsize=256)
+def _phase_taps(k: int, s: int, pad: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per output phase ``r < s`` (one dim): the taps ``t`` that reach outputs ``m*s + r`` and
+    the input each reads, ``m + offset``; flat arrays with the phases' starts."""
+    start, taps, offs = [0], [], []
+    for r in range(s):
+        for t in range(k):
+            u = r + pad - t * d
+            if u % s == 0:
+                taps.append(t)
+                offs.append(u // s)
+        start.append(len(taps))
+    return (np.array(start, dtype=np.int64), np.array(taps, dtype=np.int64),
+            np.array(offs, dtype=np.int64))
+
+
+def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
+                             out: tuple[int, ...]) -> np.ndarray:
+    """2-D channels-first with numba (``tconv[fast]``): per block of images, one batched
+    product ``w.T @ x[n]`` read from ``x`` in place (no ``(C_in, N*S)`` copy of the input),
+    then a compiled col2im (``col2im2d``) that writes every output once as the sum of its
+    taps -- instead of ``prod(K)`` strided read-add-write passes over the output block."""
+    col2im = _native.kernels()["col2im2d"]
+    n, c_in, h, wd = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w.shape[1]
+    kh, kw = p.kernel
+    ntap, nsz = kh * kw, h * wd
+    xv = x.reshape(n, g, cig, nsz)
+    wt = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)   # (g, Cog*prodK, Cig) view
+    y = np.empty((n, g, cog, *out), dtype=x.dtype)
+    (sy, sx), (dy, dx) = p.stride, p.dilation
+    ytab = _phase_taps(kh, sy, p.pad_lo[0], dy)
+    xtab = _phase_taps(kw, sx, p.pad_lo[1], dx)
+    q = -(-out[1] // sx)
+    nb, cb = _blocks(n, cog, ntap * nsz)
+    blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
+              for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
+
+    def run(block: tuple[int, int, int, int, int]) -> None:
+        gi, c0, c1, n0, n1 = block
+        cols = _parallel.scratch("cols", (n1 - n0) * (c1 - c0) * ntap * nsz, x.dtype)
+        cols = cols.reshape(n1 - n0, (c1 - c0) * ntap, nsz)
+        np.matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
+        tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
+        col2im(cols.reshape(n1 - n0, c1 - c0, kh, kw, h, wd), *ytab, *xtab, sy, sx,
+               y[n0:n1, gi, c0:c1], tmp)
+
+    _parallel.for_each(run, blocks)
     return y.reshape(n, g * cog, *out)
 
 
