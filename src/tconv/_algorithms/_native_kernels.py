@@ -155,7 +155,7 @@ def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
     # Each column phase is summed contiguously in tmp[rx], then interleaved into the row.
     nb, cb = cols.shape[0], cols.shape[1]
     H, W = cols.shape[4], cols.shape[5]
-    OH, OW = y.shape[2], y.shape[3]
+    OH = y.shape[2]
     Q = tmp.shape[1]
     for n in range(nb):
         for c in range(cb):
