@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -43,26 +44,17 @@ def _operands(shape: str, op: str):
 
     cfg = SHAPES[shape]
     n, c_in = cfg["x"][:2]
-    cog, taps = cfg["w"][1], math_prod(cfg["w"][2:])
-    _, out = _params(cfg)
-    pos_in = n * math_prod(cfg["x"][2:])
+    cog, taps = cfg["w"][1], math.prod(cfg["w"][2:])
+    pos_in = n * math.prod(cfg["x"][2:])
     rng = np.random.default_rng(0)
     if op == "grad_input":          # W (C_in, C_out*K) @ cols(gy) (C_out*K, N*S_in)
         shapes = [(c_in, cog * taps), (cog * taps, pos_in)]
     elif shape == "a4":             # per image: x_n (C_in, S_in) @ cols_n (S_in, C_out*K)
-        s_in = math_prod(cfg["x"][2:])
+        s_in = math.prod(cfg["x"][2:])
         shapes = [(n, c_in, s_in), (n, s_in, cog * taps)]
     else:                           # x (C_in, N*S_in) @ cols(gy).T (N*S_in, C_out*K)
         shapes = [(c_in, pos_in), (pos_in, cog * taps)]
-    del out
     return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
-
-
-def math_prod(v) -> int:
-    r = 1
-    for a in v:
-        r *= int(a)
-    return r
 
 
 def worker(lib: str, shape: str, op: str, repeat: int) -> dict:

@@ -152,18 +152,15 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
 
 @functools.lru_cache(maxsize=256)
 def _phase_taps(k: int, s: int, pad: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per output phase ``r < s`` (one dim): the taps ``t`` that reach outputs ``m*s + r`` and
-    the input each reads, ``m + offset``; flat arrays with the phases' starts."""
-    start, taps, offs = [0], [], []
-    for r in range(s):
-        for t in range(k):
-            u = r + pad - t * d
-            if u % s == 0:
-                taps.append(t)
-                offs.append(u // s)
-        start.append(len(taps))
-    return (np.array(start, dtype=np.int64), np.array(taps, dtype=np.int64),
-            np.array(offs, dtype=np.int64))
+    """:func:`.phase.phase_taps` of every output phase ``r < s`` (one dim), as the flat
+    arrays the compiled col2im reads: phase starts, taps, input offsets (output ``m*s + r``
+    reads input ``m + offset``)."""
+    from .phase import phase_taps
+
+    per = [phase_taps(r, k, s, d, pad) for r in range(s)]
+    start = np.concatenate([[0], np.cumsum([len(t) for t, _ in per])]).astype(np.int64)
+    return (start, np.concatenate([t for t, _ in per]).astype(np.int64),
+            np.concatenate([o for _, o in per]).astype(np.int64))
 
 
 def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,

@@ -154,10 +154,10 @@ def flatness_gate(x: np.ndarray, scale: int, low: float, high: float) -> np.ndar
 
     ``g = smoothstep((std3x3(x) * 255 - low) / (high - low))`` on the LR grid -- 0 where the
     3x3 neighbourhood (edge-replicated at the border) varies by less than ``low`` gray levels,
-    1 above ``high`` -- then up-sampled like ``interpolate(mode="bilinear",
-    align_corners=False)``. The window sums are separable box sums in float64 (no
-    cancellation worth a thought at 8-bit contrasts); the result has ``x``'s float dtype.
-    Equals :func:`flatness_gate_torch`.
+    1 above ``high`` -- then up-sampled by :func:`tconv.interpolate` (``"bilinear"``, as
+    torch's). The window sums are separable box sums in float64 (no cancellation worth a
+    thought at 8-bit contrasts); the result has ``x``'s float dtype. Equals
+    :func:`flatness_gate_torch`.
 
     Examples:
         >>> x = np.zeros((4, 4)); x[:, 2:] = 10 / 255          # a 10-gray-level step
@@ -168,7 +168,6 @@ def flatness_gate(x: np.ndarray, scale: int, low: float, high: float) -> np.ndar
     """
     x = np.asarray(x)
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    rows, cols = x.shape
     xp = np.pad(x.astype(np.float64), 1, mode="edge")
     xp *= 255.0
 
@@ -192,34 +191,11 @@ def flatness_gate(x: np.ndarray, scale: int, low: float, high: float) -> np.ndar
     np.clip(g, 0.0, 1.0, out=g)
     g = g.astype(dtype)
     g = _smoothstep(g)
-    return _linear_axis(_linear_axis(g, scale, -1), scale, -2)
+    if scale == 1:
+        return g
+    from ...interpolate import interpolate
 
-
-def _linear_axis(x: np.ndarray, s: int, axis: int) -> np.ndarray:
-    # torch's bilinear (align_corners=False) up-sampling of a 2-D array along axis -1 or -2,
-    # edge-clamped; written in place into an (n, s) split of that axis (no transposes)
-    if axis == -1:
-        xp = np.pad(x, ((0, 0), (1, 1)), mode="edge")
-        n = x.shape[1]
-        out = np.empty((x.shape[0], n, s), dtype=x.dtype)
-
-        def put(r: int, v: np.ndarray) -> None:
-            out[:, :, r] = v
-        take = [xp[:, k:k + n] for k in range(3)]
-    else:
-        xp = np.pad(x, ((1, 1), (0, 0)), mode="edge")
-        n = x.shape[0]
-        out = np.empty((n, s, x.shape[1]), dtype=x.dtype)
-
-        def put(r: int, v: np.ndarray) -> None:
-            out[:, r] = v
-        take = [xp[k:k + n] for k in range(3)]
-    for r in range(s):
-        src = (r + 0.5) / s - 0.5
-        f = int(np.floor(src))                  # -1 or 0
-        t = src - f
-        put(r, (1.0 - t) * take[f + 1] + t * take[f + 2])
-    return out.reshape(x.shape[0], -1) if axis == -1 else out.reshape(-1, x.shape[1])
+    return interpolate(g[None, None], scale_factor=scale, mode="bilinear")[0, 0]
 
 
 def flatness_gate_torch(x, scale: int, low: float, high: float):
