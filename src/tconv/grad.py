@@ -103,7 +103,11 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
 
 def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                           ) -> np.ndarray:
-    """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated)."""
+    """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated):
+    compiled dot-product tiles, compiled correlation sums or im2col and matrix products
+    (:func:`tconv._algorithms.direct.tiles_preferred`, then ``preferred``)."""
+    if direct.tiles_preferred(x.shape, w.shape, p):
+        return direct.grad_weight_tiles(x, gy, w.shape, p)
     if direct.preferred(x.shape, w.shape, p):
         return direct.grad_weight(x, gy, w.shape, p)
     pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
@@ -232,7 +236,9 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
         # both gradients read the same polyphase planes of grad_out: split it once
         planes = direct.planes(gy, p, tuple(xb.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)
-        gw = direct.grad_weight(xb, gy, w.shape, p, planes)
+        gw = direct.grad_weight_tiles(xb, gy, w.shape, p) \
+            if direct.tiles_preferred(xb.shape, w.shape, p) \
+            else direct.grad_weight(xb, gy, w.shape, p, planes)
     else:
         gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
     gb = gy.sum(axis=(0, *range(2, gy.ndim)))

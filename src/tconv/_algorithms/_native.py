@@ -47,5 +47,5 @@ def kernels() -> dict[str, Any]:
         except ImportError:  # pragma: no cover - guarded by available()
             raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
                               ) from None
-        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d)
+        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles)
     return _KERNELS

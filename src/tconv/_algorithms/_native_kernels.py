@@ -190,3 +190,70 @@ def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
                     for q in range(col.shape[0]):
                         col[q] = tr[q]
 
+
+
+@numba.njit(inline="always", cache=True)
+def _dots44(x0, x1, x2, x3, g0, g1, g2, g3, n, zero):  # pragma: no cover - compiled
+    """The 16 dot products of rows x0..x3 with windows g0..g3 over their first n numbers."""
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
+    for f in range(n):
+        h0, h1, h2, h3 = g0[f], g1[f], g2[f], g3[f]
+        v = x0[f]
+        s00 += v * h0
+        s01 += v * h1
+        s02 += v * h2
+        s03 += v * h3
+        v = x1[f]
+        s10 += v * h0
+        s11 += v * h1
+        s12 += v * h2
+        s13 += v * h3
+        v = x2[f]
+        s20 += v * h0
+        s21 += v * h1
+        s22 += v * h2
+        s23 += v * h3
+        v = x3[f]
+        s30 += v * h0
+        s31 += v * h1
+        s32 += v * h2
+        s33 += v * h3
+    return ((s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23),
+            (s30, s31, s32, s33))
+
+
+@jit
+def wtiles(x, G, src, off, gstride, rows_per_group, out, n0, n1, f0, f1, chunk,
+           zero):  # pragma: no cover - compiled
+    # out[a, t] += sum_{n0 <= n < n1} sum_{f0 <= f < f1} x[n, a, f]
+    #                                                  * G[src[t] + group(a)*gstride, n, off[t] + f]
+    # x (N, C, F) read in place; G (planes, N, Fg). Tiles of 4 rows x 4 terms of one group
+    # (16 dot products held in registers, 8 loads per 16 multiply-adds); short tiles at the
+    # ends repeat their last row / term and write only the real ones. Per chunk of f, the
+    # 4 windows of a tile stay in L1 while the group's rows stream from L2.
+    C = x.shape[1]
+    T = src.shape[0]
+    groups = C // rows_per_group
+    for n in range(n0, n1):
+        for c0 in range(f0, f1, chunk):
+            m = min(chunk, f1 - c0)
+            for gi in range(groups):
+                base = gi * gstride
+                r0 = gi * rows_per_group
+                for t in range(0, T, 4):
+                    tt = (t, min(t + 1, T - 1), min(t + 2, T - 1), min(t + 3, T - 1))
+                    g0 = G[base + src[tt[0]], n, off[tt[0]] + c0:off[tt[0]] + c0 + m]
+                    g1 = G[base + src[tt[1]], n, off[tt[1]] + c0:off[tt[1]] + c0 + m]
+                    g2 = G[base + src[tt[2]], n, off[tt[2]] + c0:off[tt[2]] + c0 + m]
+                    g3 = G[base + src[tt[3]], n, off[tt[3]] + c0:off[tt[3]] + c0 + m]
+                    for a in range(r0, r0 + rows_per_group, 4):
+                        last = r0 + rows_per_group - 1
+                        aa = (a, min(a + 1, last), min(a + 2, last), min(a + 3, last))
+                        s = _dots44(x[n, aa[0], c0:c0 + m], x[n, aa[1], c0:c0 + m],
+                                    x[n, aa[2], c0:c0 + m], x[n, aa[3], c0:c0 + m],
+                                    g0, g1, g2, g3, m, zero)
+                        for i in range(min(4, last + 1 - a)):
+                            row = s[i]
+                            for j in range(min(4, T - t)):
+                                out[a + i, t + j] += row[j]

@@ -32,7 +32,7 @@ from . import _native, _parallel, phase
 from ._im2col import on_grid, pad_crop
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
-           "grad_weight"]
+           "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles"]
 
 available = _native.available
 
@@ -158,23 +158,34 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
 
 # -- gradients ------------------------------------------------------------------------------
 
-def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
-            ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
-    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset."""
+def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
+           ) -> tuple[np.ndarray, tuple[int, ...], list[int]]:
+    """``grad_out`` padded as the conv that transposes this op reads it, exactly ``s*P``
+    samples a dim, viewed as ``(N, C, P_0, s_0, P_1, s_1, ...)``; the pitch ``P`` and each
+    dim's reach (in input samples)."""
     n, c = gy.shape[:2]
-    nd = p.ndim
     # the conv that transposes this op reads grad_out padded (low, high - output_padding)
     gp = pad_crop(gy, [(lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding)])
     reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
     pitch = tuple(i + r for i, r in zip(size, reach))
-    # exactly s*P samples per dim (zeros past the end), then (C, *s, N, *P)
+    # exactly s*P samples per dim (zeros past the end)
     gp = pad_crop(gp, [(0, s * q - length) for s, q, length
                        in zip(p.stride, pitch, gp.shape[2:])])
+    split = gp.reshape(n, c, *[v for q, s in zip(pitch, p.stride) for v in (q, s)])
+    return split, pitch, reach
+
+
+def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
+           ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
+    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset."""
+    n, c = gy.shape[:2]
+    nd = p.ndim
+    split, pitch, reach = _split(gy, p, size)
     steps = [math.prod(pitch[a + 1:]) for a in range(nd)]
     tail = sum(r * st for r, st in zip(reach, steps))
     grid = n * math.prod(pitch)
     G = _zeroed("d_planes", (c * math.prod(p.stride), grid + tail), gy.dtype)
-    split = gp.reshape(n, c, *[v for q, s in zip(pitch, p.stride) for v in (q, s)])
+    # (C, *s, N, *P)
     perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
     G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
     plane, off = [], []
@@ -184,6 +195,44 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
                                               p.stride)))
         off.append(sum((v // s) * st for v, s, st in zip(shifts, p.stride, steps)))
     return G, pitch, np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
+
+
+def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The polyphase planes of ``grad_out`` laid out image by image like ``x`` itself.
+
+    ``G (C_out*prod(s)*V, N, P_0*prod(S[1:]))``: plane ``(c, r, v)`` of image ``n`` holds
+    ``grad_out_pad[n, c, u*s + r + v*s]`` for ``u_0 < P_0`` and ``u_a < S_a`` in the later
+    dims, one copy per shift ``v`` of those dims (``V`` of them). A tap then reads a window
+    of one plane at a flat offset (its shift in the first dim), the same for every image,
+    against ``x[n, ci]`` in place: no zero-gapped grid and no copy of ``x``.
+
+    Returns ``G`` and each tap's plane (within one channel) and offset.
+    """
+    n, c = gy.shape[:2]
+    nd = p.ndim
+    split, pitch, reach = _split(gy, p, size)
+    rest = math.prod(size[1:])
+    combos = list(np.ndindex(*[r + 1 for r in reach[1:]]))
+    G = _parallel.scratch("d_shifted", c * math.prod(p.stride) * len(combos) * n
+                          * pitch[0] * rest, gy.dtype).reshape(
+        c, *p.stride, len(combos), n, pitch[0], *size[1:])
+    perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
+    for ci, v in enumerate(combos):
+        win = split[(slice(None), slice(None), slice(None), slice(None),
+                     *[sl for a in range(1, nd)
+                       for sl in (slice(v[a - 1], v[a - 1] + size[a]), slice(None))])]
+        G[(slice(None),) * (1 + nd) + (ci,)] = win.transpose(perm)
+    plane, off = [], []
+    for t in np.ndindex(*p.kernel):
+        shifts = [ti * d for ti, d in zip(t, p.dilation)]
+        r = int(np.ravel_multi_index([v % s for v, s in zip(shifts, p.stride)], p.stride))
+        v = [sh // s for sh, s in zip(shifts, p.stride)]
+        combo = int(np.ravel_multi_index(v[1:], [q + 1 for q in reach[1:]])) if nd > 1 else 0
+        plane.append(r * len(combos) + combo)
+        off.append(v[0] * rest)
+    return (G.reshape(-1, n, pitch[0] * rest), np.array(plane, dtype=np.int64),
+            np.array(off, dtype=np.int64))
 
 
 def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
@@ -241,4 +290,66 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
                                            ranges[i][0], ranges[i][1], CHUNK, zero),
                            range(len(ranges)), limit_blas=False)
         gw = parts.sum(axis=0)
+    return gw.reshape(c_in, cog, *p.kernel)
+
+
+def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
+                    ) -> bool:
+    """Whether :func:`grad_weight_tiles` is the weight gradient for this layer.
+
+    A rule measured against the im2col products and :func:`grad_weight` in alternating runs
+    (``benchmarks/RESULTS.md``): the tiles win when the gradient is thin (at most 256
+    numbers a row: ``C_out/g * prod(K)``) -- a product BLAS runs badly, with a long reduction
+    -- the group's rows fill a tile (``C_in/g >= 4``), each image has enough positions for
+    the vector loops (``prod(S_in) >= 256``) and the extra shifted copies of ``grad_out``
+    stay small against the copy of ``x`` the zero-gapped grid would need
+    (``C_in >= 2 * C_out * prod(stride) * (V - 1)``, ``V`` shifted copies).
+    """
+    if not available() or len(x_shape) < 3:
+        return False
+    cig, cog = x_shape[1] // p.groups, w_shape[1]
+    reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
+    extra = math.prod(r + 1 for r in reach[1:]) - 1
+    return (cig >= 4 and math.prod(x_shape[2:]) >= 256 and cog * math.prod(p.kernel) <= 256
+            and x_shape[1] >= 2 * cog * p.groups * math.prod(p.stride) * extra)
+
+
+#: numbers of x's rows of one group read per chunk of positions (about 256 KiB, in L2)
+TILE_ROWS_BUDGET = 1 << 16
+
+
+def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams
+                      ) -> np.ndarray:
+    """``grad_w (C_in, C_out/g, *K)`` as 4 x 4 tiles of dot products of ``x``'s rows (read in
+    place) with windows of :func:`shifted_planes`::
+
+        grad_w[ci, co, t] = sum_n sum_f x[n, ci, f] * G[(co, r_t, v_t), n, off_t + f]
+    """
+    wtiles = _native.kernels()["wtiles"]
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w_shape[1]
+    if x.size == 0:
+        return np.zeros((c_in, cog, *p.kernel), dtype=x.dtype)
+    G, plane, off = shifted_planes(gy, p, tuple(size))
+    per_c = G.shape[0] // (g * cog)                         # planes per output channel
+    src = (np.arange(cog, dtype=np.int64)[:, None] * per_c + plane).ravel()
+    offs = np.tile(off, cog)
+    xf = x.reshape(n, c_in, -1)
+    F = xf.shape[2]
+    chunk = min(F, max(256, TILE_ROWS_BUDGET // cig // 64 * 64))
+    zero = x.dtype.type(0)
+    work = c_in * len(src) * n * F
+    threads = _pieces(work)
+    # images split across the threads, or -- fewer images than threads -- positions
+    if n >= threads:
+        parts_n = [(i * n // threads, (i + 1) * n // threads, 0, F) for i in range(threads)]
+    else:
+        parts_n = [(0, n, f0, f1) for f0, f1 in _ranges(F, threads, align=chunk)]
+    parts = np.zeros((len(parts_n), c_in, len(src)), dtype=x.dtype)
+    _parallel.for_each(lambda i: wtiles(xf, G, src, offs, cog * per_c, cig, parts[i],
+                                        parts_n[i][0], parts_n[i][1], parts_n[i][2],
+                                        parts_n[i][3], chunk, zero),
+                       range(len(parts_n)), parallel=work >= PARALLEL_MACS, limit_blas=False)
+    gw = parts.sum(axis=0) if len(parts) > 1 else parts[0]
     return gw.reshape(c_in, cog, *p.kernel)
