@@ -58,6 +58,7 @@ def test_small_blocks(budget, monkeypatch):
 
     for mod in (gemm, phase, _im2col):
         monkeypatch.setattr(mod, "BLOCK_ELEMENTS", budget)
+    monkeypatch.setattr(gemm, "LAST_BLOCK_ELEMENTS", budget)
     monkeypatch.setenv("TCONV_NUM_THREADS", "2")
     for case in EDGE_CASES:
         x, w, kw = make_case(case)

@@ -42,6 +42,10 @@ from ._im2col import block_slices
 #: numbers in the reused product buffer (4 MiB of float32: fits the L3 cache of small CPUs)
 BLOCK_ELEMENTS = 1 << 20
 
+#: the channels-last path's budget: half, with the same speed and 5-6 MB less peak memory
+#: (a1: RSS +25.7 -> +20.5 MB, 26-30 ms either way; a2 +26.3 -> +20.7 MB)
+LAST_BLOCK_ELEMENTS = 1 << 19
+
 
 def _tap_slices(p: ConvParams, size: tuple[int, ...], out: tuple[int, ...], first_row: int = 0,
                 ) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
@@ -213,7 +217,7 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     taps = _tap_slices(p, tuple(size), out)
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.empty((n, g, cog, *out), dtype=x.dtype)
-    nb = max(1, min(n, BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog)))
+    nb = max(1, min(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog)))
     blocks = [(gi, n0, min(n, n0 + nb)) for gi in range(g) for n0 in range(0, n, nb)]
 
     def run(block: tuple[int, int, int]) -> None:
