@@ -19,14 +19,51 @@ def _windows4(a, base, src, off, k, c0, n):  # pragma: no cover - compiled
             _window(a, base, src, off, k + 2, c0, n), _window(a, base, src, off, k + 3, c0, n))
 
 
+@numba.njit(inline="always", cache=True)
+def _store(out, a, ph, row, c0, n, rowbase, pitch, valid, colstride,
+           chanstride):  # pragma: no cover - compiled
+    """Write accumulated columns ``c0 .. c0 + n`` of grid row-major positions to ``out``
+    (``pitch`` 0: all of them, contiguously from ``rowbase[ph, 0] + row*chanstride``)."""
+    if pitch == 0:
+        dst = out[rowbase[ph, 0] + row * chanstride + c0:]
+        for j in range(n):
+            dst[j] = a[j]
+        return
+    q1 = (c0 + n - 1) // pitch
+    for q in range(c0 // pitch, q1 + 1):
+        b = rowbase[ph, q]
+        if b < 0:
+            continue
+        lo = max(c0, q * pitch)
+        hi = min(c0 + n, q * pitch + valid[ph])
+        if hi <= lo:
+            continue
+        d = b + row * chanstride + (lo - q * pitch) * colstride
+        src = a[lo - c0:hi - c0]
+        # views indexed from 0: numba then drops its negative-index wraparound and
+        # vectorizes the copy (a flat out[d + f] made c2's stores 4x slower)
+        if colstride == 1:
+            dst = out[d:d + hi - lo]
+            for j in range(hi - lo):
+                dst[j] = src[j]
+        else:
+            dst = out[d:d + (hi - lo - 1) * colstride + 1:colstride]
+            for j in range(hi - lo):
+                dst[j] = src[j]
+
+
 @jit
-def igemm(W, inp, src, off, kstart, lengths, gstride, out, f0, f1,
-          chunk):  # pragma: no cover - compiled
-    # W (g, O, K); out (P, g*O, L). Part ph (a conv_transpose phase) sums the terms
-    # kstart[ph] <= k < kstart[ph + 1] over its first lengths[ph] columns; rows of group gi
-    # read planes src[k] + gi*gstride. All parts of one chunk of columns run back to back,
-    # so the chunk's input stays in cache. Two rows share four windows per pass; a row
-    # left alone sums eight per pass.
+def igemm(W, inp, src, off, kstart, lengths, gstride, out, rowbase, pitch, valid, colstride,
+          chanstride, f0, f1, chunk):  # pragma: no cover - compiled
+    # W (g, O, K). Part ph (a conv_transpose phase) sums the terms kstart[ph] <= k <
+    # kstart[ph + 1] over its first lengths[ph] columns; rows of group gi read planes
+    # src[k] + gi*gstride. All parts of one chunk of columns run back to back, so the
+    # chunk's input stays in cache. Two rows share four windows per pass; a row left alone
+    # sums eight per pass.
+    # Column f of part ph is grid row q = f // pitch, position f % pitch; positions below
+    # valid[ph] of rows with rowbase[ph, q] >= 0 go to the flat out[rowbase[ph, q] +
+    # row*chanstride + (f % pitch)*colstride]: the final array, no buffer to copy out of.
+    # pitch 0 stores every column f at out[rowbase[ph, 0] + row*chanstride + f].
     g, O = W.shape[:2]
     acc = np.empty((2, chunk), dtype=out.dtype)
     for c0 in range(f0, f1, chunk):
@@ -81,13 +118,11 @@ def igemm(W, inp, src, off, kstart, lengths, gstride, out, f0, f1,
                             a0[j] += u0 * p0[j]
                             a1[j] += v0 * p0[j]
                         k += 1
-                    d0 = out[ph, gi * O + o, c0:c0 + n]
-                    for j in range(n):
-                        d0[j] = a0[j]
+                    _store(out, a0, ph, gi * O + o, c0, n, rowbase, pitch, valid, colstride,
+                           chanstride)
                     if pair:
-                        d1 = out[ph, gi * O + o + 1, c0:c0 + n]
-                        for j in range(n):
-                            d1[j] = a1[j]
+                        _store(out, a1, ph, gi * O + o + 1, c0, n, rowbase, pitch, valid,
+                               colstride, chanstride)
                     o += 2
 
 

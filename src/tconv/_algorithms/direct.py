@@ -64,6 +64,12 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams)
 CHUNK = 2048
 
 
+#: terms an output (``C_in/g`` times a phase's taps) from which the compiled loop stores
+#: outputs straight into ``y``; below, per-row stores cost more than the sums (depthwise
+#: c2: 0.07 -> 0.30 ms) and a buffer plus NumPy's strided copies is faster
+STORE_MIN_TERMS = 16
+
+
 #: multiply-adds below which a call stays on the calling thread (a pool round trip costs
 #: tens of microseconds)
 PARALLEL_MACS = 1 << 22
@@ -129,20 +135,54 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
     # weights (g, Cog, terms) in term order: term k = (ci, tap), ci = src[k] in the group
     wk = np.ascontiguousarray(w.reshape(g, cig, cog, -1)[:, src, :, taps].transpose(1, 2, 0))
-    bufs = _parallel.scratch("d_out", len(lengths) * g * cog * grid, x.dtype).reshape(
-        len(lengths), g * cog, grid)
     work = g * cog * int(np.dot(np.diff(kstart), lengths))
+    nph = len(lengths)
+    in_place = int(np.diff(kstart).min()) >= STORE_MIN_TERMS
+    if in_place:
+        # each phase's outputs stored straight into their places in y
+        target, rowbase, valid = y.reshape(-1), *_phase_rows(plan, n, g * cog, out, p.stride)
+        pitch, colstride, chanstride = plan.padded[-1], p.stride[-1], math.prod(out)
+    else:
+        # few terms an output: contiguous chunks into a buffer (one "row" a phase), then
+        # NumPy's strided copies
+        target = _parallel.scratch("d_out", nph * g * cog * grid, x.dtype)
+        rowbase = (np.arange(nph, dtype=np.int64) * g * cog * grid)[:, None]
+        pitch, colstride, chanstride = 0, 1, grid
+        valid = lengths
     # every phase of a chunk of columns in one call: the chunk's input is read once
     _parallel.for_each(
-        lambda r: igemm(wk, big, src, off, kstart, lengths, cig, bufs, r[0], r[1], CHUNK),
+        lambda r: igemm(wk, big, src, off, kstart, lengths, cig, target, rowbase, pitch,
+                        valid, colstride, chanstride, r[0], r[1], CHUNK),
         _ranges(int(lengths.max()), _pieces(work)), parallel=work >= PARALLEL_MACS,
         limit_blas=False)
-    for ph, buf in zip(plan.phases, bufs):
-        res = buf.reshape(g * cog, n, *plan.padded)[
-            (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
-        y[(slice(None), slice(None), *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = \
-            res.swapaxes(0, 1)
+    if not in_place:
+        bufs = target[:nph * g * cog * grid].reshape(nph, g * cog, grid)
+        for ph, buf in zip(plan.phases, bufs):
+            res = buf.reshape(g * cog, n, *plan.padded)[
+                (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
+            y[(slice(None), slice(None),
+               *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
     return y
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_rows(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
+                stride: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each grid row of each phase starts in the flat ``y (N, C_out, *out)`` (-1: a
+    gap row), and each phase's number of positions along the last dim."""
+    lead = [n, *plan.padded[:-1]]
+    idx = np.indices(lead).reshape(len(lead), -1)           # (n, u_0, ..) of every grid row
+    steps = [math.prod(out[a + 1:]) for a in range(len(out))]
+    rows = []
+    for ph in plan.phases:
+        base = idx[0] * c_out * math.prod(out) + ph.r[-1]
+        ok = np.ones(idx.shape[1], dtype=bool)
+        for a in range(len(out) - 1):
+            base = base + (idx[a + 1] * stride[a] + ph.r[a]) * steps[a]
+            ok &= idx[a + 1] < ph.nq[a]
+        rows.append(np.where(ok, base, -1))
+    valid = np.array([ph.nq[-1] for ph in plan.phases], dtype=np.int64)
+    return np.array(rows, dtype=np.int64).reshape(len(plan.phases), -1), valid
 
 
 def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -162,17 +202,38 @@ def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
            ) -> tuple[np.ndarray, tuple[int, ...], list[int]]:
     """``grad_out`` padded as the conv that transposes this op reads it, exactly ``s*P``
     samples a dim, viewed as ``(N, C, P_0, s_0, P_1, s_1, ...)``; the pitch ``P`` and each
-    dim's reach (in input samples)."""
+    dim's reach (in input samples).
+
+    The padded copy lives in this thread's reused buffer (``np.pad`` allocated two fresh
+    arrays a call: b2's planes 0.9 ms, most of it page faults)."""
     n, c = gy.shape[:2]
-    # the conv that transposes this op reads grad_out padded (low, high - output_padding)
-    gp = pad_crop(gy, [(lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding)])
     reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
     pitch = tuple(i + r for i, r in zip(size, reach))
-    # exactly s*P samples per dim (zeros past the end)
-    gp = pad_crop(gp, [(0, s * q - length) for s, q, length
-                       in zip(p.stride, pitch, gp.shape[2:])])
-    split = gp.reshape(n, c, *[v for q, s in zip(pitch, p.stride) for v in (q, s)])
+    full = tuple(s * q for s, q in zip(p.stride, pitch))
+    canvas = _zeroed("d_canvas", (n, c, *full), gy.dtype)
+    # sample j of the canvas is grad_out[j - low] (the conv reads grad_out padded by
+    # (low, high - output_padding); negative pads crop), zero elsewhere and past s*P
+    src, dst = [], []
+    for (lo, hi), op, length, m in zip(p.pad, p.output_padding, gy.shape[2:], full):
+        j0, j1 = max(lo, 0), min(lo + length, lo + length + hi - op, m)
+        src.append(slice(j0 - lo, max(j0, j1) - lo))
+        dst.append(slice(j0, max(j0, j1)))
+    canvas[(slice(None), slice(None), *dst)] = gy[(slice(None), slice(None), *src)]
+    split = canvas.reshape(n, c, *[v for q, s in zip(pitch, p.stride) for v in (q, s)])
     return split, pitch, reach
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+               steps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each tap's polyphase plane and flat offset on a grid of row ``steps``."""
+    plane, off = [], []
+    for t in np.ndindex(*kernel):
+        shifts = [ti * d for ti, d in zip(t, dilation)]
+        plane.append(int(np.ravel_multi_index([v % s for v, s in zip(shifts, stride)],
+                                              stride)))
+        off.append(sum((v // s) * st for v, s, st in zip(shifts, stride, steps)))
+    return np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
 
 
 def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
@@ -181,20 +242,15 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     n, c = gy.shape[:2]
     nd = p.ndim
     split, pitch, reach = _split(gy, p, size)
-    steps = [math.prod(pitch[a + 1:]) for a in range(nd)]
+    steps = tuple(math.prod(pitch[a + 1:]) for a in range(nd))
     tail = sum(r * st for r, st in zip(reach, steps))
     grid = n * math.prod(pitch)
     G = _zeroed("d_planes", (c * math.prod(p.stride), grid + tail), gy.dtype)
     # (C, *s, N, *P)
     perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
     G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
-    plane, off = [], []
-    for t in np.ndindex(*p.kernel):
-        shifts = [ti * d for ti, d in zip(t, p.dilation)]
-        plane.append(int(np.ravel_multi_index([v % s for v, s in zip(shifts, p.stride)],
-                                              p.stride)))
-        off.append(sum((v // s) * st for v, s, st in zip(shifts, p.stride, steps)))
-    return G, pitch, np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
+    plane, off = _grid_taps(p.kernel, p.stride, p.dilation, steps)
+    return G, pitch, plane, off
 
 
 def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
@@ -223,16 +279,25 @@ def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
                      *[sl for a in range(1, nd)
                        for sl in (slice(v[a - 1], v[a - 1] + size[a]), slice(None))])]
         G[(slice(None),) * (1 + nd) + (ci,)] = win.transpose(perm)
+    plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, tuple(reach), rest)
+    return G.reshape(-1, n, pitch[0] * rest), plane, off
+
+
+@functools.lru_cache(maxsize=64)
+def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+                  reach: tuple[int, ...], rest: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each tap's plane ``(r, v)`` and flat offset in :func:`shifted_planes`' layout."""
+    ncombo = math.prod(q + 1 for q in reach[1:])
     plane, off = [], []
-    for t in np.ndindex(*p.kernel):
-        shifts = [ti * d for ti, d in zip(t, p.dilation)]
-        r = int(np.ravel_multi_index([v % s for v, s in zip(shifts, p.stride)], p.stride))
-        v = [sh // s for sh, s in zip(shifts, p.stride)]
-        combo = int(np.ravel_multi_index(v[1:], [q + 1 for q in reach[1:]])) if nd > 1 else 0
-        plane.append(r * len(combos) + combo)
+    for t in np.ndindex(*kernel):
+        shifts = [ti * d for ti, d in zip(t, dilation)]
+        r = int(np.ravel_multi_index([v % s for v, s in zip(shifts, stride)], stride))
+        v = [sh // s for sh, s in zip(shifts, stride)]
+        combo = int(np.ravel_multi_index(v[1:], [q + 1 for q in reach[1:]])) \
+            if len(kernel) > 1 else 0
+        plane.append(r * ncombo + combo)
         off.append(v[0] * rest)
-    return (G.reshape(-1, n, pitch[0] * rest), np.array(plane, dtype=np.int64),
-            np.array(off, dtype=np.int64))
+    return np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
 
 
 def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
@@ -249,15 +314,32 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     offs = np.tile(off, cog)
     wk = np.ascontiguousarray(w.reshape(g, cig, cog * ntap))
     grid = n * math.prod(pitch)
-    buf = np.empty((c_in, grid), dtype=gy.dtype)
+    gx = np.empty((n, c_in, *size), dtype=gy.dtype)
+    # the loop stores each image's positions straight into grad_x, skipping the grid's gaps
+    rowbase = _grid_rows(n, c_in, size, pitch)
     work = c_in * len(src) * grid
     kstart, lengths = np.array([0, len(src)], dtype=np.int64), np.array([grid], dtype=np.int64)
+    valid = np.array([size[-1]], dtype=np.int64)
     _parallel.for_each(lambda r: igemm(wk, G, src, offs, kstart, lengths, cog * nph,
-                                       buf[None], r[0], r[1], CHUNK),
+                                       gx.reshape(-1), rowbase, pitch[-1], valid, 1,
+                                       math.prod(size), r[0], r[1], CHUNK),
                        _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS,
                        limit_blas=False)
-    res = buf.reshape(c_in, n, *pitch)[(slice(None), slice(None), *(slice(0, i) for i in size))]
-    return np.ascontiguousarray(res.swapaxes(0, 1))
+    return gx
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_rows(n: int, c: int, size: tuple[int, ...], pitch: tuple[int, ...]) -> np.ndarray:
+    """``(1, rows)``: where each row of the grid ``(N, *pitch)`` starts in the flat
+    ``(N, C, *size)`` array (-1: a gap row)."""
+    lead = [n, *pitch[:-1]]
+    idx = np.indices(lead).reshape(len(lead), -1)
+    base = idx[0] * c * math.prod(size)
+    ok = np.ones(idx.shape[1], dtype=bool)
+    for a in range(len(size) - 1):
+        base = base + idx[a + 1] * math.prod(size[a + 1:])
+        ok &= idx[a + 1] < size[a]
+    return np.where(ok, base, -1).astype(np.int64)[None]
 
 
 def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams,
