@@ -29,7 +29,7 @@ import numpy as np
 
 from .._checks import ConvParams
 from . import _native, _parallel, phase
-from ._im2col import on_grid, pad_crop
+from ._im2col import on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
            "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles"]
