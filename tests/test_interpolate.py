@@ -11,6 +11,7 @@ from tconv.interpolate import (
     CUBIC_A,
     MODES,
     _cubic_weights,
+    _output_size,
     _resample,
     interpolate,
     resample_matrix,
@@ -287,8 +288,10 @@ class TestInterpolate:
         ("area", (1, 3, 64, 1000), 0.37, False),
         ("linear", (4, 8, 3001), 1.3, False),
         ("trilinear", (1, 2, 6, 20, 700), 1.7, False)])
-    def test_identity_banded(self, mode, shape, factor, antialias, dtype):
-        """Block-GEMM last-axis pass (large inputs) == per-tap gathers == torch."""
+    def test_identity_banded(self, mode, shape, factor, antialias, dtype, monkeypatch):
+        """Block-GEMM last-axis pass (large inputs) == per-tap gathers == torch (numba off:
+        with it, 2-D linear and cubic modes take the compiled loop, tested below)."""
+        monkeypatch.setenv("TCONV_NUMBA", "0")
         x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
         out = tuple(int(n * factor) for n in shape[2:])
         kw = dict(scale_factor=factor, mode=mode, antialias=antialias)
@@ -357,6 +360,66 @@ class TestInterpolate:
                                 mode="nearest")
             np.testing.assert_array_equal(
                 zoom, interpolate(a[None, None], size=size, mode="nearest-exact")[0, 0])
+
+
+class TestCompiled2d:
+    """2-D linear/cubic resampling at factors the NumPy fast paths do not take, compiled
+    (numba): == the per-tap gathers == torch, threaded, non-finite values, and numba off."""
+
+    @pytest.fixture(autouse=True)
+    def _numba(self):
+        pytest.importorskip("numba")
+
+    @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+    @pytest.mark.parametrize("align_corners", [False, True])
+    @pytest.mark.parametrize("shape, spec", [
+        ((1, 3, 130, 170), dict(scale_factor=1.5)),
+        ((2, 2, 160, 150), dict(scale_factor=0.7)),
+        ((1, 1, 140, 125), dict(scale_factor=(2.5, 3.0))),
+        ((1, 2, 100, 170), dict(size=(37, 1001))),           # tail band, long rows
+        ((3, 1, 129, 128), dict(size=(300, 5))),             # thin output
+    ])
+    def test_identity(self, mode, align_corners, shape, spec, dtype):
+        x = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+        kw = dict(mode=mode, align_corners=align_corners, **spec)
+        got = interpolate(x, **kw)
+        assert got.dtype == dtype and got.flags.c_contiguous
+        out, factors = _output_size("t", shape[2:], spec.get("size"),
+                                    spec.get("scale_factor"), None)
+        assert got.shape[2:] == out
+        gathered = _resample(x, out, factors, mode, align_corners, fast=False)
+        assert_close(got, gathered, dtype)
+        check_against_torch(lambda a: interpolate(a, **kw), _torch_interp(**kw), [shape],
+                            dtype=dtype, grad=False)
+
+    def test_threads_and_planes(self):
+        # 10 planes, 2M outputs (threaded on a multi-core machine); bands of 32 output rows
+        # whose input rows overlap
+        x = np.random.default_rng(6).standard_normal((2, 5, 300, 400)).astype(np.float32)
+        got = interpolate(x, scale_factor=1.3, mode="bicubic")
+        ref = _resample(x, got.shape[2:], (1.3, 1.3), "bicubic", False, fast=False)
+        assert_close(got, ref, np.float32)
+
+    @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+    def test_nonfinite(self, mode):
+        torch = pytest.importorskip("torch")
+        import torch.nn.functional as F
+
+        x = np.random.default_rng(7).standard_normal((1, 2, 120, 150))
+        x[0, 0, 50, 70], x[0, 1, 0, 149], x[0, 1, 80, 3] = np.inf, -np.inf, np.nan
+        for spec in (dict(scale_factor=1.5), dict(size=(77, 230), align_corners=True)):
+            ref = F.interpolate(torch.from_numpy(x), mode=mode, **spec).numpy()
+            y = interpolate(x, mode=mode, **spec)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+            assert_close(np.nan_to_num(y), np.nan_to_num(ref))
+
+    def test_numba_off_agrees(self, monkeypatch):
+        x = np.random.default_rng(8).standard_normal((1, 3, 200, 260)).astype(np.float32)
+        on = interpolate(x, scale_factor=1.5, mode="bilinear")
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        off = interpolate(x, scale_factor=1.5, mode="bilinear")
+        assert_close(on, off, np.float32)
 
 
 class TestResampleMatrix:

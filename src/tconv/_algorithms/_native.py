@@ -7,8 +7,11 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
     igemm:  out[o, f]  = sum_k W[o, k] * inp[src[k], off[k] + f]       (product, no im2col)
     wdots:  out[a, t] += sum_f X[a, f] * G[src[t], off[t] + f]         (correlation sums)
 
-A third, ``col2im2d``, is the 2-D col2im of the ``gemm`` algorithm: each output written once
-as the sum of the product's taps that reach it.
+``wtiles`` computes the same correlation sums as 4 x 4 tiles held in registers, reading
+``x`` in place. ``col2im2d`` is the 2-D col2im of the ``gemm`` algorithm: each output
+written once as the sum of the product's taps that reach it. ``resample2d`` is
+:func:`tconv.interpolate`'s separable table resampling (linear and cubic modes at factors
+the NumPy fast paths do not cover), in ATen's order and without fused multiply-adds.
 
 With the planes laid out on a zero-gapped grid (see :mod:`tconv._algorithms.phase`), a
 conv_transpose phase, the input gradient (a strided conv) and the weight gradient are each
@@ -39,13 +42,14 @@ def available() -> bool:
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ..., "col2im2d": ...}``, compiled on the first call of each
-    dtype."""
+    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample2d": ...}``,
+    compiled on the first call of each dtype."""
     if not _KERNELS:
         try:
             from . import _native_kernels as k
         except ImportError:  # pragma: no cover - guarded by available()
             raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
                               ) from None
-        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles)
+        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
+                        resample2d=k.resample2d)
     return _KERNELS
