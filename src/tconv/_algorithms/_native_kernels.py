@@ -226,7 +226,6 @@ def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
                         col[q] = tr[q]
 
 
-
 @numba.njit(inline="always", cache=True)
 def _dots44(x0, x1, x2, x3, g0, g1, g2, g3, n, zero):  # pragma: no cover - compiled
     """The 16 dot products of rows x0..x3 with windows g0..g3 over their first n numbers."""

@@ -233,7 +233,14 @@ def _grid_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple
         plane.append(int(np.ravel_multi_index([v % s for v, s in zip(shifts, stride)],
                                               stride)))
         off.append(sum((v // s) * st for v, s, st in zip(shifts, stride, steps)))
-    return np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
+    return _frozen(plane), _frozen(off)
+
+
+def _frozen(values: list[int]) -> np.ndarray:
+    """A read-only int64 array (cached tables are shared between calls)."""
+    a = np.array(values, dtype=np.int64)
+    a.setflags(write=False)
+    return a
 
 
 def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
@@ -297,7 +304,7 @@ def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tu
             if len(kernel) > 1 else 0
         plane.append(r * ncombo + combo)
         off.append(v[0] * rest)
-    return np.array(plane, dtype=np.int64), np.array(off, dtype=np.int64)
+    return _frozen(plane), _frozen(off)
 
 
 def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
