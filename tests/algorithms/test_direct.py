@@ -63,6 +63,16 @@ class TestConvTransposeDirect(AlgorithmContract):
                      np.float32)
 
 
+def _grad_case(case, dtype, seed):
+    """An edge case's ``x``, ``w``, parameters and a random ``grad_out`` of its shape."""
+    x, w, kw = make_case(case, dtype)
+    p, out = transposed_params("t", x.shape, w.shape, None, kw["stride"], kw["padding"],
+                               kw["output_padding"], kw["groups"], kw["dilation"], None)
+    gy = np.random.default_rng(seed).standard_normal(
+        (x.shape[0], w.shape[1] * p.groups, *out)).astype(dtype)
+    return x, w, p, gy
+
+
 def _grad_refs(x, w, gy, p):
     pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
     gx = conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, tuple(x.shape[2:]))
@@ -116,11 +126,7 @@ class TestDepthwise:
 class TestDirectGradients:
     @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
     def test_identity(self, case, dtype):
-        x, w, kw = make_case(case, dtype)
-        p, out = transposed_params("t", x.shape, w.shape, None, kw["stride"], kw["padding"],
-                                   kw["output_padding"], kw["groups"], kw["dilation"], None)
-        gy = np.random.default_rng(3).standard_normal(
-            (x.shape[0], w.shape[1] * p.groups, *out)).astype(dtype)
+        x, w, p, gy = _grad_case(case, dtype, 3)
         gx_ref, gw_ref = _grad_refs(x, w, gy, p)
         split = direct.planes(gy, p, tuple(x.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(x.shape[2:]), split)
@@ -171,11 +177,7 @@ class TestWeightTiles:
 
     @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
     def test_identity(self, case, dtype):
-        x, w, kw = make_case(case, dtype)
-        p, out = transposed_params("t", x.shape, w.shape, None, kw["stride"], kw["padding"],
-                                   kw["output_padding"], kw["groups"], kw["dilation"], None)
-        gy = np.random.default_rng(4).standard_normal(
-            (x.shape[0], w.shape[1] * p.groups, *out)).astype(dtype)
+        x, w, p, gy = _grad_case(case, dtype, 4)
         got = direct.grad_weight_tiles(x, gy, w.shape, p)
         assert got.dtype == dtype and got.shape == w.shape
         assert_close(got, _grad_refs(x, w, gy, p)[1], dtype)
