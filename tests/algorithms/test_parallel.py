@@ -97,3 +97,21 @@ def test_pool_after_fork():
     with mp.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(tconv.conv_transpose, (x, w, None, 2, 1)).get(timeout=60)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_even_split(threads, monkeypatch):
+    """Blocks never exceed the budget and cover every item; equal blocks that the threads
+    share (64 images at most 21 a block: 4 x 16 on 2 threads, not 21 + 21 + 21 + 1)."""
+    monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+    for total in range(1, 70):
+        for most in range(1, 30):
+            nb = _parallel.even_split(total, most)
+            assert 1 <= nb <= min(total, most)
+            k = -(-total // nb)                             # blocks made
+            assert (k - 1) * nb < total <= k * nb
+    want = {"1": [(64, 21, 16), (64, 64, 64), (8, 2, 2), (1, 5, 1)],
+            "2": [(64, 21, 16), (64, 64, 32), (8, 2, 2), (1, 5, 1), (64, 8, 8)],
+            "3": [(64, 21, 11), (64, 64, 22), (9, 2, 2), (1, 5, 1)]}[threads]
+    for total, most, nb in want:
+        assert _parallel.even_split(total, most) == nb, (total, most)

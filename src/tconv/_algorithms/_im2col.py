@@ -78,7 +78,9 @@ def image_blocks(n: int, groups: int, per_image: int, rows: int,
         step = max(1, rows * budget // per_image)
         return [(gi, i, i + 1, r0, min(rows, r0 + step)) for gi in range(groups)
                 for i in range(n) for r0 in range(0, rows, step)]
-    nb = max(1, min(n, budget // max(per_image, 1)))
+    from ._parallel import even_split
+
+    nb = even_split(n, budget // max(per_image, 1), groups)
     return [(gi, n0, min(n, n0 + nb), 0, rows) for gi in range(groups)
             for n0 in range(0, n, nb)]
 

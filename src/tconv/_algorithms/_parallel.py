@@ -49,6 +49,19 @@ def num_threads() -> int:
         return os.cpu_count() or 1
 
 
+def even_split(total: int, most: int, groups: int = 1) -> int:
+    """Items per block for ``total`` items in blocks of at most ``most``: equal blocks, and
+    -- where the items allow -- a number of blocks (times ``groups``, blocks that run
+    alongside) that the threads share evenly. Cutting 64 images at most 21 a block gave
+    blocks of 21, 21, 21 and 1 -- one thread did twice the other's work (a4)."""
+    most = max(1, min(total, most))
+    k = -(-total // most)                                   # blocks needed
+    threads = num_threads()
+    if total * groups >= threads:
+        k = max(k, -(-k * groups // threads) * threads // groups)
+    return max(1, -(-total // max(1, min(k, total))))
+
+
 def _forget_pool() -> None:
     # a forked child inherits the pool object but not its threads: start a new one there
     global _POOL, _POOL_LOCK

@@ -71,7 +71,7 @@ def _blocks(n: int, cog: int, per_image_channel: int) -> tuple[int, int]:
     """Images and output channels per block so the product buffer stays near the budget."""
     per_image = cog * per_image_channel
     if per_image <= BLOCK_ELEMENTS:
-        return max(1, min(n, BLOCK_ELEMENTS // per_image)), cog
+        return _parallel.even_split(n, BLOCK_ELEMENTS // per_image), cog
     return 1, max(1, min(cog, BLOCK_ELEMENTS // per_image_channel))
 
 
@@ -217,7 +217,7 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     taps = _tap_slices(p, tuple(size), out)
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.empty((n, g, cog, *out), dtype=x.dtype)
-    nb = max(1, min(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog)))
+    nb = _parallel.even_split(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog), g)
     blocks = [(gi, n0, min(n, n0 + nb)) for gi in range(g) for n0 in range(0, n, nb)]
 
     def run(block: tuple[int, int, int]) -> None:

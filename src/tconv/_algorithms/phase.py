@@ -154,7 +154,7 @@ def _blocks(n: int, cog: int, rows_per_channel: int, image: int
     so that a block's products hold about ``BLOCK_ELEMENTS`` numbers."""
     per_channel_image = rows_per_channel * image
     if cog * per_channel_image <= BLOCK_ELEMENTS:
-        nb, cb = max(1, min(n, BLOCK_ELEMENTS // (cog * per_channel_image))), cog
+        nb, cb = _parallel.even_split(n, BLOCK_ELEMENTS // (cog * per_channel_image)), cog
     else:
         nb, cb = 1, max(1, min(cog, BLOCK_ELEMENTS // per_channel_image))
     return [(n0, min(n, n0 + nb), c0, min(cog, c0 + cb))
