@@ -290,6 +290,13 @@ def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     return G.reshape(-1, n, pitch[0] * rest), plane, off
 
 
+def _planes_per_channel(p: ConvParams) -> int:
+    """Planes of one output channel in :func:`shifted_planes`: ``prod(stride)`` phases times
+    the shifts of the non-leading dims."""
+    reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
+    return math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])
+
+
 @functools.lru_cache(maxsize=64)
 def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                   reach: tuple[int, ...], rest: int) -> tuple[np.ndarray, np.ndarray]:
@@ -420,25 +427,36 @@ def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p
     cig, cog = c_in // g, w_shape[1]
     if x.size == 0:
         return np.zeros((c_in, cog, *p.kernel), dtype=x.dtype)
-    G, plane, off = shifted_planes(gy, p, tuple(size))
-    per_c = G.shape[0] // (g * cog)                         # planes per output channel
-    src = (np.arange(cog, dtype=np.int64)[:, None] * per_c + plane).ravel()
-    offs = np.tile(off, cog)
     xf = x.reshape(n, c_in, -1)
     F = xf.shape[2]
     chunk = min(F, max(256, TILE_ROWS_BUDGET // cig // 64 * 64))
     zero = x.dtype.type(0)
+    reach = tuple(d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+    plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, reach, math.prod(size[1:]))
+    per_c = _planes_per_channel(p)
+    src = (np.arange(cog, dtype=np.int64)[:, None] * per_c + plane).ravel()
+    offs = np.tile(off, cog)
     work = c_in * len(src) * n * F
     threads = _pieces(work)
-    # images split across the threads, or -- fewer images than threads -- positions
     if n >= threads:
-        parts_n = [(i * n // threads, (i + 1) * n // threads, 0, F) for i in range(threads)]
+        # images split across the threads; each lays out its own images' planes
+        bounds = [(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
+        parts = np.zeros((threads, c_in, len(src)), dtype=x.dtype)
+
+        def run(i: int) -> None:
+            n0, n1 = bounds[i]
+            G = shifted_planes(gy[n0:n1], p, tuple(size))[0]
+            wtiles(xf[n0:n1], G, src, offs, cog * per_c, cig, parts[i], 0, n1 - n0, 0, F,
+                   chunk, zero)
+        _parallel.for_each(run, range(threads), parallel=threads > 1, limit_blas=False)
     else:
-        parts_n = [(0, n, f0, f1) for f0, f1 in _ranges(F, threads, align=chunk)]
-    parts = np.zeros((len(parts_n), c_in, len(src)), dtype=x.dtype)
-    _parallel.for_each(lambda i: wtiles(xf, G, src, offs, cog * per_c, cig, parts[i],
-                                        parts_n[i][0], parts_n[i][1], parts_n[i][2],
-                                        parts_n[i][3], chunk, zero),
-                       range(len(parts_n)), parallel=work >= PARALLEL_MACS, limit_blas=False)
+        # fewer images than threads: positions split
+        G = shifted_planes(gy, p, tuple(size))[0]
+        parts_n = [(f0, f1) for f0, f1 in _ranges(F, threads, align=chunk)]
+        parts = np.zeros((len(parts_n), c_in, len(src)), dtype=x.dtype)
+        _parallel.for_each(lambda i: wtiles(xf, G, src, offs, cog * per_c, cig, parts[i], 0, n,
+                                            parts_n[i][0], parts_n[i][1], chunk, zero),
+                           range(len(parts_n)), parallel=work >= PARALLEL_MACS,
+                           limit_blas=False)
     gw = parts.sum(axis=0) if len(parts) > 1 else parts[0]
     return gw.reshape(c_in, cog, *p.kernel)
