@@ -290,13 +290,6 @@ def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     return G.reshape(-1, n, pitch[0] * rest), plane, off
 
 
-def _planes_per_channel(p: ConvParams) -> int:
-    """Planes of one output channel in :func:`shifted_planes`: ``prod(stride)`` phases times
-    the shifts of the non-leading dims."""
-    reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
-    return math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])
-
-
 @functools.lru_cache(maxsize=64)
 def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                   reach: tuple[int, ...], rest: int) -> tuple[np.ndarray, np.ndarray]:
@@ -431,9 +424,10 @@ def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p
     F = xf.shape[2]
     chunk = min(F, max(256, TILE_ROWS_BUDGET // cig // 64 * 64))
     zero = x.dtype.type(0)
+    # each tap's plane and offset in shifted_planes' layout (as shifted_planes returns them)
     reach = tuple(d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation))
     plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, reach, math.prod(size[1:]))
-    per_c = _planes_per_channel(p)
+    per_c = math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])  # planes a channel
     src = (np.arange(cog, dtype=np.int64)[:, None] * per_c + plane).ravel()
     offs = np.tile(off, cog)
     work = c_in * len(src) * n * F
