@@ -198,6 +198,11 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
 
 # -- gradients ------------------------------------------------------------------------------
 
+def _reach(p: ConvParams) -> tuple[int, ...]:
+    """How many input samples past its own a tap reaches, per dim: ``d*(k-1) // s``."""
+    return tuple(d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+
+
 def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
            ) -> tuple[np.ndarray, tuple[int, ...], list[int]]:
     """``grad_out`` padded as the conv that transposes this op reads it, exactly ``s*P``
@@ -207,7 +212,7 @@ def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     The padded copy lives in this thread's reused buffer (``np.pad`` allocated two fresh
     arrays a call: b2's planes 0.9 ms, most of it page faults)."""
     n, c = gy.shape[:2]
-    reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
+    reach = list(_reach(p))
     pitch = tuple(i + r for i, r in zip(size, reach))
     full = tuple(s * q for s, q in zip(p.stride, pitch))
     canvas = _zeroed("d_canvas", (n, c, *full), gy.dtype)
@@ -286,8 +291,16 @@ def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
                      *[sl for a in range(1, nd)
                        for sl in (slice(v[a - 1], v[a - 1] + size[a]), slice(None))])]
         G[(slice(None),) * (1 + nd) + (ci,)] = win.transpose(perm)
-    plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, tuple(reach), rest)
+    plane, off, _ = _shifted_layout(p, size)
     return G.reshape(-1, n, pitch[0] * rest), plane, off
+
+
+def _shifted_layout(p: ConvParams, size: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each tap's plane (within one channel) and flat offset in :func:`shifted_planes`'
+    layout, and the number of planes a channel (``prod(stride) * V``)."""
+    reach = _reach(p)
+    plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, reach, math.prod(size[1:]))
+    return plane, off, math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])
 
 
 @functools.lru_cache(maxsize=64)
@@ -397,8 +410,7 @@ def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvP
     if not available() or len(x_shape) < 3:
         return False
     cig, cog = x_shape[1] // p.groups, w_shape[1]
-    reach = [d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation)]
-    extra = math.prod(r + 1 for r in reach[1:]) - 1
+    extra = math.prod(r + 1 for r in _reach(p)[1:]) - 1
     return (cig >= 4 and math.prod(x_shape[2:]) >= 256 and cog * math.prod(p.kernel) <= 256
             and x_shape[1] >= 2 * cog * p.groups * math.prod(p.stride) * extra)
 
@@ -424,10 +436,7 @@ def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p
     F = xf.shape[2]
     chunk = min(F, max(256, TILE_ROWS_BUDGET // cig // 64 * 64))
     zero = x.dtype.type(0)
-    # each tap's plane and offset in shifted_planes' layout (as shifted_planes returns them)
-    reach = tuple(d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation))
-    plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, reach, math.prod(size[1:]))
-    per_c = math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])  # planes a channel
+    plane, off, per_c = _shifted_layout(p, tuple(size))
     src = (np.arange(cog, dtype=np.int64)[:, None] * per_c + plane).ravel()
     offs = np.tile(off, cog)
     work = c_in * len(src) * n * F
