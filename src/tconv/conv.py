@@ -240,7 +240,9 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         ``lax.conv_transpose`` needs ``transpose_kernel=True`` and padding
         ``dilation*(K-1) - padding`` to agree; TF/Keras store kernels ``(*K, C_out, C_in)``.
         ``zero_insertion`` multiplies inserted zeros, so an ``inf`` input there yields NaN
-        where PyTorch yields 0; the other algorithms match PyTorch on NaN/inf.
+        where PyTorch yields 0; the other algorithms match PyTorch on NaN/inf inputs. An
+        ``inf`` *weight* meets the zero padding at the borders in ``phase`` and ``direct``
+        (NaN there, where PyTorch has inf); ``gemm``, ``scatter`` and ``matrix`` match.
 
     Raises:
         ValueError, TypeError: for every configuration PyTorch rejects, naming the argument.

@@ -123,6 +123,94 @@ class TestDepthwise:
         assert_close(got, want.numpy(), np.float32)
 
 
+class TestDepthwise2d:
+    """The one-pass depthwise 2-D kernel (``direct._depthwise2d``): layers whose outputs
+    each have at most two kernel rows and two kernel columns. Checked against scatter on
+    random layers (strides, kernels, dilations and paddings per dim, channel multipliers,
+    planes split over threads) and against torch on non-finite numbers where taps are
+    missing (kernel 3, stride 2: a phase with one tap)."""
+
+    @staticmethod
+    def _tables(x_shape, w_shape, **kw):
+        p, out = transposed_params("t", x_shape, w_shape, None, kw.get("stride", 1),
+                                   kw.get("padding", 0), kw.get("output_padding", 0),
+                                   kw.get("groups", 1), kw.get("dilation", 1), None)
+        return direct._depthwise_tables(tuple(x_shape[2:]), out, p)
+
+    @pytest.mark.parametrize("k, s, d, taken", [
+        (4, 2, 1, True), (2, 2, 1, True), (3, 2, 1, True), (1, 1, 1, True),
+        (64, 32, 1, True), (2, 1, 1, True), (3, 3, 2, True),
+        (5, 2, 1, False), (3, 1, 1, False), (3, 2, 2, False)])
+    def test_which_layers_it_takes(self, k, s, d, taken):
+        tables = self._tables((1, 3, 5, 5), (3, 1, k, k), stride=s, dilation=d, groups=3)
+        assert (tables is not None) is taken
+
+    @settings(max_examples=150, deadline=None)
+    @given(c=st.integers(1, 3), cog=st.integers(1, 3), n=st.integers(1, 2),
+           s=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+           d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+           size=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+           threads=st.sampled_from(["1", "2", "3"]), data=st.data())
+    def test_identity_vs_scatter(self, c, cog, n, s, d, size, threads, data):
+        # kernels of at most two taps a phase in each dim: k*d up to about 2*s
+        k = tuple(data.draw(st.integers(1, max(1, (2 * sa) // da))) for sa, da in zip(s, d))
+        pad = tuple(data.draw(st.integers(0, da * (ka - 1))) for ka, da in zip(k, d))
+        opad = tuple(data.draw(st.integers(0, max(sa, da) - 1)) for sa, da in zip(s, d))
+        rng = np.random.default_rng(sum(size) * 100 + sum(k))
+        x = rng.standard_normal((n, c, *size))
+        w = rng.standard_normal((c, cog, *k))
+        kw = dict(stride=s, padding=pad, output_padding=opad, groups=c, dilation=d)
+        try:
+            ref = tconv.conv_transpose(x, w, algorithm="scatter", **kw)
+        except ValueError:                       # empty output, or output_padding too big
+            return
+        assert self._tables(x.shape, w.shape, **kw) is not None
+        import os
+        old = os.environ.get("TCONV_NUM_THREADS")
+        os.environ["TCONV_NUM_THREADS"] = threads
+        limit, direct.DEPTHWISE_PARALLEL_MACS = direct.DEPTHWISE_PARALLEL_MACS, 0
+        try:
+            got = tconv.conv_transpose(x, w, algorithm="direct", **kw)
+        finally:
+            direct.DEPTHWISE_PARALLEL_MACS = limit
+            if old is None:
+                del os.environ["TCONV_NUM_THREADS"]
+            else:
+                os.environ["TCONV_NUM_THREADS"] = old
+        assert got.shape == ref.shape
+        assert_close(got, ref)
+
+    @pytest.mark.parametrize("k, s, p", [(3, 2, 1), (4, 2, 1), (3, 3, 0), (2, 2, 0)])
+    def test_nan_inf_like_torch(self, k, s, p):
+        # a missing tap must add nothing: not 0 * inf (NaN) where torch adds no term
+        torch = pytest.importorskip("torch")
+        rng = np.random.default_rng(k * 10 + s)
+        x = rng.standard_normal((1, 2, 5, 6))
+        w = rng.standard_normal((2, 1, k, k))
+        x[0, 0, 2, 3], x[0, 1, 0, 5], x[0, 1, 4, 0] = np.inf, np.nan, -np.inf
+        assert self._tables(x.shape, w.shape, stride=s, padding=p, groups=2) is not None
+        ours = tconv.conv_transpose(x, w, stride=s, padding=p, groups=2, algorithm="direct")
+        ref = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w),
+                                                   stride=s, padding=p, groups=2).numpy()
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(ref))
+        fin = np.isfinite(ref)
+        assert_close(ours[fin], ref[fin])
+
+    def test_reused_input_buffer(self):
+        # the padded input lives in a scratch buffer: a wide call, then a narrow one
+        rng = np.random.default_rng(3)
+        small = rng.standard_normal((1, 2, 3, 4)), rng.standard_normal((2, 1, 3, 3))
+        first = tconv.conv_transpose(*small, stride=2, groups=2, algorithm="direct")
+        tconv.conv_transpose(rng.standard_normal((2, 4, 9, 11)),
+                             rng.standard_normal((4, 2, 4, 4)), stride=2, padding=1,
+                             groups=4, algorithm="direct")
+        again = tconv.conv_transpose(*small, stride=2, groups=2, algorithm="direct")
+        np.testing.assert_array_equal(again, first)
+        assert_close(again, tconv.conv_transpose(*small, stride=2, groups=2,
+                                                 algorithm="scatter"))
+
+
 class TestDirectGradients:
     @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
     def test_identity(self, case, dtype):
@@ -282,8 +370,10 @@ class TestPreferred:
                                               groups=1, dilation=1)),
                      tconv.conv_transpose(x, w))
 
-    def test_missing_numba_names_the_extra(self, monkeypatch):
+    def test_missing_numba_names_the_extra(self, monkeypatch, request):
         import tconv._algorithms as algorithms
+        _native._installed.cache_clear()             # looked up once per process
+        request.addfinalizer(_native._installed.cache_clear)
         monkeypatch.setitem(sys.modules, "numba", None)
         monkeypatch.delitem(sys.modules, "tconv._algorithms._native_kernels", raising=False)
         monkeypatch.delattr(algorithms, "_native_kernels", raising=False)
