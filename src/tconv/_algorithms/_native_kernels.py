@@ -366,32 +366,21 @@ def _last(yr, src, wk, r0, r1, k0, k1, cols, m):  # pragma: no cover - compiled
     yr[2 * m] = a0 * e0[m] + a1 * e1[m] + a2 * e2[m] + a3 * e3[m]
 
 
-@numba.njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
-def _row_phase(yq, src, wk, r0, r1, k0, k1, cols, q):  # pragma: no cover
-    """Column phase ``q`` of one output row, stored through the strided view ``yq``."""
-    (a0, a1, a2, a3), (e0, e1, e2, e3) = _taps4(src, wk, r0, r1, k0, k1, cols, q,
-                                                yq.shape[0])
-    for m in range(yq.shape[0]):
-        yq[m] = a0 * e0[m] + a1 * e1[m] + a2 * e2[m] + a3 * e3[m]
-
-
 @jit
 def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover - compiled
-    # Depthwise 2-D conv_transpose (one input channel a group) with at most two kernel rows
-    # and two kernel columns reaching each output:
-    #   y[P, oy, q + S*m] = sum_{t, u < 2} w[ci, j, rows[oy, 2 + t], cols[q, 2 + u]]
+    # Depthwise 2-D conv_transpose (one input channel a group), column stride 2, at most
+    # two kernel rows and two kernel columns reaching each output:
+    #   y[P, oy, q + 2*m] = sum_{t, u < 2} w[ci, j, rows[oy, 2 + t], cols[q, 2 + u]]
     #                                      * xp[n*C_in + ci, rows[oy, t], m + cols[q, u]]
     # for output planes p0 <= P < p1 (n = P // C_out, co = P % C_out = ci*cog + j).
     # xp (N*C_in, H + 1, Wp): x with zero columns around it and a zero row H; w (C_in, cog,
     # KH + 1, KW + 1): the weights with a zero row and column. A missing tap (kernel row KH
     # or column KW) adds 0 * 0, never 0 * inf: a missing row reads the zero row, a missing
-    # column a window of the zero columns after x. With stride 2 both column phases are
-    # summed in one pass that interleaves its stores; other strides store each phase
-    # through a strided view. Windows are views indexed from 0 (no negative-index
-    # wraparound: vectorized).
+    # column a window of the zero columns after x. Both column phases are summed in one
+    # pass that interleaves its stores. Windows are views indexed from 0 (no
+    # negative-index wraparound: vectorized).
     c_out = y.shape[0] // planes
     c_in = c_out // cog
-    S = cols.shape[0]
     OH, OW = y.shape[1], y.shape[2]
     n_o = OW // 2
     for P in range(p0, p1):
@@ -401,21 +390,14 @@ def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover 
         wk = w[ci, j]
         for oy in range(OH):
             r0, r1, k0, k1 = rows[oy, 0], rows[oy, 1], rows[oy, 2], rows[oy, 3]
-            if S == 2:
-                # both column phases in one pass, stores interleaved
-                (a0, a1, a2, a3), (e0, e1, e2, e3) = _taps4(src, wk, r0, r1, k0, k1, cols,
-                                                            0, n_o)
-                (b0, b1, b2, b3), (o0, o1, o2, o3) = _taps4(src, wk, r0, r1, k0, k1, cols,
-                                                            1, n_o)
-                yr = y[P, oy]
-                for m in range(n_o):
-                    yr[2 * m] = a0 * e0[m] + a1 * e1[m] + a2 * e2[m] + a3 * e3[m]
-                    yr[2 * m + 1] = b0 * o0[m] + b1 * o1[m] + b2 * o2[m] + b3 * o3[m]
-                if OW % 2:
-                    # the last even column, in a call from scratch: code after the loop
-                    # that reads its windows stopped numba vectorizing it (c2: 0.07 ->
-                    # 0.20 ms)
-                    _last(yr, src, wk, r0, r1, k0, k1, cols, n_o)
-            else:
-                for q in range(min(S, OW)):
-                    _row_phase(y[P, oy, q::S], src, wk, r0, r1, k0, k1, cols, q)
+            (a0, a1, a2, a3), (e0, e1, e2, e3) = _taps4(src, wk, r0, r1, k0, k1, cols, 0, n_o)
+            (b0, b1, b2, b3), (o0, o1, o2, o3) = _taps4(src, wk, r0, r1, k0, k1, cols, 1, n_o)
+            yr = y[P, oy]
+            for m in range(n_o):
+                yr[2 * m] = a0 * e0[m] + a1 * e1[m] + a2 * e2[m] + a3 * e3[m]
+                yr[2 * m + 1] = b0 * o0[m] + b1 * o1[m] + b2 * o2[m] + b3 * o3[m]
+            if OW % 2:
+                # the last even column, in a call that starts from scratch: code after the
+                # loop that read its windows stopped numba vectorizing it (c2: 0.07 ->
+                # 0.20 ms)
+                _last(yr, src, wk, r0, r1, k0, k1, cols, n_o)
