@@ -358,9 +358,9 @@ def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover 
     # KH + 1, KW + 1): the weights with a zero row and column. A missing tap (kernel row KH
     # or column KW) adds 0 * 0, never 0 * inf: a missing row reads the zero row, a missing
     # column a window of the zero columns after x. Both column phases are summed in one
-    # pass that interleaves its stores. Column indices are unsigned: numba then checks no
-    # negative index and vectorizes the pass, with no per-row views (windows as views
-    # vectorized too, but cost twice the per-row time: c2 77 -> 65 us).
+    # pass that interleaves its stores. Column indices are unsigned: numba then adds no
+    # negative-index check and vectorizes the pass without a view per window (eight views
+    # a row cost 51-60 us of c2's kernel, unsigned indices 22-27 us: rows of 4 outputs).
     c_out = y.shape[0] // planes
     c_in = c_out // cog
     OH, OW = y.shape[1], y.shape[2]
@@ -387,7 +387,8 @@ def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover 
                     + b3 * x1[m + d1]
         if OW % 2:
             # the last even column of every row, in a loop of its own: code after the pass
-            # above that read its rows stopped numba vectorizing it (c2: 0.07 -> 0.20 ms)
+            # above that read its rows stopped numba vectorizing it (0.07 -> 0.20 ms on c2's
+            # shape, where the code was there but never ran)
             for oy in range(OH):
                 k0, k1 = rows[oy, 2], rows[oy, 3]
                 x0, x1 = src[rows[oy, 0]], src[rows[oy, 1]]
