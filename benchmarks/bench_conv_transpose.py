@@ -187,10 +187,17 @@ def worker_tconv(args: argparse.Namespace) -> dict[str, Any]:
         if first > SKIP_SECONDS:
             res["times"][algo] = {"median_ms": first * 1e3, "iqr_ms": 0.0, "min_ms": first,
                                   "n": 1.0}
-        elif first > 0.5:                                   # slow: a few calls, no warm-up
+            continue
+        # the first call of a process pays one-off costs (numba loading its cached machine
+        # code: 0.1-0.3 s), so a second call sizes the run: c2's 0.1 ms calls had got 7
+        # timed calls, where torch's got 50
+        t0 = time.perf_counter()
+        fn()
+        warm = time.perf_counter() - t0
+        if warm > 0.5:                                      # slow: a few calls, no warm-up
             res["times"][algo] = timeit(fn, warmup=0, repeat=3, max_seconds=10.0)
         else:
-            res["times"][algo] = timeit(fn, warmup=1, repeat=_repeat_for(first, args.repeat),
+            res["times"][algo] = timeit(fn, warmup=1, repeat=_repeat_for(warm, args.repeat),
                                         max_seconds=20.0)
     if args.backward and cfg["backward"]:
         # what conv_transpose_backward runs for each gradient (compiled loops or im2col)
