@@ -53,6 +53,19 @@ class TestConvTranspose:
                                      cfg.groups, cfg.dilation, algorithm=algo)
             assert_close(y, ref, np.float64)
 
+    def test_validation_cache_keeps_types_apart(self):
+        # validated layers are cached by their plain arguments: stride=1 accepted first must
+        # not let stride=True (== 1, same hash) through, and errors are raised every time
+        x, w = np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))
+        assert tconv.conv_transpose(x, w, stride=1).shape == (1, 1, 4, 4)
+        for _ in range(2):
+            with pytest.raises(TypeError, match="stride=True"):
+                tconv.conv_transpose(x, w, stride=True)
+            with pytest.raises(ValueError, match="output_padding"):
+                tconv.conv_transpose(x, w, stride=1, output_padding=1)
+        assert_close(tconv.conv_transpose(x, w, stride=np.int64(2), padding=[1, 0]),
+                     tconv.conv_transpose(x, w, stride=2, padding=(1, 0)))
+
     def test_oracle_float32(self, rng):
         cfg = Config(2, 2, 2, 3, 2, (5, 4), (4, 3), (2, 3), (1, 2), (1, 2), (1, 0))
         x, w, b = _inputs(cfg, rng, True, np.float32)

@@ -11,6 +11,9 @@ of either op with respect to its input is the other op.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 
 from . import _checks
@@ -166,12 +169,42 @@ def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     return _finish(y, ba, batched, dtype, out_dtype)
 
 
+def _plain(value: object) -> bool:
+    """``value`` is an int, str or None, or a tuple of them -- exactly those types (not bool,
+    not NumPy scalars), so that equal values were validated the same way."""
+    if type(value) in (int, str) or value is None:
+        return True
+    return type(value) is tuple and all(_plain(v) for v in value)
+
+
 def transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
                       bias_shape: tuple[int, ...] | None, stride: IntOrTuple,
                       padding: PaddingArg, output_padding: IntOrTuple, groups: int,
                       dilation: IntOrTuple, output_size: IntOrTuple | None,
                       ) -> tuple[ConvParams, tuple[int, ...]]:
-    """Validated parameters and spatial output size of a transposed convolution."""
+    """Validated parameters and spatial output size of a transposed convolution.
+
+    Plain arguments (ints, strings, tuples of them) are looked up in a cache of the last
+    256 validated layers: the checks took 9 us of a 0.11 ms layer (FCN x2, c2). A
+    configuration that raises is never cached, so it raises again."""
+    args = (fn, x_shape, weight_shape, bias_shape, stride, padding, output_padding, groups,
+            dilation, output_size)
+    # the shapes are ndarray shapes (tuples of ints); the user's arguments are checked
+    if _plain((stride, padding, output_padding, groups, dilation, output_size)):
+        return _transposed_params_cached(*args)
+    return _transposed_params(*args)
+
+
+@functools.lru_cache(maxsize=256)
+def _transposed_params_cached(*args: Any) -> tuple[ConvParams, tuple[int, ...]]:
+    return _transposed_params(*args)
+
+
+def _transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
+                       bias_shape: tuple[int, ...] | None, stride: IntOrTuple,
+                       padding: PaddingArg, output_padding: IntOrTuple, groups: int,
+                       dilation: IntOrTuple, output_size: IntOrTuple | None,
+                       ) -> tuple[ConvParams, tuple[int, ...]]:
     p = _checks.conv_params(fn, x_shape=x_shape, weight_shape=weight_shape,
                             bias_shape=bias_shape, stride=stride, padding=padding,
                             dilation=dilation, groups=groups, transposed=True,
