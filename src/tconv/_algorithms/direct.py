@@ -173,8 +173,10 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
 
 #: multiply-adds from which a depthwise layer's planes are shared among the threads
-#: (measured: two threads lost up to 8 M multiply-adds, c2 with 1.4 M takes 0.07-0.12 ms)
-DEPTHWISE_PARALLEL_MACS = 1 << 24
+#: (measured, k4 s2 on 64 channels: two threads lost or tied up to 16.8 M multiply-adds --
+#: 4 images of 64²: 1.09-1.14 ms on one, 1.54-1.78 ms on two -- and won at 33.6 M, 8
+#: images: 4.4-6.0 -> 4.0-4.5 ms; writing the output, not the sums, bounds these layers)
+DEPTHWISE_PARALLEL_MACS = 1 << 25
 
 
 def _depthwise_taps(length: int, k: int, s: int, d: int, lo: int
@@ -236,7 +238,7 @@ def _depthwise2d(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
                  ) -> np.ndarray:
     """Depthwise 2-D conv_transpose with at most 2 x 2 terms an output, in one compiled
     pass that writes ``y`` directly: no grid copy, no product buffer, no strided NumPy
-    copies (FCN x2, c2: 0.28 -> 0.12 ms)."""
+    copies (FCN x2, c2: 0.28 -> 0.10-0.15 ms)."""
     tables = _depthwise_tables(tuple(x.shape[2:]), out, p)
     assert tables is not None
     rows, cols, left, width = tables
