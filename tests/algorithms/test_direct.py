@@ -7,6 +7,7 @@ PyTorch autograd and against the im2col path they replace.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -167,7 +168,7 @@ class TestDepthwise2d:
         except ValueError:                       # empty output, or output_padding too big
             return
         assert self._tables(x.shape, w.shape, **kw) is not None
-        import os
+        # hypothesis runs many examples in one test call: no monkeypatch fixture here
         old = os.environ.get("TCONV_NUM_THREADS")
         os.environ["TCONV_NUM_THREADS"] = threads
         limit, direct.DEPTHWISE_PARALLEL_MACS = direct.DEPTHWISE_PARALLEL_MACS, 0
