@@ -9,7 +9,9 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
 
 ``wtiles`` computes the same correlation sums as 4 x 4 tiles held in registers, reading
 ``x`` in place. ``col2im2d`` is the 2-D col2im of the ``gemm`` algorithm: each output
-written once as the sum of the product's taps that reach it. ``resample2d`` is
+written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
+depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
+pass that writes ``y``. ``resample2d`` is
 :func:`tconv.interpolate`'s separable table resampling (linear and cubic modes at factors
 the NumPy fast paths do not cover), in ATen's order and without fused multiply-adds.
 
@@ -44,12 +46,14 @@ def available() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _installed() -> bool:
-    # looked up once: ``find_spec`` took 30 us, a third of a small layer's whole call (c2)
+    # looked up once: with ``find_spec`` on every call, ``choose_algorithm`` took 34 us
+    # (1.1-1.8 us without), a third of a small layer's whole call (c2)
     return importlib.util.find_spec("numba") is not None
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample2d": ...}``,
+    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample2d": ...,
+    "depthwise2d": ...}``,
     compiled on the first call of each dtype."""
     if not _KERNELS:
         try:

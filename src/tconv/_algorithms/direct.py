@@ -71,7 +71,8 @@ CHUNK = 2048
 
 #: terms an output (``C_in/g`` times a phase's taps) from which the compiled loop stores
 #: outputs straight into ``y``; below, per-row stores cost more than the sums (depthwise
-#: c2: 0.07 -> 0.30 ms) and a buffer plus NumPy's strided copies is faster
+#: c2 before its one-pass kernel: 0.07 -> 0.30 ms) and a buffer plus NumPy's strided
+#: copies is faster
 STORE_MIN_TERMS = 16
 
 
