@@ -21,6 +21,7 @@ and ``tracemalloc`` (which sees every NumPy allocation) for tconv.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -443,6 +444,46 @@ def _add_throughput(payload: dict[str, Any]) -> None:
         [r["ratio_torch_1thread"] for r in payload["shapes"].values()
          if "ratio_torch_1thread" in r])
     payload["geomean_backward_ratio"] = _geomean(bwd)
+    payload["targets"] = targets(payload)
+
+
+#: the suite's targets (issue #5): tconv / torch time ratios, share of the peak, memory
+RATIO_LIMITS = {"compute": 1.25, "skinny": 0.5}
+PEAK_SHARE = 70.0
+MEAN_LIMIT = 1.0
+
+
+def targets(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target this run can judge: ``{"target", "measured", "limit", "met"}``.
+
+    Forward and backward geometric means <= 1; compute-bound rows (a1-a3, d, e2) <= 1.25
+    and >= 70 % of the run's matrix-product peak; skinny and depthwise rows (a4, b1, b2,
+    c1, c2) <= 0.5; peak memory (RSS growth over one call) no higher than torch's. Targets
+    without their measurements (no torch, a subset of shapes or algorithms) are left out.
+    """
+    out: list[dict[str, Any]] = []
+
+    def add(target: str, measured: float, limit: float, at_most: bool = True) -> None:
+        met = measured <= limit if at_most else measured >= limit
+        out.append({"target": target, "measured": measured, "limit": limit,
+                    "at_most": at_most, "met": met})
+
+    for key, label in (("geomean_forward_ratio", "forward geometric mean"),
+                       ("geomean_backward_ratio", "backward geometric mean")):
+        if payload.get(key) is not None:
+            add(label, payload[key], MEAN_LIMIT)
+    for name, row in payload["shapes"].items():
+        limit = RATIO_LIMITS.get(row["kind"])
+        if limit is not None and "auto" in row["ratio"]:
+            add(f"{name} tconv / torch", row["ratio"]["auto"], limit)
+        auto = row["tconv"].get("auto", {})
+        if row["kind"] == "compute" and "pct_peak" in auto:
+            add(f"{name} % of peak", auto["pct_peak"], PEAK_SHARE, at_most=False)
+        mem = row.get("memory", {})
+        if "tconv" in mem and "torch" in mem:
+            add(f"{name} peak memory MB", mem["tconv"]["rss_delta_mb"],
+                mem["torch"]["rss_delta_mb"])
+    return out
 
 
 def _geomean(v: list[float]) -> float | None:
@@ -514,6 +555,15 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
                        ("backward", "geomean_backward_ratio")):
         if payload.get(key):
             print(f"geometric mean tconv/torch, {label}: {payload[key]:.2f}", file=file)
+    goals = payload.get("targets") or []
+    if goals:
+        print("\n| target | measured | limit | met |", file=file)
+        print("|---|---|---|---|", file=file)
+        for g in goals:
+            sign = "<=" if g["at_most"] else ">="
+            print(f"| {g['target']} | {g['measured']:.2f} | {sign} {g['limit']:.2f} | "
+                  f"{'yes' if g['met'] else '**no**'} |", file=file)
+        print(f"targets met: {sum(g['met'] for g in goals)} of {len(goals)}", file=file)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -557,6 +607,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(auto vs torch), robust to a busy machine")
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--from-json", metavar="PATH",
+                        help="measure nothing: print the tables and targets of a run saved "
+                             "with --json")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -577,6 +630,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fn(wargs)))
         return 0
     args = build_parser().parse_args(argv)
+    if args.from_json:
+        try:
+            with open(args.from_json, encoding="utf-8") as f:
+                saved = json.load(f)
+            saved["targets"] = targets(saved)
+            table = io.StringIO()
+            print_table(saved, table)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            print(f"--from-json {args.from_json}: not a saved run of this suite "
+                  f"({type(err).__name__}: {err})", file=sys.stderr)
+            return 2
+        print(table.getvalue(), end="")
+        return 0
     from tconv._algorithms import direct
     if "direct" in args.algorithms and not direct.available():
         args.algorithms.remove("direct")     # the compiled loops need numba (tconv[fast])

@@ -78,3 +78,46 @@ def test_bench_tiny_run(capsys):
     # (each phase's taps over the 65x65 zero-gapped grid), else phase's broadcast runs
     from tconv._algorithms import direct
     assert row.split("|")[-2].strip() == ("1.03" if direct.available() else "1.05")
+
+
+def test_bench_targets_judged_from_a_payload():
+    """The suite's target table: each target judged from its own measurements, and those
+    a run did not measure (no torch ratio, no memory) left out."""
+    from tconv.cli.bench import _load, find_suite
+
+    suite = _load(find_suite())
+    row = {"kind": "compute", "ratio": {"auto": 1.3}, "tconv": {"auto": {"pct_peak": 71.0}},
+           "memory": {"tconv": {"rss_delta_mb": 20.0}, "torch": {"rss_delta_mb": 25.0}}}
+    skinny = {"kind": "skinny", "ratio": {"auto": 0.45}, "tconv": {"auto": {}}}
+    lone = {"kind": "skinny", "ratio": {}, "tconv": {"auto": {"pct_peak": 5.0}}}
+    payload = {"geomean_forward_ratio": 0.9, "geomean_backward_ratio": 1.1,
+               "shapes": {"a1": row, "c2": skinny, "b1": lone}}
+    got = {g["target"]: g["met"] for g in suite.targets(payload)}
+    assert got == {"forward geometric mean": True, "backward geometric mean": False,
+                   "a1 tconv / torch": False, "a1 % of peak": True,
+                   "a1 peak memory MB": True, "c2 tconv / torch": True}
+
+
+def test_bench_from_json_prints_a_saved_run(tmp_path, capsys):
+    """`tconv bench --from-json` re-prints a saved run with its targets, measuring nothing;
+    a file that is not a saved run is refused with exit code 2."""
+    import json
+    import pathlib
+
+    saved = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results_run_Z.json"
+    assert main(["bench", "--from-json", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert "| c2 | auto (direct) |" in out
+    assert f"targets met: {sum(g['met'] for g in _targets(saved))} of" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"shapes": 3}))
+    assert main(["bench", "--from-json", str(bad)]) == 2
+    assert "not a saved run" in capsys.readouterr().err
+
+
+def _targets(path):
+    import json
+
+    from tconv.cli.bench import _load, find_suite
+
+    return _load(find_suite()).targets(json.loads(path.read_text()))

@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "  tconv bench                                  # the whole suite, ~15 min\n"
                "  tconv bench --shapes a1,c2 --rounds 5 --json bench.json\n"
                "  tconv bench --algorithms auto --no-backward --no-memory\n"
-               "  tconv bench --no-torch --shapes e1           # tconv only")
+               "  tconv bench --no-torch --shapes e1           # tconv only\n"
+               "  tconv bench --from-json bench.json           # a saved run's targets")
     p.add_argument("--shapes", help="comma-separated shape names (a1..a4, b1, b2, c1, c2, d, "
                    "e1, e2; default all)")
     p.add_argument("--algorithms", help="comma-separated: auto, gemm, phase, matrix, "
@@ -37,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-torch", action="store_true", help="tconv only")
     p.add_argument("--json", metavar="PATH", help="also write every result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--from-json", metavar="PATH", help="measure nothing: print the tables "
+                   "and the targets met of a run saved with --json")
     p.add_argument("--suite", metavar="PATH", help=f"path to {SUITE} (default: found in "
                    "./benchmarks or next to the tconv sources)")
     p.set_defaults(func=run)
@@ -71,9 +74,9 @@ def _load(path: pathlib.Path) -> ModuleType:
 def suite_argv(args: argparse.Namespace) -> list[str]:
     """The suite's own command line for these options."""
     argv = ["--rounds", str(args.rounds), "--repeat", str(args.repeat)]
-    for name in ("shapes", "algorithms", "json"):
+    for name in ("shapes", "algorithms", "json", "from_json"):
         if getattr(args, name):
-            argv += [f"--{name}", getattr(args, name)]
+            argv += [f"--{name.replace('_', '-')}", getattr(args, name)]
     for flag in ("no_backward", "no_memory", "no_torch", "quiet"):
         if getattr(args, flag):
             argv.append("--" + flag.replace("_", "-"))
