@@ -62,5 +62,6 @@ def kernels() -> dict[str, Any]:
             raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
                               ) from None
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
-                        resample2d=k.resample2d, depthwise2d=k.depthwise2d)
+                        resample2d=k.resample2d, depthwise2d=k.depthwise2d,
+                        col2im_last2d=k.col2im_last2d)
     return _KERNELS

@@ -226,6 +226,41 @@ def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
                         col[q] = tr[q]
 
 
+@jit
+def col2im_last2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
+                  acc):  # pragma: no cover - compiled
+    # y[n, c, m*sy + ry, q*sx + rx] = sum cols[n, m + yoff, q + xsh, ky, kx, c] over the
+    # taps (ky, yoff) of row phase ry and (kx, xsh) of column phase rx (gemm._phase_taps),
+    # reads outside cols' (H, W) being zero. cols holds the product channels innermost
+    # (gemm's channels-last layout), so each tap adds C contiguous numbers into acc; each
+    # output is written once, straight into y's channels-first layout.
+    nb, H, W, C = cols.shape[0], cols.shape[1], cols.shape[2], cols.shape[5]
+    OH, OW = y.shape[2], y.shape[3]
+    for n in range(nb):
+        for oy in range(OH):
+            m = oy // sy
+            ry = oy - m * sy
+            for ox in range(OW):
+                q = ox // sx
+                rx = ox - q * sx
+                for c in range(C):
+                    acc[c] = 0
+                for a in range(ystart[ry], ystart[ry + 1]):
+                    iy = m + yoff[a]
+                    if iy < 0 or iy >= H:
+                        continue
+                    ky = yk[a]
+                    for b in range(xstart[rx], xstart[rx + 1]):
+                        ix = q + xsh[b]
+                        if ix < 0 or ix >= W:
+                            continue
+                        src = cols[n, iy, ix, ky, xk[b]]
+                        for c in range(C):
+                            acc[c] += src[c]
+                for c in range(C):
+                    y[n, c, oy, ox] = acc[c]
+
+
 @numba.njit(inline="always", cache=True)
 def _dots44(x0, x1, x2, x3, g0, g1, g2, g3, n, zero):  # pragma: no cover - compiled
     """The 16 dot products of rows x0..x3 with windows g0..g3 over their first n numbers."""
