@@ -207,9 +207,10 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                    ) -> np.ndarray:
     # the same product with the channels innermost: cols[n, *S, *K, c_out] -- every block
     # add then runs over C_out contiguous numbers, whatever the spatial size. In 2-D with
-    # numba, a compiled col2im sums each output's taps once and writes it channels-first
-    # (a1 / a2 whole layer, alternating runs: 24.9-27.1 / 25.0-28.0 ms against 28.0-28.5 /
-    # 28.1-29.3 with the NumPy adds and moveaxis, one outlier pair left out)
+    # numba, a compiled col2im sums each output's taps once and writes it channels-first.
+    # Whole layer, six alternating processes each (ms, compiled / NumPy adds + moveaxis):
+    # AVX2 BLAS a1 24.9-27.1 / 24.1-28.5 (one 45.4), a2 25.0-28.0 / 26.9-29.3 (one 43.3);
+    # AVX-512 BLAS (three each) a1 16.5-17.6 / 18.6-21.4, a2 17.3-17.6 (one 27.1) / 19.2-19.9
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
