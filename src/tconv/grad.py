@@ -21,6 +21,7 @@ import numpy as np
 from . import _checks
 from ._algorithms import direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
+from ._algorithms._matmul import matmul
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
 from .conv import transposed_params
@@ -68,16 +69,16 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
         prod = scratch("gw", cog * cig * ntap, parts.dtype).reshape(cog, cig * ntap)
         if n1 - n0 == 1:
             g_blk = gyg[n0, gi][:, r0 * rest:r1 * rest]            # (Cog, positions) view
-            np.matmul(g_blk, cols.T, out=prod)
+            matmul(g_blk, cols.T, out=prod)
         elif per_image_products:
             # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK), summed over images: no copy of gy
             cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
-            np.sum(np.matmul(gyg[n0:n1, gi], cols_n), axis=0, out=prod)
+            np.sum(matmul(gyg[n0:n1, gi], cols_n), axis=0, out=prod)
         else:
             g_blk = scratch("gy", cog * (n1 - n0) * nout, parts.dtype).reshape(
                 cog, n1 - n0, nout)
             np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
-            np.matmul(g_blk.reshape(cog, -1), cols.T, out=prod)
+            matmul(g_blk.reshape(cog, -1), cols.T, out=prod)
         slot = slots.pop()                                        # one partial sum per thread
         try:
             parts[slot, gi] += prod

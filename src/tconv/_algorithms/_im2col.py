@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._matmul import matmul
+
 
 def pad_crop(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
     """Zero-pad (positive) or crop (negative) the trailing ``len(pad)`` axes of ``x``."""
@@ -136,7 +138,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
         # images n0:n1, rows r0:r1 of group gi: one row range of y, contiguous per channel
         dst = y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)[:, r0 * rest:r1 * rest] \
             if n1 - n0 == 1 else y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)
-        np.matmul(wg[gi], cols, out=dst)
+        matmul(wg[gi], cols, out=dst)
 
     for_each(run, image_blocks(n, groups, cig * int(np.prod(kernel)) * nout, out[0]))
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)

@@ -38,6 +38,7 @@ import numpy as np
 from .._checks import ConvParams
 from . import _native, _parallel
 from ._im2col import block_slices
+from ._matmul import matmul
 
 #: numbers in the reused product buffer (4 MiB of float32: fits the L3 cache of small CPUs)
 BLOCK_ELEMENTS = 1 << 20
@@ -139,7 +140,7 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
             xs = xg[gi, :, n0 * nsz:n1 * nsz]
         else:                                   # one image (nb == 1): its rows i0:i1
             xs = xg[gi, :, n0 * nsz + i0 * rest:n0 * nsz + i1 * rest]
-        np.matmul(wt[gi, c0 * ntap:c1 * ntap], xs, out=cols)
+        matmul(wt[gi, c0 * ntap:c1 * ntap], xs, out=cols)
         cols6 = cols.reshape(c1 - c0, *p.kernel, n1 - n0, *sub)
         yb = y[n0:n1, gi, c0:c1].swapaxes(0, 1)              # (Cb, Nb, *out) view
         for t, src, dst in _tap_slices(p, sub, out, i0) if rows != size[0] else taps:
@@ -194,7 +195,7 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
         gi, c0, c1, n0, n1 = block
         cols = _parallel.scratch("cols", (n1 - n0) * (c1 - c0) * ntap * nsz, x.dtype)
         cols = cols.reshape(n1 - n0, (c1 - c0) * ntap, nsz)
-        np.matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
+        matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
         tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
         col2im(cols.reshape(n1 - n0, c1 - c0, kh, kw, h, wd), *ytab, *xtab, sy, sx,
                y[n0:n1, gi, c0:c1], tmp)
@@ -235,7 +236,7 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         gi, n0, n1 = block
         cols = _parallel.scratch("cols", (n1 - n0) * nsz * ntap * cog, x.dtype)
         cols = cols.reshape((n1 - n0) * nsz, ntap * cog)
-        np.matmul(xt[gi, n0:n1].reshape(-1, cig), wt[gi], out=cols)
+        matmul(xt[gi, n0:n1].reshape(-1, cig), wt[gi], out=cols)
         cols6 = cols.reshape(n1 - n0, *size, *p.kernel, cog)
         if compiled:
             # each output once, summed over C_out contiguous numbers, written channels-first

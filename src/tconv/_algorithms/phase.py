@@ -45,6 +45,7 @@ import numpy as np
 from .._checks import ConvParams
 from . import _parallel
 from ._im2col import on_grid
+from ._matmul import matmul
 
 
 def phase_taps(r: int, k: int, s: int, d: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +233,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
         prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
             cb * ntap, hi - lo)
-        np.matmul(wr[gi, c0 * ntap:c1 * ntap], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
+        matmul(wr[gi, c0 * ntap:c1 * ntap], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
         prod3 = prod.reshape(cb, ntap, hi - lo)
         base = plan.front + n0 * image - lo
         acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
@@ -369,7 +370,7 @@ def _depthwise_subpixel(x: np.ndarray, w: np.ndarray, p: ConvParams, y: np.ndarr
                 ws[(slice(None), *m, *sl_r)] = wk[(slice(c0, c1), *sl_w)]
             prod = _parallel.scratch("prod", (c1 - c0) * nqt * width, x.dtype).reshape(
                 c1 - c0, nqt, width)
-            np.matmul(xs.reshape(c1 - c0, nqt, depth), ws.reshape(c1 - c0, depth, width),
+            matmul(xs.reshape(c1 - c0, nqt, depth), ws.reshape(c1 - c0, depth, width),
                       out=prod)
             # (Cb, N, *Q, *R) -> y6[n, c, q1, r1, q2, r2, ...]
             res = prod.reshape(c1 - c0, n, *nq, *rs).transpose(

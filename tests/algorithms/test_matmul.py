@@ -1,0 +1,209 @@
+"""``_matmul.matmul``: NumPy's product, or the compiled float32 product (``sgemm``) where
+the BLAS lacks the processor's AVX-512 kernels. The compiled product is checked against a
+float64 product on every layout it reads (rows, columns, sliced views, batches), on blocks
+cut small enough that every edge and every block boundary is crossed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _oracle import assert_close
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tconv
+from tconv._algorithms import _matmul, _native
+
+needs_numba = pytest.mark.skipif(not _native.available(), reason="numba not installed")
+
+
+def _operand(rng: np.random.Generator, shape: tuple[int, int], layout: str) -> np.ndarray:
+    """A float32 operand of ``shape`` in the given memory layout: rows contiguous ("C"),
+    columns contiguous ("F"), or a strided view of a larger array ("view")."""
+    a = rng.standard_normal(shape).astype(np.float32)
+    if layout == "F":
+        return np.asfortranarray(a)
+    if layout == "view":
+        big = np.zeros((shape[0] * 2, shape[1] + 7), np.float32)
+        big[::2, 3:3 + shape[1]] = a
+        return big[::2, 3:3 + shape[1]]
+    return a
+
+
+def _reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a.astype(np.float64), b.astype(np.float64))
+
+
+class TestSgemm:
+    """The compiled kernel itself (``_matmul._sgemm``), whatever the dispatch decides."""
+
+    @needs_numba
+    def test_smoke(self):
+        rng = np.random.default_rng(0)
+        a, b = _operand(rng, (12, 32), "C"), _operand(rng, (32, 32), "C")
+        c = np.empty((12, 32), np.float32)
+        _matmul._sgemm(a, b, c)
+        assert_close(c, _reference(a, b), np.float32)
+
+    @needs_numba
+    @settings(max_examples=60, deadline=None)
+    @given(m=st.integers(1, 70), k=st.integers(1, 90), n=st.integers(1, 110),
+           la=st.sampled_from(["C", "F", "view"]), lb=st.sampled_from(["C", "F", "view"]),
+           blocks=st.sampled_from([(16, 12, 32), (7, 24, 64), (512, 96, 2048)]),
+           seed=st.integers(0, 2**16))
+    def test_oracle(self, m, k, n, la, lb, blocks, seed):
+        """Any sizes (edges of the 12 x 32 register block), layouts and blockings: small
+        blocks put every size across several K, M and N blocks."""
+        rng = np.random.default_rng(seed)
+        a, b = _operand(rng, (m, k), la), _operand(rng, (k, n), lb)
+        c = np.full((m, n + 5), np.nan, np.float32)[:, 2:2 + n]   # rows ldc apart
+        _matmul._sgemm(a, b, c, *blocks)
+        assert_close(c, _reference(a, b), np.float32)
+
+    @needs_numba
+    def test_row_stride_multiple_of_4k(self):
+        """B's rows 4096 bytes apart (power-of-two widths) are copied into panels, not read
+        in place: both paths give the product."""
+        rng = np.random.default_rng(1)
+        for width in (1024, 1000):
+            a, b = _operand(rng, (30, 40), "C"), _operand(rng, (40, width), "C")
+            c = np.empty((30, width), np.float32)
+            _matmul._sgemm(a, b, c, 16, 12, 256)
+            assert_close(c, _reference(a, b), np.float32)
+
+    @needs_numba
+    def test_nonfinite(self):
+        """inf and NaN reach exactly the outputs they reach in NumPy's product; the zero
+        rows and columns that pad edge blocks never turn into NaN outputs."""
+        rng = np.random.default_rng(2)
+        a, b = _operand(rng, (13, 9), "C"), _operand(rng, (9, 33), "C")
+        a[3, 4] = np.inf
+        b[2, 32] = np.nan
+        c = np.empty((13, 33), np.float32)
+        _matmul._sgemm(a, b, c)
+        want = _reference(a, b)
+        np.testing.assert_array_equal(np.isnan(c), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(c), np.isinf(want))
+        finite = np.isfinite(want)
+        assert_close(c[finite], want[finite], np.float32)
+
+
+class TestMatmul:
+    """The dispatching front door used by every algorithm."""
+
+    @pytest.fixture
+    def native(self, monkeypatch):
+        if not _native.available():
+            pytest.skip("numba not installed")
+        monkeypatch.setenv("TCONV_GEMM", "native")
+        monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
+        monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
+        monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+
+    @pytest.mark.parametrize("threads", ["1", "2", "3"])
+    @pytest.mark.parametrize("shape_a, shape_b", [
+        ((70, 50), (50, 45)),            # more rows than columns: rows split over threads
+        ((20, 50), (50, 130)),           # columns split over threads
+        ((3, 20, 50), (3, 50, 40)),      # a batch
+        ((20, 50), (4, 50, 40)),         # one left operand for a batch of right ones
+        ((4, 20, 50), (50, 40)),
+    ])
+    def test_oracle(self, native, threads, shape_a, shape_b, monkeypatch):
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        rng = np.random.default_rng(3)
+        a = rng.standard_normal(shape_a).astype(np.float32)
+        b = rng.standard_normal(shape_b).astype(np.float32)
+        want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        assert_close(_matmul.matmul(a, b), want, np.float32)
+        out = np.empty(want.shape, np.float32)
+        assert _matmul.matmul(a, b, out=out) is out
+        assert_close(out, want, np.float32)
+
+    def test_out_with_strided_columns(self, native):
+        """``out`` whose columns are not contiguous: computed aside, then copied in."""
+        rng = np.random.default_rng(4)
+        a, b = _operand(rng, (20, 30), "C"), _operand(rng, (30, 40), "C")
+        buf = np.zeros((20, 80), np.float32)
+        out = buf[:, ::2]
+        _matmul.matmul(a, b, out=out)
+        assert_close(out, _reference(a, b), np.float32)
+        assert not buf[:, 1::2].any()
+
+    def test_identity_numpy_fallbacks(self, native):
+        """What the compiled product does not take goes to NumPy, bit for bit: float64,
+        mismatched batches, ``out`` overlapping an operand, 1-D operands."""
+        rng = np.random.default_rng(5)
+        a64 = rng.standard_normal((20, 30))
+        b64 = rng.standard_normal((30, 40))
+        np.testing.assert_array_equal(_matmul.matmul(a64, b64), np.matmul(a64, b64))
+        a, b = a64.astype(np.float32), b64.astype(np.float32)
+        assert not _matmul._applies(a[None].repeat(2, 0), b[None].repeat(3, 0), None)
+        assert not _matmul._applies(a, b, a[:, :20])
+        v = rng.standard_normal(30).astype(np.float32)
+        np.testing.assert_array_equal(_matmul.matmul(v, b), np.matmul(v, b))
+        with pytest.raises(ValueError):
+            _matmul.matmul(a, a)                        # (20, 30) @ (20, 30): NumPy's error
+
+    def test_dispatch_rules(self, monkeypatch):
+        """``TCONV_GEMM``: ``blas`` never, ``native`` always (numba permitting), ``auto``
+        only on an AVX-512 host whose BLAS is an OpenBLAS without AVX-512 kernels."""
+        monkeypatch.setenv("TCONV_GEMM", "blas")
+        assert not _matmul.native_preferred()
+        monkeypatch.setenv("TCONV_GEMM", "native")
+        assert _matmul.native_preferred() == _native.available()
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        assert not _matmul.native_preferred()
+        monkeypatch.delenv("TCONV_NUMBA")
+        monkeypatch.setenv("TCONV_GEMM", "auto")
+        if not _native.available():
+            return
+        cases = [
+            (True, [{"user_api": "blas", "internal_api": "openblas",
+                     "architecture": "Haswell"}], True),
+            (True, [{"user_api": "blas", "internal_api": "openblas",
+                     "architecture": "SkylakeX"}], False),
+            (True, [{"user_api": "blas", "internal_api": "mkl"}], False),
+            (True, [], False),
+            (False, [{"user_api": "blas", "internal_api": "openblas",
+                      "architecture": "Haswell"}], False),
+        ]
+        try:
+            for host, libs, want in cases:
+                _matmul._blas_without_avx512.cache_clear()
+                monkeypatch.setattr(_matmul, "_host_avx512", lambda host=host: host)
+                monkeypatch.setattr("threadpoolctl.threadpool_info", lambda libs=libs: libs)
+                assert _matmul.native_preferred() is want, (host, libs)
+        finally:
+            _matmul._blas_without_avx512.cache_clear()      # the real BLAS again
+
+    def test_size_rules(self, monkeypatch):
+        """Small, thin or shallow products stay with BLAS."""
+        monkeypatch.setenv("TCONV_GEMM", "native")
+        if not _native.available():
+            pytest.skip("numba not installed")
+        f = np.float32
+        assert _matmul._applies(np.ones((256, 512), f), np.ones((512, 256), f), None)
+        assert not _matmul._applies(np.ones((64, 512), f), np.ones((512, 4096), f), None)
+        assert not _matmul._applies(np.ones((256, 32), f), np.ones((32, 4096), f), None)
+        assert not _matmul._applies(np.ones((128, 64), f), np.ones((64, 128), f), None)
+
+
+@needs_numba
+@pytest.mark.parametrize("algorithm", ["gemm", "phase"])
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_layer_native_vs_blas(algorithm, threads, monkeypatch):
+    """A DCGAN-like float32 layer and its gradients: compiled product == BLAS product."""
+    monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((6, 40, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((40, 24, 4, 4)).astype(np.float32)
+    results = {}
+    for mode in ("native", "blas"):
+        monkeypatch.setenv("TCONV_GEMM", mode)
+        y = tconv.conv_transpose(x, w, stride=2, padding=1, algorithm=algorithm)
+        grads = tconv.conv_transpose_backward(np.ones_like(y), x, w, stride=2, padding=1)
+        results[mode] = (y, *grads[:2])
+    for got, want in zip(results["native"], results["blas"]):
+        assert_close(got, want, np.float32)
