@@ -61,6 +61,12 @@ def metadata() -> dict[str, Any]:
                                                "architecture")} for p in threadpool_info()]
     except ImportError:
         pass
+    try:
+        from tconv._algorithms._matmul import _info
+
+        info["matmul"] = _info()          # whether tconv's products bypass NumPy's BLAS
+    except ImportError:
+        pass
     return info
 
 
