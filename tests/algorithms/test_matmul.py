@@ -119,6 +119,40 @@ class TestMatmul:
         assert _matmul.matmul(a, b, out=out) is out
         assert_close(out, want, np.float32)
 
+    @pytest.mark.parametrize("threads", ["1", "2"])
+    @pytest.mark.parametrize("m, k, n", [(70, 50, 45), (20, 50, 130), (37, 3, 300)])
+    def test_identity_packed(self, native, threads, m, k, n, monkeypatch):
+        """Operands packed ahead (left, right, both) give the product of the arrays, also
+        when the product is split over threads (the panels are then read from an offset)."""
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        rng = np.random.default_rng(7)
+        a, b = _operand(rng, (m, k), "F"), _operand(rng, (k, n), "view")
+        want = _reference(a, b)
+        pa, pb = _matmul.pack_left(a, n), _matmul.pack_right(b, m)
+        assert isinstance(pa, _matmul.Packed) and isinstance(pb, _matmul.Packed)
+        for left, right in [(pa, b), (a, pb), (pa, pb)]:
+            assert_close(_matmul.matmul(left, right), want, np.float32)
+
+    def test_pack_each(self, native, monkeypatch):
+        """Up to ``PACK_MAX`` operands are packed, each in its own buffer; more are not."""
+        rng = np.random.default_rng(8)
+        mats = [_operand(rng, (30, 20), "C") for _ in range(3)]
+        b = _operand(rng, (20, 40), "C")
+        packed = _matmul.pack_each(mats, 40, "left")
+        assert all(isinstance(p, _matmul.Packed) for p in packed)
+        for p, a in zip(packed, mats):
+            assert_close(_matmul.matmul(p, b), _reference(a, b), np.float32)
+        monkeypatch.setattr(_matmul, "PACK_MAX", 2)
+        assert _matmul.pack_each(mats, 40, "left") == mats
+
+    def test_pack_not_taken(self, monkeypatch):
+        """Where the compiled product would not run, packing returns the operand itself."""
+        monkeypatch.setenv("TCONV_GEMM", "blas")
+        a = np.ones((300, 300), np.float32)
+        assert _matmul.pack_left(a, 300) is a
+        assert _matmul.pack_right(a, 300) is a
+        np.testing.assert_array_equal(_matmul.matmul(a, a), np.matmul(a, a))
+
     def test_out_with_strided_columns(self, native):
         """``out`` whose columns are not contiguous: computed aside, then copied in."""
         rng = np.random.default_rng(4)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._matmul import matmul
+from ._matmul import matmul, pack_each
 
 
 def pad_crop(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -131,6 +131,11 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     y = np.empty((groups, cog, n, nout), dtype=np.result_type(x, w))
 
     rest = nout // out[0] if nout else 0                    # positions per output row
+    blocks = image_blocks(n, groups, cig * int(np.prod(kernel)) * nout, out[0])
+    # the weights, packed once for every block's product (where the compiled one runs)
+    width = max(((n1 - n0) * nout if n1 - n0 > 1 else (r1 - r0) * rest
+                 for _, n0, n1, r0, r1 in blocks), default=0)
+    wp = pack_each([wg[gi] for gi in range(groups)], width, "left")
 
     def run(block: Block) -> None:
         gi, n0, n1, r0, r1 = block
@@ -138,9 +143,9 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
         # images n0:n1, rows r0:r1 of group gi: one row range of y, contiguous per channel
         dst = y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)[:, r0 * rest:r1 * rest] \
             if n1 - n0 == 1 else y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)
-        matmul(wg[gi], cols, out=dst)
+        matmul(wp[gi], cols, out=dst)
 
-    for_each(run, image_blocks(n, groups, cig * int(np.prod(kernel)) * nout, out[0]))
+    for_each(run, blocks)
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _native, _parallel
 
-__all__ = ["matmul", "native_preferred"]
+__all__ = ["Packed", "matmul", "native_preferred", "pack_each", "pack_left", "pack_right"]
 
 #: products of fewer multiply-adds stay with BLAS (the packing and the thread start-up
 #: are fixed costs of the compiled product)
@@ -75,29 +75,130 @@ def native_preferred() -> bool:
     return _host_avx512() and _blas_without_avx512()
 
 
-def _sgemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, kc: int = 0, mc: int = 0,
-           nc: int = 0) -> None:
+_NONE = np.empty(0, np.float32)
+
+
+class Packed:
+    """A 2-D float32 operand copied once into the compiled product's panels, for many
+    products: the weights of a layer, multiplied with block after block of its input. A
+    product with a packed operand reads the panels instead of packing that operand again
+    (a load and a store a number) -- once per call instead of once per block and thread.
+    """
+
+    __slots__ = ("array", "panels", "side")
+
+    def __init__(self, array: np.ndarray, panels: np.ndarray, side: str) -> None:
+        self.array, self.panels, self.side = array, panels, side
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    ndim = 2
+
+    def rows(self, r0: int) -> np.ndarray:
+        """The panels from row ``r0`` of a left operand (``r0`` a multiple of MR)."""
+        from ._native_kernels import GEMM_MR
+
+        return self.panels[(r0 // GEMM_MR) * GEMM_MR * self.array.shape[1]:]
+
+    def cols(self, c0: int) -> np.ndarray:
+        """The panels from column ``c0`` of a right operand (``c0`` a multiple of NR)."""
+        from ._native_kernels import GEMM_NR
+
+        return self.panels[(c0 // GEMM_NR) * GEMM_NR * self.array.shape[0]:]
+
+
+def _panels(rows: int, depth: int, block: int, key: str) -> np.ndarray:
+    # a 64-byte aligned buffer of this thread's scratch (kept between calls: a fresh
+    # multi-MiB array costs a page fault per 4 KiB when first written)
+    size = _round_up(rows, block) * depth
+    buf = _parallel.scratch(key, size + 16, np.float32)
+    start = ((64 - buf.ctypes.data % 64) % 64) // 4
+    return buf[start:start + size]
+
+
+def pack_left(a: np.ndarray, n: int, key: str = "") -> np.ndarray | Packed:
+    """``a (M, K)`` packed for products ``a @ b`` with ``b (K, n)``, where those take the
+    compiled path; else ``a`` itself. ``key`` tells apart operands packed together (the
+    panels live in the calling thread's scratch until it packs again under that key)."""
+    if a.ndim != 2 or not _applies(a, _Shape(a.shape[1], n, a.dtype), None):
+        return a
+    from ._native_kernels import GEMM_MR
+
+    panels = _panels(a.shape[0], a.shape[1], GEMM_MR, f"gemm_left{key}")
+    _native.kernels()["pack_left"](a, panels)
+    return Packed(a, panels, "left")
+
+
+def pack_right(b: np.ndarray, m: int, key: str = "") -> np.ndarray | Packed:
+    """``b (K, N)`` packed for products ``a @ b`` with ``a (m, K)`` (see :func:`pack_left`)."""
+    if b.ndim != 2 or not _applies(_Shape(m, b.shape[0], b.dtype), b, None):
+        return b
+    from ._native_kernels import GEMM_NR
+
+    panels = _panels(b.shape[1], b.shape[0], GEMM_NR, f"gemm_right{key}")
+    _native.kernels()["pack_right"](b, panels)
+    return Packed(b, panels, "right")
+
+
+#: operands packed ahead per call at most (each in its own scratch buffer of the calling
+#: thread, kept between calls)
+PACK_MAX = 4
+
+
+def pack_each(mats: list[np.ndarray], other: int, side: str) -> list[np.ndarray | Packed]:
+    """:func:`pack_left` (``side="left"``) or :func:`pack_right` of each operand, for
+    products whose other operand has ``other`` columns (rows); unpacked when there are
+    more than ``PACK_MAX`` of them."""
+    if len(mats) > PACK_MAX:
+        return list(mats)
+    pack = pack_left if side == "left" else pack_right
+    return [pack(m, other, key=str(i)) for i, m in enumerate(mats)]
+
+
+class _Shape:
+    """The shape and dtype of an operand not at hand (for :func:`_applies`)."""
+
+    ndim = 2
+
+    def __init__(self, rows: int, cols: int, dtype: np.dtype) -> None:
+        self.shape, self.dtype = (rows, cols), dtype
+
+
+def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed, c: np.ndarray, kc: int = 0,
+           mc: int = 0, nc: int = 0, r0: int = 0, c0: int = 0) -> None:
     """``c = a @ b`` (2-D) on this thread, through the compiled kernel (blocking: the
-    module's ``GEMM_*`` unless given)."""
+    module's ``GEMM_*`` unless given). Packed operands: ``c`` is the block from row ``r0``
+    (column ``c0``) of the whole product, and ``a`` (``b``) gives its rows (columns)."""
     from . import _native_kernels as k
 
     kc, mc, nc = kc or k.GEMM_KC, mc or k.GEMM_MC, nc or k.GEMM_NC
-    _native.kernels()["sgemm"](a, b, c, False,
+    ap = a.rows(r0) if isinstance(a, Packed) else _NONE
+    bp = b.cols(c0) if isinstance(b, Packed) else _NONE
+    av = a.array[r0:r0 + c.shape[0]] if isinstance(a, Packed) else a
+    bv = b.array[:, c0:c0 + c.shape[1]] if isinstance(b, Packed) else b
+    _native.kernels()["sgemm"](av, bv, c, False,
                                _parallel.scratch("gemm_a", mc * kc + 16, np.float32),
                                _parallel.scratch("gemm_b", nc * kc + 16, np.float32),
                                _parallel.scratch("gemm_tile", k.GEMM_MR * k.GEMM_NR, np.float32),
-                               kc, mc, nc)
+                               kc, mc, nc, ap, bp)
 
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _applies(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> bool:
+def _applies(a: Any, b: Any, out: np.ndarray | None) -> bool:
+    """The compiled product takes ``a @ b`` (arrays, :class:`Packed` or :class:`_Shape`)."""
     if not (a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2):
         return False
-    if out is not None and (out.dtype != np.float32 or np.may_share_memory(out, a)
-                            or np.may_share_memory(out, b)):
+    if out is not None and (out.dtype != np.float32 or any(
+            isinstance(v, np.ndarray) and np.may_share_memory(out, v) for v in (a, b))):
         return False
     m, k = a.shape[-2:]
     k2, n = b.shape[-2:]
@@ -111,22 +212,24 @@ def _applies(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> bool:
     return native_preferred()
 
 
-def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed, out: np.ndarray | None = None
+           ) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` for 2-D operands or one batch dimension (``out``: a
     fresh array when None); through the compiled product where :func:`native_preferred`
-    and the product is float32 and large, else through NumPy."""
+    and the product is float32 and large, else through NumPy. ``a`` / ``b`` may be
+    :class:`Packed` (by :func:`pack_left` / :func:`pack_right`)."""
     if not _applies(a, b, out):
-        return np.matmul(a, b, out=out)
+        return np.matmul(a.array if isinstance(a, Packed) else a,
+                         b.array if isinstance(b, Packed) else b, out=out)
     m, n = a.shape[-2], b.shape[-1]
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
     shape = (batch, m, n) if max(a.ndim, b.ndim) == 3 else (m, n)
     if out is None:
         out = np.empty(shape, dtype=np.float32)
     elif out.shape != shape:
-        return np.matmul(a, b, out=out)
+        return np.matmul(a.array if isinstance(a, Packed) else a,
+                         b.array if isinstance(b, Packed) else b, out=out)
     res = out if out.strides[-1] == 4 else np.empty(shape, dtype=np.float32)
-    a3 = a if a.ndim == 3 else a[None]
-    b3 = b if b.ndim == 3 else b[None]
     r3 = res if res.ndim == 3 else res[None]
 
     # parts: (batch index, row range, column range); split for the pool when called from
@@ -149,8 +252,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
 
     def run(part: tuple[int, int, int, int, int]) -> None:
         i, r0, r1, c0, c1 = part
-        _sgemm(a3[i if a3.shape[0] > 1 else 0, r0:r1],
-               b3[i if b3.shape[0] > 1 else 0, :, c0:c1], r3[i, r0:r1, c0:c1])
+        left = a if isinstance(a, Packed) else (a[i] if a.ndim == 3 else a)[r0:r1]
+        right = b if isinstance(b, Packed) else (b[i] if b.ndim == 3 else b)[:, c0:c1]
+        _sgemm(left, right, r3[i, r0:r1, c0:c1], r0=r0, c0=c0)
 
     _parallel.for_each(run, parts, limit_blas=False)
     if res is not out:

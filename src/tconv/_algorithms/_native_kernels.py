@@ -506,78 +506,119 @@ def _aligned(buf):  # pragma: no cover - compiled
     return buf[((64 - buf.ctypes.data % 64) % 64) // 4:]
 
 
+@numba.njit(inline="always", cache=True)
+def _pack_a(A, r0, h, p0, kc, panel):  # pragma: no cover - compiled
+    """``A[r0:r0+h, p0:p0+kc]`` -> ``panel[p*MR + i]``, zero rows past ``h``."""
+    if h < GEMM_MR:
+        panel[:] = 0.0
+    # 12 numbers of one column a step: 0.30 ns a number from rows of A, 0.42 from columns
+    # (row by row: 0.77)
+    for p in range(kc):
+        for i in range(h):
+            panel[p * GEMM_MR + i] = A[r0 + i, p0 + p]
+
+
+@numba.njit(inline="always", cache=True)
+def _pack_b(B, c0, w, p0, kc, panel):  # pragma: no cover - compiled
+    """``B[p0:p0+kc, c0:c0+w]`` -> ``panel[p*NR + j]``, zero columns past ``w``."""
+    if w < GEMM_NR:
+        panel[:] = 0.0
+    if B.strides[1] == 4:
+        # rows of B: contiguous copies (0.24 ns a number)
+        for p in range(kc):
+            brow = B[p0 + p, c0:c0 + w]
+            dst = panel[p * GEMM_NR:(p + 1) * GEMM_NR]
+            for j in range(w):
+                dst[j] = brow[j]
+    else:
+        # columns of B: a transpose (0.75-0.8 ns a number either way round)
+        for j in range(w):
+            bcol = B[p0:p0 + kc, c0 + j]
+            for p in range(kc):
+                panel[p * GEMM_NR + j] = bcol[p]
+
+
 @jit
-def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC):  # pragma: no cover
+def pack_left(A, out):  # pragma: no cover - compiled
+    """All of ``A (M, K)`` as whole-K panels: ``out[(ib*K + p)*MR + i] = A[ib*MR + i, p]``
+    (rows past M zero); ``out``: ``ceil(M / MR) * MR * K`` floats, 64-byte aligned."""
+    M, K = A.shape
+    for ib in range((M + GEMM_MR - 1) // GEMM_MR):
+        r0 = ib * GEMM_MR
+        _pack_a(A, r0, min(GEMM_MR, M - r0), 0, K,
+                out[ib * GEMM_MR * K:(ib + 1) * GEMM_MR * K])
+
+
+@jit
+def pack_right(B, out):  # pragma: no cover - compiled
+    """All of ``B (K, N)`` as whole-K panels: ``out[(jb*K + p)*NR + j] = B[p, jb*NR + j]``
+    (columns past N zero); ``out``: ``ceil(N / NR) * NR * K`` floats, 64-byte aligned."""
+    K, N = B.shape
+    for jb in range((N + GEMM_NR - 1) // GEMM_NR):
+        c0 = jb * GEMM_NR
+        _pack_b(B, c0, min(GEMM_NR, N - c0), 0, K,
+                out[jb * GEMM_NR * K:(jb + 1) * GEMM_NR * K])
+
+
+@jit
+def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels,
+          bpanels):  # pragma: no cover - compiled
     """``C (+)= A @ B`` for float32 2-D arrays of any strides, ``C``'s columns contiguous.
 
     Blocks: ``KC`` terms, ``MC`` rows of A (a multiple of ``GEMM_MR``), ``NC`` columns of B
     (a multiple of ``GEMM_NR``) at a time. ``apack``: at least ``MC * KC + 16`` floats;
     ``bpack``: ``NC * KC + 16``; ``tile``: ``GEMM_MR * GEMM_NR``. ``accumulate`` False
-    overwrites ``C``.
+    overwrites ``C``. ``apanels`` / ``bpanels``, when not empty, hold A / B already packed
+    (:func:`pack_left`, :func:`pack_right`), and the arrays A / B give only the shapes.
     """
     M, K = A.shape
     N = B.shape[1]
     ldc = C.strides[0] // 4
     ap, bp = _aligned(apack), _aligned(bpack)
+    a_done, b_done = apanels.size > 0, bpanels.size > 0
+    # Rows of B (contiguous) are read in place, but for a last partial panel: packing costs
+    # a load and a store a number, as much as 32 multiply-adds (M = 64: 88 against 128
+    # GFLOP/s a thread). Not with rows a multiple of 4 KiB apart: they all fall in the same
+    # cache sets (16 KiB apart: thrashing).
+    direct = not b_done and B.strides[1] == 4 and B.strides[0] % 4096 != 0
+    ldb = B.strides[0] // 4 if direct else GEMM_NR
     for j0 in range(0, N, NC):
         nc = min(NC, N - j0)
         nb = (nc + GEMM_NR - 1) // GEMM_NR
         for p0 in range(0, K, KC):
             kc = min(KC, K - p0)
             add = 1 if (accumulate or p0 > 0) else 0
-            # B[p0:p0+kc, j0:j0+nc] -> panels [jb][p][NR], zero-filled past N. Rows of B
-            # (contiguous) are read in place instead, but for a last partial panel: a
-            # packed B costs a load and a store a number, as much as 32 multiply-adds
-            # (M = 64: 88 against 128 GFLOP/s a thread)
-            direct = B.strides[1] == 4 and B.strides[0] % 4096 != 0
-            ldb = B.strides[0] // 4 if direct else GEMM_NR
-            for jb in range(nb):
-                c0 = j0 + jb * GEMM_NR
-                w = min(GEMM_NR, N - c0)
-                if direct and w == GEMM_NR:
-                    continue
-                panel = bp[jb * GEMM_NR * kc:(jb + 1) * GEMM_NR * kc]
-                if w < GEMM_NR:
-                    panel[:] = 0.0
-                if B.strides[1] == 4:
-                    # rows of B: contiguous copies (0.24 ns a number)
-                    for p in range(kc):
-                        brow = B[p0 + p, c0:c0 + w]
-                        dst = panel[p * GEMM_NR:(p + 1) * GEMM_NR]
-                        for j in range(w):
-                            dst[j] = brow[j]
-                else:
-                    # columns of B: a transpose (0.75-0.8 ns a number either way round)
-                    for j in range(w):
-                        bcol = B[p0:p0 + kc, c0 + j]
-                        for p in range(kc):
-                            panel[p * GEMM_NR + j] = bcol[p]
-            for i0 in range(0, M, MC):
-                mc = min(MC, M - i0)
-                ma = (mc + GEMM_MR - 1) // GEMM_MR
-                # A[i0:i0+mc, p0:p0+kc] -> panels [ib][p][MR], zero-filled past M
-                for ib in range(ma):
-                    r0 = i0 + ib * GEMM_MR
-                    h = min(GEMM_MR, M - r0)
-                    panel = ap[ib * GEMM_MR * kc:(ib + 1) * GEMM_MR * kc]
-                    if h < GEMM_MR:
-                        panel[:] = 0.0
-                    # 12 numbers of one column a step: 0.30 ns a number from rows of A,
-                    # 0.42 from columns (row by row: 0.77)
-                    for p in range(kc):
-                        for i in range(h):
-                            panel[p * GEMM_MR + i] = A[r0 + i, p0 + p]
+            if not b_done:          # B[p0:p0+kc, j0:j0+nc] -> panels [jb][p][NR]
                 for jb in range(nb):
                     c0 = j0 + jb * GEMM_NR
                     w = min(GEMM_NR, N - c0)
-                    if direct and w == GEMM_NR:
+                    if not (direct and w == GEMM_NR):
+                        _pack_b(B, c0, w, p0, kc, bp[jb * GEMM_NR * kc:(jb + 1) * GEMM_NR * kc])
+            for i0 in range(0, M, MC):
+                mc = min(MC, M - i0)
+                ma = (mc + GEMM_MR - 1) // GEMM_MR
+                if not a_done:      # A[i0:i0+mc, p0:p0+kc] -> panels [ib][p][MR]
+                    for ib in range(ma):
+                        r0 = i0 + ib * GEMM_MR
+                        _pack_a(A, r0, min(GEMM_MR, M - r0), p0, kc,
+                                ap[ib * GEMM_MR * kc:(ib + 1) * GEMM_MR * kc])
+                for jb in range(nb):
+                    c0 = j0 + jb * GEMM_NR
+                    w = min(GEMM_NR, N - c0)
+                    if b_done:
+                        baddr = bpanels.ctypes.data + ((c0 // GEMM_NR) * K + p0) * GEMM_NR * 4
+                        bstep = GEMM_NR
+                    elif direct and w == GEMM_NR:
                         baddr, bstep = B.ctypes.data + (p0 * ldb + c0) * 4, ldb
                     else:
                         baddr, bstep = bp.ctypes.data + jb * GEMM_NR * kc * 4, GEMM_NR
                     for ib in range(ma):
                         r0 = i0 + ib * GEMM_MR
                         h = min(GEMM_MR, M - r0)
-                        aaddr = ap.ctypes.data + ib * GEMM_MR * kc * 4
+                        if a_done:
+                            aaddr = apanels.ctypes.data + ((r0 // GEMM_MR) * K + p0) * GEMM_MR * 4
+                        else:
+                            aaddr = ap.ctypes.data + ib * GEMM_MR * kc * 4
                         if h == GEMM_MR and w == GEMM_NR:
                             _gemm_ukernel(aaddr, baddr, bstep,
                                           C.ctypes.data + (r0 * ldc + c0) * 4, kc, ldc, add)

@@ -36,7 +36,7 @@ import itertools
 import numpy as np
 
 from .._checks import ConvParams
-from . import _native, _parallel
+from . import _matmul, _native, _parallel
 from ._im2col import block_slices
 from ._matmul import matmul
 
@@ -232,11 +232,14 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         tables = (*_phase_taps(p.kernel[0], sy, p.pad_lo[0], dy),
                   *_phase_taps(p.kernel[1], sx, p.pad_lo[1], dx), sy, sx)
 
+    # the weights, packed once for every block's product (where the compiled one runs)
+    wp = _matmul.pack_each([wt[gi] for gi in range(g)], nb * nsz, "right")
+
     def run(block: tuple[int, int, int]) -> None:
         gi, n0, n1 = block
         cols = _parallel.scratch("cols", (n1 - n0) * nsz * ntap * cog, x.dtype)
         cols = cols.reshape((n1 - n0) * nsz, ntap * cog)
-        matmul(xt[gi, n0:n1].reshape(-1, cig), wt[gi], out=cols)
+        matmul(xt[gi, n0:n1].reshape(-1, cig), wp[gi], out=cols)
         cols6 = cols.reshape(n1 - n0, *size, *p.kernel, cog)
         if compiled:
             # each output once, summed over C_out contiguous numbers, written channels-first

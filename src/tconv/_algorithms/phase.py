@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import ConvParams
-from . import _parallel
+from . import _matmul, _parallel
 from ._im2col import on_grid
 from ._matmul import matmul
 
@@ -225,6 +225,11 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     ntap, image = int(np.prod(p.kernel)), int(np.prod(plan.padded))
     wr = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)     # (g, Cog*prodK, Cig) view
     blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image)]
+    # each block's weights, packed once for all its products (where the compiled one runs)
+    rows = sorted({(gi, c0, c1) for gi, _, _, c0, c1 in blocks})
+    width = max(hi - lo for lo, hi in (_span(plan, n0, n1) for _, n0, n1, _, _ in blocks))
+    packed = dict(zip(rows, _matmul.pack_each(
+        [wr[gi, c0 * ntap:c1 * ntap] for gi, c0, c1 in rows], width, "left")))
 
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, c0, c1 = block
@@ -233,7 +238,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
         prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
             cb * ntap, hi - lo)
-        matmul(wr[gi, c0 * ntap:c1 * ntap], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
+        matmul(packed[gi, c0, c1], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
         prod3 = prod.reshape(cb, ntap, hi - lo)
         base = plan.front + n0 * image - lo
         acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
