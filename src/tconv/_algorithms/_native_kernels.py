@@ -461,31 +461,32 @@ def _gemm_ukernel_codegen(context, builder, signature, args):  # pragma: no cove
     b = builder.inttoptr(b_i, fp)
     c = builder.inttoptr(c_i, fp)
     zero = ir.Constant(vec, [0.0] * _LANES)
-    accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * GEMM_MR)]
+    accs = [cgutils.alloca_once_value(builder, zero) for _ in range(GEMM_MR * GEMM_NR // _LANES)]
     fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
                                          f"llvm.fma.v{_LANES}f32")
     undef = ir.Constant(vec, ir.Undefined)
     splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
     first = ir.Constant(ir.IntType(32), 0)
+    nv = GEMM_NR // _LANES
     with cgutils.for_range(builder, kc_v) as loop:
         p = loop.index
         boff = builder.mul(p, ldb_v)
-        b0 = builder.load(builder.bitcast(builder.gep(b, [boff]), vp), align=4)
-        b1 = builder.load(builder.bitcast(
-            builder.gep(b, [builder.add(boff, ir.Constant(i64, _LANES))]), vp), align=4)
+        bvs = [builder.load(builder.bitcast(
+            builder.gep(b, [builder.add(boff, ir.Constant(i64, h * _LANES))]), vp), align=4)
+            for h in range(nv)]
         aoff = builder.mul(p, ir.Constant(i64, GEMM_MR))
         for i in range(GEMM_MR):
             s = builder.load(builder.gep(a, [builder.add(aoff, ir.Constant(i64, i))]))
             sv = builder.shuffle_vector(builder.insert_element(undef, s, first), undef, splat)
-            for h, bv in enumerate((b0, b1)):
-                acc = accs[2 * i + h]
+            for h, bv in enumerate(bvs):
+                acc = accs[nv * i + h]
                 builder.store(builder.call(fma, [sv, bv, builder.load(acc)]), acc)
     add = builder.icmp_signed("!=", acc_v, ir.Constant(i64, 0))
     for i in range(GEMM_MR):
         row = builder.gep(c, [builder.mul(ldc_v, ir.Constant(i64, i))])
-        for h in range(2):
+        for h in range(nv):
             ptr = builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _LANES)]), vp)
-            val = builder.load(accs[2 * i + h])
+            val = builder.load(accs[nv * i + h])
             old = builder.load(ptr, align=4)
             builder.store(builder.select(add, builder.fadd(old, val), val), ptr, align=4)
     return context.get_dummy_value()
