@@ -20,7 +20,14 @@ import numpy as np
 
 from . import _checks
 from ._algorithms import direct, gemm
-from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
+from ._algorithms._im2col import (
+    conv_gemm,
+    group_view,
+    implicit_applies,
+    implicit_im2col,
+    pad_crop,
+    windows,
+)
 from ._algorithms._matmul import matmul
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
@@ -48,7 +55,18 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
     cog, nout, ntap = c_out // groups, int(np.prod(out)), int(np.prod(kernel))
-    win = windows(group_view(pad_crop(x, pad), groups), kernel, stride, dilation, out)
+    xp = pad_crop(x, pad)
+    if gy.dtype == x.dtype and implicit_applies(cog, n * nout, cig * ntap, gy.dtype):
+        # one product a group over all images, its right operand the windows of xp read in
+        # place by the compiled product: no im2col copy, no partial sums per thread
+        grad_w = np.empty((groups, cog, cig * ntap), dtype=gy.dtype)
+        for gi in range(groups):
+            gyt = np.ascontiguousarray(gy.reshape(n, groups, cog, nout)[:, gi].swapaxes(0, 1))
+            matmul(gyt.reshape(cog, n * nout),
+                   implicit_im2col(xp, gi, cig, kernel, stride, dilation, out,
+                                   transposed=True), out=grad_w[gi])
+        return grad_w.reshape(c_out, cig, *kernel)
+    win = windows(group_view(xp, groups), kernel, stride, dilation, out)
     gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
     # one block per thread (a deep product), at most 8 blocks' worth of im2col each
     per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS

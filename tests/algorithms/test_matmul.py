@@ -230,6 +230,7 @@ def test_layer_native_vs_blas(algorithm, threads, monkeypatch):
     monkeypatch.setenv("TCONV_NUM_THREADS", threads)
     monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
     monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((6, 40, 6, 6)).astype(np.float32)
     w = rng.standard_normal((40, 24, 4, 4)).astype(np.float32)
@@ -240,4 +241,46 @@ def test_layer_native_vs_blas(algorithm, threads, monkeypatch):
         grads = tconv.conv_transpose_backward(np.ones_like(y), x, w, stride=2, padding=1)
         results[mode] = (y, *grads[:2])
     for got, want in zip(results["native"], results["blas"]):
+        assert_close(got, want, np.float32)
+
+
+@needs_numba
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("ndim, k, s, d, pad, g", [
+    (2, 4, 2, 1, ((1, 1), (1, 1)), 1),          # DCGAN's input gradient
+    (2, 3, 1, 2, ((2, 0), (1, 2)), 2),          # dilation, uneven padding, groups
+    (2, 2, 2, 1, ((0, -1), (-1, 0)), 1),        # negative padding: a crop
+    (1, 5, 3, 1, ((2, 2),), 1),
+    (3, 2, 2, 1, ((0, 0),) * 3, 1),
+])
+def test_implicit_im2col(threads, ndim, k, s, d, pad, g, monkeypatch):
+    """The compiled product fed the windows in place (``Im2col``): the conv of the input
+    gradient and the weight gradient equal the im2col + BLAS paths, float32."""
+    from tconv import grad
+    from tconv._algorithms import _im2col
+
+    monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+    rng = np.random.default_rng(9)
+    size = {1: (23,), 2: (11, 9), 3: (6, 5, 7)}[ndim]
+    x = rng.standard_normal((3, 4 * g, *size)).astype(np.float32)
+    w = rng.standard_normal((6 * g, 4, *(k,) * ndim)).astype(np.float32)
+    stride, dil = (s,) * ndim, (d,) * ndim
+    out = tuple((n + lo + hi - d * (k - 1) - 1) // s + 1 for n, (lo, hi) in zip(size, pad))
+    gy = rng.standard_normal((3, 6 * g, *out)).astype(np.float32)
+    xp = _im2col.pad_crop(x, pad)
+    b = _im2col.implicit_im2col(xp, g - 1, 4, (k,) * ndim, stride, dil, out)
+    win = _im2col.windows(_im2col.group_view(xp, g), (k,) * ndim, stride, dil, out)
+    dense = _im2col.im2col_block(win, (g - 1, 0, 3, 0, out[0]))
+    np.testing.assert_array_equal(b.dense(), dense)
+    results = {}
+    for mode in ("native", "blas"):
+        monkeypatch.setenv("TCONV_GEMM", mode)
+        assert _im2col.implicit_applies(6, 4 * k**ndim, 3, np.float32) == (mode == "native")
+        results[mode] = (_im2col.conv_gemm(x, w, stride, pad, dil, g, out),
+                         grad._conv_weight_grad(gy, x, (k,) * ndim, stride, pad, dil, g))
+    for got, want in zip(results["native"], results["blas"]):
+        assert got.shape == want.shape
         assert_close(got, want, np.float32)

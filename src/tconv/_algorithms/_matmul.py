@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _native, _parallel
 
-__all__ = ["Packed", "matmul", "native_preferred", "pack_each", "pack_left", "pack_right"]
+__all__ = ["Im2col", "Packed", "matmul", "native_preferred", "pack_each", "pack_left", "pack_right"]
 
 #: products of fewer multiply-adds stay with BLAS (the packing and the thread start-up
 #: are fixed costs of the compiled product)
@@ -186,8 +186,38 @@ class _Shape:
         self.shape, self.dtype = (rows, cols), dtype
 
 
-def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed, c: np.ndarray, kc: int = 0,
-           mc: int = 0, nc: int = 0, r0: int = 0, c0: int = 0) -> None:
+_NO_TABLE = np.empty(0, np.int64)
+
+
+class Im2col:
+    """The implicit right operand ``B[p, j] = flat[rows[p] + cols[j]]`` (``rows``, ``cols``:
+    int64 offsets into the flat array). An im2col matrix is one: ``rows`` walks channels
+    and kernel taps, ``cols`` images and output positions (or the other way round for a
+    weight gradient). The compiled product gathers its panels straight from ``flat``: no
+    im2col copy is written and read back."""
+
+    __slots__ = ("flat", "rows", "cols")
+
+    ndim = 2
+
+    def __init__(self, flat: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+        self.flat, self.rows, self.cols = flat, rows, cols
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows.size, self.cols.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.flat.dtype
+
+    def dense(self) -> np.ndarray:
+        """The matrix itself (for NumPy's product)."""
+        return self.flat[self.rows[:, None] + self.cols[None, :]]
+
+
+def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col, c: np.ndarray,
+           kc: int = 0, mc: int = 0, nc: int = 0, r0: int = 0, c0: int = 0) -> None:
     """``c = a @ b`` (2-D) on this thread, through the compiled kernel (blocking: the
     module's ``GEMM_*`` unless given). Packed operands: ``c`` is the block from row ``r0``
     (column ``c0``) of the whole product, and ``a`` (``b``) gives its rows (columns)."""
@@ -197,7 +227,12 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed, c: np.ndarray, kc: in
     ap = a.rows(r0) if isinstance(a, Packed) else _NONE
     bp = b.cols(c0) if isinstance(b, Packed) else _NONE
     av = a.array[r0:r0 + c.shape[0]] if isinstance(a, Packed) else a
-    bv = b.array[:, c0:c0 + c.shape[1]] if isinstance(b, Packed) else b
+    flat, brow, bcol = _NONE, _NO_TABLE, _NO_TABLE
+    if isinstance(b, Im2col):
+        flat, brow, bcol = b.flat, b.rows, b.cols[c0:c0 + c.shape[1]]
+        bv = _NONE.reshape(0, 0)
+    else:
+        bv = b.array[:, c0:c0 + c.shape[1]] if isinstance(b, Packed) else b
     # no packing buffer for a packed operand (a1: 4 MiB a thread less peak memory)
     _native.kernels()["sgemm"](av, bv, c, False,
                                _parallel.scratch("gemm_a", 16 if ap.size else mc * kc + 16,
@@ -205,7 +240,7 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed, c: np.ndarray, kc: in
                                _parallel.scratch("gemm_b", 16 if bp.size else nc * kc + 16,
                                                  np.float32),
                                _parallel.scratch("gemm_tile", k.GEMM_MR * k.GEMM_NR, np.float32),
-                               kc, mc, nc, ap, bp)
+                               kc, mc, nc, ap, bp, flat, brow, bcol)
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -217,7 +252,8 @@ def _applies(a: Any, b: Any, out: np.ndarray | None) -> bool:
     if not (a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2):
         return False
     if out is not None and (out.dtype != np.float32 or any(
-            isinstance(v, np.ndarray) and np.may_share_memory(out, v) for v in (a, b))):
+            isinstance(v, np.ndarray) and np.may_share_memory(out, v) for v in (a, b))
+            or isinstance(b, Im2col) and np.may_share_memory(out, b.flat)):
         return False
     m, k = a.shape[-2:]
     k2, n = b.shape[-2:]
@@ -231,23 +267,22 @@ def _applies(a: Any, b: Any, out: np.ndarray | None) -> bool:
     return native_preferred()
 
 
-def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed, out: np.ndarray | None = None
+def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col,
+           out: np.ndarray | None = None
            ) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` for 2-D operands or one batch dimension (``out``: a
     fresh array when None); through the compiled product where :func:`native_preferred`
     and the product is float32 and large, else through NumPy. ``a`` / ``b`` may be
     :class:`Packed` (by :func:`pack_left` / :func:`pack_right`)."""
     if not _applies(a, b, out):
-        return np.matmul(a.array if isinstance(a, Packed) else a,
-                         b.array if isinstance(b, Packed) else b, out=out)
+        return np.matmul(_dense(a), _dense(b), out=out)
     m, n = a.shape[-2], b.shape[-1]
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
     shape = (batch, m, n) if max(a.ndim, b.ndim) == 3 else (m, n)
     if out is None:
         out = np.empty(shape, dtype=np.float32)
     elif out.shape != shape:
-        return np.matmul(a.array if isinstance(a, Packed) else a,
-                         b.array if isinstance(b, Packed) else b, out=out)
+        return np.matmul(_dense(a), _dense(b), out=out)
     res = out if out.strides[-1] == 4 else np.empty(shape, dtype=np.float32)
     r3 = res if res.ndim == 3 else res[None]
 
@@ -272,13 +307,20 @@ def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed, out: np.ndarray | Non
     def run(part: tuple[int, int, int, int, int]) -> None:
         i, r0, r1, c0, c1 = part
         left = a if isinstance(a, Packed) else (a[i] if a.ndim == 3 else a)[r0:r1]
-        right = b if isinstance(b, Packed) else (b[i] if b.ndim == 3 else b)[:, c0:c1]
+        right = b if isinstance(b, (Packed, Im2col)) else \
+            (b[i] if b.ndim == 3 else b)[:, c0:c1]
         _sgemm(left, right, r3[i, r0:r1, c0:c1], r0=r0, c0=c0)
 
     _parallel.for_each(run, parts, limit_blas=False)
     if res is not out:
         out[...] = res
     return out
+
+
+def _dense(v: np.ndarray | Packed | Im2col) -> np.ndarray:
+    if isinstance(v, Packed):
+        return v.array
+    return v.dense() if isinstance(v, Im2col) else v
 
 
 def _info() -> dict[str, Any]:

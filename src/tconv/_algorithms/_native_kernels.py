@@ -561,9 +561,23 @@ def pack_right(B, out):  # pragma: no cover - compiled
                 out[jb * GEMM_NR * K:(jb + 1) * GEMM_NR * K])
 
 
+@numba.njit(inline="always", cache=True)
+def _pack_b_table(flat, brow, bcol, c0, w, p0, kc, panel):  # pragma: no cover - compiled
+    """``B[p, j] = flat[brow[p] + bcol[j]]`` for ``p0 <= p < p0+kc``, ``c0 <= j < c0+w`` ->
+    ``panel[p*NR + j]``, zero columns past ``w`` (an im2col matrix read from its image)."""
+    if w < GEMM_NR:
+        panel[:] = 0.0
+    cols = bcol[c0:c0 + w]
+    for p in range(kc):
+        src = flat[brow[p0 + p]:]
+        dst = panel[p * GEMM_NR:(p + 1) * GEMM_NR]
+        for j in range(w):
+            dst[j] = src[cols[j]]
+
+
 @jit
-def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels,
-          bpanels):  # pragma: no cover - compiled
+def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels, bpanels, flat,
+          brow, bcol):  # pragma: no cover - compiled
     """``C (+)= A @ B`` for float32 2-D arrays of any strides, ``C``'s columns contiguous.
 
     Blocks: ``KC`` terms, ``MC`` rows of A (a multiple of ``GEMM_MR``), ``NC`` columns of B
@@ -571,9 +585,12 @@ def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels,
     ``bpack``: ``NC * KC + 16``; ``tile``: ``GEMM_MR * GEMM_NR``. ``accumulate`` False
     overwrites ``C``. ``apanels`` / ``bpanels``, when not empty, hold A / B already packed
     (:func:`pack_left`, :func:`pack_right`), and the arrays A / B give only the shapes.
+    ``brow``, when not empty, makes B the implicit matrix ``B[p, j] = flat[brow[p] +
+    bcol[j]]`` (K = ``brow.size``, N = ``bcol.size``; the array B is not read).
     """
+    table = brow.size > 0
     M, K = A.shape
-    N = B.shape[1]
+    N = bcol.size if table else B.shape[1]
     ldc = C.strides[0] // 4
     ap, bp = _aligned(apack), _aligned(bpack)
     a_done, b_done = apanels.size > 0, bpanels.size > 0
@@ -581,7 +598,8 @@ def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels,
     # a load and a store a number, as much as 32 multiply-adds (M = 64: 88 against 128
     # GFLOP/s a thread). Not with rows a multiple of 4 KiB apart: they all fall in the same
     # cache sets (16 KiB apart: thrashing).
-    direct = not b_done and B.strides[1] == 4 and B.strides[0] % 4096 != 0
+    direct = (not b_done and not table and B.strides[1] == 4
+              and B.strides[0] % 4096 != 0)
     ldb = B.strides[0] // 4 if direct else GEMM_NR
     for j0 in range(0, N, NC):
         nc = min(NC, N - j0)
@@ -593,8 +611,11 @@ def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels,
                 for jb in range(nb):
                     c0 = j0 + jb * GEMM_NR
                     w = min(GEMM_NR, N - c0)
-                    if not (direct and w == GEMM_NR):
-                        _pack_b(B, c0, w, p0, kc, bp[jb * GEMM_NR * kc:(jb + 1) * GEMM_NR * kc])
+                    panel = bp[jb * GEMM_NR * kc:(jb + 1) * GEMM_NR * kc]
+                    if table:
+                        _pack_b_table(flat, brow, bcol, c0, w, p0, kc, panel)
+                    elif not (direct and w == GEMM_NR):
+                        _pack_b(B, c0, w, p0, kc, panel)
             for i0 in range(0, M, MC):
                 mc = min(MC, M - i0)
                 ma = (mc + GEMM_MR - 1) // GEMM_MR
