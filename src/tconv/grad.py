@@ -20,15 +20,8 @@ import numpy as np
 
 from . import _checks
 from ._algorithms import direct, gemm
-from ._algorithms._im2col import (
-    conv_gemm,
-    group_view,
-    implicit_applies,
-    implicit_im2col,
-    pad_crop,
-    windows,
-)
-from ._algorithms._matmul import matmul
+from ._algorithms._im2col import conv_gemm, group_view, implicit_im2col, pad_crop, windows
+from ._algorithms._matmul import implicit_applies, matmul
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
 from .conv import transposed_params

@@ -145,6 +145,25 @@ class TestMatmul:
         monkeypatch.setattr(_matmul, "PACK_MAX", 2)
         assert _matmul.pack_each(mats, 40, "left") == mats
 
+    @pytest.mark.parametrize("threads", ["1", "2"])
+    def test_identity_packed_implicit(self, native, threads, monkeypatch):
+        """An implicit right operand (``Im2col``: a transposed layout of an array) packed
+        without a copy of that layout; and the dense matrix where NumPy's product runs."""
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        rng = np.random.default_rng(10)
+        w = rng.standard_normal((20, 7, 5)).astype(np.float32)      # (K, C, T)
+        b = _matmul.Im2col(w.reshape(-1), np.arange(20) * 35,
+                           np.add.outer(np.arange(5), np.arange(7) * 5).ravel())
+        dense = w.transpose(0, 2, 1).reshape(20, 35)                  # (K, (T, C))
+        np.testing.assert_array_equal(b.dense(), dense)
+        a = _operand(rng, (50, 20), "C")
+        packed = _matmul.pack_right(b, 50)
+        assert isinstance(packed, _matmul.Packed)
+        assert_close(_matmul.matmul(a, packed), _reference(a, dense), np.float32)
+        monkeypatch.setenv("TCONV_GEMM", "blas")
+        np.testing.assert_array_equal(_matmul.pack_right(b, 50), dense)
+        np.testing.assert_array_equal(_matmul.matmul(a, packed), np.matmul(a, dense))
+
     def test_pack_not_taken(self, monkeypatch):
         """Where the compiled product would not run, packing returns the operand itself."""
         monkeypatch.setenv("TCONV_GEMM", "blas")
@@ -245,6 +264,27 @@ def test_layer_native_vs_blas(algorithm, threads, monkeypatch):
 
 
 @needs_numba
+@pytest.mark.parametrize("g", [1, 2])
+def test_channels_last_packed_weights(g, monkeypatch):
+    """gemm's channels-last layout with the weights packed straight from ``w``."""
+    from tconv._algorithms import gemm
+    from tconv.conv import transposed_params
+
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
+    monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 6 * g, 4, 3)).astype(np.float32)
+    w = rng.standard_normal((6 * g, 9, 4, 3)).astype(np.float32)
+    p, out = transposed_params("test", x.shape, w.shape, None, 2, 1, 0, g, 1, None)
+    results = {}
+    for mode in ("native", "blas"):
+        monkeypatch.setenv("TCONV_GEMM", mode)
+        results[mode] = gemm._channels_last(x, w, p, out)
+    assert_close(results["native"], results["blas"], np.float32)
+
+
+@needs_numba
 @pytest.mark.parametrize("threads", ["1", "2"])
 @pytest.mark.parametrize("ndim, k, s, d, pad, g", [
     (2, 4, 2, 1, ((1, 1), (1, 1)), 1),          # DCGAN's input gradient
@@ -278,7 +318,7 @@ def test_implicit_im2col(threads, ndim, k, s, d, pad, g, monkeypatch):
     results = {}
     for mode in ("native", "blas"):
         monkeypatch.setenv("TCONV_GEMM", mode)
-        assert _im2col.implicit_applies(6, 4 * k**ndim, 3, np.float32) == (mode == "native")
+        assert _matmul.implicit_applies(6, 4 * k**ndim, 3, np.float32) == (mode == "native")
         results[mode] = (_im2col.conv_gemm(x, w, stride, pad, dil, g, out),
                          grad._conv_weight_grad(gy, x, (k,) * ndim, stride, pad, dil, g))
     for got, want in zip(results["native"], results["blas"]):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._matmul import Im2col, _applies, _Shape, matmul, pack_each, pack_left
+from ._matmul import Im2col, implicit_applies, matmul, pack_each, pack_left
 
 
 def pad_crop(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -195,12 +195,6 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
 
     for_each(run, blocks)
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
-
-
-def implicit_applies(m: int, k: int, n: int, dtype: np.dtype) -> bool:
-    """The compiled product would take an ``(m, k) @ (k, n)`` product of ``dtype`` (and can
-    then be fed an :func:`implicit_im2col`)."""
-    return _applies(_Shape(m, k, dtype), _Shape(k, n, dtype), None)
 
 
 def block_slices(start: int, count: int, step: int, lo: int, length: int,

@@ -23,7 +23,8 @@ import numpy as np
 
 from . import _native, _parallel
 
-__all__ = ["Im2col", "Packed", "matmul", "native_preferred", "pack_each", "pack_left", "pack_right"]
+__all__ = ["Im2col", "Packed", "implicit_applies", "matmul", "native_preferred", "pack_each",
+           "pack_left", "pack_right"]
 
 #: products of fewer multiply-adds stay with BLAS (the packing and the thread start-up
 #: are fixed costs of the compiled product)
@@ -87,7 +88,7 @@ class Packed:
 
     __slots__ = ("array", "panels", "side")
 
-    def __init__(self, array: np.ndarray, panels: np.ndarray, side: str) -> None:
+    def __init__(self, array: np.ndarray | Im2col, panels: np.ndarray, side: str) -> None:
         self.array, self.panels, self.side = array, panels, side
 
     @property
@@ -138,15 +139,24 @@ def pack_left(a: np.ndarray, n: int, key: str = "") -> np.ndarray | Packed:
     return Packed(a, panels, "left")
 
 
-def pack_right(b: np.ndarray, m: int, key: str = "") -> np.ndarray | Packed:
-    """``b (K, N)`` packed for products ``a @ b`` with ``a (m, K)`` (see :func:`pack_left`)."""
+def pack_right(b: np.ndarray | Im2col, m: int, key: str = "") -> np.ndarray | Packed:
+    """``b (K, N)`` packed for products ``a @ b`` with ``a (m, K)`` (see :func:`pack_left`).
+    ``b`` may be implicit (:class:`Im2col`): a layout of an array packed without a copy of
+    that layout first (a1's weights: 8 MiB less peak memory); returned dense where the
+    compiled product would not run."""
     if b.ndim != 2 or not _applies(_Shape(m, b.shape[0], b.dtype), b, None):
-        return b
+        return b.dense() if isinstance(b, Im2col) else b
     from ._native_kernels import GEMM_NR
 
     panels = _panels(b.shape[1], b.shape[0], GEMM_NR, f"gemm_right{key}")
-    pack = _native.kernels()["pack_right"]
     depth = b.shape[0]
+    if isinstance(b, Im2col):
+        table = _native.kernels()["pack_right_table"]
+        _parallel.for_each(lambda c: table(b.flat, b.rows, b.cols[c[0]:c[1]],
+                                           panels[c[0] * depth:c[2] * depth]),
+                           _split(b.shape[1], GEMM_NR), limit_blas=False)
+        return Packed(b, panels, "right")
+    pack = _native.kernels()["pack_right"]
     _parallel.for_each(lambda c: pack(b[:, c[0]:c[1]], panels[c[0] * depth:c[2] * depth]),
                        _split(b.shape[1], GEMM_NR), limit_blas=False)
     return Packed(b, panels, "right")
@@ -232,7 +242,9 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col, c: np.ndarra
         flat, brow, bcol = b.flat, b.rows, b.cols[c0:c0 + c.shape[1]]
         bv = _NONE.reshape(0, 0)
     else:
-        bv = b.array[:, c0:c0 + c.shape[1]] if isinstance(b, Packed) else b
+        bv = b if not isinstance(b, Packed) else b.array[:, c0:c0 + c.shape[1]] \
+            if isinstance(b.array, np.ndarray) else \
+            np.broadcast_to(np.float32(0), (b.shape[0], c.shape[1]))   # the shape only
     # no packing buffer for a packed operand (a1: 4 MiB a thread less peak memory)
     _native.kernels()["sgemm"](av, bv, c, False,
                                _parallel.scratch("gemm_a", 16 if ap.size else mc * kc + 16,
@@ -241,6 +253,12 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col, c: np.ndarra
                                                  np.float32),
                                _parallel.scratch("gemm_tile", k.GEMM_MR * k.GEMM_NR, np.float32),
                                kc, mc, nc, ap, bp, flat, brow, bcol)
+
+
+def implicit_applies(m: int, k: int, n: int, dtype: np.dtype) -> bool:
+    """The compiled product would take an ``(m, k) @ (k, n)`` product of ``dtype`` -- and
+    can then be given an implicit operand (:class:`Im2col`) instead of a copied one."""
+    return _applies(_Shape(m, k, dtype), _Shape(k, n, dtype), None)
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -319,7 +337,7 @@ def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col,
 
 def _dense(v: np.ndarray | Packed | Im2col) -> np.ndarray:
     if isinstance(v, Packed):
-        return v.array
+        return _dense(v.array)
     return v.dense() if isinstance(v, Im2col) else v
 
 

@@ -64,5 +64,6 @@ def kernels() -> dict[str, Any]:
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
                         resample2d=k.resample2d, depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d, sgemm=k.sgemm,
-                        pack_left=k.pack_left, pack_right=k.pack_right)
+                        pack_left=k.pack_left, pack_right=k.pack_right,
+                        pack_right_table=k.pack_right_table)
     return _KERNELS

@@ -576,6 +576,16 @@ def _pack_b_table(flat, brow, bcol, c0, w, p0, kc, panel):  # pragma: no cover -
 
 
 @jit
+def pack_right_table(flat, brow, bcol, out):  # pragma: no cover - compiled
+    """:func:`pack_right` of the implicit ``B[p, j] = flat[brow[p] + bcol[j]]``."""
+    K, N = brow.size, bcol.size
+    for jb in range((N + GEMM_NR - 1) // GEMM_NR):
+        c0 = jb * GEMM_NR
+        _pack_b_table(flat, brow, bcol, c0, min(GEMM_NR, N - c0), 0, K,
+                      out[jb * GEMM_NR * K:(jb + 1) * GEMM_NR * K])
+
+
+@jit
 def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels, bpanels, flat,
           brow, bcol):  # pragma: no cover - compiled
     """``C (+)= A @ B`` for float32 2-D arrays of any strides, ``C``'s columns contiguous.

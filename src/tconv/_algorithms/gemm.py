@@ -217,12 +217,22 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     cig, cog = c_in // g, w.shape[1]
     ntap, nsz, nout = int(np.prod(p.kernel)), int(np.prod(size)), int(np.prod(out))
     xt = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 0, 3, 2))  # (g,N,S,Cig)
-    wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
-    wt = wt.reshape(g, cig, ntap * cog)                     # (g, Cig, prodK*Cog)
+    nb = _parallel.even_split(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog), g)
+    # the weights (g, Cig, prodK*Cog), packed once for every block's product where the
+    # compiled one runs -- then straight from w, with no transposed copy first
+    if g <= _matmul.PACK_MAX and x.dtype == w.dtype and _matmul.implicit_applies(
+            nb * nsz, cig, ntap * cog, x.dtype):
+        wflat = np.ascontiguousarray(w).reshape(-1)
+        cols = np.add.outer(np.arange(ntap), np.arange(cog) * ntap).ravel()   # (t, co)
+        wp = [_matmul.pack_right(_matmul.Im2col(wflat, np.arange(gi * cig, (gi + 1) * cig)
+                                                * (cog * ntap), cols), nb * nsz, key=str(gi))
+              for gi in range(g)]
+    else:
+        wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
+        wp = list(wt.reshape(g, cig, ntap * cog))
     taps = _tap_slices(p, tuple(size), out)
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.empty((n, g, cog, *out), dtype=x.dtype)
-    nb = _parallel.even_split(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog), g)
     blocks = [(gi, n0, min(n, n0 + nb)) for gi in range(g) for n0 in range(0, n, nb)]
 
     compiled = p.ndim == 2 and _native.available()
@@ -231,9 +241,6 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         (sy, sx), (dy, dx) = p.stride, p.dilation
         tables = (*_phase_taps(p.kernel[0], sy, p.pad_lo[0], dy),
                   *_phase_taps(p.kernel[1], sx, p.pad_lo[1], dx), sy, sx)
-
-    # the weights, packed once for every block's product (where the compiled one runs)
-    wp = _matmul.pack_each([wt[gi] for gi in range(g)], nb * nsz, "right")
 
     def run(block: tuple[int, int, int]) -> None:
         gi, n0, n1 = block
