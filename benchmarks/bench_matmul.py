@@ -10,8 +10,8 @@ the pool, BLAS with its own threads).
 The products are the ones the benchmark suite's layers call (``--products suite``, with the
 layer each comes from) or a grid of thin ones (``--products grid``: M rows, K terms, N =
 8192) that sets where the compiled product pays (``_matmul.NATIVE_MIN_SIDE``). The compiled
-product is timed as called (``TCONV_GEMM=native``), even where tconv's dispatch would keep
-NumPy's.
+product is timed itself (``TCONV_GEMM=native``, the size rules switched off), also where
+tconv's dispatch would keep NumPy's.
 
     python benchmarks/bench_matmul.py
     python benchmarks/bench_matmul.py --products grid --threads 1 --json grid.json
@@ -52,8 +52,14 @@ GRID = tuple((f"M={m} K={k}", m, k, 8192, "C", "C") for m in (48, 64, 96, 128, 2
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
+    from tconv._algorithms import _matmul
     from tconv._algorithms._matmul import matmul
 
+    if args.library == "tconv":
+        # the compiled product itself, also where tconv's size rules would keep NumPy's
+        for name in ("NATIVE_MIN_MACS", "NATIVE_MIN_SIDE", "NATIVE_MIN_TERMS",
+                     "NATIVE_MIN_SIDE_SPLIT", "NATIVE_MIN_TERMS_SPLIT"):
+            setattr(_matmul, name, 0)
     rng = np.random.default_rng(0)
     out: dict[str, Any] = {}
     for label, m, k, n, la, lb in dict(suite=SUITE, grid=GRID)[args.products]:

@@ -30,6 +30,13 @@ def _operand(rng: np.random.Generator, shape: tuple[int, int], layout: str) -> n
     return a
 
 
+def _no_size_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled product for products of any size (small ones make quick tests)."""
+    for name in ("NATIVE_MIN_MACS", "NATIVE_MIN_SIDE", "NATIVE_MIN_TERMS",
+                 "NATIVE_MIN_SIDE_SPLIT", "NATIVE_MIN_TERMS_SPLIT"):
+        monkeypatch.setattr(_matmul, name, 0)
+
+
 def _reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a.astype(np.float64), b.astype(np.float64))
 
@@ -96,9 +103,7 @@ class TestMatmul:
         if not _native.available():
             pytest.skip("numba not installed")
         monkeypatch.setenv("TCONV_GEMM", "native")
-        monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
-        monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
-        monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+        _no_size_rules(monkeypatch)
 
     @pytest.mark.parametrize("threads", ["1", "2", "3"])
     @pytest.mark.parametrize("shape_a, shape_b", [
@@ -235,10 +240,18 @@ class TestMatmul:
         if not _native.available():
             pytest.skip("numba not installed")
         f = np.float32
-        assert _matmul._applies(np.ones((256, 512), f), np.ones((512, 256), f), None)
-        assert not _matmul._applies(np.ones((64, 512), f), np.ones((512, 4096), f), None)
-        assert not _matmul._applies(np.ones((256, 32), f), np.ones((32, 4096), f), None)
-        assert not _matmul._applies(np.ones((128, 64), f), np.ones((64, 128), f), None)
+        for split in (True, False):          # one product over both threads, or a block's
+            assert _matmul._applies(np.ones((256, 512), f), np.ones((512, 256), f), None,
+                                    split)
+            assert not _matmul._applies(np.ones((64, 512), f), np.ones((512, 4096), f),
+                                        None, split)
+            assert not _matmul._applies(np.ones((128, 64), f), np.ones((64, 128), f), None,
+                                        split)
+        a1_block = (np.ones((128, 512), f), np.ones((512, 4096), f), None)
+        assert _matmul._applies(*a1_block, split=False)
+        assert not _matmul._applies(*a1_block, split=True)
+        assert _matmul._applies(np.ones((256, 32), f), np.ones((32, 4096), f), None, False)
+        assert not _matmul._applies(np.ones((256, 32), f), np.ones((32, 4096), f), None, True)
 
 
 @needs_numba
@@ -247,9 +260,7 @@ class TestMatmul:
 def test_layer_native_vs_blas(algorithm, threads, monkeypatch):
     """A DCGAN-like float32 layer and its gradients: compiled product == BLAS product."""
     monkeypatch.setenv("TCONV_NUM_THREADS", threads)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+    _no_size_rules(monkeypatch)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((6, 40, 6, 6)).astype(np.float32)
     w = rng.standard_normal((40, 24, 4, 4)).astype(np.float32)
@@ -270,9 +281,7 @@ def test_channels_last_packed_weights(g, monkeypatch):
     from tconv._algorithms import gemm
     from tconv.conv import transposed_params
 
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+    _no_size_rules(monkeypatch)
     rng = np.random.default_rng(11)
     x = rng.standard_normal((5, 6 * g, 4, 3)).astype(np.float32)
     w = rng.standard_normal((6 * g, 9, 4, 3)).astype(np.float32)
@@ -300,9 +309,7 @@ def test_implicit_im2col(threads, ndim, k, s, d, pad, g, monkeypatch):
     from tconv._algorithms import _im2col
 
     monkeypatch.setenv("TCONV_NUM_THREADS", threads)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_MACS", 0)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_SIDE", 1)
-    monkeypatch.setattr(_matmul, "NATIVE_MIN_TERMS", 1)
+    _no_size_rules(monkeypatch)
     rng = np.random.default_rng(9)
     size = {1: (23,), 2: (11, 9), 3: (6, 5, 7)}[ndim]
     x = rng.standard_normal((3, 4 * g, *size)).astype(np.float32)

@@ -32,9 +32,12 @@ NATIVE_MIN_MACS = 1 << 21
 #: ... and so do products with fewer rows or columns than NATIVE_MIN_SIDE, or fewer terms
 #: than NATIVE_MIN_TERMS: the compiled product copies the larger operand into panels, a
 #: load and a store a number, which only as many rows (columns) as this pay for. Measured
-#: on N = 8192 against AVX2 OpenBLAS, each in its own process: M = 256 1.3-1.9x as fast,
-#: M <= 128 from 0.4x to 1.5x (benchmarks/bench_matmul.py)
-NATIVE_MIN_SIDE, NATIVE_MIN_TERMS = 128, 64
+#: with ``benchmarks/bench_matmul.py --products grid`` (N = 8192, against AVX2 OpenBLAS):
+#: on one thread -- a block's product on the pool -- M >= 96 ran 0.53-0.88x NumPy's time
+#: (M = 64 up to 1.12x, M = 48 up to 1.48x); split over both threads -- one product called
+#: from outside the pool -- M = 96-128 took 0.98-1.36x and M = 256 0.84-1.03x (K >= 64).
+NATIVE_MIN_SIDE, NATIVE_MIN_TERMS = 96, 32
+NATIVE_MIN_SIDE_SPLIT, NATIVE_MIN_TERMS_SPLIT = 256, 64
 
 #: OpenBLAS kernel sets without AVX-512 (threadpoolctl's ``architecture``, lower case)
 _BLAS_WITHOUT_AVX512 = frozenset({
@@ -127,7 +130,8 @@ def pack_left(a: np.ndarray, n: int, key: str = "") -> np.ndarray | Packed:
     """``a (M, K)`` packed for products ``a @ b`` with ``b (K, n)``, where those take the
     compiled path; else ``a`` itself. ``key`` tells apart operands packed together (the
     panels live in the calling thread's scratch until it packs again under that key)."""
-    if a.ndim != 2 or not _applies(a, _Shape(a.shape[1], n, a.dtype), None):
+    # packed operands serve blocks' products, each on one thread of the pool
+    if a.ndim != 2 or not _applies(a, _Shape(a.shape[1], n, a.dtype), None, split=False):
         return a
     from ._native_kernels import GEMM_MR
 
@@ -144,7 +148,7 @@ def pack_right(b: np.ndarray | Im2col, m: int, key: str = "") -> np.ndarray | Pa
     ``b`` may be implicit (:class:`Im2col`): a layout of an array packed without a copy of
     that layout first (a1's weights: 8 MiB less peak memory); returned dense where the
     compiled product would not run."""
-    if b.ndim != 2 or not _applies(_Shape(m, b.shape[0], b.dtype), b, None):
+    if b.ndim != 2 or not _applies(_Shape(m, b.shape[0], b.dtype), b, None, split=False):
         return b.dense() if isinstance(b, Im2col) else b
     from ._native_kernels import GEMM_NR
 
@@ -256,8 +260,9 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col, c: np.ndarra
 
 
 def implicit_applies(m: int, k: int, n: int, dtype: np.dtype) -> bool:
-    """The compiled product would take an ``(m, k) @ (k, n)`` product of ``dtype`` -- and
-    can then be given an implicit operand (:class:`Im2col`) instead of a copied one."""
+    """The compiled product would take an ``(m, k) @ (k, n)`` product of ``dtype`` called
+    from here -- and can then be given an implicit operand (:class:`Im2col`) instead of a
+    copied one."""
     return _applies(_Shape(m, k, dtype), _Shape(k, n, dtype), None)
 
 
@@ -265,8 +270,14 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _applies(a: Any, b: Any, out: np.ndarray | None) -> bool:
-    """The compiled product takes ``a @ b`` (arrays, :class:`Packed` or :class:`_Shape`)."""
+def _in_pool() -> bool:
+    return threading.current_thread().name.startswith("tconv")
+
+
+def _applies(a: Any, b: Any, out: np.ndarray | None, split: bool | None = None) -> bool:
+    """The compiled product takes ``a @ b`` (arrays, :class:`Packed` or :class:`_Shape`);
+    ``split``: the product will be split over the threads (default: when called from
+    outside the pool), which asks for larger sizes."""
     if not (a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2):
         return False
     if out is not None and (out.dtype != np.float32 or any(
@@ -275,8 +286,11 @@ def _applies(a: Any, b: Any, out: np.ndarray | None) -> bool:
         return False
     m, k = a.shape[-2:]
     k2, n = b.shape[-2:]
-    if (k != k2 or m * n * k < NATIVE_MIN_MACS or min(m, n) < NATIVE_MIN_SIDE
-            or k < NATIVE_MIN_TERMS):
+    if split is None:
+        split = _parallel.num_threads() > 1 and not _in_pool()
+    side, terms = ((NATIVE_MIN_SIDE_SPLIT, NATIVE_MIN_TERMS_SPLIT) if split
+                   else (NATIVE_MIN_SIDE, NATIVE_MIN_TERMS))
+    if k != k2 or m * n * k < NATIVE_MIN_MACS or min(m, n) < side or k < terms:
         return False
     if a.ndim > 3 or b.ndim > 3:
         return False
@@ -307,8 +321,7 @@ def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col,
     # parts: (batch index, row range, column range); split for the pool when called from
     # outside it, so both cores share one large product
     parts: list[tuple[int, int, int, int, int]] = []
-    threads = 1 if threading.current_thread().name.startswith("tconv") \
-        else _parallel.num_threads()
+    threads = 1 if _in_pool() else _parallel.num_threads()
     if batch >= threads or threads == 1:
         parts = [(i, 0, m, 0, n) for i in range(batch)]
     else:
