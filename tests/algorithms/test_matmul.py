@@ -331,3 +331,25 @@ def test_implicit_im2col(threads, ndim, k, s, d, pad, g, monkeypatch):
     for got, want in zip(results["native"], results["blas"]):
         assert got.shape == want.shape
         assert_close(got, want, np.float32)
+
+
+@needs_numba
+def test_channels_last_packs_a1_weights(monkeypatch):
+    """DCGAN's a1 (blocks of 128 rows on the pool) packs its weights once, from ``w``:
+    the decision uses the pool's size rules, not those of a product split over threads
+    (a regression: 8 MiB more peak memory and a slower a1)."""
+    from tconv._algorithms import gemm
+    from tconv.conv import transposed_params
+
+    monkeypatch.setenv("TCONV_GEMM", "native")
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    made = []
+    pack = _matmul.pack_right
+    monkeypatch.setattr(_matmul, "pack_right", lambda *a, **k: made.append(pack(*a, **k))
+                        or made[-1])
+    x = np.ones((64, 512, 4, 4), np.float32)
+    w = np.ones((512, 256, 4, 4), np.float32)
+    p, out = transposed_params("test", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
+    gemm._channels_last(x, w, p, out)
+    assert made and all(isinstance(m, _matmul.Packed) for m in made)
+    assert isinstance(made[0].array, _matmul.Im2col)

@@ -259,11 +259,12 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col, c: np.ndarra
                                kc, mc, nc, ap, bp, flat, brow, bcol)
 
 
-def implicit_applies(m: int, k: int, n: int, dtype: np.dtype) -> bool:
-    """The compiled product would take an ``(m, k) @ (k, n)`` product of ``dtype`` called
-    from here -- and can then be given an implicit operand (:class:`Im2col`) instead of a
-    copied one."""
-    return _applies(_Shape(m, k, dtype), _Shape(k, n, dtype), None)
+def implicit_applies(m: int, k: int, n: int, dtype: np.dtype, split: bool | None = None
+                     ) -> bool:
+    """The compiled product would take an ``(m, k) @ (k, n)`` product of ``dtype`` --
+    called from here, or (``split=False``) as a block on one thread of the pool -- and can
+    then be given an implicit operand (:class:`Im2col`) instead of a copied one."""
+    return _applies(_Shape(m, k, dtype), _Shape(k, n, dtype), None, split)
 
 
 def _round_up(value: int, multiple: int) -> int:

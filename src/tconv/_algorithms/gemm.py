@@ -221,7 +221,7 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     # the weights (g, Cig, prodK*Cog), packed once for every block's product where the
     # compiled one runs -- then straight from w, with no transposed copy first
     if g <= _matmul.PACK_MAX and x.dtype == w.dtype and _matmul.implicit_applies(
-            nb * nsz, cig, ntap * cog, x.dtype):
+            nb * nsz, cig, ntap * cog, x.dtype, split=False):      # blocks on the pool
         wflat = np.ascontiguousarray(w).reshape(-1)
         cols = np.add.outer(np.arange(ntap), np.arange(cog) * ntap).ravel()   # (t, co)
         wp = [_matmul.pack_right(_matmul.Im2col(wflat, np.arange(gi * cig, (gi + 1) * cig)
