@@ -1,0 +1,91 @@
+"""How much of a layer's time is its matrix products (one library, one process).
+
+Runs ``tconv.conv_transpose`` (or a gradient) ``--calls`` times and sums, over all threads,
+the time spent inside ``tconv._algorithms._matmul.matmul`` -- the products -- against the
+wall time of the calls. On 2 threads the products' share of the wall time is about
+(thread-summed product time / 2) / wall time; the rest is packing outside the products,
+im2col / col2im, shifted sums and copies into the output.
+
+    python benchmarks/profile_products.py --shape a3 --algorithm phase
+    python benchmarks/profile_products.py --shape a1 --op grad_weight
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from bench_conv_transpose import SHAPES, _params  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
+    ap.add_argument("--algorithm", default="auto", help="forward algorithm (default auto)")
+    ap.add_argument("--op", choices=("forward", "grad_input", "grad_weight"),
+                    default="forward")
+    ap.add_argument("--calls", type=int, default=10)
+    args = ap.parse_args(argv)
+
+    import numpy as np
+
+    import tconv
+    from tconv import grad
+    from tconv._algorithms import _im2col, _matmul, gemm, phase
+
+    spent: dict[str, float] = collections.defaultdict(float)
+    lock = threading.Lock()
+    product = _matmul.matmul
+
+    def timed(*a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return product(*a, **k)
+        finally:
+            with lock:
+                spent["products"] += time.perf_counter() - t0
+
+    for module in (gemm, phase, _im2col, grad):
+        module.matmul = timed  # type: ignore[attr-defined]
+
+    cfg = SHAPES[args.shape]
+    p, _ = _params(cfg)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(cfg["x"], dtype=np.float32)
+    w = rng.standard_normal(cfg["w"], dtype=np.float32)
+    kw = {k: cfg[k] for k in ("stride", "padding", "output_padding", "groups")}
+    y = tconv.conv_transpose(x, w, **kw)
+    if args.op == "forward":
+        def fn() -> Any:
+            return tconv.conv_transpose(x, w, **kw, algorithm=args.algorithm)
+    elif args.op == "grad_input":
+        def fn() -> Any:
+            return grad.transpose_input_grad(y, x, w, p)
+    else:
+        def fn() -> Any:
+            return grad.transpose_weight_grad(y, x, w, p)
+    fn()
+    fn()
+    spent.clear()
+    t0 = time.perf_counter()
+    for _ in range(args.calls):
+        fn()
+    wall = (time.perf_counter() - t0) / args.calls
+    prod = spent["products"] / args.calls
+    threads = _matmul._parallel.num_threads()
+    print(f"{args.shape} {args.op} ({args.algorithm}): {wall * 1e3:.2f} ms a call; products "
+          f"{prod * 1e3:.2f} thread-ms a call over {threads} threads, "
+          f"{100 * prod / threads / wall:.0f} % of the wall time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
