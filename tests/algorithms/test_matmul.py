@@ -197,6 +197,10 @@ class TestMatmul:
         a, b = a64.astype(np.float32), b64.astype(np.float32)
         assert not _matmul._applies(a[None].repeat(2, 0), b[None].repeat(3, 0), None)
         assert not _matmul._applies(a, b, a[:, :20])
+        frozen = np.zeros((20, 40), np.float32)
+        frozen.flags.writeable = False
+        with pytest.raises(ValueError):                 # NumPy's error, nothing written
+            _matmul.matmul(a, b, out=frozen)
         v = rng.standard_normal(30).astype(np.float32)
         np.testing.assert_array_equal(_matmul.matmul(v, b), np.matmul(v, b))
         with pytest.raises(ValueError):

@@ -89,10 +89,10 @@ class Packed:
     (a load and a store a number) -- once per call instead of once per block and thread.
     """
 
-    __slots__ = ("array", "panels", "side")
+    __slots__ = ("array", "panels")
 
-    def __init__(self, array: np.ndarray | Im2col, panels: np.ndarray, side: str) -> None:
-        self.array, self.panels, self.side = array, panels, side
+    def __init__(self, array: np.ndarray | Im2col, panels: np.ndarray) -> None:
+        self.array, self.panels = array, panels
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -140,7 +140,7 @@ def pack_left(a: np.ndarray, n: int, key: str = "") -> np.ndarray | Packed:
     depth = a.shape[1]
     _parallel.for_each(lambda r: pack(a[r[0]:r[1]], panels[r[0] * depth:r[2] * depth]),
                        _split(a.shape[0], GEMM_MR), limit_blas=False)
-    return Packed(a, panels, "left")
+    return Packed(a, panels)
 
 
 def pack_right(b: np.ndarray | Im2col, m: int, key: str = "") -> np.ndarray | Packed:
@@ -159,11 +159,11 @@ def pack_right(b: np.ndarray | Im2col, m: int, key: str = "") -> np.ndarray | Pa
         _parallel.for_each(lambda c: table(b.flat, b.rows, b.cols[c[0]:c[1]],
                                            panels[c[0] * depth:c[2] * depth]),
                            _split(b.shape[1], GEMM_NR), limit_blas=False)
-        return Packed(b, panels, "right")
+        return Packed(b, panels)
     pack = _native.kernels()["pack_right"]
     _parallel.for_each(lambda c: pack(b[:, c[0]:c[1]], panels[c[0] * depth:c[2] * depth]),
                        _split(b.shape[1], GEMM_NR), limit_blas=False)
-    return Packed(b, panels, "right")
+    return Packed(b, panels)
 
 
 def _split(total: int, unit: int) -> list[tuple[int, int, int]]:
@@ -281,7 +281,7 @@ def _applies(a: Any, b: Any, out: np.ndarray | None, split: bool | None = None) 
     outside the pool), which asks for larger sizes."""
     if not (a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2):
         return False
-    if out is not None and (out.dtype != np.float32 or any(
+    if out is not None and (out.dtype != np.float32 or not out.flags.writeable or any(
             isinstance(v, np.ndarray) and np.may_share_memory(out, v) for v in (a, b))
             or isinstance(b, Im2col) and np.may_share_memory(out, b.flat)):
         return False
@@ -306,7 +306,8 @@ def matmul(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col,
     """``np.matmul(a, b, out=out)`` for 2-D operands or one batch dimension (``out``: a
     fresh array when None); through the compiled product where :func:`native_preferred`
     and the product is float32 and large, else through NumPy. ``a`` / ``b`` may be
-    :class:`Packed` (by :func:`pack_left` / :func:`pack_right`)."""
+    :class:`Packed` (by :func:`pack_left` / :func:`pack_right`), ``b`` an implicit
+    :class:`Im2col` (NumPy's product then gets the dense matrix)."""
     if not _applies(a, b, out):
         return np.matmul(_dense(a), _dense(b), out=out)
     m, n = a.shape[-2], b.shape[-1]
