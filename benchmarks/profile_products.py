@@ -2,9 +2,11 @@
 
 Runs ``tconv.conv_transpose`` (or a gradient) ``--calls`` times and sums, over all threads,
 the time spent inside ``tconv._algorithms._matmul.matmul`` -- the products -- against the
-wall time of the calls. On 2 threads the products' share of the wall time is about
-(thread-summed product time / 2) / wall time; the rest is packing outside the products,
-im2col / col2im, shifted sums and copies into the output.
+wall time of the calls. A product called in a pool worker counts its own time; one called
+from outside the pool (split over all threads) counts its wall time once per thread. The
+products' share of the wall time is then (thread-summed product time / threads) / wall
+time; the rest is packing outside the products, im2col / col2im, shifted sums and copies
+into the output.
 
     python benchmarks/profile_products.py --shape a3 --algorithm phase
     python benchmarks/profile_products.py --shape a1 --op grad_weight
@@ -46,12 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     product = _matmul.matmul
 
     def timed(*a: Any, **k: Any) -> Any:
+        # a product called from outside the pool runs split over all its threads: its wall
+        # time counts once per thread; one called in a pool worker runs on that thread
+        share = 1 if _matmul._in_pool() else _matmul._parallel.num_threads()
         t0 = time.perf_counter()
         try:
             return product(*a, **k)
         finally:
             with lock:
-                spent["products"] += time.perf_counter() - t0
+                spent["products"] += share * (time.perf_counter() - t0)
 
     for module in (gemm, phase, _im2col, grad):
         module.matmul = timed  # type: ignore[attr-defined]
