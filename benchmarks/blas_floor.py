@@ -13,6 +13,11 @@ products (OpenBLAS). This script times, each library in its own process and each
 ``product / torch`` above 1 means that no im2col or layout work can bring the op to
 PyTorch's time with these BLAS kernels (see ``OPENBLAS_CORETYPE`` in the printed header).
 
+Since the eighth stop, tconv multiplies with its own compiled product where NumPy's BLAS
+lacks the processor's AVX-512 kernels, and its backward convs read their windows in place
+(``tconv._algorithms._matmul``); this script still times NumPy's product -- the floor that
+motivated that change. ``bench_matmul.py`` compares the two products.
+
     python benchmarks/blas_floor.py
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/blas_floor.py
 """
