@@ -105,30 +105,33 @@ def im2col_block(win: np.ndarray, block: Block, name: str = "cols") -> np.ndarra
     return cols.reshape(cig * int(np.prod(kernel)), nb * int(np.prod(out)))
 
 
+def _grid_offsets(xp: np.ndarray, counts: Sequence[int], spacing: Sequence[int]
+                  ) -> np.ndarray:
+    """Flat offsets into C-contiguous ``xp (N, C, *S)`` of the points ``i*spacing`` of a
+    grid of ``counts`` points (per spatial dim), in row-major order."""
+    size = xp.shape[2:]
+    off = np.zeros((), np.int64)
+    for a, (count, step) in enumerate(zip(counts, spacing)):
+        off = np.add.outer(off, np.arange(count, dtype=np.int64) * step
+                           * int(np.prod(size[a + 1:])))
+    return off
+
+
 def window_offsets(xp: np.ndarray, channels: np.ndarray, kernel: Sequence[int],
                    dilation: Sequence[int]) -> np.ndarray:
     """Flat offsets into C-contiguous ``xp (N, C, *S)`` of channel ``c`` and kernel tap
     ``t``, in ``(c, *t)`` order: ``c*prod(S) + sum_a t_a*d_a*stride_a`` -- one im2col row
     (or column) index per (channel, tap)."""
-    size = xp.shape[2:]
-    steps = [int(np.prod(size[a + 1:])) for a in range(len(size))]
-    taps = np.zeros((), np.int64)
-    for a, (k, d) in enumerate(zip(kernel, dilation)):
-        taps = np.add.outer(taps, np.arange(k, dtype=np.int64) * d * steps[a])
-    return np.add.outer(channels.astype(np.int64) * int(np.prod(size)), taps).ravel()
+    taps = _grid_offsets(xp, kernel, dilation)
+    return np.add.outer(channels.astype(np.int64) * int(np.prod(xp.shape[2:])), taps).ravel()
 
 
 def position_offsets(xp: np.ndarray, stride: Sequence[int], out: Sequence[int]
                      ) -> np.ndarray:
     """Flat offsets into C-contiguous ``xp (N, C, *S)`` of image ``n`` and output position
     ``o`` (window origin ``o*stride``), in ``(n, *o)`` order."""
-    size = xp.shape[2:]
-    steps = [int(np.prod(size[a + 1:])) for a in range(len(size))]
-    pos = np.zeros((), np.int64)
-    for a, (o, s) in enumerate(zip(out, stride)):
-        pos = np.add.outer(pos, np.arange(o, dtype=np.int64) * s * steps[a])
     images = np.arange(xp.shape[0], dtype=np.int64) * int(np.prod(xp.shape[1:]))
-    return np.add.outer(images, pos).ravel()
+    return np.add.outer(images, _grid_offsets(xp, out, stride)).ravel()
 
 
 def implicit_im2col(xp: np.ndarray, group: int, cig: int, kernel: Sequence[int],

@@ -250,7 +250,7 @@ def _sgemm(a: np.ndarray | Packed, b: np.ndarray | Packed | Im2col, c: np.ndarra
             if isinstance(b.array, np.ndarray) else \
             np.broadcast_to(np.float32(0), (b.shape[0], c.shape[1]))   # the shape only
     # no packing buffer for a packed operand (a1: 4 MiB a thread less peak memory)
-    _native.kernels()["sgemm"](av, bv, c, False,
+    _native.kernels()["sgemm"](av, bv, c,
                                _parallel.scratch("gemm_a", 16 if ap.size else mc * kc + 16,
                                                  np.float32),
                                _parallel.scratch("gemm_b", 16 if bp.size else nc * kc + 16,

@@ -586,15 +586,15 @@ def pack_right_table(flat, brow, bcol, out):  # pragma: no cover - compiled
 
 
 @jit
-def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels, bpanels, flat,
+def sgemm(A, B, C, apack, bpack, tile, KC, MC, NC, apanels, bpanels, flat,
           brow, bcol):  # pragma: no cover - compiled
-    """``C (+)= A @ B`` for float32 2-D arrays of any strides, ``C``'s columns contiguous.
+    """``C = A @ B`` for float32 2-D arrays of any strides, ``C``'s columns contiguous.
 
     Blocks: ``KC`` terms, ``MC`` rows of A (a multiple of ``GEMM_MR``), ``NC`` columns of B
     (a multiple of ``GEMM_NR``) at a time. ``apack``: at least ``MC * KC + 16`` floats;
-    ``bpack``: ``NC * KC + 16``; ``tile``: ``GEMM_MR * GEMM_NR``. ``accumulate`` False
-    overwrites ``C``. ``apanels`` / ``bpanels``, when not empty, hold A / B already packed
-    (:func:`pack_left`, :func:`pack_right`), and the arrays A / B give only the shapes.
+    ``bpack``: ``NC * KC + 16``; ``tile``: ``GEMM_MR * GEMM_NR``. ``C`` is overwritten.
+    ``apanels`` / ``bpanels``, when not empty, hold A / B already packed (:func:`pack_left`,
+    :func:`pack_right`), and the arrays A / B give only the shapes.
     ``brow``, when not empty, makes B the implicit matrix ``B[p, j] = flat[brow[p] +
     bcol[j]]`` (K = ``brow.size``, N = ``bcol.size``; the array B is not read).
     """
@@ -616,7 +616,7 @@ def sgemm(A, B, C, accumulate, apack, bpack, tile, KC, MC, NC, apanels, bpanels,
         nb = (nc + GEMM_NR - 1) // GEMM_NR
         for p0 in range(0, K, KC):
             kc = min(KC, K - p0)
-            add = 1 if (accumulate or p0 > 0) else 0
+            add = 1 if p0 > 0 else 0             # later blocks of terms add to C
             if not b_done:          # B[p0:p0+kc, j0:j0+nc] -> panels [jb][p][NR]
                 for jb in range(nb):
                     c0 = j0 + jb * GEMM_NR

@@ -223,9 +223,10 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     if g <= _matmul.PACK_MAX and x.dtype == w.dtype and _matmul.implicit_applies(
             nb * nsz, cig, ntap * cog, x.dtype, split=False):      # blocks on the pool
         wflat = np.ascontiguousarray(w).reshape(-1)
-        cols = np.add.outer(np.arange(ntap), np.arange(cog) * ntap).ravel()   # (t, co)
+        tap_cols = np.add.outer(np.arange(ntap), np.arange(cog) * ntap).ravel()  # (t, co)
         wp = [_matmul.pack_right(_matmul.Im2col(wflat, np.arange(gi * cig, (gi + 1) * cig)
-                                                * (cog * ntap), cols), nb * nsz, key=str(gi))
+                                                * (cog * ntap), tap_cols), nb * nsz,
+                                 key=str(gi))
               for gi in range(g)]
     else:
         wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
