@@ -2,8 +2,96 @@
 
 from __future__ import annotations
 
-from algorithms._cases import AlgorithmContract
+import numpy as np
+import pytest
+from algorithms._cases import EDGE_CASES, AlgorithmContract, case_ids, make_case, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tconv._algorithms import _native, phase
+
+needs_numba = pytest.mark.skipif(not _native.available(), reason="numba not installed")
 
 
 class TestConvTransposePhase(AlgorithmContract):
     ALGO = "phase"
+
+
+class TestConvTransposePhaseNumPySums(AlgorithmContract):
+    """The same contract with the taps summed by NumPy adds and strided copies (the path
+    without numba)."""
+
+    ALGO = "phase"
+
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
+    def _numpy_sums(cls):
+        # class-scoped (hypothesis refuses function-scoped fixtures), restored afterwards
+        saved, phase.COMPILED_SUMS = phase.COMPILED_SUMS, False
+        yield
+        phase.COMPILED_SUMS = saved
+
+
+def _both_paths(x: np.ndarray, w: np.ndarray, kw: dict) -> tuple[np.ndarray, np.ndarray]:
+    saved = phase.COMPILED_SUMS
+    try:
+        phase.COMPILED_SUMS = True
+        compiled = run("phase", x, w, kw)
+        phase.COMPILED_SUMS = False
+        numpy = run("phase", x, w, kw)
+    finally:
+        phase.COMPILED_SUMS = saved
+    return compiled, numpy
+
+
+@needs_numba
+class TestCompiledSums:
+    """``phase_sums`` (one compiled pass) against the NumPy adds it replaces."""
+
+    @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
+    def test_edge_cases_agree(self, case):
+        x, w, kw = make_case(case, np.float64)
+        compiled, numpy = _both_paths(x, w, kw)
+        np.testing.assert_allclose(compiled, numpy, rtol=1e-12, atol=1e-12)
+
+    @settings(max_examples=30, deadline=None)
+    @given(ndim=st.integers(1, 3), k=st.integers(1, 5), s=st.integers(1, 4),
+           size=st.integers(1, 6), pad=st.integers(0, 2), op=st.integers(0, 3),
+           d=st.integers(1, 2), n=st.integers(1, 3), seed=st.integers(0, 2**16))
+    def test_random_layers_agree(self, ndim, k, s, size, pad, op, d, n, seed):
+        op = op % s if op % s < max(s, d) else 0
+        pad = min(pad, d * (k - 1))
+        out = (size - 1) * s - 2 * pad + d * (k - 1) + op + 1
+        if out < 1:
+            return
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, 3, *(size,) * ndim))
+        w = rng.standard_normal((3, 2, *(k,) * ndim))
+        kw = dict(stride=s, padding=pad, output_padding=op, groups=1, dilation=d)
+        compiled, numpy = _both_paths(x, w, kw)
+        np.testing.assert_allclose(compiled, numpy, rtol=1e-12, atol=1e-12)
+
+    def test_float32_blocks_and_threads(self, monkeypatch):
+        # a3-like layer cut into many blocks (every block's base and halo), on 2 threads
+        monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+        monkeypatch.setattr(phase, "BLOCK_ELEMENTS", 1 << 14)
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((5, 16, 7, 9)).astype(np.float32)
+        w = rng.standard_normal((16, 8, 4, 4)).astype(np.float32)
+        kw = dict(stride=2, padding=1, output_padding=1, groups=1, dilation=1)
+        compiled, numpy = _both_paths(x, w, kw)
+        assert compiled.dtype == np.float32
+        np.testing.assert_allclose(compiled, numpy, rtol=1e-5, atol=1e-5)
+
+    def test_the_compiled_pass_runs(self, monkeypatch):
+        calls = []
+        kernel = _native.kernels()["phase_sums"]
+        monkeypatch.setitem(_native._KERNELS, "phase_sums",
+                            lambda *a: calls.append(a[0].shape) or kernel(*a))
+        x, w, kw = make_case(EDGE_CASES[6], np.float64)          # 2d-dcgan
+        run("phase", x, w, kw)
+        assert calls
+        monkeypatch.setattr(phase, "COMPILED_SUMS", False)
+        calls.clear()
+        run("phase", x, w, kw)
+        assert not calls

@@ -65,5 +65,6 @@ def kernels() -> dict[str, Any]:
                         resample2d=k.resample2d, depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d, sgemm=k.sgemm,
                         pack_left=k.pack_left, pack_right=k.pack_right,
-                        pack_right_table=k.pack_right_table)
+                        pack_right_table=k.pack_right_table,
+                        phase_sums=k.phase_sums)
     return _KERNELS

@@ -432,6 +432,98 @@ def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover 
                     + wk[k0, kw1] * x0[n_o + c1] + wk[k1, kw1] * x1[n_o + c1]
 
 
+
+@numba.njit(inline="always", cache=True)
+def _phase_source(prod, tmp, c, ntap, base, R, rx, lead_start, lead_t, lead_off, xstart, xk,
+                  xoff, kw):  # pragma: no cover - compiled
+    """Where phase ``(R, rx)``'s sums lie: its one tap's row of ``prod`` (and offset), or
+    ``tmp[rx]`` (offset 0) where it has several."""
+    if (lead_start[R + 1] - lead_start[R]) * (xstart[rx + 1] - xstart[rx]) == 1:
+        a, b = lead_start[R], xstart[rx]
+        return prod[c * ntap + lead_t[a] * kw + xk[b]], base + lead_off[a] + xoff[b]
+    return tmp[rx], 0
+
+
+@jit
+def phase_sums(prod, ntap, base, image, nb, lead_start, lead_t, lead_off, row_start,
+               row_out, row_src, xstart, xk, xoff, nqx, kw, y, y0, ystep_n, ystep_c, ow,
+               tmp):  # pragma: no cover - compiled
+    # The phase algorithm's tap sums and pixel shuffle in one pass (any number of dims):
+    #   y[n, c, row_out[j], q*sx + rx] = sum_{a, b} prod[c*ntap + lead_t[a]*kw + xk[b],
+    #       base + n*image + row_src[j] + lead_off[a] + xoff[b] + q]
+    # over the leading taps a of lead phase R (row_start[R] <= j < row_start[R + 1]: its
+    # output rows, flat over the leading dims) and the last dim's taps b of column phase rx.
+    # prod's rows are the block's (channel, tap) products on the zero-gapped grid, so a
+    # phase's taps are whole shifted windows of nb*image numbers: a phase of several taps
+    # is summed contiguously into tmp[rx] (two windows a pass); one of a single tap is read
+    # from prod. Then every output row is written once, its column phases interleaved (two
+    # at a time when sx == 2). y is flat: y[y0 + n*ystep_n + c*ystep_c + row*ow + col].
+    # Phases without taps are skipped (their outputs were zero-filled).
+    cb = prod.shape[0] // ntap
+    sx = xstart.shape[0] - 1
+    length = nb * image
+    one, two = np.uint64(1), np.uint64(2)
+    for c in range(cb):
+        for R in range(lead_start.shape[0] - 1):
+            na = lead_start[R + 1] - lead_start[R]
+            if na == 0:
+                continue
+            for rx in range(sx):
+                nt = na * (xstart[rx + 1] - xstart[rx])
+                if nt < 2:
+                    continue
+                t = tmp[rx]
+                for i in range(0, nt, 2):
+                    a0 = lead_start[R] + i // (xstart[rx + 1] - xstart[rx])
+                    b0 = xstart[rx] + i % (xstart[rx + 1] - xstart[rx])
+                    u = prod[c * ntap + lead_t[a0] * kw + xk[b0]]
+                    i0 = np.uint64(base + lead_off[a0] + xoff[b0])
+                    if i + 1 < nt:
+                        a1 = lead_start[R] + (i + 1) // (xstart[rx + 1] - xstart[rx])
+                        b1 = xstart[rx] + (i + 1) % (xstart[rx + 1] - xstart[rx])
+                        v = prod[c * ntap + lead_t[a1] * kw + xk[b1]]
+                        i1 = np.uint64(base + lead_off[a1] + xoff[b1])
+                        if i == 0:
+                            for f in range(np.uint64(length)):
+                                t[f] = u[i0 + f] + v[i1 + f]
+                        else:
+                            for f in range(np.uint64(length)):
+                                t[f] += u[i0 + f] + v[i1 + f]
+                    else:
+                        for f in range(np.uint64(length)):
+                            t[f] += u[i0 + f]
+            if sx == 2 and xstart[1] > 0 and xstart[2] > xstart[1]:
+                m = min(nqx[0], nqx[1])
+                p0, o0 = _phase_source(prod, tmp, c, ntap, base, R, 0, lead_start, lead_t,
+                                       lead_off, xstart, xk, xoff, kw)
+                p1, o1 = _phase_source(prod, tmp, c, ntap, base, R, 1, lead_start, lead_t,
+                                       lead_off, xstart, xk, xoff, kw)
+                for n in range(nb):
+                    for j in range(row_start[R], row_start[R + 1]):
+                        # unsigned indices, no views: numba adds no wraparound check and
+                        # the interleaving loop vectorizes
+                        o = np.uint64(y0 + n * ystep_n + c * ystep_c + row_out[j] * ow)
+                        s = n * image + row_src[j]
+                        i0, i1 = np.uint64(o0 + s), np.uint64(o1 + s)
+                        for q in range(np.uint64(m)):
+                            y[o + two * q] = p0[i0 + q]
+                            y[o + two * q + one] = p1[i1 + q]
+                        if nqx[0] > m:
+                            y[o + two * np.uint64(m)] = p0[i0 + np.uint64(m)]
+                continue
+            for rx in range(sx):
+                if xstart[rx] == xstart[rx + 1]:
+                    continue
+                pr, orx = _phase_source(prod, tmp, c, ntap, base, R, rx, lead_start, lead_t,
+                                        lead_off, xstart, xk, xoff, kw)
+                step = np.uint64(sx)
+                for n in range(nb):
+                    for j in range(row_start[R], row_start[R + 1]):
+                        o = np.uint64(y0 + n * ystep_n + c * ystep_c + row_out[j] * ow + rx)
+                        i0 = np.uint64(orx + n * image + row_src[j])
+                        for q in range(np.uint64(nqx[rx])):
+                            y[o + step * q] = pr[i0 + q]
+
 # ---------------------------------------------------------------------------------------
 # float32 matrix product C = A @ B, BLIS-style: A and B are packed into panels of MR rows
 # and NR columns, and a micro-kernel keeps an MR x NR block of C in 2*MR vector registers

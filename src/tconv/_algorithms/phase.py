@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import ConvParams
-from . import _matmul, _parallel
+from . import _matmul, _native, _parallel
 from ._im2col import on_grid
 from ._matmul import matmul
 
@@ -162,6 +162,11 @@ def _blocks(n: int, cog: int, rows_per_channel: int, image: int
             for n0 in range(0, n, nb) for c0 in range(0, cog, cb)]
 
 
+#: sum the phases' taps and interleave them into ``y`` in one compiled pass (numba), not in
+#: NumPy adds and strided copies -- a3's layer, alternating processes: 20.2-21.0 against
+#: 21.9-25.9 ms a call (see benchmarks/RESULTS.md); False: the NumPy path
+COMPILED_SUMS = True
+
 #: numbers in one block's products (4 MiB of float32: stays in a last-level cache)
 BLOCK_ELEMENTS = 1 << 20
 
@@ -231,6 +236,13 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     packed = dict(zip(rows, _matmul.pack_each(
         [wr[gi, c0 * ntap:c1 * ntap] for gi, c0, c1 in rows], width, "left")))
 
+    compiled = COMPILED_SUMS and _native.available() and x.dtype in (np.float32, np.float64)
+    if compiled:
+        sums = _native.kernels()["phase_sums"]
+        tables = _sum_tables(tuple(size), out, p)
+        yflat = y.reshape(-1)
+        ystep_c = math.prod(out)
+
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, c0, c1 = block
         lo, hi = _span(plan, n0, n1)
@@ -239,8 +251,15 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
             cb * ntap, hi - lo)
         matmul(packed[gi, c0, c1], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
-        prod3 = prod.reshape(cb, ntap, hi - lo)
         base = plan.front + n0 * image - lo
+        if compiled:
+            # each phase's taps summed in one pass, each output row written once
+            tmp = _parallel.scratch("acc", tables[-1] * length, x.dtype).reshape(-1, length)
+            sums(prod, ntap, base, image, n1 - n0, *tables[:-1], p.kernel[-1], yflat,
+                 (n0 * g * cog + gi * cog + c0) * ystep_c, g * cog * ystep_c, ystep_c,
+                 out[-1], tmp)
+            return
+        prod3 = prod.reshape(cb, ntap, hi - lo)
         acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
         for ph in plan.phases:
             # a phase sums its taps' products, each shifted by its flat input offset
@@ -258,6 +277,41 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
     _parallel.for_each(run, blocks)
     return y
+
+
+@functools.lru_cache(maxsize=128)
+def _sum_tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> tuple:
+    """The arrays :func:`phase_sums <tconv._algorithms._native_kernels.phase_sums>` reads:
+    per phase of the leading dims its taps (flat leading tap index, flat grid offset) and its
+    output rows (flat leading output row, flat grid offset of the row's first position);
+    per phase of the last dim its taps (tap, offset) and output count; then the number of
+    last-dim phases (``tmp``'s rows)."""
+    per_dim, gaps = _dims(size, out, p)
+    padded = [s + g for s, g in zip(size, gaps)]
+    steps = [math.prod(padded[a + 1:]) for a in range(p.ndim)]
+    lead = range(p.ndim - 1)
+    k_steps = [math.prod(p.kernel[a + 1:-1]) for a in lead]
+    o_steps = [math.prod(out[a + 1:-1]) for a in lead]
+    lead_start, lead_t, lead_off, row_start, row_out, row_src = [0], [], [], [0], [], []
+    for combo in itertools.product(*(per_dim[a] for a in lead)):
+        if all(len(t) for _, _, t, _ in combo):
+            for pairs in itertools.product(*(zip(t, o) for _, _, t, o in combo)):
+                lead_t.append(sum(int(t) * k for (t, _), k in zip(pairs, k_steps)))
+                lead_off.append(sum(int(o) * st for (_, o), st in zip(pairs, steps)))
+            for qs in itertools.product(*(range(nq) for _, nq, _, _ in combo)):
+                row_out.append(sum((q * s + r) * st for q, (r, _, _, _), s, st
+                                   in zip(qs, combo, p.stride, o_steps)))
+                row_src.append(sum(q * st for q, st in zip(qs, steps)))
+        lead_start.append(len(lead_t))
+        row_start.append(len(row_out))
+    last = per_dim[-1]
+    xstart = np.cumsum([0] + [len(t) for _, _, t, _ in last])
+    xk = np.concatenate([t for _, _, t, _ in last])
+    xoff = np.concatenate([o for _, _, _, o in last])
+    nqx = [nq for _, nq, _, _ in last]
+    ints = [np.asarray(v, dtype=np.int64) for v in (
+        lead_start, lead_t, lead_off, row_start, row_out, row_src, xstart, xk, xoff, nqx)]
+    return (*ints, len(last))
 
 
 def _dim_runs(out: int, k: int, s: int, lo: int
