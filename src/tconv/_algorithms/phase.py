@@ -224,9 +224,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return _depthwise(_padded_input(x, plan), w, p, plan, y)
     if not plan.phases:
         return y
-    big = _padded_input(x, plan)
     if cig == 1 and cog == 1:
-        return _depthwise_phases(big, w, p, plan, y)
+        return _depthwise_phases(_padded_input(x, plan), w, p, plan, y)
     ntap, image = int(np.prod(p.kernel)), int(np.prod(plan.padded))
     wr = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)     # (g, Cog*prodK, Cig) view
     blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image)]
@@ -247,11 +246,15 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         gi, n0, n1, c0, c1 = block
         lo, hi = _span(plan, n0, n1)
         cb, length = c1 - c0, (n1 - n0) * image
+        base = plan.front + n0 * image - lo
+        # the block's columns of X: its images on the zero-gapped grid after base zeros, and
+        # zeros after them (kept outputs never read the next image), copied by this thread
+        xb = on_grid(x[n0:n1, gi * cig:(gi + 1) * cig], plan.padded, base,
+                     _parallel.scratch("grid", cig * (hi - lo), x.dtype).reshape(cig, hi - lo))
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
         prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
             cb * ntap, hi - lo)
-        matmul(packed[gi, c0, c1], big[gi * cig:(gi + 1) * cig, lo:hi], out=prod)
-        base = plan.front + n0 * image - lo
+        matmul(packed[gi, c0, c1], xb, out=prod)
         if compiled:
             # each phase's taps summed in one pass, each output row written once
             tmp = _parallel.scratch("acc", tables[-1] * length, x.dtype).reshape(-1, length)
