@@ -95,3 +95,21 @@ class TestCompiledSums:
         calls.clear()
         run("phase", x, w, kw)
         assert not calls
+
+
+@needs_numba
+@pytest.mark.parametrize("size", [(7,), (4, 5), (3, 2, 4)])
+def test_grid_copy_matches_on_grid(size):
+    # the compiled copy of a block's images onto the zero-gapped grid, against NumPy's
+    from tconv._algorithms._im2col import on_grid
+
+    rng = np.random.default_rng(len(size))
+    x = rng.standard_normal((3, 2, *size)).astype(np.float32)
+    padded = tuple(s + 1 + a for a, s in enumerate(size))
+    base, image = 5, int(np.prod(padded))
+    width = base + 3 * image + 9
+    want = on_grid(x, padded, base, np.full((2, width), np.nan, np.float32))
+    got = np.full((2, width), np.nan, np.float32)
+    _native.kernels()["grid_copy"](x.reshape(3, 2, -1, size[-1]), got, base, image,
+                                   phase._grid_rows(size, padded))
+    np.testing.assert_array_equal(got, want)

@@ -237,7 +237,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
     compiled = COMPILED_SUMS and _native.available() and x.dtype in (np.float32, np.float64)
     if compiled:
-        sums = _native.kernels()["phase_sums"]
+        sums, copy = _native.kernels()["phase_sums"], _native.kernels()["grid_copy"]
+        row_off = _grid_rows(tuple(size), plan.padded)
         tables = _sum_tables(tuple(size), out, p)
         yflat = y.reshape(-1)
         ystep_c = math.prod(out)
@@ -249,8 +250,12 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         base = plan.front + n0 * image - lo
         # the block's columns of X: its images on the zero-gapped grid after base zeros, and
         # zeros after them (kept outputs never read the next image), copied by this thread
-        xb = on_grid(x[n0:n1, gi * cig:(gi + 1) * cig], plan.padded, base,
-                     _parallel.scratch("grid", cig * (hi - lo), x.dtype).reshape(cig, hi - lo))
+        xb = _parallel.scratch("grid", cig * (hi - lo), x.dtype).reshape(cig, hi - lo)
+        xs = x[n0:n1, gi * cig:(gi + 1) * cig]
+        if compiled:
+            copy(xs.reshape(n1 - n0, cig, -1, size[-1]), xb, base, image, row_off)
+        else:
+            on_grid(xs, plan.padded, base, xb)
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
         prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
             cb * ntap, hi - lo)
@@ -280,6 +285,15 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
     _parallel.for_each(run, blocks)
     return y
+
+
+@functools.lru_cache(maxsize=128)
+def _grid_rows(size: tuple[int, ...], padded: tuple[int, ...]) -> np.ndarray:
+    """Flat offset on the zero-gapped grid of every input row (leading dims, C order)."""
+    off = np.zeros(1, np.int64)
+    for a in range(len(size) - 1):
+        off = np.add.outer(off, np.arange(size[a]) * math.prod(padded[a + 1:])).ravel()
+    return off
 
 
 @functools.lru_cache(maxsize=128)
