@@ -79,7 +79,8 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
     * ``"gemm"`` if the zero gap of the phase grid costs more than 25 % extra multiplies
       (tiny images, long kernels).
     * otherwise ``"phase"``: one product per block, contiguous tap sums, no
-      read-modify-write of the output.
+      read-modify-write of the output (with numba the block's grid copy and its tap sums
+      plus pixel shuffle are compiled passes).
 
     ``zero_insertion``, ``scatter`` and ``matrix`` are references and never chosen; without
     numba (the ``tconv[fast]`` extra) neither is ``direct``.

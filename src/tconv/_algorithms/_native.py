@@ -15,6 +15,10 @@ pass that writes ``y``. ``resample2d`` is
 :func:`tconv.interpolate`'s separable table resampling (linear and cubic modes at factors
 the NumPy fast paths do not cover), in ATen's order and without fused multiply-adds.
 
+``grid_copy`` and ``phase_sums`` are the ``phase`` algorithm's passes around its product:
+a block's images copied onto the zero-gapped grid, and each phase's tap windows summed and
+interleaved into the output rows (the pixel shuffle), every output written once.
+
 With the planes laid out on a zero-gapped grid (see :mod:`tconv._algorithms.phase`), a
 conv_transpose phase, the input gradient (a strided conv) and the weight gradient are each
 one such loop. Output rows of one group read the same planes, so two rows share every
@@ -53,7 +57,7 @@ def _installed() -> bool:
 
 def kernels() -> dict[str, Any]:
     """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample2d": ...,
-    "depthwise2d": ...}``,
+    "depthwise2d": ..., "sgemm": ..., "phase_sums": ..., "grid_copy": ..., ...}``,
     compiled on the first call of each dtype."""
     if not _KERNELS:
         try:

@@ -23,6 +23,13 @@ rows of it -- contiguous 1-D adds -- stored once into its pixel-shuffled place::
     P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]                 (one product per block)
     y[n, c, q*s + r] = sum_{t in taps(r)} P[c, t, f(n, q) + off_t]
 
+Each block copies its own images onto the grid (with zeros for the halo), on its own
+thread. With numba (``tconv[fast]``) that copy and the tap sums are compiled passes:
+``grid_copy``, and ``phase_sums``, which adds a phase's tap windows into a small buffer and
+writes every output row once with its column phases interleaved (the pixel shuffle) --
+faster than NumPy's adds and strided copies, measured in benchmarks/RESULTS.md (ninth
+stop). Without numba, NumPy does both.
+
 The gap positions (and a halo per block) are computed and thrown away --
 ``prod(S_pad) / prod(S_in)`` extra work, e.g. 13 % for 16x16 inputs and a 4x4 kernel with
 stride 2; :func:`macs` counts it.
