@@ -228,38 +228,52 @@ def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
 
 
 @jit
-def col2im_last2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
-                  acc):  # pragma: no cover - compiled
+def col2im_last2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y, y0, ystep_n, oh, ow,
+                  tile):  # pragma: no cover - compiled
     # y[n, c, m*sy + ry, q*sx + rx] = sum cols[n, m + yoff, q + xsh, ky, kx, c] over the
     # taps (ky, yoff) of row phase ry and (kx, xsh) of column phase rx (gemm._phase_taps),
     # reads outside cols' (H, W) being zero. cols holds the product channels innermost
-    # (gemm's channels-last layout), so each tap adds C contiguous numbers into acc; each
-    # output is written once, straight into y's channels-first layout.
-    nb, H, W, C = cols.shape[0], cols.shape[1], cols.shape[2], cols.shape[5]
-    OH, OW = y.shape[2], y.shape[3]
+    # (gemm's channels-last layout), so each tap adds C contiguous numbers. An output row's
+    # sums collect in tile (OW x C, in L1), then go out channel by channel: each channel's
+    # row is one contiguous store run of y (flat: y[y0 + n*ystep_n + (c*oh + oy)*ow + ox]),
+    # not C stores a plane apart per pixel. Indices unsigned: the loops vectorize.
+    nb, H, W, KH, KW, C = cols.shape
+    flat = cols.reshape(-1)
+    cc = np.uint64(C)
+    pix = KH * KW * C
     for n in range(nb):
-        for oy in range(OH):
+        for oy in range(oh):
             m = oy // sy
             ry = oy - m * sy
-            for ox in range(OW):
+            for ox in range(ow):
                 q = ox // sx
                 rx = ox - q * sx
-                for c in range(C):
-                    acc[c] = 0
+                t0 = np.uint64(ox * C)
+                first = True
                 for a in range(ystart[ry], ystart[ry + 1]):
                     iy = m + yoff[a]
                     if iy < 0 or iy >= H:
                         continue
-                    ky = yk[a]
                     for b in range(xstart[rx], xstart[rx + 1]):
                         ix = q + xsh[b]
                         if ix < 0 or ix >= W:
                             continue
-                        src = cols[n, iy, ix, ky, xk[b]]
-                        for c in range(C):
-                            acc[c] += src[c]
-                for c in range(C):
-                    y[n, c, oy, ox] = acc[c]
+                        s0 = np.uint64(((n * H + iy) * W + ix) * pix + (yk[a] * KW + xk[b]) * C)
+                        if first:
+                            for c in range(cc):
+                                tile[t0 + c] = flat[s0 + c]
+                            first = False
+                        else:
+                            for c in range(cc):
+                                tile[t0 + c] += flat[s0 + c]
+                if first:
+                    for c in range(cc):
+                        tile[t0 + c] = 0
+            base = y0 + n * ystep_n + oy * ow
+            for c in range(C):
+                d = np.uint64(base + c * oh * ow)
+                for ox in range(np.uint64(ow)):
+                    y[d + ox] = tile[ox * cc + np.uint64(c)]
 
 
 @numba.njit(inline="always", cache=True)

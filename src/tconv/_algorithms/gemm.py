@@ -239,6 +239,7 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     compiled = p.ndim == 2 and _native.available()
     if compiled:
         col2im = _native.kernels()["col2im_last2d"]
+        yflat = y.reshape(-1)
         (sy, sx), (dy, dx) = p.stride, p.dilation
         tables = (*_phase_taps(p.kernel[0], sy, p.pad_lo[0], dy),
                   *_phase_taps(p.kernel[1], sx, p.pad_lo[1], dx), sy, sx)
@@ -251,7 +252,8 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         cols6 = cols.reshape(n1 - n0, *size, *p.kernel, cog)
         if compiled:
             # each output once, summed over C_out contiguous numbers, written channels-first
-            col2im(cols6, *tables, y[n0:n1, gi], _parallel.scratch("acc", cog, x.dtype))
+            col2im(cols6, *tables, yflat, (n0 * g + gi) * cog * nout, g * cog * nout, *out,
+                   _parallel.scratch("acc", out[-1] * cog, x.dtype))
             return
         z = _parallel.scratch("acc", (n1 - n0) * nout * cog, x.dtype)
         z = z.reshape(n1 - n0, *out, cog)
