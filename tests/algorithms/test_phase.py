@@ -113,3 +113,47 @@ def test_grid_copy_matches_on_grid(size):
     _native.kernels()["grid_copy"](x.reshape(3, 2, -1, size[-1]), got, base, image,
                                    phase._grid_rows(size, padded))
     np.testing.assert_array_equal(got, want)
+
+
+def test_every_block_buffer_holds_its_images():
+    # the compiled grid copy writes whole images and checks no bound: every block's span
+    # must hold them -- also when all tap offsets are positive (a padding that crops the
+    # first inputs) or all negative. Before the fix, 1400 of these layers wrote outside it.
+    import itertools
+
+    from tconv.conv import transposed_params
+
+    checked = 0
+    for k, s, d, lo, hi, size in itertools.product(range(1, 5), range(1, 4), range(1, 3),
+                                                   range(-2, 6), range(-2, 6), range(1, 5)):
+        try:
+            p, out = transposed_params("t", (2, 1, size), (1, 1, k), None, s, ((lo, hi),),
+                                       0, 1, d, None)
+        except ValueError:
+            continue
+        plan = phase._plan(2, (size,), out, p)
+        if not plan.phases:
+            continue
+        image = int(np.prod(plan.padded))
+        for n0, n1 in ((0, 1), (1, 2), (0, 2)):
+            first, last = phase._span(plan, n0, n1)
+            base = plan.front + n0 * image - first
+            assert 0 <= first and base >= 0 and base + (n1 - n0) * image <= last - first
+        checked += 1
+    assert checked > 1000
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [
+    (1, 1, ((1, 0),)), (2, 1, ((2, 0),)), (3, 2, ((4, 0),)), (1, 2, "same"), (1, 3, "same"),
+    (2, 3, ((3, 1),)),
+])
+def test_cropping_paddings(kernel, stride, padding):
+    # layers whose taps all read ahead of (or behind) their output: compiled and NumPy
+    # paths against the one-to-many reference, in float64
+    rng = np.random.default_rng(kernel)
+    x = rng.standard_normal((3, 2, 6))
+    w = rng.standard_normal((2, 3, kernel))
+    kw = dict(stride=stride, padding=padding, output_padding=0, groups=1, dilation=1)
+    want = run("scatter", x, w, kw)
+    for got in _both_paths(x, w, kw):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -179,10 +179,14 @@ BLOCK_ELEMENTS = 1 << 20
 
 
 def _span(plan: _Plan, n0: int, n1: int) -> tuple[int, int]:
-    """Columns of X whose products block ``n0:n1`` reads: its grid positions plus a halo."""
+    """Columns of X whose products block ``n0:n1`` reads: its grid positions plus a halo --
+    and at least the block's own images, which each block copies whole onto its grid (when
+    every tap's offset is positive or every one negative, e.g. a padding that crops the
+    first inputs, the windows alone would leave part of an image outside the buffer)."""
     image = int(np.prod(plan.padded))
     offs = [off for ph in plan.phases for _, off in ph.taps]
-    return plan.front + n0 * image + min(offs), plan.front + n1 * image + max(offs)
+    return (plan.front + n0 * image + min(0, min(offs)),
+            plan.front + n1 * image + max(0, max(offs)))
 
 
 def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -255,6 +259,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         lo, hi = _span(plan, n0, n1)
         cb, length = c1 - c0, (n1 - n0) * image
         base = plan.front + n0 * image - lo
+        if base < 0 or base + (n1 - n0) * image > hi - lo:     # the kernels do not check
+            raise AssertionError(f"phase: block {block} outside its grid buffer")
         # the block's columns of X: its images on the zero-gapped grid after base zeros, and
         # zeros after them (kept outputs never read the next image), copied by this thread
         xb = _parallel.scratch("grid", cig * (hi - lo), x.dtype).reshape(cig, hi - lo)
