@@ -469,10 +469,12 @@ def grid_copy(x, out, base, image, row_off):  # pragma: no cover - compiled
                     o[d + j] = src[j]
 
 @numba.njit(inline="always", cache=True)
-def _phase_window(prod, c, ntap, base, a, b, lead_t, lead_off, xk, xoff,
+def _phase_window(prod, c, ntap, base, a0, b0, nbx, i, lead_t, lead_off, xk, xoff,
                   kw):  # pragma: no cover - compiled
-    """The row of ``prod`` holding tap ``(a, b)`` of channel ``c``, and where its window
-    starts (unsigned: the loops reading it then vectorize)."""
+    """Tap ``i`` of a phase whose leading taps start at ``a0`` and column taps at ``b0``
+    (``nbx`` of them): its row of ``prod`` for channel ``c``, and where its window starts
+    (unsigned: the loops reading it then vectorize)."""
+    a, b = a0 + i // nbx, b0 + i % nbx
     return (prod[c * ntap + lead_t[a] * kw + xk[b]],
             np.uint64(base + lead_off[a] + xoff[b]))
 
@@ -520,18 +522,15 @@ def phase_sums(prod, ntap, base, image, nb, lead_start, lead_t, lead_off, row_st
                 nb_x = xstart[rx + 1] - xstart[rx]
                 for i in range(0, nt, 4):
                     # up to four windows a pass: tmp is written once a pass
-                    u0, i0 = _phase_window(prod, c, ntap, base, lead_start[R] + i // nb_x,
-                                           xstart[rx] + i % nb_x, lead_t, lead_off, xk,
-                                           xoff, kw)
+                    u0, i0 = _phase_window(prod, c, ntap, base, lead_start[R], xstart[rx], nb_x,
+                                           i, lead_t, lead_off, xk, xoff, kw)
                     k = min(4, nt - i)
                     if k == 1:
                         for f in range(np.uint64(length)):
                             t[f] += u0[i0 + f]
                         continue
-                    u1, i1 = _phase_window(prod, c, ntap, base,
-                                           lead_start[R] + (i + 1) // nb_x,
-                                           xstart[rx] + (i + 1) % nb_x, lead_t, lead_off, xk,
-                                           xoff, kw)
+                    u1, i1 = _phase_window(prod, c, ntap, base, lead_start[R], xstart[rx], nb_x,
+                                           i + 1, lead_t, lead_off, xk, xoff, kw)
                     if k == 2:
                         if i == 0:
                             for f in range(np.uint64(length)):
@@ -540,10 +539,8 @@ def phase_sums(prod, ntap, base, image, nb, lead_start, lead_t, lead_off, row_st
                             for f in range(np.uint64(length)):
                                 t[f] += u0[i0 + f] + u1[i1 + f]
                         continue
-                    u2, i2 = _phase_window(prod, c, ntap, base,
-                                           lead_start[R] + (i + 2) // nb_x,
-                                           xstart[rx] + (i + 2) % nb_x, lead_t, lead_off, xk,
-                                           xoff, kw)
+                    u2, i2 = _phase_window(prod, c, ntap, base, lead_start[R], xstart[rx], nb_x,
+                                           i + 2, lead_t, lead_off, xk, xoff, kw)
                     if k == 3:
                         if i == 0:
                             for f in range(np.uint64(length)):
@@ -552,10 +549,8 @@ def phase_sums(prod, ntap, base, image, nb, lead_start, lead_t, lead_off, row_st
                             for f in range(np.uint64(length)):
                                 t[f] += u0[i0 + f] + u1[i1 + f] + u2[i2 + f]
                         continue
-                    u3, i3 = _phase_window(prod, c, ntap, base,
-                                           lead_start[R] + (i + 3) // nb_x,
-                                           xstart[rx] + (i + 3) % nb_x, lead_t, lead_off, xk,
-                                           xoff, kw)
+                    u3, i3 = _phase_window(prod, c, ntap, base, lead_start[R], xstart[rx], nb_x,
+                                           i + 3, lead_t, lead_off, xk, xoff, kw)
                     if i == 0:
                         for f in range(np.uint64(length)):
                             t[f] = u0[i0 + f] + u1[i1 + f] + u2[i2 + f] + u3[i3 + f]
