@@ -8,7 +8,13 @@ products' share of the wall time is then (thread-summed product time / threads) 
 time; the rest is packing outside the products, im2col / col2im, shifted sums and copies
 into the output.
 
+``--parts`` also times the passes around the products, summed over the threads the same
+way: phase's grid copy (compiled ``grid_copy``, or NumPy's ``on_grid``) and its tap sums
+(compiled ``phase_sums``), gemm's compiled col2im, and the weights' packing; plus the
+CPU time of a call. ``--numpy-sums`` runs phase's NumPy path (``phase.COMPILED_SUMS``).
+
     python benchmarks/profile_products.py --shape a3 --algorithm phase
+    python benchmarks/profile_products.py --shape a3 --algorithm phase --parts [--numpy-sums]
     python benchmarks/profile_products.py --shape a1 --op grad_weight
 """
 
@@ -35,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--op", choices=("forward", "grad_input", "grad_weight"),
                     default="forward")
     ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--parts", action="store_true",
+                    help="also time the passes around the products")
+    ap.add_argument("--numpy-sums", action="store_true",
+                    help="phase's NumPy grid copy and tap sums instead of the compiled ones")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -60,6 +70,29 @@ def main(argv: list[str] | None = None) -> int:
 
     for module in (gemm, phase, _im2col, grad):
         module.matmul = timed  # type: ignore[attr-defined]
+    if args.numpy_sums:
+        phase.COMPILED_SUMS = False
+    if args.parts:
+        from tconv._algorithms import _native
+
+        def part(name: str, fn: Any) -> Any:
+            def run(*a: Any, **k: Any) -> Any:
+                share = 1 if _matmul._in_pool() else _matmul._parallel.num_threads()
+                t0 = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    with lock:
+                        spent[name] += share * (time.perf_counter() - t0)
+            return run
+
+        phase.on_grid = part("grid copy (NumPy)", phase.on_grid)  # type: ignore[attr-defined]
+        phase._matmul = _PackTimer(_matmul, part)  # type: ignore[attr-defined]
+        gemm._matmul = phase._matmul  # type: ignore[attr-defined]
+        if _native.available():
+            kernels = _native.kernels()
+            for name in ("grid_copy", "phase_sums", "col2im2d", "col2im_last2d"):
+                kernels[name] = part(name, kernels[name])
 
     cfg = SHAPES[args.shape]
     p, _ = _params(cfg)
@@ -80,16 +113,33 @@ def main(argv: list[str] | None = None) -> int:
     fn()
     fn()
     spent.clear()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(args.calls):
         fn()
     wall = (time.perf_counter() - t0) / args.calls
+    cpu = (time.process_time() - c0) / args.calls
     prod = spent["products"] / args.calls
     threads = _matmul._parallel.num_threads()
     print(f"{args.shape} {args.op} ({args.algorithm}): {wall * 1e3:.2f} ms a call; products "
           f"{prod * 1e3:.2f} thread-ms a call over {threads} threads, "
           f"{100 * prod / threads / wall:.0f} % of the wall time")
+    if args.parts:
+        rest = ", ".join(f"{name} {v / args.calls * 1e3:.2f}" for name, v in spent.items()
+                         if name != "products")
+        print(f"  CPU {cpu * 1e3:.2f} ms a call; other parts, thread-ms a call: {rest or 'none'}")
     return 0
+
+
+class _PackTimer:
+    """The ``_matmul`` module as phase and gemm see it, its ``pack_*`` calls timed."""
+
+    def __init__(self, module: Any, part: Any) -> None:
+        self._module = module
+        for name in ("pack_each", "pack_left", "pack_right"):
+            setattr(self, name, part("weight packing", getattr(module, name)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
 
 
 if __name__ == "__main__":
