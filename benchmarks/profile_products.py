@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for module in (gemm, phase, _im2col, grad):
         module.matmul = timed  # type: ignore[attr-defined]
     if args.numpy_sums:
-        phase.COMPILED_SUMS = False
+        phase.COMPILED_SUMS = False  # type: ignore[attr-defined]
     if args.parts:
         from tconv._algorithms import _native
 
@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if _native.available():
             kernels = _native.kernels()
             for name in ("grid_copy", "phase_sums", "col2im2d", "col2im_last2d"):
-                kernels[name] = part(name, kernels[name])
+                if name in kernels:                 # (older commits lack some of them)
+                    kernels[name] = part(name, kernels[name])
 
     cfg = SHAPES[args.shape]
     p, _ = _params(cfg)
