@@ -169,9 +169,10 @@ def _blocks(n: int, cog: int, rows_per_channel: int, image: int
             for n0 in range(0, n, nb) for c0 in range(0, cog, cb)]
 
 
-#: sum the phases' taps and interleave them into ``y`` in one compiled pass (numba), not in
-#: NumPy adds and strided copies -- a3's layer, alternating processes: 20.2-21.0 against
-#: 21.9-25.9 ms a call (see benchmarks/RESULTS.md); False: the NumPy path
+#: copy each block onto the grid and sum the phases' taps into ``y`` in compiled passes
+#: (numba), not in NumPy assignments, adds and strided copies -- a3's tap sums 4.0-5.8
+#: thread-ms a call against NumPy's 9.8-13.4 (benchmarks/RESULTS.md, "Ninth stop");
+#: False: the NumPy path
 COMPILED_SUMS = True
 
 #: numbers in one block's products (4 MiB of float32: stays in a last-level cache)
