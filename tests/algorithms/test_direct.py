@@ -387,3 +387,53 @@ class TestPreferred:
             "t", x.shape, w.shape, None, 2, 0, 0, 2, 1, None)[0]) == "phase"
         with pytest.raises(ImportError, match=r"tconv\[fast\]"):
             tconv.conv_transpose(x, w, stride=2, groups=2, algorithm="direct")
+
+
+class TestTiles:
+    """``igemm_tiles``: the float32 product in 8 x 32 register blocks, its right operand read
+    from the grid in place, against the numba loops it replaces and a float64 reference."""
+
+    @pytest.mark.parametrize("threads", ["1", "2"])
+    @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "opad", "tiled"), [
+        ((2, 8, 5, 6, 7), (8, 16, 4, 4, 4), 2, 1, 0, True),     # e2-like 3-D
+        ((3, 6, 9, 11), (6, 12, 4, 4), 2, 1, 1, True),          # 12 rows: 3/4 of 2 blocks
+        ((2, 16, 77), (16, 6, 4), 2, 1, 1, True),               # 1-D, 6 rows, partial tiles
+        ((2, 16, 7, 9), (16, 24, 3, 5), (2, 3), (1, 2), 0, True),  # three row blocks
+        ((2, 8, 7, 9), (8, 5, 4, 4), 2, 1, 0, False),           # 5 rows: the loops instead
+    ])
+    def test_against_loops_and_reference(self, x_shape, w_shape, stride, padding, opad,
+                                         tiled, threads, monkeypatch):
+        if not _native.available():
+            pytest.skip("numba not installed")
+        from tconv._algorithms import _matmul
+
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        monkeypatch.setattr(direct, "PARALLEL_MACS", 0)           # split even these layers
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        kw = dict(stride=stride, padding=padding, output_padding=opad, groups=1, dilation=1)
+        calls = []
+        kernel = _native.kernels()["igemm_tiles"]
+        monkeypatch.setitem(_native._KERNELS, "igemm_tiles",
+                            lambda *a: calls.append(1) or kernel(*a))
+        got = run("direct", x, w, kw)
+        assert bool(calls) == (tiled and _matmul._host_avx512())
+        monkeypatch.setattr(direct, "TILED", False)
+        loops = run("direct", x, w, kw)
+        ref = run("scatter", x.astype(np.float64), w.astype(np.float64), kw)
+        assert got.dtype == np.float32
+        assert_close(got, ref, np.float32)
+        assert_close(got, loops, np.float32)
+
+    def test_nan_stays_in_its_outputs(self):
+        # a NaN input reaches only the outputs its taps reach, as in the loops
+        if not _native.available():
+            pytest.skip("numba not installed")
+        x = np.ones((1, 8, 6, 6, 6), np.float32)
+        x[0, 3, 2, 2, 2] = np.nan
+        w = np.ones((8, 8, 4, 4, 4), np.float32)
+        y = tconv.conv_transpose(x, w, stride=2, padding=1, algorithm="direct")
+        ref = tconv.conv_transpose(x.astype(np.float64), w.astype(np.float64), stride=2,
+                                   padding=1, algorithm="scatter")
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))

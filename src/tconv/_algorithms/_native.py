@@ -70,5 +70,6 @@ def kernels() -> dict[str, Any]:
                         col2im_last2d=k.col2im_last2d, sgemm=k.sgemm,
                         pack_left=k.pack_left, pack_right=k.pack_right,
                         pack_right_table=k.pack_right_table,
-                        phase_sums=k.phase_sums, grid_copy=k.grid_copy)
+                        phase_sums=k.phase_sums, grid_copy=k.grid_copy,
+                        igemm_tiles=k.igemm_tiles)
     return _KERNELS

@@ -654,6 +654,94 @@ def _gemm_ukernel_codegen(context, builder, signature, args):  # pragma: no cove
     return context.get_dummy_value()
 
 
+#: register block of ``igemm_tiles``: 8 output rows x 32 grid columns (16 accumulators)
+TILE_MR, TILE_NR = 8, 32
+
+
+def _tile_ukernel_codegen(context, builder, signature, args):  # pragma: no cover - compile
+    from llvmlite import ir
+    from numba.core import cgutils
+
+    a_i, b_i, t_i, c_i, kc_v, ldc_v = args
+    f32 = ir.FloatType()
+    vec = ir.VectorType(f32, _LANES)
+    i64 = kc_v.type
+    fp, vp = f32.as_pointer(), vec.as_pointer()
+    a = builder.inttoptr(a_i, fp)
+    b = builder.inttoptr(b_i, fp)
+    tab = builder.inttoptr(t_i, i64.as_pointer())
+    c = builder.inttoptr(c_i, fp)
+    zero = ir.Constant(vec, [0.0] * _LANES)
+    nv = TILE_NR // _LANES
+    accs = [cgutils.alloca_once_value(builder, zero) for _ in range(TILE_MR * nv)]
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                         f"llvm.fma.v{_LANES}f32")
+    undef = ir.Constant(vec, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
+    first = ir.Constant(ir.IntType(32), 0)
+    with cgutils.for_range(builder, kc_v) as loop:
+        p = loop.index
+        row = builder.gep(b, [builder.load(builder.gep(tab, [p]))])
+        bvs = [builder.load(builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _LANES)]),
+                                            vp), align=4) for h in range(nv)]
+        aoff = builder.mul(p, ir.Constant(i64, TILE_MR))
+        for i in range(TILE_MR):
+            s = builder.load(builder.gep(a, [builder.add(aoff, ir.Constant(i64, i))]))
+            sv = builder.shuffle_vector(builder.insert_element(undef, s, first), undef, splat)
+            for h, bv in enumerate(bvs):
+                acc = accs[nv * i + h]
+                builder.store(builder.call(fma, [sv, bv, builder.load(acc)]), acc)
+    for i in range(TILE_MR):
+        row = builder.gep(c, [builder.mul(ldc_v, ir.Constant(i64, i))])
+        for h in range(nv):
+            ptr = builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _LANES)]), vp)
+            builder.store(builder.load(accs[nv * i + h]), ptr, align=4)
+    return context.get_dummy_value()
+
+
+@numba.extending.intrinsic
+def _tile_ukernel(typingctx, a_addr, b_addr, table_addr, c_addr, kc, ldc):
+    """``C[:MR, :NR] = Ap @ B`` over ``kc`` terms, ``B``'s rows read in place: row ``p`` is
+    the ``NR`` numbers from ``b + table[p]`` (an implicit im2col). ``Ap`` packed
+    ``[p][MR]``; rows of ``C`` ``ldc`` floats apart; addresses as integers."""
+    t = numba.types.intp
+    return numba.types.void(t, t, t, t, t, t), _tile_ukernel_codegen
+
+
+@jit
+def igemm_tiles(Wp, inp, boff, kstart, lengths, O, out, rowbase, pitch, valid, colstride,
+                chanstride, f0, f1, buf):  # pragma: no cover - compiled
+    # igemm's product (one group, float32) in register blocks: for each chunk of grid
+    # columns (buf's width, a multiple of TILE_NR) and each phase ph, C (O x chunk) =
+    # Wp[ph] @ B with B[k, j] = inp[boff[k] + c0 + j] (kstart[ph] <= k < kstart[ph + 1]),
+    # TILE_MR rows by TILE_NR columns at a time into buf, then each row stored once as
+    # igemm stores (_store: a call a row and chunk -- per 32-column tile the stores cost
+    # more than the multiply-adds). Wp (phases, row blocks, K*MR): the weights packed
+    # [k][MR], zero rows past O. inp must hold TILE_NR - 1 numbers after the last column
+    # any phase reads (a partial last tile reads them and drops them).
+    nrb = Wp.shape[1]
+    chunk = buf.shape[1]
+    a0 = Wp.ctypes.data
+    rb_step = Wp.shape[2] * 4
+    ph_step = nrb * rb_step
+    b0 = inp.ctypes.data
+    t0 = boff.ctypes.data
+    c = buf.ctypes.data
+    for c0 in range(f0, f1, chunk):
+        for ph in range(lengths.shape[0]):
+            n = min(chunk, f1 - c0, lengths[ph] - c0)
+            if n <= 0:
+                continue
+            k0, k1 = kstart[ph], kstart[ph + 1]
+            for rb in range(nrb):
+                for j in range(0, n, TILE_NR):
+                    _tile_ukernel(a0 + ph * ph_step + rb * rb_step, b0 + (c0 + j) * 4,
+                                  t0 + k0 * 8, c + j * 4, k1 - k0, chunk)
+                for r in range(min(TILE_MR, O - rb * TILE_MR)):
+                    _store(out, buf[r], ph, rb * TILE_MR + r, c0, n, rowbase, pitch, valid,
+                           colstride, chanstride)
+
+
 @numba.extending.intrinsic
 def _gemm_ukernel(typingctx, a_addr, b_addr, ldb, c_addr, kc, ldc, accumulate):
     """``C[:MR, :NR] (+)= Ap @ B`` over ``kc`` terms: ``Ap`` packed ``[p][MR]``, rows of

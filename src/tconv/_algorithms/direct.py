@@ -94,12 +94,12 @@ def _zeroed(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return buf
 
 
-def _on_grid(name: str, x: np.ndarray, pitch: tuple[int, ...], front: int, total: int
-             ) -> np.ndarray:
+def _on_grid(name: str, x: np.ndarray, pitch: tuple[int, ...], front: int, total: int,
+             margin: int = 0) -> np.ndarray:
     """:func:`~tconv._algorithms._im2col.on_grid` into this thread's scratch buffer ``name``
-    (reused between calls: no page faults)."""
-    buf = _parallel.scratch(name, x.shape[1] * total, x.dtype).reshape(x.shape[1], total)
-    return on_grid(x, pitch, front, buf)
+    (reused between calls: no page faults), ``margin`` more numbers after it."""
+    buf = _parallel.scratch(name, x.shape[1] * total + margin, x.dtype)
+    return on_grid(x, pitch, front, buf[:x.shape[1] * total].reshape(x.shape[1], total))
 
 
 def _pieces(work: int) -> int:
@@ -125,6 +125,39 @@ def _phase_terms(plan: phase._Plan, cig: int
             np.array(kstart, dtype=np.int64), lengths)
 
 
+#: float32 layers of one group run ``igemm_tiles`` (register blocks) on AVX-512 hosts
+TILED = True
+#: grid columns ``igemm_tiles`` computes before it stores them (a multiple of TILE_NR)
+TILE_CHUNK = 256
+#: zeros after the input grid, for the last tile's reads (at least TILE_NR - 1)
+TILE_MARGIN = 32
+
+
+def _tiles_apply(x: np.ndarray, groups: int, c_out: int) -> bool:
+    """float32, one group, an AVX-512 host, and output channels that fill at least 3/4 of
+    the kernel's blocks of TILE_MR rows (a 1-channel head would multiply 8x the work)."""
+    from ._matmul import _host_avx512
+    from ._native_kernels import TILE_MR
+
+    blocks = -(-c_out // TILE_MR)
+    return (TILED and groups == 1 and x.dtype == np.float32 and 4 * c_out >= 3 * blocks
+            * TILE_MR and _host_avx512())
+
+
+def _pack_tiles(wk: np.ndarray, kstart: np.ndarray, mr: int) -> np.ndarray:
+    """Weights ``(O, terms)`` as ``igemm_tiles`` reads them: per phase and block of ``mr``
+    rows, ``[k][mr]`` over the phase's terms, zero rows past ``O``."""
+    o, nph = wk.shape[0], len(kstart) - 1
+    nrb = -(-o // mr)
+    kmax = int(np.diff(kstart).max())
+    wp = np.zeros((nph, nrb * mr, kmax), dtype=wk.dtype)
+    for ph in range(nph):
+        k0, k1 = int(kstart[ph]), int(kstart[ph + 1])
+        wp[ph, :o, :k1 - k0] = wk[:, k0:k1]
+    return np.ascontiguousarray(
+        wp.reshape(nph, nrb, mr, kmax).transpose(0, 1, 3, 2)).reshape(nph, nrb, kmax * mr)
+
+
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
     n, c_in, *size = x.shape
@@ -140,7 +173,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return y
     grid = n * math.prod(plan.padded)
     # X (C_in, total) as phase._padded_input, in this thread's reused buffer
-    big = _on_grid("d_in", x, plan.padded, plan.front, plan.total)
+    big = _on_grid("d_in", x, plan.padded, plan.front, plan.total, margin=TILE_MARGIN)
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
     # weights (g, Cog, terms) in term order: term k = (ci, tap), ci = src[k] in the group
     wk = np.ascontiguousarray(w.reshape(g, cig, cog, -1)[:, src, :, taps].transpose(1, 2, 0))
@@ -158,12 +191,31 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         rowbase = (np.arange(nph, dtype=np.int64) * g * cog * grid)[:, None]
         pitch, colstride, chanstride = 0, 1, grid
         valid = lengths
+    ranges = _ranges(int(lengths.max()), _pieces(work))
+    if in_place and _tiles_apply(x, g, cog):
+        # float32 on AVX-512: register blocks of the compiled kernel, B read in place
+        from ._native_kernels import TILE_MR, TILE_NR
+
+        tiles = _native.kernels()["igemm_tiles"]
+        total = big.shape[1]
+        if TILE_MARGIN < TILE_NR - 1 or TILE_CHUNK % TILE_NR:
+            raise AssertionError("direct: TILE_MARGIN / TILE_CHUNK do not fit TILE_NR")
+        flat = _parallel.scratch("d_in", big.size + TILE_MARGIN, x.dtype)  # big + margin
+        flat[big.size:] = 0
+        boff = src * total + off
+        wp = _pack_tiles(wk[0], kstart, TILE_MR)
+        _parallel.for_each(
+            lambda r: tiles(wp, flat, boff, kstart, lengths, cog, target, rowbase, pitch,
+                            valid, colstride, chanstride, r[0], r[1],
+                            _parallel.scratch("d_tile", TILE_MR * TILE_CHUNK, x.dtype
+                                              ).reshape(TILE_MR, TILE_CHUNK)),
+            ranges, parallel=work >= PARALLEL_MACS, limit_blas=False)
+        return y
     # every phase of a chunk of columns in one call: the chunk's input is read once
     _parallel.for_each(
         lambda r: igemm(wk, big, src, off, kstart, lengths, cig, target, rowbase, pitch,
                         valid, colstride, chanstride, r[0], r[1], CHUNK),
-        _ranges(int(lengths.max()), _pieces(work)), parallel=work >= PARALLEL_MACS,
-        limit_blas=False)
+        ranges, parallel=work >= PARALLEL_MACS, limit_blas=False)
     if not in_place:
         bufs = target[:nph * g * cog * grid].reshape(nph, g * cog, grid)
         for ph, buf in zip(plan.phases, bufs):
