@@ -94,12 +94,12 @@ def _zeroed(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return buf
 
 
-def _on_grid(name: str, x: np.ndarray, pitch: tuple[int, ...], front: int, total: int,
-             margin: int = 0) -> np.ndarray:
+def _on_grid(name: str, x: np.ndarray, pitch: tuple[int, ...], front: int, total: int
+             ) -> np.ndarray:
     """:func:`~tconv._algorithms._im2col.on_grid` into this thread's scratch buffer ``name``
-    (reused between calls: no page faults), ``margin`` more numbers after it."""
-    buf = _parallel.scratch(name, x.shape[1] * total + margin, x.dtype)
-    return on_grid(x, pitch, front, buf[:x.shape[1] * total].reshape(x.shape[1], total))
+    (reused between calls: no page faults)."""
+    buf = _parallel.scratch(name, x.shape[1] * total, x.dtype).reshape(x.shape[1], total)
+    return on_grid(x, pitch, front, buf)
 
 
 def _pieces(work: int) -> int:
@@ -173,7 +173,10 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return y
     grid = n * math.prod(plan.padded)
     # X (C_in, total) as phase._padded_input, in this thread's reused buffer
-    big = _on_grid("d_in", x, plan.padded, plan.front, plan.total, margin=TILE_MARGIN)
+    # (with TILE_MARGIN numbers after it, for igemm_tiles' last reads)
+    flat = _parallel.scratch("d_in", c_in * plan.total + TILE_MARGIN, x.dtype)
+    big = on_grid(x, plan.padded, plan.front,
+                  flat[:c_in * plan.total].reshape(c_in, plan.total))
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
     # weights (g, Cog, terms) in term order: term k = (ci, tap), ci = src[k] in the group
     wk = np.ascontiguousarray(w.reshape(g, cig, cog, -1)[:, src, :, taps].transpose(1, 2, 0))
@@ -200,8 +203,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         total = big.shape[1]
         if TILE_MARGIN < TILE_NR - 1 or TILE_CHUNK % TILE_NR:
             raise AssertionError("direct: TILE_MARGIN / TILE_CHUNK do not fit TILE_NR")
-        flat = _parallel.scratch("d_in", big.size + TILE_MARGIN, x.dtype)  # big + margin
-        flat[big.size:] = 0
+        flat[big.size:] = 0                       # the margin after the grid, read, dropped
         boff = src * total + off
         wp = _pack_tiles(wk[0], kstart, TILE_MR)
         _parallel.for_each(
