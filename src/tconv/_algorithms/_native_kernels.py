@@ -622,27 +622,16 @@ def _gemm_ukernel_codegen(context, builder, signature, args):  # pragma: no cove
     a = builder.inttoptr(a_i, fp)
     b = builder.inttoptr(b_i, fp)
     c = builder.inttoptr(c_i, fp)
-    zero = ir.Constant(vec, [0.0] * _LANES)
-    accs = [cgutils.alloca_once_value(builder, zero) for _ in range(GEMM_MR * GEMM_NR // _LANES)]
-    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                         f"llvm.fma.v{_LANES}f32")
-    undef = ir.Constant(vec, ir.Undefined)
-    splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
-    first = ir.Constant(ir.IntType(32), 0)
     nv = GEMM_NR // _LANES
+    accs, fma = _ukernel_setup(builder, vec, GEMM_MR * nv)
     with cgutils.for_range(builder, kc_v) as loop:
         p = loop.index
         boff = builder.mul(p, ldb_v)
         bvs = [builder.load(builder.bitcast(
             builder.gep(b, [builder.add(boff, ir.Constant(i64, h * _LANES))]), vp), align=4)
             for h in range(nv)]
-        aoff = builder.mul(p, ir.Constant(i64, GEMM_MR))
-        for i in range(GEMM_MR):
-            s = builder.load(builder.gep(a, [builder.add(aoff, ir.Constant(i64, i))]))
-            sv = builder.shuffle_vector(builder.insert_element(undef, s, first), undef, splat)
-            for h, bv in enumerate(bvs):
-                acc = accs[nv * i + h]
-                builder.store(builder.call(fma, [sv, bv, builder.load(acc)]), acc)
+        _rank1_update(builder, vec, fma, accs, a, builder.mul(p, ir.Constant(i64, GEMM_MR)),
+                      GEMM_MR, bvs)
     add = builder.icmp_signed("!=", acc_v, ir.Constant(i64, 0))
     for i in range(GEMM_MR):
         row = builder.gep(c, [builder.mul(ldc_v, ir.Constant(i64, i))])
@@ -652,6 +641,36 @@ def _gemm_ukernel_codegen(context, builder, signature, args):  # pragma: no cove
             old = builder.load(ptr, align=4)
             builder.store(builder.select(add, builder.fadd(old, val), val), ptr, align=4)
     return context.get_dummy_value()
+
+
+def _ukernel_setup(builder, vec, count):  # pragma: no cover - compile time
+    """``count`` zeroed vector accumulators (allocas: LLVM keeps them in registers) and the
+    ``llvm.fma`` of ``vec``."""
+    from llvmlite import ir
+    from numba.core import cgutils
+
+    zero = ir.Constant(vec, [0.0] * _LANES)
+    accs = [cgutils.alloca_once_value(builder, zero) for _ in range(count)]
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                         f"llvm.fma.v{_LANES}f32")
+    return accs, fma
+
+
+def _rank1_update(builder, vec, fma, accs, a, aoff, mr, bvs):  # pragma: no cover - compile
+    """One term of a register block: ``accs[i, h] += a[aoff + i] * bvs[h]`` for ``i < mr``
+    (each ``a`` number broadcast to a vector)."""
+    from llvmlite import ir
+
+    i64 = aoff.type
+    undef = ir.Constant(vec, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
+    first = ir.Constant(ir.IntType(32), 0)
+    for i in range(mr):
+        s = builder.load(builder.gep(a, [builder.add(aoff, ir.Constant(i64, i))]))
+        sv = builder.shuffle_vector(builder.insert_element(undef, s, first), undef, splat)
+        for h, bv in enumerate(bvs):
+            acc = accs[len(bvs) * i + h]
+            builder.store(builder.call(fma, [sv, bv, builder.load(acc)]), acc)
 
 
 #: register block of ``igemm_tiles``: 8 output rows x 32 grid columns (16 accumulators)
@@ -671,26 +690,15 @@ def _tile_ukernel_codegen(context, builder, signature, args):  # pragma: no cove
     b = builder.inttoptr(b_i, fp)
     tab = builder.inttoptr(t_i, i64.as_pointer())
     c = builder.inttoptr(c_i, fp)
-    zero = ir.Constant(vec, [0.0] * _LANES)
     nv = TILE_NR // _LANES
-    accs = [cgutils.alloca_once_value(builder, zero) for _ in range(TILE_MR * nv)]
-    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                         f"llvm.fma.v{_LANES}f32")
-    undef = ir.Constant(vec, ir.Undefined)
-    splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
-    first = ir.Constant(ir.IntType(32), 0)
+    accs, fma = _ukernel_setup(builder, vec, TILE_MR * nv)
     with cgutils.for_range(builder, kc_v) as loop:
         p = loop.index
         row = builder.gep(b, [builder.load(builder.gep(tab, [p]))])
         bvs = [builder.load(builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _LANES)]),
                                             vp), align=4) for h in range(nv)]
-        aoff = builder.mul(p, ir.Constant(i64, TILE_MR))
-        for i in range(TILE_MR):
-            s = builder.load(builder.gep(a, [builder.add(aoff, ir.Constant(i64, i))]))
-            sv = builder.shuffle_vector(builder.insert_element(undef, s, first), undef, splat)
-            for h, bv in enumerate(bvs):
-                acc = accs[nv * i + h]
-                builder.store(builder.call(fma, [sv, bv, builder.load(acc)]), acc)
+        _rank1_update(builder, vec, fma, accs, a, builder.mul(p, ir.Constant(i64, TILE_MR)),
+                      TILE_MR, bvs)
     for i in range(TILE_MR):
         row = builder.gep(c, [builder.mul(ldc_v, ir.Constant(i64, i))])
         for h in range(nv):
