@@ -60,19 +60,22 @@ def main(argv: list[str] | None = None) -> int:
 
     spent: dict[str, float] = collections.defaultdict(float)
     lock = threading.Lock()
-    product = _matmul.matmul
 
-    def timed(*a: Any, **k: Any) -> Any:
-        # a product called from outside the pool runs split over all its threads: its wall
-        # time counts once per thread; one called in a pool worker runs on that thread
-        share = 1 if _matmul._in_pool() else _matmul._parallel.num_threads()
-        t0 = time.perf_counter()
-        try:
-            return product(*a, **k)
-        finally:
-            with lock:
-                spent["products"] += share * (time.perf_counter() - t0)
+    def part(name: str, fn: Any) -> Any:
+        """``fn``, its time added to ``spent[name]``: a call from outside the pool runs split
+        over all its threads, so its wall time counts once per thread; one called in a pool
+        worker runs on that thread."""
+        def run(*a: Any, **k: Any) -> Any:
+            share = 1 if _matmul._in_pool() else _matmul._parallel.num_threads()
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                with lock:
+                    spent[name] += share * (time.perf_counter() - t0)
+        return run
 
+    timed = part("products", _matmul.matmul)
     for module in (gemm, phase, _im2col, grad):
         module.matmul = timed  # type: ignore[attr-defined]
     if args.numpy_sums:
@@ -83,17 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         direct.TILED = False  # type: ignore[attr-defined]
     if args.parts:
         from tconv._algorithms import _native
-
-        def part(name: str, fn: Any) -> Any:
-            def run(*a: Any, **k: Any) -> Any:
-                share = 1 if _matmul._in_pool() else _matmul._parallel.num_threads()
-                t0 = time.perf_counter()
-                try:
-                    return fn(*a, **k)
-                finally:
-                    with lock:
-                        spent[name] += share * (time.perf_counter() - t0)
-            return run
 
         phase.on_grid = part("grid copy (NumPy)", phase.on_grid)  # type: ignore[attr-defined]
         phase._matmul = _PackTimer(_matmul, part)  # type: ignore[attr-defined]

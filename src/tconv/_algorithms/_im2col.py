@@ -105,16 +105,22 @@ def im2col_block(win: np.ndarray, block: Block, name: str = "cols") -> np.ndarra
     return cols.reshape(cig * int(np.prod(kernel)), nb * int(np.prod(out)))
 
 
+def flat_grid(counts: Sequence[int], steps: Sequence[int]) -> np.ndarray:
+    """``sum_a i_a * steps[a]`` for every ``i_a < counts[a]``, shape ``counts`` (row-major):
+    the flat offsets of a grid's points."""
+    off = np.zeros((), np.int64)
+    for count, step in zip(counts, steps):
+        off = np.add.outer(off, np.arange(count, dtype=np.int64) * step)
+    return off
+
+
 def _grid_offsets(xp: np.ndarray, counts: Sequence[int], spacing: Sequence[int]
                   ) -> np.ndarray:
     """Flat offsets into C-contiguous ``xp (N, C, *S)`` of the points ``i*spacing`` of a
     grid of ``counts`` points (per spatial dim), in row-major order."""
     size = xp.shape[2:]
-    off = np.zeros((), np.int64)
-    for a, (count, step) in enumerate(zip(counts, spacing)):
-        off = np.add.outer(off, np.arange(count, dtype=np.int64) * step
-                           * int(np.prod(size[a + 1:])))
-    return off
+    return flat_grid(counts, [step * int(np.prod(size[a + 1:]))
+                              for a, step in enumerate(spacing)])
 
 
 def window_offsets(xp: np.ndarray, channels: np.ndarray, kernel: Sequence[int],

@@ -51,7 +51,7 @@ import numpy as np
 
 from .._checks import ConvParams
 from . import _matmul, _native, _parallel
-from ._im2col import on_grid
+from ._im2col import flat_grid, on_grid
 from ._matmul import matmul
 
 
@@ -304,10 +304,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 @functools.lru_cache(maxsize=128)
 def _grid_rows(size: tuple[int, ...], padded: tuple[int, ...]) -> np.ndarray:
     """Flat offset on the zero-gapped grid of every input row (leading dims, C order)."""
-    off = np.zeros(1, np.int64)
-    for a in range(len(size) - 1):
-        off = np.add.outer(off, np.arange(size[a]) * math.prod(padded[a + 1:])).ravel()
-    return off
+    return flat_grid(size[:-1], [math.prod(padded[a + 1:]) for a in range(len(size) - 1)]
+                     ).reshape(-1)
 
 
 @functools.lru_cache(maxsize=128)
