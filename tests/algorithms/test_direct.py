@@ -409,6 +409,7 @@ class TestTiles:
 
         monkeypatch.setenv("TCONV_NUM_THREADS", threads)
         monkeypatch.setattr(direct, "PARALLEL_MACS", 0)           # split even these layers
+        monkeypatch.setattr(direct, "SEGMENTS", False)            # TestSegments' kernel
         rng = np.random.default_rng(7)
         x = rng.standard_normal(x_shape).astype(np.float32)
         w = rng.standard_normal(w_shape).astype(np.float32)
@@ -437,3 +438,130 @@ class TestTiles:
         ref = tconv.conv_transpose(x.astype(np.float64), w.astype(np.float64), stride=2,
                                    padding=1, algorithm="scatter")
         np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+
+
+def _segments_used(monkeypatch) -> list[int]:
+    """Spy on ``igemm_segs``: the list grows by one a call."""
+    calls: list[int] = []
+    kernel = _native.kernels()["igemm_segs"]
+    monkeypatch.setitem(_native._KERNELS, "igemm_segs", lambda *a: calls.append(1) or kernel(*a))
+    return calls
+
+
+class TestSegments:
+    """``igemm_segs``: the float32 product over row segments of 16 outputs (8 x 3 register
+    blocks, no gap columns), each family of last-dim phases stored interleaved."""
+
+    @staticmethod
+    def _tables(cfg: Config, c_out: int):
+        from tconv._algorithms import phase
+        from tconv._algorithms._native_kernels import SEG_VECTORS
+
+        p, out = transposed_params("conv_transpose", (cfg.batch, 1, *cfg.size),
+                                   (1, c_out, *cfg.kernel), None, cfg.stride, cfg.padding,
+                                   cfg.output_padding, 1, cfg.dilation, None)
+        plan = phase.cached_plan(cfg.batch, tuple(cfg.size), out, p)
+        if not plan.phases:                 # all zeros: conv_transpose returns before
+            return plan, out, None
+        return plan, out, direct._segment_groups(plan, cfg.batch, c_out, out, p.stride,
+                                                 SEG_VECTORS, float("inf"))
+
+    @settings(max_examples=200, deadline=None)
+    @given(cfg=transposed_configs(), c_out=st.integers(1, 3))
+    def test_tables_cover_every_output_once(self, cfg: Config, c_out: int):
+        # every position of every phase of channel 0 is stored by exactly one segment
+        # lane, and no segment reads past the grid's zeroed margin
+        plan, out, tables = self._tables(cfg, c_out)
+        if not plan.phases:
+            return
+        gph, gF, gstart, gcount, gdst, rofs = tables
+        stride = cfg.stride[-1]
+        got = [gdst[g, h] + rofs[gph[g] + f] + j * stride
+               for g in range(len(gph)) for f in range(gF[g]) for h in range(gstart.shape[1])
+               for j in range(gcount[g, f, h])]
+        want = []
+        image = c_out * int(np.prod(out))
+        for ph in plan.phases:
+            idx = np.indices(ph.nq).reshape(cfg.ndim, -1)
+            pos = np.ravel_multi_index(tuple(i * s + r for i, s, r in zip(idx, cfg.stride, ph.r)),
+                                       out)
+            want += [b * image + q for b in range(cfg.batch) for q in pos]
+        assert sorted(got) == sorted(want)
+        reach = max(o for ph in plan.phases for _, o in ph.taps) + plan.front
+        assert gstart.max() + 16 + reach <= plan.total + direct.TILE_MARGIN
+
+    @pytest.mark.parametrize("threads", ["1", "2"])
+    @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "opad", "dilation"), [
+        ((2, 8, 3, 16, 16), (8, 16, 4, 4, 4), 2, 1, 0, 1),    # e2-like: full segments
+        ((2, 6, 5, 37), (6, 12, 4, 4), 2, 1, 1, 1),           # partial segments, 12 rows
+        ((1, 16, 4, 40), (16, 8, 3, 3), 3, 1, 2, 1),          # stride 3: three phases a row
+        ((2, 16, 3, 35), (16, 8, 2, 2), 3, 0, 0, 1),          # k < s: two of three phases
+        ((2, 7, 50), (7, 20, 5), 2, 2, 1, 2),                 # 1-D, one phase of two; 3 blocks
+        ((1, 8, 6, 19), (8, 8, 3, 4), (2, 1), (1, 2), 0, 1),  # stride 1 along the rows
+    ])
+    def test_against_loops_and_reference(self, x_shape, w_shape, stride, padding, opad,
+                                         dilation, threads, monkeypatch):
+        if not _native.available():
+            pytest.skip("numba not installed")
+        from tconv._algorithms import _matmul
+
+        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+        monkeypatch.setattr(direct, "PARALLEL_MACS", 0)
+        monkeypatch.setattr(direct, "SEGMENT_COST", float("inf"))   # even short rows
+        rng = np.random.default_rng(11)
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        kw = dict(stride=stride, padding=padding, output_padding=opad, groups=1,
+                  dilation=dilation)
+        calls = _segments_used(monkeypatch)
+        got = run("direct", x, w, kw)
+        assert bool(calls) == _matmul._host_avx512()
+        monkeypatch.setattr(direct, "SEGMENTS", False)
+        flat = run("direct", x, w, kw)
+        ref = run("scatter", x.astype(np.float64), w.astype(np.float64), kw)
+        assert got.dtype == np.float32
+        assert_close(got, ref, np.float32)
+        assert_close(got, flat, np.float32)
+
+    @settings(max_examples=40, deadline=None)
+    @given(cfg=transposed_configs(), c_in=st.integers(16, 18), c_out=st.integers(6, 17),
+           seed=st.integers(0, 2**31 - 1))
+    def test_random_layers(self, cfg: Config, c_in: int, c_out: int, seed: int):
+        # any one-group layer (16 or more terms a phase: stored in place), segments
+        # forced: against float64 scatter
+        if not _native.available():
+            pytest.skip("numba not installed")
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((cfg.batch, c_in, *cfg.size)).astype(np.float32)
+        w = rng.standard_normal((c_in, c_out, *cfg.kernel)).astype(np.float32)
+        kw = dict(stride=cfg.stride, padding=cfg.padding, output_padding=cfg.output_padding,
+                  groups=1, dilation=cfg.dilation)
+        old, kernel, calls = direct.SEGMENT_COST, _native.kernels()["igemm_segs"], []
+        direct.SEGMENT_COST = float("inf")
+        _native._KERNELS["igemm_segs"] = lambda *a: calls.append(1) or kernel(*a)
+        try:
+            got = run("direct", x, w, kw)
+        finally:
+            direct.SEGMENT_COST = old
+            _native._KERNELS["igemm_segs"] = kernel
+        plan, _, _ = self._tables(cfg, c_out)
+        assert bool(calls) == (bool(plan.phases) and direct._tiles_apply(x, 1, c_out))
+        assert_close(got, run("scatter", x.astype(np.float64), w.astype(np.float64), kw),
+                     np.float32)
+
+    def test_chosen_by_columns(self, monkeypatch):
+        # rows of 16 on a pitch of 18: segments (no gap columns); rows of 4: the flat walk
+        if not _native.available():
+            pytest.skip("numba not installed")
+        from tconv._algorithms import _matmul
+
+        rng = np.random.default_rng(3)
+        w = rng.standard_normal((8, 8, 4, 4)).astype(np.float32)
+        for size, want in [((16, 16), True), ((4, 4), False)]:
+            calls = _segments_used(monkeypatch)
+            x = rng.standard_normal((2, 8, *size)).astype(np.float32)
+            got = tconv.conv_transpose(x, w, stride=2, padding=1, algorithm="direct")
+            assert bool(calls) == (want and _matmul._host_avx512())
+            ref = tconv.conv_transpose(x.astype(np.float64), w.astype(np.float64), stride=2,
+                                       padding=1, algorithm="scatter")
+            assert_close(got, ref, np.float32)

@@ -71,5 +71,5 @@ def kernels() -> dict[str, Any]:
                         pack_left=k.pack_left, pack_right=k.pack_right,
                         pack_right_table=k.pack_right_table,
                         phase_sums=k.phase_sums, grid_copy=k.grid_copy,
-                        igemm_tiles=k.igemm_tiles)
+                        igemm_tiles=k.igemm_tiles, igemm_segs=k.igemm_segs)
     return _KERNELS

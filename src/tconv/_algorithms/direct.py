@@ -6,6 +6,10 @@ grid ``X (C_in, total)``, but each phase is one compiled loop over its own taps 
     y[n, c, q*s + r] = sum_{ci, t in taps(r)} w[ci, c, t] * X[ci, f(n, q) + off_t]
 
 -- the useful multiplies (plus the gap), no ``C_out * prod(K)`` product planes to sum.
+float32 layers of one group on AVX-512 run it in register blocks: over row segments of 16
+outputs where rows are long enough (``igemm_segs``: no gap columns at all; the phases that
+differ only along the last dim are stored interleaved, each output written once), else over
+the flat grid 32 columns at a time (``igemm_tiles``).
 
 Backward (the gradient identities of :mod:`tconv.grad`): ``grad_x`` is the strided conv of
 ``grad_y``, and ``grad_w`` correlates ``x`` with ``grad_y``. Both read ``grad_y`` padded and
@@ -127,6 +131,10 @@ def _phase_terms(plan: phase._Plan, cig: int
 
 #: float32 layers of one group run ``igemm_tiles`` (register blocks) on AVX-512 hosts
 TILED = True
+#: ``igemm_segs`` (row segments) where rows are long enough, else ``igemm_tiles``
+SEGMENTS = True
+#: columns ``igemm_segs`` may compute per column of ``igemm_tiles``' flat walk
+SEGMENT_COST = 1.25
 #: grid columns ``igemm_tiles`` computes before it stores them (a multiple of TILE_NR)
 TILE_CHUNK = 256
 #: zeros after the input grid, for the last tile's reads (at least TILE_NR - 1)
@@ -156,6 +164,59 @@ def _pack_tiles(wk: np.ndarray, kstart: np.ndarray, mr: int) -> np.ndarray:
         wp[ph, :o, :k1 - k0] = wk[:, k0:k1]
     return np.ascontiguousarray(
         wp.reshape(nph, nrb, mr, kmax).transpose(0, 1, 3, 2)).reshape(nph, nrb, kmax * mr)
+
+
+@functools.lru_cache(maxsize=64)
+def _segment_groups(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
+                    stride: tuple[int, ...], vectors: int, cost: float
+                    ) -> tuple[np.ndarray, ...] | None:
+    """``igemm_segs``' tables: the output rows of every family of phases (phases that differ
+    only in their last-dim offset, stored interleaved) cut into segments of 16 positions,
+    ``vectors`` segments a group, groups in grid order; ``None`` where the segments would
+    compute more than ``cost`` times the columns of ``igemm_tiles``' flat walk over the
+    grid (rows much shorter than 16). Returns ``(gph, gF, gstart, gcount, gdst, rofs)``:
+    a group's first phase and family size, its segments' first grid columns, positions per
+    phase and segment, and where in ``y`` each segment's first phase starts; each phase's
+    offset in its family."""
+    lanes = 16
+    rowbase, valid = _phase_rows(plan, n, c_out, out, stride)
+    phases, pitch, colstride = plan.phases, plan.padded[-1], stride[-1]
+    fams, i = [], 0
+    while i < len(phases):                  # itertools.product order: last dim fastest
+        j = i + 1
+        while j < len(phases) and phases[j].r[:-1] == phases[i].r[:-1]:
+            j += 1
+        fams.append((i, j - i))
+        i = j
+    fmax = max(f for _, f in fams)
+    rofs = np.array([ph.r[-1] for ph in phases], dtype=np.int64)
+    parts, computed = [], 0
+    for f0, F in fams:
+        rofs[f0:f0 + F] -= rofs[f0]
+        rows = np.flatnonzero(rowbase[f0] >= 0)
+        if not len(rows):
+            continue
+        t = np.arange(0, int(valid[f0:f0 + F].max()), lanes, dtype=np.int64)
+        start = (rows[:, None] * pitch + t).reshape(-1)
+        dst = (rowbase[f0, rows][:, None] + t * colstride).reshape(-1)
+        count = np.zeros((len(start), fmax), dtype=np.int64)
+        count[:, :F] = np.tile(np.clip(valid[f0:f0 + F][None, :] - t[:, None], 0, lanes),
+                               (len(rows), 1))
+        pad = -len(start) % vectors       # a last group's spare segments store nothing
+        start = np.concatenate([start, np.full(pad, start[0])])
+        dst = np.concatenate([dst, np.full(pad, dst[0])])
+        count = np.concatenate([count, np.zeros((pad, fmax), dtype=np.int64)])
+        computed += len(start) * lanes * F
+        g = len(start) // vectors
+        parts.append((np.full(g, f0), np.full(g, F), start.reshape(g, vectors),
+                      count.reshape(g, vectors, fmax).transpose(0, 2, 1), dst.reshape(g, vectors)))
+    if not parts or computed > cost * sum(ph.length for ph in phases):
+        return None
+    gph, gF, gstart, gcount, gdst = (np.concatenate(a) for a in zip(*parts))
+    order = np.lexsort((gph, gstart[:, 0]))  # grid order: a thread's groups share input
+    return (gph[order].astype(np.int64), gF[order].astype(np.int64),
+            np.ascontiguousarray(gstart[order]), np.ascontiguousarray(gcount[order]),
+            np.ascontiguousarray(gdst[order]), rofs)
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
@@ -197,7 +258,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     ranges = _ranges(int(lengths.max()), _pieces(work))
     if in_place and _tiles_apply(x, g, cog):
         # float32 on AVX-512: register blocks of the compiled kernel, B read in place
-        from ._native_kernels import TILE_MR, TILE_NR
+        from ._native_kernels import SEG_VECTORS, TILE_MR, TILE_NR
 
         tiles = _native.kernels()["igemm_tiles"]
         total = big.shape[1]
@@ -206,6 +267,21 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         flat[big.size:] = 0                       # the margin after the grid, read, dropped
         boff = src * total + off
         wp = _pack_tiles(wk[0], kstart, TILE_MR)
+        segs = _segment_groups(plan, n, g * cog, out, p.stride, SEG_VECTORS,
+                               SEGMENT_COST) if SEGMENTS else None
+        if segs is not None:
+            # rows long enough: row segments, no gap columns computed
+            gph, gF, gstart, gcount, gdst, rofs = segs
+            kernel = _native.kernels()["igemm_segs"]
+            fmax = gcount.shape[1]
+            _parallel.for_each(
+                lambda r: kernel(wp, flat, boff, kstart, gph, gF, gstart, gcount, gdst, rofs,
+                                 cog, target, colstride, chanstride, r[0], r[1],
+                                 _parallel.scratch("d_seg", fmax * TILE_MR * 16 * SEG_VECTORS,
+                                                   x.dtype).reshape(fmax, TILE_MR, -1)),
+                _ranges(len(gph), _pieces(work), align=1), parallel=work >= PARALLEL_MACS,
+                limit_blas=False)
+            return y
         _parallel.for_each(
             lambda r: tiles(wp, flat, boff, kstart, lengths, cog, target, rowbase, pitch,
                             valid, colstride, chanstride, r[0], r[1],
