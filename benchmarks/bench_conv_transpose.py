@@ -181,7 +181,8 @@ def worker_tconv(args: argparse.Namespace) -> dict[str, Any]:
     x, w, gy = _inputs(cfg)
     p, out = _params(cfg)
     geo = (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["groups"])
-    res: dict[str, Any] = {"auto_choice": choose_algorithm(x.shape, w.shape, p), "times": {}}
+    res: dict[str, Any] = {"auto_choice": choose_algorithm(x.shape, w.shape, p,
+                                                           dtype=x.dtype), "times": {}}
     for algo in args.algorithms:
         est = estimate_seconds(cfg, algo) if algo in ("matrix", "scatter",
                                                       "zero_insertion") else 0.0

@@ -50,8 +50,9 @@ _IMPL = {
 
 
 def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
-                     p: ConvParams) -> str:
-    """The algorithm ``"auto"`` runs for a batched input shape and validated parameters.
+                     p: ConvParams, *, dtype: np.typing.DTypeLike | None = None) -> str:
+    """The algorithm ``"auto"`` runs for a batched input shape, validated parameters and the
+    computation's dtype (``None``: rules for one dtype do not apply).
 
     Cost model (validated against ``benchmarks/bench_conv_transpose.py``, see
     ``benchmarks/RESULTS.md``): both candidates do the useful multiplies in large matrix
@@ -63,6 +64,11 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
       else ``"phase"``: nothing to multiply in a matrix product; runs of phases are
       broadcast multiply-adds, each output written once (gemm's col2im does prod(K) strided
       adds: 10x slower for FCN x32).
+    * float32 with numba on an AVX-512 host -> ``"direct"`` where
+      :func:`tconv._algorithms.direct.segments_preferred` says so: one group, at least 6
+      output channels, rows of 16 or more outputs and a kernel longer than the stride
+      (DCGAN 128 -> 64 on 16x16, the 1-D and 3-D layers): register blocks over row
+      segments, each output written once, no product planes to sum.
     * with numba, ``"direct"`` where :func:`tconv._algorithms.direct.preferred` says so:
       ``C_in/g <= 8 * prod(stride)`` and a kernel longer than the stride (3-D layers, thin
       inputs: up to 6x faster than gemm on small 3-D layers), or one output
@@ -88,7 +94,8 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
     cig, cog = x_shape[1] // p.groups, weight_shape[1]
     if cig == 1 and cog == 1:
         return "direct" if direct.preferred(x_shape, weight_shape, p) else "phase"
-    if direct.preferred(x_shape, weight_shape, p):
+    if direct.preferred(x_shape, weight_shape, p) or (
+            dtype is not None and direct.segments_preferred(x_shape, weight_shape, p, dtype)):
         return "direct"
     if cog <= 4 or gemm.channels_last(x_shape, weight_shape):
         return "gemm"
@@ -302,7 +309,8 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
     p, out = transposed_params(fn, xb.shape, tuple(wa.shape),
                                None if ba is None else ba.shape, stride, padding,
                                output_padding, groups, dilation, output_size)
-    algo = choose_algorithm(xb.shape, wa.shape, p) if algorithm == "auto" else algorithm
+    algo = choose_algorithm(xb.shape, wa.shape, p, dtype=dtype) if algorithm == "auto" \
+        else algorithm
     if xb.shape[0] == 0:
         y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
     else:

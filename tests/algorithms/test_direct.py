@@ -364,6 +364,26 @@ class TestPreferred:
         assert not direct.preferred((64, 64, 32, 32), (64, 3, 4, 4), p)
         assert choose_algorithm((64, 64, 32, 32), (64, 3, 4, 4), p) == "gemm"
 
+    @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "want"), [
+        ((64, 128, 16, 16), (128, 64, 4, 4), 2, 1, True),    # a3: rows of 16
+        ((16, 64, 4096), (64, 64, 4), 2, 1, True),           # e1: 1-D
+        ((64, 256, 8, 8), (256, 128, 4, 4), 2, 1, False),    # a2: rows of 8, a gap of 2
+        ((8, 256, 32, 32), (256, 128, 2, 2), 2, 0, False),   # d: one tap a phase
+        ((64, 64, 32, 32), (64, 3, 4, 4), 2, 1, False),      # a4: 3 of 8 block rows
+    ])
+    def test_segments_rule(self, x_shape, w_shape, stride, padding, want):
+        # float32 on AVX-512 only; the float64 (and unknown-dtype) choice is unchanged
+        from tconv._algorithms import _matmul
+
+        p, _ = transposed_params("t", x_shape, w_shape, None, stride, padding, 0, 1, 1, None)
+        avx512 = _native.available() and _matmul._host_avx512()
+        assert direct.segments_preferred(x_shape, w_shape, p, np.float32) is (want and avx512)
+        assert not direct.segments_preferred(x_shape, w_shape, p, np.float64)
+        base = choose_algorithm(x_shape, w_shape, p)
+        assert choose_algorithm(x_shape, w_shape, p, dtype=np.float64) == base
+        got = choose_algorithm(x_shape, w_shape, p, dtype=np.float32)
+        assert got == ("direct" if want and avx512 else base)
+
     def test_switched_off(self, monkeypatch):
         # TCONV_NUMBA=0 steers "auto" and the gradients away; an explicit request still runs
         monkeypatch.setenv("TCONV_NUMBA", "0")

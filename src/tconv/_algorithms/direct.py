@@ -41,7 +41,8 @@ from . import _native, _parallel, phase
 from ._im2col import on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
-           "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles"]
+           "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles",
+           "segments_preferred"]
 
 available = _native.available
 
@@ -150,6 +151,34 @@ def _tiles_apply(x: np.ndarray, groups: int, c_out: int) -> bool:
     blocks = -(-c_out // TILE_MR)
     return (TILED and groups == 1 and x.dtype == np.float32 and 4 * c_out >= 3 * blocks
             * TILE_MR and _host_avx512())
+
+
+def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                       dtype: np.typing.DTypeLike) -> bool:
+    """Whether the forward pass runs ``igemm_segs`` and beats the BLAS-based algorithms:
+    float32 where :func:`_tiles_apply`, outputs stored in place, rows long enough for
+    segments, and a kernel longer than the stride (several taps a phase, whose product
+    planes phase and gemm would sum). Measured (``benchmarks/RESULTS.md``, tenth stop): a3
+    14-15 against phase's 17-19 ms, e1 9.6-9.9 against 12.8-13.7; where each phase has
+    one tap (U-Net's k2 s2) phase stays ahead (7.3-8.0 against 7.5-11.6 ms).
+    """
+    if (not available() or not SEGMENTS or p.groups != 1 or np.dtype(dtype) != np.float32
+            or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride,
+                                                                p.dilation))
+            or not _tiles_apply(np.empty(0, np.float32), 1, w_shape[1])):
+        return False
+    n, c_in, *size = x_shape
+    out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
+                in zip(size, p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
+    plan = phase.cached_plan(n, tuple(size), out, p)
+    if not plan.phases or n == 0:
+        return False
+    from ._native_kernels import SEG_VECTORS
+
+    kstart = _phase_terms(plan, c_in)[3]
+    return (int(np.diff(kstart).min()) >= STORE_MIN_TERMS
+            and _segment_groups(plan, n, w_shape[1], out, p.stride, SEG_VECTORS,
+                                SEGMENT_COST) is not None)
 
 
 def _pack_tiles(wk: np.ndarray, kstart: np.ndarray, mr: int) -> np.ndarray:
