@@ -585,3 +585,48 @@ class TestSegments:
             ref = tconv.conv_transpose(x.astype(np.float64), w.astype(np.float64), stride=2,
                                        padding=1, algorithm="scatter")
             assert_close(got, ref, np.float32)
+
+    @settings(max_examples=40, deadline=None)
+    @given(cfg=transposed_configs(), c_in=st.integers(6, 17), seed=st.integers(0, 2**31 - 1))
+    def test_grad_input(self, cfg: Config, c_in: int, seed: int):
+        # grad_input's conv of grad_out over its polyphase planes, as row segments (forced
+        # for any row length): against im2col in float64
+        if not _native.available():
+            pytest.skip("numba not installed")
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((cfg.batch, c_in, *cfg.size)).astype(np.float32)
+        w = rng.standard_normal((c_in, cfg.cog, *cfg.kernel)).astype(np.float32)
+        p, out = transposed_params("t", x.shape, w.shape, None, cfg.stride, cfg.padding,
+                                   cfg.output_padding, 1, cfg.dilation, None)
+        gy = rng.standard_normal((cfg.batch, cfg.cog, *out)).astype(np.float32)
+        old, kernel, calls = direct.SEGMENT_COST, _native.kernels()["igemm_segs"], []
+        direct.SEGMENT_COST = float("inf")
+        _native._KERNELS["igemm_segs"] = lambda *a: calls.append(1) or kernel(*a)
+        try:
+            gx = direct.grad_input(gy, w, p, cfg.size)
+        finally:
+            direct.SEGMENT_COST = old
+            _native._KERNELS["igemm_segs"] = kernel
+        assert bool(calls) == direct._tiles_apply(x, 1, c_in)
+        gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
+                               gy.astype(np.float64), p)
+        assert gx.dtype == np.float32
+        assert_close(gx, gx_ref, np.float32)
+
+    def test_grad_input_chosen_by_columns(self, monkeypatch):
+        # FSRCNN-like rows of 40 (pitch 44): segments; rows of 4: the numba loops
+        if not _native.available():
+            pytest.skip("numba not installed")
+        rng = np.random.default_rng(5)
+        w = rng.standard_normal((16, 1, 9, 9)).astype(np.float32)
+        for size, want in [((12, 40), True), ((4, 4), False)]:
+            x = np.zeros((1, 16, *size), np.float32)
+            p, out = transposed_params("t", x.shape, w.shape, None, 2, 4, 1, 1, 1, None)
+            gy = rng.standard_normal((1, 1, *out)).astype(np.float32)
+            calls = _segments_used(monkeypatch)
+            gx = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=4,
+                                               output_padding=1)[0]
+            assert bool(calls) == (want and direct._tiles_apply(x, 1, 16))
+            gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
+                                   gy.astype(np.float64), p)
+            assert_close(gx, gx_ref, np.float32)

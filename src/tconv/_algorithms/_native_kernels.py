@@ -768,6 +768,22 @@ def _zip_store(typingctx, s0_addr, s1_addr, d_addr):
     return numba.types.void(t, t, t), _zip_store_codegen
 
 
+def _copy16_codegen(context, builder, signature, args):  # pragma: no cover - compile
+    from llvmlite import ir
+
+    vp = ir.VectorType(ir.FloatType(), _LANES).as_pointer()
+    builder.store(builder.load(builder.inttoptr(args[0], vp), align=4),
+                  builder.inttoptr(args[1], vp), align=4)
+    return context.get_dummy_value()
+
+
+@numba.extending.intrinsic
+def _copy16(typingctx, s_addr, d_addr):
+    """``d[:16] = s[:16]`` (float32; addresses as integers): one vector load and store."""
+    t = numba.types.intp
+    return numba.types.void(t, t), _copy16_codegen
+
+
 @jit
 def igemm_segs(Wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, out,
                colstride, chanstride, g0, g1, buf):  # pragma: no cover - compiled
@@ -808,6 +824,8 @@ def igemm_segs(Wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, ou
                             and gcount[gi, 1, h] == L):
                         _zip_store(c0 + (r * ldc + h * L) * 4, c1 + (r * ldc + h * L) * 4,
                                    o0 + d * np.uint64(4))
+                    elif F == 1 and colstride == 1 and gcount[gi, 0, h] == L:
+                        _copy16(c0 + (r * ldc + h * L) * 4, o0 + d * np.uint64(4))
                     else:
                         for f in range(F):
                             e = d + np.uint64(rofs[ph0 + f])

@@ -212,17 +212,13 @@ def _pack_tiles(w: np.ndarray, plan: phase._Plan, mr: int) -> np.ndarray:
 def _segment_groups(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
                     stride: tuple[int, ...], vectors: int, cost: float
                     ) -> tuple[np.ndarray, ...] | None:
-    """``igemm_segs``' tables: the output rows of every family of phases (phases that differ
-    only in their last-dim offset, stored interleaved) cut into segments of 16 positions,
-    ``vectors`` segments a group, groups in grid order; ``None`` where the segments would
-    compute more than ``cost`` times the columns of ``igemm_tiles``' flat walk over the
-    grid (rows much shorter than 16). Returns ``(gph, gF, gstart, gcount, gdst, rofs)``:
-    a group's first phase and family size, its segments' first grid columns, positions per
-    phase and segment, and where in ``y`` each segment's first phase starts; each phase's
-    offset in its family."""
-    lanes = 16
+    """``igemm_segs``' tables for conv_transpose: the output rows of every family of phases
+    (phases that differ only in their last-dim offset, stored interleaved) cut into
+    segments (:func:`_segments`); ``None`` where the segments would compute more than
+    ``cost`` times the columns of ``igemm_tiles``' flat walk over the grid (rows much
+    shorter than 16)."""
     rowbase, valid = _phase_rows(plan, n, c_out, out, stride)
-    phases, pitch, colstride = plan.phases, plan.padded[-1], stride[-1]
+    phases = plan.phases
     fams, i = [], 0
     while i < len(phases):                  # itertools.product order: last dim fastest
         j = i + 1
@@ -230,11 +226,27 @@ def _segment_groups(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
             j += 1
         fams.append((i, j - i))
         i = j
-    fmax = max(f for _, f in fams)
     rofs = np.array([ph.r[-1] for ph in phases], dtype=np.int64)
+    for f0, f in fams:
+        rofs[f0:f0 + f] -= rofs[f0]
+    return _segments(rowbase, valid, tuple(fams), rofs, plan.padded[-1], stride[-1], vectors,
+                     cost * sum(ph.length for ph in phases))
+
+
+def _segments(rowbase: np.ndarray, valid: np.ndarray, fams: tuple[tuple[int, int], ...],
+              rofs: np.ndarray, pitch: int, colstride: int, vectors: int, limit: float
+              ) -> tuple[np.ndarray, ...] | None:
+    """Grid rows (``rowbase[ph, q] >= 0``: where row ``q`` of phase ``ph`` starts in the
+    output; ``valid[ph]`` positions a row) cut into segments of 16 positions, ``vectors``
+    segments a group, groups in grid order; ``None`` if more than ``limit`` columns would
+    be computed. Returns ``(gph, gF, gstart, gcount, gdst, rofs)``: a group's first phase
+    and family size, its segments' first grid columns, positions per phase and segment,
+    and where in the output each segment's first phase starts; each phase's offset in its
+    family (``fams``: first phase and size of each)."""
+    lanes = 16
+    fmax = max(f for _, f in fams)
     parts, computed = [], 0
     for f0, F in fams:
-        rofs[f0:f0 + F] -= rofs[f0]
         rows = np.flatnonzero(rowbase[f0] >= 0)
         if not len(rows):
             continue
@@ -252,13 +264,31 @@ def _segment_groups(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
         g = len(start) // vectors
         parts.append((np.full(g, f0), np.full(g, F), start.reshape(g, vectors),
                       count.reshape(g, vectors, fmax).transpose(0, 2, 1), dst.reshape(g, vectors)))
-    if not parts or computed > cost * sum(ph.length for ph in phases):
+    if not parts or computed > limit:
         return None
     gph, gF, gstart, gcount, gdst = (np.concatenate(a) for a in zip(*parts))
     order = np.lexsort((gph, gstart[:, 0]))  # grid order: a thread's groups share input
     return (gph[order].astype(np.int64), gF[order].astype(np.int64),
             np.ascontiguousarray(gstart[order]), np.ascontiguousarray(gcount[order]),
             np.ascontiguousarray(gdst[order]), rofs)
+
+
+def _run_segments(segs: tuple[np.ndarray, ...], wp: np.ndarray, inp: np.ndarray,
+                  boff: np.ndarray, kstart: np.ndarray, rows: int, target: np.ndarray,
+                  colstride: int, chanstride: int, parallel: bool) -> None:
+    """``igemm_segs`` over the groups of ``segs``, split among the threads."""
+    from ._native_kernels import SEG_VECTORS, TILE_MR
+
+    gph, gF, gstart, gcount, gdst, rofs = segs
+    kernel = _native.kernels()["igemm_segs"]
+    fmax = gcount.shape[1]
+    _parallel.for_each(
+        lambda r: kernel(wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, rows,
+                         target, colstride, chanstride, r[0], r[1],
+                         _parallel.scratch("d_seg", fmax * TILE_MR * 16 * SEG_VECTORS,
+                                           wp.dtype).reshape(fmax, TILE_MR, -1)),
+        _ranges(len(gph), _parallel.num_threads() if parallel else 1, align=1),
+        parallel=parallel, limit_blas=False)
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
@@ -315,16 +345,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                                SEGMENT_COST) if SEGMENTS else None
         if segs is not None:
             # rows long enough: row segments, no gap columns computed
-            gph, gF, gstart, gcount, gdst, rofs = segs
-            kernel = _native.kernels()["igemm_segs"]
-            fmax = gcount.shape[1]
-            _parallel.for_each(
-                lambda r: kernel(wp, flat, boff, kstart, gph, gF, gstart, gcount, gdst, rofs,
-                                 cog, target, colstride, chanstride, r[0], r[1],
-                                 _parallel.scratch("d_seg", fmax * TILE_MR * 16 * SEG_VECTORS,
-                                                   x.dtype).reshape(fmax, TILE_MR, -1)),
-                _ranges(len(gph), _pieces(work), align=1), parallel=work >= PARALLEL_MACS,
-                limit_blas=False)
+            _run_segments(segs, wp, flat, boff, kstart, cog, target, colstride, chanstride,
+                          work >= PARALLEL_MACS)
             return y
         _parallel.for_each(
             lambda r: tiles(wp, flat, boff, kstart, lengths, cog, target, rowbase, pitch,
@@ -533,7 +555,10 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     steps = tuple(math.prod(pitch[a + 1:]) for a in range(nd))
     tail = sum(r * st for r, st in zip(reach, steps))
     grid = n * math.prod(pitch)
-    G = _zeroed("d_planes", (c * math.prod(p.stride), grid + tail), gy.dtype)
+    rows = c * math.prod(p.stride)
+    # TILE_MARGIN zeros after G: the register blocks read up to 15 numbers past a row
+    G = _zeroed("d_planes", (rows * (grid + tail) + TILE_MARGIN,), gy.dtype)[
+        :rows * (grid + tail)].reshape(rows, grid + tail)
     # (C, *s, N, *P)
     perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
     G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
@@ -614,6 +639,16 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     # the loop stores each image's positions straight into grad_x, skipping the grid's gaps
     rowbase = _grid_rows(n, c_in, size, pitch)
     work = c_in * len(src) * grid
+    if SEGMENTS and _tiles_apply(gy, g, c_in):
+        from ._native_kernels import SEG_VECTORS, TILE_MR
+
+        segs = _input_segments(n, c_in, size, pitch, SEG_VECTORS, SEGMENT_COST)
+        if segs is not None:
+            # float32 on AVX-512: register blocks over row segments, G read in place
+            _run_segments(segs, _pack_rows(wk[0], TILE_MR), G, src * G.shape[1] + offs,
+                          np.array([0, len(src)], dtype=np.int64), c_in, gx.reshape(-1), 1,
+                          math.prod(size), work >= PARALLEL_MACS)
+            return gx
     kstart, lengths = np.array([0, len(src)], dtype=np.int64), np.array([grid], dtype=np.int64)
     valid = np.array([size[-1]], dtype=np.int64)
     _parallel.for_each(lambda r: igemm(wk, G, src, offs, kstart, lengths, cog * nph,
@@ -622,6 +657,27 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
                        _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS,
                        limit_blas=False)
     return gx
+
+
+def _pack_rows(wk: np.ndarray, mr: int) -> np.ndarray:
+    """``wk (O, K)`` as one phase of :func:`_pack_tiles`' layout: blocks of ``mr`` rows,
+    ``[k][mr]``, zero rows past ``O``."""
+    o, k = wk.shape
+    nrb = -(-o // mr)
+    wp = np.zeros((nrb * mr, k), dtype=wk.dtype)
+    wp[:o] = wk
+    return np.ascontiguousarray(wp.reshape(nrb, mr, k).transpose(0, 2, 1)).reshape(1, nrb,
+                                                                                     k * mr)
+
+
+@functools.lru_cache(maxsize=64)
+def _input_segments(n: int, c: int, size: tuple[int, ...], pitch: tuple[int, ...],
+                    vectors: int, cost: float) -> tuple[np.ndarray, ...] | None:
+    """:func:`_segments` of grad_input's grid (one phase, rows of ``size[-1]`` positions on
+    a pitch of ``pitch[-1]``)."""
+    return _segments(_grid_rows(n, c, size, pitch), np.array([size[-1]], dtype=np.int64),
+                     ((0, 1),), np.zeros(1, dtype=np.int64), pitch[-1], 1, vectors,
+                     cost * n * math.prod(pitch))
 
 
 @functools.lru_cache(maxsize=64)
