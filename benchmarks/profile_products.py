@@ -11,10 +11,12 @@ into the output.
 ``--parts`` also times the passes around the products, summed over the threads the same
 way: phase's grid copy (compiled ``grid_copy``, or NumPy's ``on_grid``) and its tap sums
 (compiled ``phase_sums``), gemm's compiled col2im, the weights' packing, and direct's
-compiled products (``igemm``, ``igemm_tiles``: not matrix products, so not "products"
-above); plus the CPU time of a call. ``--numpy-sums`` runs phase's NumPy path
+compiled products (``igemm``, ``igemm_tiles``, ``igemm_segs``: not matrix products, so not
+"products" above); plus the CPU time of a call. ``--numpy-sums`` runs phase's NumPy path
 (``phase.COMPILED_SUMS``), ``--no-tiles`` direct's numba loops instead of its register
-blocks (``direct.TILED``).
+blocks (``direct.TILED``), ``--no-segments`` its register blocks over the flat grid
+instead of row segments (``direct.SEGMENTS``). The first calls (numba loading its cached
+code) are not timed.
 
     python benchmarks/profile_products.py --shape a3 --algorithm phase
     python benchmarks/profile_products.py --shape a3 --algorithm phase --parts [--numpy-sums]
@@ -49,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--numpy-sums", action="store_true",
                     help="phase's NumPy grid copy and tap sums instead of the compiled ones")
     ap.add_argument("--no-tiles", action="store_true",
-                    help="direct's numba loops instead of its register blocks (igemm_tiles)")
+                    help="direct's numba loops instead of its register blocks")
+    ap.add_argument("--no-segments", action="store_true",
+                    help="direct's register blocks over the flat grid (igemm_tiles), not over "
+                         "row segments (igemm_segs)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -80,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         module.matmul = timed  # type: ignore[attr-defined]
     if args.numpy_sums:
         phase.COMPILED_SUMS = False  # type: ignore[attr-defined]
-    if args.no_tiles:
+    if args.no_tiles or args.no_segments:
         from tconv._algorithms import direct
 
-        direct.TILED = False  # type: ignore[attr-defined]
+        if args.no_tiles:
+            direct.TILED = False  # type: ignore[attr-defined]
+        direct.SEGMENTS = False  # type: ignore[attr-defined]
     if args.parts:
         from tconv._algorithms import _native
 
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if _native.available():
             kernels = _native.kernels()
             for name in ("grid_copy", "phase_sums", "col2im2d", "col2im_last2d", "igemm",
-                         "igemm_tiles"):
+                         "igemm_tiles", "igemm_segs"):
                 if name in kernels:                 # (older commits lack some of them)
                     kernels[name] = part(name, kernels[name])
 

@@ -370,6 +370,7 @@ class TestPreferred:
         ((64, 256, 8, 8), (256, 128, 4, 4), 2, 1, False),    # a2: rows of 8, a gap of 2
         ((8, 256, 32, 32), (256, 128, 2, 2), 2, 0, False),   # d: one tap a phase
         ((64, 64, 32, 32), (64, 3, 4, 4), 2, 1, False),      # a4: 3 of 8 block rows
+        ((2, 1024, 16, 16), (1024, 128, 4, 4), 2, 1, False),  # 4096 terms a phase
     ])
     def test_segments_rule(self, x_shape, w_shape, stride, padding, want):
         # float32 on AVX-512 only; the float64 (and unknown-dtype) choice is unchanged

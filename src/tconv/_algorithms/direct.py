@@ -134,6 +134,11 @@ def _phase_terms(plan: phase._Plan, cig: int
 TILED = True
 #: ``igemm_segs`` (row segments) where rows are long enough, else ``igemm_tiles``
 SEGMENTS = True
+#: terms a phase up to which ``auto`` prefers ``igemm_segs`` (a block's weights, 8 rows x
+#: terms, then fit in L1): 512 input channels x 4 taps won (8 x 512 -> 256 on 32²: 104-120
+#: against phase's 126-128 ms), 1024 x 4 lost (4 x 1024 -> 256 on 32²: 149-159 against
+#: 133-134; 2 x 1024 -> 512 on 16²: 68-72 against gemm's 37-39)
+SEG_MAX_TERMS = 2048
 #: columns ``igemm_segs`` may compute per column of ``igemm_tiles``' flat walk
 SEGMENT_COST = 1.25
 #: grid columns ``igemm_tiles`` computes before it stores them (a multiple of TILE_NR)
@@ -157,10 +162,11 @@ def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
                        dtype: np.typing.DTypeLike) -> bool:
     """Whether the forward pass runs ``igemm_segs`` and beats the BLAS-based algorithms:
     float32 where :func:`_tiles_apply`, outputs stored in place, rows long enough for
-    segments, and a kernel longer than the stride (several taps a phase, whose product
-    planes phase and gemm would sum). Measured (``benchmarks/RESULTS.md``, tenth stop): a3
-    14-15 against phase's 17-19 ms, e1 9.6-9.9 against 12.8-13.7; where each phase has
-    one tap (U-Net's k2 s2) phase stays ahead (7.3-8.0 against 7.5-11.6 ms).
+    segments, a kernel longer than the stride (several taps a phase, whose product
+    planes phase and gemm would sum) and at most SEG_MAX_TERMS terms a phase. Measured
+    (``benchmarks/RESULTS.md``, tenth stop): a3 14-15 against phase's 17-19 ms, e1 9.6-9.9
+    against 12.8-13.7; where each phase has one tap (U-Net's k2 s2) phase stays ahead
+    (7.3-8.0 against 7.5-11.6 ms).
     """
     if (not available() or not SEGMENTS or p.groups != 1 or np.dtype(dtype) != np.float32
             or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride,
@@ -175,8 +181,8 @@ def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
         return False
     from ._native_kernels import SEG_VECTORS
 
-    kstart = _phase_terms(plan, c_in)[3]
-    return (int(np.diff(kstart).min()) >= STORE_MIN_TERMS
+    terms = np.diff(_phase_terms(plan, c_in)[3])
+    return (int(terms.min()) >= STORE_MIN_TERMS and int(terms.max()) <= SEG_MAX_TERMS
             and _segment_groups(plan, n, w_shape[1], out, p.stride, SEG_VECTORS,
                                 SEGMENT_COST) is not None)
 
