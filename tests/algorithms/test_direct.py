@@ -631,3 +631,26 @@ class TestSegments:
             gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
                                    gy.astype(np.float64), p)
             assert_close(gx, gx_ref, np.float32)
+
+    def test_nan_and_strided_input(self, monkeypatch):
+        # a NaN reaches only the outputs its taps reach (the lanes a segment drops never
+        # mix into the kept ones); a transposed (non-contiguous) input gives the same sums
+        if not _native.available():
+            pytest.skip("numba not installed")
+        calls = _segments_used(monkeypatch)
+        x = np.ones((1, 8, 4, 16, 16), np.float32)
+        x[0, 3, 1, 5, 15] = np.nan
+        w = np.ones((8, 8, 4, 4, 4), np.float32)
+        y = tconv.conv_transpose(x, w, stride=2, padding=1, algorithm="direct")
+        ref = tconv.conv_transpose(x.astype(np.float64), w.astype(np.float64), stride=2,
+                                   padding=1, algorithm="scatter")
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+        rng = np.random.default_rng(9)
+        xt = rng.standard_normal((16, 16, 4, 8, 2)).astype(np.float32).transpose(4, 3, 2, 1, 0)
+        w = rng.standard_normal((8, 8, 4, 4, 4)).astype(np.float32)
+        assert not xt.flags.c_contiguous
+        assert_close(tconv.conv_transpose(xt, w, stride=2, padding=1, algorithm="direct"),
+                     tconv.conv_transpose(xt.astype(np.float64), w.astype(np.float64),
+                                          stride=2, padding=1, algorithm="scatter"),
+                     np.float32)
+        assert bool(calls) == direct._tiles_apply(x, 1, 8)
