@@ -566,7 +566,8 @@ class TestSegments:
             direct.SEGMENT_COST = old
             _native._KERNELS["igemm_segs"] = kernel
         plan, _, _ = self._tables(cfg, c_out)
-        assert bool(calls) == (bool(plan.phases) and direct._tiles_apply(x, 1, c_out))
+        assert bool(calls) == (bool(plan.phases)
+                               and direct._tiles_apply(np.float32, 1, c_out))
         assert_close(got, run("scatter", x.astype(np.float64), w.astype(np.float64), kw),
                      np.float32)
 
@@ -608,7 +609,7 @@ class TestSegments:
         finally:
             direct.SEGMENT_COST = old
             _native._KERNELS["igemm_segs"] = kernel
-        assert bool(calls) == direct._tiles_apply(x, 1, c_in)
+        assert bool(calls) == direct._tiles_apply(np.float32, 1, c_in)
         gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
                                gy.astype(np.float64), p)
         assert gx.dtype == np.float32
@@ -627,7 +628,7 @@ class TestSegments:
             calls = _segments_used(monkeypatch)
             gx = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=4,
                                                output_padding=1)[0]
-            assert bool(calls) == (want and direct._tiles_apply(x, 1, 16))
+            assert bool(calls) == (want and direct._tiles_apply(np.float32, 1, 16))
             gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
                                    gy.astype(np.float64), p)
             assert_close(gx, gx_ref, np.float32)
@@ -653,4 +654,4 @@ class TestSegments:
                      tconv.conv_transpose(xt.astype(np.float64), w.astype(np.float64),
                                           stride=2, padding=1, algorithm="scatter"),
                      np.float32)
-        assert bool(calls) == direct._tiles_apply(x, 1, 8)
+        assert bool(calls) == direct._tiles_apply(np.float32, 1, 8)

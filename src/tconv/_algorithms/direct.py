@@ -147,15 +147,15 @@ TILE_CHUNK = 256
 TILE_MARGIN = 32
 
 
-def _tiles_apply(x: np.ndarray, groups: int, c_out: int) -> bool:
+def _tiles_apply(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:
     """float32, one group, an AVX-512 host, and output channels that fill at least 3/4 of
     the kernel's blocks of TILE_MR rows (a 1-channel head would multiply 8x the work)."""
     from ._matmul import _host_avx512
     from ._native_kernels import TILE_MR
 
     blocks = -(-c_out // TILE_MR)
-    return (TILED and groups == 1 and x.dtype == np.float32 and 4 * c_out >= 3 * blocks
-            * TILE_MR and _host_avx512())
+    return (TILED and groups == 1 and np.dtype(dtype) == np.float32
+            and 4 * c_out >= 3 * blocks * TILE_MR and _host_avx512())
 
 
 def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -171,7 +171,7 @@ def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
     if (not available() or not SEGMENTS or p.groups != 1 or np.dtype(dtype) != np.float32
             or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride,
                                                                 p.dilation))
-            or not _tiles_apply(np.empty(0, np.float32), 1, w_shape[1])):
+            or not _tiles_apply(dtype, 1, w_shape[1])):
         return False
     n, c_in, *size = x_shape
     out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
@@ -315,12 +315,11 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     # (with TILE_MARGIN numbers after it, for igemm_tiles' last reads)
     flat = _parallel.scratch("d_in", c_in * plan.total + TILE_MARGIN, x.dtype)
     big = flat[:c_in * plan.total].reshape(c_in, plan.total)
-    # the compiled copy writes every number once (NumPy's on_grid: e2 0.15 -> 0.05 ms)
+    # the compiled copy writes every number once (NumPy's on_grid: e2 0.15 -> 0.06 ms)
     _native.kernels()["grid_copy"](x.reshape(n, c_in, -1, size[-1]), big, plan.front,
                                    math.prod(plan.padded),
                                    phase._grid_rows(tuple(size), plan.padded))
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
-    # weights (g, Cog, terms) in term order: term k = (ci, tap), ci = src[k] in the group
     work = g * cog * int(np.dot(np.diff(kstart), lengths))
     nph = len(lengths)
     in_place = int(np.diff(kstart).min()) >= STORE_MIN_TERMS
@@ -336,7 +335,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         pitch, colstride, chanstride = 0, 1, grid
         valid = lengths
     ranges = _ranges(int(lengths.max()), _pieces(work))
-    if in_place and _tiles_apply(x, g, cog):
+    if in_place and _tiles_apply(x.dtype, g, cog):
         # float32 on AVX-512: register blocks of the compiled kernel, B read in place
         from ._native_kernels import SEG_VECTORS, TILE_MR, TILE_NR
 
@@ -645,7 +644,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     # the loop stores each image's positions straight into grad_x, skipping the grid's gaps
     rowbase = _grid_rows(n, c_in, size, pitch)
     work = c_in * len(src) * grid
-    if SEGMENTS and _tiles_apply(gy, g, c_in):
+    if SEGMENTS and _tiles_apply(gy.dtype, g, c_in):
         from ._native_kernels import SEG_VECTORS, TILE_MR
 
         segs = _input_segments(n, c_in, size, pitch, SEG_VECTORS, SEGMENT_COST)
