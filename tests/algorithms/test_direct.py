@@ -7,8 +7,10 @@ PyTorch autograd and against the im2col path they replace.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -469,6 +471,20 @@ def _segments_used(monkeypatch) -> list[int]:
     return calls
 
 
+@contextlib.contextmanager
+def _forced_segments() -> Iterator[list[int]]:
+    """Row segments for any row length, and a spy on ``igemm_segs`` (for hypothesis tests,
+    which cannot take the function-scoped ``monkeypatch``)."""
+    old, kernel, calls = direct.SEGMENT_COST, _native.kernels()["igemm_segs"], []
+    direct.SEGMENT_COST = float("inf")
+    _native._KERNELS["igemm_segs"] = lambda *a: calls.append(1) or kernel(*a)
+    try:
+        yield calls
+    finally:
+        direct.SEGMENT_COST = old
+        _native._KERNELS["igemm_segs"] = kernel
+
+
 class TestSegments:
     """``igemm_segs``: the float32 product over row segments of 16 outputs (8 x 3 register
     blocks, no gap columns), each family of last-dim phases stored interleaved."""
@@ -557,14 +573,8 @@ class TestSegments:
         w = rng.standard_normal((c_in, c_out, *cfg.kernel)).astype(np.float32)
         kw = dict(stride=cfg.stride, padding=cfg.padding, output_padding=cfg.output_padding,
                   groups=1, dilation=cfg.dilation)
-        old, kernel, calls = direct.SEGMENT_COST, _native.kernels()["igemm_segs"], []
-        direct.SEGMENT_COST = float("inf")
-        _native._KERNELS["igemm_segs"] = lambda *a: calls.append(1) or kernel(*a)
-        try:
+        with _forced_segments() as calls:
             got = run("direct", x, w, kw)
-        finally:
-            direct.SEGMENT_COST = old
-            _native._KERNELS["igemm_segs"] = kernel
         plan, _, _ = self._tables(cfg, c_out)
         assert bool(calls) == (bool(plan.phases)
                                and direct._tiles_apply(np.float32, 1, c_out))
@@ -601,14 +611,8 @@ class TestSegments:
         p, out = transposed_params("t", x.shape, w.shape, None, cfg.stride, cfg.padding,
                                    cfg.output_padding, 1, cfg.dilation, None)
         gy = rng.standard_normal((cfg.batch, cfg.cog, *out)).astype(np.float32)
-        old, kernel, calls = direct.SEGMENT_COST, _native.kernels()["igemm_segs"], []
-        direct.SEGMENT_COST = float("inf")
-        _native._KERNELS["igemm_segs"] = lambda *a: calls.append(1) or kernel(*a)
-        try:
+        with _forced_segments() as calls:
             gx = direct.grad_input(gy, w, p, cfg.size)
-        finally:
-            direct.SEGMENT_COST = old
-            _native._KERNELS["igemm_segs"] = kernel
         assert bool(calls) == direct._tiles_apply(np.float32, 1, c_in)
         gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
                                gy.astype(np.float64), p)

@@ -741,6 +741,17 @@ def _seg_ukernel(typingctx, a_addr, b_addr, table_addr, seg_addr, c_addr, kc, ld
     return numba.types.void(t, t, t, t, t, t, t), _seg_ukernel_codegen
 
 
+@numba.njit(inline="always", cache=True)
+def _block_bases(Wp, inp, boff):  # pragma: no cover - compiled
+    """The register-block kernels' addresses: row blocks of the packed weights ``Wp (phases,
+    blocks, K*MR)`` (float32), the first weight, the bytes between blocks and between
+    phases; the first input number and the first term offset."""
+    nrb = Wp.shape[1]
+    rb_step = Wp.shape[2] * 4
+    return (nrb, Wp.ctypes.data, rb_step, nrb * rb_step, inp.ctypes.data,
+            boff.ctypes.data)
+
+
 def _zip_store_codegen(context, builder, signature, args):  # pragma: no cover - compile
     from llvmlite import ir
 
@@ -795,12 +806,7 @@ def igemm_segs(Wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, ou
     # gcount[gi, f, h] numbers of phase f go to out[gdst[gi, h] + rofs[ph] + j*colstride
     # + row*chanstride]. A stride-2 pair of full segments is stored interleaved: 32
     # contiguous numbers a row (scalar strided stores cost 1.6 of 4.1 ms on e2).
-    nrb = Wp.shape[1]
-    a0 = Wp.ctypes.data
-    rb_step = Wp.shape[2] * 4
-    ph_step = nrb * rb_step
-    b0 = inp.ctypes.data
-    t0 = boff.ctypes.data
+    nrb, a0, rb_step, ph_step, b0, t0 = _block_bases(Wp, inp, boff)
     ldc = buf.shape[2]
     cs = np.uint64(colstride)
     L = 16
@@ -853,13 +859,8 @@ def igemm_tiles(Wp, inp, boff, kstart, lengths, O, out, rowbase, pitch, valid, c
     # more than the multiply-adds). Wp (phases, row blocks, K*MR): the weights packed
     # [k][MR], zero rows past O. inp must hold TILE_NR - 1 numbers after the last column
     # any phase reads (a partial last tile reads them and drops them).
-    nrb = Wp.shape[1]
+    nrb, a0, rb_step, ph_step, b0, t0 = _block_bases(Wp, inp, boff)
     chunk = buf.shape[1]
-    a0 = Wp.ctypes.data
-    rb_step = Wp.shape[2] * 4
-    ph_step = nrb * rb_step
-    b0 = inp.ctypes.data
-    t0 = boff.ctypes.data
     c = buf.ctypes.data
     for c0 in range(f0, f1, chunk):
         for ph in range(lengths.shape[0]):
