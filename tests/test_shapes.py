@@ -57,6 +57,24 @@ class TestConvTransposeOutputSize:
                     continue
                 assert tconv.conv_transpose_output_size(i, k, s, p, op, d) == (ref,)
 
+    @given(cfg=transposed_configs())
+    def test_identity_params(self, cfg: Config):
+        # ConvParams.transposed_size (what conv_transpose and the algorithms use) agrees
+        # with the public formula and with the shape conv_transpose returns
+        from tconv.conv import transposed_params
+
+        x = np.zeros((cfg.batch, cfg.c_in, *cfg.size))
+        w = np.zeros((cfg.c_in, cfg.cog, *cfg.kernel))
+        p, out = transposed_params("t", x.shape, w.shape, None, cfg.stride, cfg.padding,
+                                   cfg.output_padding, cfg.groups, cfg.dilation, None)
+        want = tconv.conv_transpose_output_size(cfg.size, cfg.kernel, cfg.stride, cfg.padding,
+                                                cfg.output_padding, cfg.dilation)
+        assert p.transposed_size(cfg.size) == out == want
+        y = tconv.conv_transpose(x, w, stride=cfg.stride, padding=cfg.padding,
+                                 output_padding=cfg.output_padding, groups=cfg.groups,
+                                 dilation=cfg.dilation)
+        assert y.shape[2:] == want
+
     def test_exception(self):
         with pytest.raises(ValueError, match=r"output_padding=\(2,\) must be smaller"):
             tconv.conv_transpose_output_size(4, 3, stride=2, output_padding=2)

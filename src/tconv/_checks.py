@@ -167,6 +167,13 @@ class ConvParams:
     def pad_hi(self) -> tuple[int, ...]:
         return tuple(p[1] for p in self.pad)
 
+    def transposed_size(self, size: Sequence[int]) -> tuple[int, ...]:
+        """The spatial output size of the transposed convolution of an input of ``size``:
+        ``(i - 1)*s - lo - hi + d*(k - 1) + output_padding + 1`` per dim."""
+        op = self.output_padding or (0,) * self.ndim
+        return tuple((i - 1) * s - lo - hi + d * (k - 1) + o + 1 for i, s, (lo, hi), d, k, o
+                     in zip(size, self.stride, self.pad, self.dilation, self.kernel, op))
+
 
 def check_groups(fn: str, groups: object) -> int:
     if not _is_int(groups):

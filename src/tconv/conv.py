@@ -99,9 +99,7 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
         return "direct"
     if cog <= 4 or gemm.channels_last(x_shape, weight_shape):
         return "gemm"
-    out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
-                in zip(x_shape[2:], p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
-    if phase.grid_overhead(tuple(x_shape[2:]), out, p) > 1.25:
+    if phase.grid_overhead(tuple(x_shape[2:]), p.transposed_size(x_shape[2:]), p) > 1.25:
         return "gemm"
     return "phase"
 
@@ -237,9 +235,7 @@ def _transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[in
                              f"from {base} to {hi_lim} (for an input of {tuple(size)})")
         p = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups,
                        tuple(w - b for w, b in zip(want, base)))
-    out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
-                in zip(size, p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
-    return p, out
+    return p, p.transposed_size(size)
 
 
 def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,

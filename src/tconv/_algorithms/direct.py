@@ -164,9 +164,10 @@ def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
     float32 where :func:`_tiles_apply`, outputs stored in place, rows long enough for
     segments, a kernel longer than the stride (several taps a phase, whose product
     planes phase and gemm would sum) and at most SEG_MAX_TERMS terms a phase. Measured
-    (``benchmarks/RESULTS.md``, tenth stop): a3 14-15 against phase's 17-19 ms, e1 9.6-9.9
-    against 12.8-13.7; where each phase has one tap (U-Net's k2 s2) phase stays ahead
-    (7.3-8.0 against 7.5-11.6 ms).
+    (``benchmarks/RESULTS.md``, tenth stop; first quartiles of 30 calls, alternating
+    processes): a3 13.8-14.2 against phase's 17.0-18.2 ms, e1 9.6 against 10.7-12.8; where
+    each phase has one tap (U-Net's k2 s2) the two tie (medians over four pairs: phase
+    7.5-8.5, segments 7.1-11.0 ms), so phase stays.
     """
     if (not available() or not SEGMENTS or p.groups != 1 or np.dtype(dtype) != np.float32
             or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride,
@@ -174,8 +175,7 @@ def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
             or not _tiles_apply(dtype, 1, w_shape[1])):
         return False
     n, c_in, *size = x_shape
-    out = tuple((i - 1) * s - lo - hi + d * (k - 1) + op + 1 for i, s, (lo, hi), d, k, op
-                in zip(size, p.stride, p.pad, p.dilation, p.kernel, p.output_padding))
+    out = p.transposed_size(size)
     plan = phase.cached_plan(n, tuple(size), out, p)
     if not plan.phases or n == 0:
         return False
