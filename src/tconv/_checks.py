@@ -167,12 +167,33 @@ class ConvParams:
     def pad_hi(self) -> tuple[int, ...]:
         return tuple(p[1] for p in self.pad)
 
+    def conv_size(self, size: Sequence[int]) -> tuple[int, ...]:
+        """The spatial output size of the convolution of an input of ``size`` (the home of
+        this formula): ``floor((i + lo + hi - d*(k - 1) - 1) / s) + 1`` per dim."""
+        return tuple((i + lo + hi - d * (k - 1) - 1) // s + 1 for i, s, (lo, hi), d, k
+                     in zip(size, self.stride, self.pad, self.dilation, self.kernel))
+
     def transposed_size(self, size: Sequence[int]) -> tuple[int, ...]:
-        """The spatial output size of the transposed convolution of an input of ``size``:
-        ``(i - 1)*s - lo - hi + d*(k - 1) + output_padding + 1`` per dim."""
+        """The spatial output size of the transposed convolution of an input of ``size`` (the
+        home of this formula): ``(i - 1)*s - lo - hi + d*(k - 1) + output_padding + 1`` per
+        dim; a negative ``lo``/``hi`` appends zeros."""
         op = self.output_padding or (0,) * self.ndim
         return tuple((i - 1) * s - lo - hi + d * (k - 1) + o + 1 for i, s, (lo, hi), d, k, o
                      in zip(size, self.stride, self.pad, self.dilation, self.kernel, op))
+
+    def output_padding_for(self, fn: str, size: Sequence[int], want: Sequence[int],
+                           ) -> tuple[int, ...]:
+        """The ``output_padding`` that makes the transposed convolution of an input of
+        ``size`` produce the spatial size ``want`` (the home of this solve, as PyTorch's
+        ``ConvTranspose*.forward(x, output_size)``): ``want - m`` with ``m`` the size at
+        ``output_padding=0``; reachable sizes are ``[m, m + stride - 1]`` and positive."""
+        base = ConvParams(self.kernel, self.stride, self.pad, self.dilation,
+                          self.groups).transposed_size(size)
+        top = tuple(b + s - 1 for b, s in zip(base, self.stride))
+        if any(not b <= w <= t for w, b, t in zip(want, base, top)) or min(want) < 1:
+            raise ValueError(f"{fn}: requested an output size of {tuple(want)}, but valid sizes "
+                             f"range from {base} to {top} (for an input of {tuple(size)})")
+        return tuple(w - b for w, b in zip(want, base))
 
 
 def check_groups(fn: str, groups: object) -> int:
@@ -260,8 +281,7 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
                                  f"padding={padding!r}, which fixes the output size itself")
             pad = _transposed_string_padding(pad, kernel, s, d)
         params = ConvParams(kernel, s, pad, d, g, op)
-        full = [(i - 1) * st + di * (k - 1) + 1 for i, st, di, k in zip(spatial, s, d, kernel)]
-        out = tuple(f - lo - hi + o for f, (lo, hi), o in zip(full, pad, op))
+        out = params.transposed_size(spatial)
         if check_empty and any(o < 1 for o in out):
             raise ValueError(
                 f"{fn}: output size {out} is empty for input spatial size {tuple(spatial)}, "

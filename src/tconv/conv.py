@@ -168,8 +168,7 @@ def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     p = _checks.conv_params(fn, x_shape=xb.shape, weight_shape=tuple(wa.shape),
                             bias_shape=None if ba is None else ba.shape, stride=stride,
                             padding=padding, dilation=dilation, groups=groups, transposed=False)
-    out = tuple((i + lo + hi - d * (k - 1) - 1) // s + 1 for i, (lo, hi), d, k, s
-                in zip(xb.shape[2:], p.pad, p.dilation, p.kernel, p.stride))
+    out = p.conv_size(xb.shape[2:])
     y = conv_gemm(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p.stride, p.pad,
                   p.dilation, p.groups, out)
     return _finish(y, ba, batched, dtype, out_dtype)
@@ -227,14 +226,8 @@ def _transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[in
         if len(want) != p.ndim:
             raise ValueError(f"{fn}: output_size={output_size} must have {p.ndim} spatial "
                              "entries (optionally preceded by batch and channel sizes)")
-        base = tuple((i - 1) * s - lo - hi + d * (k - 1) + 1 for i, s, (lo, hi), d, k
-                     in zip(size, p.stride, p.pad, p.dilation, p.kernel))
-        hi_lim = tuple(b + s - 1 for b, s in zip(base, p.stride))
-        if any(not b <= w <= h for w, b, h in zip(want, base, hi_lim)) or min(want) < 1:
-            raise ValueError(f"{fn}: requested an output size of {want}, but valid sizes range "
-                             f"from {base} to {hi_lim} (for an input of {tuple(size)})")
         p = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups,
-                       tuple(w - b for w, b in zip(want, base)))
+                       p.output_padding_for(fn, size, want))
     return p, p.transposed_size(size)
 
 

@@ -15,7 +15,9 @@ tconv                      ``(lo, hi - output_padding)`` for ``padding=((lo, hi)
 ONNX ``pads``              ``(pads[i], pads[i + n] - output_padding)``
 ONNX ``output_shape``      ``total = s*(in-1) + output_padding + dk - output_shape``
                            split ``(total - total//2, total//2)``; SAME_UPPER:
-                           ``(total//2, total - total//2)``; then ``high -= output_padding``
+                           ``(total//2, total - total//2)``; a negative total:
+                           ``(0, total)`` (zeros at the end, as ONNX's conformance data
+                           and onnxruntime); then ``high -= output_padding``
 ONNX SAME_UPPER/LOWER      as ``output_shape = in*s``
 JAX ``(a, b)`` pairs       ``(dk - 1 - a, dk - 1 - b)`` (padding of the zero-inserted
                            input); with ``use_consistent_padding=True``: ``(a, b)``
@@ -36,9 +38,12 @@ part ways:
 - tconv's ``padding="same"`` equals Keras/JAX ``"same"`` for every kernel and stride; with
   ``dk < s`` the missing zeros are appended at the high end, as Keras, TF and JAX do (ONNX's
   C-style truncating ``total/2`` would split them when ``dk - s <= -2``).
-- ONNX with a negative total padding (``output_shape`` above the full size, or SAME with
-  ``dk < s``) is ambiguous: onnxruntime 1.32 returns the full size for SAME, appends zeros
-  at the end for some ``output_shape`` requests and rejects others; ``from_onnx`` raises.
+- ONNX with a negative total padding: an ``output_shape`` above the full size gets its
+  extra outputs (zeros) at the end whatever ``auto_pad`` says -- ONNX's conformance case
+  ``test_convtranspose_output_shape`` and onnxruntime agree -- up to ``stride - 1`` of them
+  beyond the full size (onnxruntime rejects more; so does ``from_onnx``). SAME with
+  ``dk < s`` and no ``output_shape`` is ambiguous (onnxruntime 1.32 returns the full size);
+  ``from_onnx`` raises there.
 - The ``onnx`` package's reference evaluator rejects ``output_shape`` with
   ``auto_pad=NOTSET``, which the spec text and onnxruntime accept.
 
@@ -59,7 +64,9 @@ from typing import Any
 import numpy as np
 
 from . import _checks
+from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple
+from .shapes import output_padding_for
 
 __all__ = ["FRAMEWORKS", "RISKS", "Solution", "TransposedConvSpec", "convert", "solve"]
 
@@ -190,13 +197,17 @@ class TransposedConvSpec:
         """Spatial output size for ``input_size``; raises ``ValueError`` when empty."""
         fn = "TransposedConvSpec.output_size"
         size = _ints(fn, "input_size", input_size, self.ndim, 1)
-        out = tuple((i - 1) * s + dk - lo - hi for i, s, dk, (lo, hi)
-                    in zip(size, self.stride, self.dilated_kernel, self.crop))
+        out = self._params().transposed_size(size)
         if any(o < 1 for o in out):
             raise ValueError(f"{fn}: input_size={size} gives an empty output {out}: crop="
                              f"{self.crop} removes the whole full output "
                              "(in-1)*stride + dilation*(kernel-1) + 1")
         return out
+
+    def _params(self) -> ConvParams:
+        """The crop as the padding of :class:`tconv._checks.ConvParams` (the home of the
+        output-size formula)."""
+        return ConvParams(self.kernel_size, self.stride, self.crop, self.dilation, 1)
 
     # ------------------------------------------------------------------ readers
     @classmethod
@@ -227,8 +238,6 @@ class TransposedConvSpec:
             if input_size is None:
                 raise ValueError(f"{fn}: output_size={output_size} needs input_size to solve "
                                  "output_padding")
-            from .shapes import output_padding_for
-
             if any(_ints(fn, "output_padding", output_padding, nd, 0)):
                 raise ValueError(f"{fn}: give output_padding={output_padding} or output_size="
                                  f"{output_size}, not both")
@@ -330,16 +339,23 @@ class TransposedConvSpec:
         ``output_padding`` must be smaller than the stride (the strict reading of the spec's
         "stride/dilation", which onnxruntime enforces).
 
+        An ``output_shape`` larger than the full output ``(in - 1)*s + dk`` (a negative
+        total padding) appends its extra outputs at the end, as ONNX's conformance data
+        (``test_convtranspose_output_shape``) and onnxruntime do.
+
         Raises:
-            ValueError: for ``pads`` with ``auto_pad`` other than NOTSET, or a requested size
-                larger than the full output (negative total padding), where the spec's
-                split is ambiguous and onnxruntime handles it inconsistently.
+            ValueError: for ``pads`` with ``auto_pad`` other than NOTSET, an ``output_shape``
+                ``stride`` or more beyond the full output (onnxruntime rejects it), or SAME
+                with ``dilation*(kernel - 1) + 1 < stride``, where the spec's split of a
+                negative total is ambiguous.
 
         Examples:
             >>> TransposedConvSpec.from_onnx([3], [2], auto_pad="SAME_UPPER").crop
             ((0, 1),)
             >>> TransposedConvSpec.from_onnx([3], [2], output_shape=[10], input_size=5).crop
             ((1, 0),)
+            >>> TransposedConvSpec.from_onnx([3], [3], output_shape=[10], input_size=3).crop
+            ((0, -1),)
         """
         fn = "TransposedConvSpec.from_onnx"
         nd = len(kernel_shape)
@@ -375,18 +391,28 @@ class TransposedConvSpec:
         else:
             want = None
         size = _ints(fn, "input_size", input_size if input_size is not None else 1, nd, 1)
+        full = ConvParams(k, s, ((0, 0),) * nd, d, 1).transposed_size(size)
         crop = []
         for i in range(nd):
             if want is None:    # SAME_*: output_shape = in*s, so total = dk - s + op
                 total = dk[i] - s[i] + op[i]
+                if total < 0:
+                    raise ValueError(
+                        f"{fn}: with auto_pad={mode!r} the total padding {total} is negative in "
+                        f"dim {i} (kernel_shape={list(k)}, strides={list(s)}, dilations="
+                        f"{list(d)}): the spec's split of a negative total is ambiguous and "
+                        "onnxruntime returns the full size instead of in*stride")
             else:
-                total = s[i] * (size[i] - 1) + op[i] + dk[i] - want[i]
-            if total < 0:
-                raise ValueError(
-                    f"{fn}: the total padding {total} is negative in dim {i} (kernel_shape="
-                    f"{list(k)}, strides={list(s)}, output_shape="
-                    f"{list(want) if want else 'in*stride'}): the spec's split of a negative "
-                    "total is ambiguous and onnxruntime handles it inconsistently")
+                total = full[i] + op[i] - want[i]
+                if want[i] - full[i] >= s[i]:
+                    raise ValueError(
+                        f"{fn}: output_shape={list(want)} is {want[i] - full[i]} beyond the "
+                        f"full output {list(full)} in dim {i}; at most strides - 1 = "
+                        f"{s[i] - 1} extra outputs can be appended (onnxruntime's rule: the "
+                        "input size implied by the output_shape must be the given one)")
+                if total < 0:   # the extra outputs go at the end (ONNX's conformance data)
+                    crop.append((0, total - op[i]))
+                    continue
             if mode == "SAME_UPPER":
                 start, end = total // 2, total - total // 2
             else:
@@ -760,9 +786,9 @@ def solve(input_size: int, output_size: int, *, kernel_sizes: Sequence[int] = ra
     for k in ks:
         for s in ss:
             for d in ds:
-                dk = d * (k - 1) + 1
-                for p in range(dk):
-                    op = n_out - ((n_in - 1) * s - 2 * p + dk)
+                for p in range(d * (k - 1) + 1):
+                    op = n_out - ConvParams((k,), (s,), ((p, p),), (d,), 1).transposed_size(
+                        (n_in,))[0]
                     if not 0 <= op < max(s, d):
                         continue
                     spec = TransposedConvSpec.from_torch(k, s, p, op, d, ndim=1)

@@ -190,12 +190,11 @@ def conv_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike, stride: 
                             stride=stride, padding=padding, dilation=dilation, groups=groups,
                             transposed=False)
     size = xb.shape[2:]
-    out = tuple((i + lo + hi - d * (k - 1) - 1) // s + 1 for i, (lo, hi), d, k, s
-                in zip(size, p.pad, p.dilation, p.kernel, p.stride))
+    out = p.conv_size(size)
     _check_grad_shape(fn, gy, (xb.shape[0], w.shape[0], *out), batched)
-    # grad_x: the transposed conv of grad_out, cropped by the conv's padding
-    op = tuple(i - ((o - 1) * s - lo - hi + d * (k - 1) + 1) for i, o, s, (lo, hi), d, k
-               in zip(size, out, p.stride, p.pad, p.dilation, p.kernel))
+    # grad_x: the transposed conv of grad_out, cropped by the conv's padding; output_padding
+    # restores the input rows the strided conv never read
+    op = tuple(i - m for i, m in zip(size, p.transposed_size(out)))
     pt = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups, op)
     gx = gemm.conv_transpose(gy, w, pt, tuple(size))
     gw = _conv_weight_grad(gy, xb, p.kernel, p.stride, p.pad, p.dilation, p.groups)

@@ -124,7 +124,6 @@ def conv_matrix(weight: ArrayLike, input_shape: IntOrTuple, stride: IntOrTuple =
     p = _checks.conv_params(fn, x_shape=(1, w.shape[1] * g, *size), weight_shape=tuple(w.shape),
                             bias_shape=None, stride=stride, padding=padding, dilation=dilation,
                             groups=g, transposed=False)
-    out = tuple((i + lo + hi - d * (k - 1) - 1) // s + 1
-                for i, (lo, hi), d, k, s in zip(size, p.pad, p.dilation, p.kernel, p.stride))
+    out = p.conv_size(size)
     return build_matrix(w.astype(dtype, copy=False), size, out, p.stride, p.pad_lo, p.dilation,
                         g, sparse=sparse)

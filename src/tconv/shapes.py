@@ -8,18 +8,40 @@ Per spatial dim, with kernel ``k``, stride ``s``, padding ``p``, dilation ``d``:
 ``conv_transpose`` inverts ``conv`` in shape: a strided conv maps ``s`` input sizes to one
 output size, and ``output_padding`` in ``[0, s)`` picks which of them to restore.
 
-Cross-framework conventions (PyTorch / Keras / ONNX / JAX) live in :mod:`tconv.conventions`
-and are re-exported here as :func:`convert`, :func:`solve` and :class:`TransposedConvSpec`.
+The formulas themselves have one home each, on the validated parameters
+(:class:`tconv._checks.ConvParams`): ``conv_size``, ``transposed_size`` and the
+``output_padding_for`` solve; the functions here validate user arguments and call them.
+
+Cross-framework conventions (PyTorch / Keras / ONNX / JAX: :func:`~tconv.conventions.convert`,
+:func:`~tconv.conventions.solve`, :class:`~tconv.conventions.TransposedConvSpec`) live in
+:mod:`tconv.conventions`, which builds on this module (never the other way round). Reading
+them from ``tconv.shapes`` still works, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
-from . import _checks
-from ._typing import IntOrTuple, PaddingArg
-from .conventions import TransposedConvSpec, convert, solve
+import warnings
+from typing import Any
 
-__all__ = ["TransposedConvSpec", "conv_output_size", "conv_transpose_output_size", "convert",
-           "output_padding_for", "solve"]
+from . import _checks
+from ._checks import ConvParams
+from ._typing import IntOrTuple, PaddingArg
+
+__all__ = ["conv_output_size", "conv_transpose_output_size", "output_padding_for"]
+
+#: names whose home is :mod:`tconv.conventions`, readable here for compatibility
+_MOVED = ("FRAMEWORKS", "RISKS", "Solution", "TransposedConvSpec", "convert", "solve")
+
+
+def __getattr__(name: str) -> Any:
+    """Forward the names that moved to :mod:`tconv.conventions` (compatibility only)."""
+    if name in _MOVED:
+        import importlib
+
+        warnings.warn(f"tconv.shapes.{name} moved to tconv.conventions.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("tconv.conventions"), name)
+    raise AttributeError(f"module 'tconv.shapes' has no attribute {name!r}")
 
 
 def _dims(fn: str, input_size: IntOrTuple) -> tuple[int, ...]:
@@ -80,8 +102,7 @@ def conv_output_size(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: In
             raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions "
                              f"(stride={s})")
         return size
-    out = tuple((i + lo + hi - di * (kk - 1) - 1) // st + 1
-                for i, kk, st, di, (lo, hi) in zip(size, k, s, d, pad))
+    out = ConvParams(k, s, pad, d, 1).conv_size(size)
     if any(o < 1 for o in out):
         raise ValueError(f"{fn}: the dilated kernel dilation*(kernel-1)+1="
                          f"{tuple(di * (kk - 1) + 1 for kk, di in zip(k, d))} does not fit in "
@@ -135,9 +156,7 @@ def conv_transpose_output_size(input_size: IntOrTuple, kernel_size: IntOrTuple,
     p = _checks.conv_params(fn, x_shape=(1, 1, *size), weight_shape=(1, 1, *k), bias_shape=None,
                             stride=stride, padding=padding, dilation=dilation, groups=1,
                             transposed=True, output_padding=output_padding)
-    return tuple((i - 1) * st - lo - hi + di * (kk - 1) + op + 1
-                 for i, kk, st, di, (lo, hi), op in zip(size, k, p.stride, p.dilation, p.pad,
-                                                         p.output_padding))
+    return p.transposed_size(size)
 
 
 def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_size: IntOrTuple,
@@ -184,12 +203,4 @@ def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_s
     p = _checks.conv_params(fn, x_shape=(1, 1, *size), weight_shape=(1, 1, *k), bias_shape=None,
                             stride=stride, padding=padding, dilation=dilation, groups=1,
                             transposed=True, check_empty=False)
-    base = tuple((i - 1) * st - lo - hi + di * (kk - 1) + 1
-                 for i, kk, st, di, (lo, hi) in zip(size, k, p.stride, p.dilation, p.pad))
-    lo_hi = tuple((b, b + st - 1) for b, st in zip(base, p.stride))
-    if any(not lo <= w <= hi for w, (lo, hi) in zip(want, lo_hi)):
-        raise ValueError(
-            f"{fn}: requested an output size of {want}, but valid sizes range from "
-            f"{tuple(lo for lo, _ in lo_hi)} to {tuple(hi for _, hi in lo_hi)} "
-            f"(for an input of {size})")
-    return tuple(w - b for w, b in zip(want, base))
+    return p.output_padding_for(fn, size, want)
