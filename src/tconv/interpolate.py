@@ -47,6 +47,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -81,18 +82,38 @@ _REPEAT_BAND = 1 << 17
 # Per-axis tables: PyTorch's index and weight arithmetic, one axis at a time
 # ----------------------------------------------------------------------------------------
 
+def cubic_near(d: Any, a: Any = CUBIC_A) -> Any:
+    """Keys' cubic convolution kernel for ``0 <= d <= 1``: ``((a + 2)d - (a + 3)) d^2 + 1``."""
+    return ((a + 2) * d - (a + 3)) * d * d + 1
+
+
+def cubic_far(d: Any, a: Any = CUBIC_A) -> Any:
+    """Keys' cubic convolution kernel for ``1 <= d < 2``: ``((a d - 5a) d + 8a) d - 4a``."""
+    return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+
+def keys_cubic(d: Any, a: Any = CUBIC_A) -> Any:
+    """Keys' cubic convolution kernel ``W(d)`` at a scalar distance ``d`` (the home of this
+    kernel, with :func:`cubic_near` and :func:`cubic_far`; ``a = -0.75`` is PyTorch's and
+    OpenCV's, ``-0.5`` Keys' own). Exact on ``fractions.Fraction`` (:mod:`tconv.kernels`)::
+
+        W(d) = ((a + 2)|d| - (a + 3)) d^2 + 1          for |d| <= 1
+        W(d) = ((a|d| - 5a)|d| + 8a)|d| - 4a            for 1 < |d| < 2, else 0
+    """
+    d = abs(d)
+    if d <= 1:
+        return cubic_near(d, a)
+    return cubic_far(d, a) if d < 2 else 0 * d
+
+
 def _cubic_weights(t: np.ndarray, a: float = CUBIC_A) -> np.ndarray:
     """Keys cubic convolution weights of taps at offsets -1, 0, 1, 2 from ``floor(src)``.
 
-    ``t`` is the fractional position in ``[0, 1]``; ATen's ``get_cubic_upsample_coefficients``.
+    ``t`` is the fractional position in ``[0, 1]``; ATen's ``get_cubic_upsample_coefficients``
+    (the branch of each tap fixed, as ATen's, so the weights match it to the last bit).
     """
-    def near(d: np.ndarray) -> np.ndarray:      # |d| <= 1
-        return ((a + 2) * d - (a + 3)) * d * d + 1
-
-    def far(d: np.ndarray) -> np.ndarray:       # 1 < |d| < 2
-        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-
-    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+    return np.stack([cubic_far(t + 1, a), cubic_near(t, a), cubic_near(1 - t, a),
+                     cubic_far(2 - t, a)], axis=-1)
 
 
 def _scale(n_in: int, n_out: int, align_corners: bool, scale_factor: float | None,
@@ -107,7 +128,8 @@ def _scale(n_in: int, n_out: int, align_corners: bool, scale_factor: float | Non
 
 def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
                 scale_factor: float | None, opmath: type = np.float64,
-                nearest_2d: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                nearest_2d: bool = False, cubic_a: float = CUBIC_A
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Source indices and weights, both ``(n_out, K)``, of one axis (index -1: no tap).
 
     Positions and weights are computed in ``opmath`` (float32 for float32 data, as ATen
@@ -157,7 +179,7 @@ def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
     t = np.clip(src - i0.astype(opmath), opmath(0), opmath(1))
     if cubic:
         idx = np.clip(i0[:, None] + np.arange(-1, 3), 0, n_in - 1)
-        return idx, _cubic_weights(t)
+        return idx, _cubic_weights(t, cubic_a)
     i1 = i0 + (i0 < n_in - 1)
     return np.stack([i0, i1], axis=1), np.stack([opmath(1) - t, t], axis=1)
 
@@ -758,7 +780,8 @@ def _output_size(fn: str, spatial: tuple[int, ...], size: object, scale_factor: 
 def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None,
-                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Array:
+                recompute_scale_factor: bool | None = None, antialias: bool = False, *,
+                cubic_a: float = CUBIC_A) -> Array:
     """Resample ``(N, C, *S)`` arrays exactly as ``torch.nn.functional.interpolate``.
 
     Fixed (non-learned) up- or down-sampling: every output sample is a fixed weighted sum
@@ -780,6 +803,9 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         antialias: ``"bilinear"``/``"bicubic"`` on 4-D input only: widen the filter by
             the down-sampling factor and renormalise it at the borders (Pillow's
             resampling; bicubic then uses ``a = -0.5``).
+        cubic_a: keyword-only, ``"bicubic"`` without antialias only: Keys' coefficient
+            ``a`` (default ``-0.75``, PyTorch's and OpenCV's; ``-0.5`` is Keys' own, PIL's and
+            MATLAB's). Another value takes the per-axis table path.
 
     Returns:
         The resampled array; float32 and float64 input keep their dtype, float16 computes in
@@ -884,8 +910,15 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
                          f"input, got mode={mode!r} and input of shape {tuple(x.shape)}")
 
     dtype = _checks.result_dtype(fn, ("input", x))
+    if cubic_a != CUBIC_A:
+        if not _is_real(cubic_a) or not math.isfinite(cubic_a):
+            raise TypeError(f"{fn}: cubic_a={_checks.fmt(cubic_a)} must be a finite number")
+        if mode != "bicubic" or antialias:
+            raise ValueError(f"{fn}: cubic_a={_checks.fmt(cubic_a)} applies to "
+                             f"mode='bicubic' without antialias only, got mode={mode!r}, "
+                             f"antialias={antialias!r}")
     y = _resample(x.astype(dtype, copy=False), out_size, factors, mode, ac,
-                  antialias=bool(antialias))
+                  antialias=bool(antialias), cubic_a=float(cubic_a))
     return y.astype(np.float16) if x.dtype == np.float16 else y
 
 
@@ -931,7 +964,7 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
 
 def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
               mode: str, align_corners: bool, fast: bool = True,
-              antialias: bool = False) -> np.ndarray:
+              antialias: bool = False, cubic_a: float = CUBIC_A) -> np.ndarray:
     """Validated core: one pass per spatial axis; ``fast=False`` forces the gather path."""
     nd = x.ndim - 2
     spatial = x.shape[2:]
@@ -942,7 +975,9 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     fixed = {}
     # the fast path's block matrices hold zeros, and 0 * inf = nan would spread a non-finite
     # value over its whole block; a sum is a cheap test for one (overflow only costs speed)
-    if fast and kind in ("linear", "bicubic") and not align_corners and np.isfinite(x.sum()):
+    torch_cubic = cubic_a == CUBIC_A            # the fixed-phase and compiled paths hold it
+    if fast and torch_cubic and kind in ("linear", "bicubic") and not align_corners and \
+            np.isfinite(x.sum()):
         for d, (n, m, f) in enumerate(zip(spatial, out_size, factors)):
             s = m // n
             # float32 source positions are exact for power-of-two factors only; other
@@ -965,7 +1000,8 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
                     repeat[2 + d] = s
         if len(repeat) < 2 or set(repeat.values()) == {1}:
             repeat = {}
-    if (fast and nd == 2 and not fixed and not repeat and kind in ("linear", "bicubic")
+    if (fast and torch_cubic and nd == 2 and not fixed and not repeat
+            and kind in ("linear", "bicubic")
             and x.size >= _COMPILED_MIN and x.dtype in (np.float32, np.float64)):
         from ._algorithms import _native
         if _native.available():
@@ -975,7 +1011,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     y = x
     for d in order:
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
-                             opmath, nearest_2d=nd == 2)
+                             opmath, nearest_2d=nd == 2, cubic_a=cubic_a)
         taps = idx.shape[1]                         # block GEMMs beat gathers from ~3 taps
         gemm = taps > 2 or (taps == 2 and out_size[d] > spatial[d])
         if fast and gemm and y.size >= 1 << 16 and np.isfinite(y.sum()):

@@ -43,8 +43,9 @@ from ... import conv as np_conv
 from ... import io as tio
 from ..._algorithms._parallel import for_each, scratch
 from ...checkerboard import pixel_shuffle
+from ...interpolate import interpolate
 from ...kernels import subpixel_form
-from .model import UpscalerConfig, body_layers, cubic_weights, flatness_gate
+from .model import UpscalerConfig, body_layers, flatness_gate, weight_shapes
 
 __all__ = ["WEIGHTS_DIR", "conv_same", "weights_path", "load_model", "NumpyUpscaler",
            "TorchUpscaler", "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
@@ -73,36 +74,21 @@ def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
 
 
 def bicubic_upsample(x: np.ndarray, scale: int, a: float = -0.75) -> np.ndarray:
-    """Up-sample the last two axes by ``scale`` exactly like
-    ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)``.
-
-    Output ``o = q*s + r`` samples source ``(o + 0.5)/s - 0.5 = q + f_r + t_r`` with the
-    4-tap cubic (``a = -0.75``, torch's; the skip of the shipped models uses ``a = -0.5``) at
-    ``q + f_r - 1 .. q + f_r + 2``, indices clamped to the image (edge replication).
-    Separable: columns, then rows.
+    """Up-sample the last two axes of ``x (..., H, W)`` by ``scale`` with the core's cubic:
+    :func:`tconv.interpolate` (``mode="bicubic"``, ``cubic_a=a``), which equals
+    ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)`` for
+    ``a = -0.75`` (the skip of the shipped models uses ``a = -0.5``, Keys'/PIL's kernel with
+    torch's clamped indices).
 
     Examples:
         >>> bicubic_upsample(np.array([[0.0, 1.0]]), 2).round(4)   # = torch's, edge-clamped
         array([[-0.1055,  0.2266,  0.7734,  1.1055],
                [-0.1055,  0.2266,  0.7734,  1.1055]])
     """
-    return _cubic_axis(_cubic_axis(x, scale, -1, a), scale, -2, a)
-
-
-def _cubic_axis(x: np.ndarray, s: int, axis: int, a: float = -0.75) -> np.ndarray:
-    x = np.moveaxis(x, axis, -1)
-    n = x.shape[-1]
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 2)], mode="edge")
-    out = np.empty(x.shape[:-1] + (n, s), dtype=x.dtype)
-    for r in range(s):
-        src = (r + 0.5) / s - 0.5
-        f = math.floor(src)
-        w = cubic_weights(src - f, a)
-        acc = w[0] * xp[..., f + 1:f + 1 + n]
-        for j in range(1, 4):                      # tap q+f-1+j sits at padded q+f+1+j
-            acc = acc + w[j] * xp[..., f + 1 + j:f + 1 + j + n]
-        out[..., r] = acc
-    return np.moveaxis(out.reshape(x.shape[:-1] + (n * s,)), -1, axis)
+    x = np.asarray(x)
+    planes = x.reshape(1, -1, *x.shape[-2:])
+    y = interpolate(planes, scale_factor=scale, mode="bicubic", cubic_a=a)
+    return y.reshape(*x.shape[:-2], *y.shape[-2:])
 
 
 def receptive_radius(cfg: UpscalerConfig) -> int:
@@ -131,13 +117,27 @@ def load_model(path: str | pathlib.Path | None = None, scale: int = 2,
     if engine not in ENGINES:
         raise ValueError(f"load_model: engine={engine!r} must be one of {ENGINES}")
     path = weights_path(scale, head) if path is None else pathlib.Path(path)
-    arrays, meta = tio.load_weights(path)
-    if "config" not in meta:
-        raise ValueError(f"load_model: manifest entry of {str(path)!r} has no 'config'")
-    cfg = UpscalerConfig(**meta["config"])
-    if cfg.scale != scale:
-        raise ValueError(f"load_model: {str(path)!r} is a x{cfg.scale} model, "
-                         f"asked for scale={scale}")
+    found: dict[str, UpscalerConfig] = {}
+
+    def expect(meta: dict) -> dict[str, tuple[int, ...]]:
+        # the manifest's config says which arrays, of which shapes, the model needs
+        conf = meta.get("config")
+        if not isinstance(conf, dict):
+            raise ValueError(f"load_model: the manifest entry of {str(path)!r} has no "
+                             "'config' table")
+        try:
+            cfg = UpscalerConfig(**conf)
+        except TypeError as exc:
+            raise ValueError(f"load_model: the manifest config of {str(path)!r} is not an "
+                             f"up-scaler config ({exc})") from None
+        if cfg.scale != scale:
+            raise ValueError(f"load_model: {str(path)!r} is a x{cfg.scale} model, "
+                             f"asked for scale={scale}")
+        found["cfg"] = cfg
+        return weight_shapes(cfg)
+
+    arrays, meta = tio.load_weights(path, expect=expect)
+    cfg = found["cfg"]
     cls = NumpyUpscaler if engine == "numpy" else TorchUpscaler
     return cls(cfg, arrays)
 
@@ -382,7 +382,7 @@ class TorchUpscaler:
     def __init__(self, cfg: UpscalerConfig, arrays: dict[str, np.ndarray]) -> None:
         import torch
 
-        from .model import Upscaler
+        from .network import Upscaler
 
         self.cfg = cfg
         self.module = Upscaler(cfg)

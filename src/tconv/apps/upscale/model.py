@@ -38,9 +38,20 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["UpscalerConfig", "Upscaler", "HEADS", "body_layers", "balance_phases",
-           "balance_head", "cubic_weights", "cubic_upsample_torch", "flatness_gate",
-           "flatness_gate_torch"]
+__all__ = ["UpscalerConfig", "HEADS", "body_layers", "weight_shapes", "balance_phases",
+           "balance_head", "cubic_phase_taps", "flatness_gate"]
+
+#: torch objects, defined in :mod:`tconv.apps.upscale.network` (which imports torch) and
+#: importable from here for convenience without importing torch with this module
+_TORCH_NAMES = ("Upscaler", "flatness_gate_torch", "cubic_upsample_torch")
+
+
+def __getattr__(name: str):
+    if name in _TORCH_NAMES:
+        from . import network
+
+        return getattr(network, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 HEADS = ("transposed", "pixel_shuffle", "resize_conv")
 
@@ -129,20 +140,56 @@ def body_layers(cfg: UpscalerConfig) -> list[tuple[int, int, int]]:
             + [(cfg.s, cfg.d, 1)])
 
 
-def cubic_weights(t: float, a: float = -0.75) -> list[float]:
-    """The 4 taps of Keys' cubic convolution at fractional offset ``t`` in [0, 1)
-    (:mod:`tconv.interpolate`'s table, as plain floats).
-
-    Taps sit at ``-1, 0, 1, 2`` relative to the sample's floor; ``a = -0.75`` is torch's,
-    ``a = -0.5`` PIL's and MATLAB's. The taps sum to 1 for every ``a``.
+def weight_shapes(cfg: UpscalerConfig) -> dict[str, tuple[int, ...]]:
+    """``name -> shape`` of every array of the model's state dict (what a weights file for
+    ``cfg`` must hold; checked by :func:`tconv.io.load_weights` before any data is read).
 
     Examples:
-        >>> [round(w, 4) for w in cubic_weights(0.25, -0.5)]
-        [-0.0703, 0.8672, 0.2266, -0.0234]
+        >>> shapes = weight_shapes(UpscalerConfig(scale=2))
+        >>> shapes["body.0.weight"], shapes["head.weight"], len(shapes)
+        ((56, 1, 5, 5), (56, 1, 9, 9), 23)
     """
-    from ...interpolate import _cubic_weights
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (cin, cout, k) in enumerate(body_layers(cfg)):
+        shapes[f"body.{2 * i}.weight"] = (cout, cin, k, k)
+        shapes[f"body.{2 * i}.bias"] = (cout,)
+        shapes[f"body.{2 * i + 1}.weight"] = (cout,)                 # PReLU slopes
+    s, k = cfg.scale, cfg.head_kernel
+    if cfg.head == "transposed":
+        shapes["head.weight"], shapes["head.bias"] = (cfg.d, 1, k, k), (1,)
+    elif cfg.head == "pixel_shuffle":
+        shapes["head.0.weight"], shapes["head.0.bias"] = (s * s, cfg.d, k, k), (s * s,)
+    else:
+        shapes["head.1.weight"], shapes["head.1.bias"] = (1, cfg.d, k, k), (1,)
+    return shapes
 
-    return [float(v) for v in _cubic_weights(np.asarray(t, dtype=np.float64), a)]
+
+def cubic_phase_taps(scale: int, a: float = -0.75) -> list[tuple[list[int], list[float]]]:
+    """``scale`` phases of integer-factor cubic up-sampling as ``(offsets, weights)``.
+
+    Output ``o = q*scale + r`` is ``sum_j weights_r[j] * x[q + offsets_r[j]]`` with indices
+    clamped to the image (edge replication), offsets within ``-2..2``. The taps are read
+    off :func:`tconv.interpolate` (``mode="bicubic"``, ``cubic_a=a``) applied to unit
+    impulses, so they are the core's cubic kernel by construction; the torch skip path
+    (:func:`tconv.apps.upscale.network.cubic_upsample_torch`) applies them with torch ops.
+
+    Examples:
+        >>> for offsets, weights in cubic_phase_taps(2, -0.5):
+        ...     print(offsets, [round(w, 4) for w in weights])
+        [-2, -1, 0, 1] [-0.0234, 0.2266, 0.8672, -0.0703]
+        [-1, 0, 1, 2] [-0.0703, 0.8672, 0.2266, -0.0234]
+    """
+    from ...interpolate import interpolate
+
+    n, q = 8, 4                                   # an interior input sample: no clamping
+    eye = np.eye(n).reshape(n, 1, 1, n)           # impulse i -> row i of the matrix
+    m = interpolate(eye, scale_factor=(1, scale), mode="bicubic", cubic_a=a)[:, 0, 0, :]
+    taps = []
+    for r in range(scale):
+        col = m[:, q * scale + r]
+        rows = np.flatnonzero(col)
+        taps.append(([int(i) - q for i in rows], [float(col[i]) for i in rows]))
+    return taps
 
 
 def _smoothstep(t):
@@ -196,53 +243,6 @@ def flatness_gate(x: np.ndarray, scale: int, low: float, high: float) -> np.ndar
     from ...interpolate import interpolate
 
     return interpolate(g[None, None], scale_factor=scale, mode="bilinear")[0, 0]
-
-
-def flatness_gate_torch(x, scale: int, low: float, high: float):
-    """:func:`flatness_gate` for ``(N, 1, H, W)`` torch tensors (no parameters)."""
-    torch = _torch()
-    F = torch.nn.functional
-    n, c, rows, cols = x.shape
-    win = F.unfold(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3)      # (N, C*9, H*W)
-    win = win.reshape(n, c, 9, rows * cols)
-    d = (win - win[:, :, 4:5]) * 255.0           # about the centre: no float32 cancellation
-    m = d.mean(dim=2)
-    var = (d * d).mean(dim=2) - m * m
-    std = var.clamp_min(1e-12).sqrt().reshape(n, c, rows, cols)
-    g = _smoothstep(((std - low) / (high - low)).clamp(0.0, 1.0))
-    return F.interpolate(g, scale_factor=scale, mode="bilinear", align_corners=False)
-
-
-def cubic_upsample_torch(x, scale: int, a: float = -0.75):
-    """Integer-factor cubic up-sampling of ``(N, C, H, W)`` in torch, for any ``a``.
-
-    Same sampling as ``interpolate(mode="bicubic", align_corners=False)`` (which it equals
-    for ``a = -0.75``): output ``o`` reads source ``(o + 0.5)/s - 0.5``, indices clamped to
-    the image. Separable: columns, then rows.
-    """
-    import math
-
-    torch = _torch()
-    F = torch.nn.functional
-
-    def axis(x, dim: int):
-        n = x.shape[dim]
-        xp = F.pad(x, (2, 2, 0, 0) if dim == -1 else (0, 0, 2, 2), mode="replicate")
-        outs = []
-        for r in range(scale):
-            src = (r + 0.5) / scale - 0.5
-            f = math.floor(src)
-            w = cubic_weights(src - f, a)
-            acc = w[0] * xp.narrow(dim, f + 1, n)
-            for j in range(1, 4):
-                acc = acc + w[j] * xp.narrow(dim, f + 1 + j, n)
-            outs.append(acc)
-        out = torch.stack(outs, dim=-1 if dim == -1 else -2)
-        shape = list(x.shape)
-        shape[dim] = n * scale
-        return out.reshape(shape)
-
-    return axis(axis(x, -1), -2)
 
 
 def balance_phases(weight: np.ndarray, stride: int, moments: int = 0) -> np.ndarray:
@@ -334,84 +334,3 @@ def balance_head(arrays: dict[str, np.ndarray], cfg: UpscalerConfig) -> dict[str
         b = np.asarray(arrays["head.0.bias"])
         out["head.0.bias"] = np.full_like(b, b.mean())
     return out
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError('the up-scaler model needs PyTorch: pip install "tconv[torch]"') \
-            from exc
-    return torch
-
-
-def Upscaler(cfg: UpscalerConfig):  # noqa: N802 - a factory that returns an nn.Module
-    """Build the torch module for ``cfg`` (imports torch on call)."""
-    return _build_class()(cfg)
-
-
-_CLASS = None
-
-
-def _build_class():
-    global _CLASS
-    if _CLASS is not None:
-        return _CLASS
-    torch = _torch()
-    nn = torch.nn
-    F = torch.nn.functional
-
-    class _Upscaler(nn.Module):
-        """FSRCNN body + head (+ bicubic skip). Shape: (N, 1, H, W) -> (N, 1, sH, sW)."""
-
-        def __init__(self, cfg: UpscalerConfig) -> None:
-            super().__init__()
-            self.cfg = cfg
-            layers: list = []
-            for cin, cout, k in body_layers(cfg):
-                layers += [nn.Conv2d(cin, cout, k, padding=k // 2), nn.PReLU(cout)]
-            self.body = nn.Sequential(*layers)
-            s, k = cfg.scale, cfg.head_kernel
-            if cfg.head == "transposed":
-                pad, opad = cfg.head_padding
-                self.head = nn.ConvTranspose2d(cfg.d, 1, k, stride=s, padding=pad,
-                                               output_padding=opad)
-            elif cfg.head == "pixel_shuffle":
-                self.head = nn.Sequential(nn.Conv2d(cfg.d, s * s, k, padding=k // 2),
-                                          nn.PixelShuffle(s))
-            else:
-                self.head = nn.Sequential(nn.Upsample(scale_factor=s, mode="nearest"),
-                                          nn.Conv2d(cfg.d, 1, k, padding=k // 2))
-            self.reset_parameters()
-
-        def reset_parameters(self) -> None:
-            for mod in self.body:
-                if isinstance(mod, nn.Conv2d):
-                    nn.init.kaiming_normal_(mod.weight, a=0.25, nonlinearity="leaky_relu")
-                    nn.init.zeros_(mod.bias)
-            for mod in self.head.modules():
-                if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
-                    nn.init.normal_(mod.weight, 0.0, 1e-3)
-                    nn.init.zeros_(mod.bias)
-
-        def head_parameters(self):
-            return list(self.head.parameters())
-
-        def body_parameters(self):
-            return list(self.body.parameters())
-
-        def forward(self, x):
-            out = self.head(self.body(x))
-            if self.cfg.gated:
-                out = out * flatness_gate_torch(x, self.cfg.scale, self.cfg.gate_low,
-                                                self.cfg.gate_high)
-            if self.cfg.skip:
-                if self.cfg.skip_a == -0.75:
-                    out = out + F.interpolate(x, scale_factor=self.cfg.scale, mode="bicubic",
-                                              align_corners=False)
-                else:
-                    out = out + cubic_upsample_torch(x, self.cfg.scale, self.cfg.skip_a)
-            return out
-
-    _CLASS = _Upscaler
-    return _CLASS
