@@ -36,6 +36,8 @@ import numpy as np
 
 from . import _checks
 from ._typing import Array, IntOrTuple
+from .interpolate import CUBIC_A as _CUBIC_A
+from .interpolate import keys_cubic
 
 __all__ = [
     "INITS",
@@ -56,8 +58,8 @@ __all__ = [
 _MODES = {"nearest": "nearest", "linear": "linear", "bilinear": "linear",
           "trilinear": "linear", "bicubic": "cubic", "cubic": "cubic"}
 
-#: PyTorch's cubic convolution coefficient (Keys 1981 uses -0.5; PyTorch and OpenCV -0.75).
-CUBIC_A = Fraction(-3, 4)
+#: PyTorch's cubic convolution coefficient (:data:`tconv.interpolate.CUBIC_A`), exact
+CUBIC_A = Fraction(_CUBIC_A)
 
 
 def _tent(u: Fraction) -> Fraction:
@@ -66,12 +68,7 @@ def _tent(u: Fraction) -> Fraction:
 
 
 def _cubic(u: Fraction, a: Fraction = CUBIC_A) -> Fraction:
-    u = abs(u)
-    if u <= 1:
-        return ((a + 2) * u - (a + 3)) * u * u + 1
-    if u < 2:
-        return ((a * u - 5 * a) * u + 8 * a) * u - 4 * a
-    return Fraction(0)
+    return Fraction(keys_cubic(u, a))
 
 
 def _box(u: Fraction) -> Fraction:
@@ -688,11 +685,9 @@ def zero_insertion_form(weight: object, bias: object = None, stride: IntOrTuple 
     fn = "zero_insertion_form"
     w, b, p = _transposed_layer(fn, weight, bias, stride, padding, output_padding, groups,
                                 dilation)
-    g = p.groups
-    cig, cog = w.shape[0] // g, w.shape[1]
-    flipped = np.flip(w, axis=tuple(range(2, w.ndim)))
-    v = flipped.reshape(g, cig, cog, *p.kernel).swapaxes(1, 2).reshape(g * cog, cig, *p.kernel)
-    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi + op) for k, d, (lo, hi), op
-                 in zip(p.kernel, p.dilation, p.pad, p.output_padding, strict=True))
-    return ZeroInsertionForm(weight=np.ascontiguousarray(v), bias=b, groups=g,
-                             stride=p.stride, pad=pads, dilation=p.dilation)
+    from ._algorithms.zero_insertion import flipped_conv_weight, zero_insertion_padding
+
+    v = flipped_conv_weight(w, p.groups)
+    return ZeroInsertionForm(weight=np.ascontiguousarray(v), bias=b, groups=p.groups,
+                             stride=p.stride, pad=zero_insertion_padding(p),
+                             dilation=p.dilation)

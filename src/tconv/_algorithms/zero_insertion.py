@@ -17,7 +17,12 @@ from ._im2col import conv_gemm
 
 def flipped_conv_weight(w: np.ndarray, groups: int) -> np.ndarray:
     """Transposed-conv weight ``(C_in, C_out/g, *K)`` -> conv weight ``(C_out, C_in/g, *K)``
-    of the equivalent direct convolution: channels swapped within each group, taps flipped."""
+    of the equivalent direct convolution: channels swapped within each group, taps flipped
+    (the home of this flip-and-swap).
+
+    Identity: ``conv_transpose(x, w) == conv(pad(insert_zeros(x)), flipped_conv_weight(w))``
+    with the padding of :func:`zero_insertion_padding`.
+    """
     c_in, cog, *k = w.shape
     wg = w.reshape(groups, c_in // groups, cog, *k).swapaxes(1, 2)  # (g, Cog, Cig, *K)
     wf = wg.reshape(groups * cog, c_in // groups, *k)
@@ -35,13 +40,19 @@ def inserted_zeros(x: np.ndarray, stride: tuple[int, ...]) -> np.ndarray:
     return up
 
 
+def zero_insertion_padding(p: ConvParams) -> tuple[tuple[int, int], ...]:
+    """``(low, high)`` zeros around the zero-inserted input, per dim (the home of this
+    formula): ``(d*(k-1) - lo, d*(k-1) - hi + output_padding)``; a negative amount crops."""
+    op = p.output_padding or (0,) * p.ndim
+    return tuple((d * (k - 1) - lo, d * (k - 1) - hi + o)
+                 for k, d, (lo, hi), o in zip(p.kernel, p.dilation, p.pad, op))
+
+
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
     up = inserted_zeros(x, p.stride)
-    pad = tuple((d * (k - 1) - lo, d * (k - 1) - hi + op)
-                for k, d, (lo, hi), op in zip(p.kernel, p.dilation, p.pad, p.output_padding))
-    return conv_gemm(up, flipped_conv_weight(w, p.groups), (1,) * p.ndim, pad, p.dilation,
-                     p.groups, out)
+    return conv_gemm(up, flipped_conv_weight(w, p.groups), (1,) * p.ndim,
+                     zero_insertion_padding(p), p.dilation, p.groups, out)
 
 
 def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
