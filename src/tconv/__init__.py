@@ -8,6 +8,7 @@ imports only NumPy and SciPy. ``tconv.nn`` (PyTorch layers), ``tconv.viz`` (figu
 from __future__ import annotations
 
 from . import checkerboard, conventions, kernels, shapes
+from ._algorithms._cost import explain_algorithm
 from .conv import ALGORITHMS, conv, conv_transpose
 from .grad import conv_backward, conv_transpose_backward
 from .interpolate import interpolate, resample_matrix
@@ -29,6 +30,7 @@ __all__ = [
     "conv_transpose",
     "conv_transpose_backward",
     "conv_transpose_output_size",
+    "explain_algorithm",
     "interpolate",
     "output_padding_for",
     "resample_matrix",

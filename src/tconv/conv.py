@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks
-from ._algorithms import direct, gemm, phase, scatter, zero_insertion
+from ._algorithms import _cost, direct, gemm, phase, scatter, zero_insertion
 from ._algorithms._im2col import conv_gemm
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
@@ -54,54 +54,13 @@ def choose_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
     """The algorithm ``"auto"`` runs for a batched input shape, validated parameters and the
     computation's dtype (``None``: rules for one dtype do not apply).
 
-    Cost model (validated against ``benchmarks/bench_conv_transpose.py``, see
-    ``benchmarks/RESULTS.md``): both candidates do the useful multiplies in large matrix
-    products; what differs is the memory traffic around them.
-
-    * depthwise (one input and one output channel per group) -> ``"direct"`` when numba is
-      installed and the stride is below 8 (compiled loops; on FCN x2 one pass that writes
-      ``y`` directly, 10x faster than phase),
-      else ``"phase"``: nothing to multiply in a matrix product; runs of phases are
-      broadcast multiply-adds, each output written once (gemm's col2im does prod(K) strided
-      adds: 10x slower for FCN x32).
-    * float32 with numba on an AVX-512 host -> ``"direct"`` where
-      :func:`tconv._algorithms.direct.segments_preferred` says so: one group, at least 6
-      output channels, rows of 16 or more outputs and a kernel longer than the stride
-      (DCGAN 128 -> 64 on 16x16, the 1-D and 3-D layers): register blocks over row
-      segments, each output written once, no product planes to sum.
-    * with numba, ``"direct"`` where :func:`tconv._algorithms.direct.preferred` says so:
-      ``C_in/g <= 8 * prod(stride)`` and a kernel longer than the stride (3-D layers, thin
-      inputs: up to 6x faster than gemm on small 3-D layers), or one output
-      channel per group (FSRCNN's head, 1.7x faster than gemm with 17-19 MB against torch's
-      25-27 MB). The compiled loops skip the ``C_out * prod(K)`` product planes of the phase
-      algorithm and the col2im of gemm.
-    * few output channels (``C_out/g <= 4``: DCGAN's RGB layer) -> ``"gemm"``: its
-      col2im adds only ``C_out * prod(K)`` numbers per input position, and it needs no
-      padded copy of the (much larger) input: b1/b2 use 10 MB where phase and torch use
-      26-38 MB, at equal or lower CPU time.
-    * wide output and small images (``C_out/g >= 8 * S_in[-1]``, DCGAN 4x4/8x8) ->
-      ``"gemm"``: its channels-last col2im adds runs of C_out numbers; phase would pay the
-      zero gap of a tiny grid (a 4x4 input computes a 5x5 grid: +56 % multiplies).
-    * ``"gemm"`` if the zero gap of the phase grid costs more than 25 % extra multiplies
-      (tiny images, long kernels).
-    * otherwise ``"phase"``: one product per block, contiguous tap sums, no
-      read-modify-write of the output (with numba the block's grid copy and its tap sums
-      plus pixel shuffle are compiled passes).
-
-    ``zero_insertion``, ``scatter`` and ``matrix`` are references and never chosen; without
-    numba (the ``tconv[fast]`` extra) neither is ``direct``.
+    The choice is the cost model's (:mod:`tconv._algorithms._cost`): shape features
+    (multiply-adds, taps per phase, channels per group, spatial sizes, dtype, stride, the
+    compiled kernels available) against calibrated constants. ``tconv.explain_algorithm``
+    prints the rule that fired. ``zero_insertion``, ``scatter`` and ``matrix`` are
+    references and never chosen; without numba neither is ``direct``.
     """
-    cig, cog = x_shape[1] // p.groups, weight_shape[1]
-    if cig == 1 and cog == 1:
-        return "direct" if direct.preferred(x_shape, weight_shape, p) else "phase"
-    if direct.preferred(x_shape, weight_shape, p) or (
-            dtype is not None and direct.segments_preferred(x_shape, weight_shape, p, dtype)):
-        return "direct"
-    if cog <= 4 or gemm.channels_last(x_shape, weight_shape):
-        return "gemm"
-    if phase.grid_overhead(tuple(x_shape[2:]), p.transposed_size(x_shape[2:]), p) > 1.25:
-        return "gemm"
-    return "phase"
+    return _cost.decide(x_shape, weight_shape, p, dtype).algorithm
 
 
 def _prepare(fn: str, x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None,

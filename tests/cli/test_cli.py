@@ -104,11 +104,11 @@ def test_bench_from_json_prints_a_saved_run(tmp_path, capsys):
     import json
     import pathlib
 
-    saved = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results_run_Z.json"
+    saved = pathlib.Path(__file__).resolve().parent / "data" / "saved_bench_run.json"
     assert main(["bench", "--from-json", str(saved)]) == 0
     out = capsys.readouterr().out
     assert "| c2 | auto (direct) |" in out
-    assert "targets met: 24 of 28" in out                  # run Z, as RESULTS.md records
+    assert "targets met: 24 of 28" in out                  # as the saved file records
     assert "| a1 tconv / torch | 1.27 | <= 1.25 | **no** |" in out
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"shapes": 3}))

@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from .._checks import ConvParams
-from . import _native, _parallel, phase
+from . import _cost, _native, _parallel, phase
 from ._im2col import on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
@@ -48,25 +48,9 @@ available = _native.available
 
 
 def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
-    """Whether the compiled loops beat the NumPy algorithms for this layer (forward pass and
-    both gradients).
-
-    A rule measured on the benchmark suite and a sweep of 1-3-D layers
-    (``benchmarks/RESULTS.md``): the BLAS-based algorithms pay a pass over
-    ``C_out * prod(K)`` product planes (or an im2col copy) for every ``C_in``-deep product, so
-    the direct loops win when ``C_in/g`` is small against ``prod(stride)`` (at most 8x) and a
-    phase has more than one tap (kernel longer than the stride), for depthwise layers below
-    the sub-pixel stride, and for one output channel per group (FSRCNN's head: 2x faster than
-    gemm, with less memory than torch). They lose on fat layers (DCGAN 512 -> 256) and when
-    the kernel equals the stride (U-Net).
-    """
-    if not available():
-        return False
-    cig, cog = x_shape[1] // p.groups, w_shape[1]
-    if cig == 1 and cog == 1:
-        return p.stride[-1] < phase.SUBPIXEL_MIN_STRIDE
-    overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
-    return overlap and (cog == 1 or cig <= 8 * math.prod(p.stride))
+    """Whether the compiled loops run this layer's forward pass and both gradients (the
+    rule is :func:`tconv._algorithms._cost.compiled_loops`)."""
+    return _cost.compiled_loops(x_shape, w_shape, p)
 
 
 #: output columns per compiled pass (two rows of accumulators stay in L1; measured 1024 ->
@@ -148,32 +132,22 @@ TILE_MARGIN = 32
 
 
 def _tiles_apply(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:
-    """float32, one group, an AVX-512 host, and output channels that fill at least 3/4 of
-    the kernel's blocks of TILE_MR rows (a 1-channel head would multiply 8x the work)."""
-    from ._matmul import _host_avx512
-    from ._native_kernels import TILE_MR
-
-    blocks = -(-c_out // TILE_MR)
-    return (TILED and groups == 1 and np.dtype(dtype) == np.float32
-            and 4 * c_out >= 3 * blocks * TILE_MR and _host_avx512())
+    """The register-block kernels apply (:func:`tconv._algorithms._cost.register_blocks`)."""
+    return _cost.register_blocks(dtype, groups, c_out)
 
 
 def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        dtype: np.typing.DTypeLike) -> bool:
-    """Whether the forward pass runs ``igemm_segs`` and beats the BLAS-based algorithms:
-    float32 where :func:`_tiles_apply`, outputs stored in place, rows long enough for
-    segments, a kernel longer than the stride (several taps a phase, whose product
-    planes phase and gemm would sum) and at most SEG_MAX_TERMS terms a phase. Measured
-    (``benchmarks/RESULTS.md``, tenth stop; first quartiles of 30 calls, alternating
-    processes): a3 13.8-14.2 against phase's 17.0-18.2 ms, e1 9.6 against 10.7-12.8; where
-    each phase has one tap (U-Net's k2 s2) the two tie (medians over four pairs: phase
-    7.5-8.5, segments 7.1-11.0 ms), so phase stays.
-    """
-    if (not available() or not SEGMENTS or p.groups != 1 or np.dtype(dtype) != np.float32
-            or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride,
-                                                                p.dilation))
-            or not _tiles_apply(dtype, 1, w_shape[1])):
-        return False
+    """Whether the forward pass runs ``igemm_segs`` (the rule is
+    :func:`tconv._algorithms._cost.segments`)."""
+    return available() and _cost.segments(x_shape, w_shape, p, dtype)
+
+
+def segments_fit(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                 min_terms: int, max_terms: int, cost: float) -> bool:
+    """Every phase has ``min_terms`` to ``max_terms`` terms (outputs stored in place, a
+    block's weights in L1) and the row segments compute at most ``cost`` times the columns
+    of the flat walk."""
     n, c_in, *size = x_shape
     out = p.transposed_size(size)
     plan = phase.cached_plan(n, tuple(size), out, p)
@@ -182,9 +156,9 @@ def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
     from ._native_kernels import SEG_VECTORS
 
     terms = np.diff(_phase_terms(plan, c_in)[3])
-    return (int(terms.min()) >= STORE_MIN_TERMS and int(terms.max()) <= SEG_MAX_TERMS
+    return (int(terms.min()) >= min_terms and int(terms.max()) <= max_terms
             and _segment_groups(plan, n, w_shape[1], out, p.stride, SEG_VECTORS,
-                                SEGMENT_COST) is not None)
+                                cost) is not None)
 
 
 @functools.lru_cache(maxsize=64)
@@ -734,22 +708,9 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
 
 def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
                     ) -> bool:
-    """Whether :func:`grad_weight_tiles` is the weight gradient for this layer.
-
-    A rule measured against the im2col products and :func:`grad_weight` in alternating runs
-    (``benchmarks/RESULTS.md``): the tiles win when the gradient is thin (at most 256
-    numbers a row: ``C_out/g * prod(K)``) -- a product BLAS runs badly, with a long reduction
-    -- the group's rows fill a tile (``C_in/g >= 4``), each image has enough positions for
-    the vector loops (``prod(S_in) >= 256``) and the extra shifted copies of ``grad_out``
-    stay small against the copy of ``x`` the zero-gapped grid would need
-    (``C_in >= 2 * C_out * prod(stride) * (V - 1)``, ``V`` shifted copies).
-    """
-    if not available() or len(x_shape) < 3:
-        return False
-    cig, cog = x_shape[1] // p.groups, w_shape[1]
-    extra = math.prod(r + 1 for r in _reach(p)[1:]) - 1
-    return (cig >= 4 and math.prod(x_shape[2:]) >= 256 and cog * math.prod(p.kernel) <= 256
-            and x_shape[1] >= 2 * cog * p.groups * math.prod(p.stride) * extra)
+    """Whether :func:`grad_weight_tiles` is the weight gradient for this layer (the rule is
+    :func:`tconv._algorithms._cost.weight_tiles`)."""
+    return _cost.weight_tiles(x_shape, w_shape, p)
 
 
 #: numbers of x's rows of one group read per chunk of positions (about 256 KiB, in L2)

@@ -36,7 +36,7 @@ import itertools
 import numpy as np
 
 from .._checks import ConvParams
-from . import _matmul, _native, _parallel
+from . import _cost, _matmul, _native, _parallel
 from ._im2col import block_slices
 from ._matmul import matmul
 
@@ -94,10 +94,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
 
 def channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> bool:
-    """Whether col2im runs channels-last: when C_out/g is at least 8 times the last input
-    dim, which is the inner run of the channels-first block adds (DCGAN's 4x4 and 8x8
-    layers; measured in benchmarks/RESULTS.md)."""
-    return w_shape[1] >= 8 * x_shape[-1]
+    """Whether col2im runs channels-last (the rule is
+    :func:`tconv._algorithms._cost.gemm_channels_last`)."""
+    return _cost.gemm_channels_last(x_shape, w_shape)
 
 
 def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
@@ -160,12 +159,9 @@ def _phase_taps(k: int, s: int, pad: int, d: int) -> tuple[np.ndarray, np.ndarra
     """:func:`.phase.phase_taps` of every output phase ``r < s`` (one dim), as the flat
     arrays the compiled col2im reads: phase starts, taps, input offsets (output ``m*s + r``
     reads input ``m + offset``)."""
-    from .phase import phase_taps
+    from .phase import all_phase_taps
 
-    per = [phase_taps(r, k, s, d, pad) for r in range(s)]
-    start = np.concatenate([[0], np.cumsum([len(t) for t, _ in per])]).astype(np.int64)
-    return (start, np.concatenate([t for t, _ in per]).astype(np.int64),
-            np.concatenate([o for _, o in per]).astype(np.int64))
+    return all_phase_taps(k, s, d, pad)
 
 
 def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,

@@ -36,8 +36,8 @@ stride 2; :func:`macs` counts it.
 
 Depthwise layers (one input and one output channel per group) have nothing to multiply in
 a matrix product: runs of phases that read one input offset become broadcast multiply-adds;
-with a large stride (>= :data:`SUBPIXEL_MIN_STRIDE`) each channel is one small "sub-pixel"
-product instead (:func:`_depthwise_subpixel`).
+with a large stride (the cost model's ``subpixel_stride``) each channel is one small
+"sub-pixel" product instead (:func:`_depthwise_subpixel`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import ConvParams
-from . import _matmul, _native, _parallel
+from . import _cost, _matmul, _native, _parallel
 from ._im2col import flat_grid, on_grid
 from ._matmul import matmul
 
@@ -61,6 +61,26 @@ def phase_taps(r: int, k: int, s: int, d: int, lo: int) -> tuple[np.ndarray, np.
     num = r + lo - t * d
     keep = num % s == 0
     return t[keep], num[keep] // s
+
+
+def tap_phases(k: int, s: int, d: int, lo: int, count: int) -> list[int]:
+    """The output phases ``r < count`` (``count <= s``) that at least one tap reaches.
+
+    Tap ``t`` reaches phase ``(t*d - lo) mod s`` only, so there are at most ``k`` of them:
+    planning walks these, never all ``s`` phases (a stride of 10**9 has 10**9 phases)."""
+    return sorted({r for r in ((t * d - lo) % s for t in range(k)) if r < count})
+
+
+def all_phase_taps(k: int, s: int, d: int, lo: int) -> tuple[np.ndarray, ...]:
+    """:func:`phase_taps` of every phase ``r < s`` at once, as flat arrays: phase starts
+    (``s + 1``), taps and input offsets, in phase order -- O(k + s) NumPy, no loop over
+    phases."""
+    t = np.arange(k, dtype=np.int64)
+    r = (t * d - lo) % s
+    order = np.lexsort((t, r))
+    t, r = t[order], r[order]
+    start = np.searchsorted(r, np.arange(s + 1, dtype=np.int64)).astype(np.int64)
+    return start, t, (r + lo - t * d) // s
 
 
 @dataclass(frozen=True)
@@ -83,16 +103,20 @@ class _Plan:
 
 
 def _dims(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
-          ) -> tuple[list[list[tuple[int, int, np.ndarray, np.ndarray]]], list[int]]:
-    """Per spatial dim: ``(r, nq, taps, offsets)`` of every phase, and the zero gap needed
-    after each row so that every tap's window stays inside its own row or the gap."""
-    per_dim, gaps = [], []
+          ) -> tuple[list[list[tuple[int, int, np.ndarray, np.ndarray]]], list[int], bool]:
+    """Per spatial dim: ``(r, nq, taps, offsets)`` of every phase that has taps, the zero gap
+    needed after each row so that every tap's window stays inside its own row or the gap,
+    and whether every output phase has a tap."""
+    per_dim, gaps, complete = [], [], True
     for a in range(p.ndim):
         phases = []
-        for r in range(min(p.stride[a], out[a])):
+        count = min(p.stride[a], out[a])
+        rs = tap_phases(p.kernel[a], p.stride[a], p.dilation[a], p.pad_lo[a], count)
+        complete = complete and len(rs) == count
+        for r in rs:
             taps, offs = phase_taps(r, p.kernel[a], p.stride[a], p.dilation[a], p.pad_lo[a])
             phases.append((r, -(-(out[a] - r) // p.stride[a]), taps, offs))
-        used = [ph for ph in phases if len(ph[2])]
+        used = phases
         gap = 0
         if used:
             gap = max(0, max(-int(o.min()) for _, _, _, o in used),
@@ -100,18 +124,18 @@ def _dims(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
                       max(nq - size[a] for _, nq, _, _ in used))
         per_dim.append(phases)
         gaps.append(gap)
-    return per_dim, gaps
+    return per_dim, gaps, complete
 
 
 def grid_overhead(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> float:
     """``prod(S_pad) / prod(S_in)``: the extra products the zero gap costs (before halos)."""
-    _, gaps = _dims(size, out, p)
+    _, gaps, _ = _dims(size, out, p)
     return math.prod((s + g) / s for s, g in zip(size, gaps))
 
 
 def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
           list_phases: bool = True) -> _Plan:
-    per_dim, gaps = _dims(size, out, p)
+    per_dim, gaps, complete = _dims(size, out, p)
     padded = tuple(s + g for s, g in zip(size, gaps))
     steps = [int(np.prod(padded[a + 1:])) for a in range(p.ndim)]
     grid = n * int(np.prod(padded))
@@ -119,19 +143,15 @@ def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
                 for ph, st in zip(per_dim, steps))
     if not list_phases:  # the geometry only (the depthwise path walks runs of phases)
         used = [[o for _, _, t, o in ph if len(t)] for ph in per_dim]
-        complete = all(all(len(t) for _, _, t, _ in ph) for ph in per_dim)
         reach = sum(max(int(o.max()) for o in u) * st for u, st in zip(used, steps)) \
             if all(used) else 0
         return _Plan(padded, front, front + grid + max(reach, 0), (), complete)
-    phases, complete, end = [], True, front + grid
+    phases, end = [], front + grid
     k_steps = [math.prod(p.kernel[a + 1:]) for a in range(p.ndim)]
     image = math.prod(padded)
     as_ints = [[(r, nq, [int(v) for v in t], [int(v) for v in o]) for r, nq, t, o in ph]
                for ph in per_dim]
     for combo in itertools.product(*as_ints):
-        if any(len(taps) == 0 for _, _, taps, _ in combo):
-            complete = False
-            continue
         nq = tuple(c[1] for c in combo)
         length = grid - image + sum((q - 1) * st for q, st in zip(nq, steps)) + 1
         # flat tap index and flat input offset of every tap combination of this phase
@@ -199,7 +219,7 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         return 0
     cig, cog, ntap = c_in // p.groups, w_shape[1], int(np.prod(w_shape[2:]))
     if cig == 1 and cog == 1 and all(d == 1 for d in p.dilation) \
-            and p.stride[-1] >= SUBPIXEL_MIN_STRIDE:
+            and p.stride[-1] >= _cost.constants().subpixel_stride:
         nq, groups = _subpixel_plan(tuple(x_shape), p, out)
         per_channel = sum(math.prod(mc * (r1 - r0) for r0, r1, _, mc in combo)
                           for combo in itertools.product(*groups))
@@ -230,7 +250,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     depthwise = cig == 1 and cog == 1 and all(d == 1 for d in p.dilation)
     plan = cached_plan(n, tuple(size), out, p, not depthwise)
     y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
-    if depthwise and p.stride[-1] >= SUBPIXEL_MIN_STRIDE:
+    if depthwise and p.stride[-1] >= _cost.constants().subpixel_stride:
         return _depthwise_subpixel(x, w, p, y)
     if depthwise:
         return _depthwise(_padded_input(x, plan), w, p, plan, y)
@@ -315,7 +335,7 @@ def _sum_tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> t
     output rows (flat leading output row, flat grid offset of the row's first position);
     per phase of the last dim its taps (tap, offset) and output count; then the number of
     last-dim phases (``tmp``'s rows)."""
-    per_dim, gaps = _dims(size, out, p)
+    per_dim, gaps, _ = _dims(size, out, p)
     padded = [s + g for s, g in zip(size, gaps)]
     steps = [math.prod(padded[a + 1:]) for a in range(p.ndim)]
     lead = range(p.ndim - 1)
@@ -333,14 +353,17 @@ def _sum_tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> t
                 row_src.append(sum(q * st for q, st in zip(qs, steps)))
         lead_start.append(len(lead_t))
         row_start.append(len(row_out))
-    last = per_dim[-1]
-    xstart = np.cumsum([0] + [len(t) for _, _, t, _ in last])
-    xk = np.concatenate([t for _, _, t, _ in last])
-    xoff = np.concatenate([o for _, _, _, o in last])
-    nqx = [nq for _, nq, _, _ in last]
+    # the last dim's tables run over all its phases (the kernel indexes them by phase),
+    # built without a loop over the phases that have no taps
+    sx = min(p.stride[-1], out[-1])
+    xstart, xk, xoff = all_phase_taps(p.kernel[-1], p.stride[-1], p.dilation[-1],
+                                      p.pad_lo[-1])
+    xstart = xstart[:sx + 1]
+    xk, xoff = xk[:xstart[-1]], xoff[:xstart[-1]]
+    nqx = -(-(out[-1] - np.arange(sx, dtype=np.int64)) // p.stride[-1])
     ints = [np.asarray(v, dtype=np.int64) for v in (
         lead_start, lead_t, lead_off, row_start, row_out, row_src, xstart, xk, xoff, nqx)]
-    return (*ints, len(last))
+    return (*ints, sx)
 
 
 def _dim_runs(out: int, k: int, s: int, lo: int
@@ -355,7 +378,7 @@ def _dim_runs(out: int, k: int, s: int, lo: int
     """
     runs: list[list[int]] = []
     open_runs: dict[int, list[int]] = {}
-    for r in range(min(s, out)):
+    for r in tap_phases(k, s, 1, lo, min(s, out)):
         b, t0 = divmod(r + lo, s)
         for m in range(-(-(k - t0) // s)):
             t, off = t0 + m * s, b - m
@@ -375,16 +398,11 @@ def _dim_runs(out: int, k: int, s: int, lo: int
     return [(r0, r1, t, o) for r0, r1, t, o in runs], copies
 
 
-#: last-dim stride from which depthwise layers run as sub-pixel products (below it, the
-#: products' rows -- stride**ndim numbers -- are too short and the zero-gapped grid wins)
-SUBPIXEL_MIN_STRIDE = 8
-
-
 def _subpixel_groups(k: int, s: int, lo: int, out: int) -> list[tuple[int, int, int, int]]:
     """Per dim: ``(r0, r1, b, m_count)`` -- phases ``r0 <= r < r1`` share ``b = (r+lo)//s``,
     so phase ``r`` reads input ``q + b - m`` with tap ``(r + lo) % s + m*s`` (if ``< k``)."""
     groups: list[list[int]] = []
-    for r in range(min(s, out)):
+    for r in tap_phases(k, s, 1, lo, min(s, out)):
         b, t0 = divmod(r + lo, s)
         m = -(-(k - t0) // s)
         if groups and groups[-1][2] == b:

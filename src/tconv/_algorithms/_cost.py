@@ -1,0 +1,397 @@
+"""The cost model: which algorithm ``conv_transpose(..., algorithm="auto")`` runs, and which
+fast path inside it, decided in one place from the layer's shape features.
+
+Every candidate does the useful multiply-adds ``N * C_in * C_out/g * prod(S_in) * prod(K)``
+(``phase`` adds the zero gap of its grid); what differs is the memory traffic around them:
+
+* ``gemm``: one ``(C_out/g * prod(K), C_in/g)`` product per block, then col2im adds
+  ``C_out * prod(K)`` numbers per input position into ``y`` (strided read-modify-writes).
+* ``phase``: one product per sub-pixel phase block on a zero-gapped grid, then each phase's
+  tap planes summed into its outputs; each output written once.
+* ``direct`` (compiled, numba): each phase is an implicit product over shifted windows of the
+  grid -- no product planes, no col2im -- paid for with a loop that is slower per
+  multiply-add than BLAS when the reduction ``C_in/g * taps`` is long.
+
+The rules below compare those costs through a few constants (:class:`Constants`): their
+defaults are in this module, a calibrated set is read from ``cost_constants.json`` beside it
+(written by ``benchmarks/calibrate.py``) or from the file named by ``TCONV_COST_FILE``.
+:func:`decide` returns a :class:`Decision` that says which rule fired and why;
+``tconv.explain_algorithm`` prints it for a layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from .._checks import ConvParams
+from . import _native
+
+__all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
+           "compiled_loops", "register_blocks", "segments", "weight_tiles",
+           "gemm_channels_last", "host_avx512"]
+
+#: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
+CONSTANTS_FILE = pathlib.Path(__file__).with_name("cost_constants.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Constants:
+    """The cost model's constants (ratios of per-number costs, measured on one machine by
+    ``benchmarks/calibrate.py``; the defaults below hold on x86-64 with AVX2 or AVX-512)."""
+
+    #: compiled loops when ``C_in/g <= direct_depth * prod(stride)`` (and a phase has
+    #: several taps): the loop's per-multiply-add cost exceeds BLAS's by less than the
+    #: product planes / col2im pass it skips, which is ``C_out*prod(K)`` numbers against
+    #: ``C_in/g`` multiply-adds per output
+    direct_depth: float = 8.0
+    #: ... and also for reductions up to this many terms (``C_in/g`` times the taps of a
+    #: phase) when the layer has at most ``direct_max_cout`` output channels per group:
+    #: thin outputs make BLAS's products short and wide
+    direct_max_terms: int = 2048
+    direct_max_cout: int = 1
+    #: depthwise layers: compiled loops below this last-dim stride, sub-pixel products
+    #: (phase) from it on
+    subpixel_stride: int = 8
+    #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
+    #: no padded copy of the input is needed)
+    gemm_max_cout: int = 4
+    #: ``gemm`` with a channels-last col2im when ``C_out/g >= gemm_channels_last *
+    #: S_in[-1]`` (wide outputs, small images: phase would pay a large zero gap)
+    gemm_channels_last: float = 8.0
+    #: ``gemm`` when the phase grid computes more than this many times the useful products
+    phase_max_overhead: float = 1.25
+    #: register-block segments (AVX-512 float32): terms a phase from which outputs are
+    #: stored in place, the most terms whose weight block stays in L1, and how many more
+    #: columns segments may compute than the flat walk
+    segment_min_terms: int = 16
+    segment_max_terms: int = 2048
+    segment_cost: float = 1.25
+    #: compiled weight-gradient tiles: at most this many numbers per gradient row
+    #: (``C_out/g * prod(K)``), at least ``tiles_min_depth`` input channels per group and
+    #: ``tiles_min_positions`` input positions an image
+    tiles_max_row: int = 256
+    tiles_min_depth: int = 4
+    tiles_min_positions: int = 256
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Constants:
+        names = {f.name: f.type for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in values.items() if k in names}
+        return dataclasses.replace(cls(), **{
+            k: (int(v) if isinstance(getattr(cls(), k), int) else float(v))
+            for k, v in known.items()})
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> Constants:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return Constants()
+    return Constants.from_dict(data.get("constants", data) if isinstance(data, dict) else {})
+
+
+def constants() -> Constants:
+    """The constants in force: ``TCONV_COST_FILE`` if set, else the shipped calibration,
+    else the defaults."""
+    path = os.environ.get("TCONV_COST_FILE") or str(CONSTANTS_FILE)
+    return _load(path)
+
+
+@functools.lru_cache(maxsize=1)
+def host_avx512() -> bool:
+    """The processor has AVX-512F (the register-block kernels' 16-lane vectors are then one
+    register; elsewhere LLVM splits them and the portable loops are faster)."""
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:
+        return False
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except Exception:  # noqa: BLE001 - an unknown host: assume the portable kernels
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """The shape features the rules read."""
+
+    ndim: int
+    batch: int
+    c_in: int
+    c_out: int
+    groups: int
+    size: tuple[int, ...]
+    out: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: str | None
+    macs: int
+    cig: int
+    cog: int
+    #: most kernel taps a sub-pixel phase has along each dim, multiplied
+    taps_per_phase: int
+    #: the kernel reaches past the stride in some dim (phases have several taps)
+    overlap: bool
+    #: products of the phase grid over useful products (the zero gap)
+    grid_overhead: float
+    compiled: bool
+    avx512: bool
+
+
+def features(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+             dtype: np.typing.DTypeLike | None = None) -> Features:
+    from . import phase
+
+    size = tuple(x_shape[2:])
+    out = p.transposed_size(size)
+    cig, cog = x_shape[1] // p.groups, w_shape[1]
+    taps = math.prod(-(-k // max(s // math.gcd(s, d), 1))
+                     for k, s, d in zip(p.kernel, p.stride, p.dilation))
+    compiled = _native.available()
+    return Features(
+        ndim=len(size), batch=x_shape[0], c_in=x_shape[1], c_out=cog * p.groups,
+        groups=p.groups, size=size, out=out, kernel=p.kernel, stride=p.stride,
+        dtype=None if dtype is None else np.dtype(dtype).name,
+        macs=x_shape[0] * x_shape[1] * cog * math.prod(size) * math.prod(p.kernel),
+        cig=cig, cog=cog, taps_per_phase=taps,
+        overlap=any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation)),
+        grid_overhead=phase.grid_overhead(size, out, p) if all(size) else 1.0,
+        compiled=compiled, avx512=compiled and host_avx512())
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What ``auto`` runs for one layer and why."""
+
+    algorithm: str
+    #: compiled loops for both gradients in ``conv_transpose_backward``
+    backward_compiled: bool
+    #: register-block segments / tiles (AVX-512 float32 forward)
+    segments: bool
+    #: compiled weight-gradient tiles
+    weight_tiles: bool
+    reasons: tuple[str, ...]
+    features: Features
+
+    def __str__(self) -> str:
+        f = self.features
+        lines = [f"algorithm: {self.algorithm}",
+                 f"layer: N={f.batch} C_in={f.c_in} C_out={f.c_out} groups={f.groups} "
+                 f"S_in={f.size} K={f.kernel} stride={f.stride} -> S_out={f.out}"
+                 + (f" {f.dtype}" if f.dtype else ""),
+                 f"features: {f.macs:,} multiply-adds, C_in/g={f.cig}, C_out/g={f.cog}, "
+                 f"taps per phase={f.taps_per_phase}, phase grid overhead="
+                 f"{f.grid_overhead:.2f}, compiled kernels="
+                 f"{'yes' if f.compiled else 'no'}"
+                 + (" (AVX-512)" if f.avx512 else ""),
+                 "why:"]
+        lines += [f"  - {r}" for r in self.reasons]
+        back = "compiled loops" if self.backward_compiled else "im2col + matrix products"
+        if self.weight_tiles:
+            back += ", weight gradient in compiled tiles"
+        lines.append(f"backward: {back}")
+        return "\n".join(lines)
+
+
+def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                   c: Constants | None = None) -> bool:
+    """The compiled implicit products (``direct``, and its gradients) beat the BLAS-based
+    algorithms: depthwise layers below the sub-pixel stride; otherwise a kernel longer than
+    the stride (several taps a phase, whose product planes the others would sum) and a
+    short reduction: ``C_in/g <= direct_depth * prod(stride)``, or thin outputs
+    (``C_out/g <= direct_max_cout``) with at most ``direct_max_terms`` terms an output."""
+    if not _native.available():
+        return False
+    c = c or constants()
+    cig, cog = x_shape[1] // p.groups, w_shape[1]
+    if cig == 1 and cog == 1:
+        return p.stride[-1] < c.subpixel_stride
+    overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+    if not overlap:
+        return False
+    if cig <= c.direct_depth * math.prod(p.stride):
+        return True
+    taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
+    return cog <= c.direct_max_cout and cig * taps <= c.direct_max_terms
+
+
+def register_blocks(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:
+    """The AVX-512 register-block kernels apply: float32, one group, an AVX-512 host, and
+    output channels that fill at least 3/4 of the blocks of ``TILE_MR`` rows."""
+    from . import direct
+
+    if not (direct.TILED and groups == 1 and np.dtype(dtype) == np.float32
+            and _native.available() and host_avx512()):
+        return False
+    from ._native_kernels import TILE_MR
+
+    blocks = -(-c_out // TILE_MR)
+    return 4 * c_out >= 3 * blocks * TILE_MR
+
+
+def segments(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+             dtype: np.typing.DTypeLike, c: Constants | None = None) -> bool:
+    """The forward pass runs the register-block row segments and beats the BLAS-based
+    algorithms: :func:`register_blocks`, a kernel longer than the stride, between
+    ``segment_min_terms`` and ``segment_max_terms`` terms a phase, rows long enough that
+    segments compute at most ``segment_cost`` times the flat walk's columns."""
+    from . import direct
+
+    c = c or constants()
+    if (not direct.SEGMENTS or p.groups != 1 or x_shape[0] == 0
+            or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+            or not register_blocks(dtype, 1, w_shape[1])):
+        return False
+    return direct.segments_fit(x_shape, w_shape, p, c.segment_min_terms,
+                               c.segment_max_terms, c.segment_cost)
+
+
+def weight_tiles(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                 c: Constants | None = None) -> bool:
+    """The compiled weight-gradient tiles win: a thin gradient (at most ``tiles_max_row``
+    numbers a row, a product BLAS runs badly, with a long reduction), rows that fill a
+    tile, enough positions an image for the vector loops, and shifted copies of
+    ``grad_out`` small against the copy of ``x`` a zero-gapped grid would need."""
+    if not _native.available() or len(x_shape) < 3:
+        return False
+    c = c or constants()
+    from .direct import _reach
+
+    cig, cog = x_shape[1] // p.groups, w_shape[1]
+    extra = math.prod(r + 1 for r in _reach(p)[1:]) - 1
+    return (cig >= c.tiles_min_depth and math.prod(x_shape[2:]) >= c.tiles_min_positions
+            and cog * math.prod(p.kernel) <= c.tiles_max_row
+            and x_shape[1] >= 2 * cog * p.groups * math.prod(p.stride) * extra)
+
+
+def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+                       c: Constants | None = None) -> bool:
+    """gemm's col2im runs channels-last: ``C_out/g`` at least ``gemm_channels_last`` times
+    the last input dim (the inner run of the channels-first adds)."""
+    c = c or constants()
+    return w_shape[1] >= c.gemm_channels_last * x_shape[-1]
+
+
+def decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+           dtype: np.typing.DTypeLike | None = None, c: Constants | None = None) -> Decision:
+    """The algorithm and fast paths for a batched input shape, validated parameters and
+    the computation's dtype (``None``: rules for one dtype do not apply)."""
+    c = c or constants()
+    key = None if dtype is None else np.dtype(dtype).name
+    return _decide(tuple(x_shape), tuple(w_shape), p, key, c, _native.available())
+
+
+@functools.lru_cache(maxsize=256)
+def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+            dtype: str | None, c: Constants, compiled: bool) -> Decision:
+    f = features(x_shape, w_shape, p, dtype)
+    why: list[str] = []
+    loops = compiled_loops(x_shape, w_shape, p, c)
+    segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
+    tiles = weight_tiles(x_shape, w_shape, p, c)
+    if not compiled:
+        why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
+                   "failed compile): NumPy algorithms only")
+    if f.cig == 1 and f.cog == 1:
+        if loops:
+            why.append(f"depthwise, stride {p.stride[-1]} < {c.subpixel_stride}: compiled "
+                       "loops write each output once")
+            algo = "direct"
+        else:
+            why.append("depthwise: broadcast multiply-adds per phase, each output written "
+                       "once (sub-pixel products from stride "
+                       f"{c.subpixel_stride})")
+            algo = "phase"
+    elif loops:
+        if f.cig <= c.direct_depth * math.prod(p.stride):
+            why.append(f"kernel longer than the stride and a short reduction: C_in/g="
+                       f"{f.cig} <= {c.direct_depth:g} x prod(stride)="
+                       f"{c.direct_depth * math.prod(p.stride):g}; compiled loops skip the "
+                       "product planes")
+        else:
+            why.append(f"thin output (C_out/g={f.cog} <= {c.direct_max_cout}) with "
+                       f"{f.cig * f.taps_per_phase} <= {c.direct_max_terms} terms an "
+                       "output: compiled loops")
+        algo = "direct"
+    elif segs:
+        why.append("float32 on AVX-512, one group, several taps a phase, rows of 16 or "
+                   "more outputs: register-block segments, each output written once")
+        algo = "direct"
+    elif f.cog <= c.gemm_max_cout:
+        why.append(f"few output channels (C_out/g={f.cog} <= {c.gemm_max_cout}): col2im "
+                   "adds few numbers and no padded copy of the input is made")
+        algo = "gemm"
+    elif gemm_channels_last(x_shape, w_shape, c):
+        why.append(f"wide output on small images (C_out/g={f.cog} >= "
+                   f"{c.gemm_channels_last:g} x S_in[-1]={x_shape[-1]}): channels-last "
+                   "col2im, no zero gap")
+        algo = "gemm"
+    elif f.grid_overhead > c.phase_max_overhead:
+        why.append(f"the phase grid's zero gap costs {f.grid_overhead:.2f}x the products "
+                   f"(> {c.phase_max_overhead:g})")
+        algo = "gemm"
+    else:
+        why.append("one product per phase block, contiguous tap sums, each output written "
+                   "once")
+        algo = "phase"
+    if compiled and not loops and not segs:
+        why.append(f"compiled loops not chosen: C_in/g={f.cig} > {c.direct_depth:g} x "
+                   f"prod(stride)" if f.overlap else
+                   "compiled loops not chosen: each phase has one tap (kernel <= stride)")
+    return Decision(algorithm=algo, backward_compiled=loops, segments=segs,
+                    weight_tiles=tiles, reasons=tuple(why), features=f)
+
+
+def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,
+           padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1,
+           output_size: Any = None) -> ConvParams:
+    """Validated :class:`ConvParams` for a batched ``x_shape`` (as ``conv_transpose``)."""
+    from ..conv import transposed_params
+
+    p, _ = transposed_params("explain_algorithm", tuple(x_shape), tuple(w_shape), None,
+                             stride, padding, output_padding, groups, dilation, output_size)
+    return p
+
+
+def explain_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,
+                      padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                      dilation: Any = 1, *, dtype: np.typing.DTypeLike = np.float32,
+                      output_size: Any = None) -> Decision:
+    """Which algorithm ``conv_transpose(..., algorithm="auto")`` runs for these shapes, and why.
+
+    Returns a :class:`~tconv._algorithms._cost.Decision`; ``print()`` it for the reasons.
+
+    Args:
+        x_shape: the input's shape ``(N, C_in, *S_in)`` (or ``(C_in, *S_in)``).
+        w_shape: the weight's shape ``(C_in, C_out/groups, *K)``.
+        stride, padding, output_padding, groups, dilation, output_size: as in
+            :func:`tconv.conv_transpose`.
+        dtype: the computation's dtype.
+
+    Raises:
+        ValueError, TypeError: as :func:`tconv.conv_transpose` for invalid geometry.
+
+    Examples:
+        >>> import tconv
+        >>> d = tconv.explain_algorithm((1, 56, 32, 32), (56, 1, 9, 9), 2, 4, 1)
+        >>> d.algorithm in ("direct", "gemm")
+        True
+        >>> d.features.out
+        (64, 64)
+    """
+    x_shape, w_shape = tuple(int(v) for v in x_shape), tuple(int(v) for v in w_shape)
+    if len(x_shape) == len(w_shape) - 1:
+        x_shape = (1, *x_shape)
+    p = params(x_shape, w_shape, stride, padding, output_padding, groups, dilation,
+               output_size)
+    return decide(x_shape, w_shape, p, dtype)
