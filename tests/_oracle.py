@@ -2,17 +2,58 @@
 
 ``check_against_torch`` draws seeded inputs, compares shape and dtype before values, then
 compares the gradients of ``.sum() * g`` (a random cotangent). ``check_same_error`` asserts
-that both sides reject the same arguments.
+that both sides reject the same arguments for the same reason: ours with a
+``ValueError``/``TypeError`` whose message matches ``match``, torch with the exception type
+and message :data:`TORCH_REASONS` records for that reason.
+
+:data:`TOL` is the tests' one tolerance table (``conftest.py`` re-exports it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
 
+#: absolute tolerance per dtype, for values of order 1 (scaled by the reference's magnitude)
 TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
+
+#: how PyTorch reports each reason tconv gives: the ``match`` of tconv's message -> (the
+#: exception type torch raises, a regex of torch's message)
+TORCH_REASONS: dict[str, tuple[type[BaseException], str]] = {
+    # conv / conv_transpose
+    "stride": (RuntimeError, r"stride"),
+    "dilation": (RuntimeError, r"dilation should be greater than zero"),
+    "padding": (RuntimeError, r"padding"),
+    "output_padding": (RuntimeError, r"output padding must be smaller than either stride"),
+    "groups": (RuntimeError, r"groups"),
+    "channels": (RuntimeError, r"to have \d+ channels, but got \d+ channels"),
+    "empty": (RuntimeError, r"Output size is too small"),
+    "dims": (RuntimeError, r"Expected \dD \(unbatched\) or \dD \(batched\) input"),
+    "bias": (RuntimeError, r"expected bias to be 1-dimensional"),
+    "dtype": (RuntimeError, r"expected scalar type|should be the same"),
+    "kernel": (RuntimeError, r"Kernel size can't be greater than actual input size"),
+    "strided": (RuntimeError, r"padding='same' is not supported for strided convolutions"),
+    # interpolate
+    "mode='cubic' must be one of": (NotImplementedError, r"for the modes: nearest"),
+    "align_corners": (ValueError, r"align_corners option can only be set"),
+    "antialias=True needs": (ValueError, r"Anti-alias option is restricted"),
+    "both None": (ValueError, r"either size or scale_factor should be defined"),
+    "both given": (ValueError, r"only one of size or scale_factor should be defined"),
+    "empty output size": (RuntimeError, r"sizes should be greater than 0"),
+    "finite and positive": (RuntimeError, r"sizes should be greater than 0|without overflow"),
+    "must be an int": (TypeError, r"expected size to be one of int"),
+    "must be positive": (RuntimeError, r"sizes should be greater than 0"),
+    "must have 2 entries": (ValueError, r"must have the same number of spatial dimensions"),
+    "must have 3, 4 or 5 dims": (NotImplementedError, r"Only 3D, 4D and 5D input"),
+    "needs 3-D input": (NotImplementedError, r"linear mode needs 3D input"),
+    "needs 4-D input": (NotImplementedError, r"mode needs 4D input|Only 3D, 4D and 5D input"),
+    "needs 5-D input": (NotImplementedError, r"trilinear mode needs 5D input"),
+    "non-zero size": (RuntimeError, r"Non-empty \dD data tensor|sizes should be greater than 0"),
+    "not meaningful": (ValueError, r"recompute_scale_factor is not meaningful"),
+}
 
 
 def assert_close(actual: np.ndarray, expected: np.ndarray, dtype: np.dtype | None = None,
@@ -50,9 +91,33 @@ def check_against_torch(fn_np: Callable[..., np.ndarray], fn_torch: Callable[...
 
 
 def check_same_error(fn_np: Callable[[], object], fn_torch: Callable[[], object],
-                     match: str | None = None) -> None:
-    """Both sides must raise: ours ValueError/TypeError (matching ``match``), torch anything."""
+                     match: str | None = None, *,
+                     torch_error: type[BaseException] | tuple[type[BaseException], ...] | None
+                     = None, torch_match: str | None = None) -> None:
+    """Both sides reject the call for the same reason.
+
+    Ours raises ``ValueError``/``TypeError`` matching ``match``; torch raises ``torch_error``
+    with a message matching ``torch_match`` -- by default the entry of :data:`TORCH_REASONS`
+    for ``match`` (a reason without an entry fails, asking for one).
+    """
+    if torch_error is None or torch_match is None:
+        if match not in TORCH_REASONS:
+            pytest.fail(f"check_same_error: no torch reason recorded for match={match!r}; add "
+                        "its exception type and message regex to TORCH_REASONS in "
+                        "tests/_oracle.py, or pass torch_error= and torch_match=")
+        default_error, default_match = TORCH_REASONS[match]
+        torch_error = default_error if torch_error is None else torch_error
+        torch_match = default_match if torch_match is None else torch_match
     with pytest.raises((ValueError, TypeError), match=match):
         fn_np()
-    with pytest.raises(Exception):  # noqa: B017 - torch raises RuntimeError/ValueError/TypeError
+    try:
         fn_torch()
+    except BaseException as exc:  # noqa: BLE001 - the type is checked below
+        assert isinstance(exc, torch_error), (
+            f"torch raised {type(exc).__name__}({exc}), expected {torch_error} for the reason "
+            f"{match!r}")
+        assert re.search(torch_match, str(exc)), (
+            f"torch's message {str(exc)!r} does not give the reason {match!r} "
+            f"(regex {torch_match!r})")
+    else:
+        pytest.fail(f"torch accepted a call tconv rejects ({match!r})")

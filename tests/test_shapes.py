@@ -94,12 +94,12 @@ class TestOutputPaddingFor:
             with pytest.raises(ValueError, match="valid sizes range"):
                 tconv.output_padding_for(cfg.size, out, cfg.kernel, cfg.stride, cfg.padding,
                                          cfg.dilation)
-            return
-        assert tconv.output_padding_for(cfg.size, out, cfg.kernel, cfg.stride, cfg.padding,
-                                        cfg.dilation) == cfg.output_padding
-        # and conv maps that output size back to the input size
-        assert tconv.conv_output_size(out, cfg.kernel, cfg.stride, cfg.padding,
-                                      cfg.dilation)[0] >= cfg.size[0]
+        else:
+            assert tconv.output_padding_for(cfg.size, out, cfg.kernel, cfg.stride, cfg.padding,
+                                            cfg.dilation) == cfg.output_padding
+            # and conv maps that output size back to the input size
+            assert tconv.conv_output_size(out, cfg.kernel, cfg.stride, cfg.padding,
+                                          cfg.dilation)[0] >= cfg.size[0]
 
     def test_matches_torch_module(self):
         torch = pytest.importorskip("torch")
