@@ -1,4 +1,4 @@
-"""Shared training-loop pieces: atomic checkpoints, bit-exact resume, progress bars.
+"""Shared training-loop pieces: atomic checkpoints, bit-exact resume, progress bars, stops.
 
 A checkpoint is one ``dict`` saved with ``torch.save`` to a temporary file in the target's
 folder and moved into place with ``os.replace`` -- a crash mid-write leaves the previous
@@ -11,6 +11,15 @@ after step ``k`` and reloads it with :func:`set_rng_state` continues exactly as 
 uninterrupted run would, bit for bit, provided all randomness comes from the captured
 generators (torch's global one, an explicit ``torch.Generator``, NumPy's global one, or a
 ``numpy.random.Generator`` passed in).
+
+Nothing non-finite is ever saved or loaded: :func:`save_checkpoint` and
+:func:`load_checkpoint` refuse a state whose floating-point tensors hold NaN or infinity
+(a diverged run keeps its last good checkpoint).
+
+Stopping: inside :func:`interruptible` (the CLI wraps every training command in it), SIGTERM
+and Ctrl-C only *request* a stop; the loop finishes its step, writes a checkpoint and raises
+:class:`TrainingInterrupted`, which the CLI reports in one line (no traceback). A second
+signal stops at once (the last checkpoint on disk is still whole: writes are atomic).
 
 Example (training loop skeleton)::
 
@@ -28,16 +37,22 @@ Example (training loop skeleton)::
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import pathlib
 import random
+import signal
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "progress",
-           "atomic_write_bytes", "load_resume", "seed_everything"]
+           "atomic_write_bytes", "load_resume", "seed_everything", "check_run_dir",
+           "check_finite_state", "check_loss", "interruptible", "stop_requested",
+           "TrainingInterrupted", "check_int", "check_float"]
 
 
 def _torch():
@@ -66,6 +81,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> path
     import io
 
     torch = _torch()
+    check_finite_state(state, f"save_checkpoint({str(path)!r})")
     buf = io.BytesIO()
     torch.save(state, buf)
     return atomic_write_bytes(path, buf.getvalue())
@@ -90,6 +106,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ValueError(f"load_checkpoint: {str(path)!r} holds a {type(state).__name__}, "
                          "expected a dict")
+    check_finite_state(state, f"load_checkpoint({str(path)!r})")
     return state
 
 
@@ -202,3 +219,154 @@ def progress(iterable: Iterable[Any] | int | None = None, desc: str = "",
         return iter(iterable if iterable is not None else ())
     return tqdm(iterable, desc=desc, total=total, initial=initial, disable=disable,
                 dynamic_ncols=True, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# checks shared by the training commands
+
+
+def check_int(fn: str, name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int ``>= minimum``; ``ValueError``/``TypeError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{fn}: {name}={value!r} must be an integer >= {minimum}")
+    if value < minimum:
+        raise ValueError(f"{fn}: {name}={value} must be >= {minimum}")
+    return int(value)
+
+
+def check_float(fn: str, name: str, value: Any, minimum: float | None = None,
+                strict: bool = False, maximum: float | None = None,
+                max_strict: bool = False) -> float:
+    """``value`` as a finite float in the given range (``strict``: the bound excluded)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{fn}: {name}={value!r} must be a real number")
+    v = float(value)
+    lo = "" if minimum is None else (f" > {minimum:g}" if strict else f" >= {minimum:g}")
+    hi = "" if maximum is None else (f" < {maximum:g}" if max_strict else f" <= {maximum:g}")
+    rule = "a finite number" + lo + ("," if lo and hi else "") + hi
+    if not math.isfinite(v):
+        raise ValueError(f"{fn}: {name}={value!r} must be {rule}")
+    if minimum is not None and (v < minimum or (strict and v == minimum)):
+        raise ValueError(f"{fn}: {name}={value!r} must be {rule}")
+    if maximum is not None and (v > maximum or (max_strict and v == maximum)):
+        raise ValueError(f"{fn}: {name}={value!r} must be {rule}")
+    return v
+
+
+def check_run_dir(out: str | os.PathLike[str], resume: bool, overwrite: bool, fn: str,
+                  names: tuple[str, ...] = ("checkpoint.pt",)) -> pathlib.Path:
+    """Refuse to start a run in a folder that holds one, unless told what to do with it.
+
+    ``resume`` continues the run there; ``overwrite`` starts afresh and replaces its files.
+
+    Raises:
+        ValueError: both ``resume`` and ``overwrite``, or ``out`` is a file.
+        FileExistsError: ``out`` holds one of ``names`` and neither flag is given.
+    """
+    out = pathlib.Path(out)
+    if resume and overwrite:
+        raise ValueError(f"{fn}: --resume and --overwrite contradict each other: --resume "
+                         "continues the run in the folder, --overwrite replaces it")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{fn}: --out {str(out)!r} is a file; the run needs a folder")
+    found = [n for n in names if (out / n).exists()]
+    if found and not resume and not overwrite:
+        raise FileExistsError(f"{fn}: {str(out / found[0])!r} exists (a run is in "
+                              f"{str(out)!r}); pass --resume to continue it, --overwrite to "
+                              "start afresh and replace it, or choose another --out")
+    return out
+
+
+def check_finite_state(state: Any, where: str) -> None:
+    """Raise ``ValueError`` if any floating-point tensor or array in ``state`` (nested dicts,
+    lists, tuples) holds NaN or infinity, naming its key path."""
+    torch = _torch()
+
+    def walk(obj: Any, key: str) -> None:
+        if isinstance(obj, torch.Tensor):
+            if obj.is_floating_point() or obj.is_complex():
+                if not bool(torch.isfinite(obj).all()):
+                    raise ValueError(f"{where}: {key or 'value'} holds NaN or infinite values; "
+                                     "non-finite weights are never saved or loaded")
+        elif isinstance(obj, np.ndarray):
+            if obj.dtype.kind in "fc" and not bool(np.isfinite(obj).all()):
+                raise ValueError(f"{where}: {key or 'value'} holds NaN or infinite values; "
+                                 "non-finite weights are never saved or loaded")
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in ("history", "train"):       # logs may legitimately hold NaN
+                    continue
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                walk(v, f"{key}[{i}]")
+
+    walk(state, "")
+
+
+def check_loss(loss: float, step: int, fn: str, ckpt: pathlib.Path) -> None:
+    """Stop a diverged run: a non-finite loss raises ``ValueError`` before anything is saved
+    (the last good checkpoint stays)."""
+    if not math.isfinite(loss):
+        kept = (f"the last good checkpoint {str(ckpt)!r} is kept" if ckpt.exists()
+                else "no checkpoint was written")
+        raise ValueError(f"{fn}: the loss is {loss} after step {step}: training diverged "
+                         f"(try a lower learning rate); {kept}, nothing else is written")
+
+
+# ---------------------------------------------------------------------------------------------
+# stop requests (SIGTERM / Ctrl-C)
+
+
+class TrainingInterrupted(Exception):
+    """A run stopped on request after ``step``, with its checkpoint written."""
+
+    def __init__(self, fn: str, step: int, checkpoint: pathlib.Path | None, signum: int):
+        self.fn, self.step, self.checkpoint, self.signum = fn, step, checkpoint, signum
+        name = signal.Signals(signum).name if signum else "a stop request"
+        where = (f"checkpoint {str(checkpoint)!r} written; continue with --resume"
+                 if checkpoint is not None else "no checkpoint (not the writing process)")
+        super().__init__(f"{fn}: stopped by {name} after step {step}; {where}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell convention: 128 + the signal number."""
+        return 128 + (self.signum or signal.SIGINT)
+
+
+_STOP: dict[str, int | None] = {"signal": None}
+
+
+def stop_requested() -> int | None:
+    """The signal number of a pending stop request, or ``None``."""
+    return _STOP["signal"]
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within this block SIGTERM and SIGINT request a stop (see :func:`stop_requested`)
+    instead of killing the loop mid-step; a second signal raises ``KeyboardInterrupt``.
+
+    The previous handlers are restored on exit. Outside the main thread (where Python does
+    not allow handlers) the block changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if _STOP["signal"] is not None:
+            raise KeyboardInterrupt
+        _STOP["signal"] = signum
+
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.getsignal(s) for s in sigs}
+    _STOP["signal"] = None
+    try:
+        for s in sigs:
+            signal.signal(s, handler)
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        _STOP["signal"] = None

@@ -1,13 +1,24 @@
 """``tconv dcgan train|sample|compare``: a DCGAN whose generator up-sampling is selectable.
 
-Thin: arguments become :class:`tconv.apps.dcgan.DCGANConfig` and ``TrainConfig`` and go to
-the library. torch, Pillow and scikit-image are imported inside the functions.
+Trains a small DCGAN (Radford et al. 2016) whose x2 up-sampling steps are transposed
+convolutions, resize-convolutions or pixel shuffles, samples from a checkpoint, and compares
+the methods at an equal budget (checkerboard artifact score of the samples). Needs the torch
+and apps extras: pip install 'tconv[torch,apps]'.
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
+
+from ._train_options import (
+    add_device_args,
+    add_run_args,
+    every_help,
+    float_in,
+    int_at_least,
+    run_training,
+)
 
 __all__ = ["add_parser", "demo"]
 
@@ -16,17 +27,20 @@ _VARIANTS = _METHODS + ("transposed_icnr", "pixel_shuffle_icnr")
 
 EPILOG = """\
 Data (no downloads): 'skimage' (default) = random crops of the textures and photos that
-scikit-image ships; or a folder of images; or an MNIST/Fashion-MNIST IDX file you already
-have (gzip or not). Deterministic under --seed for a given --threads; --resume continues
-OUT/checkpoint.pt exactly where it stopped.
+scikit-image ships; or a folder of images (recursive; PNG/JPEG/TIFF/WebP, 8/16-bit, gray/
+RGB/RGBA; unreadable files are reported and skipped); or an MNIST/Fashion-MNIST IDX file you
+already have (gzip or not). Deterministic under --seed for a given --threads; --resume
+continues OUT/checkpoint.pt exactly where it stopped. A folder that holds a run is refused
+unless --resume or --overwrite. SIGTERM or Ctrl-C stops after the current step with a
+checkpoint. Runs unchanged under torchrun (--batch-size is the global batch).
 
 examples:
-  tconv dcgan train --steps 300 --out /tmp/dcgan
-  tconv dcgan train --steps 600 --out /tmp/dcgan --resume
-  tconv dcgan train --method resize_conv --data train-images-idx3-ubyte.gz --out /tmp/mnist
-  tconv dcgan sample --checkpoint /tmp/dcgan/checkpoint.pt --n 64 --out /tmp/samples.png
-  tconv dcgan compare --steps 300 --out /tmp/dcgan-compare
-  tconv dcgan compare --steps 300 --variants pixel_shuffle pixel_shuffle_icnr --out /tmp/ps
+  tconv dcgan train --steps 300 --out dcgan
+  tconv dcgan train --steps 600 --out dcgan --resume      # continues to step 600
+  tconv dcgan train --method resize_conv --data . --steps 300 --out dcgan-photos
+  tconv dcgan sample --checkpoint dcgan/checkpoint.pt --n 64 --out samples.png
+  tconv dcgan compare --steps 300 --out dcgan-compare
+  tconv dcgan compare --steps 300 --variants pixel_shuffle pixel_shuffle_icnr --out ps
 """
 
 
@@ -40,26 +54,34 @@ def _model_args(p: argparse.ArgumentParser, *, method: bool = True, init: bool =
         g.add_argument("--init", choices=("default", "icnr"), default="default",
                        help="'icnr': N(0, 0.02) base kernel copied to every phase "
                             "(pixel_shuffle, transposed); default: the paper's N(0, 0.02)")
-    g.add_argument("--image-size", type=int, default=32, help="power of two >= 8 (default 32)")
+    g.add_argument("--image-size", type=int_at_least(8), default=32,
+                   help="power of two >= 8 (default 32)")
     g.add_argument("--channels", type=int, choices=(1, 3), default=1)
-    g.add_argument("--latent-dim", type=int, default=64)
-    g.add_argument("--g-features", type=int, default=32)
-    g.add_argument("--d-features", type=int, default=32)
+    g.add_argument("--latent-dim", type=int_at_least(1), default=64)
+    g.add_argument("--g-features", type=int_at_least(1), default=32)
+    g.add_argument("--d-features", type=int_at_least(1), default=32)
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--data", default="skimage",
                    help="'skimage', a folder of images, or an IDX file (default: skimage)")
-    g.add_argument("--steps", type=int, default=2000, help="D+G update pairs (default 2000)")
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--lr", type=float, default=2e-4)
-    g.add_argument("--beta1", type=float, default=0.5)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--sample-every", type=int, default=500, help="PNG grid every N steps")
-    g.add_argument("--checkpoint-every", type=int, default=500)
-    g.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    g.add_argument("--steps", type=int_at_least(1), default=2000,
+                   help="D+G update pairs, >= 1 (default 2000)")
+    g.add_argument("--batch-size", type=int_at_least(1), default=64,
+                   help="global batch, >= 1 (divisible by the number of processes)")
+    g.add_argument("--lr", type=float_in(0.0, strict=True), default=2e-4, help="> 0")
+    g.add_argument("--beta1", type=float_in(0.0, maximum=1.0, max_strict=True), default=0.5,
+                   help="Adam's beta1, in [0, 1) (default 0.5)")
+    g.add_argument("--seed", type=int_at_least(0), default=0)
+    g.add_argument("--sample-every", type=int_at_least(0), default=500,
+                   help=every_help("PNG grid", 500))
+    g.add_argument("--checkpoint-every", type=int_at_least(0), default=500,
+                   help=every_help("checkpoint", 500))
+    g.add_argument("--threads", type=int_at_least(1), default=1,
+                   help="torch threads on the CPU, >= 1 (default 1)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_device_args(g)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -75,14 +97,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _train_args(t)
     t.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/dcgan"),
                    help="folder for checkpoint.pt and samples/ (default runs/dcgan)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_run_args(t)
     t.set_defaults(func=run_train)
 
     s = acts.add_parser("sample", help="write a grid of samples from a checkpoint",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     s.add_argument("--checkpoint", type=pathlib.Path, required=True)
-    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--seed", type=int, default=0, help="seed of z")
+    s.add_argument("--n", type=int_at_least(1), default=64,
+                   help="number of samples, >= 1 (default 64)")
+    s.add_argument("--seed", type=int_at_least(0), default=0, help="seed of z")
     s.add_argument("--out", type=pathlib.Path, default=pathlib.Path("samples.png"))
     s.set_defaults(func=run_sample)
 
@@ -94,8 +117,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "N(0, 0.02) base); default: the three methods")
     _model_args(c, method=False, init=False)
     _train_args(c)
-    c.add_argument("--n-eval", type=int, default=256, help="samples scored per method")
+    c.add_argument("--n-eval", type=int_at_least(1), default=256,
+                   help="samples scored per method")
     c.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/dcgan-compare"))
+    add_run_args(c)
     c.set_defaults(func=run_compare)
 
 
@@ -110,27 +135,34 @@ def _configs(args: argparse.Namespace, method: str = "transposed"):
                        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1,
                        seed=args.seed, sample_every=args.sample_every,
                        checkpoint_every=args.checkpoint_every,
-                       resume=getattr(args, "resume", False),
-                       progress=False if args.no_progress else None)
+                       resume=args.resume, overwrite=args.overwrite,
+                       progress=False if args.no_progress else None,
+                       device=args.device, amp=args.amp)
     return mcfg, tcfg
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
+    def body() -> int:
+        import torch
 
-    from ..apps.dcgan import train
+        from ..apps._distributed import env_world
+        from ..apps.dcgan import train
 
-    torch.set_num_threads(args.threads)
-    mcfg, tcfg = _configs(args)
-    res = train(mcfg, tcfg)
-    if res.history:
-        step, d, g = res.history[-1]
-        print(f"step {step}: D loss {d:.3f}, G loss {g:.3f} ({res.seconds:.1f} s for "
-              f"{res.steps_run} steps)")
-    for path in res.sample_paths[-1:]:
-        print(path)
-    print(res.checkpoint)
-    return 0
+        torch.set_num_threads(args.threads)
+        mcfg, tcfg = _configs(args)
+        res = train(mcfg, tcfg)
+        if env_world()[0] != 0:
+            return 0
+        if res.history:
+            step, d, g = res.history[-1]
+            print(f"step {step}: D loss {d:.3f}, G loss {g:.3f} ({res.seconds:.1f} s for "
+                  f"{res.steps_run} steps)")
+        for path in res.sample_paths[-1:]:
+            print(path)
+        print(res.checkpoint)
+        return 0
+
+    return run_training("dcgan train", body)
 
 
 def run_sample(args: argparse.Namespace) -> int:
@@ -148,9 +180,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     mcfg, tcfg = _configs(args)
-    compare(args.variants, mcfg, tcfg, args.out, n_eval=args.n_eval)
-    print(args.out / "report.md")
-    return 0
+
+    def body() -> int:
+        compare(args.variants, mcfg, tcfg, args.out, n_eval=args.n_eval)
+        print(args.out / "report.md")
+        return 0
+
+    return run_training("dcgan compare", body)
 
 
 def demo(out_dir: pathlib.Path, log) -> list[pathlib.Path]:

@@ -1,7 +1,9 @@
 """``tconv segment train|eval|compare``: an FCN whose decoder up-sampling is selectable.
 
-Thin: arguments become :class:`tconv.apps.segment.SegConfig` and ``TrainConfig`` and go to
-the library. torch, Pillow and scikit-image are imported inside the functions.
+Trains a small fully convolutional segmentation network whose decoder up-samples by a
+transposed convolution (random or bilinear start), fixed interpolation, resize-convolution
+or pixel shuffle, evaluates its mean IoU on held-out images, and compares the decoders at an
+equal budget. Needs the torch and apps extras: pip install 'tconv[torch,apps]'.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+
+from ._train_options import (
+    add_device_args,
+    add_run_args,
+    every_help,
+    float_in,
+    int_at_least,
+    run_training,
+)
 
 __all__ = ["add_parser", "demo"]
 
@@ -19,38 +30,55 @@ EPILOG = """\
 Data (no downloads): 'shapes' (default) = generated disks, squares and triangles on
 scikit-image textures, exact masks, reproducible by --data-seed (train and test splits are
 disjoint); or a folder with images/ and masks/ (same file stems; masks hold class ids):
-DATA/train and DATA/test if both exist, else every fifth image is held out.
+DATA/train and DATA/test if both exist, else every fifth image is held out; or any two
+folders --images DIR --masks DIR (recursive, matched by relative name; masks single-channel
+or palette PNGs, Pascal VOC convention: values are class ids, 255 = ignore; every fifth
+pair held out). --num-classes defaults to the data's (max class id + 1). A folder that holds
+a run is refused unless --resume or --overwrite; SIGTERM or Ctrl-C stops after the current
+step with a checkpoint. Runs unchanged under torchrun (--batch-size is the global batch).
 Decoder variants: transposed (random init), transposed_bilinear (FCN: starts as bilinear),
 bilinear (fixed), nearest, resize_conv, pixel_shuffle, pixel_shuffle_icnr.
 
 examples:
-  tconv segment train --variant transposed_bilinear --steps 200 --out /tmp/seg
-  tconv segment train --variant transposed_bilinear --steps 400 --out /tmp/seg --resume
-  tconv segment eval --checkpoint /tmp/seg/checkpoint.pt --out /tmp/seg/predictions.png
-  tconv segment compare --steps 200 --variants transposed bilinear --out /tmp/seg-compare
+  tconv segment train --variant transposed_bilinear --steps 200 --out seg
+  tconv segment train --variant transposed_bilinear --steps 400 --out seg --resume
+  tconv segment eval --checkpoint seg/checkpoint.pt --out seg/predictions.png
+  tconv segment compare --steps 200 --variants transposed bilinear --out seg-compare
 """
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--width", type=int, default=16, help="channels at full resolution")
-    g.add_argument("--depth", type=int, default=3, help="x2 down-sampling stages")
-    g.add_argument("--num-classes", type=int, default=4)
+    g.add_argument("--width", type=int_at_least(1), default=16,
+                   help="channels at full resolution")
+    g.add_argument("--depth", type=int_at_least(1), default=3, help="x2 down-sampling stages")
+    g.add_argument("--num-classes", type=int_at_least(2), default=None,
+                   help="output classes, >= 2 (default: from the data; shapes: 4)")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--data", default="shapes", help="'shapes' or a folder (default: shapes)")
-    g.add_argument("--size", type=int, default=64, help="image rows = columns (default 64)")
-    g.add_argument("--n-train", type=int, default=1000, help="generated training images")
-    g.add_argument("--data-seed", type=int, default=0)
-    g.add_argument("--steps", type=int, default=600)
-    g.add_argument("--batch-size", type=int, default=16)
-    g.add_argument("--lr", type=float, default=2e-3)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--checkpoint-every", type=int, default=200)
-    g.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    g.add_argument("--images", type=pathlib.Path, default=None, metavar="DIR",
+                   help="folder of images (with --masks; replaces --data)")
+    g.add_argument("--masks", type=pathlib.Path, default=None, metavar="DIR",
+                   help="folder of masks named like the images (255 = ignore)")
+    g.add_argument("--size", type=int_at_least(1), default=64,
+                   help="image rows = columns (default 64)")
+    g.add_argument("--n-train", type=int_at_least(1), default=1000,
+                   help="generated training images")
+    g.add_argument("--data-seed", type=int_at_least(0), default=0)
+    g.add_argument("--steps", type=int_at_least(1), default=600, help=">= 1 (default 600)")
+    g.add_argument("--batch-size", type=int_at_least(1), default=16,
+                   help="global batch, >= 1 (divisible by the number of processes)")
+    g.add_argument("--lr", type=float_in(0.0, strict=True), default=2e-3, help="> 0")
+    g.add_argument("--seed", type=int_at_least(0), default=0)
+    g.add_argument("--checkpoint-every", type=int_at_least(0), default=200,
+                   help=every_help("checkpoint", 200))
+    g.add_argument("--threads", type=int_at_least(1), default=1,
+                   help="torch threads on the CPU, >= 1 (default 1)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_device_args(g)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,13 +95,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _model_args(t)
     _train_args(t)
     t.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/segment"))
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_run_args(t)
     t.set_defaults(func=run_train)
 
     e = acts.add_parser("eval", help="mean IoU on the held-out split and a prediction picture",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     e.add_argument("--checkpoint", type=pathlib.Path, required=True)
-    e.add_argument("--n-test", type=int, default=200, help="generated held-out images")
+    e.add_argument("--n-test", type=int_at_least(1), default=200,
+                   help="generated held-out images")
     e.add_argument("--out", type=pathlib.Path, default=None, help="prediction picture (PNG)")
     e.set_defaults(func=run_eval)
 
@@ -85,8 +114,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "pixel_shuffle"])
     _model_args(c)
     _train_args(c)
-    c.add_argument("--n-test", type=int, default=200, help="generated held-out images")
+    c.add_argument("--n-test", type=int_at_least(1), default=200,
+                   help="generated held-out images")
     c.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/segment-compare"))
+    add_run_args(c)
     c.set_defaults(func=run_compare)
 
 
@@ -97,24 +128,50 @@ def _train_config(args: argparse.Namespace):
                        n_train=args.n_train, data_seed=args.data_seed, steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        checkpoint_every=args.checkpoint_every,
-                       resume=getattr(args, "resume", False),
-                       progress=False if args.no_progress else None)
+                       resume=args.resume, overwrite=args.overwrite,
+                       progress=False if args.no_progress else None,
+                       images=None if args.images is None else str(args.images),
+                       masks=None if args.masks is None else str(args.masks),
+                       device=args.device, amp=args.amp)
+
+
+def _num_classes(args: argparse.Namespace, tcfg, data=None) -> int:
+    """--num-classes, or the data's class count (4 for the generated shapes)."""
+    from ..apps.segment import CLASSES
+    from ..apps.segment.train import load_data
+
+    if args.num_classes is not None:
+        return int(args.num_classes)
+    if tcfg.images is None and tcfg.data == "shapes":
+        return len(CLASSES)
+    return len((data if data is not None else load_data(tcfg)).classes)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
+    def body() -> int:
+        import torch
 
-    from ..apps.segment import SegConfig, train
+        from ..apps._distributed import env_world
+        from ..apps.segment import SegConfig, train
+        from ..apps.segment.train import load_data
 
-    torch.set_num_threads(args.threads)
-    mcfg = SegConfig.from_variant(args.variant, width=args.width, depth=args.depth,
-                                  num_classes=args.num_classes)
-    res = train(mcfg, _train_config(args), label=args.variant)
-    if res.history:
-        print(f"step {res.history[-1][0]}: loss {res.history[-1][1]:.3f} "
-              f"({res.seconds:.1f} s for {res.steps_run} steps)")
-    print(res.checkpoint)
-    return 0
+        torch.set_num_threads(args.threads)
+        tcfg = _train_config(args)
+        main = env_world()[0] == 0
+        data = (None if tcfg.images is None and tcfg.data == "shapes"
+                else load_data(tcfg, log=print if main else None))
+        mcfg = SegConfig.from_variant(args.variant, width=args.width, depth=args.depth,
+                                      num_classes=_num_classes(args, tcfg, data))
+        res = train(mcfg, tcfg, data=data, label=args.variant)
+        if not main:
+            return 0
+        if res.history:
+            print(f"step {res.history[-1][0]}: loss {res.history[-1][1]:.3f} "
+                  f"({res.seconds:.1f} s for {res.steps_run} steps)")
+        print(res.checkpoint)
+        return 0
+
+    return run_training("segment train", body)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -140,11 +197,16 @@ def run_compare(args: argparse.Namespace) -> int:
     from ..apps.segment.evaluate import compare
 
     torch.set_num_threads(args.threads)
-    compare(args.variants, {"width": args.width, "depth": args.depth,
-                            "num_classes": args.num_classes},
-            _train_config(args), args.out, n_test=args.n_test)
-    print(args.out / "report.md")
-    return 0
+    tcfg = _train_config(args)
+
+    def body() -> int:
+        compare(args.variants, {"width": args.width, "depth": args.depth,
+                                "num_classes": _num_classes(args, tcfg)},
+                tcfg, args.out, n_test=args.n_test)
+        print(args.out / "report.md")
+        return 0
+
+    return run_training("segment compare", body)
 
 
 def demo(out_dir: pathlib.Path, log) -> list[pathlib.Path]:

@@ -6,7 +6,9 @@ Three sources, one interface (:class:`ImageSource.sample`, a batch in ``[-1, 1]`
 * ``"skimage"`` (default): random crops of the textures and photos scikit-image ships in its
   wheel (``brick``, ``grass``, ``gravel``, ``camera``, ``coffee`` ...), each first shrunk so
   that a crop shows structure rather than a flat patch;
-* a folder of images (PNG/JPEG/..., read with Pillow, resized to the training size);
+* a folder of images (PNG/JPEG/TIFF/WebP/..., searched recursively, 8- or 16-bit, gray/RGB/
+  RGBA with alpha dropped, resized to the training size); a file that cannot be read is
+  reported once and skipped;
 * an IDX file -- the MNIST / Fashion-MNIST format -- gzip-compressed or not.
 
 The IDX format (LeCun et al.): two zero bytes, a type code (``0x08`` uint8, ``0x09`` int8,
@@ -161,20 +163,27 @@ class ImageSource:
     crop: int | None
     name: str
 
-    def sample(self, n: int, generator: Any) -> Any:
-        """A batch ``(n, C, size, size)`` float32 tensor drawn with ``generator``."""
+    def sample(self, n: int, generator: Any, part: slice | None = None) -> Any:
+        """A batch ``(n, C, size, size)`` float32 tensor drawn with ``generator``.
+
+        With ``part``, only those samples of the ``n`` are built (one process's share of a
+        global batch); ``generator`` advances exactly as for all ``n``.
+        """
         import torch
 
+        keep = range(n)[part] if part is not None else range(n)
         idx = torch.randint(len(self.images), (n,), generator=generator).tolist()
         if self.crop is None:
-            return torch.from_numpy(np.stack([self.images[i] for i in idx]))
+            return torch.from_numpy(np.stack([self.images[idx[b]] for b in keep]))
         s = self.crop
         out = []
         flips = torch.rand(n, generator=generator).tolist()
-        for i, flip in zip(idx, flips, strict=True):
+        for b, (i, flip) in enumerate(zip(idx, flips, strict=True)):
             img = self.images[i]
             r = int(torch.randint(img.shape[1] - s + 1, (1,), generator=generator))
             c = int(torch.randint(img.shape[2] - s + 1, (1,), generator=generator))
+            if b not in keep:
+                continue
             patch = img[:, r:r + s, c:c + s]
             out.append(patch[:, :, ::-1] if flip < 0.5 else patch)
         return torch.from_numpy(np.ascontiguousarray(np.stack(out)))
@@ -209,23 +218,37 @@ def _skimage_source(size: int, channels: int, shrink_to: int) -> ImageSource:
     return ImageSource(images, crop=size, name="skimage")
 
 
-def _folder_source(path: pathlib.Path, size: int, channels: int) -> ImageSource:
-    try:
-        from PIL import Image
-    except ImportError as exc:
-        raise ImportError('reading an image folder needs Pillow: pip install "tconv[apps]"'
-                          ) from exc
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+def _folder_source(path: pathlib.Path, size: int, channels: int,
+                   log: Any = None) -> ImageSource:
+    from ... import io as tio
+
+    files = sorted((p for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                    and not any(q.startswith(".") for q in p.relative_to(path).parts)),
+                   key=lambda p: p.relative_to(path).as_posix())
     if not files:
         raise ValueError(f"dcgan data: folder {str(path)!r} holds no images with extensions "
                          f"{', '.join(IMAGE_EXTENSIONS)}")
-    mode = "L" if channels == 1 else "RGB"
-    images = []
+    images, bad = [], 0
     for f in files:
-        with Image.open(f) as opened:
-            im = opened.convert(mode).resize((size, size), Image.Resampling.BICUBIC)
-            arr = np.asarray(im, dtype=np.float32) / 255.0
-        images.append(_to_channels(arr, channels) * 2.0 - 1.0)
+        try:
+            arr, _ = tio.read_image(f)
+        except (ValueError, OSError, MemoryError) as exc:
+            bad += 1
+            if log is not None:
+                log(f"dcgan data: skipped {str(f)!r}: {exc}")
+            continue
+        x = arr.astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
+        if x.ndim == 3 and x.shape[2] in (2, 4):        # drop alpha
+            x = x[:, :, :-1]
+        x = _to_channels(x, channels)                  # (C, H, W)
+        x = _resize(x.transpose(1, 2, 0), (size, size))
+        images.append(_to_channels(x, channels) * 2.0 - 1.0)
+    if not images:
+        raise ValueError(f"dcgan data: none of the {len(files)} image file(s) under "
+                         f"{str(path)!r} could be read")
+    if bad and log is not None:
+        log(f"dcgan data: {bad} of {len(files)} file(s) under {str(path)!r} skipped")
     return ImageSource(images, crop=None, name=f"folder:{path}")
 
 
@@ -248,7 +271,7 @@ def _idx_source(path: pathlib.Path, size: int, channels: int) -> ImageSource:
 
 
 def load_source(data: str, size: int = 32, channels: int = 1,
-                shrink_to: int = 96) -> ImageSource:
+                shrink_to: int = 96, log: Any = None) -> ImageSource:
     """Open a training-image source.
 
     Args:
@@ -257,6 +280,7 @@ def load_source(data: str, size: int = 32, channels: int = 1,
         channels: 1 (grayscale) or 3 (RGB).
         shrink_to: for ``"skimage"``, the shorter side each photo is resized to before
             cropping (smaller shows more structure per crop).
+        log: called once per unreadable file of a folder (which is skipped).
 
     Raises:
         ValueError: unknown source, bad ``channels`` or an unreadable file.
@@ -267,7 +291,7 @@ def load_source(data: str, size: int = 32, channels: int = 1,
         return _skimage_source(size, channels, shrink_to)
     path = pathlib.Path(data)
     if path.is_dir():
-        return _folder_source(path, size, channels)
+        return _folder_source(path, size, channels, log)
     if path.is_file():
         return _idx_source(path, size, channels)
     raise ValueError(f"load_source: data={data!r} must be 'skimage', a folder of images or "

@@ -10,7 +10,12 @@ painted through the same rasterised mask. Image ``i`` of split ``s`` uses the ra
 train and test splits never share an image.
 
 :func:`load_folder` reads a user's ``images/`` + ``masks/`` folders instead (masks: one
-integer class per pixel, same file stem as the image).
+integer class per pixel, same file stem as the image); :func:`load_pairs` reads any two
+folders the Pascal VOC way: images of any format (8/16-bit, gray/RGB/RGBA), masks as
+single-channel or palette PNGs whose pixel values are class ids and 255 (:data:`IGNORE`)
+marks pixels no loss or score counts. Files are matched by their path relative to the
+folder, without suffix; unreadable files and images without a mask are reported once and
+skipped.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ from __future__ import annotations
 import functools
 import os
 import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CLASSES", "SPLITS", "SegData", "make_shapes", "load_folder", "PALETTE",
-           "colorize"]
+__all__ = ["CLASSES", "SPLITS", "SegData", "make_shapes", "load_folder", "load_pairs",
+           "PALETTE", "colorize", "IGNORE"]
+
+#: mask value of pixels that are not scored (Pascal VOC's object borders)
+IGNORE = 255
 
 #: class names of the generated data set, index = mask value
 CLASSES = ("background", "disk", "square", "triangle")
@@ -192,6 +201,124 @@ def load_folder(path: str | os.PathLike[str], size: int | None = None) -> SegDat
     m = np.stack(masks)
     classes = tuple(f"class{k}" for k in range(int(m.max()) + 1))
     return SegData(np.stack(images), m, classes)
+
+
+_MASK_MODES = ("L", "P", "1", "I", "I;16", "I;16B", "I;16L", "I;16N")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+
+
+def _by_stem(root: pathlib.Path, suffixes: tuple[str, ...]) -> dict[str, pathlib.Path]:
+    files: dict[str, pathlib.Path] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if p.is_file() and p.suffix.lower() in suffixes and not any(
+                q.startswith(".") for q in rel.parts):
+            files.setdefault(rel.with_suffix("").as_posix(), p)
+    return files
+
+
+def _read_mask(path: pathlib.Path, max_pixels: int | None = None) -> np.ndarray:
+    from PIL import Image
+
+    from ... import io as tio
+
+    try:
+        with Image.open(path) as im:
+            cols, rows = im.size
+            limit = tio.MAX_PIXELS if max_pixels is None else max_pixels
+            if rows * cols > limit:
+                raise ValueError(f"mask {str(path)!r} is {cols}x{rows}, over the "
+                                 f"{limit:,}-pixel limit (a decompression-bomb guard)")
+            if im.mode not in _MASK_MODES:
+                raise ValueError(f"mask {str(path)!r} has mode {im.mode!r}; masks must be "
+                                 "single-channel or palette PNGs whose values are class ids "
+                                 "(255 = ignore)")
+            m = np.asarray(im).astype(np.int64)
+    except (OSError, SyntaxError) as exc:
+        raise ValueError(f"mask {str(path)!r} is not a readable image "
+                         f"({type(exc).__name__}: {exc})") from None
+    if m.min(initial=0) < 0 or (m.max(initial=0) > IGNORE):
+        raise ValueError(f"mask {str(path)!r} holds values outside 0..255 "
+                         f"({m.min()}..{m.max()})")
+    return m
+
+
+def load_pairs(images: str | os.PathLike[str], masks: str | os.PathLike[str],
+               size: int | None = None, num_classes: int | None = None,
+               log: Callable[[str], None] | None = None) -> SegData:
+    """Read image/mask pairs from two folders (recursive; matched by relative stem).
+
+    Args:
+        images: folder of images (PNG/JPEG/TIFF/WebP/BMP; 8/16-bit; gray/RGB/RGBA).
+        masks: folder of masks (single-channel or palette PNG/TIFF: class ids, 255 = ignore).
+        size: resize images (bilinear) and masks (nearest) to ``size x size``; needed when
+            the images differ in size.
+        num_classes: the class count; ``None`` infers ``max(mask values except 255) + 1``.
+        log: called once per skipped file (unreadable, or an image without a mask).
+
+    Returns:
+        :class:`SegData` with masks holding class ids and :data:`IGNORE`.
+
+    Raises:
+        ValueError: no usable pair, differing sizes without ``size``, or a mask value
+            ``>= num_classes`` (other than 255).
+    """
+    from PIL import Image
+
+    from ... import io as tio
+
+    img_dir, mask_dir = pathlib.Path(images), pathlib.Path(masks)
+    for opt, d in (("--images", img_dir), ("--masks", mask_dir)):
+        if not d.is_dir():
+            raise ValueError(f"segment data: {opt} {str(d)!r} is not a folder")
+    imgs = _by_stem(img_dir, _IMAGE_SUFFIXES)
+    msks = _by_stem(mask_dir, (".png", ".tif", ".tiff", ".bmp"))
+    if not imgs:
+        raise ValueError(f"segment data: --images {str(img_dir)!r} holds no image files")
+    say = log or (lambda m: None)
+    xs, ys, names = [], [], []
+    for stem, ipath in imgs.items():
+        if stem not in msks:
+            say(f"segment data: skipped {str(ipath)!r}: no mask {stem}.png in "
+                f"{str(mask_dir)!r}")
+            continue
+        try:
+            arr, _ = tio.read_image(ipath)
+            m = _read_mask(msks[stem])
+        except (ValueError, OSError, MemoryError) as exc:
+            say(f"segment data: skipped {stem!r}: {exc}")
+            continue
+        x = arr.astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
+        if x.ndim == 2:
+            x = np.repeat(x[:, :, None], 3, axis=2)
+        x = x[:, :, :3]
+        if x.shape[:2] != m.shape:
+            say(f"segment data: skipped {stem!r}: image is {x.shape[1]}x{x.shape[0]} but its "
+                f"mask is {m.shape[1]}x{m.shape[0]}")
+            continue
+        if size is not None and x.shape[:2] != (size, size):
+            x = np.stack([np.asarray(Image.fromarray(x[:, :, c], mode="F").resize(
+                (size, size), Image.Resampling.BILINEAR)) for c in range(3)], axis=2)
+            m = np.asarray(Image.fromarray(m.astype(np.uint8)).resize(
+                (size, size), Image.Resampling.NEAREST)).astype(np.int64)
+        xs.append(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))
+        ys.append(m)
+        names.append(stem)
+    if not xs:
+        raise ValueError(f"segment data: no usable image/mask pair in --images "
+                         f"{str(img_dir)!r} and --masks {str(mask_dir)!r}")
+    shapes = sorted({y.shape for y in ys})
+    if len(shapes) > 1:
+        raise ValueError(f"segment data: images have different sizes {shapes[:4]}; pass "
+                         "--size to resize them")
+    y = np.stack(ys)
+    labels = y[y != IGNORE]
+    found = int(labels.max()) + 1 if labels.size else 1
+    k = found if num_classes is None else int(num_classes)
+    if found > k:
+        raise ValueError(f"segment data: the masks hold class {found - 1} but "
+                         f"num_classes={k} (class ids must be < num_classes; 255 = ignore)")
+    return SegData(np.stack(xs), y, tuple(f"class{i}" for i in range(k)))
 
 
 def colorize(mask: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from .data import SegData, colorize
+from .data import IGNORE, SegData, colorize
 from .model import FCN, VARIANTS, SegConfig
 from .train import TrainConfig, load_data, train
 
@@ -93,12 +93,13 @@ def evaluate(model: FCN, data: SegData, batch_size: int = 32) -> Evaluation:
 
     pred, probs = predict(model, data.images, batch_size)
     k = model.cfg.num_classes
-    iou = iou_per_class(confusion_matrix(pred, data.masks, k))
+    scored = data.masks != IGNORE                 # 255 = ignore (Pascal VOC)
+    iou = iou_per_class(confusion_matrix(pred[scored], data.masks[scored], k))
     names = list(data.classes) + [f"class{i}" for i in range(len(data.classes), k)]
     return Evaluation(
         mean_iou=float(np.nanmean(iou)),
         iou={names[i]: (None if np.isnan(v) else float(v)) for i, v in enumerate(iou)},
-        pixel_accuracy=float((pred == data.masks).mean()),
+        pixel_accuracy=float((pred == data.masks)[scored].mean()) if scored.any() else 0.0,
         artifact_score=float(np.mean(artifact_score(probs, 2))),
         predictions=pred)
 

@@ -2,12 +2,15 @@
 
 Batches are drawn with one ``torch.Generator`` seeded by ``seed`` (random images, random
 horizontal/vertical flips) and stored in each checkpoint, so ``resume`` continues bit for
-bit like the uninterrupted run (same machine and thread count).
+bit like the uninterrupted run (same machine and thread count). Mask pixels of value 255
+(:data:`.data.IGNORE`) count in no loss and no score. Under ``torchrun``, ``batch_size`` is
+the global batch (see :mod:`tconv.apps._distributed`); rank 0 alone writes.
 """
 
 from __future__ import annotations
 
 import pathlib
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -16,14 +19,20 @@ import torch
 import torch.nn.functional as F
 
 from .._train import (
+    TrainingInterrupted,
+    check_float,
+    check_int,
+    check_loss,
+    check_run_dir,
     load_checkpoint,
     load_resume,
     progress,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    stop_requested,
 )
-from .data import SegData, load_folder, make_shapes
+from .data import IGNORE, SegData, load_folder, load_pairs, make_shapes
 from .model import FCN, SegConfig
 
 __all__ = ["TrainConfig", "TrainResult", "train", "load_data", "sample_batch", "load_model"]
@@ -39,11 +48,15 @@ class TrainConfig:
         size: image rows = columns (generated data; resize target for a folder).
         n_train: generated training images.
         data_seed: seed of the generated data set (the test split uses the same seed).
-        steps, batch_size, lr: optimisation budget.
+        steps, batch_size, lr: optimisation budget (``batch_size``: the global batch).
         seed: weights and batch order.
         checkpoint_every: in steps (0 = only at the end).
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
         progress: progress bar (``None``: when stderr is a terminal).
+        images, masks: two folders of images and masks (:func:`.data.load_pairs`), used
+            instead of ``data`` when given; every fifth pair is held out as the test split.
+        overwrite: start afresh even if ``out_dir`` holds a run.
+        device, amp: see :mod:`tconv.apps._devices`.
     """
 
     out_dir: str = "runs/segment"
@@ -58,13 +71,21 @@ class TrainConfig:
     checkpoint_every: int = 200
     resume: bool = False
     progress: bool | None = None
+    images: str | None = None
+    masks: str | None = None
+    overwrite: bool = False
+    device: str = "auto"
+    amp: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "n_train", "size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig: {name}={getattr(self, name)} must be >= 1")
-        if self.lr <= 0:
-            raise ValueError(f"TrainConfig: lr={self.lr} must be > 0")
+        fn = "segment train"
+        for name, low in (("steps", 1), ("batch_size", 1), ("n_train", 1), ("size", 1),
+                          ("checkpoint_every", 0), ("seed", 0), ("data_seed", 0)):
+            check_int(fn, name, getattr(self, name), low)
+        check_float(fn, "lr", self.lr, 0.0, strict=True)
+        if (self.images is None) != (self.masks is None):
+            raise ValueError(f"{fn}: images={self.images!r} and masks={self.masks!r} must be "
+                             "given together (--images DIR --masks DIR)")
 
 
 @dataclass
@@ -76,7 +97,8 @@ class TrainResult:
     steps_run: int = 0
 
 
-def load_data(cfg: TrainConfig, split: str = "train", n: int | None = None) -> SegData:
+def load_data(cfg: TrainConfig, split: str = "train", n: int | None = None,
+              log=None) -> SegData:
     """The ``"train"`` or ``"test"`` split that ``cfg`` names.
 
     Generated shapes: ``n`` images (default ``n_train``) of that split. A folder: its
@@ -85,28 +107,41 @@ def load_data(cfg: TrainConfig, split: str = "train", n: int | None = None) -> S
     """
     if split not in ("train", "test"):
         raise ValueError(f"load_data: split={split!r} must be 'train' or 'test'")
+    if cfg.images is not None:
+        data = load_pairs(cfg.images, cfg.masks or "", cfg.size, log=log)
+        return _every_fifth(data, split, cfg.images)
     if cfg.data == "shapes":
         return make_shapes(cfg.n_train if n is None else n, cfg.size, seed=cfg.data_seed,
                            split=split)
     root = pathlib.Path(cfg.data)
     if (root / "train").is_dir() and (root / "test").is_dir():
         return load_folder(root / split, cfg.size)
-    data = load_folder(root, cfg.size)
+    return _every_fifth(load_folder(root, cfg.size), split, str(root))
+
+
+def _every_fifth(data: SegData, split: str, where: str) -> SegData:
     held_out = np.arange(len(data)) % 5 == 4
     keep = held_out if split == "test" else ~held_out
     if not keep.any():
-        raise ValueError(f"load_data: {str(root)!r} has {len(data)} images, too few to hold "
-                         "out every fifth as a test split; add train/ and test/ folders")
+        raise ValueError(f"load_data: {where!r} has {len(data)} images, too few to hold "
+                         "out every fifth as a test split (5 or more are needed)")
     return SegData(data.images[keep], data.masks[keep], data.classes)
 
 
 def sample_batch(data: SegData, n: int, generator: torch.Generator,
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` random (image, mask) pairs with random flips, drawn with ``generator``."""
+                 part: slice | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random (image, mask) pairs with random flips, drawn with ``generator``.
+
+    With ``part``, only those pairs of the ``n`` are returned (one process's share of a
+    global batch); ``generator`` advances exactly as for all ``n``.
+    """
     idx = torch.randint(len(data), (n,), generator=generator)
+    flips = torch.rand(n, 2, generator=generator) < 0.5
+    if part is not None:
+        idx, flips = idx[part], flips[part]
+        n = len(idx)
     x = torch.from_numpy(data.images[idx.numpy()])
     y = torch.from_numpy(data.masks[idx.numpy()])
-    flips = torch.rand(n, 2, generator=generator) < 0.5
     for i in range(n):                  # flip rows / columns per image (labels follow)
         dims = [d for d, f in zip((-2, -1), flips[i].tolist(), strict=True) if f]
         if dims:
@@ -128,57 +163,118 @@ def load_model(path: str | pathlib.Path) -> tuple[FCN, SegConfig, dict]:
 
 def train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None = None,
           label: str | None = None) -> TrainResult:
-    """Train (or resume) the FCN; return it with its loss history.
+    """Train (or resume) the FCN; return it (on the CPU) with its loss history.
 
     Raises:
-        ValueError: ``num_classes`` smaller than the data's, or ``resume`` with a checkpoint
-            of another architecture or seed.
+        FileExistsError: ``out_dir`` holds a run and neither ``resume`` nor ``overwrite``.
+        ValueError: ``num_classes`` smaller than the data's, ``resume`` with a checkpoint
+            of another architecture or seed, a non-finite loss, or an unusable device.
+        TrainingInterrupted: a stop was requested (see :func:`tconv.apps._train.interruptible`);
+            the checkpoint of the last step is written.
     """
-    out = pathlib.Path(cfg.out_dir)
+    from .._devices import check_amp
+    from .._distributed import setup, teardown
+
+    fn = "segment train"
+    out = check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite, fn)
+    dist = setup(cfg.device, fn)
+    try:
+        check_amp(cfg.amp, dist.device, fn)
+        dist.per_rank(cfg.batch_size, fn, "--batch-size")
+        return _train(model_cfg, cfg, data, label, dist, out)
+    finally:
+        teardown(dist)
+
+
+def _train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None, label: str | None,
+           dist, out: pathlib.Path) -> TrainResult:
+    from .._devices import autocast, make_scaler, place, use_channels_last
+
+    fn = "segment train"
+    dev = dist.device
     ckpt = out / "checkpoint.pt"
     if data is None:
-        data = load_data(cfg)
-    if int(data.masks.max()) >= model_cfg.num_classes:
-        raise ValueError(f"segment train: the masks hold class {int(data.masks.max())} but "
+        data = load_data(cfg, log=print if dist.main else None)
+    labels = data.masks[data.masks != IGNORE]
+    if labels.size and int(labels.max()) >= model_cfg.num_classes:
+        raise ValueError(f"{fn}: the masks hold class {int(labels.max())} but "
                          f"num_classes={model_cfg.num_classes}")
     torch.manual_seed(cfg.seed)
-    model = FCN(model_cfg)
+    model = FCN(model_cfg)                       # on the CPU: same weights anywhere
+    cl = use_channels_last(dev, cfg.amp)
+    model = place(model, dev, cl)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scaler = make_scaler(dev, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed)
     start, history = 0, []
     if cfg.resume and ckpt.exists():
-        state = load_resume(ckpt, "segment train", config=model_cfg.to_dict(), seed=cfg.seed)
+        state = load_resume(ckpt, fn, config=model_cfg.to_dict(), seed=cfg.seed)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"], generator=gen)
         start = int(state["step"])
         history = [tuple(h) for h in state["history"]]
+    elif cfg.overwrite and dist.main:
+        ckpt.unlink(missing_ok=True)        # a fresh run: never resume the replaced one
+    dist.barrier()
+    net = dist.wrap(model)
 
     def save(step: int) -> None:
-        save_checkpoint(ckpt, {
-            "config": model_cfg.to_dict(), "train": asdict(cfg), "seed": cfg.seed,
-            "classes": list(data.classes), "model": model.state_dict(),
-            "optimizer": opt.state_dict(), "step": step, "rng": rng_state(generator=gen),
-            "history": [list(h) for h in history]})
+        if not dist.main:
+            return
+        st = {"config": model_cfg.to_dict(), "train": asdict(cfg), "seed": cfg.seed,
+              "classes": list(data.classes), "model": model.state_dict(),
+              "optimizer": opt.state_dict(), "step": step, "rng": rng_state(generator=gen),
+              "history": [list(h) for h in history]}
+        if scaler is not None:
+            st["scaler"] = scaler.state_dict()
+        save_checkpoint(ckpt, st)
 
+    part = dist.part(cfg.batch_size)
     model.train()
     t0 = time.perf_counter()
     bar = progress(range(start, cfg.steps), desc=f"segment[{label or model_cfg.method}]",
                    total=cfg.steps, initial=start,
-                   disable=None if cfg.progress is None else not cfg.progress)
+                   disable=True if not dist.main else
+                   (None if cfg.progress is None else not cfg.progress))
     for step in bar:
-        x, y = sample_batch(data, cfg.batch_size, gen)
-        loss = F.cross_entropy(model(x), y)
+        x, y = sample_batch(data, cfg.batch_size, gen, part)
+        x, y = x.to(dev), y.to(dev)
+        if cl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(dev, cfg.amp):
+            logits = net(x).float()
+        # mean over the scored pixels (255 = ignore; a batch of ignored pixels gives 0)
+        loss = (F.cross_entropy(logits, y, ignore_index=IGNORE, reduction="sum")
+                / (y != IGNORE).sum().clamp_min(1))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         done = step + 1
-        history.append((done, loss.item()))
+        signum = stop_requested()
+        loss_v, (interrupted,) = dist.step_sync(loss.item(), signum is not None)
+        check_loss(loss_v, done, fn, ckpt)
+        history.append((done, loss_v))
+        if interrupted:
+            save(done)
+            dist.barrier()
+            if hasattr(bar, "close"):
+                bar.close()
+            raise TrainingInterrupted(fn, done, ckpt if dist.main else None,
+                                      signum or signal.SIGTERM)
         if hasattr(bar, "set_postfix") and done % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss_v:.3f}")
         if done == cfg.steps or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
             save(done)
     if start >= cfg.steps and not ckpt.exists():
         save(start)
-    return TrainResult(ckpt, model.eval(), history, time.perf_counter() - t0,
+    dist.barrier()
+    return TrainResult(ckpt, model.cpu().eval(), history, time.perf_counter() - t0,
                        max(0, cfg.steps - start))

@@ -20,22 +20,34 @@ No downloads: every image comes from ``skimage.data`` (apps extra), which bundle
   share of the patches. The bundled training photos are mostly textures; without smooth
   regions the residual learns a small phase-dependent response to gentle gradients, which
   shows up as a stride-periodic bias on the flat regions of real photos.
+* **Your own photos** (:func:`find_images`, :func:`read_y`, ``PatchSampler(files=...)``,
+  :func:`folder_pairs`): every PNG/JPEG/TIFF/WebP under a folder (recursive, hidden files
+  and folders skipped, sorted by relative path so a seed fixes the run), 8- or 16-bit,
+  gray/RGB/RGBA (alpha ignored; 16-bit scaled to 8-bit gray levels, ``v * 255 / 65535``),
+  through the very same luminance, pyramid, down-sampling and augmentation. A file that
+  cannot be read is reported once (through ``log``) and skipped.
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = ["EVAL_IMAGES", "TRAIN_IMAGES", "load_photo", "rgb_to_y", "modcrop", "resize",
-           "downscale", "make_pair", "eval_pairs", "smooth_image", "PatchSampler"]
+           "downscale", "make_pair", "eval_pairs", "smooth_image", "PatchSampler",
+           "PHOTO_SUFFIXES", "find_images", "read_y", "read_folder_y", "folder_pairs"]
 
 EVAL_IMAGES = ("astronaut", "camera", "chelsea", "coffee", "rocket")
 TRAIN_IMAGES = ("brick", "grass", "gravel", "coins", "moon", "page", "text",
                 "immunohistochemistry", "cell", "hubble_deep_field", "retina",
                 "motorcycle_left", "motorcycle_right")
 PYRAMID = (1.0, 0.85, 0.7)
+#: file suffixes ``--data`` / ``--val`` folders are searched for (case-insensitive)
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
 def _skdata():
@@ -136,25 +148,120 @@ def smooth_image(rng: np.random.Generator, size: int = 384) -> np.ndarray:
     return np.clip(np.round(img), 16, 235)
 
 
+def find_images(root: str | os.PathLike[str], fn: str = "find_images",
+                option: str = "--data") -> list[pathlib.Path]:
+    """Every image file under ``root`` (recursive; :data:`PHOTO_SUFFIXES`; names starting
+    with ``.`` skipped), sorted by relative path.
+
+    Raises:
+        ValueError: ``root`` is not a folder or holds no image file.
+    """
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{fn}: {option} {str(root)!r} is not a folder")
+    files = sorted((p for p in root.rglob("*")
+                    if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(root).parts)),
+                   key=lambda p: p.relative_to(root).as_posix())
+    if not files:
+        raise ValueError(f"{fn}: {option} {str(root)!r} holds no image files "
+                         f"({', '.join(PHOTO_SUFFIXES)}, searched recursively)")
+    return files
+
+
+def read_y(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file's BT.601 luminance in gray levels (float64, rounded to integers like
+    MATLAB ``rgb2ycbcr``): 8- or 16-bit, gray, RGB or RGBA (alpha ignored).
+
+    Raises:
+        ValueError: the file is not a readable image (see :func:`tconv.io.read_image`).
+    """
+    from ... import io as tio
+
+    arr, _ = tio.read_image(path)
+    f = arr.astype(np.float64)
+    if arr.dtype == np.uint16:
+        f *= 255.0 / 65535.0
+    if f.ndim == 3 and f.shape[2] == 2:             # gray + alpha
+        f = f[..., 0]
+    if f.ndim == 3 and f.shape[2] == 1:
+        f = f[..., 0]
+    return np.round(rgb_to_y(f))
+
+
+def read_folder_y(root: str | os.PathLike[str], log: Callable[[str], None] | None = None,
+                  fn: str = "read_folder_y", option: str = "--data"
+                  ) -> list[tuple[str, np.ndarray]]:
+    """``(relative path, Y)`` for every readable image under ``root``; unreadable files are
+    reported once through ``log`` and skipped.
+
+    Raises:
+        ValueError: no image file, or none of them readable.
+    """
+    root = pathlib.Path(root)
+    files = find_images(root, fn, option)
+    out, bad = [], 0
+    for f in files:
+        try:
+            out.append((f.relative_to(root).as_posix(), read_y(f)))
+        except (ValueError, OSError, MemoryError) as exc:
+            bad += 1
+            if log is not None:
+                log(f"{fn}: skipped {str(f)!r}: {exc}")
+    if not out:
+        raise ValueError(f"{fn}: none of the {len(files)} image file(s) under {option} "
+                         f"{str(root)!r} could be read")
+    if bad and log is not None:
+        log(f"{fn}: {bad} of {len(files)} file(s) under {str(root)!r} skipped")
+    return out
+
+
+def folder_pairs(root: str | os.PathLike[str], scale: int,
+                 log: Callable[[str], None] | None = None, fn: str = "folder_pairs",
+                 option: str = "--val") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(LR Y, HR Y) pairs of every readable image under ``root`` (:func:`make_pair`'s
+    protocol), keyed by relative path; images smaller than ``4 * scale`` on a side are
+    skipped with a note."""
+    pairs = {}
+    for name, y in read_folder_y(root, log, fn, option):
+        hr = modcrop(y, scale)
+        if min(hr.shape) < 4 * scale:
+            if log is not None:
+                log(f"{fn}: skipped {name!r}: {y.shape[1]}x{y.shape[0]} is too small for "
+                    f"x{scale} (needs {4 * scale} pixels a side)")
+            continue
+        pairs[name] = (downscale(hr, scale), hr)
+    if not pairs:
+        raise ValueError(f"{fn}: no image under {option} {str(root)!r} is large enough for "
+                         f"x{scale}")
+    return pairs
+
+
 @dataclass
 class PatchSampler:
     """Random (LR, HR) patch batches from the training photos, in [0, 1] float32.
 
     Deterministic given the ``numpy.random.Generator`` passed to :meth:`batch`. With
     ``smooth_frac > 0``, eight :func:`smooth_image` fields (fixed seed) join the photos and
-    are drawn for that share of the patches.
+    are drawn for that share of the patches. ``folder`` replaces the bundled ``names`` by
+    every image under that folder (:func:`read_folder_y`; unreadable files go to ``log``).
     """
 
     scale: int
     patch: int = 24
     names: tuple[str, ...] = TRAIN_IMAGES
     smooth_frac: float = 0.0
+    folder: str | None = None
+    log: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
         s = self.scale
-        for name in self.names:
-            y = np.round(rgb_to_y(load_photo(name)))
+        if self.folder is not None:
+            photos = [y for _, y in read_folder_y(self.folder, self.log, "train-upscaler")]
+        else:
+            photos = [np.round(rgb_to_y(load_photo(name))) for name in self.names]
+        for y in photos:
             for f in PYRAMID:
                 if f != 1.0:
                     yf = np.clip(resize(y, round(y.shape[0] * f), round(y.shape[1] * f)),
@@ -167,6 +274,10 @@ class PatchSampler:
                 lr = downscale(hr, s)
                 self.pairs.append(((lr / 255).astype(np.float32),
                                    (hr / 255).astype(np.float32)))
+        if not self.pairs:
+            where = repr(self.folder) if self.folder is not None else "the photos"
+            raise ValueError(f"PatchSampler: no image in {where} is at least {self.patch * s} "
+                             f"pixels a side (patch={self.patch} x scale={s})")
         # sample images in proportion to their number of patch positions
         w = np.array([(lr.shape[0] - self.patch + 1) * (lr.shape[1] - self.patch + 1)
                       for lr, _ in self.pairs], dtype=np.float64)
@@ -184,22 +295,31 @@ class PatchSampler:
                                 np.full(n_smooth, self.smooth_frac / n_smooth)])
         self.weights = w
 
-    def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` patches: LR ``(n, 1, p, p)`` and HR ``(n, 1, p*s, p*s)``."""
+    def batch(self, rng: np.random.Generator, n: int, part: slice | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` patches: LR ``(n, 1, p, p)`` and HR ``(n, 1, p*s, p*s)``.
+
+        With ``part``, only those patches of the ``n`` are built (one process's share of a
+        global batch); ``rng`` advances exactly as for all ``n``.
+        """
         p, s = self.patch, self.scale
         idx = rng.choice(len(self.pairs), size=n, p=self.weights)
-        lrs = np.empty((n, 1, p, p), np.float32)
-        hrs = np.empty((n, 1, p * s, p * s), np.float32)
+        keep = range(n)[part] if part is not None else range(n)
+        lrs = np.empty((len(keep), 1, p, p), np.float32)
+        hrs = np.empty((len(keep), 1, p * s, p * s), np.float32)
         for b, i in enumerate(idx):
             lr, hr = self.pairs[i]
             r = int(rng.integers(0, lr.shape[0] - p + 1))
             c = int(rng.integers(0, lr.shape[1] - p + 1))
-            lp = lr[r:r + p, c:c + p]
-            hp = hr[r * s:(r + p) * s, c * s:(c + p) * s]
             k = int(rng.integers(0, 4))
             flip = bool(rng.integers(0, 2))
+            if b not in keep:
+                continue
+            lp = lr[r:r + p, c:c + p]
+            hp = hr[r * s:(r + p) * s, c * s:(c + p) * s]
             lp, hp = np.rot90(lp, k), np.rot90(hp, k)
             if flip:
                 lp, hp = lp[:, ::-1], hp[:, ::-1]
-            lrs[b, 0], hrs[b, 0] = lp, hp
+            j = b - keep.start
+            lrs[j, 0], hrs[j, 0] = lp, hp
         return lrs, hrs

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...checkerboard import artifact_score
-from .data import EVAL_IMAGES, eval_pairs, load_photo, resize
+from .data import EVAL_IMAGES, eval_pairs, folder_pairs, load_photo, resize
 from .infer import load_model, upscale_y, weights_path
 
 __all__ = ["EvalConfig", "evaluate", "flat_phase_spread", "markdown_table", "crops_image",
@@ -57,6 +57,7 @@ class EvalConfig:
     bench: bool = True
     bench_size: int = 512
     weights: dict = field(default_factory=dict)      # (scale, head) -> path override
+    data: str | None = None     # a folder of HR images evaluated instead of ``images``
 
 
 def flat_phase_stats(hr: np.ndarray, err: np.ndarray, scale: int, threshold: float = 1.5,
@@ -128,7 +129,8 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
     """
     results: dict = {}
     for s in cfg.scales:
-        pairs = eval_pairs(s, cfg.images)
+        pairs = (folder_pairs(cfg.data, s, log, "eval-upscaler", "--data")
+                 if cfg.data is not None else eval_pairs(s, cfg.images))
         methods: dict[str, dict] = {}
         srs: dict[str, dict[str, np.ndarray]] = {}
         models = {}
@@ -157,14 +159,17 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
         srs["HR"] = {img: hr.astype(np.uint8) for img, (lr, hr) in pairs.items()}
         hr_periodic = float(np.mean([artifact_score(hr, s, border=s)
                                      for lr, hr in pairs.values()]))
-        results[s] = {"methods": methods, "sr": srs, "hr_periodic": hr_periodic}
+        results[s] = {"methods": methods, "sr": srs, "hr_periodic": hr_periodic,
+                      "set": ", ".join(pairs) if cfg.data is None else
+                      f"{len(pairs)} image(s) under {cfg.data}"}
     return results
 
 
 def markdown_table(results: dict, bench: dict | None = None) -> str:
     """The report: mean table per scale (gain over PIL bicubic), per-image PSNR, throughput."""
     lines = ["# Learned up-scaler: held-out evaluation", "",
-             "Held-out: " + ", ".join(EVAL_IMAGES) + ". Y channel (BT.601), LR = PIL bicubic "
+             "Held-out: " + next((r.get("set") for r in results.values() if "set" in r),
+                                 ", ".join(EVAL_IMAGES)) + ". Y channel (BT.601), LR = PIL bicubic "
              "(antialiased) down-sample rounded to 8 bit, outputs rounded to 8 bit, border "
              "shaved by the scale. Gain is over PIL bicubic. flat spread: flat-region phase "
              "spread (gray levels), mean over images / with the images' flat pixels pooled; "
@@ -211,7 +216,9 @@ def crops_image(results: dict, scale: int, image: str = "astronaut",
     hr = srs["HR"][image]
     if box is None:
         box = {"astronaut": (90, 170, 96), "chelsea": (80, 160, 96)}.get(
-            image, (hr.shape[0] // 3, hr.shape[1] // 3, 96))
+            image, (hr.shape[0] // 3, hr.shape[1] // 3,
+                    max(1, min(96, hr.shape[0] - hr.shape[0] // 3,
+                               hr.shape[1] - hr.shape[1] // 3))))
     r0, c0, n = box
     tiles = []
     for name in names:
@@ -277,6 +284,8 @@ def write_report(results: dict, out: pathlib.Path, bench: dict | None = None,
     paths.append(tio.atomic_write(out / "results.json", (json.dumps(
         {"results": slim, "throughput": bench}, indent=1) + "\n").encode(), overwrite=True))
     for s in results:
-        sheet = np.asarray(crops_image(results, s, crop_image))
+        names = list(results[s]["sr"]["HR"])
+        image = crop_image if crop_image in names else names[0]
+        sheet = np.asarray(crops_image(results, s, image))
         paths.append(tio.write_image(out / f"crops_x{s}.png", sheet, overwrite=True))
     return paths

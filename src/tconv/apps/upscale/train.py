@@ -21,14 +21,28 @@ from __future__ import annotations
 
 import math
 import pathlib
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .._train import load_resume, progress, rng_state, save_checkpoint, set_rng_state
-from .data import TRAIN_IMAGES, PatchSampler, eval_pairs
+from .._train import (
+    TrainingInterrupted,
+    check_finite_state,
+    check_float,
+    check_int,
+    check_loss,
+    check_run_dir,
+    load_resume,
+    progress,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    stop_requested,
+)
+from .data import TRAIN_IMAGES, PatchSampler, eval_pairs, folder_pairs
 from .model import Upscaler, UpscalerConfig, balance_head
 
 __all__ = ["TrainConfig", "train", "evaluate_psnr", "export_weights"]
@@ -36,7 +50,14 @@ __all__ = ["TrainConfig", "train", "evaluate_psnr", "export_weights"]
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on (``tconv train-upscaler`` fills this in)."""
+    """Everything a training run depends on (``tconv train-upscaler`` fills this in).
+
+    ``data`` (a folder of photos) replaces the bundled training photos; ``val`` (a folder)
+    replaces the held-out photos for the PSNR printed every ``eval_every`` steps (0: never).
+    ``checkpoint_every`` (0: only at the end and at a stop). ``device``/``amp``: see
+    :mod:`tconv.apps._devices`; under ``torchrun`` ``batch`` is the global batch.
+    ``overwrite`` starts afresh in an ``out`` that holds a run.
+    """
 
     model: UpscalerConfig = field(default_factory=UpscalerConfig)
     out: pathlib.Path = pathlib.Path("upscaler-run")
@@ -58,6 +79,28 @@ class TrainConfig:
     flat_weight: float = 0.0
     threads: int | None = 1
     progress: bool = True
+    data: str | None = None
+    val: str | None = None
+    device: str = "auto"
+    amp: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        fn = "train-upscaler"
+        for name, low in (("steps", 1), ("batch", 1), ("patch", 4), ("eval_every", 0),
+                          ("checkpoint_every", 0), ("seed", 0)):
+            check_int(fn, name, getattr(self, name), low)
+        if self.stop_at is not None:
+            check_int(fn, "stop_at", self.stop_at, 1)
+        if self.threads is not None:
+            check_int(fn, "threads", self.threads, 1)
+        if self.minutes is not None:
+            check_float(fn, "minutes", self.minutes, 0.0, strict=True)
+        check_float(fn, "lr_body", self.lr_body, 0.0, strict=True)
+        check_float(fn, "lr_head", self.lr_head, 0.0, strict=True)
+        check_float(fn, "final_lr_frac", self.final_lr_frac, 0.0, maximum=1.0)
+        check_float(fn, "smooth_frac", self.smooth_frac, 0.0, maximum=1.0, max_strict=True)
+        check_float(fn, "flat_weight", self.flat_weight, 0.0)
 
 
 def lr_factor(step: int, steps: int, final: float) -> float:
@@ -66,7 +109,7 @@ def lr_factor(step: int, steps: int, final: float) -> float:
     return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def evaluate_psnr(model, scale: int, pairs=None) -> dict[str, float]:
+def evaluate_psnr(model, scale: int, pairs=None, device=None) -> dict[str, float]:
     """Held-out PSNR (dB) per image + ``"mean"``: Y, 8-bit rounded, border ``scale`` shaved."""
     import torch
     from skimage.metrics import peak_signal_noise_ratio
@@ -77,7 +120,9 @@ def evaluate_psnr(model, scale: int, pairs=None) -> dict[str, float]:
     with torch.no_grad():
         for name, (lr, hr) in pairs.items():
             x = torch.from_numpy((lr / 255.0).astype(np.float32))[None, None]
-            sr = model(x)[0, 0].numpy().astype(np.float64) * 255.0
+            if device is not None:
+                x = x.to(device)
+            sr = model(x)[0, 0].float().cpu().numpy().astype(np.float64) * 255.0
             sr = np.clip(np.round(sr), 0, 255)
             s = scale
             res[name] = float(peak_signal_noise_ratio(hr[s:-s, s:-s], sr[s:-s, s:-s],
@@ -129,60 +174,136 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     """Run (or resume) training; return ``(model, history)``.
 
     Writes ``cfg.out / "checkpoint.pt"`` atomically every ``checkpoint_every`` steps and at
-    the end, and ``cfg.out / "weights.npz"`` (+ manifest) at the end.
+    the end, and ``cfg.out / "weights.npz"`` (+ manifest) at the end. Under ``torchrun``
+    every process trains its share of each global batch and rank 0 alone writes.
+
+    Raises:
+        FileExistsError: ``out`` holds a run and neither ``resume`` nor ``overwrite``.
+        ValueError: a checkpoint made with other settings, a non-finite loss (diverged run;
+            the last good checkpoint is kept), or an unusable device.
+        TrainingInterrupted: a stop was requested (SIGTERM/Ctrl-C inside
+            :func:`tconv.apps._train.interruptible`); the checkpoint of the last step is
+            written.
     """
+
+    from .._devices import check_amp
+    from .._distributed import setup, teardown
+
+    fn = "train-upscaler"
+    out = check_run_dir(cfg.out, cfg.resume, cfg.overwrite, fn,
+                        ("checkpoint.pt", "weights.npz"))
+    ckpt = out / "checkpoint.pt"
+    dist = setup(cfg.device, fn)
+    try:
+        check_amp(cfg.amp, dist.device, fn)
+        dist.per_rank(cfg.batch, fn)
+        if not dist.main:
+            log = _quiet
+        return _train(cfg, log, dist, out, ckpt)
+    finally:
+        teardown(dist)
+
+
+def _quiet(msg: str) -> None:
+    pass
+
+
+def _train(cfg: TrainConfig, log: Callable[[str], None], dist, out: pathlib.Path,
+           ckpt: pathlib.Path):
     import torch
 
-    if cfg.threads:
+    from .._devices import autocast, make_scaler, place, use_channels_last
+
+    fn = "train-upscaler"
+    if cfg.threads and dist.device.type == "cpu":
         torch.set_num_threads(cfg.threads)
-    out = pathlib.Path(cfg.out)
-    ckpt = out / "checkpoint.pt"
+    dev = dist.device
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = Upscaler(cfg.model)
+    model = Upscaler(cfg.model)              # initialised on the CPU: same weights anywhere
     if cfg.balance_phases:
         _balance_(model)
+    cl = use_channels_last(dev, cfg.amp)
+    model = place(model, dev, cl)
     opt = torch.optim.Adam([{"params": model.body_parameters(), "lr": cfg.lr_body},
                             {"params": model.head_parameters(), "lr": cfg.lr_head}])
+    scaler = make_scaler(dev, cfg.amp)
     base = [cfg.lr_body, cfg.lr_head]
     step, history = 0, []
     if cfg.resume and ckpt.exists():
         mine = _state_config(cfg)
-        st = load_resume(ckpt, "train-upscaler", config=mine)
+        st = load_resume(ckpt, fn, config=mine)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
         set_rng_state(st["rng"], np_rng=rng)
         step, history = int(st["step"]), list(st["history"])
         log(f"resumed from {ckpt} at step {step}")
-    elif ckpt.exists() and not cfg.resume:
-        raise FileExistsError(f"train: {str(ckpt)!r} exists; pass --resume to continue it or "
-                              "choose another --out")
-    sampler = PatchSampler(cfg.model.scale, cfg.patch, tuple(cfg.images), cfg.smooth_frac)
-    pairs = eval_pairs(cfg.model.scale) if cfg.eval_every else None
+    elif cfg.overwrite and dist.main:
+        ckpt.unlink(missing_ok=True)       # a fresh run: never resume the replaced one
+    dist.barrier()
+    net = dist.wrap(model)
+    sampler = PatchSampler(cfg.model.scale, cfg.patch, tuple(cfg.images), cfg.smooth_frac,
+                           folder=cfg.data, log=log)
+    pairs = None
+    if cfg.eval_every and dist.main:
+        pairs = (folder_pairs(cfg.val, cfg.model.scale, log, fn) if cfg.val is not None
+                 else eval_pairs(cfg.model.scale))
+    part = dist.part(cfg.batch)
+
+    def save(done: int) -> None:
+        if dist.main:
+            st = _state(model, opt, done, rng, history, cfg)
+            if scaler is not None:
+                st["scaler"] = scaler.state_dict()
+            save_checkpoint(ckpt, st)
+
     t0 = time.monotonic()
     bar = progress(range(step, cfg.steps), desc=f"x{cfg.model.scale} {cfg.model.head}",
-                   total=cfg.steps, initial=step, disable=None if cfg.progress else True)
+                   total=cfg.steps, initial=step,
+                   disable=None if cfg.progress and dist.main else True)
     loss_v = float("nan")
     done = step
     for step in bar:
         f = lr_factor(step, cfg.steps, cfg.final_lr_frac)
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * f
-        lr_np, hr_np = sampler.batch(rng, cfg.batch)
-        x, y = torch.from_numpy(lr_np), torch.from_numpy(hr_np)
-        pred = model(x)
+        lr_np, hr_np = sampler.batch(rng, cfg.batch, part)
+        x, y = torch.from_numpy(lr_np).to(dev), torch.from_numpy(hr_np).to(dev)
+        if cl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(dev, cfg.amp):
+            pred = net(x).float()
         loss = torch.nn.functional.mse_loss(pred, y)
         if cfg.flat_weight:
             loss = loss + cfg.flat_weight * flat_phase_penalty(pred - y, y, cfg.model.scale)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         if cfg.balance_phases:
             _balance_(model)
-        loss_v = float(loss.detach())
         done = step + 1
-        if cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.steps):
-            ps = evaluate_psnr(model, cfg.model.scale, pairs)
+        signum = stop_requested()
+        timed = ((cfg.minutes is not None and time.monotonic() - t0 > cfg.minutes * 60)
+                 or (cfg.stop_at is not None and done >= cfg.stop_at))
+        loss_v, (interrupted, stop) = dist.step_sync(float(loss.detach()), signum is not None,
+                                                     timed)
+        check_loss(loss_v, done, fn, ckpt)
+        if interrupted:
+            save(done)
+            dist.barrier()
+            if hasattr(bar, "close"):
+                bar.close()
+            raise TrainingInterrupted(fn, done, ckpt if dist.main else None,
+                                      signum or signal.SIGTERM)
+        if pairs is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
+            ps = evaluate_psnr(model, cfg.model.scale, pairs, dev)
             elapsed = time.monotonic() - t0
             history.append({"step": done, "loss": loss_v, "psnr": ps["mean"],
                             "seconds": elapsed})
@@ -190,32 +311,34 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
                 f"({elapsed / 60:.1f} min)")
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(psnr=f"{ps['mean']:.2f}")
-        stop = ((cfg.minutes is not None and time.monotonic() - t0 > cfg.minutes * 60)
-                or (cfg.stop_at is not None and done >= cfg.stop_at))
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop:
-            save_checkpoint(ckpt, _state(model, opt, done, rng, history, cfg))
+        if ((cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps
+                or stop):
+            save(done)
         if stop:
             log(f"stopped at step {done} of {cfg.steps} (resume with --resume)")
             break
     if hasattr(bar, "close"):
         bar.close()
-    export_weights(model, out / "weights.npz", extra={"train": {
-        "seed": cfg.seed, "steps": cfg.steps, "steps_done": int(done),
-        "batch": cfg.batch, "patch": cfg.patch, "smooth_frac": cfg.smooth_frac,
-        "flat_weight": cfg.flat_weight, "balance_phases": cfg.balance_phases,
-        "history": history}})
-    return model, history
+    if dist.main:
+        export_weights(model, out / "weights.npz", extra={"train": {
+            "seed": cfg.seed, "steps": cfg.steps, "steps_done": int(done),
+            "batch": cfg.batch, "patch": cfg.patch, "smooth_frac": cfg.smooth_frac,
+            "flat_weight": cfg.flat_weight, "balance_phases": cfg.balance_phases,
+            "data": cfg.data or "skimage", "processes": dist.world,
+            "history": history}})
+    dist.barrier()
+    return model.cpu(), history
 
 
 def _balance_(model) -> None:
     """Project the head onto checkerboard-free weights (after an optimizer step; no grad)."""
     import torch
 
-    sd = {k: v.detach().numpy() for k, v in model.head.state_dict().items()}
+    sd = {k: v.detach().cpu().numpy() for k, v in model.head.state_dict().items()}
     new = balance_head({f"head.{k}": v for k, v in sd.items()}, model.cfg)
     with torch.no_grad():
         for k, v in model.head.state_dict().items():
-            v.copy_(torch.from_numpy(new[f"head.{k}"]))
+            v.copy_(torch.from_numpy(new[f"head.{k}"]).to(v.device))
 
 
 def export_weights(model, path: pathlib.Path, extra: dict | None = None) -> pathlib.Path:
@@ -224,6 +347,7 @@ def export_weights(model, path: pathlib.Path, extra: dict | None = None) -> path
 
     arrays = {k: v.detach().cpu().numpy().astype(np.float32)
               for k, v in model.state_dict().items()}
+    check_finite_state(arrays, f"export_weights({str(path)!r})")
     meta = {"config": model.cfg.to_dict(), **(extra or {})}
     return tio.save_weights(path, arrays, meta)
 

@@ -1,0 +1,171 @@
+"""Training on several processes with PyTorch's own engine: ``torchrun`` + DDP.
+
+Every training command runs unchanged under ``torchrun``. torchrun starts one process per
+GPU (or per CPU worker) and sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
+``MASTER_PORT``; :func:`setup` reads them, joins the process group (NCCL on CUDA, gloo on the
+CPU) and picks this process's device. Without those variables it is a 1-process run and no
+process group is made.
+
+The recipe does not depend on the number of processes:
+
+* **Global batch.** ``--batch B`` is the batch of one optimizer step for the whole job; each
+  of the ``W`` processes computes ``B / W`` of it (``B`` must be divisible by ``W``).
+  DistributedDataParallel averages the gradients over processes, so the step equals the
+  1-process step on the same ``B`` samples (to float rounding).
+* **Data.** Every process holds the same random generators (seeded alike, restored from the
+  same checkpoint) and draws the *whole* global batch's random choices; process ``r`` then
+  builds only samples ``r*B/W .. (r+1)*B/W - 1`` (:meth:`Dist.part`). The sharding is
+  deterministic, disjoint and complete, and the generator state after a step is the same on
+  every process and for every ``W`` -- which is why a checkpoint written by 2 processes
+  resumes on 1 or 8.
+* **Writes.** Rank 0 alone writes samples, checkpoints (atomic) and weights.
+* **Stopping.** A stop request (SIGTERM/Ctrl-C) or a non-finite loss on any process is
+  shared with the others by one small all-reduce per step, so every process stops after the
+  same step and rank 0 checkpoints it.
+
+BatchNorm (the DCGAN and the segmentation network) normalises over the samples a process
+holds; on CUDA it becomes ``SyncBatchNorm`` (statistics over the global batch, as 1
+process). torch offers ``SyncBatchNorm`` on GPUs only, so on the CPU the statistics are per
+process and an N-process CPU run is close to, not equal to, the 1-process run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ._devices import resolve_device
+
+__all__ = ["Dist", "setup", "teardown", "env_world"]
+
+
+def env_world() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` from torchrun's variables; ``(0, 1, 0)`` without."""
+    def get(name: str, default: int) -> int:
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"distributed: environment {name}={raw!r} must be an integer "
+                             "(set by torchrun)") from None
+
+    world = get("WORLD_SIZE", 1)
+    rank = get("RANK", 0)
+    local = get("LOCAL_RANK", rank)
+    if world < 1 or not 0 <= rank < world or local < 0:
+        raise ValueError(f"distributed: RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local} "
+                         "must satisfy 0 <= RANK < WORLD_SIZE and LOCAL_RANK >= 0")
+    return rank, world, local
+
+
+@dataclass
+class Dist:
+    """This process's place in the job: ``rank`` of ``world``, its ``device``."""
+
+    rank: int
+    world: int
+    local_rank: int
+    device: Any
+    owns_group: bool = False
+
+    @property
+    def main(self) -> bool:
+        """True on the one process that writes files and prints progress."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def per_rank(self, batch: int, fn: str, option: str = "--batch") -> int:
+        """``batch / world``, refusing a global batch the processes cannot split evenly."""
+        if batch % self.world:
+            raise ValueError(f"{fn}: {option} {batch} must be divisible by the number of "
+                             f"processes WORLD_SIZE={self.world} (the global batch is split "
+                             f"evenly); use a multiple of {self.world}")
+        return batch // self.world
+
+    def part(self, batch: int) -> slice:
+        """The indices of the global batch this process builds."""
+        n = batch // self.world
+        return slice(self.rank * n, (self.rank + 1) * n)
+
+    def wrap(self, model: Any) -> Any:
+        """``model`` wrapped in DistributedDataParallel (BatchNorm synced on CUDA); the
+        model itself when this is a 1-process run."""
+        if not self.distributed:
+            return model
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            return DistributedDataParallel(model, device_ids=[self.device.index])
+        return DistributedDataParallel(model)
+
+    def step_sync(self, loss: float, *flags: bool) -> tuple[float, tuple[bool, ...]]:
+        """Mean loss over processes and, per flag, whether any process raised it (one
+        all-reduce)."""
+        if not self.distributed:
+            return loss, tuple(bool(f) for f in flags)
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([loss, *(float(f) for f in flags)], dtype=torch.float64,
+                         device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t)
+        return float(t[0]) / self.world, tuple(bool(v > 0) for v in t[1:].tolist())
+
+    def barrier(self) -> None:
+        if self.distributed:
+            import torch.distributed as dist
+
+            if self.device.type == "cuda":
+                dist.barrier(device_ids=[self.device.index])
+            else:
+                dist.barrier()
+
+
+def setup(device: str = "auto", fn: str = "train") -> Dist:
+    """Read torchrun's environment, resolve ``device`` and join the process group.
+
+    A process group that already exists (a caller made it) is used as it is.
+
+    Raises:
+        ValueError: bad torchrun variables or an unavailable device.
+    """
+    rank, world, local = env_world()
+    dev = resolve_device(device, fn, local_rank=local)
+    if world == 1:
+        return Dist(0, 1, 0, dev)
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        if dist.get_world_size() != world or dist.get_rank() != rank:
+            raise ValueError(f"{fn}: the existing process group (rank {dist.get_rank()} of "
+                             f"{dist.get_world_size()}) disagrees with RANK={rank}, "
+                             f"WORLD_SIZE={world}")
+        return Dist(rank, world, local, dev)
+    if dev.type == "cuda":
+        import torch
+
+        torch.cuda.set_device(dev)
+        dist.init_process_group("nccl", device_id=dev)
+    elif dev.type == "cpu":
+        dist.init_process_group("gloo")
+    else:
+        raise ValueError(f"{fn}: training on several processes needs --device cpu or cuda; "
+                         f"{dev} has no process-group backend")
+    return Dist(rank, world, local, dev, owns_group=True)
+
+
+def teardown(d: Dist) -> None:
+    """Leave the process group :func:`setup` made (not one a caller made)."""
+    if d.owns_group:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
