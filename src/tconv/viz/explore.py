@@ -1,10 +1,16 @@
-"""A self-contained, offline HTML page to explore (transposed) convolution geometry.
+"""A self-contained, offline HTML page to explore (transposed) convolution with numbers.
 
-The page holds a JavaScript port of the library's shape arithmetic, validation messages and
-convolution-matrix structure (:mod:`tconv.viz._explore_js`). The port is proven equal to the
-library twice: the page embeds test vectors computed here by tconv and checks itself on load
-(``#selfcheck``), and the browser tests compare it with tconv on many more configurations.
-No network access: no CDN, no fonts, no images.
+Input and kernel values are editable; the output, the matrix C or Cᵀ and five linked,
+animated views are computed in the page: the scatter (one-to-many partial sums), zero
+insertion (or the sliding window of conv) with its wasted multiplications, the matrix product,
+the sub-pixel phases and the checkerboard overlap. The state lives in the URL hash; the text
+is in English or Chinese.
+
+The page holds a JavaScript port of the library's shape arithmetic, validation messages,
+convolution-matrix structure and view numerics (:mod:`tconv.viz._explore_js`). The port is
+proven equal to the library twice: the page embeds test vectors computed here by tconv and
+checks itself on load (``#selfcheck``), and the browser tests compare it with tconv on many
+more configurations. No network access: no CDN, no fonts, no images.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ import numpy as np
 from .. import __version__, _checks
 from ..conv import conv, conv_transpose
 from ..shapes import conv_output_size, conv_transpose_output_size
-from ._explore_js import PAGE, PORT_JS
+from ._explore_js import APP_JS, I18N_JS, NUM_JS, PAGE, PORT_JS
 from ._geometry import _op_matrix
-from ._style import COLORS, LEGEND
+from ._style import COLORS
 
 __all__ = ["explorer_html", "library_case", "DEFAULT_CASES", "FIELDS"]
 
@@ -78,7 +84,9 @@ def library_case(params: Mapping[str, Any], max_cells: int = 4096) -> dict[str, 
     Returns:
         ``{"params", "ok", "out"}`` or ``{"params", "ok": False, "error": [type, message]}``;
         valid cases also get ``"entries"``: ``[row, col, tap]`` of every non-zero of ``M``
-        (``C`` or ``Cᵀ``), row-major -- from the library's own ops on one-hot inputs.
+        (``C`` or ``Cᵀ``), row-major -- from the library's own ops on one-hot inputs -- and
+        ``"y"``: the flat output for the input ``x_i = i % 4 + 1`` and the kernel
+        ``w_t = t % 3 + 1`` (small integers, so the page must match exactly).
 
     Examples:
         >>> case = library_case(dict(transposed=True, input_size=[2, 2], kernel_size=3,
@@ -115,6 +123,10 @@ def library_case(params: Mapping[str, Any], max_cells: int = 4096) -> dict[str, 
                                   tuple(size), **kw)).astype(np.int64) - 1
         rows, cols = np.nonzero(taps >= 0)
         case["entries"] = [[int(r), int(c), int(taps[r, c])] for r, c in zip(rows, cols)]
+        x = (np.arange(int(np.prod(size))) % 4 + 1).astype(np.float64).reshape(1, 1, *size)
+        w = (np.arange(int(np.prod(k))) % 3 + 1).astype(np.float64).reshape(1, 1, *k)
+        y = (conv_transpose if p["transposed"] else conv)(x, w, **kw)
+        case["y"] = [int(v) for v in np.rint(y).ravel()]
     return case
 
 
@@ -146,13 +158,12 @@ def explorer_html(config: Mapping[str, Any] | None = None, *,
     fields = []
     for key, label, default in FIELDS:
         value = _text(config.get(key, default))
-        fields.append(f'<label>{label}<input id="f-{key}" data-key="{key}" '
-                      f'value="{html.escape(value)}" size="8" spellcheck="false"></label>')
+        fields.append(f'<label class="f"><span data-i18n="{key}">{label}</span>'
+                      f'<input id="f-{key}" data-key="{key}" value="{html.escape(value)}" '
+                      f'size="9" spellcheck="false"></label>')
     transposed = bool(config.get("transposed", False))
     vectors = [library_case(c, max_cells=64) for c in cases]
     css_vars = "".join(f"--{k.replace('_', '-')}:{v};" for k, v in COLORS.items())
-    legend = "".join(f'<span class="key"><span class="sw {k}"></span>{html.escape(t)}</span>'
-                     for k, t in LEGEND if k != "inserted")
     data = json.dumps(vectors, separators=(",", ":")).replace("</", "<\\/")  # no </script>
     return (PAGE
             .replace("__TITLE__", html.escape(title))
@@ -161,6 +172,8 @@ def explorer_html(config: Mapping[str, Any] | None = None, *,
             .replace("__FIELDS__", "\n    ".join(fields))
             .replace("__CHECKED_CONV__", "" if transposed else "checked")
             .replace("__CHECKED_T__", "checked" if transposed else "")
-            .replace("__LEGEND__", legend)
             .replace("__PORT__", PORT_JS)
+            .replace("__NUM__", NUM_JS)
+            .replace("__I18N__", I18N_JS)
+            .replace("__APP__", APP_JS)
             .replace("__VECTORS__", data))
