@@ -13,14 +13,18 @@ Integer arguments are normalised to one int per spatial dim, ``padding`` to one
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 __all__ = [
+    "MAX_ELEMENTS",
     "ConvParams",
+    "check_elements",
+    "int_sequence",
     "as_int_tuple",
     "as_array",
     "as_padding_pairs",
@@ -41,8 +45,58 @@ def fmt(value: object) -> str:
     return repr(value)
 
 
+#: The most numbers one array that tconv computes or plans may hold: an output, the uncropped
+#: output of a transposed convolution, the padded input of a convolution, a dense matrix.
+#: 2**31 numbers are 8 GiB of float32 (16 GiB of float64). Larger requests are refused with a
+#: ValueError before anything is allocated or planned, where they would otherwise run out of
+#: memory or loop for hours (stride=10**9). Read at call time: raise it to go further.
+MAX_ELEMENTS = 2**31
+
+
 def _is_int(v: object) -> bool:
+    # Python and NumPy integers (numbers.Integral); bool and np.bool_ are not sizes
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def int_sequence(fn: str, name: str, value: object) -> tuple[int, ...]:
+    """An int-like or a sequence of int-likes (any length) as a tuple of Python ints.
+
+    Raises ``TypeError`` naming the argument for anything else (``9.0``, ``"9"``, ``True``).
+    """
+    if _is_int(value):
+        return (int(value),)  # type: ignore[call-overload]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if not all(_is_int(v) for v in value):
+            raise TypeError(f"{fn}: {name}={fmt(value)} must be an int or a tuple of ints")
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{fn}: {name}={fmt(value)} must be an int or a tuple of ints, "
+                    f"not {type(value).__name__}")
+
+
+def _magnitude(value: object) -> int:
+    """The largest absolute int in a (nested) argument; 0 for strings and None."""
+    if _is_int(value):
+        return abs(int(value))  # type: ignore[call-overload]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return max((_magnitude(v) for v in value), default=0)
+    return 0
+
+
+def check_elements(fn: str, what: str, shape: Sequence[int], args: dict[str, object]) -> None:
+    """Refuse an array of ``shape`` larger than :data:`MAX_ELEMENTS` numbers.
+
+    ``args`` are the user's arguments that set the size (named in the message, the largest
+    first); a batch of 0 counts as 1, since planning does not depend on it.
+    """
+    count = math.prod(max(int(v), 1) for v in shape)
+    if count <= MAX_ELEMENTS:
+        return
+
+    named = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(
+        args.items(), key=lambda item: _magnitude(item[1]), reverse=True))
+    raise ValueError(f"{fn}: {named} give {what} of shape {tuple(int(v) for v in shape)}, "
+                     f"{count} numbers, more than the limit of {MAX_ELEMENTS} "
+                     "(tconv.MAX_ELEMENTS) numbers in one array")
 
 
 def as_int_tuple(fn: str, name: str, value: object, ndim: int, minimum: int | None = None,
@@ -231,11 +285,14 @@ def split_batch(fn: str, x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray,
 def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
                 bias_shape: tuple[int, ...] | None, stride: object, padding: object,
                 dilation: object, groups: object, transposed: bool,
-                output_padding: object = 0, check_empty: bool = True) -> ConvParams:
+                output_padding: object = 0, check_empty: bool = True,
+                check_size: bool = True) -> ConvParams:
     """Validate a (transposed) convolution's arguments against batched input/weight shapes.
 
     Mirrors every rule of ``torch.nn.functional.conv{1,2,3}d`` / ``conv_transpose{1,2,3}d``
-    with messages naming the argument, the value and the rule.
+    with messages naming the argument, the value and the rule. With ``check_size`` the
+    arrays the arguments imply (output, uncropped transposed output, padded input) must
+    hold at most :data:`MAX_ELEMENTS` numbers.
     """
     nd = len(weight_shape) - 2
     kernel = tuple(int(k) for k in weight_shape[2:])
@@ -282,6 +339,12 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
             pad = _transposed_string_padding(pad, kernel, s, d)
         params = ConvParams(kernel, s, pad, d, g, op)
         out = params.transposed_size(spatial)
+        if check_size:
+            args = {"stride": stride, "padding": padding, "output_padding": output_padding,
+                    "dilation": dilation}
+            full = ConvParams(kernel, s, tuple((0, 0) for _ in s), d, g).transposed_size(spatial)
+            check_elements(fn, "an uncropped output", (x_shape[0], c_out, *full), args)
+            check_elements(fn, "an output", (x_shape[0], c_out, *out), args)
         if check_empty and any(o < 1 for o in out):
             raise ValueError(
                 f"{fn}: output size {out} is empty for input spatial size {tuple(spatial)}, "
@@ -304,7 +367,28 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
         raise ValueError(
             f"{fn}: padded input size {padded} is smaller than the dilated kernel size "
             f"dilation*(kernel-1)+1={reach} in some spatial dim: the output would be empty")
+    if check_size:
+        args = {"padding": padding, "stride": stride, "dilation": dilation}
+        check_elements(fn, "a padded input", (x_shape[0], c_in, *padded), args)
+        out = tuple((pz - r) // st + 1 for pz, r, st in zip(padded, reach, s))
+        check_elements(fn, "an output", (x_shape[0], c_out, *out), args)
+    # a stride past the padded input (one output position) or the dilation of a one-tap
+    # kernel changes nothing: capped at the padded size, no index arithmetic can overflow
+    s = tuple(min(st, pz + 1) for st, pz in zip(s, padded))
+    d = tuple(min(di, pz + 1) if k == 1 else di for k, di, pz in zip(kernel, d, padded))
     return ConvParams(kernel, s, pad, d, g)
+
+
+def effective_transposed(p: ConvParams, size: Sequence[int]) -> ConvParams:
+    """``p`` with the values that cannot change a transposed convolution of an input of
+    ``size`` capped at :data:`MAX_ELEMENTS` + 1: the stride of a one-position input dim and
+    the dilation of a one-tap kernel dim (still above ``output_padding``, which the size
+    limits keep below the cap). The output is the same, and with the size limits no value
+    is then above the cap: no later index arithmetic can overflow."""
+    cap = MAX_ELEMENTS + 1
+    s = tuple(min(st, cap) if i == 1 else st for st, i in zip(p.stride, size))
+    d = tuple(min(di, cap) if k == 1 else di for di, k in zip(p.dilation, p.kernel))
+    return replace(p, stride=s, dilation=d) if (s, d) != (p.stride, p.dilation) else p
 
 
 def _transposed_string_padding(mode: str, kernel: tuple[int, ...], stride: tuple[int, ...],

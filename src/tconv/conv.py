@@ -178,8 +178,7 @@ def _transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[in
         if any(p.output_padding):
             raise ValueError(f"{fn}: give output_padding={p.output_padding} or "
                              f"output_size={output_size}, not both")
-        want = _checks.as_int_tuple(fn, "output_size", output_size,
-                                    len(output_size) if not isinstance(output_size, int) else 1)
+        want = _checks.int_sequence(fn, "output_size", output_size)
         if len(want) in (p.ndim + 1, p.ndim + 2):
             want = want[-p.ndim:]
         if len(want) != p.ndim:
@@ -187,6 +186,10 @@ def _transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[in
                              "entries (optionally preceded by batch and channel sizes)")
         p = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups,
                        p.output_padding_for(fn, size, want))
+        _checks.check_elements(fn, "an output", (x_shape[0], weight_shape[1] * p.groups,
+                                                 *p.transposed_size(size)),
+                               {"output_size": output_size})
+    p = _checks.effective_transposed(p, size)
     return p, p.transposed_size(size)
 
 

@@ -161,11 +161,15 @@ def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
         idx = np.where(valid, start[:, None] + k, -1)           # -1: padding, never read
         return idx, (valid / length[:, None]).astype(opmath)
     if mode in ("linear-aa", "bicubic-aa"):
+        if n_out == n_in:                           # ATen skips the axis: a plain copy
+            return i[:, None], np.ones((n_out, 1), opmath)
         return _aa_table(n_in, n_out, mode == "bicubic-aa", align_corners, scale_factor,
                          opmath)
     cubic = mode == "bicubic"
-    if not cubic and n_out == n_in:                 # ATen copies for linear modes
-        return i[:, None], np.ones((n_out, 1), opmath)
+    if not cubic and n_out == n_in:
+        # ATen "copies" as x[i]*1 + x[i]*0: finite values unchanged, inf becomes nan
+        return np.stack([i, i], axis=1), np.stack(
+            [np.ones(n_out, opmath), np.zeros(n_out, opmath)], axis=1)
     scale = _scale(n_in, n_out, align_corners, scale_factor, opmath)
     if align_corners:
         src = scale * i.astype(opmath)
@@ -260,6 +264,7 @@ def resample_matrix(n_in: int, n_out: int, mode: str = "linear",
     for name, v in (("n_in", n_in), ("n_out", n_out)):
         _checks.as_int_tuple(fn, name, v, 1, minimum=1)
     ac = _check_align_corners(fn, mode, align_corners)
+    _checks.check_elements(fn, "a matrix", (n_out, n_in), {"n_in": n_in, "n_out": n_out})
     one_d = {"bilinear": "linear", "trilinear": "linear"}.get(mode, mode)
     if antialias:
         if one_d not in ("linear", "bicubic"):
@@ -903,6 +908,9 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
     if mode == "area" and scale_factor is not None and size is None:
         recompute_scale_factor = True               # PyTorch: area always uses in/out
     out_size, factors = _output_size(fn, spatial, size, scale_factor, recompute_scale_factor)
+    _checks.check_elements(fn, "an output", (*x.shape[:2], *out_size),
+                           {"size": size} if size is not None else
+                           {"scale_factor": scale_factor})
     if not isinstance(antialias, (bool, np.bool_)):
         raise TypeError(f"{fn}: antialias={_checks.fmt(antialias)} must be a bool")
     if antialias and not (mode in ("bilinear", "bicubic") and nd == 2):
@@ -1010,6 +1018,12 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
                    key=lambda d: (out_size[d] / spatial[d], -d))
     y = x
     for d in order:
+        if kind == "linear" and spatial[d] == out_size[d]:
+            # the table is x*1 + x*0 (ATen's arithmetic): no pass for finite values
+            finite = np.isfinite(y)
+            if not finite.all():
+                y = np.where(finite, y, np.array(np.nan, y.dtype))
+            continue
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
                              opmath, nearest_2d=nd == 2, cubic_a=cubic_a)
         taps = idx.shape[1]                         # block GEMMs beat gathers from ~3 taps

@@ -12,6 +12,7 @@ t*dilation - pad_low)`` -- each row is the kernel laid out over the input, zeros
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -125,5 +126,11 @@ def conv_matrix(weight: ArrayLike, input_shape: IntOrTuple, stride: IntOrTuple =
                             bias_shape=None, stride=stride, padding=padding, dilation=dilation,
                             groups=g, transposed=False)
     out = p.conv_size(size)
+    rows, cols = w.shape[0] * math.prod(out), w.shape[1] * g * math.prod(size)
+    args = {"input_shape": input_shape, "padding": padding, "stride": stride,
+            "dilation": dilation}
+    _checks.check_elements(fn, "a dense matrix" if not sparse else "the nonzeros (rows, taps) of a matrix",
+                           (rows, cols) if not sparse else
+                           (rows, w.shape[1] * math.prod(p.kernel)), args)
     return build_matrix(w.astype(dtype, copy=False), size, out, p.stride, p.pad_lo, p.dilation,
                         g, sparse=sparse)

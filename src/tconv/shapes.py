@@ -45,9 +45,10 @@ def __getattr__(name: str) -> Any:
 
 
 def _dims(fn: str, input_size: IntOrTuple) -> tuple[int, ...]:
-    if isinstance(input_size, int) and not isinstance(input_size, bool):
-        return (int(input_size),)
-    size = _checks.as_int_tuple(fn, "input_size", input_size, len(input_size), minimum=1)  # type: ignore[arg-type]
+    size = _checks.int_sequence(fn, "input_size", input_size)
+    if any(v < 1 for v in size):
+        raise ValueError(f"{fn}: input_size={_checks.fmt(input_size)} must be positive in "
+                         "every spatial dim")
     if not 1 <= len(size) <= 3:
         raise ValueError(f"{fn}: input_size={size} must have 1, 2 or 3 spatial dims")
     return size
@@ -107,6 +108,9 @@ def conv_output_size(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: In
         raise ValueError(f"{fn}: the dilated kernel dilation*(kernel-1)+1="
                          f"{tuple(di * (kk - 1) + 1 for kk, di in zip(k, d))} does not fit in "
                          f"the padded input {tuple(i + lo + hi for i, (lo, hi) in zip(size, pad))}")
+    _checks.check_elements(fn, "a padded input",
+                           tuple(i + lo + hi for i, (lo, hi) in zip(size, pad)),
+                           {"input_size": input_size, "padding": padding})
     return out
 
 
@@ -190,10 +194,7 @@ def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_s
     fn = "output_padding_for"
     size = _dims(fn, input_size)
     nd = len(size)
-    if isinstance(output_size, int) and not isinstance(output_size, bool):
-        want: tuple[int, ...] = (int(output_size),)
-    else:
-        want = _checks.as_int_tuple(fn, "output_size", output_size, len(output_size))  # type: ignore[arg-type]
+    want = _checks.int_sequence(fn, "output_size", output_size)
     if len(want) == nd + 2:
         want = want[2:]
     if len(want) != nd:

@@ -17,6 +17,9 @@ from ._im2col import block_slices, group_view
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
+    # einsum may reduce a zero-stride (broadcast) operand in another way than a sum of
+    # products (inf and -inf channels gave -inf, not nan): reduce real copies
+    x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
     n, c_in, *size = x.shape
     g = p.groups
     cog = w.shape[1]
