@@ -175,7 +175,7 @@ def _view_configs(n: int = 160, seed: int = 1) -> list[dict[str, Any]]:
     while len(out) < n:
         nd = 1 if rng.random() < 0.3 else 2
 
-        def per(lo, hi):
+        def per(lo, hi, nd=nd):
             v = [int(a) for a in rng.integers(lo, hi + 1, size=nd)]
             return v[0] if nd == 1 or rng.random() < 0.5 else v
 

@@ -829,21 +829,22 @@ function drawSliding(L) {
   const win = new Map();
   if (hov >= 0) sl.window(hov).forEach((G, tp) => win.set(G, tp));
   const [rg, cg] = grid2(sl.shape), [rk, ck] = grid2(g.kernel), [ro, co] = grid2(g.outSize);
-  const W = viewWidth(), cell = fitCell(Math.max(rg, ro), cg + ck + co + 6, W, 520, 40);
-  const gap = 3 * cell, top = 22;
-  const ctx = scene($("cv-view"), Math.max(300, (cg + ck + co) * cell + 2 * gap + 4), Math.max(rg, rk, ro) * cell + top + 4);
+  const W = viewWidth(), cell = fitCell(Math.max(rg, ro), cg + ck + co + 8, W, 520, 40);
+  const gap = Math.max(3 * cell, 44), top = 22, kc = Math.max(cell, 24);
+  const ctx = scene($("cv-view"), Math.max(300, (cg + co) * cell + ck * kc + 2 * gap + 4),
+                    Math.max(rg * cell, rk * kc, ro * cell) + top + 4);
   label(ctx, g.transposed ? t("grid_t") : t("grid_c"), 2, 14);
   const dash = {1: [1, 2], 2: [4, 3]};
   cells(ctx, 2, top, rg, cg, cell, {
     fill: i => win.has(i) ? (sl.kind[i] === 0 ? C["input-active"] : C["zero-active"])
       : sl.kind[i] === 0 ? (L.in.has(sl.source[i]) ? C["input-active"] : C.input) : sl.kind[i] === 1 ? C.inserted : C.pad,
-    dash: i => dash[sl.kind[i]] || null,
+    dash: i => cell >= 8 ? dash[sl.kind[i]] || null : null,
     text: i => win.has(i) && cell >= 26 ? `${fmtNum(sl.values[i])}·${fmtNum(sl.kernel[win.get(i)])}` : fmtNum(sl.values[i]),
     region: {kind: "grid"}});
   const x1 = 2 + cg * cell + gap;
   label(ctx, g.transposed ? t("flipped") : t("kernel"), x1, 14);
-  cells(ctx, x1, top, rk, ck, cell, {fill: () => C.kernel, text: i => fmtNum(sl.kernel[i])});
-  const x2 = x1 + ck * cell + gap;
+  cells(ctx, x1, top, rk, ck, kc, {fill: () => C.kernel, text: i => fmtNum(sl.kernel[i])});
+  const x2 = x1 + ck * kc + gap;
   label(ctx, t("output"), x2, 14);
   cells(ctx, x2, top, ro, co, cell, {
     fill: i => i === hov ? C["output-active"] : i < k ? C.output : C.bg,
@@ -869,12 +870,14 @@ function drawMatrix(L) {
   // M (nOut x nIn) | x (nIn x 1) | = | y (nOut x 1) | reshaped; below: the other matrix (nIn x nOut)
   let cell = Math.min(26, (W - 200) / (nIn + co + 2), 760 / Math.max(nOut + nIn, 1)) * S.zoom;
   if (cell > 3) cell = Math.floor(cell);
-  const cv = Math.max(cell, 3), top = 22, gap = Math.max(44, 2 * cell);
+  const cv = cell < 6 ? 10 : cell, top = 22, gap = Math.max(44, 2 * cell);
   const mW = nIn * cell, mH = nOut * cell, oW = nOut * cell, oH = nIn * cell;
   const xX = 2 + mW + gap, yX = xX + cv + gap, rX = yX + cv + gap;
-  const totalW = Math.max(rX + co * Math.max(cell, 4) + 4, oW + 4, 320);
+  const rightEnd = rX + co * Math.max(cell, 4) + gap, sideX = rightEnd;
+  const side = rightEnd + oW + 4 <= W;          // room for the other matrix on the right
   const belowY = top + Math.max(mH, nIn * cell, ro * Math.max(cell, 4)) + 30;
-  const ctx = scene($("cv-view"), totalW, belowY + oH + 4);
+  const totalW = Math.max(side ? sideX + oW + 4 : Math.max(rightEnd, oW + 4), 320);
+  const ctx = scene($("cv-view"), totalW, side ? top + Math.max(mH, oH, nIn * cell, ro * Math.max(cell, 4)) + 4 : belowY + oH + 4);
   const mats = new Map(S.ents.map(([r, c, tp]) => [r * nIn + c, tp]));
   const sparse = cell < 6;
   label(ctx, `${name} (${nOut}×${nIn})`, 2, 14);
@@ -902,20 +905,40 @@ function drawMatrix(L) {
     }
   };
   drawM(2, top, nOut, nIn, (r, c) => r * nIn + c, row, col, "M");
+  // x and y as columns: square cells with numbers, or value-shaded strips when rows are thin
+  const column = (x0, n, vals, light, dark, hot, kind) => {
+    if (!sparse) {
+      cells(ctx, x0, top, n, 1, cell, {fill: i => hot(i) ? C[dark] : vals[i] === null ? C.bg : C[light],
+        text: i => vals[i] === null ? "" : fmtNum(vals[i]), region: {kind}});
+      return;
+    }
+    const known = vals.filter(v => v !== null);
+    for (let i = 0; i < n; i++) {
+      ctx.fillStyle = hot(i) ? C.mark : vals[i] === null ? C.bg : shade(light, dark, vals[i], known, 0);
+      ctx.fillRect(x0, top + i * cell, cv, Math.max(cell, 0.5));
+    }
+    ctx.strokeStyle = C.edge; ctx.lineWidth = 1; ctx.strokeRect(x0 - 0.5, top - 0.5, cv + 1, n * cell + 1);
+    ctx.canvas._regions.push({x: x0, y: top, rows: n, cols: 1, cell, cw: cv, ch: cell, kind});
+  };
+  const rowIns = new Set(row >= 0 ? (S.byRow.get(row) || []).map(e => e[1]) : []);
   label(ctx, "x", xX, 14);
-  cells(ctx, xX, top, nIn, 1, cv === cell ? cell : cv, {fill: i => L.in.has(i) || (row >= 0 && (S.byRow.get(row) || []).some(e => e[1] === i)) ? C["input-active"] : C.input,
-    text: i => fmtNum(S.x[i]), region: {kind: "in"}});
-  if (cell < 6) ctx.canvas._regions[ctx.canvas._regions.length - 1].cell = cell;
+  column(xX, nIn, S.x, "input", "input-active", i => L.in.has(i) || rowIns.has(i), "in");
   label(ctx, "=", yX - gap / 2, top + Math.min(mH, 200) / 2, 16, C.ink, "center");
   label(ctx, "y", yX, 14);
-  cells(ctx, yX, top, nOut, 1, cell, {fill: i => i === row ? C["output-active"] : part[i] !== null ? C.output : C.bg,
-    text: i => part[i] === null ? "" : fmtNum(part[i]), region: {kind: "out"}});
+  column(yX, nOut, part, "output", "output-active", i => i === row, "out");
   const rc = Math.max(cell, 4);
   label(ctx, t("reshaped"), rX, 14);
-  cells(ctx, rX, top, ro, co, rc, {fill: i => i === row ? C["output-active"] : part[i] !== null ? C.output : C.bg,
+  const known = part.filter(v => v !== null);
+  cells(ctx, rX, top, ro, co, rc, {fill: i => i === row ? C["output-active"] : part[i] === null ? C.bg : shade("output", "output-active", part[i], known, rc),
     text: i => part[i] === null ? "" : fmtNum(part[i]), region: {kind: "out"}});
-  label(ctx, `${other} (${nIn}×${nOut}) = (${name})\u1d40: ${LANG === "zh" ? "当前行是这里的一列" : "the current row is a column here"}`, 2, belowY - 8);
-  drawM(2, belowY, nIn, nOut, (r, c) => c * nIn + r, col, row, "MT");
+  const oLabel = `${other} (${nIn}×${nOut}) = (${name})\u1d40: ${LANG === "zh" ? "当前行是这里的一列" : "the current row is a column here"}`;
+  if (side) {
+    label(ctx, oLabel, sideX, 14);
+    drawM(sideX, top, nIn, nOut, (r, c) => c * nIn + r, col, row, "MT");
+  } else {
+    label(ctx, oLabel, 2, belowY - 8);
+    drawM(2, belowY, nIn, nOut, (r, c) => c * nIn + r, col, row, "MT");
+  }
   $("caption").textContent = t("matrix_cap", name, nOut, nIn) + (k ? " · " + t("step_of", k, nOut) : "");
   S.viewData = {part};
 }
@@ -932,10 +955,15 @@ function drawPhase(L) {
   const W = viewWidth();
   const maxQ = Math.max(...list.map(p => grid2(p.nq)[1])), maxKc = Math.max(1, ...list.map(p => grid2(p.kshape)[1]));
   const maxQr = Math.max(...list.map(p => grid2(p.nq)[0])), maxKr = Math.max(1, ...list.map(p => grid2(p.kshape)[0]));
-  const blockCols = maxKc + maxQ + 3;
+  const blockCols = maxQ + 3;
   const perRow = Math.max(1, Math.min(n, g.stride.length === 2 ? g.stride[1] : n));
   const cell = fitCell(Math.max(maxQr, maxKr) * Math.ceil(n / perRow) + ro, Math.max(blockCols * perRow, co), W - 20, 620, 34);
-  const bw = blockCols * cell + 16, bh = Math.max(maxQr, maxKr) * cell + 30;
+  const kc = Math.max(cell, 18);
+  const bw = blockCols * cell + maxKc * kc + 16, bh = Math.max(maxQr * cell, maxKr * kc) + 30;
+  let lo = Infinity, hi = -Infinity;
+  for (const v of ph.y) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const tone = (j, v) => mix(C.bg.startsWith("#") ? C.bg : "#ffffff", PHASE_COLORS[j % PHASE_COLORS.length],
+                             cell >= 13 || hi === lo ? 0.45 : 0.15 + 0.6 * (v - lo) / (hi - lo));
   const rowsB = Math.ceil(n / perRow);
   const outY = rowsB * bh + 24;
   const ctx = scene($("cv-view"), Math.max(perRow * bw, co * cell + 4, 320), outY + ro * cell + 4);
@@ -945,20 +973,20 @@ function drawPhase(L) {
     const bx = (j % perRow) * bw + 2, by = Math.floor(j / perRow) * bh + 2;
     const col = PHASE_COLORS[j % PHASE_COLORS.length];
     label(ctx, `${t("phase")} ${TC.tup(p.r)}: ${t("ntaps", p.taps.length)}`, bx, by + 12, 12, j === cur ? C.mark : C.ink);
-    const [kr, kc] = grid2(p.kshape.length ? p.kshape : [0]);
-    if (p.taps.length) cells(ctx, bx, by + 18, kr, kc, cell, {fill: () => C.kernel, text: i => fmtNum(S.w[p.taps[i][0]]),
+    const [kr, kc_] = grid2(p.kshape.length ? p.kshape : [0]);
+    if (p.taps.length) cells(ctx, bx, by + 18, kr, kc_, kc, {fill: () => C.kernel, text: i => fmtNum(S.w[p.taps[i][0]]),
       mark: i => L.tap.has(p.taps[i][0]) ? C.mark : null});
     const [qr, qc] = grid2(p.nq);
-    const qx = bx + (maxKc + 1.5) * cell;
+    const qx = bx + maxKc * kc + 1.5 * cell + 8;
     if (qr * qc) cells(ctx, qx, by + 18, qr, qc, cell, {
-      fill: i => L.out.has(p.where[i]) ? C["output-active"] : j < k ? mix(C.bg, col, 0.45) : C.bg,
-      text: i => fmtNum(p.values[i]), dash: () => j < k ? null : [2, 2],
+      fill: i => L.out.has(p.where[i]) ? C["output-active"] : j < k ? tone(j, p.values[i]) : C.bg,
+      text: i => fmtNum(p.values[i]), dash: () => j < k || cell < 8 ? null : [2, 2],
       region: {kind: "out", map: i => p.where[i]}});
   });
   label(ctx, `${t("interleaved")} → ${t("output")} ${g.outSize.join("×")}`, 2, outY - 6);
   cells(ctx, 2, outY, ro, co, cell, {
     fill: i => { const j = where.get(i); if (L.out.has(i)) return C["output-active"];
-      return j !== undefined && j < k ? mix(C.bg, PHASE_COLORS[j % PHASE_COLORS.length], 0.45) : C.bg; },
+      return j !== undefined && j < k ? tone(j, ph.y[i]) : C.bg; },
     text: i => { const j = where.get(i); return j !== undefined && j < k ? fmtNum(ph.y[i]) : ""; },
     mark: i => where.get(i) === cur ? C.mark : null, region: {kind: "out"}});
   $("caption").textContent = t("phase_cap", n);
@@ -1027,7 +1055,7 @@ function draw() {
 function hitTest(canvas, ev) {
   const rect = canvas.getBoundingClientRect(), px = ev.clientX - rect.left, py = ev.clientY - rect.top;
   for (const R of canvas._regions || []) {
-    const c = Math.floor((px - R.x) / R.cell), r = Math.floor((py - R.y) / R.cell);
+    const c = Math.floor((px - R.x) / (R.cw || R.cell)), r = Math.floor((py - R.y) / (R.ch || R.cell));
     if (c >= 0 && c < R.cols && r >= 0 && r < R.rows) return {R, i: r * R.cols + c, r, c, px, py};
   }
   return null;
