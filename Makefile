@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test test-slow mutation lint bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +16,16 @@ demo: $(STAMP)
 	$(BIN)/tconv demo --out demo-out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	$(BIN)/python -m pytest -q -n 2 --durations=15 -m "not slow"
+
+# the tests marked slow (end-to-end benchmark runs): before a release and in scheduled CI
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --durations=15 -m slow
+
+# mutation testing of the core (a seeded sample of single-line mutants, each against its
+# module's mirror tests; minutes, not part of `make test`)
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py --sample 80 --seed 26
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

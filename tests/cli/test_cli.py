@@ -68,6 +68,7 @@ def test_registry_lists_modules():
     assert np.all([hasattr(m, "add_parser") for m in subcommand_modules()])
 
 
+@pytest.mark.slow       # ~25 s: spawns the benchmark's worker processes
 def test_bench_tiny_run(capsys):
     """`tconv bench` runs one shape end to end (NumPy only) and reports counted MACs."""
     assert main(["bench", "--no-torch", "--shapes", "c2", "--rounds", "1", "--repeat", "1",
