@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 
 __all__ = ["add_parser", "demo"]
 
@@ -20,9 +19,10 @@ chelsea, coffee, rocket. LR inputs are PIL bicubic (antialiased) down-samples ro
 that --resume continues on the same trajectory.
 
 examples:
-  tconv train-upscaler --scale 2 --steps 200 --out /tmp/up-x2
-  tconv train-upscaler --scale 2 --steps 400 --out /tmp/up-x2 --resume
-  tconv train-upscaler --scale 3 --head pixel_shuffle --minutes 5 --out /tmp/up-x3-ps
+  tconv train-upscaler --scale 2 --steps 200 --out up-x2
+  tconv train-upscaler --scale 2 --steps 400 --minutes 1 --out up-x2-long   # stops after a minute
+  tconv train-upscaler --scale 2 --steps 400 --out up-x2-long --resume      # and goes on
+  tconv train-upscaler --scale 3 --head pixel_shuffle --minutes 5 --out up-x3-ps
 """
 
 
@@ -34,9 +34,9 @@ unless --overwrite. Images over --max-pixels (default 100 megapixels) are refuse
 
 examples:
   tconv upscale photo.png --scale 2                    # writes photo_x2.png
-  tconv upscale photo.jpg -o big.png --scale 4 --engine torch
-  tconv upscale shots/ -o shots-x3/ --scale 3 --method bicubic
-  tconv upscale huge.tif --scale 2 --max-pixels 200000000 --tile 256
+  tconv upscale photo.png -o big.png --scale 4 --engine torch
+  tconv upscale photo.png big.png -o shots-x3/ --scale 3 --method bicubic   # into a folder
+  tconv upscale photo.png -o tiled.png --scale 2 --max-pixels 200000000 --tile 256
 """
 
 EVAL_EPILOG = """\
@@ -46,7 +46,7 @@ measures; NumPy vs torch throughput (each engine in its own process).
 
 examples:
   tconv eval-upscaler --out eval-out
-  tconv eval-upscaler --scales 2 --heads transposed --no-bench --out /tmp/eval-x2
+  tconv eval-upscaler --scales 2 --heads transposed --no-bench --out eval-x2
 """
 
 
@@ -63,167 +63,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
     u.add_argument("--method", choices=("learned", "bicubic", "bilinear", "nearest"),
                    default="learned")
-    u.add_argument("--engine", choices=("numpy", "torch"), default="numpy")
+    u.add_argument("--engine", choices=("numpy", "torch"), default=None,
+                   help="numpy (default on the CPU, no torch needed) or torch (default on "
+                        "--device cuda/mps)")
+    u.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto (CUDA, then MPS, then CPU), cpu (default), cuda, cuda:N or mps; "
+                        "a GPU runs the torch engine")
     u.add_argument("--weights", type=pathlib.Path, default=None,
                    help="weights .npz (its folder's manifest.json must list its sha256)")
     u.add_argument("--tile", type=int, default=192, help="tile size in input pixels "
-                   "(0: whole image at once)")
+                   "(0: whole image at once; else >= 8)")
     u.add_argument("--max-pixels", type=int, default=None,
                    help="refuse larger inputs (default 100000000)")
     u.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    u.add_argument("--skip-existing", action="store_true",
+                   help="keep outputs that exist and do the rest (resumes an interrupted "
+                        "batch; every output present is complete)")
     u.set_defaults(func=run_upscale)
 
-    e = sub.add_parser("eval-upscaler", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       help="PSNR/SSIM/checkerboard/throughput of the learned up-scaler",
-                       description="Evaluate the shipped up-scalers on the held-out photos.",
-                       epilog=EVAL_EPILOG)
-    e.add_argument("--scales", type=int, nargs="+", choices=(2, 3, 4), default=[2, 3, 4])
-    e.add_argument("--heads", nargs="+", default=["transposed", "pixel_shuffle",
-                                                    "resize_conv"],
-                   choices=("transposed", "pixel_shuffle", "resize_conv"),
-                   help="learned heads to include (those with shipped weights)")
-    e.add_argument("--engine", choices=("numpy", "torch"), default="numpy")
-    e.add_argument("--out", type=pathlib.Path, default=pathlib.Path("upscaler-eval"))
-    e.add_argument("--no-bench", action="store_true", help="skip the throughput benchmark")
-    e.add_argument("--bench-size", type=int, default=512)
-    e.set_defaults(func=run_eval)
+    from ._upscaler_training import add_eval_parser, add_train_parser
 
-    p = sub.add_parser("train-upscaler", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       help="train the FSRCNN-style up-scaler (torch extra)",
-                       description="Train the learned up-scaler on luminance.",
-                       epilog=TRAIN_EPILOG)
-    p.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
-    p.add_argument("--head", choices=("transposed", "pixel_shuffle", "resize_conv"),
-                   default="transposed", help="up-sampling head (default: transposed)")
-    p.add_argument("--no-skip", action="store_true",
-                   help="do not add the bicubic skip (learn the whole image, not the residual)")
-    p.add_argument("--skip-a", type=float, default=-0.5,
-                   help="cubic coefficient of the skip path: -0.5 PIL/MATLAB (default), "
-                        "-0.75 torch's interpolate")
-    p.add_argument("--smooth-frac", type=float, default=0.1,
-                   help="share of training patches drawn from generated smooth images "
-                        "(default 0.1; 0 for photos only)")
-    p.add_argument("--flat-weight", type=float, default=0.0,
-                   help="weight of the flat-region phase-bias penalty (default 0: MSE only)")
-    p.add_argument("--head-moments", type=int, choices=(0, 1, 2), default=1,
-                   help="with --balance-phases: equalise the phases' tap sums (0), also first "
-                        "moments (1, default: ramps) or also second moments (2: curvature; "
-                        "needs a kernel >= 3*scale)")
-    p.add_argument("--head-size", type=int, default=0,
-                   help="kernel of the transposed head (default 0: FSRCNN's 9, padding 4); "
-                        "another K is centred, and a multiple of the scale overlaps evenly")
-    p.add_argument("--gate", type=float, nargs=2, default=(0.0, 0.0), metavar=("LOW", "HIGH"),
-                   help="train with the flatness gate: fade the learned residual out where the "
-                        "3x3 local std of the input is below LOW..HIGH gray levels (the "
-                        "shipped models add 1.5 3 after training; default off)")
-    p.add_argument("--steps", type=int, default=20000, help="optimizer steps (default 20000)")
-    p.add_argument("--minutes", type=float, default=None,
-                   help="stop after this many minutes of training (checkpoint kept)")
-    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("upscaler-run"),
-                   help="folder for checkpoint.pt, weights.npz and manifest.json")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--eval-every", type=int, default=2000,
-                   help="held-out PSNR every N steps (0: never)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--balance-phases", action="store_true",
-                   help="keep the head checkerboard-free on constant input (projection after "
-                        "every step)")
-    p.set_defaults(func=run_train)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from ..apps.upscale.model import UpscalerConfig
-    from ..apps.upscale.train import TrainConfig, train
-
-    cfg = TrainConfig(model=UpscalerConfig(scale=args.scale, head=args.head,
-                                           skip=not args.no_skip, skip_a=args.skip_a,
-                                           head_size=args.head_size,
-                                           head_moments=args.head_moments,
-                                           gate_low=args.gate[0], gate_high=args.gate[1]),
-                      out=args.out, steps=args.steps, minutes=args.minutes, batch=args.batch,
-                      seed=args.seed, eval_every=args.eval_every, resume=args.resume,
-                      threads=args.threads, balance_phases=args.balance_phases,
-                      smooth_frac=args.smooth_frac, flat_weight=args.flat_weight)
-    train(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(cfg.out / "weights.npz")
-    return 0
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-
-
-def _expand(inputs: list[pathlib.Path]) -> list[pathlib.Path]:
-    files = []
-    for p in inputs:
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir()
-                            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-                            and not f.name.startswith("."))
-        else:
-            files.append(p)
-    return files
-
-
-def _target(src: pathlib.Path, out: pathlib.Path | None, scale: int, many: bool
-            ) -> pathlib.Path:
-    name = f"{src.stem}_x{scale}{src.suffix}"
-    if out is None:
-        return src.with_name(name)
-    if many or out.is_dir() or out.suffix.lower() not in IMAGE_SUFFIXES:
-        return out / name
-    return out
+    add_eval_parser(sub, EVAL_EPILOG)
+    add_train_parser(sub, TRAIN_EPILOG)
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    from .. import io as tio
-    from ..apps._train import progress
-    from ..apps.upscale.infer import UpscaleOptions, load_model, upscale_array
+    from ..apps.upscale.batch import upscale_files
+    from ..apps.upscale.infer import UpscaleOptions, choose_engine
 
-    opts = UpscaleOptions(scale=args.scale, method=args.method, engine=args.engine,
+    if args.tile is not None and args.tile < 0:
+        raise ValueError(f"upscale: --tile {args.tile} must be 0 (whole image) or >= 8")
+    engine, device = choose_engine(args.engine, args.device)
+    opts = UpscaleOptions(scale=args.scale, method=args.method, engine=engine,
                           tile=args.tile or None, weights=args.weights,
                           max_pixels=args.max_pixels, overwrite=args.overwrite)
-    files = _expand(args.inputs)
-    if not files:
-        raise ValueError("upscale: no image files found in " + ", ".join(map(str,
-                                                                                args.inputs)))
-    many = len(files) > 1 or any(p.is_dir() for p in args.inputs)
-    if args.output is not None and many and args.output.suffix.lower() in IMAGE_SUFFIXES:
-        raise ValueError(f"upscale: -o {str(args.output)!r} looks like a file but there are "
-                         f"{len(files)} inputs; give a folder")
-    model = load_model(opts.weights, opts.scale, opts.engine) if opts.method == "learned" \
-        else None                        # tampered / missing weights stop before any work
-    failed = 0
-    for src in progress(files, desc=f"upscale x{opts.scale}", disable=None if many else True):
-        dst = _target(src, args.output, opts.scale, many)
-        try:
-            if dst.exists() and not opts.overwrite:
-                raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it")
-            img, _ = tio.read_image(src, max_pixels=opts.max_pixels)
-            out = upscale_array(img, opts, model)
-            tio.write_image(dst, out, overwrite=opts.overwrite)
-            print(dst)
-        except (ValueError, OSError) as exc:
-            failed += 1
-            print(f"tconv upscale: skipped {str(src)!r}: {exc}", file=sys.stderr)
-    if failed:
-        print(f"tconv upscale: {failed} of {len(files)} file(s) failed", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    from ..apps.upscale.evaluate import EvalConfig, evaluate, throughput, write_report
-
-    cfg = EvalConfig(scales=tuple(args.scales), heads=tuple(args.heads), engine=args.engine,
-                     out=args.out, bench=not args.no_bench, bench_size=args.bench_size)
-    results = evaluate(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
-    bench = throughput(2, cfg.bench_size) if cfg.bench else None
-    paths = write_report(results, args.out, bench)
-    print((args.out / "report.md").read_text())
-    for p in paths:
-        print(p)
-    return 0
+    report = upscale_files(args.inputs, args.output, opts, skip_existing=args.skip_existing,
+                           device=device)
+    if report.interrupted is not None:
+        return report.interrupted
+    return 1 if report.failed else 0
 
 
 def demo(out_dir: pathlib.Path, log) -> list[pathlib.Path]:

@@ -47,9 +47,9 @@ from ...interpolate import interpolate
 from ...kernels import subpixel_form
 from .model import UpscalerConfig, body_layers, flatness_gate, weight_shapes
 
-__all__ = ["WEIGHTS_DIR", "conv_same", "weights_path", "load_model", "NumpyUpscaler",
-           "TorchUpscaler", "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb", "receptive_radius",
-           "upscale_y", "upscale_array", "METHODS", "ENGINES"]
+__all__ = ["WEIGHTS_DIR", "conv_same", "weights_path", "choose_engine", "load_model",
+           "NumpyUpscaler", "TorchUpscaler", "bicubic_upsample", "rgb_to_ycbcr", "ycbcr_to_rgb",
+           "receptive_radius", "upscale_y", "upscale_array", "METHODS", "ENGINES"]
 
 WEIGHTS_DIR = pathlib.Path(__file__).parent / "weights"
 METHODS = ("learned", "bicubic", "bilinear", "nearest")
@@ -111,9 +111,53 @@ def weights_path(scale: int, head: str = "transposed") -> pathlib.Path:
     return WEIGHTS_DIR / f"x{scale}{suffix}.npz"
 
 
+def choose_engine(engine: str | None, device: str | None) -> tuple[str, str | None]:
+    """``(engine, device)`` for ``--engine`` / ``--device`` as given (``None``: not given).
+
+    The NumPy engine runs on the CPU; ``--device`` cuda / cuda:N / mps needs the torch engine
+    (chosen when ``--engine`` is not given). ``auto`` picks CUDA, then MPS, then the CPU
+    (:func:`tconv.apps._devices.resolve_device`), and on the CPU the NumPy engine unless
+    ``--engine torch`` was asked for; without torch installed, ``auto`` is the CPU.
+    """
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"upscale: engine={engine!r} must be one of {ENGINES}")
+    if device is None or device == "cpu":
+        return engine or "numpy", device
+    if engine == "numpy":
+        if device == "auto":
+            return "numpy", "cpu"
+        raise ValueError(f"upscale: --engine numpy runs on the CPU only; --device {device} "
+                         "needs --engine torch")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if device == "auto":
+            return engine or "numpy", "cpu"
+        raise ImportError(f'upscale: --device {device} needs PyTorch: pip install '
+                          '"tconv[torch]"') from None
+    from .._devices import resolve_device
+    from .._distributed import env_world
+
+    dev = resolve_device(device, "upscale", env_world()[2])
+    if dev.type == "cpu" and engine is None:
+        return "numpy", "cpu"
+    return "torch", str(dev)
+
+
 def load_model(path: str | pathlib.Path | None = None, scale: int = 2,
-               engine: str = "numpy", head: str = "transposed"):
-    """Load verified weights (sha256 vs the manifest) into a NumPy or torch engine."""
+               engine: str = "numpy", head: str = "transposed", device: str | None = None):
+    """Load verified weights into a NumPy or torch engine (``device``: torch's, e.g.
+    ``"cuda:0"``; the NumPy engine runs on the CPU).
+
+    Before any array is read the sha256 is checked against the manifest, the manifest's
+    config is validated, and the file must hold exactly the arrays that config needs, with
+    their shapes and a real floating dtype (other members are never loaded); all values must
+    be finite.
+
+    Raises:
+        FileNotFoundError: no weights file.
+        ValueError: any of the checks above, with the file and the reason.
+    """
     if engine not in ENGINES:
         raise ValueError(f"load_model: engine={engine!r} must be one of {ENGINES}")
     path = weights_path(scale, head) if path is None else pathlib.Path(path)
@@ -138,8 +182,11 @@ def load_model(path: str | pathlib.Path | None = None, scale: int = 2,
 
     arrays, meta = tio.load_weights(path, expect=expect)
     cfg = found["cfg"]
-    cls = NumpyUpscaler if engine == "numpy" else TorchUpscaler
-    return cls(cfg, arrays)
+    if engine == "numpy":
+        if device not in (None, "cpu"):
+            raise ValueError(f"load_model: the NumPy engine runs on the CPU, not {device!r}")
+        return NumpyUpscaler(cfg, arrays)
+    return TorchUpscaler(cfg, arrays, device or "cpu")
 
 
 def conv_same(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int | None = None
@@ -379,23 +426,25 @@ class NumpyUpscaler:
 class TorchUpscaler:
     """The same model run by torch (``torch.no_grad``, float32)."""
 
-    def __init__(self, cfg: UpscalerConfig, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, cfg: UpscalerConfig, arrays: dict[str, np.ndarray],
+                 device: str = "cpu") -> None:
         import torch
 
         from .network import Upscaler
 
         self.cfg = cfg
+        self.device = torch.device(device)
         self.module = Upscaler(cfg)
         self.module.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32))
                                      for k, v in arrays.items()})
-        self.module.eval()
+        self.module.to(self.device).eval()
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.no_grad():
             x = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None, None]
-            return self.module(x)[0, 0].numpy()
+            return self.module(x.to(self.device))[0, 0].cpu().numpy()
 
 
 def upscale_y(model: Any, y: np.ndarray, tile: int | None = 192) -> np.ndarray:
@@ -436,8 +485,14 @@ class UpscaleOptions:
             raise ValueError(f"upscale: method={self.method!r} must be one of {METHODS}")
         if self.engine not in ENGINES:
             raise ValueError(f"upscale: engine={self.engine!r} must be one of {ENGINES}")
-        if self.tile is not None and self.tile < 8:
-            raise ValueError(f"upscale: tile={self.tile!r} must be >= 8 LR pixels (or None)")
+        if self.tile is not None and (isinstance(self.tile, bool) or not isinstance(
+                self.tile, int) or self.tile < 8):
+            raise ValueError(f"upscale: tile={self.tile!r} must be an int >= 8 LR pixels (or "
+                             "None / --tile 0 for the whole image)")
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or not isinstance(
+                self.max_pixels, int) or self.max_pixels < 1):
+            raise ValueError(f"upscale: max_pixels={self.max_pixels!r} must be a positive "
+                             "int (pixels, rows x columns)")
 
 
 def _interp_channels(chans: np.ndarray, s: int, method: str) -> np.ndarray:
