@@ -111,7 +111,8 @@ def geometry(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: IntOrTuple
             :func:`tconv.conv_transpose`.
         output_padding: transposed convolution only.
         transposed: draw ``conv_transpose`` instead of ``conv``.
-        x: input values (default: seeded small integers ``0..4``).
+        x: input values (default: seeded integers ``1..4``: no zero cells, so no
+            output row is empty by chance).
         weight: kernel values (default: ``1..prod(K)``, like the article's kernel).
         seed: seed of the default input.
 
@@ -156,7 +157,7 @@ def geometry(input_size: IntOrTuple, kernel_size: IntOrTuple, stride: IntOrTuple
                                 bias_shape=None, stride=stride, padding=padding,
                                 dilation=dilation, groups=1, transposed=False)
     rng = np.random.default_rng(seed)
-    xv = rng.integers(0, 5, size).astype(np.float64) if x is None else np.asarray(x, float)
+    xv = rng.integers(1, 5, size).astype(np.float64) if x is None else np.asarray(x, float)
     wv = (np.arange(1, k[0] * k[1] + 1, dtype=np.float64).reshape(k) if weight is None
           else np.asarray(weight, dtype=np.float64))
     if xv.shape != size:

@@ -5,8 +5,9 @@ Three views, all drawn from the library-computed :class:`~tconv.viz.Geometry`:
 * ``"gather"`` -- many-to-one: one frame per output cell, the kernel window over the
   (padded) input; for ``conv`` this is the classic sliding kernel.
 * ``"scatter"`` -- one-to-many, the direct view of ``conv_transpose``: one frame per input
-  cell, its footprint ``x·w`` added into the output; the other output cells show the running
-  sum ``M[:, :i+1] @ x[:i+1]``, which ends at ``conv_transpose(x)``.
+  cell, its footprint ``x·w`` added into the output; every output cell shows the partial sum
+  ``M[:, :i+1] @ x[:i+1]`` (the reached ones with the ``+x·w`` just added), which ends at
+  ``conv_transpose(x)``.
 * ``"zero_insertion"`` -- ``conv_transpose`` as a stride-1 convolution of the flipped kernel
   over the zero-inserted, padded input: one frame per output cell.
 

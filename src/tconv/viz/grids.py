@@ -271,8 +271,9 @@ def plot_footprint(g: Geometry, index: tuple[int, int], *, ax: Axes, annotate: b
         index: ``(row, col)`` of the input cell.
         ax: axes to draw on.
         annotate: write values and ``x·w_rc`` labels.
-        output_values: numbers for the cells not reached (e.g. the running sum of the
-            scatter animation); default none.
+        output_values: the running sum of the scatter animation (``M[:, :i+1] @ x[:i+1]``):
+            every output cell shows it, a reached cell as ``sum`` over ``+x·w_rc`` (the
+            partial sum after this input's contribution); default none.
 
     Returns:
         ``{"input": GridArtists, "output": GridArtists, "mask": bool array of output cells}``.
@@ -288,7 +289,13 @@ def plot_footprint(g: Geometry, index: tuple[int, int], *, ax: Axes, annotate: b
     if output_values is not None and annotate:
         labels[:] = np.vectorize(_fmt_num)(output_values)
     for (r, c) in zip(*np.nonzero(mask)):
-        labels[r, c] = f"{xv}·{g.tap_label(foot[r, c])}" if annotate else ""
+        term = f"{xv}·{g.tap_label(foot[r, c])}"
+        if not annotate:
+            labels[r, c] = ""
+        elif output_values is not None:
+            labels[r, c] = f"{_fmt_num(output_values[r, c])}\n+{term}"
+        else:
+            labels[r, c] = term
     hi, wi = g.in_size
     ho, wo = g.out_size
     tops = _row_layout(ax, [hi, ho])
@@ -298,8 +305,11 @@ def plot_footprint(g: Geometry, index: tuple[int, int], *, ax: Axes, annotate: b
     o = draw_grid(None, okinds, ax=ax, origin=(tops[1], wi + 1.8), labels=labels,
                   title=f"output {ho}x{wo}", fontsize=7)
     place(ax, wi + 1.8 + wo, max(hi, ho))
-    ax.set_title(f"{g.op_name}: input cell {tuple(index)} reaches {int(mask.sum())} output "
-                 "cells (one-to-many)", fontsize=9)
+    title = (f"{g.op_name}: input cell {tuple(index)} reaches {int(mask.sum())} output "
+             "cells (one-to-many)")
+    if output_values is not None:
+        title += "; outputs show the partial sums so far"
+    ax.set_title(title, fontsize=9)
     leg = legend(ax, ("input", "input_active", "output", "output_active"))
     return {"input": a, "output": o, "mask": mask, "legend": leg}
 
@@ -358,32 +368,46 @@ def plot_low_to_high(g: Geometry, *, ax: Axes, cmap: str = "gray") -> dict[str, 
     """Input and output as images of the same physical size: low to high resolution.
 
     The article's first picture. Both are drawn over the same extent, so a transposed
-    convolution's larger output shows as finer pixels.
+    convolution's larger output shows as finer pixels. Each panel has its own colour scale
+    (its range is written under it; a strided output is several times larger than its
+    input, which would otherwise draw black), and small panels show their values.
 
     Returns:
         ``{"input": AxesImage, "output": AxesImage}`` (their arrays are ``g.x`` and ``g.y``).
     """
     side = 4.0
     gap = 1.5
-    lo = min(float(g.x.min()), float(g.y.min()))
-    hi = max(float(g.x.max()), float(g.y.max()))
 
     def extent(x0: float, shape: tuple[int, int]) -> tuple[float, float, float, float]:
         h = side * shape[0] / max(shape)
         w = side * shape[1] / max(shape)
         return (x0, x0 + w, h, 0.0)
 
-    a = ax.imshow(g.x, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
-                  extent=extent(0.0, g.in_size))
-    b = ax.imshow(g.y, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
-                  extent=extent(side + gap, g.out_size))
+    images = []
+    for x0, arr in ((0.0, g.x), (side + gap, g.y)):
+        lo, hi = float(arr.min()), float(arr.max())
+        if hi == lo:
+            lo, hi = lo - 1.0, hi + 1.0
+        e = extent(x0, arr.shape)
+        images.append(ax.imshow(arr, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
+                                extent=e))
+        ax.text((e[0] + e[1]) / 2, e[2] + 0.15, f"{_fmt_num(arr.min())} .. "
+                f"{_fmt_num(arr.max())} (own scale)", ha="center", va="top", fontsize=8)
+        if max(arr.shape) <= 12:            # values on small panels
+            ch, cw = (e[2] - e[3]) / arr.shape[0], (e[1] - e[0]) / arr.shape[1]
+            for (r, c), v in np.ndenumerate(arr):
+                light = (v - lo) / (hi - lo) < 0.5
+                ax.text(e[0] + (c + 0.5) * cw, (r + 0.5) * ch, _fmt_num(v), ha="center",
+                        va="center", fontsize=max(5, min(9, 40 / max(arr.shape))),
+                        color="white" if light else "black")
+    a, b = images
     ax.text(side / 2, -0.2, f"input {g.in_size[0]}x{g.in_size[1]}", ha="center", va="bottom",
             fontsize=10)
     ax.text(side + gap + side / 2, -0.2, f"output {g.out_size[0]}x{g.out_size[1]}",
             ha="center", va="bottom", fontsize=10)
     _symbol(ax, side + gap / 2, side / 2, "→")
     ax.set_xlim(-0.2, 2 * side + gap + 0.2)
-    ax.set_ylim(side + 0.2, -1.0)
+    ax.set_ylim(side + 0.7, -1.0)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(g.label, fontsize=9)
