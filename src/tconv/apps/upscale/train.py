@@ -95,7 +95,7 @@ class TrainConfig:
         if self.threads is not None:
             check_int(fn, "threads", self.threads, 1)
         if self.minutes is not None:
-            check_float(fn, "minutes", self.minutes, 0.0, strict=True)
+            check_float(fn, "minutes", self.minutes, 0.0)
         check_float(fn, "lr_body", self.lr_body, 0.0, strict=True)
         check_float(fn, "lr_head", self.lr_head, 0.0, strict=True)
         check_float(fn, "final_lr_frac", self.final_lr_frac, 0.0, maximum=1.0)
