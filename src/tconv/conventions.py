@@ -57,6 +57,8 @@ of ``lax.conv_transpose``; Keras and JAX themselves are not installed.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -703,21 +705,79 @@ def convert(config: Mapping[str, Any], src: str, dst: str, **options: Any) -> di
 
 @dataclass(frozen=True)
 class Solution:
-    """One PyTorch configuration found by :func:`solve`."""
+    """One PyTorch configuration found by :func:`solve`: ints for a 1-D search, tuples (one
+    entry per spatial dim) for an N-d one.
 
-    kernel_size: int
-    stride: int
-    padding: int
-    output_padding: int
-    dilation: int
+    Build the layer from it: :meth:`to_module` (a ``torch.nn.ConvTranspose{1,2,3}d``),
+    :meth:`to_torch` / :meth:`to_keras` / :meth:`to_onnx` (keyword arguments), or
+    :attr:`spec`. ``ndim=`` repeats a 1-D solution in every dim of an N-d layer.
+
+    Examples:
+        >>> sol = solve((16, 12), (32, 24))[0]
+        >>> sol.kernel_size, sol.stride, sol.padding
+        ((2, 2), (2, 2), (0, 0))
+        >>> solve(16, 32)[1].to_torch(ndim=2)
+        {'kernel_size': (4, 4), 'stride': (2, 2), 'padding': (1, 1), 'output_padding': (0, 0),
+         'dilation': (1, 1)}
+    """
+
+    kernel_size: int | tuple[int, ...]
+    stride: int | tuple[int, ...]
+    padding: int | tuple[int, ...]
+    output_padding: int | tuple[int, ...]
+    dilation: int | tuple[int, ...]
     uneven: bool
     overlap_ratio: float
     risks: tuple[str, ...]
 
     @property
+    def ndim(self) -> int:
+        """Spatial dims the solution was searched for (1 for an int search)."""
+        return len(self.kernel_size) if isinstance(self.kernel_size, tuple) else 1
+
+    @property
     def spec(self) -> TransposedConvSpec:
+        return self.spec_for()
+
+    def spec_for(self, ndim: int | None = None) -> TransposedConvSpec:
+        """The :class:`TransposedConvSpec` of an ``ndim``-D layer (default: :attr:`ndim`;
+        another ``ndim`` only for a 1-D solution, repeated in every dim)."""
+        fn = "Solution.spec_for"
+        nd = self.ndim if ndim is None else int(ndim)
+        if nd != self.ndim and self.ndim != 1:
+            raise ValueError(f"{fn}: ndim={ndim} differs from the solution's {self.ndim} "
+                             "spatial dims; only a 1-D solution is repeated over dims")
         return TransposedConvSpec.from_torch(self.kernel_size, self.stride, self.padding,
-                                             self.output_padding, self.dilation, ndim=1)
+                                             self.output_padding, self.dilation, ndim=nd)
+
+    def to_torch(self, ndim: int | None = None) -> dict[str, tuple[int, ...]]:
+        """``torch.nn.ConvTranspose{ndim}d`` keyword arguments (besides the channels)."""
+        return self.spec_for(ndim).to_torch()
+
+    def to_keras(self, ndim: int | None = None) -> dict[str, Any]:
+        """``keras.layers.Conv{ndim}DTranspose`` keyword arguments (besides ``filters``);
+        raises ``ValueError`` where Keras cannot express the crop (see ``risks``)."""
+        return self.spec_for(ndim).to_keras()
+
+    def to_onnx(self, ndim: int | None = None, **options: Any) -> dict[str, Any]:
+        """ONNX ``ConvTranspose`` attributes (``options``: see
+        :meth:`TransposedConvSpec.to_onnx`)."""
+        return self.spec_for(ndim).to_onnx(**options)
+
+    def to_module(self, in_channels: int, out_channels: int, *, ndim: int | None = None,
+                  groups: int = 1, bias: bool = True, **factory: Any) -> Any:
+        """A ``torch.nn.ConvTranspose{ndim}d`` with this geometry (needs the torch extra).
+
+        ``factory`` (``device=``, ``dtype=``) is passed to the module.
+        """
+        try:
+            import torch
+        except ImportError as exc:
+            raise ImportError("Solution.to_module needs PyTorch: pip install "
+                              "'tconv[torch]'") from exc
+        kwargs = self.to_torch(ndim)
+        layer = getattr(torch.nn, f"ConvTranspose{len(kwargs['kernel_size'])}d")
+        return layer(in_channels, out_channels, groups=groups, bias=bias, **kwargs, **factory)
 
 
 #: what each export-risk flag of :func:`solve` means
@@ -732,37 +792,41 @@ RISKS = {
 }
 
 
-def solve(input_size: int, output_size: int, *, kernel_sizes: Sequence[int] = range(1, 9),
-          strides: Sequence[int] = range(1, 5), dilations: Sequence[int] = (1,),
-          ) -> list[Solution]:
+def solve(input_size: IntOrTuple, output_size: IntOrTuple, *,
+          kernel_sizes: Sequence[int] = range(1, 9), strides: Sequence[int] = range(1, 5),
+          dilations: Sequence[int] = (1,)) -> list[Solution]:
     """Every PyTorch ``(kernel, stride, padding, output_padding, dilation)`` reaching a size.
 
     Searches ``kernel_sizes x strides x dilations`` and ``0 <= padding <= dilation*(k-1)``,
     ``0 <= output_padding < max(stride, dilation)`` for
-    ``(in-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1 == output_size``.
-    Each solution is flagged:
+    ``(in-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1 == output_size``, per
+    spatial dim. Tuple sizes search every dim at once: each solution combines one solution
+    per dim (a tuple in every field). Each solution is flagged:
 
-    - ``uneven``: kernel footprints overlap unevenly (:func:`tconv.checkerboard.is_uneven`),
-      with ``overlap_ratio`` = max/min taps per phase (``inf``: some outputs get no tap);
+    - ``uneven``: kernel footprints overlap unevenly in some dim
+      (:func:`tconv.checkerboard.is_uneven`), with ``overlap_ratio`` = max/min taps per
+      phase (``inf``: some outputs get no tap; the product over dims for N-d);
     - ``risks``: export-risk flags, the rule is :data:`RISKS` -- ``"output_padding"``
       (``output_padding > 0``), ``"explicit_pads"`` (the crop is not what
       ``"same"``/``"valid"`` without output_padding gives in Keras/JAX/ONNX SAME_UPPER),
-      ``"dilation"`` (``dilation > 1``).
+      ``"dilation"`` (``dilation > 1``), in any dim.
 
     Sorted: even overlap first, then fewer risks, smaller kernel, smaller padding, smaller
-    dilation, larger stride.
+    dilation, larger stride (summed over dims for N-d).
 
     Args:
-        input_size: spatial input size of one dim (dims are independent).
-        output_size: wanted output size of that dim.
-        kernel_sizes, strides, dilations: the ranges searched.
+        input_size: spatial input size: an int (one dim) or a tuple of 1-3 ints.
+        output_size: wanted output size, of the same form (an int with a tuple size is
+            repeated in every dim).
+        kernel_sizes, strides, dilations: the ranges searched, the same for every dim.
 
     Returns:
-        list of :class:`Solution`, possibly empty.
+        list of :class:`Solution`, possibly empty; build the layer with
+        :meth:`Solution.to_module` or the ``to_*`` keyword arguments.
 
     Shape:
         ``output_size = (input_size-1)*stride - 2*padding + dilation*(kernel-1)
-        + output_padding + 1``.
+        + output_padding + 1`` in every dim.
 
     Examples:
         >>> for sol in solve(16, 32)[:3]:
@@ -773,10 +837,39 @@ def solve(input_size: int, output_size: int, *, kernel_sizes: Sequence[int] = ra
         6 2 2 0 False ()
         >>> [s.risks for s in solve(16, 32) if (s.kernel_size, s.padding) == (3, 1)]
         [('output_padding', 'explicit_pads')]
+        >>> sol = solve((4, 5), (8, 15), kernel_sizes=(2, 3, 4, 6))[0]
+        >>> sol.kernel_size, sol.stride, sol.to_torch()["padding"]
+        ((2, 3), (2, 3), (0, 0))
     """
+    fn = "solve"
+    tuples = [v for v in (input_size, output_size) if isinstance(v, (tuple, list))]
+    if not tuples:
+        return _solve_1d(fn, input_size, output_size, kernel_sizes, strides, dilations)
+    nd = len(tuples[0])
+    if not 1 <= nd <= 3 or any(len(t) != nd for t in tuples):
+        raise ValueError(f"{fn}: input_size={_checks.fmt(input_size)} and output_size="
+                         f"{_checks.fmt(output_size)} must have the same 1, 2 or 3 spatial "
+                         "dims")
+    ins = _ints(fn, "input_size", input_size, nd, 1)
+    outs = _ints(fn, "output_size", output_size, nd, 1)
+    per_dim = [_solve_1d(fn, i, o, kernel_sizes, strides, dilations) for i, o in zip(ins, outs)]
+    found = []
+    for combo in itertools.product(*per_dim):
+        risks = tuple(r for r in RISKS if any(r in c.risks for c in combo))
+        found.append(Solution(
+            tuple(c.kernel_size for c in combo), tuple(c.stride for c in combo),  # type: ignore[misc]
+            tuple(c.padding for c in combo), tuple(c.output_padding for c in combo),  # type: ignore[misc]
+            tuple(c.dilation for c in combo), any(c.uneven for c in combo),  # type: ignore[misc]
+            math.prod(c.overlap_ratio for c in combo), risks))
+    found.sort(key=lambda z: (z.uneven, len(z.risks), sum(z.kernel_size), sum(z.padding),  # type: ignore[arg-type]
+                              sum(z.dilation), -sum(z.stride), sum(z.output_padding)))  # type: ignore[arg-type]
+    return found
+
+
+def _solve_1d(fn: str, input_size: object, output_size: object, kernel_sizes: Sequence[int],
+              strides: Sequence[int], dilations: Sequence[int]) -> list[Solution]:
     from .checkerboard import is_uneven, overlap_ratio
 
-    fn = "solve"
     n_in = _ints(fn, "input_size", input_size, 1, 1)[0]
     n_out = _ints(fn, "output_size", output_size, 1, 1)[0]
     ks = [_ints(fn, "kernel_sizes", k, 1, 1)[0] for k in kernel_sizes]
@@ -804,5 +897,5 @@ def solve(input_size: int, output_size: int, *, kernel_sizes: Sequence[int] = ra
                     found.append(Solution(k, s, p, op, d, is_uneven(k, s, d),
                                           overlap_ratio(k, s, d, ndim=1), tuple(risks)))
     found.sort(key=lambda z: (z.uneven, len(z.risks), z.kernel_size, z.padding, z.dilation,
-                              -z.stride, z.output_padding))
+                              -z.stride, z.output_padding))  # type: ignore[operator]
     return found
