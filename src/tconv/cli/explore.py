@@ -1,10 +1,12 @@
-"""``tconv explore``: an offline HTML page to explore (transposed) convolution geometry.
+"""``tconv explore``: an offline HTML page to explore (transposed) convolution with numbers.
 
 Set the input size, kernel size, stride, padding, dilation, output_padding and conv vs
-conv_transpose; see the output-size arithmetic (or the library's error message), the input,
-kernel and output grids, and the matrix C or Cᵀ. Hover or click a cell to see which cells it
-reaches and its matrix row / column. The page is one self-contained file (no CDN); its
-JavaScript port of tconv's arithmetic checks itself on load against results tconv embedded.
+conv_transpose; type input and kernel values (or pick the article's numbers, ones, random
+integers, an impulse) and step through five linked views: scatter (partial sums), zero
+insertion (wasted multiplications), the matrix C / Cᵀ product, the sub-pixel phases and the
+checkerboard overlap. The configuration is kept in the URL; English / 中文. The page is one
+self-contained file (no CDN); its JavaScript port of tconv checks itself on load against
+results tconv embedded.
 """
 
 from __future__ import annotations
@@ -21,8 +23,21 @@ __all__ = ["add_parser", "run", "demo", "make_server"]
 EPILOG = """examples:
   tconv explore                                   # writes tconv-explorer.html
   tconv explore --out page.html --transposed --input-size 3,3 --stride 2 --padding 1
+  tconv explore --out page.html --overwrite --transposed --input-size 4 --kernel-size 4 --stride 2
   tconv explore --serve --port 8765               # serve on http://127.0.0.1:8765/
 """
+
+DEFAULT_OUT = pathlib.Path("tconv-explorer.html")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} must be in [0, 65535] (0: any free port)")
+    return port
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,17 +46,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explore", help="write (or serve) the offline HTML explorer page",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description=__doc__, epilog=EPILOG)
-    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("tconv-explorer.html"),
-                   help="HTML file to write (default: tconv-explorer.html)")
+    p.add_argument("--out", type=pathlib.Path, default=None,
+                   help="HTML file to write (default: tconv-explorer.html; with --serve "
+                        "only when given)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out file (refused otherwise)")
     p.add_argument("--serve", action="store_true",
                    help="serve the page on 127.0.0.1 instead of only writing it")
-    p.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free)")
+    p.add_argument("--port", type=_port, default=8765,
+                   help="port for --serve, 0 to 65535 (0: any free)")
     p.add_argument("--transposed", action="store_true", help="start in conv_transpose mode")
     for name, default in (("input-size", (4, 4)), ("kernel-size", 3), ("stride", 1),
                           ("padding", 0), ("dilation", 1), ("output-padding", 0)):
         p.add_argument(f"--{name}", type=parse_value, default=default,
                        help=f"initial {name.replace('-', ' ')} (default: {default})")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, explore_parser=p)
 
 
 def _page(args: argparse.Namespace) -> str:
@@ -73,13 +92,26 @@ def make_server(page: str, port: int = 0) -> ThreadingHTTPServer:
 
 
 def run(args: argparse.Namespace) -> int:
+    out: pathlib.Path | None = args.out
+    if out is None and not args.serve:
+        out = DEFAULT_OUT
+    if out is not None and out.exists() and not args.overwrite:
+        args.explore_parser.error(f"argument --out: {out} exists; pass --overwrite to replace "
+                                  "it, or choose another --out")
+    if out is not None and out.exists() and out.is_dir():
+        args.explore_parser.error(f"argument --out: {out} is a folder; name an .html file")
     page = _page(args)
-    out: pathlib.Path = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    print(f"wrote {out} ({len(page) // 1024} KiB, works offline): open file://{out.resolve()}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+        print(f"wrote {out} ({len(page) // 1024} KiB, works offline): "
+              f"open file://{out.resolve()}")
     if args.serve:
-        server = make_server(page, args.port)
+        try:
+            server = make_server(page, args.port)
+        except OSError as exc:
+            raise ValueError(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; "
+                             "choose another --port (0: any free)") from None
         port = server.server_address[1]
         print(f"serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
         try:

@@ -27,7 +27,7 @@ __all__ = ["add_parser", "run", "demo", "write_figures", "parse_value"]
 EPILOG = """examples:
   tconv figures --out figs                       # the article: 4x4 * 3x3 -> 2x2 and back
   tconv figures --out figs --input-size 5 --stride 2 --padding 1 --output-padding 0
-  tconv figures --out figs --input-size 4,6 --kernel-size 3,2 --dilation 2 --mode conv
+  tconv figures --out figs --input-size 6,7 --kernel-size 3,2 --dilation 2 --mode conv
   tconv figures --out figs --input-size 6 --kernel-size 4 --stride 2 --padding 1 --no-gif
 """
 
@@ -45,27 +45,49 @@ def parse_value(text: str) -> Any:
         return t
 
 
+#: Figures draw every cell (and C cell by cell): at most this many per side of the input,
+#: kernel, stride, padding and dilation, and MAX_CELLS cells of any grid drawn.
+MAX_SIDE = 32
+MAX_CELLS = 64 * 64
+
+
+def _bounded(name: str, lo: int) -> Callable[[str], Any]:
+    """An argparse type: :func:`parse_value`, with every int in ``[lo, MAX_SIDE]``."""
+    def parse(text: str) -> Any:
+        value = parse_value(text)
+        ints = (value,) if isinstance(value, int) else value if isinstance(value, tuple) else ()
+        if isinstance(value, tuple) and not 1 <= len(value) <= 2:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected N or H,W")
+        if any(not lo <= v <= MAX_SIDE for v in ints):
+            raise argparse.ArgumentTypeError(
+                f"{name} {text!r} must be in [{lo}, {MAX_SIDE}] (figures draw every cell)")
+        return value
+    return parse
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("figures", help="the article's pictures and animations for any "
                        "configuration (PNG, GIF, figures.html)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description=__doc__, epilog=EPILOG)
     p.add_argument("--out", type=pathlib.Path, required=True, help="output folder (created)")
-    p.add_argument("--input-size", type=parse_value, default=None,
-                   help="H,W (or N) of the conv input (default: the article's 4x4 data)")
-    p.add_argument("--kernel-size", type=parse_value, default=3, help="kh,kw or k")
-    p.add_argument("--stride", type=parse_value, default=1)
-    p.add_argument("--padding", type=parse_value, default=0,
+    p.add_argument("--input-size", type=_bounded("input size", 1), default=None,
+                   help=f"H,W (or N) of the conv input, 1 to {MAX_SIDE} each "
+                        "(default: the article's 4x4 data)")
+    p.add_argument("--kernel-size", type=_bounded("kernel size", 1), default=3,
+                   help="kh,kw or k")
+    p.add_argument("--stride", type=_bounded("stride", 1), default=1)
+    p.add_argument("--padding", type=_bounded("padding", 0), default=0,
                    help="int, H,W, or a string: valid, same (conv and transposed), "
                         "same_lower (transposed)")
-    p.add_argument("--dilation", type=parse_value, default=1)
-    p.add_argument("--output-padding", type=parse_value, default=0,
+    p.add_argument("--dilation", type=_bounded("dilation", 1), default=1)
+    p.add_argument("--output-padding", type=_bounded("output padding", 0), default=0,
                    help="of the transposed convolution")
     p.add_argument("--mode", choices=("both", "conv", "transposed"), default="both")
     p.add_argument("--no-gif", action="store_true", help="skip the animations")
     p.add_argument("--dpi", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of the random input values")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, figures_parser=p)
 
 
 # --------------------------------------------------------------------------- drawing
@@ -262,6 +284,30 @@ def geometries(input_size: Any, kernel_size: Any, stride: Any, padding: Any, dil
     return conv_g, trans_g
 
 
+def _check_cells(args: argparse.Namespace) -> None:
+    """Refuse, as an argparse error, grids too large to draw (before any array is made)."""
+    import tconv
+
+    size = (4, 4) if args.input_size is None else args.input_size
+    size = (size, size) if isinstance(size, int) else size
+    k, s, p, d = args.kernel_size, args.stride, args.padding, args.dilation
+    sizes = [size]
+    try:
+        out = tconv.conv_output_size(size, k, s, p, d)
+        sizes.append(out)
+        if args.mode != "conv":
+            small = out if args.mode == "both" else size
+            sizes.append(tconv.conv_transpose_output_size(small, k, s, p, args.output_padding,
+                                                          d))
+    except (ValueError, TypeError):
+        return                      # the library's own message comes from geometries()
+    for shape in sizes:
+        if int(np.prod(shape)) > MAX_CELLS:
+            args.figures_parser.error(
+                f"a grid of {shape[0]}x{shape[1]} = {int(np.prod(shape))} cells is too large "
+                f"to draw (at most {MAX_CELLS}); use a smaller --input-size or --stride")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import matplotlib
@@ -269,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
         raise ImportError('tconv figures needs matplotlib and Pillow: pip install "tconv[viz]"'
                           ) from exc
     matplotlib.use("Agg")
+    _check_cells(args)
     conv_g, trans_g = geometries(args.input_size, args.kernel_size, args.stride, args.padding,
                                  args.dilation, args.output_padding, args.mode, args.seed)
     items = write_figures(args.out, conv_g, trans_g, gifs=not args.no_gif, dpi=args.dpi)
