@@ -61,12 +61,6 @@ def metadata() -> dict[str, Any]:
                                                "architecture")} for p in threadpool_info()]
     except ImportError:
         pass
-    try:
-        from tconv._algorithms._matmul import _info
-
-        info["matmul"] = _info()          # whether tconv's products bypass NumPy's BLAS
-    except ImportError:
-        pass
     return info
 
 

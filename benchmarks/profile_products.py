@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tconv
     from tconv import grad
-    from tconv._algorithms import _im2col, _matmul, gemm, phase
+    from tconv._algorithms import _im2col, _matmul, _parallel, gemm, phase
 
     spent: dict[str, float] = collections.defaultdict(float)
     lock = threading.Lock()
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         over all its threads, so its wall time counts once per thread; one called in a pool
         worker runs on that thread."""
         def run(*a: Any, **k: Any) -> Any:
-            share = 1 if _matmul._in_pool() else _matmul._parallel.num_threads()
+            share = 1 if threading.current_thread().name.startswith("tconv") \
+                else _parallel.num_threads()
             t0 = time.perf_counter()
             try:
                 return fn(*a, **k)
@@ -95,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
         from tconv._algorithms import _native
 
         phase.on_grid = part("grid copy (NumPy)", phase.on_grid)  # type: ignore[attr-defined]
-        phase._matmul = _PackTimer(_matmul, part)  # type: ignore[attr-defined]
-        gemm._matmul = phase._matmul  # type: ignore[attr-defined]
         if _native.available():
             kernels = _native.kernels()
             for name in ("grid_copy", "phase_sums", "col2im2d", "col2im_last2d", "igemm",
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = (time.perf_counter() - t0) / args.calls
     cpu = (time.process_time() - c0) / args.calls
     prod = spent["products"] / args.calls
-    threads = _matmul._parallel.num_threads()
+    threads = _parallel.num_threads()
     print(f"{args.shape} {args.op} ({args.algorithm}): {wall * 1e3:.2f} ms a call; products "
           f"{prod * 1e3:.2f} thread-ms a call over {threads} threads, "
           f"{100 * prod / threads / wall:.0f} % of the wall time")
@@ -139,17 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  CPU {cpu * 1e3:.2f} ms a call; other parts, thread-ms a call: {rest or 'none'}")
     return 0
 
-
-class _PackTimer:
-    """The ``_matmul`` module as phase and gemm see it, its ``pack_*`` calls timed."""
-
-    def __init__(self, module: Any, part: Any) -> None:
-        self._module = module
-        for name in ("pack_each", "pack_left", "pack_right"):
-            setattr(self, name, part("weight packing", getattr(module, name)))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
 
 
 if __name__ == "__main__":

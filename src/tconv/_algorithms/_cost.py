@@ -233,7 +233,7 @@ def register_blocks(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool
     if not (direct.TILED and groups == 1 and np.dtype(dtype) == np.float32
             and _native.available() and host_avx512()):
         return False
-    from ._native_kernels import TILE_MR
+    from ._native import TILE_MR
 
     blocks = -(-c_out // TILE_MR)
     return 4 * c_out >= 3 * blocks * TILE_MR

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._matmul import Im2col, implicit_applies, matmul, pack_each, pack_left
+from ._matmul import Im2col, matmul
 
 
 def pad_crop(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -177,22 +177,8 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     # channels-major result, so each block's product lands in place: (g, Cog, N, prodOut)
     y = np.empty((groups, cog, n, nout), dtype=np.result_type(x, w))
 
-    if x.dtype == w.dtype and implicit_applies(cog, cig * int(np.prod(kernel)), n * nout,
-                                               x.dtype):
-        # the compiled product reads the windows from xp itself: no im2col copy (a1's input
-        # gradient: 2.8 ms a thread of its copies), one product a group over all images
-        for gi in range(groups):
-            matmul(pack_left(wg[gi], n * nout),
-                   implicit_im2col(xp, gi, cig, kernel, stride, dilation, out),
-                   out=y[gi].reshape(cog, n * nout))
-        return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
-
     rest = nout // out[0] if nout else 0                    # positions per output row
     blocks = image_blocks(n, groups, cig * int(np.prod(kernel)) * nout, out[0])
-    # the weights, packed once for every block's product (where the compiled one runs)
-    width = max(((n1 - n0) * nout if n1 - n0 > 1 else (r1 - r0) * rest
-                 for _, n0, n1, r0, r1 in blocks), default=0)
-    wp = pack_each([wg[gi] for gi in range(groups)], width, "left")
 
     def run(block: Block) -> None:
         gi, n0, n1, r0, r1 = block
@@ -200,7 +186,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
         # images n0:n1, rows r0:r1 of group gi: one row range of y, contiguous per channel
         dst = y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)[:, r0 * rest:r1 * rest] \
             if n1 - n0 == 1 else y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)
-        matmul(wp[gi], cols, out=dst)
+        matmul(wg[gi], cols, out=dst)
 
     for_each(run, blocks)
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)

@@ -1,4 +1,4 @@
-"""Compiled loops (numba, the optional extra ``tconv[fast]``).
+"""Compiled loops (numba): loaded lazily, and given up with one warning if they fail.
 
 Two implicit matrix products read their right-hand matrix as *shifted windows* of a few
 flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
@@ -11,22 +11,19 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
 ``x`` in place. ``col2im2d`` is the 2-D col2im of the ``gemm`` algorithm: each output
 written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
 depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
-pass that writes ``y``. ``resample2d`` is
-:func:`tconv.interpolate`'s separable table resampling (linear and cubic modes at factors
-the NumPy fast paths do not cover), in ATen's order and without fused multiply-adds.
+pass that writes ``y``. ``resample2d`` is :func:`tconv.interpolate`'s separable table
+resampling, in ATen's order and without fused multiply-adds. ``grid_copy`` and
+``phase_sums`` are the ``phase`` algorithm's passes around its product. ``igemm_tiles`` and
+``igemm_segs`` are ``igemm`` in 16-lane register blocks (one AVX-512 register; portable
+LLVM vectors elsewhere, where the cost model keeps them off).
 
-``grid_copy`` and ``phase_sums`` are the ``phase`` algorithm's passes around its product:
-a block's images copied onto the zero-gapped grid, and each phase's tap windows summed and
-interleaved into the output rows (the pixel shuffle), every output written once.
-
-With the planes laid out on a zero-gapped grid (see :mod:`tconv._algorithms.phase`), a
-conv_transpose phase, the input gradient (a strided conv) and the weight gradient are each
-one such loop. Output rows of one group read the same planes, so two rows share every
-window load; four windows are summed per pass over an L1-sized chunk of the output.
 Accumulation reassociates sums (``fastmath`` reassoc/contract only: NaN and inf propagate).
-
 Nothing here is imported by ``import tconv``; :func:`kernels` compiles on first use and
-caches the machine code next to this file.
+caches the machine code next to the kernels' module.
+
+If numba is missing, or a kernel fails to import or compile (an unsupported platform, a
+broken LLVM), :func:`disable` records why and warns once; from then on :func:`available`
+is False and every algorithm takes its NumPy path (:func:`guarded`).
 """
 
 from __future__ import annotations
@@ -34,42 +31,90 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-from typing import Any
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-__all__ = ["available", "kernels"]
+__all__ = ["available", "kernels", "disable", "guarded", "compile_failure"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: register block of ``igemm_tiles``: 8 output rows x 32 grid columns (16 accumulators)
+TILE_MR, TILE_NR = 8, 32
+#: vectors of 16 outputs (row segments) in a block of ``igemm_segs``: 8 x 3 accumulators
+SEG_VECTORS = 3
 
 _KERNELS: dict[str, Any] = {}
+#: why the compiled kernels were given up in this process (None: they were not)
+_DISABLED: list[str] = []
+_LOCK = threading.Lock()
 
 
 def available() -> bool:
-    """numba is installed and not switched off (``TCONV_NUMBA=0``)."""
+    """The compiled kernels may be used: numba is installed, not switched off
+    (``TCONV_NUMBA=0``) and no kernel has failed in this process."""
     if os.environ.get("TCONV_NUMBA", "1").strip() == "0":
         return False
-    return _installed()
+    return _installed() and not _DISABLED
 
 
 @functools.lru_cache(maxsize=1)
 def _installed() -> bool:
-    # looked up once: with ``find_spec`` on every call, ``choose_algorithm`` took 34 us
-    # (1.1-1.8 us without), a third of a small layer's whole call (c2)
+    # looked up once per process: find_spec walks sys.path
     return importlib.util.find_spec("numba") is not None
+
+
+def compile_failure(exc: BaseException) -> bool:
+    """``exc`` comes from loading or compiling a kernel (not from the caller's data)."""
+    if isinstance(exc, (ImportError, OSError)):
+        return True
+    return any(c.__module__.split(".")[0] in ("numba", "llvmlite") for c in type(exc).__mro__)
+
+
+def disable(exc: BaseException | str) -> None:
+    """Give up the compiled kernels for this process, with one ``RuntimeWarning``."""
+    with _LOCK:
+        if _DISABLED:
+            return
+        _DISABLED.append(str(exc) if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
+    warnings.warn(f"tconv: compiled kernels (numba) unavailable ({_DISABLED[0][:200]}); "
+                  "using the NumPy algorithms instead", RuntimeWarning, stacklevel=3)
+
+
+def guarded(fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
+    """Run the decorated function; if a kernel fails to load or compile, :func:`disable`
+    the kernels and return ``fallback(*args)`` (default: the function again, which then
+    takes its NumPy path). Other errors propagate."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not compile_failure(exc):
+                    raise
+                disable(exc)
+                return (fallback or fn)(*args, **kwargs)
+        return run  # type: ignore[return-value]
+    return wrap
 
 
 def kernels() -> dict[str, Any]:
     """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample2d": ...,
-    "depthwise2d": ..., "sgemm": ..., "phase_sums": ..., "grid_copy": ..., ...}``,
-    compiled on the first call of each dtype."""
+    "depthwise2d": ..., "phase_sums": ..., "grid_copy": ..., ...}``, compiled on the first
+    call of each dtype. Raises ImportError when numba is missing or was given up."""
+    if _DISABLED:
+        raise ImportError(f"tconv: compiled kernels unavailable ({_DISABLED[0]})")
     if not _KERNELS:
         try:
             from . import _native_kernels as k
-        except ImportError:  # pragma: no cover - guarded by available()
-            raise ImportError('algorithm "direct" needs numba: pip install "tconv[fast]"'
-                              ) from None
+        except ImportError as exc:
+            raise ImportError(f"tconv's compiled kernels need numba ({exc}): "
+                              "pip install numba") from None
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
                         resample2d=k.resample2d, depthwise2d=k.depthwise2d,
-                        col2im_last2d=k.col2im_last2d, sgemm=k.sgemm,
-                        pack_left=k.pack_left, pack_right=k.pack_right,
-                        pack_right_table=k.pack_right_table,
-                        phase_sums=k.phase_sums, grid_copy=k.grid_copy,
-                        igemm_tiles=k.igemm_tiles, igemm_segs=k.igemm_segs)
+                        col2im_last2d=k.col2im_last2d, phase_sums=k.phase_sums,
+                        grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,
+                        igemm_segs=k.igemm_segs)
     return _KERNELS

@@ -4,6 +4,8 @@ import numba
 import numba.extending
 import numpy as np
 
+from ._native import SEG_VECTORS, TILE_MR, TILE_NR  # noqa: F401 - the blocks' shapes
+
 jit = numba.njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
 
 
@@ -595,52 +597,13 @@ def phase_sums(prod, ntap, base, image, nb, lead_start, lead_t, lead_off, row_st
                             y[o + step * q] = pr[i0 + q]
 
 # ---------------------------------------------------------------------------------------
-# float32 matrix product C = A @ B, BLIS-style: A and B are packed into panels of MR rows
-# and NR columns, and a micro-kernel keeps an MR x NR block of C in 2*MR vector registers
-# over KC terms. The micro-kernel is written in LLVM IR (vectors of 16 floats and
-# ``llvm.fma``): numba's own loops left the 24 accumulators in memory. On AVX-512 machines
-# each step is 2 loads of B, 12 broadcasts of A and 24 fused multiply-adds on zmm registers
-# (checked in the assembly); elsewhere LLVM splits the vectors for the machine.
+# Register blocks: a micro-kernel keeps an MR x 16 block of outputs in vector registers over
+# a phase's terms. Written in LLVM IR (vectors of 16 floats and ``llvm.fma``): numba's own
+# loops left the accumulators in memory. On AVX-512 machines each vector is one zmm
+# register; elsewhere LLVM splits the vectors for the machine (correct, slower: the cost
+# model keeps these kernels to AVX-512 hosts).
 
-GEMM_MR, GEMM_NR = 12, 32
-#: terms summed per pass (B's micro-panel is KC x NR), rows of A packed per block, columns
-#: of B packed per block -- measured on the 2048^3 product (160-184 GFLOP/s a thread from
-#: KC = 256 to 1024 on Zen 5, noisy)
-GEMM_KC, GEMM_MC, GEMM_NC = 512, 96, 2048
 _LANES = 16
-
-
-def _gemm_ukernel_codegen(context, builder, signature, args):  # pragma: no cover - compile
-    from llvmlite import ir
-    from numba.core import cgutils
-
-    a_i, b_i, ldb_v, c_i, kc_v, ldc_v, acc_v = args
-    f32 = ir.FloatType()
-    vec = ir.VectorType(f32, _LANES)
-    i64 = kc_v.type
-    fp, vp = f32.as_pointer(), vec.as_pointer()
-    a = builder.inttoptr(a_i, fp)
-    b = builder.inttoptr(b_i, fp)
-    c = builder.inttoptr(c_i, fp)
-    nv = GEMM_NR // _LANES
-    accs, fma = _ukernel_setup(builder, vec, GEMM_MR * nv)
-    with cgutils.for_range(builder, kc_v) as loop:
-        p = loop.index
-        boff = builder.mul(p, ldb_v)
-        bvs = [builder.load(builder.bitcast(
-            builder.gep(b, [builder.add(boff, ir.Constant(i64, h * _LANES))]), vp), align=4)
-            for h in range(nv)]
-        _rank1_update(builder, vec, fma, accs, a, builder.mul(p, ir.Constant(i64, GEMM_MR)),
-                      GEMM_MR, bvs)
-    add = builder.icmp_signed("!=", acc_v, ir.Constant(i64, 0))
-    for i in range(GEMM_MR):
-        row = builder.gep(c, [builder.mul(ldc_v, ir.Constant(i64, i))])
-        for h in range(nv):
-            ptr = builder.bitcast(builder.gep(row, [ir.Constant(i64, h * _LANES)]), vp)
-            val = builder.load(accs[nv * i + h])
-            old = builder.load(ptr, align=4)
-            builder.store(builder.select(add, builder.fadd(old, val), val), ptr, align=4)
-    return context.get_dummy_value()
 
 
 def _ukernel_setup(builder, vec, count):  # pragma: no cover - compile time
@@ -673,8 +636,6 @@ def _rank1_update(builder, vec, fma, accs, a, aoff, mr, bvs):  # pragma: no cove
             builder.store(builder.call(fma, [sv, bv, builder.load(acc)]), acc)
 
 
-#: register block of ``igemm_tiles``: 8 output rows x 32 grid columns (16 accumulators)
-TILE_MR, TILE_NR = 8, 32
 
 
 def _block_codegen(builder, a_i, b_i, t_i, c_i, kc_v, ldc_v, segs):  # pragma: no cover
@@ -717,8 +678,6 @@ def _tile_ukernel_codegen(context, builder, signature, args):  # pragma: no cove
     return context.get_dummy_value()
 
 
-#: vectors of 16 outputs (row segments) in a block of ``igemm_segs``: 8 x 3 accumulators
-SEG_VECTORS = 3
 
 
 def _seg_ukernel_codegen(context, builder, signature, args):  # pragma: no cover - compile
@@ -875,178 +834,3 @@ def igemm_tiles(Wp, inp, boff, kstart, lengths, O, out, rowbase, pitch, valid, c
                 for r in range(min(TILE_MR, O - rb * TILE_MR)):
                     _store(out, buf[r], ph, rb * TILE_MR + r, c0, n, rowbase, pitch, valid,
                            colstride, chanstride)
-
-
-@numba.extending.intrinsic
-def _gemm_ukernel(typingctx, a_addr, b_addr, ldb, c_addr, kc, ldc, accumulate):
-    """``C[:MR, :NR] (+)= Ap @ B`` over ``kc`` terms: ``Ap`` packed ``[p][MR]``, rows of
-    ``B`` (NR numbers each) ``ldb`` floats apart, rows of ``C`` ``ldc`` floats apart;
-    addresses as integers. ``accumulate`` 0 overwrites C."""
-    t = numba.types.intp
-    return numba.types.void(t, t, t, t, t, t, t), _gemm_ukernel_codegen
-
-
-@numba.njit(inline="always", cache=True)
-def _aligned(buf):  # pragma: no cover - compiled
-    """``buf`` from its first 64-byte aligned element."""
-    return buf[((64 - buf.ctypes.data % 64) % 64) // 4:]
-
-
-@numba.njit(inline="always", cache=True)
-def _pack_a(A, r0, h, p0, kc, panel):  # pragma: no cover - compiled
-    """``A[r0:r0+h, p0:p0+kc]`` -> ``panel[p*MR + i]``, zero rows past ``h``."""
-    if h < GEMM_MR:
-        panel[:] = 0.0
-    # 12 numbers of one column a step: 0.30 ns a number from rows of A, 0.42 from columns
-    # (row by row: 0.77)
-    for p in range(kc):
-        for i in range(h):
-            panel[p * GEMM_MR + i] = A[r0 + i, p0 + p]
-
-
-@numba.njit(inline="always", cache=True)
-def _pack_b(B, c0, w, p0, kc, panel):  # pragma: no cover - compiled
-    """``B[p0:p0+kc, c0:c0+w]`` -> ``panel[p*NR + j]``, zero columns past ``w``."""
-    if w < GEMM_NR:
-        panel[:] = 0.0
-    if B.strides[1] == 4:
-        # rows of B: contiguous copies (0.24 ns a number)
-        for p in range(kc):
-            brow = B[p0 + p, c0:c0 + w]
-            dst = panel[p * GEMM_NR:(p + 1) * GEMM_NR]
-            for j in range(w):
-                dst[j] = brow[j]
-    else:
-        # columns of B: a transpose (0.75-0.8 ns a number either way round)
-        for j in range(w):
-            bcol = B[p0:p0 + kc, c0 + j]
-            for p in range(kc):
-                panel[p * GEMM_NR + j] = bcol[p]
-
-
-@jit
-def pack_left(A, out):  # pragma: no cover - compiled
-    """All of ``A (M, K)`` as whole-K panels: ``out[(ib*K + p)*MR + i] = A[ib*MR + i, p]``
-    (rows past M zero); ``out``: ``ceil(M / MR) * MR * K`` floats, 64-byte aligned."""
-    M, K = A.shape
-    for ib in range((M + GEMM_MR - 1) // GEMM_MR):
-        r0 = ib * GEMM_MR
-        _pack_a(A, r0, min(GEMM_MR, M - r0), 0, K,
-                out[ib * GEMM_MR * K:(ib + 1) * GEMM_MR * K])
-
-
-@jit
-def pack_right(B, out):  # pragma: no cover - compiled
-    """All of ``B (K, N)`` as whole-K panels: ``out[(jb*K + p)*NR + j] = B[p, jb*NR + j]``
-    (columns past N zero); ``out``: ``ceil(N / NR) * NR * K`` floats, 64-byte aligned."""
-    K, N = B.shape
-    for jb in range((N + GEMM_NR - 1) // GEMM_NR):
-        c0 = jb * GEMM_NR
-        _pack_b(B, c0, min(GEMM_NR, N - c0), 0, K,
-                out[jb * GEMM_NR * K:(jb + 1) * GEMM_NR * K])
-
-
-@numba.njit(inline="always", cache=True)
-def _pack_b_table(flat, brow, bcol, c0, w, p0, kc, panel):  # pragma: no cover - compiled
-    """``B[p, j] = flat[brow[p] + bcol[j]]`` for ``p0 <= p < p0+kc``, ``c0 <= j < c0+w`` ->
-    ``panel[p*NR + j]``, zero columns past ``w`` (an im2col matrix read from its image)."""
-    if w < GEMM_NR:
-        panel[:] = 0.0
-    cols = bcol[c0:c0 + w]
-    for p in range(kc):
-        src = flat[brow[p0 + p]:]
-        dst = panel[p * GEMM_NR:(p + 1) * GEMM_NR]
-        for j in range(w):
-            dst[j] = src[cols[j]]
-
-
-@jit
-def pack_right_table(flat, brow, bcol, out):  # pragma: no cover - compiled
-    """:func:`pack_right` of the implicit ``B[p, j] = flat[brow[p] + bcol[j]]``."""
-    K, N = brow.size, bcol.size
-    for jb in range((N + GEMM_NR - 1) // GEMM_NR):
-        c0 = jb * GEMM_NR
-        _pack_b_table(flat, brow, bcol, c0, min(GEMM_NR, N - c0), 0, K,
-                      out[jb * GEMM_NR * K:(jb + 1) * GEMM_NR * K])
-
-
-@jit
-def sgemm(A, B, C, apack, bpack, tile, KC, MC, NC, apanels, bpanels, flat,
-          brow, bcol):  # pragma: no cover - compiled
-    """``C = A @ B`` for float32 2-D arrays of any strides, ``C``'s columns contiguous.
-
-    Blocks: ``KC`` terms, ``MC`` rows of A (a multiple of ``GEMM_MR``), ``NC`` columns of B
-    (a multiple of ``GEMM_NR``) at a time. ``apack``: at least ``MC * KC + 16`` floats;
-    ``bpack``: ``NC * KC + 16``; ``tile``: ``GEMM_MR * GEMM_NR``. ``C`` is overwritten.
-    ``apanels`` / ``bpanels``, when not empty, hold A / B already packed (:func:`pack_left`,
-    :func:`pack_right`), and the arrays A / B give only the shapes.
-    ``brow``, when not empty, makes B the implicit matrix ``B[p, j] = flat[brow[p] +
-    bcol[j]]`` (K = ``brow.size``, N = ``bcol.size``; the array B is not read).
-    """
-    table = brow.size > 0
-    M, K = A.shape
-    N = bcol.size if table else B.shape[1]
-    ldc = C.strides[0] // 4
-    ap, bp = _aligned(apack), _aligned(bpack)
-    a_done, b_done = apanels.size > 0, bpanels.size > 0
-    # Rows of B (contiguous) are read in place, but for a last partial panel: packing costs
-    # a load and a store a number, as much as 32 multiply-adds (M = 64: 88 against 128
-    # GFLOP/s a thread). Not with rows a multiple of 4 KiB apart: they all fall in the same
-    # cache sets (16 KiB apart: thrashing).
-    direct = (not b_done and not table and B.strides[1] == 4
-              and B.strides[0] % 4096 != 0)
-    ldb = B.strides[0] // 4 if direct else GEMM_NR
-    for j0 in range(0, N, NC):
-        nc = min(NC, N - j0)
-        nb = (nc + GEMM_NR - 1) // GEMM_NR
-        for p0 in range(0, K, KC):
-            kc = min(KC, K - p0)
-            add = 1 if p0 > 0 else 0             # later blocks of terms add to C
-            if not b_done:          # B[p0:p0+kc, j0:j0+nc] -> panels [jb][p][NR]
-                for jb in range(nb):
-                    c0 = j0 + jb * GEMM_NR
-                    w = min(GEMM_NR, N - c0)
-                    panel = bp[jb * GEMM_NR * kc:(jb + 1) * GEMM_NR * kc]
-                    if table:
-                        _pack_b_table(flat, brow, bcol, c0, w, p0, kc, panel)
-                    elif not (direct and w == GEMM_NR):
-                        _pack_b(B, c0, w, p0, kc, panel)
-            for i0 in range(0, M, MC):
-                mc = min(MC, M - i0)
-                ma = (mc + GEMM_MR - 1) // GEMM_MR
-                if not a_done:      # A[i0:i0+mc, p0:p0+kc] -> panels [ib][p][MR]
-                    for ib in range(ma):
-                        r0 = i0 + ib * GEMM_MR
-                        _pack_a(A, r0, min(GEMM_MR, M - r0), p0, kc,
-                                ap[ib * GEMM_MR * kc:(ib + 1) * GEMM_MR * kc])
-                for jb in range(nb):
-                    c0 = j0 + jb * GEMM_NR
-                    w = min(GEMM_NR, N - c0)
-                    if b_done:
-                        baddr = bpanels.ctypes.data + ((c0 // GEMM_NR) * K + p0) * GEMM_NR * 4
-                        bstep = GEMM_NR
-                    elif direct and w == GEMM_NR:
-                        baddr, bstep = B.ctypes.data + (p0 * ldb + c0) * 4, ldb
-                    else:
-                        baddr, bstep = bp.ctypes.data + jb * GEMM_NR * kc * 4, GEMM_NR
-                    for ib in range(ma):
-                        r0 = i0 + ib * GEMM_MR
-                        h = min(GEMM_MR, M - r0)
-                        if a_done:
-                            aaddr = apanels.ctypes.data + ((r0 // GEMM_MR) * K + p0) * GEMM_MR * 4
-                        else:
-                            aaddr = ap.ctypes.data + ib * GEMM_MR * kc * 4
-                        if h == GEMM_MR and w == GEMM_NR:
-                            _gemm_ukernel(aaddr, baddr, bstep,
-                                          C.ctypes.data + (r0 * ldc + c0) * 4, kc, ldc, add)
-                            continue
-                        _gemm_ukernel(aaddr, baddr, bstep, tile.ctypes.data, kc, GEMM_NR, 0)
-                        for i in range(h):
-                            crow = C[r0 + i, c0:c0 + w]
-                            trow = tile[i * GEMM_NR:i * GEMM_NR + w]
-                            if add:
-                                for j in range(w):
-                                    crow[j] += trow[j]
-                            else:
-                                for j in range(w):
-                                    crow[j] = trow[j]

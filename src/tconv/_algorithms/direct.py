@@ -31,14 +31,13 @@ interleaved (:func:`_depthwise2d`).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from .._checks import ConvParams
 from . import _cost, _native, _parallel, phase
-from ._im2col import on_grid
+from ._im2col import conv_gemm, on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
            "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles",
@@ -95,7 +94,7 @@ def _pieces(work: int) -> int:
     return _parallel.num_threads() if work >= PARALLEL_MACS else 1
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _phase_terms(plan: phase._Plan, cig: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every phase's terms ``k = (ci, tap)``, phase after phase: the tap index of each term
@@ -118,11 +117,6 @@ def _phase_terms(plan: phase._Plan, cig: int
 TILED = True
 #: ``igemm_segs`` (row segments) where rows are long enough, else ``igemm_tiles``
 SEGMENTS = True
-#: terms a phase up to which ``auto`` prefers ``igemm_segs`` (a block's weights, 8 rows x
-#: terms, then fit in L1): 512 input channels x 4 taps won (8 x 512 -> 256 on 32²: 104-120
-#: against phase's 126-128 ms), 1024 x 4 lost (4 x 1024 -> 256 on 32²: 149-159 against
-#: 133-134; 2 x 1024 -> 512 on 16²: 68-72 against gemm's 37-39)
-SEG_MAX_TERMS = 2048
 #: columns ``igemm_segs`` may compute per column of ``igemm_tiles``' flat walk
 SEGMENT_COST = 1.25
 #: grid columns ``igemm_tiles`` computes before it stores them (a multiple of TILE_NR)
@@ -153,7 +147,7 @@ def segments_fit(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPara
     plan = phase.cached_plan(n, tuple(size), out, p)
     if not plan.phases or n == 0:
         return False
-    from ._native_kernels import SEG_VECTORS
+    from ._native import SEG_VECTORS
 
     terms = np.diff(_phase_terms(plan, c_in)[3])
     return (int(terms.min()) >= min_terms and int(terms.max()) <= max_terms
@@ -161,7 +155,7 @@ def segments_fit(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPara
                                 cost) is not None)
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _tile_index(plan: phase._Plan, cig: int, cog: int, ntap: int, mr: int) -> np.ndarray:
     """Where each number of the packed weights comes from in ``w (C_in, C_out, *K)`` (one
     group; ``ntap = prod(K)``) flattened, ``w.size`` for a zero: per phase and block of
@@ -188,7 +182,7 @@ def _pack_tiles(w: np.ndarray, plan: phase._Plan, mr: int) -> np.ndarray:
     return np.concatenate([w.reshape(-1), np.zeros(1, w.dtype)])[idx]
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _segment_groups(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
                     stride: tuple[int, ...], vectors: int, cost: float
                     ) -> tuple[np.ndarray, ...] | None:
@@ -257,7 +251,7 @@ def _run_segments(segs: tuple[np.ndarray, ...], wp: np.ndarray, inp: np.ndarray,
                   boff: np.ndarray, kstart: np.ndarray, rows: int, target: np.ndarray,
                   colstride: int, chanstride: int, parallel: bool) -> None:
     """``igemm_segs`` over the groups of ``segs``, split among the threads."""
-    from ._native_kernels import SEG_VECTORS, TILE_MR
+    from ._native import SEG_VECTORS, TILE_MR
 
     gph, gF, gstart, gcount, gdst, rofs = segs
     kernel = _native.kernels()["igemm_segs"]
@@ -271,6 +265,34 @@ def _run_segments(segs: tuple[np.ndarray, ...], wp: np.ndarray, inp: np.ndarray,
         parallel=parallel, limit_blas=False)
 
 
+def _numpy_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                   ) -> np.ndarray:
+    """The NumPy algorithm the cost model picks once the compiled kernels are given up."""
+    from . import gemm
+
+    algo = _cost.decide(x.shape, w.shape, p, x.dtype).algorithm
+    return (gemm if algo == "gemm" else phase).conv_transpose(x, w, p, out)
+
+
+def _transposed_pad(p: ConvParams) -> tuple[tuple[int, int], ...]:
+    # the conv that transposes this op reads grad_out padded (low, high - output_padding)
+    return tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
+
+
+def _numpy_grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
+                      planes: object = None) -> np.ndarray:
+    return conv_gemm(gy, w, p.stride, _transposed_pad(p), p.dilation, p.groups, size)
+
+
+def _numpy_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...],
+                       p: ConvParams, planes: object = None) -> np.ndarray:
+    from ..grad import _conv_weight_grad
+
+    return _conv_weight_grad(x, gy, p.kernel, p.stride, _transposed_pad(p), p.dilation,
+                             p.groups)
+
+
+@_native.guarded(_numpy_forward)
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
     n, c_in, *size = x.shape
@@ -311,7 +333,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     ranges = _ranges(int(lengths.max()), _pieces(work))
     if in_place and _tiles_apply(x.dtype, g, cog):
         # float32 on AVX-512: register blocks of the compiled kernel, B read in place
-        from ._native_kernels import SEG_VECTORS, TILE_MR, TILE_NR
+        from ._native import SEG_VECTORS, TILE_MR, TILE_NR
 
         tiles = _native.kernels()["igemm_tiles"]
         total = big.shape[1]
@@ -371,7 +393,7 @@ def _depthwise_taps(length: int, k: int, s: int, d: int, lo: int
     return taps
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _depthwise_tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
                       ) -> tuple[np.ndarray, np.ndarray, int, int] | None:
     """The tables of :func:`_native_kernels.depthwise2d` for a 2-D layer with column stride
@@ -442,7 +464,7 @@ def _depthwise2d(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
     return y.reshape(n, c_in * cog, *out)
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _phase_rows(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
                 stride: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Where each grid row of each phase starts in the flat ``y (N, C_out, *out)`` (-1: a
@@ -505,7 +527,7 @@ def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     return split, pitch, reach
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _grid_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                steps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Each tap's polyphase plane and flat offset on a grid of row ``steps``."""
@@ -583,7 +605,7 @@ def _shifted_layout(p: ConvParams, size: tuple[int, ...]) -> tuple[np.ndarray, n
     return plane, off, math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                   reach: tuple[int, ...], rest: int) -> tuple[np.ndarray, np.ndarray]:
     """Each tap's plane ``(r, v)`` and flat offset in :func:`shifted_planes`' layout."""
@@ -600,6 +622,7 @@ def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tu
     return _frozen(plane), _frozen(off)
 
 
+@_native.guarded(_numpy_grad_input)
 def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
                split: tuple | None = None) -> np.ndarray:
     """``grad_x (N, C_in, *S_in)`` of ``y = conv_transpose(x, w)``: the strided conv of gy."""
@@ -619,7 +642,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     rowbase = _grid_rows(n, c_in, size, pitch)
     work = c_in * len(src) * grid
     if SEGMENTS and _tiles_apply(gy.dtype, g, c_in):
-        from ._native_kernels import SEG_VECTORS, TILE_MR
+        from ._native import SEG_VECTORS, TILE_MR
 
         segs = _input_segments(n, c_in, size, pitch, SEG_VECTORS, SEGMENT_COST)
         if segs is not None:
@@ -649,7 +672,7 @@ def _pack_rows(wk: np.ndarray, mr: int) -> np.ndarray:
                                                                                      k * mr)
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _input_segments(n: int, c: int, size: tuple[int, ...], pitch: tuple[int, ...],
                     vectors: int, cost: float) -> tuple[np.ndarray, ...] | None:
     """:func:`_segments` of grad_input's grid (one phase, rows of ``size[-1]`` positions on
@@ -659,7 +682,7 @@ def _input_segments(n: int, c: int, size: tuple[int, ...], pitch: tuple[int, ...
                      cost * n * math.prod(pitch))
 
 
-@functools.lru_cache(maxsize=64)
+@_parallel.cached(maxsize=64)
 def _grid_rows(n: int, c: int, size: tuple[int, ...], pitch: tuple[int, ...]) -> np.ndarray:
     """``(1, rows)``: where each row of the grid ``(N, *pitch)`` starts in the flat
     ``(N, C, *size)`` array (-1: a gap row)."""
@@ -673,6 +696,7 @@ def _grid_rows(n: int, c: int, size: tuple[int, ...], pitch: tuple[int, ...]) ->
     return np.where(ok, base, -1).astype(np.int64)[None]
 
 
+@_native.guarded(_numpy_grad_weight)
 def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams,
                 split: tuple | None = None) -> np.ndarray:
     """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)``."""
@@ -717,6 +741,7 @@ def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvP
 TILE_ROWS_BUDGET = 1 << 16
 
 
+@_native.guarded(_numpy_grad_weight)
 def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams
                       ) -> np.ndarray:
     """``grad_w (C_in, C_out/g, *K)`` as 4 x 4 tiles of dot products of ``x``'s rows (read in

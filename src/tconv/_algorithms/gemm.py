@@ -30,13 +30,12 @@ contiguous numbers, and one transpose per block writes ``y``.
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np
 
 from .._checks import ConvParams
-from . import _cost, _matmul, _native, _parallel
+from . import _cost, _native, _parallel
 from ._im2col import block_slices
 from ._matmul import matmul
 
@@ -83,6 +82,7 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     return int(np.prod(x_shape, dtype=np.int64)) * int(np.prod(w_shape[1:], dtype=np.int64))
 
 
+@_native.guarded()
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
                    layout: str | None = None) -> np.ndarray:
     """``layout``: where col2im's inner loop runs -- ``"channels_last"`` (over C_out, for
@@ -154,7 +154,7 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     return y.reshape(n, g * cog, *out)
 
 
-@functools.lru_cache(maxsize=256)
+@_parallel.cached(maxsize=256)
 def _phase_taps(k: int, s: int, pad: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`.phase.phase_taps` of every output phase ``r < s`` (one dim), as the flat
     arrays the compiled col2im reads: phase starts, taps, input offsets (output ``m*s + r``
@@ -214,19 +214,9 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     ntap, nsz, nout = int(np.prod(p.kernel)), int(np.prod(size)), int(np.prod(out))
     xt = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 0, 3, 2))  # (g,N,S,Cig)
     nb = _parallel.even_split(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog), g)
-    # the weights (g, Cig, prodK*Cog), packed once for every block's product where the
-    # compiled one runs -- then straight from w, with no transposed copy first
-    if g <= _matmul.PACK_MAX and x.dtype == w.dtype and _matmul.implicit_applies(
-            nb * nsz, cig, ntap * cog, x.dtype, split=False):      # blocks on the pool
-        wflat = np.ascontiguousarray(w).reshape(-1)
-        tap_cols = np.add.outer(np.arange(ntap), np.arange(cog) * ntap).ravel()  # (t, co)
-        wp = [_matmul.pack_right(_matmul.Im2col(wflat, np.arange(gi * cig, (gi + 1) * cig)
-                                                * (cog * ntap), tap_cols), nb * nsz,
-                                 key=str(gi))
-              for gi in range(g)]
-    else:
-        wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
-        wp = list(wt.reshape(g, cig, ntap * cog))
+    # the weights (g, Cig, prodK*Cog): one product per block, channels innermost
+    wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
+    wp = list(wt.reshape(g, cig, ntap * cog))
     taps = _tap_slices(p, tuple(size), out)
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.empty((n, g, cog, *out), dtype=x.dtype)

@@ -42,7 +42,6 @@ with a large stride (the cost model's ``subpixel_stride``) each channel is one s
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import ConvParams
-from . import _cost, _matmul, _native, _parallel
+from . import _cost, _native, _parallel
 from ._im2col import flat_grid, on_grid
 from ._matmul import matmul
 
@@ -164,7 +163,7 @@ def _plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
     return _Plan(padded, front, end, tuple(phases), complete)
 
 
-@functools.lru_cache(maxsize=128)
+@_parallel.cached(maxsize=128)
 def cached_plan(n: int, size: tuple[int, ...], out: tuple[int, ...], p: ConvParams,
          list_phases: bool = True) -> _Plan:
     """:func:`_plan`, remembered: a layer called again with the same shapes re-uses it."""
@@ -242,6 +241,7 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     return total * p.groups
 
 
+@_native.guarded()
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
     n, c_in, *size = x.shape
@@ -261,11 +261,6 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     ntap, image = int(np.prod(p.kernel)), int(np.prod(plan.padded))
     wr = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)     # (g, Cog*prodK, Cig) view
     blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image)]
-    # each block's weights, packed once for all its products (where the compiled one runs)
-    rows = sorted({(gi, c0, c1) for gi, _, _, c0, c1 in blocks})
-    width = max(hi - lo for lo, hi in (_span(plan, n0, n1) for _, n0, n1, _, _ in blocks))
-    packed = dict(zip(rows, _matmul.pack_each(
-        [wr[gi, c0 * ntap:c1 * ntap] for gi, c0, c1 in rows], width, "left")))
 
     compiled = COMPILED_SUMS and _native.available() and x.dtype in (np.float32, np.float64)
     if compiled:
@@ -293,7 +288,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
         prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
             cb * ntap, hi - lo)
-        matmul(packed[gi, c0, c1], xb, out=prod)
+        matmul(wr[gi, c0 * ntap:c1 * ntap], xb, out=prod)
         if compiled:
             # each phase's taps summed in one pass, each output row written once
             tmp = _parallel.scratch("acc", tables[-1] * length, x.dtype).reshape(-1, length)
@@ -321,14 +316,14 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     return y
 
 
-@functools.lru_cache(maxsize=128)
+@_parallel.cached(maxsize=128)
 def _grid_rows(size: tuple[int, ...], padded: tuple[int, ...]) -> np.ndarray:
     """Flat offset on the zero-gapped grid of every input row (leading dims, C order)."""
     return flat_grid(size[:-1], [math.prod(padded[a + 1:]) for a in range(len(size) - 1)]
                      ).reshape(-1)
 
 
-@functools.lru_cache(maxsize=128)
+@_parallel.cached(maxsize=128)
 def _sum_tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> tuple:
     """The arrays :func:`phase_sums <tconv._algorithms._native_kernels.phase_sums>` reads:
     per phase of the leading dims its taps (flat leading tap index, flat grid offset) and its
