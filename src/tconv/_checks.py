@@ -326,17 +326,8 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
     strings = ("valid", "same", "same_lower") if transposed else ("valid", "same")
     pad = as_padding_pairs(fn, padding, nd, strings=strings)
     if transposed:
-        op = as_int_tuple(fn, "output_padding", output_padding, nd, minimum=0)
-        limit = tuple(max(a, b) for a, b in zip(s, d))
-        if any(o >= lim for o, lim in zip(op, limit)):
-            raise ValueError(
-                f"{fn}: output_padding={op} must be smaller than max(stride, dilation)="
-                f"{limit} in every spatial dim")
-        if isinstance(pad, str):
-            if any(o for o in op):
-                raise ValueError(f"{fn}: output_padding={op} cannot be combined with "
-                                 f"padding={padding!r}, which fixes the output size itself")
-            pad = _transposed_string_padding(pad, kernel, s, d)
+        op = check_output_padding(fn, output_padding, s, d)
+        pad = transposed_padding(fn, pad, op, kernel, s, d)
         params = ConvParams(kernel, s, pad, d, g, op)
         out = params.transposed_size(spatial)
         if check_size:
@@ -389,6 +380,33 @@ def effective_transposed(p: ConvParams, size: Sequence[int]) -> ConvParams:
     s = tuple(min(st, cap) if i == 1 else st for st, i in zip(p.stride, size))
     d = tuple(min(di, cap) if k == 1 else di for di, k in zip(p.dilation, p.kernel))
     return replace(p, stride=s, dilation=d) if (s, d) != (p.stride, p.dilation) else p
+
+
+def check_output_padding(fn: str, output_padding: object, stride: tuple[int, ...],
+                         dilation: tuple[int, ...]) -> tuple[int, ...]:
+    """``output_padding`` as one int per dim, checked against PyTorch's rule (the home of
+    this rule): ``0 <= output_padding < max(stride, dilation)`` in every spatial dim."""
+    op = as_int_tuple(fn, "output_padding", output_padding, len(stride), minimum=0)
+    limit = tuple(max(a, b) for a, b in zip(stride, dilation))
+    if any(o >= lim for o, lim in zip(op, limit)):
+        raise ValueError(f"{fn}: output_padding={op} must be smaller than max(stride, dilation)="
+                         f"{limit} in every spatial dim")
+    return op
+
+
+def transposed_padding(fn: str, pad: tuple[tuple[int, int], ...] | str,
+                       output_padding: tuple[int, ...], kernel: tuple[int, ...],
+                       stride: tuple[int, ...], dilation: tuple[int, ...],
+                       ) -> tuple[tuple[int, int], ...]:
+    """A transposed convolution's ``(low, high)`` crop pairs from normalised ``padding``
+    (pairs pass through; ``"valid"`` / ``"same"`` / ``"same_lower"`` are resolved, and fix
+    the size themselves, so they refuse a non-zero ``output_padding``)."""
+    if not isinstance(pad, str):
+        return pad
+    if any(output_padding):
+        raise ValueError(f"{fn}: output_padding={output_padding} cannot be combined with "
+                         f"padding={pad!r}, which fixes the output size itself")
+    return _transposed_string_padding(pad, kernel, stride, dilation)
 
 
 def _transposed_string_padding(mode: str, kernel: tuple[int, ...], stride: tuple[int, ...],

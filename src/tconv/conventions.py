@@ -245,11 +245,7 @@ class TransposedConvSpec:
                                  f"{output_size}, not both")
             size = _ints(fn, "input_size", input_size, nd, 1)
             output_padding = output_padding_for(size, output_size, k, s, p, d)
-        op = _ints(fn, "output_padding", output_padding, nd, 0)
-        limit = tuple(max(a, b) for a, b in zip(s, d))
-        if any(o >= lim for o, lim in zip(op, limit)):
-            raise ValueError(f"{fn}: output_padding={op} must be smaller than max(stride, "
-                             f"dilation)={limit} in every spatial dim")
+        op = _checks.check_output_padding(fn, output_padding, s, d)
         return cls(k, s, d, tuple((pp, pp - o) for pp, o in zip(p, op)))
 
     @classmethod
@@ -272,18 +268,10 @@ class TransposedConvSpec:
         k = _ints(fn, "kernel_size", kernel_size, nd, 1)
         s = _ints(fn, "stride", stride, nd, 1)
         d = _ints(fn, "dilation", dilation, nd, 1)
-        op = _ints(fn, "output_padding", output_padding, nd, 0)
-        limit = tuple(max(a, b) for a, b in zip(s, d))
-        if any(o >= lim for o, lim in zip(op, limit)):
-            raise ValueError(f"{fn}: output_padding={op} must be smaller than max(stride, "
-                             f"dilation)={limit} in every spatial dim")
-        pairs = _checks.as_padding_pairs(fn, padding, nd,
-                                         strings=("valid", "same", "same_lower"))
-        if isinstance(pairs, str):
-            if any(op):
-                raise ValueError(f"{fn}: output_padding={op} cannot be combined with "
-                                 f"padding={padding!r}, which fixes the output size itself")
-            pairs = _checks._transposed_string_padding(pairs, k, s, d)
+        op = _checks.check_output_padding(fn, output_padding, s, d)
+        pairs = _checks.transposed_padding(
+            fn, _checks.as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower")),
+            op, k, s, d)
         return cls(k, s, d, tuple((lo, hi - o) for (lo, hi), o in zip(pairs, op)))
 
     @classmethod
