@@ -65,7 +65,8 @@ def _time(fn: Any, budget: float) -> dict[str, float]:
     t0 = time.perf_counter()
     fn()
     once = time.perf_counter() - t0
-    return timeit(fn, warmup=0, repeat=max(5, min(50, int(budget / max(once, 1e-6)))),
+    return timeit(fn, warmup=0, repeat=max(3 if once > budget else 5,
+                                           min(50, int(budget / max(once, 1e-6)))),
                   max_seconds=4 * budget)
 
 
@@ -110,7 +111,9 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         out["_threads"] = torch.get_num_threads()
     run_one = _torch_layer if args.worker == "torch" else _tconv_layer
     for lay in _layers(args):
+        t0 = time.perf_counter()
         out[lay["name"]] = run_one(lay, args)
+        out[lay["name"]]["wall_s"] = time.perf_counter() - t0
     return out
 
 

@@ -1,0 +1,153 @@
+"""Calibrate the cost model's constants (``tconv._algorithms._cost.Constants``) on this machine.
+
+Usage::
+
+    python benchmarks/calibrate.py              # zoo + sweep: benchmarks/cost_constants.json
+    python benchmarks/calibrate.py --layers dcgan_512_4,melgan_512_k16s8 --out my.json
+    TCONV_COST_FILE=my.json python -c "import tconv; print(tconv.explain_algorithm(...))"
+    python benchmarks/calibrate.py --install                # into the package (shipped defaults)
+
+Method: every probe layer (the zoo of ``zoo_conv_transpose.py`` and its seeded sweep) is
+timed forward with each candidate algorithm (``gemm``, ``phase``, and ``direct`` where numba
+is installed; median of calls, ``--threads`` threads), in one process. The constants are then
+chosen by coordinate descent over a grid of values per constant, minimising the sum over
+probes of ``log(time of the algorithm the cost model picks)`` -- the geometric mean of the
+picked times. The defaults' and the best-possible (per-layer fastest) scores are printed
+beside the calibrated one, with every probe where the calibrated choice is over 10 % slower
+than the fastest candidate. The JSON written holds the constants, the machine and the
+command; the package reads ``TCONV_COST_FILE`` or its shipped ``cost_constants.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from common import metadata, timeit, write_json  # noqa: E402
+from zoo_conv_transpose import ZOO, sweep  # noqa: E402
+
+#: candidate values per constant (each includes the default)
+GRID: dict[str, tuple[float, ...]] = {
+    "direct_depth": (2, 4, 8, 16, 32, 64),
+    "direct_max_terms": (256, 512, 1024, 2048, 4096, 16384),
+    "direct_max_cout": (0, 1, 2, 4),
+    "subpixel_stride": (4, 8, 16, 64),
+    "gemm_max_cout": (1, 2, 4, 8, 16),
+    "gemm_channels_last": (2, 4, 8, 16, 32),
+    "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
+    "segment_max_terms": (512, 1024, 2048, 4096, 8192),
+}
+
+
+def measure(layers: list[dict[str, Any]], budget: float) -> list[dict[str, Any]]:
+    import numpy as np
+
+    import tconv
+    from tconv._algorithms import _native
+
+    algos = ["gemm", "phase"] + (["direct"] if _native.available() else [])
+    probes = []
+    for lay in layers:
+        rng = np.random.default_rng(0)
+        dt = np.dtype(lay["dtype"])
+        x = rng.standard_normal(lay["x"]).astype(dt)
+        w = rng.standard_normal(lay["w"]).astype(dt)
+        geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
+               lay["dilation"])
+        times = {}
+        for algo in algos:
+            def call(algo: str = algo, x: Any = x, w: Any = w, geo: Any = geo) -> object:
+                return tconv.conv_transpose(x, w, None, *geo, algorithm=algo)
+            call()
+            r = timeit(call, warmup=0, repeat=3, max_seconds=budget)
+            times[algo] = r["median_ms"]
+        probes.append({"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
+                       "dtype": dt.name, "times": times})
+        best = min(times, key=times.__getitem__)
+        print(f"{lay['name']:22s} " + " ".join(f"{a}={t:8.2f}" for a, t in times.items())
+              + f"  fastest {best}", file=sys.stderr)
+    return probes
+
+
+def score(probes: list[dict[str, Any]], consts: Any) -> float:
+    from tconv._algorithms import _cost
+
+    total = 0.0
+    for pr in probes:
+        p = _cost.params(pr["x"], pr["w"], *pr["geo"])
+        algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
+        total += math.log(pr["times"].get(algo, max(pr["times"].values())))
+    return total / len(probes)
+
+
+def calibrate(probes: list[dict[str, Any]], passes: int = 3) -> Any:
+    from tconv._algorithms import _cost
+
+    best = _cost.Constants()
+    best_score = score(probes, best)
+    for _ in range(passes):
+        changed = False
+        for name, values in GRID.items():
+            for v in values:
+                cand = dataclasses.replace(best, **{name: type(getattr(best, name))(v)})
+                s = score(probes, cand)
+                if s < best_score - 1e-9:
+                    best, best_score, changed = cand, s, True
+        if not changed:
+            break
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--layers", default="", help="comma-separated zoo layer names")
+    ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
+    ap.add_argument("--threads", type=int, default=2, help="tconv's threads (default 2)")
+    ap.add_argument("--budget", type=float, default=0.5, help="seconds per algorithm")
+    ap.add_argument("--out", default=os.path.join(HERE, "cost_constants.json"))
+    ap.add_argument("--install", action="store_true",
+                    help="write into the package (src/tconv/_algorithms/cost_constants.json)")
+    args = ap.parse_args(argv)
+    os.environ["TCONV_NUM_THREADS"] = str(args.threads)
+    os.environ.pop("TCONV_COST_FILE", None)
+    layers = list(ZOO) + sweep(args.sweep)
+    if args.layers:
+        want = set(args.layers.split(","))
+        layers = [lay for lay in layers if lay["name"] in want]
+    from tconv._algorithms import _cost
+
+    probes = measure(layers, args.budget)
+    found = calibrate(probes)
+    oracle = sum(math.log(min(p["times"].values())) for p in probes) / len(probes)
+    scores = {"defaults": score(probes, _cost.Constants()), "calibrated": score(probes, found),
+              "fastest": oracle}
+    print("geometric mean ms -- " + ", ".join(f"{k}: {math.exp(v):.3f}"
+                                               for k, v in scores.items()))
+    for pr in probes:
+        p = _cost.params(pr["x"], pr["w"], *pr["geo"])
+        algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], found).algorithm
+        fastest = min(pr["times"].values())
+        if pr["times"][algo] > 1.1 * fastest:
+            print(f"  {pr['name']}: picks {algo} ({pr['times'][algo]:.2f} ms), fastest "
+                  f"{min(pr['times'], key=pr['times'].__getitem__)} ({fastest:.2f} ms)")
+    changed = {f.name: getattr(found, f.name) for f in dataclasses.fields(found)
+               if getattr(found, f.name) != f.default}
+    print(f"constants changed from the defaults: {changed or 'none'}")
+    out = str(_cost.CONSTANTS_FILE) if args.install else args.out
+    write_json(out, {"constants": dataclasses.asdict(found),
+                     "scores_geomean_ms": {k: math.exp(v) for k, v in scores.items()},
+                     "probes": len(probes), "machine": metadata(),
+                     "command": " ".join([os.path.basename(sys.executable), *sys.argv])})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

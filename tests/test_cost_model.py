@@ -1,0 +1,150 @@
+"""The cost model (``tconv._algorithms._cost``): one decision for ``auto``, explained, with
+constants read from a calibration file; ``benchmarks/calibrate.py``'s search, checked on
+synthetic timings (no clock)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import random
+
+import numpy as np
+import pytest
+
+import tconv
+from tconv._algorithms import _cost, _native
+from tconv.conv import choose_algorithm
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _population(count: int = 60, seed: int = 0):
+    """Seeded valid layers: 1-3-D, strides, kernels, padding, groups (depthwise included)."""
+    rng = random.Random(seed)
+    out = []
+    while len(out) < count:
+        nd = rng.choice((1, 2, 3))
+        s = rng.choice((1, 2, 3, 4, 8))
+        k = rng.choice((1, 2, 3, 4, 2 * s, 2 * s + 1))
+        g = rng.choice((1, 1, 2, 4))
+        cig, cog = rng.choice((1, 3, 8, 64)), rng.choice((1, 3, 16, 64))
+        side = rng.choice((1, 3, 7, 16))
+        pad = rng.randint(0, (k - 1) // 2)
+        op = rng.randint(0, s - 1)
+        x, w = (rng.choice((1, 4)), cig * g, *(side,) * nd), (cig * g, cog, *(k,) * nd)
+        if (side - 1) * s - 2 * pad + k + op < 1:
+            continue
+        out.append((x, w, s, pad, op, g))
+    return out
+
+
+@pytest.fixture
+def clean(monkeypatch):
+    monkeypatch.setattr(_native, "_DISABLED", [])
+    monkeypatch.delenv("TCONV_COST_FILE", raising=False)
+    _cost._decide.cache_clear()
+    yield
+    _cost._decide.cache_clear()
+
+
+class TestExplainAlgorithm:
+    def test_smoke(self, clean):
+        d = tconv.explain_algorithm((4, 512, 32), (512, 256, 16), 8, 4)
+        assert d.algorithm in tconv.ALGORITHMS
+        text = str(d)
+        assert text.startswith(f"algorithm: {d.algorithm}")
+        assert "why:" in text and "backward:" in text and d.reasons
+        assert d.features.out == (256,) and d.features.macs == 4 * 512 * 256 * 32 * 16
+
+    def test_unbatched_shape(self, clean):
+        a = tconv.explain_algorithm((8, 5, 5), (8, 4, 3, 3), 2)
+        b = tconv.explain_algorithm((1, 8, 5, 5), (8, 4, 3, 3), 2)
+        assert a == b
+
+    def test_exception(self, clean):
+        with pytest.raises(ValueError, match="explain_algorithm"):
+            tconv.explain_algorithm((1, 8, 5, 5), (8, 4, 3, 3), stride=0)
+        with pytest.raises(ValueError, match="explain_algorithm"):
+            tconv.explain_algorithm((1, 6, 5, 5), (6, 4, 3, 3), groups=4)
+
+    @pytest.mark.parametrize("numba", ["1", "0"])
+    def test_identity_with_choose_algorithm(self, numba, clean, monkeypatch):
+        """``choose_algorithm`` (what ``auto`` runs) is the cost model's decision; only
+        tconv's four fast algorithms are ever picked, ``direct`` only with the kernels."""
+        monkeypatch.setenv("TCONV_NUMBA", numba)
+        for x, w, s, pad, op, g in _population():
+            for dtype in (np.float32, np.float64):
+                d = tconv.explain_algorithm(x, w, s, pad, op, g, dtype=dtype)
+                p = _cost.params(x, w, s, pad, op, g)
+                assert choose_algorithm(x, w, p, dtype=dtype) == d.algorithm
+                assert d.algorithm in ("gemm", "phase", "direct")
+                if numba == "0" or not _native._installed():
+                    assert d.algorithm != "direct" and not d.backward_compiled
+                    assert "unavailable" in d.reasons[0]
+
+    def test_auto_matches_reference(self, clean):
+        # whatever is chosen computes the transposed convolution (float64 against scatter)
+        rng = np.random.default_rng(0)
+        for x, w, s, pad, op, g in _population(25, seed=1):
+            xa, wa = rng.standard_normal(x), rng.standard_normal(w)
+            np.testing.assert_allclose(
+                tconv.conv_transpose(xa, wa, None, s, pad, op, g),
+                tconv.conv_transpose(xa, wa, None, s, pad, op, g, algorithm="scatter"),
+                atol=1e-10)
+
+
+class TestConstants:
+    def test_defaults_without_a_file(self, clean, monkeypatch, tmp_path):
+        monkeypatch.setenv("TCONV_COST_FILE", str(tmp_path / "missing.json"))
+        assert _cost.constants() == _cost.Constants()
+        bad = tmp_path / "bad.json"
+        bad.write_text("not json")
+        monkeypatch.setenv("TCONV_COST_FILE", str(bad))
+        assert _cost.constants() == _cost.Constants()
+
+    def test_file_changes_the_decision(self, clean, monkeypatch, tmp_path):
+        # a layer phase takes by default; a calibration that says gemm for up to 64 output
+        # channels moves it, and says so
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        x, w = (2, 32, 16, 16), (32, 16, 4, 4)
+        assert tconv.explain_algorithm(x, w, 2, 1).algorithm == "phase"
+        f = tmp_path / "c.json"
+        f.write_text(json.dumps({"constants": {"gemm_max_cout": 64, "unknown": 3}}))
+        monkeypatch.setenv("TCONV_COST_FILE", str(f))
+        d = tconv.explain_algorithm(x, w, 2, 1)
+        assert d.algorithm == "gemm" and any("C_out/g=16 <= 64" in r for r in d.reasons)
+        assert _cost.constants().gemm_max_cout == 64
+
+    def test_shipped_file_is_valid(self):
+        path = _cost.CONSTANTS_FILE
+        if not path.exists():
+            pytest.skip("no calibration shipped: the defaults apply")
+        data = json.loads(path.read_text())
+        names = {f for f in _cost.Constants.__dataclass_fields__}
+        assert set(data["constants"]) <= names
+
+
+def _calibrate_module():
+    spec = importlib.util.spec_from_file_location("calibrate",
+                                                  ROOT / "benchmarks" / "calibrate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
+    """The search moves a constant when the timings say so and never scores worse than the
+    defaults: probes where gemm is 3x faster than every other algorithm pull
+    ``gemm_max_cout`` up."""
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    cal = _calibrate_module()
+    probes = []
+    for cog in (8, 16):
+        x, w = (2, 32, 16, 16), (32, cog, 4, 4)
+        probes.append({"name": f"c{cog}", "x": x, "w": w, "geo": (2, 1, 0, 1, 1),
+                       "dtype": "float32", "times": {"gemm": 1.0, "phase": 3.0}})
+    found = cal.calibrate(probes)
+    assert found.gemm_max_cout >= 16
+    assert cal.score(probes, found) < cal.score(probes, _cost.Constants())
+    assert cal.score(probes, found) == pytest.approx(0.0)          # log(1 ms): all gemm
