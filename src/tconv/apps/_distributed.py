@@ -37,7 +37,7 @@ from typing import Any
 
 from ._devices import resolve_device
 
-__all__ = ["Dist", "setup", "teardown", "env_world"]
+__all__ = ["Dist", "setup", "teardown", "env_world", "check_global_batch"]
 
 
 def env_world() -> tuple[int, int, int]:
@@ -80,14 +80,6 @@ class Dist:
     def distributed(self) -> bool:
         return self.world > 1
 
-    def per_rank(self, batch: int, fn: str, option: str = "--batch") -> int:
-        """``batch / world``, refusing a global batch the processes cannot split evenly."""
-        if batch % self.world:
-            raise ValueError(f"{fn}: {option} {batch} must be divisible by the number of "
-                             f"processes WORLD_SIZE={self.world} (the global batch is split "
-                             f"evenly); use a multiple of {self.world}")
-        return batch // self.world
-
     def part(self, batch: int) -> slice:
         """The indices of the global batch this process builds."""
         n = batch // self.world
@@ -127,6 +119,17 @@ class Dist:
                 dist.barrier(device_ids=[self.device.index])
             else:
                 dist.barrier()
+
+
+def check_global_batch(batch: int, fn: str, option: str = "--batch") -> int:
+    """The per-process batch ``batch / WORLD_SIZE``, checked before any process group is
+    joined (so a bad ``--batch`` fails at once on every process)."""
+    _, world, _ = env_world()
+    if batch % world:
+        raise ValueError(f"{fn}: {option} {batch} must be divisible by the number of "
+                         f"processes WORLD_SIZE={world} (the global batch is split evenly); "
+                         f"use a multiple of {world}")
+    return batch // world
 
 
 def setup(device: str = "auto", fn: str = "train") -> Dist:

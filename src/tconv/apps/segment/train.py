@@ -173,14 +173,14 @@ def train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None = None,
             the checkpoint of the last step is written.
     """
     from .._devices import check_amp
-    from .._distributed import setup, teardown
+    from .._distributed import check_global_batch, setup, teardown
 
     fn = "segment train"
     out = check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite, fn)
+    check_global_batch(cfg.batch_size, fn, "--batch-size")
     dist = setup(cfg.device, fn)
     try:
         check_amp(cfg.amp, dist.device, fn)
-        dist.per_rank(cfg.batch_size, fn, "--batch-size")
         return _train(model_cfg, cfg, data, label, dist, out)
     finally:
         teardown(dist)

@@ -187,16 +187,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
     """
 
     from .._devices import check_amp
-    from .._distributed import setup, teardown
+    from .._distributed import check_global_batch, setup, teardown
 
     fn = "train-upscaler"
     out = check_run_dir(cfg.out, cfg.resume, cfg.overwrite, fn,
                         ("checkpoint.pt", "weights.npz"))
     ckpt = out / "checkpoint.pt"
+    check_global_batch(cfg.batch, fn)
     dist = setup(cfg.device, fn)
     try:
         check_amp(cfg.amp, dist.device, fn)
-        dist.per_rank(cfg.batch, fn)
         if not dist.main:
             log = _quiet
         return _train(cfg, log, dist, out, ckpt)
