@@ -3,13 +3,15 @@
 Each subcommand lives in its own module of this package with ``add_parser(sub)`` (which
 registers the parser and sets ``func``) and, where it contributes to ``tconv demo``,
 ``demo(out_dir, log) -> list[pathlib.Path]``. Nothing here imports an optional extra:
-subcommands import torch/matplotlib inside ``run``.
+subcommands import torch/matplotlib inside ``run``. Descriptions are module docstrings; the
+help prints them as plain text (reStructuredText roles and literals unwrapped).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -36,6 +38,29 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|obj|exc):`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str | None) -> str | None:
+    """Help text as a terminal shows it: ``:func:`x``` and double-backquoted x become x."""
+    if text is None:
+        return None
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    parser.description = plain_text(parser.description)
+    parser.epilog = plain_text(parser.epilog)
+    for action in parser._actions:
+        action.help = plain_text(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = plain_text(choice.help)
+            for sub in set(action.choices.values()):
+                _plain_help(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
@@ -43,11 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tconv", formatter_class=_Formatter,
         description="Learnable up-sampling with transposed convolution.",
         epilog="examples:\n  tconv explain\n  tconv demo --out demo-out\n  tconv explain "
-               "--input-size 2 --kernel-size 3 --stride 2")
+               "--input-size 5 --kernel-size 3 --stride 2\n  python -m tconv --version")
     parser.add_argument("--version", action="version", version=f"tconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in subcommand_modules():
         mod.add_parser(sub)
+    _plain_help(parser)
     return parser
 
 
