@@ -221,6 +221,14 @@ class ConvParams:
     def pad_hi(self) -> tuple[int, ...]:
         return tuple(p[1] for p in self.pad)
 
+    @property
+    def crop(self) -> tuple[tuple[int, int], ...]:
+        """``(low, high - output_padding)`` per dim (the home of this formula): what a
+        transposed convolution removes from its full output, and the padding of the
+        convolution it transposes (its adjoint, which reads ``grad_out`` padded so)."""
+        op = self.output_padding or (0,) * self.ndim
+        return tuple((lo, hi - o) for (lo, hi), o in zip(self.pad, op))
+
     def conv_size(self, size: Sequence[int]) -> tuple[int, ...]:
         """The spatial output size of the convolution of an input of ``size`` (the home of
         this formula): ``floor((i + lo + hi - d*(k - 1) - 1) / s) + 1`` per dim."""

@@ -272,7 +272,7 @@ class TransposedConvSpec:
         pairs = _checks.transposed_padding(
             fn, _checks.as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower")),
             op, k, s, d)
-        return cls(k, s, d, tuple((lo, hi - o) for (lo, hi), o in zip(pairs, op)))
+        return cls(k, s, d, ConvParams(k, s, pairs, d, 1, op).crop)
 
     @classmethod
     def from_keras(cls, kernel_size: IntOrTuple, strides: IntOrTuple = 1,

@@ -109,8 +109,7 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
     if direct.preferred(x.shape, w.shape, p):
         return direct.grad_input(gy, w, p, size)
     # the conv that transposes this op reads grad_out padded (low, high - output_padding)
-    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
-    return conv_gemm(gy, w, p.stride, pad, p.dilation, p.groups, size)
+    return conv_gemm(gy, w, p.stride, p.crop, p.dilation, p.groups, size)
 
 
 def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
@@ -122,9 +121,8 @@ def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvP
         return direct.grad_weight_tiles(x, gy, w.shape, p)
     if direct.preferred(x.shape, w.shape, p):
         return direct.grad_weight(x, gy, w.shape, p)
-    pad = tuple((lo, hi - op) for (lo, hi), op in zip(p.pad, p.output_padding))
     # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
-    return _conv_weight_grad(x, gy, p.kernel, p.stride, pad, p.dilation, p.groups)
+    return _conv_weight_grad(x, gy, p.kernel, p.stride, p.crop, p.dilation, p.groups)
 
 
 def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
