@@ -300,7 +300,9 @@ def pil_table(n_in: int, n_out: int, method: str,
               box: tuple[float, float] | None = None) -> Table:
     """Pillow's ``Image.resize`` along one axis (``box`` = the source interval used)."""
     lo, hi = (0.0, float(n_in)) if box is None else box
-    scale = (hi - lo) / n_out
+    lo32, hi32 = np.float32(lo), np.float32(hi)            # Pillow's box is float32
+    lo = float(lo32)
+    scale = float(hi32 - lo32) / n_out
     if method == "nearest":
         # ImagingScaleAffine: position (i + 0.5) * scale accumulated step by step
         steps = np.full(n_out, scale)
@@ -367,8 +369,11 @@ def opencv_table(n_in: int, n_out: int, method: str, inv_scale: float,
         idx = np.minimum(np.floor(i * scale).astype(np.int64), n_in - 1)
         return idx[:, None], np.ones((n_out, 1)), None
     if method == "nearest_exact":
-        step = ((n_in << 16) + n_out // 2) // n_out
-        idx = np.minimum((step * i + step // 2 - n_in % 2) >> 16, n_in - 1)
+        # position (i + 0.5) * in/out, accumulated step by step in double precision
+        steps = np.full(n_out, n_in / n_out)
+        steps[0] = 0.5 * (n_in / n_out)
+        pos = np.add.accumulate(steps)
+        idx = np.minimum(np.floor(pos).astype(np.int64), n_in - 1)
         return idx[:, None], np.ones((n_out, 1)), None
     if method == "area" and area_down:
         return _opencv_area_table(n_in, n_out, scale)

@@ -116,14 +116,14 @@ def _check_options(fn: str, convention: str, options: dict[str, _Any]) -> dict[s
         if name in out and not isinstance(out[name], (bool, _np.bool_, int)):
             raise TypeError(f"{fn}: {name}={_checks.fmt(out[name])} must be a bool")
     if convention == "onnx":
-        allowed: tuple[str, ...]
-        for name, allowed in (("coordinate_transformation_mode", _ONNX_COORDINATES),
-                              ("nearest_mode", _ONNX_NEAREST),
-                              ("keep_aspect_ratio_policy",
-                               ("stretch", "not_larger", "not_smaller"))):
-            if out[name] not in allowed:
+        choices: list[tuple[str, tuple[str, ...]]] = [
+            ("coordinate_transformation_mode", _ONNX_COORDINATES),
+            ("nearest_mode", _ONNX_NEAREST),
+            ("keep_aspect_ratio_policy", ("stretch", "not_larger", "not_smaller"))]
+        for name, values in choices:
+            if out[name] not in values:
                 raise ValueError(f"{fn}: {name}={_checks.fmt(out[name])} must be one of "
-                                 + ", ".join(repr(a) for a in allowed))
+                                 + ", ".join(repr(a) for a in values))
     return out
 
 
@@ -247,7 +247,14 @@ def _plan(fn: str, shape: tuple[int, ...], axes: tuple[int, ...],
             if o == n and b == (0.0, float(n)):
                 continue                            # Pillow skips a pass it does not need
             plan.append((a, n, o, _tables.pil_table(n, o, method, b)))
-        return plan[::-1]                           # horizontal pass first
+        if len(n_in) != 2:
+            raise ValueError(f"{fn}: convention='pil' resizes 2 axes (rows, columns), got "
+                             f"{len(n_in)} axes")
+        # ImagingResampleInner: "If height is being scaled down more than twice the amount
+        # the width is, run the vertical pass first"; otherwise columns first
+        (h, w), (oh, ow) = n_in, outs
+        horizontal_first = not (h - oh > 0 and h - oh > (w - ow) * 2)
+        return plan[::-1] if horizontal_first else plan
     for a, n, o in zip(axes, n_in, outs):
         if o == n:
             continue                                # identity along this axis
@@ -530,24 +537,37 @@ def resize_matrix(n_in: int, n_out: int, method: str = "linear", convention: str
     convention = _check_convention(fn, convention)
     method = _check_method(fn, convention, method)
     opt = _check_options(fn, convention, options)
-    eye = _np.eye(int(n_in))
-    if convention in _CHANNELS_FIRST:
-        x = eye[:, None, :]                         # (n_in, 1, n_in): N = basis vectors
-        axes: tuple[int, ...] = (2,)
-    else:
-        x = eye[:, :, None]                         # (n_in, n_in, 1): columns = basis
-        axes = (1,)
+    n_in, n_out = int(n_in), int(n_out)
+    if convention == "torch":
+        from .interpolate import resample_matrix
+
+        mode = {"linear": "linear", "cubic": "bicubic"}.get(method, method)
+        factor = None if scale is None or opt["recompute_scale_factor"] else float(scale)
+        if scale is not None and int(_np.floor(n_in * float(scale))) != n_out:
+            raise ValueError(f"{fn}: scale={scale!r} gives {int(n_in * float(scale))} "
+                             f"outputs for n_in={n_in}, not n_out={n_out}")
+        return resample_matrix(n_in, n_out, mode, opt["align_corners"], factor,
+                               bool(opt["antialias"]))
+    eye = _np.eye(n_in)
+    axes: tuple[int, ...]
     if convention == "onnx":
         opt = dict(opt, extrapolation_value=0.0)
-    if scale is None:
-        y = resize(x, (int(n_out),), None, method, convention, axes=axes, **_user(opt,
-                                                                                  convention))
+        x, axes = eye[:, None, :], (2,)             # (n_in, 1, n_in): N = basis vectors
+    elif convention == "pil":
+        x, axes = eye, (0, 1)                       # columns unchanged: Pillow skips them
     else:
-        y = resize(x, None, (scale,), method, convention, axes=axes, **_user(opt, convention))
-    if y.shape[axes[0]] != int(n_out):
-        raise ValueError(f"{fn}: scale={scale!r} gives {y.shape[axes[0]]} outputs for "
-                         f"n_in={n_in}, not n_out={n_out}")
-    R = y[:, 0, :] if convention in _CHANNELS_FIRST else y[:, :, 0]
+        x, axes = eye[:, :, None], (1,)             # (n_in, n_in, 1): rows = basis vectors
+    size: tuple[int, ...] | None = (n_out, n_in) if convention == "pil" else (n_out,)
+    scales = None
+    if scale is not None:
+        size, scales = None, ((float(scale), 1.0) if convention == "pil" else (float(scale),))
+    y = resize(x, size, scales, method, convention, axes=axes, **_user(opt, convention))
+    if y.shape[axes[0] if convention != "pil" else 0] != n_out:
+        raise ValueError(f"{fn}: scale={scale!r} does not give n_out={n_out} outputs for "
+                         f"n_in={n_in}")
+    if convention == "pil":
+        return _np.ascontiguousarray(y, dtype=_np.float64)
+    R = y[:, 0, :] if convention == "onnx" else y[:, :, 0]
     return _np.ascontiguousarray(R.T, dtype=_np.float64)
 
 
@@ -630,6 +650,24 @@ def _call_text(convention: str, method: str, size: tuple[int, ...],
     return f"cv2.resize(x, {tuple(reversed(size))}, interpolation=cv2.INTER_{method.upper()})"
 
 
+def _is_default(convention: str, name: str, value: object) -> bool:
+    default = OPTIONS[convention][name]
+    if isinstance(value, bool) or default is None:
+        return bool(value) == bool(default)
+    return bool(value == default)
+
+
+def _run_on(img: _np.ndarray, size: _Any, scale: _Any, method: str, convention: str,
+            options: dict[str, _Any]) -> _np.ndarray:
+    """Resize all axes of ``img`` in ``convention``'s layout; returns ``img``'s layout."""
+    nd = img.ndim
+    if convention in _CHANNELS_FIRST:
+        out = resize(img[None, None], size, scale, method, convention,
+                     axes=tuple(range(2, nd + 2)), **options)
+        return out[0, 0]
+    return resize(img, size, scale, method, convention, axes=tuple(range(nd)), **options)
+
+
 def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _Any]:
     """The ``dst`` framework's resize that equals a ``src`` framework's resize.
 
@@ -672,12 +710,12 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
     if src == "onnx" and cfg.get("coordinate_transformation_mode") == "tf_crop_and_resize":
         raise ValueError(f"{fn}: ONNX tf_crop_and_resize crops and extrapolates; no other "
                          "convention has it")
-    rng = _np.random.default_rng(0)
-    probe = rng.random((1, 1) + n_in) if src in _CHANNELS_FIRST else rng.random(n_in + (1,))
-    axes = tuple(range(2, 2 + len(n_in))) if src in _CHANNELS_FIRST else tuple(
-        range(len(n_in)))
-    target = resize(probe, size, scale, method, src, axes=axes, **cfg)
-    out_size = tuple(target.shape[a] for a in axes)
+    if cfg.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise ValueError(f"{fn}: give the output size keep_aspect_ratio_policy="
+                         f"{cfg['keep_aspect_ratio_policy']!r} produces, with 'stretch'")
+    img = _np.random.default_rng(0).random(n_in)
+    target = _run_on(img, size, scale, method, src, cfg)
+    out_size = target.shape
     src_scales = _per_axis(fn, "scale", scale, len(n_in))
     mats = []
     for k, (n, o) in enumerate(zip(n_in, out_size)):
@@ -691,23 +729,13 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
         except ValueError:
             continue
         if all(_np.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(cand, mats)):
-            o = {k: v for k, v in o.items() if bool(v) != bool(OPTIONS[dst][k])
-                 or not isinstance(v, bool)}
-            o = {k: v for k, v in o.items() if v != OPTIONS[dst][k]}
+            o = {k: v for k, v in o.items() if not _is_default(dst, k, v)}
             return {"method": m, "size": out_size, "options": o,
                     "call": _call_text(dst, m, out_size, o)}
-        dprobe = probe if (src in _CHANNELS_FIRST) == (dst in _CHANNELS_FIRST) else None
-        if dprobe is None:
-            dprobe = _np.moveaxis(probe, 0, -1) if dst not in _CHANNELS_FIRST else \
-                _np.moveaxis(probe, -1, 0)
-        daxes = tuple(range(2, 2 + len(n_in))) if dst in _CHANNELS_FIRST else tuple(
-            range(len(n_in)))
         try:
-            got = resize(dprobe, out_size, None, m, dst, axes=daxes, **o)
+            err = float(_np.max(_np.abs(_run_on(img, out_size, None, m, dst, o) - target)))
         except ValueError:
             continue
-        got = got.reshape(target.shape)
-        err = float(_np.max(_np.abs(got - target)))
         if best is None or err < best[0]:
             best = (err, m, o)
     where = "" if best is None else (
