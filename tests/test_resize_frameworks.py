@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tconv import interpolate
-from tconv.resize import METHODS, OPTIONS, convert_resize, resize, resize_matrix
+from tconv.resizing import METHODS, OPTIONS, convert_resize, resize, resize_matrix
 
 SIZES_2D = [((5, 7), (3, 4)), ((5, 7), (10, 14)), ((16, 9), (17, 5)), ((1, 4), (1, 1)),
             ((13, 13), (13, 31)), ((12, 12), (6, 6)), ((4, 4), (24, 24)), ((9, 16), (40, 3))]

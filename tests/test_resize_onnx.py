@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 
 from tconv import _resize_tables as tables
-from tconv.resize import resize
+from tconv.resizing import resize
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

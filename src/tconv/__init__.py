@@ -7,12 +7,13 @@ imports only NumPy and SciPy. ``tconv.nn`` (PyTorch layers), ``tconv.viz`` (figu
 
 from __future__ import annotations
 
-from . import checkerboard, conventions, kernels, shapes
+from . import checkerboard, conventions, kernels, resizing, shapes
 from ._algorithms._cost import explain_algorithm
 from .conv import ALGORITHMS, conv, conv_transpose
 from .grad import conv_backward, conv_transpose_backward
 from .interpolate import interpolate, resample_matrix
 from .matrix import conv_matrix
+from .resizing import convert_resize, resize, resize_matrix
 from .shapes import conv_output_size, conv_transpose_output_size, output_padding_for
 
 __version__ = "0.1.0"
@@ -22,6 +23,7 @@ __all__ = [
     "checkerboard",
     "conventions",
     "kernels",
+    "resizing",
     "shapes",
     "conv",
     "conv_backward",
@@ -30,8 +32,11 @@ __all__ = [
     "conv_transpose",
     "conv_transpose_backward",
     "conv_transpose_output_size",
+    "convert_resize",
     "explain_algorithm",
     "interpolate",
     "output_padding_for",
     "resample_matrix",
+    "resize",
+    "resize_matrix",
 ]
