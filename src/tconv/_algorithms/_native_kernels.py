@@ -44,7 +44,7 @@ def _store(out, a, ph, row, c0, n, rowbase, pitch, valid, colstride,
         d = b + row * chanstride + (lo - q * pitch) * colstride
         src = a[lo - c0:hi - c0]
         # views indexed from 0: numba then drops its negative-index wraparound and
-        # vectorizes the copy (a flat out[d + f] made c2's stores 4x slower)
+        # vectorizes the copy (a flat out[d + f] is not vectorized)
         if colstride == 1:
             dst = out[d:d + hi - lo]
             for j in range(hi - lo):
@@ -412,7 +412,7 @@ def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover 
     # column a window of the zero columns after x. Both column phases are summed in one
     # pass that interleaves its stores. Column indices are unsigned: numba then adds no
     # negative-index check and vectorizes the pass without a view per window (eight views
-    # a row cost 51-60 us of c2's kernel, unsigned indices 22-27 us: rows of 4 outputs).
+    # a row cost more than the sums of a short row).
     c_out = y.shape[0] // planes
     c_in = c_out // cog
     OH, OW = y.shape[1], y.shape[2]
@@ -439,8 +439,7 @@ def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover 
                     + b3 * x1[m + d1]
         if OW % 2:
             # the last even column of every row, in a loop of its own: code after the pass
-            # above that read its rows stopped numba vectorizing it (0.07 -> 0.20 ms on c2's
-            # shape, where the code was there but never ran)
+            # above that read its rows stops numba vectorizing that pass
             for oy in range(OH):
                 k0, k1 = rows[oy, 2], rows[oy, 3]
                 x0, x1 = src[rows[oy, 0]], src[rows[oy, 1]]
@@ -764,7 +763,7 @@ def igemm_segs(Wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, ou
     # rows, every phase of the family is computed into buf[f] (8 x 48), then segment h's
     # gcount[gi, f, h] numbers of phase f go to out[gdst[gi, h] + rofs[ph] + j*colstride
     # + row*chanstride]. A stride-2 pair of full segments is stored interleaved: 32
-    # contiguous numbers a row (scalar strided stores cost 1.6 of 4.1 ms on e2).
+    # contiguous numbers a row (scalar strided stores would dominate the call).
     nrb, a0, rb_step, ph_step, b0, t0 = _block_bases(Wp, inp, boff)
     ldc = buf.shape[2]
     cs = np.uint64(colstride)

@@ -52,15 +52,13 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams)
     return _cost.compiled_loops(x_shape, w_shape, p)
 
 
-#: output columns per compiled pass (two rows of accumulators stay in L1; measured 1024 ->
-#: 2048 columns: a4's phases 8.0 -> 6.8 ms, b2's 11.3 -> 9.5 ms on one thread)
+#: output columns per compiled pass (two rows of accumulators stay in L1)
 CHUNK = 2048
 
 
 #: terms an output (``C_in/g`` times a phase's taps) from which the compiled loop stores
-#: outputs straight into ``y``; below, per-row stores cost more than the sums (depthwise
-#: c2 before its one-pass kernel: 0.07 -> 0.30 ms) and a buffer plus NumPy's strided
-#: copies is faster
+#: outputs straight into ``y``; below, per-row stores cost more than the sums and a buffer
+#: plus NumPy's strided copies is faster
 STORE_MIN_TERMS = 16
 
 
@@ -175,8 +173,7 @@ def _tile_index(plan: phase._Plan, cig: int, cog: int, ntap: int, mr: int) -> np
 
 def _pack_tiles(w: np.ndarray, plan: phase._Plan, mr: int) -> np.ndarray:
     """Weights ``w (C_in, C_out, *K)`` (one group) as the register blocks read them: one
-    gather through :func:`_tile_index` (a gather, then zero-filled copies and a transpose,
-    took 0.07 ms on e2, a twentieth of its call)."""
+    gather through :func:`_tile_index` (cheaper than zero-filled copies and a transpose)."""
     cig, cog = w.shape[:2]
     idx = _tile_index(plan, cig, cog, math.prod(w.shape[2:]), mr)
     return np.concatenate([w.reshape(-1), np.zeros(1, w.dtype)])[idx]
@@ -311,7 +308,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     # (with TILE_MARGIN numbers after it, for igemm_tiles' last reads)
     flat = _parallel.scratch("d_in", c_in * plan.total + TILE_MARGIN, x.dtype)
     big = flat[:c_in * plan.total].reshape(c_in, plan.total)
-    # the compiled copy writes every number once (NumPy's on_grid: e2 0.15 -> 0.06 ms)
+    # the compiled copy writes every number once (NumPy's on_grid writes the zeros too)
     _native.kernels()["grid_copy"](x.reshape(n, c_in, -1, size[-1]), big, plan.front,
                                    math.prod(plan.padded),
                                    phase._grid_rows(tuple(size), plan.padded))
@@ -374,9 +371,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
 
 #: multiply-adds from which a depthwise layer's planes are shared among the threads
-#: (measured, k4 s2 on 64 channels: two threads lost or tied up to 16.8 M multiply-adds --
-#: 4 images of 64²: 1.09-1.14 ms on one, 1.54-1.78 ms on two -- and won at 33.6 M, 8
-#: images: 4.4-6.0 -> 4.0-4.5 ms; writing the output, not the sums, bounds these layers)
+#: (writing the output, not the sums, bounds these layers: below this, a second thread
+#: adds more synchronisation than it saves)
 DEPTHWISE_PARALLEL_MACS = 1 << 25
 
 
@@ -398,9 +394,8 @@ def _depthwise_tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
                       ) -> tuple[np.ndarray, np.ndarray, int, int] | None:
     """The tables of :func:`_native_kernels.depthwise2d` for a 2-D layer with column stride
     2 whose outputs each have at most two kernel rows and two kernel columns (a kernel at
-    most twice the stride), else None. (At column strides 1, 3 and 4 the same loop with
-    strided stores was slower than the grid loops: 0.23 / 0.36 / 0.60 ms against 0.18 /
-    0.29 / 0.46 on 21 channels.)
+    most twice the stride), else None. (At other column strides the same loop with
+    strided stores is slower than the grid loops.)
 
     ``rows (OH, 4)``: each output row's two input rows (``H``: the zero row) and kernel
     rows (``KH``: the zero weight row); a row outside the input takes both zeros, so nothing
@@ -439,7 +434,7 @@ def _depthwise2d(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
                  tables: tuple[np.ndarray, np.ndarray, int, int]) -> np.ndarray:
     """Depthwise 2-D conv_transpose with at most 2 x 2 terms an output, in one compiled
     pass that writes ``y`` directly: no grid copy, no product buffer, no strided NumPy
-    copies (FCN x2, c2: 0.28 -> 0.10-0.15 ms)."""
+    copies."""
     rows, cols, left, width = tables                    # from _depthwise_tables
     n, c_in, h, wd = x.shape
     cog = w.shape[1]
@@ -508,8 +503,8 @@ def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     samples a dim, viewed as ``(N, C, P_0, s_0, P_1, s_1, ...)``; the pitch ``P`` and each
     dim's reach (in input samples).
 
-    The padded copy lives in this thread's reused buffer (``np.pad`` allocated two fresh
-    arrays a call: b2's planes 0.9 ms, most of it page faults)."""
+    The padded copy lives in this thread's reused buffer (``np.pad`` allocates two fresh
+    arrays a call, whose first writes page-fault)."""
     n, c = gy.shape[:2]
     reach = list(_reach(p))
     pitch = tuple(i + r for i, r in zip(size, reach))

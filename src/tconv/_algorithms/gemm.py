@@ -20,7 +20,7 @@ the even blocks run in parallel first, then the odd ones.
 
 With numba (``tconv[fast]``), 2-D channels-first layers whose image fits a block take a
 compiled path instead: a batched product per block read from ``x`` in place, and a col2im
-loop that writes each output once (a4: 7.2-9.1 -> 4.4-5.5 ms, measured in one session).
+loop that writes each output once.
 
 Layout: channels-first col2im adds runs along the last spatial dim -- 4 numbers long for
 a 4x4 DCGAN input. For wide layers on small images the product is computed channels-last
@@ -42,8 +42,7 @@ from ._matmul import matmul
 #: numbers in the reused product buffer (4 MiB of float32: fits the L3 cache of small CPUs)
 BLOCK_ELEMENTS = 1 << 20
 
-#: the channels-last path's budget: half, with the same speed and 5-6 MB less peak memory
-#: (a1: RSS +25.7 -> +20.5 MB, 26-30 ms either way; a2 +26.3 -> +20.7 MB)
+#: the channels-last path's budget: half (the same speed, less peak memory)
 LAST_BLOCK_ELEMENTS = 1 << 19
 
 
@@ -205,9 +204,6 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     # the same product with the channels innermost: cols[n, *S, *K, c_out] -- every block
     # add then runs over C_out contiguous numbers, whatever the spatial size. In 2-D with
     # numba, a compiled col2im sums each output's taps once and writes it channels-first.
-    # Whole layer, six alternating processes each (ms, compiled / NumPy adds + moveaxis):
-    # AVX2 BLAS a1 24.9-27.1 / 24.1-28.5 (one 45.4), a2 25.0-28.0 / 26.9-29.3 (one 43.3);
-    # AVX-512 BLAS (three each) a1 16.5-17.6 / 18.6-21.4, a2 17.3-17.6 (one 27.1) / 19.2-19.9
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]

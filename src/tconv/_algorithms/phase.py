@@ -27,8 +27,7 @@ Each block copies its own images onto the grid (with zeros for the halo), on its
 thread. With numba (``tconv[fast]``) that copy and the tap sums are compiled passes:
 ``grid_copy``, and ``phase_sums``, which adds a phase's tap windows into a small buffer and
 writes every output row once with its column phases interleaved (the pixel shuffle) --
-faster than NumPy's adds and strided copies, measured in benchmarks/RESULTS.md (ninth
-stop). Without numba, NumPy does both.
+faster than NumPy's adds and strided copies. Without numba, NumPy does both.
 
 The gap positions (and a halo per block) are computed and thrown away --
 ``prod(S_pad) / prod(S_in)`` extra work, e.g. 13 % for 16x16 inputs and a 4x4 kernel with
@@ -189,9 +188,7 @@ def _blocks(n: int, cog: int, rows_per_channel: int, image: int
 
 
 #: copy each block onto the grid and sum the phases' taps into ``y`` in compiled passes
-#: (numba), not in NumPy assignments, adds and strided copies -- a3's tap sums 4.0-5.8
-#: thread-ms a call against NumPy's 9.8-13.4 (benchmarks/RESULTS.md, "Ninth stop");
-#: False: the NumPy path
+#: (numba), not in NumPy assignments, adds and strided copies; False: the NumPy path
 COMPILED_SUMS = True
 
 #: numbers in one block's products (4 MiB of float32: stays in a last-level cache)
