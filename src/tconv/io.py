@@ -202,7 +202,9 @@ def read_image(path: str | os.PathLike[str], max_pixels: int | None = None
                 warnings.warn(f"read_image: {str(path)!r} has {frames} frames; only the "
                               "first is read", MultiFrameWarning, stacklevel=2)
             try:
-                exif = im.getexif()
+                with warnings.catch_warnings():       # Pillow warns on corrupt EXIF
+                    warnings.simplefilter("ignore")
+                    exif = im.getexif()
                 orientation = int(exif.get(0x0112, 1))
             except Exception:
                 exif, orientation = None, 1

@@ -48,6 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="side of the constant input image of the comparison (12)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (0)")
     p.add_argument("--dpi", type=int, default=100, help="PNG resolution (100)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace overlap_maps.png / upsamplers.png if --out holds them")
     p.add_argument("--weight", type=pathlib.Path, default=None,
                    help=".npy transposed-conv weight (C_in, C_out/groups, *K): print its "
                         "phase sums for --stride")
@@ -70,10 +72,39 @@ def overlap_table(kernel_sizes: Sequence[int], strides: Sequence[int], dilation:
     return "\n".join(lines)
 
 
+#: the files ``--out`` receives
+FIGURES = ("overlap_maps.png", "upsamplers.png")
+
+
+def _check_targets(out: pathlib.Path, overwrite: bool) -> None:
+    existing = [out / name for name in FIGURES if (out / name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"checkerboard: {', '.join(repr(str(p)) for p in existing)} "
+                              "exist; pass --overwrite to replace them or choose another "
+                              "--out")
+
+
+def _save(fig, path: pathlib.Path, dpi: int, overwrite: bool) -> None:
+    # render into memory, then write atomically: an interrupted run leaves no half PNG
+    import io
+
+    from ..io import atomic_write
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, buf.getvalue(), overwrite=overwrite)
+
+
 def write_figures(out: pathlib.Path, *, configs: Sequence[tuple[int, ...]] = DEFAULT_CONFIGS,
                   kernel: int = 3, stride: int = 2, image_size: int = 12, seed: int = 0,
-                  dpi: int = 100, log: Callable[[str], None] = print) -> list[pathlib.Path]:
-    """Write ``overlap_maps.png`` and ``upsamplers.png`` into ``out`` (matplotlib Agg)."""
+                  dpi: int = 100, log: Callable[[str], None] = print,
+                  overwrite: bool = True) -> list[pathlib.Path]:
+    """Write ``overlap_maps.png`` and ``upsamplers.png`` into ``out`` (matplotlib Agg).
+
+    Raises:
+        FileExistsError: one of them exists and ``overwrite`` is false (checked first).
+    """
+    _check_targets(out, overwrite)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,7 +124,7 @@ def write_figures(out: pathlib.Path, *, configs: Sequence[tuple[int, ...]] = DEF
     fig.suptitle("Transposed conv: kernel taps reaching each output pixel (3 stride periods)",
                  fontsize=11)
     path = out / "overlap_maps.png"
-    fig.savefig(path, dpi=dpi)
+    _save(fig, path, dpi, overwrite)
     plt.close(fig)
     paths.append(path)
     log(f"wrote {path}")
@@ -107,21 +138,50 @@ def write_figures(out: pathlib.Path, *, configs: Sequence[tuple[int, ...]] = DEF
                  f"{kernel}, seed {seed})\nred/blue: output minus its interior mean, "
                  "each panel scaled to its own interior range", fontsize=10)
     path = out / "upsamplers.png"
-    fig.savefig(path, dpi=dpi)
+    _save(fig, path, dpi, overwrite)
     plt.close(fig)
     paths.append(path)
     log(f"wrote {path}")
     return paths
 
 
+def load_weight(path: pathlib.Path):
+    """A ``.npy`` array for ``--weight``, with a plain message for anything else."""
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"checkerboard: --weight {str(path)!r}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head != b"\x93NUMPY":
+        kind = ("a .npz archive (save one array with numpy.save)" if head.startswith(b"PK")
+                else "not a .npy array file")
+        raise ValueError(f"checkerboard: --weight {str(path)!r} is {kind}; give a weight "
+                         "saved with numpy.save, shaped (C_in, C_out/groups, *K)")
+    try:
+        w = np.load(path, allow_pickle=False)
+    except Exception:
+        raise ValueError(f"checkerboard: --weight {str(path)!r} is not a .npy file of numbers "
+                         "(truncated, or it holds Python objects); give a weight saved with "
+                         "numpy.save") from None
+    if w.dtype.kind not in "fiu" or w.ndim < 3:
+        raise ValueError(f"checkerboard: --weight {str(path)!r} holds a {w.dtype} array of "
+                         f"shape {w.shape}; a transposed-conv weight is real numbers shaped "
+                         "(C_in, C_out/groups, *K)")
+    return w
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        _check_targets(args.out, args.overwrite)             # before any work
+    weight = load_weight(args.weight) if args.weight is not None else None
     print(overlap_table(args.kernel_sizes, args.strides, args.dilation))
-    if args.weight is not None:
+    if weight is not None:
         import numpy as np
 
         from ..checkerboard import phase_sums
 
-        sums = phase_sums(np.load(args.weight, allow_pickle=False), args.stride)
+        sums = phase_sums(weight, args.stride)
         spread = np.ptp(sums.reshape(sums.shape[0], -1), axis=1)
         print(f"\nphase sums of {args.weight} (stride {args.stride}), per output channel:")
         for c, (row, sp) in enumerate(zip(sums.reshape(sums.shape[0], -1), spread)):
@@ -129,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         try:
             write_figures(args.out, kernel=args.kernel, stride=args.stride,
-                          image_size=args.image_size, seed=args.seed, dpi=args.dpi)
+                          image_size=args.image_size, seed=args.seed, dpi=args.dpi,
+                          overwrite=args.overwrite)
         except ModuleNotFoundError as exc:
             raise ImportError('tconv checkerboard --out needs matplotlib: pip install '
                               '"tconv[viz]"') from exc
