@@ -7,7 +7,7 @@ imports only NumPy and SciPy. ``tconv.nn`` (PyTorch layers), ``tconv.viz`` (figu
 
 from __future__ import annotations
 
-from . import checkerboard, conventions, kernels, resizing, shapes
+from . import checkerboard, conventions, kernels, resizing, shapes, shuffle
 from ._algorithms._cost import explain_algorithm
 from .conv import ALGORITHMS, conv, conv_transpose
 from .grad import conv_backward, conv_transpose_backward
@@ -25,6 +25,7 @@ __all__ = [
     "kernels",
     "resizing",
     "shapes",
+    "shuffle",
     "conv",
     "conv_backward",
     "conv_matrix",

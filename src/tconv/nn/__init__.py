@@ -19,7 +19,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from .convert import PadCrop, ZeroInsertion, to_pixel_shuffle, to_zero_insertion
 from .diagnostics import LayerReport, layer_report
 from .init import bilinear_, icnr_, icnr_transpose_, interpolation_subpixel_
-from .shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
+from .shuffle import (
+    PixelShuffle,
+    PixelUnshuffle,
+    depth_to_space,
+    pixel_shuffle,
+    pixel_unshuffle,
+    space_to_depth,
+)
 from .upsample import INITS, METHODS, Upsample, transposed_geometry
 
 __all__ = [
@@ -32,12 +39,14 @@ __all__ = [
     "Upsample",
     "ZeroInsertion",
     "bilinear_",
+    "depth_to_space",
     "icnr_",
     "icnr_transpose_",
     "interpolation_subpixel_",
     "layer_report",
     "pixel_shuffle",
     "pixel_unshuffle",
+    "space_to_depth",
     "to_pixel_shuffle",
     "to_zero_insertion",
     "transposed_geometry",

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["PixelShuffle", "PixelUnshuffle", "depth_to_space", "pixel_shuffle",
+           "pixel_unshuffle", "space_to_depth"]
 
 
 def _factors(fn: str, factor: int | Sequence[int], ndim: int) -> list[int]:
@@ -150,6 +151,96 @@ def pixel_unshuffle(x: Tensor, downscale_factor: int | Sequence[int], ndim: int 
                  [2, 3]]])
     """
     return _unshuffle(x, _factors("pixel_unshuffle", downscale_factor, ndim))
+
+
+def _swap_channel_order(x: Tensor, first: int, second: int, nd: int) -> Tensor:
+    """Channels ``(first, second)`` -> ``(second, first)``: DCR <-> CRD (one transpose)."""
+    lead = x.dim() - nd - 1
+    shape = list(x.shape)
+    x = x.reshape(shape[:lead] + [first, second] + shape[lead + 1:])
+    return x.transpose(lead, lead + 1).reshape(shape)
+
+
+def _check_mode(fn: str, mode: str) -> str:
+    if not isinstance(mode, str) or mode.upper() not in ("DCR", "CRD"):
+        raise ValueError(f"{fn}: mode={mode!r} must be 'DCR' or 'CRD'")
+    return mode.upper()
+
+
+def depth_to_space(x: Tensor, block_size: int | Sequence[int], mode: str = "DCR",
+                   ndim: int = 2) -> Tensor:
+    """Torch twin of :func:`tconv.shuffle.depth_to_space`: ONNX ``DepthToSpace`` order.
+
+    ``mode="CRD"`` is :func:`pixel_shuffle`; ``mode="DCR"`` (ONNX's default, TensorFlow's
+    order) first regroups channel ``p * C + c`` as ``c * prod(r) + p`` (one transpose).
+    Exports to ONNX as reshape/transpose.
+
+    Args:
+        x: ``(*, C*prod(r), *S)``.
+        block_size: ``r``, an int or one int per spatial dim.
+        mode: ``"DCR"`` or ``"CRD"``.
+        ndim: number of spatial dims, 1-3.
+
+    Returns:
+        ``(*, C, *(S*r))``.
+
+    Shape:
+        ``(*, C*prod(r), S_1, .., S_d) -> (*, C, S_1*r_1, .., S_d*r_d)``.
+
+    Raises:
+        ValueError: as :func:`pixel_shuffle`, or an unknown mode.
+
+    Examples:
+        >>> depth_to_space(torch.arange(8).reshape(1, 4, 1, 2), 2)[0, 0]
+        tensor([[0, 2, 1, 3],
+                [4, 6, 5, 7]])
+    """
+    mode = _check_mode("depth_to_space", mode)
+    r = _factors("depth_to_space", block_size, ndim)
+    if mode == "DCR":
+        phases = 1
+        for f in r:
+            phases *= f
+        channels = x.shape[x.dim() - ndim - 1] if x.dim() > ndim else 0
+        if channels % phases:
+            raise ValueError(f"depth_to_space: input channels {channels} must be divisible "
+                             f"by prod(block_size)={phases}")
+        x = _swap_channel_order(x, phases, channels // phases, ndim)
+    return _shuffle(x, r)
+
+
+def space_to_depth(x: Tensor, block_size: int | Sequence[int], mode: str = "DCR",
+                   ndim: int = 2) -> Tensor:
+    """Torch twin of :func:`tconv.shuffle.space_to_depth` (ONNX ``SpaceToDepth`` is DCR).
+
+    Args:
+        x: ``(*, C, *(S*r))``.
+        block_size: ``r``, an int or one int per spatial dim.
+        mode: ``"DCR"`` or ``"CRD"`` (:func:`pixel_unshuffle`).
+        ndim: number of spatial dims, 1-3.
+
+    Returns:
+        ``(*, C*prod(r), *S)``.
+
+    Shape:
+        ``(*, C, S_1*r_1, .., S_d*r_d) -> (*, C*prod(r), S_1, .., S_d)``.
+
+    Raises:
+        ValueError: as :func:`pixel_unshuffle`, or an unknown mode.
+
+    Examples:
+        >>> space_to_depth(torch.arange(4).reshape(1, 1, 2, 2), 2)[0, :, 0, 0]
+        tensor([0, 1, 2, 3])
+    """
+    mode = _check_mode("space_to_depth", mode)
+    r = _factors("space_to_depth", block_size, ndim)
+    y = _unshuffle(x, r)
+    if mode == "DCR":
+        phases = 1
+        for f in r:
+            phases *= f
+        y = _swap_channel_order(y, y.shape[y.dim() - ndim - 1] // phases, phases, ndim)
+    return y
 
 
 class PixelShuffle(nn.Module):
