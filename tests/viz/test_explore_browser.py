@@ -96,7 +96,7 @@ def page(open_page):
 # ---------------------------------------------------------------- shared test vectors
 
 
-def _configs(n: int = 400, seed: int = 0) -> list[dict]:
+def _configs(n: int = 300, seed: int = 0) -> list[dict]:
     """Valid and invalid page configurations, drawn from a fixed seed."""
     rng = np.random.default_rng(seed)
 
@@ -138,14 +138,14 @@ def _configs(n: int = 400, seed: int = 0) -> list[dict]:
 
 def test_oracle_shared_vectors(page):
     """Output sizes, error types and messages, every non-zero (row, column, tap) of C or Cᵀ
-    and the output values: the page's JavaScript == tconv, on 400 seeded configurations."""
+    and the output values: the page's JavaScript == tconv, on 300 seeded configurations (and 8 oversized ones)."""
     huge = [dict(transposed=t, input_size=size, kernel_size=3, stride=s, padding=0, dilation=1,
                  output_padding=0)
             for t in (False, True) for size, s in (((100000, 100000), 1), (50000, 2),
                                                    ((3, 3), 10**9), ((70000, 40000), 1))]
     cases = [library_case(c, max_cells=400) for c in _configs() + huge]
     n_ok = sum(c["ok"] for c in cases)
-    assert 120 < n_ok < len(cases) - 80            # both branches well covered
+    assert 90 < n_ok < len(cases) - 60             # both branches well covered
     got = page.evaluate("""(cases) => cases.map(c => {
         const r = TC.outputSize(c.params);
         if (r.ok && c.entries) {
@@ -167,7 +167,7 @@ def test_oracle_shared_vectors(page):
             assert have["error"] == want["error"], want["params"]
 
 
-def _view_configs(n: int = 160, seed: int = 1) -> list[dict[str, Any]]:
+def _view_configs(n: int = 120, seed: int = 1) -> list[dict[str, Any]]:
     """Valid 1-D and 2-D configurations of both ops: strides, padding ints / pairs / strings,
     dilation, output_padding; seeded integer inputs 1-4 and kernels -2..4."""
     rng = np.random.default_rng(seed)
@@ -224,12 +224,12 @@ def _lift(v: Any, fill: Any) -> Any:
 
 
 def test_views_equal_library(page):
-    """Every view's numbers, computed in the page, equal tconv's on 160 seeded configurations
+    """Every view's numbers, computed in the page, equal tconv's on 120 seeded configurations
     (1-D and 2-D, conv and conv_transpose, strides, padding ints/pairs/strings, dilation,
     output_padding)."""
     cfgs = _view_configs()
-    assert sum(len(c["params"]["input_size"]) == 1 for c in cfgs) > 30
-    assert sum(isinstance(c["params"]["padding"], str) for c in cfgs) > 20
+    assert sum(len(c["params"]["input_size"]) == 1 for c in cfgs) > 20
+    assert sum(isinstance(c["params"]["padding"], str) for c in cfgs) > 15
     assert sum(c["params"]["transposed"] and c["params"]["output_padding"] not in (0, [0, 0])
                for c in cfgs) > 10
     got = page.evaluate("""(cfgs) => cfgs.map(c => {
@@ -381,19 +381,23 @@ def _linked(page) -> dict[str, Any]:
 def test_play_pause_and_speed(open_page):
     """Play runs the scatter animation to its end at the chosen speed, then stops."""
     pg = open_page("op=conv_transpose&input=2,2&kernel=3&view=scatter")
-    pg.fill("#speed", "20")
+    pg.fill("#speed", "0.5")                     # one step per 2 s: still playing below
     pg.click("#btn-play")
-    assert pg.evaluate("S.playing")
-    pg.wait_for_function("S.steps.scatter === 4 && !S.playing", timeout=3000)
+    assert pg.evaluate("S.playing") and pg.text_content("#btn-play") == "⏸ pause"
+    pg.fill("#speed", "20")                      # faster while playing
+    pg.wait_for_function("S.steps.scatter === 4 && !S.playing", timeout=10000)
+    assert pg.text_content("#btn-play") == "▶ play"
     assert pg.text_content("#step-label") == "step 4 of 4"
     # partial sums after all four inputs: the article's 4x4 output
     assert pg.evaluate("S.viewData.partial") == [2, 9, 6, 1, 6, 29, 30, 7, 10, 29, 33, 13,
                                                  12, 24, 16, 4]
     pg.click("#btn-reset")
+    pg.fill("#speed", "0.5")
+    pg.focus("#cv-view")                         # keyboard: Space plays and pauses
     pg.keyboard.press("Space")
     assert pg.evaluate("S.playing")
     pg.keyboard.press("Space")
-    assert not pg.evaluate("S.playing")
+    assert not pg.evaluate("S.playing") and pg.evaluate("S.steps.scatter") <= 1
 
 
 def test_step_accumulates_partial_sums(open_page):

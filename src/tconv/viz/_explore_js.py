@@ -165,7 +165,7 @@ const TC = (() => {
     if (typeof pad === "string") {
       if (op.some(o => o !== 0))
         throw VE(`${fn}: output_padding=${tup(op)} cannot be combined with padding=` +
-                 `${reprStr(padding)}, which fixes the output size itself`);
+                 `${reprStr(pad)}, which fixes the output size itself`);
       const mode = pad;
       pad = k.map((kk, a) => {
         if (mode === "valid") return [0, 0];
@@ -717,10 +717,19 @@ function label(ctx, text, x, y, size, color, align) {
   ctx.textAlign = align || "left"; ctx.textBaseline = "alphabetic"; ctx.fillText(text, x, y);
 }
 // cells too small for numbers show their value as a shade between the light and the dark colour
+const RANGES = new WeakMap();     // value array -> [min, max], computed once per array
+function range(vals) {
+  let r = RANGES.get(vals);
+  if (!r) {
+    r = [Infinity, -Infinity];
+    for (const u of vals) if (u !== null) { if (u < r[0]) r[0] = u; if (u > r[1]) r[1] = u; }
+    RANGES.set(vals, r);
+  }
+  return r;
+}
 function shade(light, dark, v, vals, cell) {
   if (cell >= 13 || !vals.length) return C[light];
-  let lo = Infinity, hi = -Infinity;
-  for (const u of vals) { if (u < lo) lo = u; if (u > hi) hi = u; }
+  const [lo, hi] = range(vals);
   return mix(C[light].startsWith("#") ? C[light] : "#888888", C[dark], hi > lo ? 0.1 + 0.6 * (v - lo) / (hi - lo) : 0.3);
 }
 function heat(v, lo, hi) { return mix(C.heat0, C.heat1, hi > lo ? (v - lo) / (hi - lo) : 0.5); }
@@ -1008,7 +1017,9 @@ function drawChecker(L) {
                   [t("resize_h"), ck.resize, ck.upShape, null], [t("icnr_h"), ck.icnr, ck.upShape, null]];
   const top = 36, gapX = 24;
   let x = 2, maxH = 0;
-  const widths = panels.map(([, , sh]) => Math.max(grid2(sh)[1] * cell, 150));
+  const meter = document.createElement("canvas").getContext("2d");
+  meter.font = "12px system-ui, sans-serif";
+  const widths = panels.map(([title, , sh]) => Math.max(grid2(sh)[1] * cell, meter.measureText(title).width + 4, 150));
   const ctx = scene($("cv-view"), Math.max(320, widths.reduce((a, b) => a + b + gapX, 0)), Math.max(rb, ru) * cell + top + 24);
   panels.forEach(([title, vals, sh, kind], j) => {
     const [r, c] = grid2(sh);
@@ -1100,7 +1111,7 @@ function commitEditor(keep) {
   const v = parseFloat(ed.value), which = ed.dataset.which, i = +ed.dataset.idx;
   ed.classList.add("hidden");
   if (keep && Number.isFinite(v)) {
-    (which === "x" ? S.x : S.w)[i] = v; S[which + "p"] = "custom"; $("preset-" + which).value = "custom";
+    S[which] = S[which].slice(); S[which][i] = v; S[which + "p"] = "custom";   // a new array: ranges are cached per array $("preset-" + which).value = "custom";
     recompute();
   }
   $(ed.dataset.canvas).focus();
@@ -1217,8 +1228,10 @@ function init() {
   document.addEventListener("keydown", globalKey);
   window.addEventListener("hashchange", () => { if (readHash()) { setTheme(S.dark); setLang(LANG); compute(); } });
   window.addEventListener("resize", () => draw());
-  window.addEventListener("beforeprint", () => { S.printDark = S.dark; if (S.dark) setTheme(false); });
-  window.addEventListener("afterprint", () => { if (S.printDark) setTheme(true); });
+  // printing uses the light colours (CSS): redraw the canvases with them, and back after
+  if (window.matchMedia) window.matchMedia("print").addEventListener("change", () => draw());
+  window.addEventListener("beforeprint", () => draw());
+  window.addEventListener("afterprint", () => draw());
   compute();
   setLang(LANG);
 }
@@ -1236,10 +1249,10 @@ body{--bg:#ffffff;--ink:#111111;--ink-light:#ffffff;--edge:#555555;--pad:#ffffff
   --heat0:#f7fbff;--heat1:#08306b;--done:#b9cfe6;--nz:#c6dbef;--kernel-active:#b5651d;--panel:#f6f6f6;
   --muted:#555555;--err-bg:#fff0f0;--err:#a00000;
   font:14px/1.4 system-ui,sans-serif;margin:12px 16px;color:var(--ink);background:var(--bg)}
-body.dark{--bg:#15171c;--ink:#e8e8e8;--ink-light:#ffffff;--edge:#8a8f99;--pad:#15171c;--mark:#ffb000;
+@media screen{body.dark{--bg:#15171c;--ink:#e8e8e8;--ink-light:#ffffff;--edge:#8a8f99;--pad:#15171c;--mark:#ffb000;
   --input:#2f5f8f;--input-active:#8cc4ff;--output:#1f6b66;--output-active:#5fe0d6;--kernel:#6b6b6b;
   --inserted:#2a2d35;--zero-active:#4a5566;--heat0:#1b1e27;--heat1:#ffd166;--done:#2b4057;--nz:#34506d;
-  --kernel-active:#f0a060;--panel:#20232b;--muted:#aab0ba;--err-bg:#3a1a1a;--err:#ff9a9a}
+  --kernel-active:#f0a060;--panel:#20232b;--muted:#aab0ba;--err-bg:#3a1a1a;--err:#ff9a9a}}  /* print: always the light theme */
 h1{font-size:19px;margin:0 0 6px;display:flex;gap:14px;align-items:baseline;flex-wrap:wrap}
 h1 small{font-weight:normal;font-size:12px;color:var(--muted)}
 .bar{display:flex;flex-wrap:wrap;gap:10px;align-items:end;margin:4px 0}
@@ -1271,7 +1284,7 @@ button:focus-visible,canvas:focus-visible,input:focus-visible,select:focus-visib
 #editor{position:absolute;z-index:5;box-sizing:border-box;text-align:center;padding:0;font:13px monospace}
 canvas{display:block}
 @media print{
-  body,body.dark{--bg:#ffffff;--ink:#000000;--panel:#ffffff;--muted:#333333;background:#fff;color:#000}
+  body{--panel:#ffffff;background:#fff;color:#000}
   .noprint,#transport,#tabs,#editor{display:none !important}
   .scroll,#view{max-height:none;overflow:visible;border:0}
 }
@@ -1330,7 +1343,7 @@ canvas{display:block}
     <span id="step-label"></span>
   </div>
   <div id="checker-text" class="hidden"><div id="verdict"></div><div id="rule"></div></div>
-  <div id="view"><canvas id="cv-view"></canvas></div>
+  <div id="view"><canvas id="cv-view" tabindex="0" aria-label="the current view: Space plays, arrows or . and , step"></canvas></div>
   <div id="caption"></div>
 </div>
 </div>
