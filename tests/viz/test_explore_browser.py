@@ -138,7 +138,8 @@ def _configs(n: int = 300, seed: int = 0) -> list[dict]:
 
 def test_oracle_shared_vectors(page):
     """Output sizes, error types and messages, every non-zero (row, column, tap) of C or Cᵀ
-    and the output values: the page's JavaScript == tconv, on 300 seeded configurations (and 8 oversized ones)."""
+    and the output values: the page's JavaScript == tconv, on 300 seeded configurations and
+    8 oversized ones (the size limit's message)."""
     huge = [dict(transposed=t, input_size=size, kernel_size=3, stride=s, padding=0, dilation=1,
                  output_padding=0)
             for t in (False, True) for size, s in (((100000, 100000), 1), (50000, 2),
