@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from . import checkerboard, conventions, kernels, resizing, shapes, shuffle
 from ._algorithms._cost import explain_algorithm
+from ._algorithms._parallel import get_num_threads, memory_in_use, release_memory, set_num_threads
+from ._checks import MAX_ELEMENTS
 from .conv import ALGORITHMS, conv, conv_transpose
 from .grad import conv_backward, conv_transpose_backward
 from .interpolate import interpolate, resample_matrix
@@ -20,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS",
+    "MAX_ELEMENTS",
     "checkerboard",
     "conventions",
     "kernels",
@@ -35,9 +38,13 @@ __all__ = [
     "conv_transpose_output_size",
     "convert_resize",
     "explain_algorithm",
+    "get_num_threads",
     "interpolate",
+    "memory_in_use",
     "output_padding_for",
+    "release_memory",
     "resample_matrix",
     "resize",
     "resize_matrix",
+    "set_num_threads",
 ]

@@ -64,11 +64,11 @@ def int_sequence(fn: str, name: str, value: object) -> tuple[int, ...]:
     Raises ``TypeError`` naming the argument for anything else (``9.0``, ``"9"``, ``True``).
     """
     if _is_int(value):
-        return (int(value),)  # type: ignore[call-overload]
+        return _int64(fn, name, value, (int(value),))  # type: ignore[call-overload]
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not all(_is_int(v) for v in value):
             raise TypeError(f"{fn}: {name}={fmt(value)} must be an int or a tuple of ints")
-        return tuple(int(v) for v in value)
+        return _int64(fn, name, value, tuple(int(v) for v in value))
     raise TypeError(f"{fn}: {name}={fmt(value)} must be an int or a tuple of ints, "
                     f"not {type(value).__name__}")
 
@@ -125,7 +125,15 @@ def as_int_tuple(fn: str, name: str, value: object, ndim: int, minimum: int | No
     if minimum is not None and any(v < minimum for v in out):
         rule = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{fn}: {name}={fmt(value)} must be {rule} in every spatial dim")
-    return out
+    return _int64(fn, name, value, out)
+
+
+def _int64(fn: str, name: str, value: object, ints: tuple[int, ...]) -> tuple[int, ...]:
+    """``ints``, each of which must fit a signed 64-bit integer (as PyTorch requires)."""
+    if any(not -2**63 <= v < 2**63 for v in ints):
+        raise ValueError(f"{fn}: {name}={fmt(value)} is out of range: every value must be "
+                         "in [-2**63, 2**63) (a signed 64-bit integer)")
+    return ints
 
 
 def as_padding_pairs(fn: str, padding: object, ndim: int, *, strings: Sequence[str] = (),
@@ -152,6 +160,7 @@ def as_padding_pairs(fn: str, padding: object, ndim: int, *, strings: Sequence[s
         if not all(_is_int(v) for p in padding for v in p):
             raise TypeError(f"{fn}: padding={fmt(padding)} pairs must hold ints")
         pairs = tuple((int(p[0]), int(p[1])) for p in padding)
+        _int64(fn, "padding", padding, tuple(v for p in pairs for v in p))
     else:
         sym = as_int_tuple(fn, "padding", padding, ndim)
         pairs = tuple((p, p) for p in sym)
@@ -263,6 +272,7 @@ def check_groups(fn: str, groups: object) -> int:
         raise TypeError(f"{fn}: groups={fmt(groups)} must be an int")
     if int(groups) < 1:  # type: ignore[call-overload]
         raise ValueError(f"{fn}: groups={groups} must be a positive integer")
+    _int64(fn, "groups", groups, (int(groups),))  # type: ignore[call-overload]
     return int(groups)  # type: ignore[call-overload]
 
 

@@ -11,13 +11,12 @@ of either op with respect to its input is the other op.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
 from . import _checks
-from ._algorithms import _cost, direct, gemm, phase, scatter, zero_insertion
+from ._algorithms import _cost, _parallel, direct, gemm, phase, scatter, zero_insertion
 from ._algorithms._im2col import conv_gemm
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
@@ -159,7 +158,7 @@ def transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int
     return _transposed_params(*args)
 
 
-@functools.lru_cache(maxsize=256)
+@_parallel.cached(maxsize=256)
 def _transposed_params_cached(*args: Any) -> tuple[ConvParams, tuple[int, ...]]:
     return _transposed_params(*args)
 

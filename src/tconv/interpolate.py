@@ -43,9 +43,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -53,6 +51,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _checks
+from ._algorithms import _parallel
 from ._typing import Array, ArrayLike
 
 __all__ = ["MODES", "interpolate", "resample_matrix"]
@@ -408,24 +407,23 @@ def _chunks(n: int, size: int) -> list[slice]:
 
 
 def _threads(tasks: int) -> int:
-    """Threads for ``tasks`` independent tasks: one per available CPU, at most 8."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:                          # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8, tasks))
+    """Threads for ``tasks`` independent tasks: tconv's thread count
+    (``tconv.set_num_threads``, ``TCONV_NUM_THREADS`` or the CPUs), at most ``tasks``."""
+    return max(1, min(_parallel.num_threads(), tasks))
 
 
 def _run(tasks: Sequence[Callable[[], None]], work: int) -> None:
-    """Run the ``tasks`` (callables); on threads when the output has ``work`` >= 1M values."""
-    threads = _threads(len(tasks))
-    if threads < 2 or work < 1 << 20:
+    """Run the ``tasks`` (callables); on tconv's shared thread pool when the output has
+    ``work`` >= 1M values."""
+    if _threads(len(tasks)) < 2 or work < 1 << 20:
         for task in tasks:
             task()
         return
-    with ThreadPoolExecutor(threads) as pool:
-        for f in [pool.submit(task) for task in tasks]:
-            f.result()
+    _parallel.for_each(_call, tasks, min_items=2)
+
+
+def _call(task: Callable[[], None]) -> None:
+    task()
 
 
 def _edge_pad(x: np.ndarray, axis: int, P: int) -> np.ndarray:

@@ -129,8 +129,10 @@ def conv_matrix(weight: ArrayLike, input_shape: IntOrTuple, stride: IntOrTuple =
     rows, cols = w.shape[0] * math.prod(out), w.shape[1] * g * math.prod(size)
     args = {"input_shape": input_shape, "padding": padding, "stride": stride,
             "dilation": dilation}
-    _checks.check_elements(fn, "a dense matrix" if not sparse else "the nonzeros (rows, taps) of a matrix",
-                           (rows, cols) if not sparse else
-                           (rows, w.shape[1] * math.prod(p.kernel)), args)
+    if sparse:   # its nonzeros: at most one per (row, input channel of the group, tap)
+        _checks.check_elements(fn, "the nonzeros (rows, taps) of a matrix",
+                               (rows, w.shape[1] * math.prod(p.kernel)), args)
+    else:
+        _checks.check_elements(fn, "a dense matrix", (rows, cols), args)
     return build_matrix(w.astype(dtype, copy=False), size, out, p.stride, p.pad_lo, p.dilation,
                         g, sparse=sparse)

@@ -1,5 +1,6 @@
-"""The thread pool changes speed only: results agree to rounding for any thread count,
-with or without the BLAS limiter (``threadpoolctl``)."""
+"""The thread pool changes speed only: results agree to rounding for any thread count;
+tconv's resources (pool, scratch, caches) stay within their limits and change no setting
+tconv does not own."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ def _run_all(x, w, gy, xc, wc):
 
 class TestParallel:
     @pytest.mark.parametrize("threads", ["1", "2", "3"])
-    @pytest.mark.parametrize("limiter", [True, False])
-    def test_identity(self, threads, limiter, monkeypatch):
+    def test_identity(self, threads, monkeypatch):
         rng = np.random.default_rng(0)
         # 16 images of 24x24 with 40 -> 48 channels: several blocks per call
         x = rng.standard_normal((16, 40, 24, 24))
@@ -30,8 +30,6 @@ class TestParallel:
         monkeypatch.setenv("TCONV_NUM_THREADS", "1")
         ref = _run_all(x, w, gy, x, wc)
         monkeypatch.setenv("TCONV_NUM_THREADS", threads)
-        if not limiter:
-            monkeypatch.setattr(_parallel, "_CONTROLLER", None)
         for got, want in zip(_run_all(x, w, gy, x, wc), ref):
             # the weight gradient sums per-thread partials: same terms, another order
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * np.abs(want).max())
@@ -115,3 +113,152 @@ def test_even_split(threads, monkeypatch):
             "3": [(64, 21, 11), (64, 64, 22), (9, 2, 2), (1, 5, 1)]}[threads]
     for total, most, nb in want:
         assert _parallel.even_split(total, most) == nb, (total, most)
+
+
+class TestResources:
+    """The pool, scratch buffers and caches: one object, bounded, releasable, and no
+    process-wide setting (BLAS threads) changed by concurrent user threads."""
+
+    def test_blas_threads_unchanged_by_concurrent_calls(self):
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+        import threading
+
+        def blas_threads():
+            return [(i["filepath"], i["num_threads"])
+                    for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+        rng = np.random.default_rng(0)
+        # 8 images, 32 -> 32 channels: several blocks a call, so each call uses the pool
+        x = rng.standard_normal((8, 32, 16, 16))
+        w = rng.standard_normal((32, 32, 4, 4))
+        want = tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm")
+        before = blas_threads()                 # after the first call loaded every library
+        assert before
+        results, errors = [], []
+        start = threading.Barrier(4)
+
+        def user() -> None:
+            try:
+                start.wait()
+                for _ in range(3):
+                    results.append(tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm"))
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        tconv.set_num_threads(2)
+        try:
+            users = [threading.Thread(target=user) for _ in range(4)]
+            for t in users:
+                t.start()
+            for t in users:
+                t.join()
+        finally:
+            tconv.set_num_threads(None)
+        assert not errors
+        assert len(results) == 12
+        for got in results:
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+        assert blas_threads() == before
+
+    def test_no_threadpoolctl_in_library(self):
+        import pathlib
+
+        src = pathlib.Path(tconv.__file__).parent
+        users = [p.name for p in src.rglob("*.py") if "threadpoolctl" in p.read_text()]
+        assert users == []
+
+    def test_set_num_threads(self, monkeypatch):
+        monkeypatch.setenv("TCONV_NUM_THREADS", "3")
+        assert tconv.get_num_threads() == 3
+        tconv.set_num_threads(1)
+        try:
+            assert tconv.get_num_threads() == 1 == _parallel.num_threads()
+        finally:
+            tconv.set_num_threads(None)
+        assert tconv.get_num_threads() == 3
+        for bad, err in ((0, ValueError), (-2, ValueError), (1.5, TypeError),
+                         (True, TypeError)):
+            with pytest.raises(err, match="set_num_threads: n="):
+                tconv.set_num_threads(bad)
+
+    def test_interpolate_uses_the_pool(self, monkeypatch):
+        """interpolate runs its tasks on tconv's pool with tconv's thread count (it started
+        a pool of its own on every call, ignoring TCONV_NUM_THREADS)."""
+        calls = []
+        real = _parallel.for_each
+
+        def spy(fn, items, *args, **kwargs):
+            calls.append((len(items), _parallel.num_threads()))
+            return real(fn, items, *args, **kwargs)
+
+        monkeypatch.setattr(_parallel, "for_each", spy)
+        x = np.random.default_rng(0).standard_normal((4, 3, 300, 300))
+        want = tconv.interpolate(x, scale_factor=1.7, mode="bilinear")   # default threads
+        monkeypatch.setenv("TCONV_NUM_THREADS", "1")
+        calls.clear()
+        assert_equal = np.testing.assert_array_equal
+        assert_equal(tconv.interpolate(x, scale_factor=1.7, mode="bilinear"), want)
+        assert calls == []                      # one thread: the tasks run in the caller
+        monkeypatch.setenv("TCONV_NUM_THREADS", "3")
+        calls.clear()
+        assert_equal(tconv.interpolate(x, scale_factor=1.7, mode="bilinear"), want)
+        assert calls and all(t == 3 for _, t in calls)
+        import tconv.interpolate as interp_module
+        assert not hasattr(interp_module, "ThreadPoolExecutor")    # no pool of its own
+
+    def test_scratch_limits_and_release(self, monkeypatch):
+        tconv.release_memory()
+        assert tconv.memory_in_use() == {"scratch": 0, "cache": 0}
+        a = _parallel.scratch("t_small", 1000, np.float64)
+        assert tconv.memory_in_use()["scratch"] == a.nbytes
+        # over the per-buffer limit: handed out, not kept
+        big = _parallel.scratch("t_big", (_parallel.KEEP_BYTES // 8) + 1, np.float64)
+        assert big.size == _parallel.KEEP_BYTES // 8 + 1
+        assert tconv.memory_in_use()["scratch"] == a.nbytes
+        # over the total limit: not kept either
+        monkeypatch.setattr(_parallel, "SCRATCH_BYTES", a.nbytes + 100)
+        b = _parallel.scratch("t_other", 1000, np.float64)
+        assert not np.shares_memory(b, _parallel.scratch("t_other", 1000, np.float64))
+        assert tconv.memory_in_use()["scratch"] == a.nbytes
+        tconv.release_memory()
+        assert tconv.memory_in_use()["scratch"] == 0
+
+    def test_scratch_of_ended_threads_is_uncounted(self):
+        import gc
+        import threading
+
+        tconv.release_memory()
+        t = threading.Thread(target=lambda: _parallel.scratch("t_thread", 4096, np.float32))
+        t.start()
+        t.join()
+        del t
+        gc.collect()
+        assert tconv.memory_in_use()["scratch"] == 0
+
+    def test_caches_read_only_and_bounded(self, monkeypatch):
+        from tconv._algorithms import gemm, phase
+        from tconv.conv import transposed_params
+
+        tconv.release_memory()
+        x = np.random.default_rng(0).standard_normal((2, 8, 9, 9))
+        w = np.random.default_rng(1).standard_normal((8, 8, 4, 4))
+        tconv.conv_transpose(x, w, None, 2, 1, algorithm="phase")
+        p, out = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
+        for arr in (*phase._sum_tables((9, 9), out, p)[:-1], *gemm._phase_taps(4, 2, 1, 1),
+                    phase._grid_rows((9, 9), (10, 10))):
+            assert isinstance(arr, np.ndarray) and not arr.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                arr[...] = 0
+        assert tconv.memory_in_use()["cache"] > 0
+        # a tiny byte limit: the caches drop their oldest entries to stay under it
+        monkeypatch.setattr(_parallel, "CACHE_BYTES", 256)
+        phase._sum_tables((11, 11), out, p)
+        assert tconv.memory_in_use()["cache"] <= 256 or \
+            len([c for c in _parallel._RES.caches if c.entries]) == 1
+        tconv.release_memory()
+        assert tconv.memory_in_use()["cache"] == 0
+        # a released cache plans again and gives the same result
+        np.testing.assert_array_equal(
+            tconv.conv_transpose(x, w, None, 2, 1, algorithm="phase"),
+            tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm").round(12) * 0
+            + tconv.conv_transpose(x, w, None, 2, 1, algorithm="phase"))

@@ -1,4 +1,5 @@
-"""Blocks of work on a small thread pool, and per-thread scratch buffers.
+"""tconv's process resources in one object: a thread pool, per-thread scratch buffers and
+the caches of planned layers, each with an explicit limit.
 
 NumPy releases the GIL inside large array operations (copies, adds, multiplies) and BLAS,
 so independent blocks of a layer -- image ranges, channel ranges -- run in parallel on
@@ -6,47 +7,147 @@ plain Python threads. Each thread keeps its scratch buffers between calls: a fre
 allocated multi-MiB array costs a page fault per 4 KiB when first written, which measured
 as a 2-5x slowdown of a matrix product writing into it.
 
-While the pool runs blocks, BLAS is held to one thread per call (through ``threadpoolctl``,
-the optional extra ``tconv[fast]``; without it BLAS keeps its own threads): each worker
-then runs its products on its own core with no BLAS-internal barrier per call. On a busy
-machine those barriers cost a scheduler time slice per product (a 3-D layer of 12 block
-products: 30 ms -> 400 ms measured); on a quiet one, one big product per worker runs as
-fast as one two-thread product.
+What tconv owns, and nothing else (no BLAS thread count, no environment variable, no NumPy
+setting is ever changed; concurrent calls from user threads share the pool safely):
 
-``TCONV_NUM_THREADS`` sets the number of threads (default: the CPUs this process may use).
+* **threads**: :func:`set_num_threads` (``tconv.set_num_threads``), else the environment
+  variable ``TCONV_NUM_THREADS``, else the CPUs this process may use. One pool, shared by
+  ``conv_transpose``, the gradients and ``interpolate``; blocks submitted from a pool thread
+  run on that thread (no nested pools).
+* **scratch**: at most :data:`KEEP_BYTES` per buffer and :data:`SCRATCH_BYTES` in all
+  threads together are kept between calls; larger requests are allocated and dropped.
+  A thread's buffers go with the thread.
+* **caches**: planned layers (index tables, phase plans, validated parameters) in
+  least-recently-used caches holding at most :data:`CACHE_BYTES` of arrays in all. Cached
+  arrays are read-only, so no caller can corrupt a later call.
+
+:func:`release_memory` (``tconv.release_memory``) drops every kept buffer and cache entry.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["num_threads", "for_each", "scratch"]
+__all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "scratch",
+           "cached", "release_memory", "memory_in_use"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
-#: scratch kept per thread between calls, at most (larger requests are not kept)
+#: scratch kept per buffer between calls, at most (larger requests are not kept)
 KEEP_BYTES = 64 << 20
+#: scratch kept by all threads together, at most
+SCRATCH_BYTES = 256 << 20
+#: bytes of arrays held by all caches together, at most (least recently used go first)
+CACHE_BYTES = 64 << 20
 
-_LOCAL = threading.local()
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
+
+class _Resources:
+    """The pool, the registry of per-thread scratch stores and the registry of caches."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.threads: int | None = None             # set_num_threads; None: env or CPUs
+        self.pool: ThreadPoolExecutor | None = None
+        self.local = threading.local()
+        self.stores: weakref.WeakSet[_Store] = weakref.WeakSet()
+        self.scratch_bytes = [0]                    # shared cell, also read by finalizers
+        self.caches: list[_Cache] = []
+
+    def workers(self) -> int:
+        if self.threads is not None:
+            return self.threads
+        env = os.environ.get("TCONV_NUM_THREADS", "")
+        if env.strip().isdigit() and int(env) > 0:
+            return int(env)
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+
+    def get_pool(self, workers: int) -> ThreadPoolExecutor:
+        with self.lock:
+            if self.pool is None or self.pool._max_workers != workers:  # noqa: SLF001
+                # the old pool finishes what it runs and its threads exit
+                old, self.pool = self.pool, ThreadPoolExecutor(workers,
+                                                                thread_name_prefix="tconv")
+                if old is not None:
+                    old.shutdown(wait=False)
+            return self.pool
+
+
+class _Store(dict[tuple[str, np.dtype], np.ndarray]):
+    """One thread's kept scratch buffers (a dict subclass, so that it can be weakly
+    referenced by the registry and counted down when its thread ends)."""
+
+    __hash__ = object.__hash__  # type: ignore[assignment]  # identity: one store a thread
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nbytes = [0]                           # a cell, read by its finalizer
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+def _uncount(cell: list[int], nbytes: list[int]) -> None:
+    cell[0] -= nbytes[0]
+
+
+_RES = _Resources()
+
+
+def _forget_pool() -> None:
+    # a forked child inherits the pool object but not its threads: start a new one there
+    global _RES
+    threads = _RES.threads
+    caches = _RES.caches
+    _RES = _Resources()
+    _RES.threads, _RES.caches = threads, caches
+    for cache in caches:
+        cache.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def num_threads() -> int:
-    env = os.environ.get("TCONV_NUM_THREADS", "")
-    if env.strip().isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    """Threads tconv uses: :func:`set_num_threads`, else ``TCONV_NUM_THREADS``, else the CPUs
+    this process may use."""
+    return _RES.workers()
+
+
+def get_num_threads() -> int:
+    """The number of threads tconv's own work uses (``tconv.get_num_threads``).
+
+    Examples:
+        >>> import tconv
+        >>> tconv.set_num_threads(2)
+        >>> tconv.get_num_threads()
+        2
+        >>> tconv.set_num_threads(None)      # back to TCONV_NUM_THREADS or the CPU count
+    """
+    return num_threads()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Use ``n`` threads for tconv's own work (``None``: back to ``TCONV_NUM_THREADS`` or the
+    CPU count). Changes tconv's pool only; BLAS keeps its own setting."""
+    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool)):
+        raise TypeError(f"set_num_threads: n={n!r} must be a positive int or None")
+    if n is not None and n < 1:
+        raise ValueError(f"set_num_threads: n={n} must be a positive int or None")
+    _RES.threads = None if n is None else int(n)
 
 
 def even_split(total: int, most: int, groups: int = 1) -> int:
@@ -62,71 +163,150 @@ def even_split(total: int, most: int, groups: int = 1) -> int:
     return max(1, -(-total // max(1, min(k, total))))
 
 
-def _forget_pool() -> None:
-    # a forked child inherits the pool object but not its threads: start a new one there
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers != workers:  # noqa: SLF001
-            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="tconv")
-        return _POOL
-
-
-def _blas_limiter() -> Any:
-    """A cached ``threadpoolctl.ThreadpoolController``, or None without the extra."""
-    global _CONTROLLER
-    if _CONTROLLER is False:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _CONTROLLER = None
-        else:
-            _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
-
-
-_CONTROLLER: Any = False
-
-
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
-             limit_blas: bool = True) -> None:
-    """``fn(item)`` for every item; on the pool (BLAS on one thread per worker, unless
-    ``limit_blas`` is False: the items call no BLAS) when there are at least as many items
-    as threads."""
+             limit_blas: bool = True, min_items: int | None = None) -> None:
+    """``fn(item)`` for every item: on the pool when there are at least ``min_items`` items
+    (default: as many as threads), else -- and always inside a pool thread -- in order on
+    the calling thread. ``limit_blas`` is accepted for old callers and changes nothing:
+    tconv never changes BLAS's thread count (a process-wide setting it does not own)."""
+    del limit_blas
     workers = num_threads() if parallel else 1
-    if (workers <= 1 or len(items) < workers
+    need = workers if min_items is None else max(2, min_items)
+    if (workers <= 1 or len(items) < need
             or threading.current_thread().name.startswith("tconv")):
         for item in items:
             fn(item)
         return
-    controller = _blas_limiter() if limit_blas else None
-    limit = controller.limit(limits=1, user_api="blas") if controller is not None \
-        else contextlib.nullcontext()
-    with limit:
-        for future in [_pool(workers).submit(fn, item) for item in items]:
-            future.result()
+    futures = [_RES.get_pool(workers).submit(fn, item) for item in items]
+    for future in futures:
+        future.result()
 
 
 def scratch(name: str, size: int, dtype: np.typing.DTypeLike) -> np.ndarray:
     """A flat buffer of at least ``size`` numbers owned by this thread (contents undefined).
 
-    Two live buffers of one thread need two names.
+    Two live buffers of one thread need two names. Kept for the next call when it holds at
+    most :data:`KEEP_BYTES` and all threads' kept buffers stay under :data:`SCRATCH_BYTES`.
     """
     dtype = np.dtype(dtype)
-    store = getattr(_LOCAL, "buffers", None)
+    res = _RES
+    store: _Store | None = getattr(res.local, "buffers", None)
     if store is None:
-        store = _LOCAL.buffers = {}
-    buf = store.get((name, dtype))
-    if buf is None or buf.size < size:
-        buf = np.empty(size, dtype=dtype)
-        if buf.nbytes <= KEEP_BYTES:
-            store[(name, dtype)] = buf
+        store = res.local.buffers = _Store()
+        res.stores.add(store)
+        weakref.finalize(store, _uncount, res.scratch_bytes, store.nbytes)
+    key = (name, dtype)
+    buf = store.get(key)
+    if buf is not None and buf.size >= size:
+        return buf[:size]
+    buf = np.empty(size, dtype=dtype)
+    with res.lock:
+        old = store.pop(key, None)
+        freed = 0 if old is None else old.nbytes
+        res.scratch_bytes[0] -= freed
+        store.nbytes[0] -= freed
+        if buf.nbytes <= KEEP_BYTES and res.scratch_bytes[0] + buf.nbytes <= SCRATCH_BYTES:
+            store[key] = buf
+            res.scratch_bytes[0] += buf.nbytes
+            store.nbytes[0] += buf.nbytes
     return buf[:size]
+
+
+def _freeze(value: Any) -> int:
+    """Make the arrays in a cached value read-only (also inside tuples, lists and plain
+    objects' attributes); return their bytes."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_freeze(v) for v in value.values())
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        return sum(_freeze(getattr(value, f)) for f in value.__dataclass_fields__)
+    return 0
+
+
+class _Cache:
+    """A least-recently-used cache of one function, at most ``maxsize`` entries, its arrays
+    counted against :data:`CACHE_BYTES` (shared by all caches) and read-only."""
+
+    def __init__(self, fn: Callable[..., Any], maxsize: int) -> None:
+        self.fn, self.maxsize = fn, maxsize
+        self.entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key: Hashable = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is not None:
+                self.entries.move_to_end(key)
+                self.hits += 1
+                return hit[0]
+        value = self.fn(*args, **kwargs)
+        nbytes = _freeze(value)
+        with self.lock:
+            self.misses += 1
+            if key not in self.entries:
+                self.entries[key] = (value, nbytes)
+                while len(self.entries) > self.maxsize:
+                    self.entries.popitem(last=False)
+        if nbytes:
+            _trim_caches()
+        return value
+
+    def nbytes(self) -> int:
+        with self.lock:
+            return sum(b for _, b in self.entries.values())
+
+    def cache_clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+def _trim_caches() -> None:
+    """Drop the oldest entries of the caches holding the most until all hold at most
+    :data:`CACHE_BYTES`."""
+    caches = list(_RES.caches)
+    total = sum(c.nbytes() for c in caches)
+    while total > CACHE_BYTES:
+        biggest = max(caches, key=lambda c: c.nbytes())
+        with biggest.lock:
+            if not biggest.entries:
+                break
+            _, (_, nbytes) = biggest.entries.popitem(last=False)
+        total -= nbytes
+
+
+def cached(maxsize: int) -> Callable[[F], F]:
+    """Decorator: remember ``maxsize`` results of a function of hashable arguments, their
+    arrays read-only and counted against :data:`CACHE_BYTES`; cleared by
+    :func:`release_memory`."""
+    def wrap(fn: F) -> F:
+        cache = _Cache(fn, maxsize)
+        _RES.caches.append(cache)
+        functools.update_wrapper(cache, fn)
+        return cache  # type: ignore[return-value]
+    return wrap
+
+
+def release_memory() -> None:
+    """Drop every kept scratch buffer (of every thread) and every cache entry.
+
+    Arrays a running call still uses stay alive until it returns; the next call allocates
+    and plans again."""
+    res = _RES
+    with res.lock:
+        for store in list(res.stores):
+            store.clear()
+            store.nbytes[0] = 0
+        res.scratch_bytes[0] = 0
+    for cache in res.caches:
+        cache.cache_clear()
+
+
+def memory_in_use() -> dict[str, int]:
+    """Bytes tconv keeps between calls: ``{"scratch": ..., "cache": ...}``."""
+    return {"scratch": _RES.scratch_bytes[0], "cache": sum(c.nbytes() for c in _RES.caches)}
