@@ -46,7 +46,20 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 
 
-def measure(layers: list[dict[str, Any]], budget: float) -> list[dict[str, Any]]:
+def _cpu_median_ms(fn: Any, repeat: int = 3) -> float:
+    import statistics
+    import time
+
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append((time.process_time() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False
+            ) -> list[dict[str, Any]]:
     import numpy as np
 
     import tconv
@@ -66,8 +79,8 @@ def measure(layers: list[dict[str, Any]], budget: float) -> list[dict[str, Any]]
             def call(algo: str = algo, x: Any = x, w: Any = w, geo: Any = geo) -> object:
                 return tconv.conv_transpose(x, w, None, *geo, algorithm=algo)
             call()
-            r = timeit(call, warmup=0, repeat=3, max_seconds=budget)
-            times[algo] = r["median_ms"]
+            times[algo] = _cpu_median_ms(call) if cpu else \
+                timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
         probes.append({"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
                        "dtype": dt.name, "times": times})
         best = min(times, key=times.__getitem__)
@@ -111,11 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
     ap.add_argument("--threads", type=int, default=2, help="tconv's threads (default 2)")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per algorithm")
+    ap.add_argument("--cpu", action="store_true",
+                    help="one thread, process CPU time (for a shared machine)")
+    ap.add_argument("--probes-json", help="also write the measured times here")
     ap.add_argument("--out", default=os.path.join(HERE, "cost_constants.json"))
     ap.add_argument("--install", action="store_true",
                     help="write into the package (src/tconv/_algorithms/cost_constants.json)")
     args = ap.parse_args(argv)
-    os.environ["TCONV_NUM_THREADS"] = str(args.threads)
+    os.environ["TCONV_NUM_THREADS"] = "1" if args.cpu else str(args.threads)
+    if args.cpu:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     os.environ.pop("TCONV_COST_FILE", None)
     layers = list(ZOO) + sweep(args.sweep)
     if args.layers:
@@ -123,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         layers = [lay for lay in layers if lay["name"] in want]
     from tconv._algorithms import _cost
 
-    probes = measure(layers, args.budget)
+    probes = measure(layers, args.budget, args.cpu)
+    if args.probes_json:
+        write_json(args.probes_json, {"probes": probes, "machine": metadata()})
     found = calibrate(probes)
     oracle = sum(math.log(min(p["times"].values())) for p in probes) / len(probes)
     scores = {"defaults": score(probes, _cost.Constants()), "calibrated": score(probes, found),
