@@ -506,7 +506,6 @@ def _wavefront_band(f: np.ndarray, types: np.ndarray, above: np.ndarray, out: np
     diag = n + cols
     S = np.zeros((diag + 2, n + 1, bpp), np.int16)            # two leading zero diagonals
     F = np.zeros((diag, n, bpp), np.int16)
-    r_idx = np.arange(n)
     for r in range(n):                                        # skew the filtered bytes
         F[r:r + cols, r] = f[r]
     # the row above: pixel (-1, c) sits on diagonal c - 1 at row slot 0
@@ -542,8 +541,8 @@ def _wavefront_band(f: np.ndarray, types: np.ndarray, above: np.ndarray, out: np
                 np.copyto(pred, v, where=masks[t][lo:hi])
             np.add(F[d, lo:hi], pred, out=dst)
         dst &= 255
-    for r in r_idx:                                           # un-skew
-        out[r] = S[2 + r:2 + r + cols, 1 + r]
+    for row in range(n):                                      # un-skew
+        out[row] = S[2 + row:2 + row + cols, 1 + row]
     return out[-1].astype(np.int16)
 
 

@@ -252,8 +252,8 @@ def upscale_files(inputs: Sequence[pathlib.Path], output: pathlib.Path | None, o
     many = len(jobs) > 1
     from .._train import progress
 
-    bar = progress(total=len(jobs), desc=f"upscale x{opts.scale}",
-                   disable=True if (rank != 0 or not many) else None)
+    bar: Any = progress(total=len(jobs), desc=f"upscale x{opts.scale}",
+                        disable=True if (rank != 0 or not many) else None)
     try:
         with _sigterm_unwinds():
             for i, job in mine:

@@ -22,8 +22,10 @@ equals untiled output up to float32 rounding in the network's matrix products (w
 summation order depends on the block's size): at most 1 LSB, on about 2 pixels in 100,000
 of a seeded population of 8/16-bit gray/RGB/RGBA images, tiles 8-32, x2/x3/x4 (held by
 ``tests/apps/test_upscale_hostile.py::TestTiling``). The skip and the gate are sampled in
-float64, so their positions do not depend on where a tile starts. Memory beyond the input and output arrays depends
-on the tile, not the image: with ``B = (tile + 2*margin)**2`` it is at most about
+float64, so their positions do not depend on where a tile starts.
+
+Memory beyond the input and output arrays depends on the tile, not the image: with
+``B = (tile + 2*margin)**2`` it is at most about
 ``(C_in*Kc**2 + 3*d) * B * 4`` bytes for the layers (``C_in*Kc**2`` = 1400 / 896 / 504 at
 x2 / x3 / x4 is the widest im2col :func:`tconv.conv` could need; :func:`conv_same` keeps the
 head's at ``Kc**2 * s**2``) plus ``~32 * s**2 * B * 8`` bytes of float64 colour planes, i.e.
@@ -38,14 +40,17 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ... import conv as np_conv
+from ... import get_num_threads
 from ... import io as tio
-from ..._algorithms._parallel import for_each, scratch
 from ...checkerboard import pixel_shuffle
 from ...interpolate import interpolate
 from ...kernels import subpixel_form
@@ -238,10 +243,10 @@ class NumpyUpscaler:
     """
 
     def __init__(self, cfg: UpscalerConfig, arrays: dict[str, np.ndarray]) -> None:
-        import threading
-
         self.cfg = cfg
         self._lock = threading.Lock()
+        self._local = threading.local()                       # per-thread work buffers
+        self._pool: ThreadPoolExecutor | None = None
         self._buffers: dict[tuple[int, int], list[np.ndarray]] = {}
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
         self.body = []
@@ -381,7 +386,7 @@ class NumpyUpscaler:
             t0, t1 = tt
             r = t1 - t0
             src = cur[:, t0:t1 + kh - 1].reshape(cur.shape[0], -1)
-            z = scratch("up_z", wz.shape[0] * src.shape[1], np.float32).reshape(
+            z = self._scratch("up_z", wz.shape[0] * src.shape[1]).reshape(
                 wz.shape[0], src.shape[1])
             np.matmul(wz, src, out=z)
             z5 = z.reshape(kh, kh, p_out, r + kh - 1, cur.shape[2])
@@ -391,7 +396,7 @@ class NumpyUpscaler:
                 for j in range(kh):
                     acc += z5[i, j, :, i:i + r, j:j + hr_cols]
 
-        for_each(head_band, bands)
+        self._for_each(head_band, bands)
         out = shuffle(phases[None], s)[0, 0]
         with self._lock:
             if sum(int(b.nbytes) for b in bufs) <= self.KEEP_BYTES:
@@ -405,8 +410,40 @@ class NumpyUpscaler:
             out = out + _skip64(x, cfg)
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    @staticmethod
-    def _run_segment(cur: np.ndarray, seg: list, rows: int, cols: int, nxt: np.ndarray,
+    def _scratch(self, name: str, size: int) -> np.ndarray:
+        """A float32 buffer of ``size`` owned by this model and the calling thread (kept
+        between calls: a fresh multi-MiB array costs a page fault per 4 KiB on first write).
+        """
+        store = getattr(self._local, "buffers", None)
+        if store is None:
+            store = self._local.buffers = {}
+        buf = store.get(name)
+        if buf is None or buf.size < size:
+            buf = store[name] = np.empty(size, np.float32)
+        return buf[:size]
+
+    def _for_each(self, fn: Callable[[Any], object], items: list) -> None:
+        """``fn(item)`` for every item, on this model's threads (``tconv.get_num_threads``)
+        when there are enough items to share."""
+        workers = get_num_threads()
+        if workers <= 1 or len(items) < workers:
+            for item in items:
+                fn(item)
+            return
+        with self._lock:
+            if self._pool is None or self._pool._max_workers != workers:  # noqa: SLF001
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tconv-upscale")
+            pool = self._pool
+        for future in [pool.submit(fn, item) for item in items]:
+            future.result()
+
+    def release_memory(self) -> None:
+        """Drop the buffers kept between calls (this thread's and the size-keyed layers)."""
+        with self._lock:
+            self._buffers = {}
+        self._local = threading.local()
+
+    def _run_segment(self, cur: np.ndarray, seg: list, rows: int, cols: int, nxt: np.ndarray,
                      npad: tuple[int, int, int, int], band: int) -> None:
         k = seg[0][3]
         ci = cur.shape[0]
@@ -418,17 +455,17 @@ class NumpyUpscaler:
             if k == 1:
                 h = cur[:, r0:r1, :cols].reshape(ci, n)
             else:
-                h = scratch("up_cols", ci * k * k * n, np.float32).reshape(ci, k, k, r1 - r0,
+                h = self._scratch("up_cols", ci * k * k * n).reshape(ci, k, k, r1 - r0,
                                                                           cols)
                 for i in range(k):
                     for j in range(k):
                         h[:, i, j] = cur[:, r0 + i:r1 + i, j:j + cols]
                 h = h.reshape(ci * k * k, n)
             for idx, (w, b, am1, _) in enumerate(seg):
-                o = scratch(f"up_h{idx % 2}", w.shape[0] * n, np.float32).reshape(w.shape[0], n)
+                o = self._scratch(f"up_h{idx % 2}", w.shape[0] * n).reshape(w.shape[0], n)
                 np.matmul(w, h, out=o)
                 o += b
-                t = scratch("up_t", o.size, np.float32).reshape(o.shape)
+                t = self._scratch("up_t", o.size).reshape(o.shape)
                 np.minimum(o, 0.0, out=t)
                 t *= am1
                 o += t
@@ -436,7 +473,7 @@ class NumpyUpscaler:
             nxt[:, npad[0] + r0:npad[0] + r1, npad[2]:npad[2] + cols] = h.reshape(-1, r1 - r0,
                                                                                     cols)
 
-        for_each(run, bands)
+        self._for_each(run, bands)
 
 
 class TorchUpscaler:

@@ -92,11 +92,13 @@ class Upscaler(nn.Module):
         for mod in self.body:
             if isinstance(mod, nn.Conv2d):
                 nn.init.kaiming_normal_(mod.weight, a=0.25, nonlinearity="leaky_relu")
-                nn.init.zeros_(mod.bias)
+                if mod.bias is not None:
+                    nn.init.zeros_(mod.bias)
         for mod in self.head.modules():
             if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.normal_(mod.weight, 0.0, 1e-3)
-                nn.init.zeros_(mod.bias)
+                if mod.bias is not None:
+                    nn.init.zeros_(mod.bias)
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.head.parameters())
