@@ -213,3 +213,50 @@ class TestUpsample:
             y = up.cuda()(x.cuda())
             assert y.is_cuda
             torch.testing.assert_close(y.cpu(), up.cpu()(x), rtol=0, atol=1e-10)
+
+
+class TestTorchStyle:
+    """``Upsample(scale_factor=..., mode=...)`` is ``torch.nn.Upsample``'s call."""
+
+    @pytest.mark.parametrize("kwargs", [
+        dict(scale_factor=2, mode="bilinear"), dict(scale_factor=2),
+        dict(scale_factor=(1.5, 2.25), mode="bilinear", align_corners=True),
+        dict(size=(5, 7), mode="bicubic"), dict(size=9, mode="nearest-exact"),
+        dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True),
+        dict(scale_factor=0.5, mode="area")])
+    def test_oracle(self, kwargs: dict) -> None:
+        x = torch.randn(2, 3, 6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        ours, theirs = Upsample(**kwargs), torch.nn.Upsample(**kwargs)
+        assert torch.equal(ours(x), theirs(x))
+        assert (ours.size, ours.scale_factor, ours.mode, ours.align_corners) == (
+            theirs.size, theirs.scale_factor, theirs.mode, theirs.align_corners)
+
+    def test_exception(self) -> None:
+        with pytest.raises(TypeError, match="cannot be combined with torch.nn.Upsample"):
+            Upsample(3, 3, 2, mode="bilinear")
+        with pytest.raises(TypeError, match="give in_channels, out_channels and scale"):
+            Upsample()
+        with pytest.raises(ValueError):                   # torch's own message
+            Upsample(mode="bilinear")(torch.zeros(1, 1, 2, 2))
+
+
+class TestDefaultKernel:
+    @pytest.mark.parametrize("nd", [1, 2, 3])
+    @pytest.mark.parametrize("scale", [1, 2, 3, 4, 5])
+    def test_even_overlap(self, nd: int, scale: int) -> None:
+        """The default transposed kernel is a multiple of the scale: every output phase
+        receives the same number of taps (no checkerboard built into the geometry)."""
+        up = Upsample(2, 2, scale, ndim=nd)
+        k = up.conv.kernel_size
+        assert all(ki % scale == 0 for ki in k), k
+        counts = tconv.checkerboard.overlap_map(k, scale, ndim=nd)
+        assert counts.min() == counts.max()
+        x = torch.zeros(1, 2, *(5,) * nd)
+        assert up(x).shape[2:] == (5 * scale,) * nd
+
+    def test_bilinear_keeps_fcn_kernel(self) -> None:
+        """init="bilinear" keeps FCN's 2s - 1 taps at odd s: uneven tap counts, equal sums."""
+        up = Upsample(1, 1, 3, init="bilinear", dtype=torch.float64)
+        assert up.conv.kernel_size == (5, 5)
+        rep = tconv.nn.layer_report(up)
+        assert rep.score == 0.0 and rep.phase_spread[0] < 1e-12

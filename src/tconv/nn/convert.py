@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -142,9 +143,11 @@ def _conv(nd: int, weight: Any, bias: Any, groups: int, padding: list[int], dila
                      dilation=tuple(dilation), groups=groups, bias=bias is not None)
     conv = conv.to(device=like.device, dtype=like.dtype)
     with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(weight))
+        # the NumPy core may hand back a flipped view (negative strides; even a one-element
+        # one counts as contiguous to NumPy, not to torch.from_numpy): copy it first
+        conv.weight.copy_(torch.from_numpy(np.array(weight, order="C", copy=True)))
         if bias is not None:
-            conv.bias.copy_(torch.from_numpy(bias))
+            conv.bias.copy_(torch.from_numpy(np.array(bias, order="C", copy=True)))
     return conv
 
 

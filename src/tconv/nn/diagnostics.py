@@ -9,8 +9,11 @@ Two views of the same defect, both computed by the NumPy core:
   ``tconv.checkerboard.artifact_score`` (share of non-DC energy on the stride lattice),
   0 for a checkerboard-free layer.
 
-The response is computed in float64 on a copy of the layer, so float32 rounding noise is
-not mistaken for a pattern.
+The response is computed in float64 on a copy of the layer. Weights stored in float32 are
+already rounded, and rounding alone can make phases differ by a few units in the last
+place; a channel whose relative ripple is within that rounding's bound -- ``eps(dtype)``
+times the largest sum of ``|w|`` over the taps of one output, over the output's magnitude --
+scores 0 rather than as a (scale-free) pattern.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ class LayerReport:
         phase_spread: ``(C_out,)`` ``max - min`` of ``phase_sums`` per channel, or None.
         overlap: ``tconv.checkerboard.overlap_map`` of a transposed layer, or None.
         artifact_score: ``(C_out,)`` artifact score of the response to a constant input:
-            the *share* of its non-DC energy on the stride lattice (scale-free: a float32
-            rounding ripple of 1e-8 scores as high as a visible checkerboard).
+            the *share* of its non-DC energy on the stride lattice (scale-free), 0 for a
+            channel whose ripple is within ``noise_floor``.
         amplitude: ``(C_out,)`` ``max - min`` of the interior response over its largest
             magnitude -- the checkerboard's relative size (0 when free).
         input_size: spatial size of the constant probe input.
         border: output rows/cols dropped on each side before scoring (zero-padding edges).
+        noise_floor: ``(C_out,)`` the relative ripple that rounding the weights to their
+            dtype can cause; channels whose ``amplitude`` is within it score 0.
     """
 
     stride: tuple[int, ...]
@@ -56,6 +61,7 @@ class LayerReport:
     amplitude: np.ndarray
     input_size: tuple[int, ...]
     border: int
+    noise_floor: np.ndarray | None = None
 
     @property
     def score(self) -> float:
@@ -66,7 +72,8 @@ class LayerReport:
         """Whether every channel's relative checkerboard amplitude is at most ``tol``.
 
         The default tolerates float32 rounding of the weights (a bilinear layer at scale 3
-        has taps 1/3 and 2/3, which float32 rounds unequally: amplitude ~3e-8).
+        has taps 1/3 and 2/3, which float32 rounds unequally: amplitude ~3e-8); see also
+        ``noise_floor``, the bound below which ``artifact_score`` is 0.
         """
         return bool(np.all(self.amplitude <= tol))
 
@@ -80,6 +87,9 @@ def _describe(layer: Any) -> tuple[Any, ...]:
     from .upsample import Upsample
 
     if isinstance(layer, Upsample):
+        if layer.method == "torch" or layer.ndim is None or layer.kernel_size is None:
+            raise TypeError("layer_report: Upsample built with torch.nn.Upsample's keywords "
+                            "is a fixed resize without weights; report a learnable layer")
         nd, s = layer.ndim, (layer.scale,) * layer.ndim
         if layer.method == "transposed":
             return _describe(layer.body.conv)
@@ -103,6 +113,33 @@ def _describe(layer: Any) -> tuple[Any, ...]:
         return s, sums, overlap, nd, layer.in_channels, border
     raise TypeError(f"layer_report: layer must be an nn.ConvTranspose1d/2d/3d or a "
                     f"tconv.nn.Upsample, not {type(layer).__name__}")
+
+
+def _abs_tap_sums(layer: Any) -> tuple[np.ndarray | None, float]:
+    """Per output channel, the largest sum of ``|w|`` (and ``|bias|``) feeding one output,
+    and the machine epsilon of the layer's parameters (0 without parameters)."""
+    params = [p for p in layer.parameters() if p.is_floating_point()]
+    if not params:
+        return None, 0.0
+    eps = float(torch.finfo(params[0].dtype).eps)
+    from .upsample import Upsample
+
+    conv: Any = layer.body.conv if isinstance(layer, Upsample) else layer
+    if conv is None:
+        return None, eps
+    w = np.abs(conv.weight.detach().to("cpu", torch.float64).numpy())
+    b = 0.0 if conv.bias is None else np.abs(conv.bias.detach().to("cpu", torch.float64)
+                                             .numpy())
+    if isinstance(conv, nn.modules.conv._ConvTransposeNd):
+        nd = len(conv.kernel_size)
+        sums = checkerboard.phase_sums(w, _as_int_tuple(conv.stride, nd),
+                                       _as_int_tuple(conv.dilation, nd), conv.groups)
+        per_channel = sums.reshape(sums.shape[0], -1).max(axis=1) + b
+    else:                                           # a forward conv: all taps reach one output
+        per_channel = w.reshape(w.shape[0], -1).sum(axis=1) + b
+        if isinstance(layer, Upsample) and layer.method == "pixel_shuffle":
+            per_channel = per_channel.reshape(layer.out_channels, -1).max(axis=1)
+    return np.asarray(per_channel, dtype=np.float64), eps
 
 
 def layer_report(layer: nn.Module) -> LayerReport:
@@ -152,10 +189,18 @@ def layer_report(layer: nn.Module) -> LayerReport:
     peak = np.abs(inner).max(axis=1)
     amplitude = np.divide(np.ptp(inner, axis=1), peak, out=np.zeros_like(peak),
                           where=peak > 0)
+    abs_sums, eps = _abs_tap_sums(layer)
+    noise = None
+    if abs_sums is not None and abs_sums.shape == peak.shape:
+        # each stored weight is off by at most eps/2 of itself: a phase's sum by
+        # eps/2 * sum|w|, two phases apart by eps * sum|w| (doubled for safety)
+        noise = np.divide(2 * eps * abs_sums, peak, out=np.full_like(peak, np.inf),
+                          where=peak > 0)
+        score = np.where(amplitude <= noise, 0.0, score)
     spread = None
     if sums is not None:
         flat = sums.reshape(sums.shape[0], -1)
         spread = flat.max(axis=1) - flat.min(axis=1)
     return LayerReport(stride=tuple(stride), phase_sums=sums, phase_spread=spread,
                        overlap=overlap, artifact_score=score, amplitude=amplitude,
-                       input_size=(n,) * nd, border=border)
+                       input_size=(n,) * nd, border=border, noise_floor=noise)

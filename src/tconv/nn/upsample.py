@@ -104,8 +104,10 @@ class Upsample(nn.Module):
         out_channels: ``C_out``.
         scale: integer up-sampling factor ``s >= 1``.
         method: one of :data:`METHODS`.
-        kernel_size: conv kernel size. Defaults: ``2*s - s % 2`` for ``"transposed"``
-            (FCN; ``2*s`` with ``init="icnr"`` when that is not a multiple of ``s``), 3 for
+        kernel_size: conv kernel size. Defaults: ``2*s`` for ``"transposed"`` (a
+            multiple of ``s``, so every output receives the same number of taps: even
+            overlap; 1 at ``s = 1``), except ``2*s - s % 2`` with ``init="bilinear"``
+            (FCN's exact bilinear filter, whose weights sum to 1 at every phase); 3 for
             ``"resize_conv"`` and ``"pixel_shuffle"`` (must be odd there: "same" padding),
             1 (the channel-mixing conv) for the fixed methods.
         init: ``"default"`` (PyTorch's), ``"bilinear"`` (starts as bilinear interpolation,
@@ -122,6 +124,11 @@ class Upsample(nn.Module):
             ``dtype=torch.float64`` here rather than calling ``.double()`` afterwards when
             the initial weights must be exact in float64 (``init="bilinear"`` at scale 3
             has taps 1/3, 2/3).
+        size, scale_factor, mode, align_corners, recompute_scale_factor:
+            ``torch.nn.Upsample``'s keywords. Given any of them (and no channels), the
+            module *is* ``torch.nn.Upsample`` with those arguments -- a fixed resize with
+            its output size rules -- so ``from tconv.nn import Upsample`` can replace
+            ``from torch.nn import Upsample`` in code that calls it with keywords.
 
     Shape:
         ``(N, C_in, *S) -> (N, C_out, *(s*S))``.
@@ -144,19 +151,38 @@ class Upsample(nn.Module):
         torch.Size([1, 4, 10, 14])
         >>> Upsample(3, 3, 3, method="transposed", init="bilinear").body.conv
         ConvTranspose2d(3, 3, kernel_size=(5, 5), stride=(3, 3), padding=(1, 1))
+        >>> Upsample(3, 3, 3).body.conv.kernel_size      # default: even overlap, K = 2s
+        (6, 6)
+        >>> up = Upsample(scale_factor=2, mode="bilinear")      # torch.nn.Upsample's call
+        >>> up(torch.ones(1, 1, 2, 3)).shape
+        torch.Size([1, 1, 4, 6])
     """
 
     __jit_unused_properties__ = ["conv"]
 
-    def __init__(self, in_channels: int, out_channels: int, scale: int,
-                 method: str = "transposed", kernel_size: int | None = None,
-                 init: str = "default", ndim: int = 2, *, bias: bool = True,
-                 resize_mode: str = "nearest",
+    def __init__(self, in_channels: int | None = None, out_channels: int | None = None,
+                 scale: int | None = None, method: str = "transposed",
+                 kernel_size: int | None = None, init: str = "default", ndim: int = 2, *,
+                 bias: bool = True, resize_mode: str = "nearest",
                  rng: np.random.Generator | int | None = None,
                  device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+                 dtype: torch.dtype | None = None,
+                 size: int | tuple[int, ...] | None = None,
+                 scale_factor: float | tuple[float, ...] | None = None,
+                 mode: str | None = None, align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None) -> None:
         super().__init__()
         fn = "Upsample"
+        torch_style = {"size": size, "scale_factor": scale_factor, "mode": mode,
+                       "align_corners": align_corners,
+                       "recompute_scale_factor": recompute_scale_factor}
+        if any(v is not None for v in torch_style.values()):
+            self._init_torch_style(fn, in_channels, out_channels, scale, torch_style)
+            return
+        if in_channels is None or out_channels is None or scale is None:
+            raise TypeError(f"{fn}: give in_channels, out_channels and scale (tconv's "
+                            "learnable up-sampling), or torch.nn.Upsample's keywords size= / "
+                            "scale_factor= with mode= (a fixed resize, as torch)")
         c_in = _positive_int(fn, "in_channels", in_channels)
         c_out = _positive_int(fn, "out_channels", out_channels)
         s = _positive_int(fn, "scale", scale)
@@ -178,15 +204,18 @@ class Upsample(nn.Module):
         if init == "bilinear" and c_in != c_out:
             raise ValueError(f"{fn}: init='bilinear' needs in_channels == out_channels (one "
                              f"bilinear filter per channel, FCN); got {c_in} and {c_out}")
-        self.in_channels, self.out_channels, self.scale = c_in, c_out, s
-        self.method, self.init, self.ndim = method, init, ndim
+        self.in_channels: int | None = c_in
+        self.out_channels: int | None = c_out
+        self.scale: Any = s
+        self.method, self.init = method, init
+        self.ndim: int | None = ndim
         layers: OrderedDict[str, nn.Module] = OrderedDict()
 
         if method == "transposed":
             if kernel_size is None:
-                k = 2 * s - s % 2
-                if init == "icnr" and k % s:
-                    k = 2 * s
+                # an even-overlap kernel (a multiple of s: every output gets the same number
+                # of taps); FCN's exact bilinear filter needs 2s - 1 taps at odd s
+                k = 2 * s - s % 2 if init == "bilinear" else (2 * s if s > 1 else 1)
             else:
                 k = _positive_int(fn, "kernel_size", kernel_size)
             padding, op = transposed_geometry(s, k)
@@ -233,8 +262,29 @@ class Upsample(nn.Module):
             b = getattr(layers["conv"], "bias", None)
             if b is not None:
                 nn.init.zeros_(b)
-        self.kernel_size = k
+        self.kernel_size: int | None = k
         self.body = nn.Sequential(layers)
+
+    def _init_torch_style(self, fn: str, in_channels: object, out_channels: object,
+                          scale: object, options: dict[str, Any]) -> None:
+        """``torch.nn.Upsample(size, scale_factor, mode, align_corners,
+        recompute_scale_factor)``: the same fixed resize, run by torch's own module."""
+        if any(v is not None for v in (in_channels, out_channels, scale)):
+            raise TypeError(f"{fn}: in_channels/out_channels/scale=({in_channels!r}, "
+                            f"{out_channels!r}, {scale!r}) cannot be combined with "
+                            "torch.nn.Upsample's keywords size/scale_factor/mode/"
+                            "align_corners/recompute_scale_factor")
+        if options["mode"] is None:
+            options["mode"] = "nearest"
+        resize = nn.Upsample(**options)
+        self.in_channels = self.out_channels = None
+        self.scale = options["scale_factor"]
+        self.method, self.init, self.kernel_size = "torch", "default", None
+        self.size, self.scale_factor = resize.size, resize.scale_factor
+        self.mode, self.align_corners = resize.mode, resize.align_corners
+        self.recompute_scale_factor = resize.recompute_scale_factor
+        self.ndim = None
+        self.body = nn.Sequential(OrderedDict(resize=resize))
 
     @property
     def conv(self) -> nn.Module | None:
@@ -245,6 +295,9 @@ class Upsample(nn.Module):
         return self.body(x)
 
     def extra_repr(self) -> str:
+        if self.method == "torch":
+            resize: Any = self.body.resize
+            return str(resize.extra_repr())
         return (f"{self.in_channels}, {self.out_channels}, scale={self.scale}, "
                 f"method={self.method!r}, kernel_size={self.kernel_size}, "
                 f"init={self.init!r}, ndim={self.ndim}")
