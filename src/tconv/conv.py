@@ -24,8 +24,9 @@ from .matrix import build_matrix
 
 __all__ = ["ALGORITHMS", "conv", "conv_transpose", "choose_algorithm"]
 
-#: The ``algorithm=`` values of :func:`conv_transpose` (besides ``"auto"``).
-ALGORITHMS = ("matrix", "scatter", "zero_insertion", "gemm", "phase", "direct")
+#: The ``algorithm=`` values of :func:`conv_transpose`: ``"auto"`` (the implementation
+#: :func:`choose_algorithm` picks) and the implementations themselves.
+ALGORITHMS = ("auto", "matrix", "scatter", "zero_insertion", "gemm", "phase", "direct")
 
 
 def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
@@ -253,8 +254,7 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
     """
     fn = "conv_transpose"
     if not isinstance(algorithm, str) or (algorithm != "auto" and algorithm not in _IMPL):
-        raise ValueError(f"{fn}: algorithm={algorithm!r} is not one of "
-                         f"{('auto',) + ALGORITHMS}")
+        raise ValueError(f"{fn}: algorithm={algorithm!r} is not one of {ALGORITHMS}")
     xb, wa, ba, batched, dtype, out_dtype = _prepare(fn, x, weight, bias)
     p, out = transposed_params(fn, xb.shape, tuple(wa.shape),
                                None if ba is None else ba.shape, stride, padding,
