@@ -26,6 +26,9 @@ def _usage_error(capsys, argv: list[str]) -> str:
     (["--stride", "1000000000"], "stride '1000000000' must be in [1, 32]"),
     (["--padding", "-1"], "padding '-1' must be in [0, 32]"),
     (["--dilation", "0"], "dilation '0' must be in [1, 32]"),
+    (["--input-size", "same"], "input size 'same': expected N or H,W (integers)"),
+    (["--stride", "2.5"], "stride '2.5': expected N or H,W (integers)"),
+    (["--dpi", "100000"], "argument --dpi: 100000 must be in [10, 600]"),
     (["--input-size", "32", "--stride", "3", "--mode", "transposed"],
      "a grid of 96x96 = 9216 cells is too large to draw (at most 4096)"),
 ])

@@ -51,10 +51,13 @@ MAX_SIDE = 32
 MAX_CELLS = 64 * 64
 
 
-def _bounded(name: str, lo: int) -> Callable[[str], Any]:
-    """An argparse type: :func:`parse_value`, with every int in ``[lo, MAX_SIDE]``."""
+def _bounded(name: str, lo: int, strings: bool = False) -> Callable[[str], Any]:
+    """An argparse type: :func:`parse_value`, with every int in ``[lo, MAX_SIDE]`` (and a
+    string such as ``same`` only where ``strings``)."""
     def parse(text: str) -> Any:
         value = parse_value(text)
+        if isinstance(value, str) and not strings:
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected N or H,W (integers)")
         ints = (value,) if isinstance(value, int) else value if isinstance(value, tuple) else ()
         if isinstance(value, tuple) and not 1 <= len(value) <= 2:
             raise argparse.ArgumentTypeError(f"{text!r}: expected N or H,W")
@@ -63,6 +66,16 @@ def _bounded(name: str, lo: int) -> Callable[[str], Any]:
                 f"{name} {text!r} must be in [{lo}, {MAX_SIDE}] (figures draw every cell)")
         return value
     return parse
+
+
+def _dpi(text: str) -> int:
+    try:
+        dpi = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 10 <= dpi <= 600:
+        raise argparse.ArgumentTypeError(f"{dpi} must be in [10, 600]")
+    return dpi
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kernel-size", type=_bounded("kernel size", 1), default=3,
                    help="kh,kw or k")
     p.add_argument("--stride", type=_bounded("stride", 1), default=1)
-    p.add_argument("--padding", type=_bounded("padding", 0), default=0,
+    p.add_argument("--padding", type=_bounded("padding", 0, strings=True), default=0,
                    help="int, H,W, or a string: valid, same (conv and transposed), "
                         "same_lower (transposed)")
     p.add_argument("--dilation", type=_bounded("dilation", 1), default=1)
@@ -85,7 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="of the transposed convolution")
     p.add_argument("--mode", choices=("both", "conv", "transposed"), default="both")
     p.add_argument("--no-gif", action="store_true", help="skip the animations")
-    p.add_argument("--dpi", type=int, default=100)
+    p.add_argument("--dpi", type=_dpi, default=100, help="10 to 600 (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input values")
     p.set_defaults(func=run, figures_parser=p)
 
