@@ -650,6 +650,18 @@ def _call_text(convention: str, method: str, size: tuple[int, ...],
     return f"cv2.resize(x, {tuple(reversed(size))}, interpolation=cv2.INTER_{method.upper()})"
 
 
+#: Largest weight difference counted as equal: float64 rounding, and the rounding of
+#: frameworks that compute coefficients or positions in float32 (OpenCV, TensorFlow).
+_EXACT, _FLOAT32 = 1e-12, 2e-6
+
+
+def _found(dst: str, method: str, size: tuple[int, ...], options: dict[str, _Any],
+           gap: float) -> dict[str, _Any]:
+    options = {k: v for k, v in options.items() if not _is_default(dst, k, v)}
+    return {"method": method, "size": size, "options": options,
+            "call": _call_text(dst, method, size, options), "max_difference": gap}
+
+
 def _is_default(convention: str, name: str, value: object) -> bool:
     default = OPTIONS[convention][name]
     if isinstance(value, bool) or default is None:
@@ -683,9 +695,12 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
         dst: the convention wanted.
 
     Returns:
-        A dict: ``"method"``, ``"size"``, ``"options"`` (the non-default options), and
-        ``"call"``, the framework's own call as text. ``resize(x, size=..., method=...,
-        convention=dst, **options)`` equals the ``src`` resize.
+        A dict: ``"method"``, ``"size"``, ``"options"`` (the non-default options),
+        ``"call"``, the framework's own call as text, and ``"max_difference"``, the largest
+        weight difference (at most 1e-12; up to 2e-6 only where one side rounds its
+        coefficients or positions to float32 and no exact match exists).
+        ``resize(x, size=..., method=..., convention=dst, **options)`` equals the ``src``
+        resize.
 
     Raises:
         ValueError: no ``dst`` configuration equals ``config``, with the closest one and
@@ -710,6 +725,9 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
     if src == "onnx" and cfg.get("coordinate_transformation_mode") == "tf_crop_and_resize":
         raise ValueError(f"{fn}: ONNX tf_crop_and_resize crops and extrapolates; no other "
                          "convention has it")
+    if "pil" in (src, dst) and len(n_in) != 2:
+        raise ValueError(f"{fn}: Pillow resizes images (2 axes); input_size={n_in} has "
+                         f"{len(n_in)}")
     if cfg.get("keep_aspect_ratio_policy", "stretch") != "stretch":
         raise ValueError(f"{fn}: give the output size keep_aspect_ratio_policy="
                          f"{cfg['keep_aspect_ratio_policy']!r} produces, with 'stretch'")
@@ -723,21 +741,25 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
             else src_scales[k]
         mats.append(resize_matrix(n, o, method, src, scale=sc, **cfg))
     best: tuple[float, str, dict[str, _Any]] | None = None
+    close: tuple[float, str, dict[str, _Any]] | None = None
     for m, o in _candidates(dst, len(n_in)):
         try:
             cand = [resize_matrix(n, oo, m, dst, **o) for n, oo in zip(n_in, out_size)]
         except ValueError:
             continue
-        if all(_np.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(cand, mats)):
-            o = {k: v for k, v in o.items() if not _is_default(dst, k, v)}
-            return {"method": m, "size": out_size, "options": o,
-                    "call": _call_text(dst, m, out_size, o)}
+        gap = max(float(_np.max(_np.abs(a - b))) for a, b in zip(cand, mats))
+        if gap <= _EXACT:
+            return _found(dst, m, out_size, o, gap)
+        if gap <= _FLOAT32 and close is None:
+            close = (gap, m, o)
         try:
             err = float(_np.max(_np.abs(_run_on(img, out_size, None, m, dst, o) - target)))
         except ValueError:
             continue
         if best is None or err < best[0]:
             best = (err, m, o)
+    if close is not None:                   # equal up to float32 coefficients or positions
+        return _found(dst, close[1], out_size, close[2], close[0])
     where = "" if best is None else (
         f"; the closest, method={best[1]!r} with {best[2]}, differs by up to {best[0]:.3g} "
         f"on a uniform [0, 1] test image of size {n_in}")
