@@ -36,6 +36,7 @@ from zoo_conv_transpose import ZOO, sweep  # noqa: E402
 #: candidate values per constant (each includes the default)
 GRID: dict[str, tuple[float, ...]] = {
     "direct_depth": (2, 4, 8, 16, 32, 64),
+    "direct_max_depth": (16, 32, 64, 128, 256, 1 << 30),
     "direct_max_terms": (256, 512, 1024, 2048, 4096, 16384),
     "direct_max_cout": (0, 1, 2, 4),
     "subpixel_stride": (4, 8, 16, 64),
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", action="store_true",
                     help="one thread, process CPU time (for a shared machine)")
     ap.add_argument("--probes-json", help="also write the measured times here")
+    ap.add_argument("--from-probes", help="fit to the times of a saved --probes-json file "
+                    "(measures nothing)")
     ap.add_argument("--out", default=os.path.join(HERE, "cost_constants.json"))
     ap.add_argument("--install", action="store_true",
                     help="write into the package (src/tconv/_algorithms/cost_constants.json)")
@@ -141,8 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         layers = [lay for lay in layers if lay["name"] in want]
     from tconv._algorithms import _cost
 
-    probes = measure(layers, args.budget, args.cpu)
-    if args.probes_json:
+    if args.from_probes:
+        import json
+
+        with open(args.from_probes) as f:
+            probes = json.load(f)["probes"]
+        for pr in probes:
+            pr["x"], pr["w"], pr["geo"] = tuple(pr["x"]), tuple(pr["w"]), tuple(pr["geo"])
+    else:
+        probes = measure(layers, args.budget, args.cpu)
+    if args.probes_json and not args.from_probes:
         write_json(args.probes_json, {"probes": probes, "machine": metadata()})
     found = calibrate(probes)
     oracle = sum(math.log(min(p["times"].values())) for p in probes) / len(probes)

@@ -107,13 +107,13 @@ class TestConstants:
         # a layer phase takes by default; a calibration that says gemm for up to 64 output
         # channels moves it, and says so
         monkeypatch.setenv("TCONV_NUMBA", "0")
-        x, w = (2, 32, 16, 16), (32, 16, 4, 4)
+        x, w = (2, 32, 16, 16), (32, 32, 4, 4)
         assert tconv.explain_algorithm(x, w, 2, 1).algorithm == "phase"
         f = tmp_path / "c.json"
         f.write_text(json.dumps({"constants": {"gemm_max_cout": 64, "unknown": 3}}))
         monkeypatch.setenv("TCONV_COST_FILE", str(f))
         d = tconv.explain_algorithm(x, w, 2, 1)
-        assert d.algorithm == "gemm" and any("C_out/g=16 <= 64" in r for r in d.reasons)
+        assert d.algorithm == "gemm" and any("C_out/g=32 <= 64" in r for r in d.reasons)
         assert _cost.constants().gemm_max_cout == 64
 
     def test_shipped_file_is_valid(self):

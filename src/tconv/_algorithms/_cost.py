@@ -52,6 +52,9 @@ class Constants:
     #: product planes / col2im pass it skips, which is ``C_out*prod(K)`` numbers against
     #: ``C_in/g`` multiply-adds per output
     direct_depth: float = 8.0
+    #: ... and at most this many input channels per group whatever the stride (a large
+    #: stride makes many phases of few taps, where BLAS's products stay efficient)
+    direct_max_depth: int = 1 << 30
     #: ... and also for reductions up to this many terms (``C_in/g`` times the taps of a
     #: phase) when the layer has at most ``direct_max_cout`` output channels per group:
     #: thin outputs make BLAS's products short and wide
@@ -60,6 +63,11 @@ class Constants:
     #: depthwise layers: compiled loops below this last-dim stride, sub-pixel products
     #: (phase) from it on
     subpixel_stride: int = 8
+    #: the gradients' compiled loops: the same rule with its own constants (the strided
+    #: conv of ``grad_out`` and the correlation sums weigh the costs differently)
+    backward_depth: float = 8.0
+    backward_max_cout: int = 1
+    backward_max_terms: int = 1 << 30
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
@@ -204,12 +212,13 @@ class Decision:
 
 
 def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                   c: Constants | None = None) -> bool:
+                   c: Constants | None = None, backward: bool = False) -> bool:
     """The compiled implicit products (``direct``, and its gradients) beat the BLAS-based
     algorithms: depthwise layers below the sub-pixel stride; otherwise a kernel longer than
     the stride (several taps a phase, whose product planes the others would sum) and a
-    short reduction: ``C_in/g <= direct_depth * prod(stride)``, or thin outputs
-    (``C_out/g <= direct_max_cout``) with at most ``direct_max_terms`` terms an output."""
+    short reduction: ``C_in/g <= direct_depth * prod(stride)`` (and ``<= direct_max_depth``),
+    or thin outputs (``C_out/g <= direct_max_cout``) with at most ``direct_max_terms`` terms
+    an output. ``backward``: the gradients' rule (``backward_*`` constants)."""
     if not _native.available():
         return False
     c = c or constants()
@@ -219,9 +228,12 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
     if not overlap:
         return False
-    if cig <= c.direct_depth * math.prod(p.stride):
-        return True
     taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
+    if backward:
+        return (cig <= c.backward_depth * math.prod(p.stride)
+                or cog <= c.backward_max_cout and cig * taps <= c.backward_max_terms)
+    if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
+        return True
     return cog <= c.direct_max_cout and cig * taps <= c.direct_max_terms
 
 
@@ -297,6 +309,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     f = features(x_shape, w_shape, p, dtype)
     why: list[str] = []
     loops = compiled_loops(x_shape, w_shape, p, c)
+    back = compiled_loops(x_shape, w_shape, p, c, backward=True)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
     tiles = weight_tiles(x_shape, w_shape, p, c)
     if not compiled:
@@ -313,7 +326,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        f"{c.subpixel_stride})")
             algo = "phase"
     elif loops:
-        if f.cig <= c.direct_depth * math.prod(p.stride):
+        if f.cig <= min(c.direct_depth * math.prod(p.stride), c.direct_max_depth):
             why.append(f"kernel longer than the stride and a short reduction: C_in/g="
                        f"{f.cig} <= {c.direct_depth:g} x prod(stride)="
                        f"{c.direct_depth * math.prod(p.stride):g}; compiled loops skip the "
@@ -348,7 +361,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append(f"compiled loops not chosen: C_in/g={f.cig} > {c.direct_depth:g} x "
                    f"prod(stride)" if f.overlap else
                    "compiled loops not chosen: each phase has one tap (kernel <= stride)")
-    return Decision(algorithm=algo, backward_compiled=loops, segments=segs,
+    return Decision(algorithm=algo, backward_compiled=back, segments=segs,
                     weight_tiles=tiles, reasons=tuple(why), features=f)
 
 

@@ -47,9 +47,10 @@ available = _native.available
 
 
 def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
-    """Whether the compiled loops run this layer's forward pass and both gradients (the
-    rule is :func:`tconv._algorithms._cost.compiled_loops`)."""
-    return _cost.compiled_loops(x_shape, w_shape, p)
+    """Whether the compiled loops run this layer's gradients (the rule is
+    :func:`tconv._algorithms._cost.compiled_loops`; the forward pass is the cost model's
+    ``decide``)."""
+    return _cost.compiled_loops(x_shape, w_shape, p, backward=True)
 
 
 #: output columns per compiled pass (two rows of accumulators stay in L1)
