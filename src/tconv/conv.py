@@ -211,7 +211,10 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         stride: spacing of the footprints in the output (the up-sampling factor).
         padding: cropped from both sides of the full output (PyTorch: the padding of the
             direct conv being transposed); also per-dim ``(low, high)`` pairs (JAX/ONNX),
-            ``"valid"`` (no crop), ``"same"`` (output = input * stride, extra crop on the high
+            ``"valid"`` (no crop: ``(in - 1) * stride + dilation * (K - 1) + 1``; Keras and
+            JAX's "VALID" give ``in * stride`` when that dilated kernel is shorter than the
+            stride -- add ``output_padding = stride - dilation * (K - 1) - 1`` for theirs),
+            ``"same"`` (output = input * stride, extra crop on the high
             side: ONNX SAME_UPPER / Keras) and ``"same_lower"`` (ONNX SAME_LOWER).
         output_padding: extra size on the high side, ``< max(stride, dilation)``.
         groups: independent groups of channels.
