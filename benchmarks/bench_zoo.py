@@ -58,16 +58,36 @@ def _inputs(layer: dict[str, Any]) -> tuple[Any, Any, Any]:
     return x, w, gy
 
 
+#: the clock: wall time (``perf_counter``), or process CPU time with ``--cpu``
+CLOCK = time.perf_counter
+
+
+def _cpu_timeit(fn: Any, repeat: int, max_seconds: float) -> dict[str, float]:
+    """``common.timeit`` on the process CPU-time clock."""
+    times: list[float] = []
+    start = time.perf_counter()
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append((time.process_time() - t0) * 1e3)
+        if time.perf_counter() - start > max_seconds and len(times) >= 3:
+            break
+    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
+    return {"median_ms": statistics.median(times), "iqr_ms": q[2] - q[0],
+            "min_ms": min(times), "n": float(len(times))}
+
+
 def _time(fn: Any, budget: float) -> dict[str, float]:
     """Warm-up (two calls: the first pays one-off compilation or cache loads), then calls for
-    about ``budget`` seconds (at least 5, at most 50)."""
+    about ``budget`` seconds (at least 5, at most 50; 3 for calls longer than the budget)."""
     fn()
     t0 = time.perf_counter()
     fn()
     once = time.perf_counter() - t0
-    return timeit(fn, warmup=0, repeat=max(3 if once > budget else 5,
-                                           min(50, int(budget / max(once, 1e-6)))),
-                  max_seconds=4 * budget)
+    repeat = max(3 if once > budget else 5, min(50, int(budget / max(once, 1e-6))))
+    if CLOCK is time.process_time:
+        return _cpu_timeit(fn, repeat, 4 * budget)
+    return timeit(fn, warmup=0, repeat=repeat, max_seconds=4 * budget)
 
 
 def _torch_layer(lay: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -103,6 +123,9 @@ def _tconv_layer(lay: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
 
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
+    global CLOCK
+    if args.cpu:
+        CLOCK = time.process_time
     out: dict[str, Any] = {}
     if args.worker == "torch":
         import torch
@@ -125,6 +148,8 @@ def _spawn(args: argparse.Namespace, library: str, env: dict[str, str]) -> dict[
         argv += ["--layers", args.layers]
     if not args.backward:
         argv.append("--no-backward")
+    if args.cpu:
+        argv.append("--cpu")
     full = dict(os.environ, **env)
     proc = subprocess.run(argv, env=full, capture_output=True, text=True, check=False)
     if proc.returncode:
@@ -139,6 +164,8 @@ def _geomean(values: list[float]) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     threads = str(args.threads)
     base = {"TCONV_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+    if args.cpu:
+        base |= {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     variants = {"torch": ("torch", base), "tconv": ("tconv", base)}
     if args.numpy:
         variants["numpy"] = ("tconv", dict(base, TCONV_NUMBA="0"))
@@ -177,6 +204,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row[f"{v}_{op}_ratio"] = statistics.median(ratios)
         rows.append(row)
     return {"meta": metadata() | {"threads": args.threads, "rounds": args.rounds,
+                                  "clock": "process CPU time" if args.cpu else "wall",
                                   "torch_threads": rounds[0]["torch"]["_threads"],
                                   "command": " ".join(sys.argv)},
             "rows": rows, "summary": summary(rows, args)}
@@ -208,6 +236,7 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
     has_np = any("numpy_forward_ratio" in r for r in rows)
     print(f"machine: {meta['processor']}, {meta['cpus']} CPUs; python {meta['python']}, "
           f"numpy {meta['numpy']}, numba {meta['numba']}; threads {meta['threads']}; "
+          f"clock {meta.get('clock', 'wall')}; "
           f"OPENBLAS/TCONV env: {meta['env'] or 'none'}", file=file)
     head = ["layer", "shape", "auto", "torch fwd ms", "fwd ratio"]
     if has_np:
@@ -248,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=0.15,
                     help="seconds of timed calls per layer and op (default 0.15)")
     ap.add_argument("--no-backward", dest="backward", action="store_false")
+    ap.add_argument("--cpu", action="store_true",
+                    help="process CPU time with one thread everywhere (a shared machine's "
+                         "proxy: load inflates it far less than wall time)")
     ap.add_argument("--no-numpy", dest="numpy", action="store_false",
                     help="skip the TCONV_NUMBA=0 column")
     ap.add_argument("--json", help="write the results here")
@@ -268,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.from_json) as f:
             print_table(json.load(f))
         return 0
+    if args.cpu:
+        args.threads = 1
     payload = run(args)
     print_table(payload)
     if args.json:
