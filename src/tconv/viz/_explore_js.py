@@ -424,6 +424,7 @@ const I18N = {
     macs: (n, w, p) => `multiplications so far: ${n}, wasted on zeros: ${w} (${p}%)`,
     matrix_cap: (m, r, c) => `${m} (${r}×${c}): row = output cell, column = input cell; x is the input flattened, y = ${m}·x is reshaped to the output`,
     ntaps: (n) => n === 1 ? "1 tap" : `${n} taps`,
+    matrix_other: (o) => `the current row is a column of ${o}`,
     checker_step: (r, n) => `highlighted: output phase ${r} (phase = (o + crop) mod s), ${n} taps`,
     flat_x: "x flattened", prod_y: "M·x", reshaped: "reshaped",
     phase_cap: (n) => `${n} output phases: each is a small dense convolution of the input with the kernel taps that reach it; interleaving them gives the output (how fast implementations compute it)`,
@@ -465,6 +466,7 @@ const I18N = {
     macs: (n, w, p) => `目前的乘法次数：${n}，浪费在 0 上：${w}（${p}%）`,
     matrix_cap: (m, r, c) => `${m}（${r}×${c}）：每行是一个输出格子，每列是一个输入格子；x 是摊平的输入列向量，y = ${m}·x 再重新塑形为输出`,
     ntaps: (n) => `${n} 个元素`,
+    matrix_other: (o) => `当前行是 ${o} 的一列`,
     checker_step: (r, n) => `高亮：输出相位 ${r}（相位 = (o + 裁剪) mod s），${n} 个元素`,
     flat_x: "x 摊平", prod_y: "M·x", reshaped: "重新塑形",
     phase_cap: (n) => `${n} 个输出相位：每个相位是输入与到达它的卷积核元素的小型稠密卷积；交错拼接即得输出（快速实现就是这样计算的）`,
@@ -885,7 +887,7 @@ function drawMatrix(L) {
   const rightEnd = rX + co * Math.max(cell, 4) + gap, sideX = rightEnd;
   const side = rightEnd + oW + 4 <= W;          // room for the other matrix on the right
   const belowY = top + Math.max(mH, nIn * cell, ro * Math.max(cell, 4)) + 30;
-  const totalW = Math.max(side ? sideX + oW + 4 : Math.max(rightEnd, oW + 4), 320);
+  const totalW = Math.max(side ? sideX + Math.max(oW, 120) + 4 : Math.max(rightEnd, oW + 4), 320);
   const ctx = scene($("cv-view"), totalW, side ? top + Math.max(mH, oH, nIn * cell, ro * Math.max(cell, 4)) + 4 : belowY + oH + 4);
   const mats = new Map(S.ents.map(([r, c, tp]) => [r * nIn + c, tp]));
   const sparse = cell < 6;
@@ -940,7 +942,7 @@ function drawMatrix(L) {
   const known = part.filter(v => v !== null);
   cells(ctx, rX, top, ro, co, rc, {fill: i => i === row ? C["output-active"] : part[i] === null ? C.bg : shade("output", "output-active", part[i], known, rc),
     text: i => part[i] === null ? "" : fmtNum(part[i]), region: {kind: "out"}});
-  const oLabel = `${other} (${nIn}×${nOut}) = (${name})\u1d40: ${LANG === "zh" ? "当前行是这里的一列" : "the current row is a column here"}`;
+  const oLabel = `${other} (${nIn}×${nOut}) = (${name})\u1d40`;
   if (side) {
     label(ctx, oLabel, sideX, 14);
     drawM(sideX, top, nIn, nOut, (r, c) => c * nIn + r, col, row, "MT");
@@ -948,7 +950,8 @@ function drawMatrix(L) {
     label(ctx, oLabel, 2, belowY - 8);
     drawM(2, belowY, nIn, nOut, (r, c) => c * nIn + r, col, row, "MT");
   }
-  $("caption").textContent = t("matrix_cap", name, nOut, nIn) + (k ? " · " + t("step_of", k, nOut) : "");
+  $("caption").textContent = t("matrix_cap", name, nOut, nIn) + " · " + t("matrix_other", other) +
+    (k ? " · " + t("step_of", k, nOut) : "");
   S.viewData = {part};
 }
 
