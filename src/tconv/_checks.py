@@ -390,13 +390,15 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
 
 def effective_transposed(p: ConvParams, size: Sequence[int]) -> ConvParams:
     """``p`` with the values that cannot change a transposed convolution of an input of
-    ``size`` capped at :data:`MAX_ELEMENTS` + 1: the stride of a one-position input dim and
-    the dilation of a one-tap kernel dim (still above ``output_padding``, which the size
-    limits keep below the cap). The output is the same, and with the size limits no value
-    is then above the cap: no later index arithmetic can overflow."""
-    cap = MAX_ELEMENTS + 1
-    s = tuple(min(st, cap) if i == 1 else st for st, i in zip(p.stride, size))
-    d = tuple(min(di, cap) if k == 1 else di for di, k in zip(p.dilation, p.kernel))
+    ``size`` capped: the stride of a one-position input dim and the dilation of a one-tap
+    kernel dim, at ``max(output, output_padding) + 1`` (so still above ``output_padding``)
+    and never below 64 (so that usual layers keep their values). The output is the same;
+    with the size limits, no value is then larger than the output it plans, and no
+    allocation sized by a stride (``prod(stride)`` phase buffers) outgrows the output."""
+    op = p.output_padding or (0,) * p.ndim
+    cap = tuple(max(o + 1, q + 1, 64) for o, q in zip(p.transposed_size(size), op))
+    s = tuple(min(st, c) if i == 1 else st for st, i, c in zip(p.stride, size, cap))
+    d = tuple(min(di, c) if k == 1 else di for di, k, c in zip(p.dilation, p.kernel, cap))
     return replace(p, stride=s, dilation=d) if (s, d) != (p.stride, p.dilation) else p
 
 
