@@ -401,3 +401,31 @@ def test_conventions_table(row: int) -> None:
         for (c, m, _), R in zip(calls[1:], mats[1:]):
             np.testing.assert_allclose(R, mats[0], rtol=0, atol=2e-6,
                                        err_msg=f"{calls[0][0]} vs {c} {m}, {n} -> {o}")
+
+
+class TestValidPadding:
+    """docs/conventions.md: Keras/JAX "VALID" with a dilated kernel shorter than the
+    stride is tconv's "valid" plus output_padding = stride - k_eff."""
+
+    jax = pytest.importorskip("jax")
+
+    @pytest.mark.parametrize("k,d,s", [(1, 1, 3), (2, 2, 4), (2, 1, 3), (3, 1, 2), (3, 2, 4)])
+    def test_oracle(self, k: int, d: int, s: int) -> None:
+        import jax.numpy as jnp
+
+        import tconv
+
+        rng = np.random.default_rng(17)
+        x = rng.standard_normal((1, 2, 5)).astype(np.float32)
+        w = rng.standard_normal((2, 3, k)).astype(np.float32)
+        # transpose_kernel=True takes the forward conv's OIH kernel: torch's (C_in, C_out, K)
+        want = np.asarray(self.jax.lax.conv_transpose(
+            jnp.asarray(x), jnp.asarray(w), strides=(s,), padding="VALID",
+            rhs_dilation=(d,), dimension_numbers=("NCH", "OIH", "NCH"), transpose_kernel=True))
+        k_eff = d * (k - 1) + 1
+        assert want.shape[-1] == 5 * s + max(k_eff - s, 0)
+        valid = tconv.conv_transpose(x, w, stride=s, dilation=d, padding="valid")
+        assert valid.shape[-1] == 4 * s + k_eff
+        got = tconv.conv_transpose(x, w, stride=s, dilation=d,
+                                   output_padding=max(s - k_eff, 0))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
