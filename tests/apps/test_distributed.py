@@ -87,6 +87,16 @@ def test_exception_batch_not_divisible(photos, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_exception_bad_environment(photos, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "5")
+    assert main(_upscaler(photos, tmp_path / "run")) == 1
+    assert "RANK=5, WORLD_SIZE=2" in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "one")
+    assert main(_upscaler(photos, tmp_path / "run")) == 1
+    assert "RANK='one' must be an integer" in capsys.readouterr().err
+
+
 def test_kill_one_rank_then_resume_on_one(photos, tmp_path):
     """kill -9 of rank 1 mid-run: the checkpoint rank 0 wrote is whole, and resuming it on
     1 process ends where an uninterrupted 1-process run ends (to float rounding)."""

@@ -101,15 +101,24 @@ class Dist:
     def step_sync(self, loss: float, *flags: bool) -> tuple[float, tuple[bool, ...]]:
         """Mean loss over processes and, per flag, whether any process raised it (one
         all-reduce)."""
+        (mean,), raised = self.sync([loss], flags)
+        return mean, raised
+
+    def sync(self, values: list[float] | tuple[float, ...], flags: tuple[bool, ...] = ()
+             ) -> tuple[tuple[float, ...], tuple[bool, ...]]:
+        """Means of ``values`` over processes and, per flag, whether any process raised it,
+        in one all-reduce."""
         if not self.distributed:
-            return loss, tuple(bool(f) for f in flags)
+            return tuple(float(v) for v in values), tuple(bool(f) for f in flags)
         import torch
         import torch.distributed as dist
 
-        t = torch.tensor([loss, *(float(f) for f in flags)], dtype=torch.float64,
+        t = torch.tensor([*values, *(float(f) for f in flags)], dtype=torch.float64,
                          device=self.device if self.device.type == "cuda" else "cpu")
         dist.all_reduce(t)
-        return float(t[0]) / self.world, tuple(bool(v > 0) for v in t[1:].tolist())
+        got = t.tolist()
+        n = len(values)
+        return (tuple(v / self.world for v in got[:n]), tuple(v > 0 for v in got[n:]))
 
     def barrier(self) -> None:
         if self.distributed:

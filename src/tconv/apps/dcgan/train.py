@@ -221,8 +221,8 @@ def _train(model_cfg: DCGANConfig, cfg: TrainConfig, source: ImageSource | None,
             scaler.update()
         done = step + 1
         signum = stop_requested()
-        ld, (interrupted,) = dist.step_sync(loss_d.item(), signum is not None)
-        lg, _ = dist.step_sync(loss_g.item())
+        (ld, lg), (interrupted,) = dist.sync((loss_d.item(), loss_g.item()),
+                                             (signum is not None,))
         check_loss(ld + lg, done, fn, ckpt)
         history.append((done, ld, lg))
         if interrupted:
