@@ -196,10 +196,63 @@ class TestConfigs:
             TrainConfig(**kw)
 
 
-def test_device_resolution():
-    from tconv.apps._devices import resolve_device
+def test_overwrite_starts_afresh(tmp_path):
+    """--overwrite replaces a run: the new checkpoint is the new run's, not a resumed one."""
+    from _train_folders import seg_folders
 
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
-    with pytest.raises(ValueError, match="--device 'tpu' must be one of"):
-        resolve_device("tpu")
+    images, masks = seg_folders(tmp_path / "d", n=5)
+    base = ["segment", "train", "--images", str(images), "--masks", str(masks), "--size", "16",
+            "--width", "4", "--depth", "1", "--batch-size", "2", "--no-progress",
+            "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert main([*base, "--steps", "3"]) == 0
+    assert main([*base, "--steps", "2", "--seed", "1", "--overwrite"]) == 0
+    from tconv.apps._train import load_checkpoint
+
+    st = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert st["step"] == 2 and st["seed"] == 1 and len(st["history"]) == 2
+
+
+class TestDevices:
+    def test_cpu_helpers(self):
+        from tconv.apps._devices import (
+            autocast,
+            check_amp,
+            make_scaler,
+            place,
+            use_channels_last,
+        )
+
+        cpu = torch.device("cpu")
+        check_amp(False, cpu)
+        with pytest.raises(ValueError, match="needs a CUDA device; this run uses cpu"):
+            check_amp(True, cpu, "dcgan train")
+        assert make_scaler(cpu, False) is None and not use_channels_last(cpu, False)
+        with autocast(cpu, False):
+            assert torch.ones(1).dtype == torch.float32
+        m = place(torch.nn.Conv2d(1, 1, 1), cpu)
+        assert next(m.parameters()).device == cpu
+
+    @pytest.mark.parametrize("spec", ["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])
+    def test_spelling_accepted(self, spec):
+        from tconv.cli._train_options import device_spec
+
+        assert device_spec(spec) == spec
+
+    def test_exception(self):
+        from tconv.apps._devices import resolve_device
+
+        with pytest.raises(ValueError, match="--device 'tpu' must be one of"):
+            resolve_device("tpu")
+        if not torch.cuda.is_available():
+            with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+                resolve_device("cuda")
+        if not (torch.backends.mps.is_available()):
+            with pytest.raises(ValueError, match="no MPS device"):
+                resolve_device("mps")
+
+    def test_checkpoint_is_loaded_to_the_cpu(self, tmp_path):
+        """Checkpoints are read with map_location='cpu': a run saved anywhere resumes here."""
+        from tconv.apps._train import load_checkpoint, save_checkpoint
+
+        save_checkpoint(tmp_path / "c.pt", {"w": torch.ones(2)})
+        assert load_checkpoint(tmp_path / "c.pt")["w"].device.type == "cpu"
