@@ -354,6 +354,14 @@ class TestWeightsHostile:
         assert seen and seen[0]["sha256"] == _sha(p)
 
 
-def test_env_untouched():
-    # reading never changes process-global state that a caller owns
-    assert "TCONV_NUM_THREADS" not in os.environ or os.environ["TCONV_NUM_THREADS"]
+def test_disk_full_names_the_path(tmp_path, monkeypatch):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "big.png"
+    with pytest.raises(OSError, match=r"No space left on device while writing .*big\.png"):
+        tio.write_image(target, np.zeros((4, 4), np.uint8))
+    assert list(tmp_path.iterdir()) == []                 # no temp file, no target

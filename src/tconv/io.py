@@ -181,6 +181,8 @@ def read_image(path: str | os.PathLike[str], max_pixels: int | None = None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                # a damaged EXIF block: the pixels are still read (or refused) below
+                warnings.filterwarnings("ignore", "Corrupt EXIF", UserWarning)
                 im = Image.open(path)
         except Image.DecompressionBombError:
             raise ValueError(f"read_image: {str(path)!r} has more than max_pixels={limit:,} "
@@ -346,11 +348,24 @@ def _atomic_save(path: pathlib.Path, encode: Any, overwrite: bool) -> pathlib.Pa
             raise FileExistsError(f"{str(path)!r} exists; pass --overwrite to replace it")
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
+    except FileExistsError:
+        _unlink_quietly(tmp)
+        raise
+    except OSError as exc:                      # disk full, permissions: name the target
+        _unlink_quietly(tmp)
+        raise OSError(exc.errno, f"{exc.strerror or exc} while writing {str(path)!r}") \
+            from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         raise
     return path
+
+
+def _unlink_quietly(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 # 16-bit colour PNG: Pillow reduces these to 8 bit, so a minimal codec (PNG spec, ISO 15948).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 
 __all__ = ["add_parser", "demo"]
 
@@ -97,8 +98,17 @@ def run_upscale(args: argparse.Namespace) -> int:
     opts = UpscaleOptions(scale=args.scale, method=args.method, engine=engine,
                           tile=args.tile or None, weights=args.weights,
                           max_pixels=args.max_pixels, overwrite=args.overwrite)
-    report = upscale_files(args.inputs, args.output, opts, skip_existing=args.skip_existing,
-                           device=device)
+    try:
+        report = upscale_files(args.inputs, args.output, opts,
+                               skip_existing=args.skip_existing, device=device)
+    except KeyboardInterrupt:                  # while planning or loading: nothing written
+        print("tconv upscale: interrupted before any output was written", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if isinstance(exc, (FileExistsError, FileNotFoundError)):
+            raise
+        print(f"tconv upscale: error: {exc}", file=sys.stderr)
+        return 1
     if report.interrupted is not None:
         return report.interrupted
     return 1 if report.failed else 0
