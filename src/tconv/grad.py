@@ -70,8 +70,8 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     slots = list(range(len(parts)))
 
     rest = nout // out[0] if nout else 0                           # positions per row
-    # many positions per image and a small gradient (a4: 1024 positions, 64 x 48 numbers):
-    # one product per image beats copying gy into (Cog, nb*prodOut) first (5.4 -> 4.3 ms)
+    # many positions per image and a small gradient (e.g. 1024 positions, 64 x 48 numbers):
+    # one product per image is cheaper than copying gy into (Cog, nb*prodOut) first
     per_image_products = nout >= 256 and n * cog * cig * ntap <= _im2col.BLOCK_ELEMENTS
 
     def run(block: tuple[int, int, int, int, int]) -> None:

@@ -1,6 +1,6 @@
 """Held-out evaluation of the up-scaler: PSNR / SSIM, checkerboard measures, throughput.
 
-Protocol (``shared/research/sr-quality.md``): held-out photos astronaut, camera, chelsea,
+Protocol: held-out photos astronaut, camera, chelsea,
 coffee, rocket; Y channel (BT.601 studio range); LR = PIL bicubic (antialiased) down-sample
 rounded to 8 bit; every output clipped and rounded to 8 bit; border of ``scale`` pixels
 shaved; PSNR and SSIM from scikit-image (``data_range=255``; SSIM with the Gaussian window,
@@ -9,7 +9,7 @@ The reference "bicubic" is PIL's (a = -0.5, as MATLAB ``imresize``).
 
 Checkerboard measures, per method, mean over the five images:
 
-* ``flat_spread``: the research note's flat-region phase spread -- the mean error
+* ``flat_spread``: the flat-region phase spread -- the mean error
   ``SR - HR`` of each of the ``s*s`` output phases over pixels whose 7x7 HR standard
   deviation is below 1.5 gray levels; max minus min across phases (gray levels).
 * ``flat_spread_pooled``: the same spread with the flat pixels of all five images pooled

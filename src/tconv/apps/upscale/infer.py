@@ -306,8 +306,8 @@ class NumpyUpscaler:
         return out.astype(np.float32, copy=False)
 
     # -- banded engine ---------------------------------------------------------------------
-    #: output pixels per band and matrix product (measured: 8192 -> 16384 -> 32768 pixels
-    #: took 197 -> 179 -> 175 ms for 512x512 x2 on 2 cores)
+    #: output pixels per band and matrix product: large enough to amortise each product's
+    #: fixed cost, small enough for a band's buffers to stay in cache
     BAND_PIXELS = 32768
     #: the zero-bordered layer buffers of the latest input size are kept up to this size
     KEEP_BYTES = 512 << 20

@@ -1,6 +1,6 @@
 """Train the up-scaler on the bundled scikit-image photos (torch extra).
 
-Recipe (measured in ``shared/research/sr-quality.md``): Adam, MSE on luminance in [0, 1],
+Recipe: Adam, MSE on luminance in [0, 1],
 batch 32 of 24x24 LR patches; learning rate 1e-3 for the body and 1e-4 for the head,
 cosine-decayed over ``steps`` to 5 %; head initialised N(0, 1e-3), Kaiming elsewhere.
 
