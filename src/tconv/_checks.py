@@ -94,9 +94,14 @@ def check_elements(fn: str, what: str, shape: Sequence[int], args: dict[str, obj
 
     named = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(
         args.items(), key=lambda item: _magnitude(item[1]), reverse=True))
-    raise ValueError(f"{fn}: {named} give {what} of shape {tuple(int(v) for v in shape)}, "
-                     f"{count} numbers, more than the limit of {MAX_ELEMENTS} "
-                     "(tconv.MAX_ELEMENTS) numbers in one array")
+
+    def short(v: int) -> str:                   # 10**300 as 1e+300, not 301 digits
+        return str(v) if abs(v) < 10**15 else f"{float(v):.3g}"
+
+    shown = "(" + ", ".join(short(int(v)) for v in shape) + ("," if len(shape) == 1 else "")
+    raise ValueError(f"{fn}: {named} give {what} of shape {shown}), {short(count)} numbers, "
+                     f"more than the limit of {MAX_ELEMENTS} (tconv.MAX_ELEMENTS) numbers in "
+                     "one array")
 
 
 def as_int_tuple(fn: str, name: str, value: object, ndim: int, minimum: int | None = None,
