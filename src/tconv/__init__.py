@@ -5,8 +5,6 @@ imports only NumPy and SciPy. ``tconv.nn`` (PyTorch layers), ``tconv.viz`` (figu
 ``tconv.apps`` need extras and are imported explicitly.
 """
 
-from __future__ import annotations
-
 from . import checkerboard, conventions, kernels, resizing, shapes, shuffle
 from ._algorithms._cost import explain_algorithm
 from ._algorithms._parallel import get_num_threads, memory_in_use, release_memory, set_num_threads

@@ -9,10 +9,8 @@ in the NumPy core; these modules configure torch layers from it and run torch's 
 differentiable ops in ``forward``.
 """
 
-from __future__ import annotations
-
 try:
-    import torch  # noqa: F401
+    import torch as _torch  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError('tconv.nn needs PyTorch: pip install "tconv[torch]"') from exc
 
