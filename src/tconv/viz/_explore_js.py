@@ -105,7 +105,15 @@ const TC = (() => {
     if (count <= BigInt(MAX_ELEMENTS)) return;
     const named = args.map((kv, i) => [kv, i]).sort((a, b) => magnitude(b[0][1]) - magnitude(a[0][1]) || a[1] - b[1])
       .map(([[k, v]]) => `${k}=${fmt(v)}`).join(", ");
-    throw VE(`${fn}: ${named} give ${what} of shape ${tup(shape)}, ${count} numbers, more than ` +
+    // short(): 10**300 as 1e+300 (Python's f"{float(v):.3g}" from 10**15 up)
+    const short = v => {
+      if ((typeof v === "bigint" ? (v < 0n ? -v : v) : Math.abs(v)) < 10 ** 15) return String(v);
+      const [m, e] = Number(v).toExponential(2).split("e");
+      const mant = m.replace(/\.?0+$/, ""), ex = parseInt(e, 10);
+      return `${mant}e${ex < 0 ? "-" : "+"}${String(Math.abs(ex)).padStart(2, "0")}`;
+    };
+    const shown = "(" + shape.map(short).join(", ") + (shape.length === 1 ? "," : "") + ")";
+    throw VE(`${fn}: ${named} give ${what} of shape ${shown}, ${short(count)} numbers, more than ` +
              `the limit of ${MAX_ELEMENTS} (tconv.MAX_ELEMENTS) numbers in one array`);
   }
   function dims(fn, inputSize) {                 // shapes._dims
