@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -84,9 +85,7 @@ def corpus(tmp_path_factory):
     good["anim.webp"] = d / "anim.webp"
 
     bad = {}
-    comp = zlib.compressobj(9)
-    bomb = b"".join(comp.compress(b"\0" * (1 << 20)) for _ in range(64)) + comp.flush()
-    (d / "bomb16.png").write_bytes(png_raw(64, 64, 16, 2, bomb))
+    (d / "bomb16.png").write_bytes(png_raw(64, 64, 16, 2, zeros_zlib(256)))
     bad["bomb16.png"] = "inflates past"
     (d / "zero16.png").write_bytes(png_raw(0, 4, 16, 2, zlib.compress(b"")))
     bad["zero16.png"] = "at least one row"
@@ -421,3 +420,46 @@ class TestTiling:
                 differing += int((diff > 0).sum())
                 total += diff.size
         assert differing <= total * 1e-3, (differing, total)
+
+
+def zeros_zlib(n_mib: int) -> bytes:
+    """A zlib stream of ``n_mib`` MiB of zeros, built in milliseconds: one independently
+    compressed MiB (full flush: no reference outside itself) repeated, a final empty block,
+    and the Adler-32 of the whole."""
+    zero = b"\0" * (1 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(zero) + c.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    adler = 1
+    for _ in range(n_mib):
+        adler = zlib.adler32(zero, adler)
+    return b"\x78\xda" + block * n_mib + end + struct.pack(">I", adler)
+
+
+def test_zeros_zlib_is_valid():
+    d = zlib.decompressobj()
+    assert d.decompress(zeros_zlib(3)) == b"\0" * (3 << 20) and d.eof
+
+
+def test_folder_run_under_rlimit(tmp_path):
+    # a 2 GiB bomb next to good files, in a child limited to 1 GiB of address space and 60 s
+    # of CPU: the bomb is refused, the good file done, the run ends with exit 1 and no
+    # traceback (an unbounded inflate died with MemoryError and ended the run)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_bomb.png").write_bytes(png_raw(64, 64, 16, 2, zeros_zlib(2048)))
+    tio.write_image(folder / "b_good.png", np.full((6, 5, 3), 9, np.uint8))
+    code = textwrap.dedent(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+        from tconv.cli import main
+        sys.exit(main(["upscale", {str(folder)!r}, "-o", {str(tmp_path / "out")!r},
+                       "--scale", "2"]))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert "a_bomb.png" in res.stderr and "inflates past" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b_good_x2.png"]
