@@ -130,6 +130,10 @@ def choose_engine(engine: str | None, device: str | None) -> tuple[str, str | No
     """
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"upscale: engine={engine!r} must be one of {ENGINES}")
+    from .._devices import _DEVICE_RE, DEVICE_CHOICES_HELP
+
+    if device is not None and (not isinstance(device, str) or not _DEVICE_RE.match(device)):
+        raise ValueError(f"upscale: --device {device!r} must be one of {DEVICE_CHOICES_HELP}")
     if device is None or device == "cpu":
         return engine or "numpy", device
     if engine == "numpy":
