@@ -19,13 +19,15 @@ TRAIN = {"dcgan": ["dcgan", "train"], "segment": ["segment", "train"],
 #: (command, option, bad value, words of the message); the rule, not the instance
 BAD = [
     *[(cmd, "--steps", v, "integer >= 1") for cmd in TRAIN for v in ("0", "-5", "1.5", "x")],
-    *[(cmd, opt, v, "integer >= 1") for cmd, opt in (("dcgan", "--batch-size"),
-                                                    ("segment", "--batch-size"),
-                                                    ("upscaler", "--batch"))
-      for v in ("0", "-1")],
-    *[(cmd, "--threads", v, "integer >= 1") for cmd in TRAIN for v in ("0", "-1")],
+    *[(cmd, opt, v, "integer in 1..65536") for cmd, opt in (("dcgan", "--batch-size"),
+                                                           ("segment", "--batch-size"),
+                                                           ("upscaler", "--batch"))
+      for v in ("0", "-1", "65537", "1000000000")],
+    *[(cmd, "--threads", v, "integer in 1..1024") for cmd in TRAIN
+      for v in ("0", "-1", "1000000")],
+    *[(cmd, "--seed", str(2**64), "integer in 0..9223372036854775806") for cmd in TRAIN],
     *[(cmd, "--checkpoint-every", "-1", "integer >= 0") for cmd in TRAIN],
-    *[(cmd, "--seed", "-3", "integer >= 0") for cmd in TRAIN],
+    *[(cmd, "--seed", "-3", "integer in 0..") for cmd in TRAIN],
     *[(cmd, "--lr", v, "finite number > 0") for cmd in TRAIN
       for v in ("0", "-1e-3", "nan", "inf")],
     *[(cmd, "--device", v, "auto, cpu, cuda") for cmd in TRAIN for v in ("gpu", "cuda:-1",
@@ -33,12 +35,14 @@ BAD = [
     ("dcgan", "--sample-every", "-1", "integer >= 0"),
     ("dcgan", "--beta1", "1", "finite number >= 0, < 1"),
     ("dcgan", "--beta1", "nan", "finite number"),
-    ("dcgan", "--image-size", "4", "integer >= 8"),
-    ("dcgan", "--latent-dim", "0", "integer >= 1"),
-    ("segment", "--size", "0", "integer >= 1"),
-    ("segment", "--n-train", "0", "integer >= 1"),
-    ("segment", "--num-classes", "1", "integer >= 2"),
-    ("segment", "--width", "0", "integer >= 1"),
+    ("dcgan", "--image-size", "4", "integer in 8..1024"),
+    ("dcgan", "--image-size", "4096", "integer in 8..1024"),
+    ("dcgan", "--latent-dim", "0", "integer in 1..8192"),
+    ("segment", "--size", "0", "integer in 1..8192"),
+    ("segment", "--size", "100000", "integer in 1..8192"),
+    ("segment", "--n-train", "0", "integer in 1..10000000"),
+    ("segment", "--num-classes", "1", "integer in 2..255"),
+    ("segment", "--width", "0", "integer in 1..8192"),
     ("upscaler", "--eval-every", "-1", "integer >= 0"),
     ("upscaler", "--minutes", "-1", "finite number >= 0"),
     ("upscaler", "--minutes", "nan", "finite number >= 0"),
@@ -47,8 +51,8 @@ BAD = [
     ("upscaler", "--flat-weight", "-1", "finite number >= 0"),
     ("upscaler", "--smooth-frac", "1", "finite number >= 0, < 1"),
     ("upscaler", "--skip-a", "inf", "finite number >= -1, <= 0"),
-    ("upscaler", "--patch", "3", "integer >= 4"),
-    ("upscaler", "--head-size", "-1", "integer >= 0"),
+    ("upscaler", "--patch", "3", "integer in 4..1024"),
+    ("upscaler", "--head-size", "-1", "integer in 0..64"),
 ]
 
 
@@ -165,11 +169,11 @@ class TestConfigs:
     """The library's configs refuse what the CLI refuses (for API users)."""
 
     @pytest.mark.parametrize("kw,match", [
-        ({"steps": 0}, "steps=0 must be >= 1"), ({"batch": -1}, "batch=-1 must be >= 1"),
+        ({"steps": 0}, "steps=0 must be >= 1"), ({"batch": -1}, "batch=-1 must be in 1..65536"),
         ({"minutes": -1.0}, "minutes=-1.0 must be a finite number >= 0"),
         ({"flat_weight": float("nan")}, "flat_weight=nan must be a finite number >= 0"),
         ({"eval_every": -1}, "eval_every=-1 must be >= 0"),
-        ({"threads": 0}, "threads=0 must be >= 1"), ({"lr_body": 0.0}, "lr_body=0.0"),
+        ({"threads": 0}, "threads=0 must be in 1..1024"), ({"lr_body": 0.0}, "lr_body=0.0"),
         ({"steps": 2.0}, "steps=2.0 must be an integer")])
     def test_upscaler(self, kw, match):
         from tconv.apps.upscale.train import TrainConfig

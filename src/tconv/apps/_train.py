@@ -225,12 +225,15 @@ def progress(iterable: Iterable[Any] | int | None = None, desc: str = "",
 # checks shared by the training commands
 
 
-def check_int(fn: str, name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``; ``ValueError``/``TypeError`` naming ``name``."""
+def check_int(fn: str, name: str, value: Any, minimum: int,
+              maximum: int | None = None) -> int:
+    """``value`` as an int in ``minimum..maximum``; ``ValueError``/``TypeError`` naming
+    ``name``."""
+    rule = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{fn}: {name}={value!r} must be an integer >= {minimum}")
-    if value < minimum:
-        raise ValueError(f"{fn}: {name}={value} must be >= {minimum}")
+        raise TypeError(f"{fn}: {name}={value!r} must be an integer {rule}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{fn}: {name}={value} must be {rule}")
     return int(value)
 
 

@@ -17,23 +17,35 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["int_at_least", "float_in", "device_spec", "add_device_args", "add_run_args",
-           "run_training", "every_help"]
+           "run_training", "every_help", "MAX_BATCH", "MAX_THREADS", "MAX_SEED", "MAX_SIDE",
+           "MAX_COUNT"]
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """argparse type: an integer ``>= minimum``."""
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer ``>= minimum`` (and ``<= maximum``: a bound on what one
+    option may make the run allocate or start)."""
+    rule = (f"an integer >= {minimum}" if maximum is None
+            else f"an integer in {minimum}..{maximum}")
+
     def parse(text: str) -> int:
         try:
             value = int(text, 10)
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}"
-                                             ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
         return value
 
-    parse.__name__ = f"integer >= {minimum}"
+    parse.__name__ = rule
     return parse
+
+
+#: upper bounds of the size options (far above any sensible run, far below an accident)
+MAX_BATCH = 65536
+MAX_THREADS = 1024
+MAX_SEED = 2**63 - 2
+MAX_SIDE = 8192
+MAX_COUNT = 10_000_000
 
 
 def float_in(minimum: float | None = None, strict: bool = False,

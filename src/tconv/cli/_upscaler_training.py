@@ -12,6 +12,10 @@ import pathlib
 import sys
 
 from ._train_options import (
+    MAX_BATCH,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_THREADS,
     add_device_args,
     add_run_args,
     every_help,
@@ -66,7 +70,7 @@ def add_eval_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
     e.add_argument("--engine", choices=("numpy", "torch"), default="numpy")
     e.add_argument("--out", type=pathlib.Path, default=pathlib.Path("upscaler-eval"))
     e.add_argument("--no-bench", action="store_true", help="skip the throughput benchmark")
-    e.add_argument("--bench-size", type=int_at_least(16), default=512,
+    e.add_argument("--bench-size", type=int_at_least(16, MAX_SIDE), default=512,
                    help="side of the benchmark image, >= 16 (default 512)")
     e.set_defaults(func=run_eval)
 
@@ -95,7 +99,7 @@ def add_train_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
                    help="with --balance-phases: equalise the phases' tap sums (0), also first "
                         "moments (1, default: ramps) or also second moments (2: curvature; "
                         "needs a kernel >= 3*scale)")
-    p.add_argument("--head-size", type=int_at_least(0), default=0,
+    p.add_argument("--head-size", type=int_at_least(0, 64), default=0,
                    help="kernel of the transposed head (default 0: FSRCNN's 9, padding 4); "
                         "another K is centred, and a multiple of the scale overlaps evenly")
     p.add_argument("--gate", type=float_in(0.0), nargs=2, default=(0.0, 0.0),
@@ -117,10 +121,10 @@ def add_train_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
     t.add_argument("--out", type=pathlib.Path, default=pathlib.Path("upscaler-run"),
                    help="folder for checkpoint.pt, weights.npz and manifest.json")
     add_run_args(t)
-    t.add_argument("--seed", type=int_at_least(0), default=0)
-    t.add_argument("--batch", type=int_at_least(1), default=32,
+    t.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
+    t.add_argument("--batch", type=int_at_least(1, MAX_BATCH), default=32,
                    help="global batch, >= 1 (divisible by the number of processes)")
-    t.add_argument("--patch", type=int_at_least(4), default=24,
+    t.add_argument("--patch", type=int_at_least(4, 1024), default=24,
                    help="LR patch side, >= 4 (default 24)")
     t.add_argument("--lr", type=float_in(0.0, strict=True), default=1e-3,
                    help="learning rate of the body, > 0 (the head gets a tenth; default 1e-3)")
@@ -128,7 +132,7 @@ def add_train_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
                    help="held-out PSNR every N steps (0: never; default 2000)")
     t.add_argument("--checkpoint-every", type=int_at_least(0), default=500,
                    help=every_help("checkpoint", 500))
-    t.add_argument("--threads", type=int_at_least(1), default=1,
+    t.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
                    help="torch threads on the CPU, >= 1 (default 1)")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_device_args(t)

@@ -12,6 +12,10 @@ import argparse
 import pathlib
 
 from ._train_options import (
+    MAX_BATCH,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_THREADS,
     add_device_args,
     add_run_args,
     every_help,
@@ -54,12 +58,12 @@ def _model_args(p: argparse.ArgumentParser, *, method: bool = True, init: bool =
         g.add_argument("--init", choices=("default", "icnr"), default="default",
                        help="'icnr': N(0, 0.02) base kernel copied to every phase "
                             "(pixel_shuffle, transposed); default: the paper's N(0, 0.02)")
-    g.add_argument("--image-size", type=int_at_least(8), default=32,
+    g.add_argument("--image-size", type=int_at_least(8, 1024), default=32,
                    help="power of two >= 8 (default 32)")
     g.add_argument("--channels", type=int, choices=(1, 3), default=1)
-    g.add_argument("--latent-dim", type=int_at_least(1), default=64)
-    g.add_argument("--g-features", type=int_at_least(1), default=32)
-    g.add_argument("--d-features", type=int_at_least(1), default=32)
+    g.add_argument("--latent-dim", type=int_at_least(1, MAX_SIDE), default=64)
+    g.add_argument("--g-features", type=int_at_least(1, MAX_SIDE), default=32)
+    g.add_argument("--d-features", type=int_at_least(1, MAX_SIDE), default=32)
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -68,17 +72,17 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="'skimage', a folder of images, or an IDX file (default: skimage)")
     g.add_argument("--steps", type=int_at_least(1), default=2000,
                    help="D+G update pairs, >= 1 (default 2000)")
-    g.add_argument("--batch-size", type=int_at_least(1), default=64,
+    g.add_argument("--batch-size", type=int_at_least(1, MAX_BATCH), default=64,
                    help="global batch, >= 1 (divisible by the number of processes)")
     g.add_argument("--lr", type=float_in(0.0, strict=True), default=2e-4, help="> 0")
     g.add_argument("--beta1", type=float_in(0.0, maximum=1.0, max_strict=True), default=0.5,
                    help="Adam's beta1, in [0, 1) (default 0.5)")
-    g.add_argument("--seed", type=int_at_least(0), default=0)
+    g.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
     g.add_argument("--sample-every", type=int_at_least(0), default=500,
                    help=every_help("PNG grid", 500))
     g.add_argument("--checkpoint-every", type=int_at_least(0), default=500,
                    help=every_help("checkpoint", 500))
-    g.add_argument("--threads", type=int_at_least(1), default=1,
+    g.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
                    help="torch threads on the CPU, >= 1 (default 1)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_device_args(g)
@@ -103,9 +107,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = acts.add_parser("sample", help="write a grid of samples from a checkpoint",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     s.add_argument("--checkpoint", type=pathlib.Path, required=True)
-    s.add_argument("--n", type=int_at_least(1), default=64,
+    s.add_argument("--n", type=int_at_least(1, MAX_BATCH), default=64,
                    help="number of samples, >= 1 (default 64)")
-    s.add_argument("--seed", type=int_at_least(0), default=0, help="seed of z")
+    s.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0, help="seed of z")
     s.add_argument("--out", type=pathlib.Path, default=pathlib.Path("samples.png"))
     s.set_defaults(func=run_sample)
 
@@ -117,7 +121,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "N(0, 0.02) base); default: the three methods")
     _model_args(c, method=False, init=False)
     _train_args(c)
-    c.add_argument("--n-eval", type=int_at_least(1), default=256,
+    c.add_argument("--n-eval", type=int_at_least(1, MAX_BATCH), default=256,
                    help="samples scored per method")
     c.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/dcgan-compare"))
     add_run_args(c)

@@ -13,6 +13,11 @@ import json
 import pathlib
 
 from ._train_options import (
+    MAX_BATCH,
+    MAX_COUNT,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_THREADS,
     add_device_args,
     add_run_args,
     every_help,
@@ -49,10 +54,10 @@ examples:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--width", type=int_at_least(1), default=16,
+    g.add_argument("--width", type=int_at_least(1, MAX_SIDE), default=16,
                    help="channels at full resolution")
-    g.add_argument("--depth", type=int_at_least(1), default=3, help="x2 down-sampling stages")
-    g.add_argument("--num-classes", type=int_at_least(2), default=None,
+    g.add_argument("--depth", type=int_at_least(1, 12), default=3, help="x2 down-sampling stages")
+    g.add_argument("--num-classes", type=int_at_least(2, 255), default=None,
                    help="output classes, >= 2 (default: from the data; shapes: 4)")
 
 
@@ -63,19 +68,19 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="folder of images (with --masks; replaces --data)")
     g.add_argument("--masks", type=pathlib.Path, default=None, metavar="DIR",
                    help="folder of masks named like the images (255 = ignore)")
-    g.add_argument("--size", type=int_at_least(1), default=64,
+    g.add_argument("--size", type=int_at_least(1, MAX_SIDE), default=64,
                    help="image rows = columns (default 64)")
-    g.add_argument("--n-train", type=int_at_least(1), default=1000,
+    g.add_argument("--n-train", type=int_at_least(1, MAX_COUNT), default=1000,
                    help="generated training images")
-    g.add_argument("--data-seed", type=int_at_least(0), default=0)
+    g.add_argument("--data-seed", type=int_at_least(0, MAX_SEED), default=0)
     g.add_argument("--steps", type=int_at_least(1), default=600, help=">= 1 (default 600)")
-    g.add_argument("--batch-size", type=int_at_least(1), default=16,
+    g.add_argument("--batch-size", type=int_at_least(1, MAX_BATCH), default=16,
                    help="global batch, >= 1 (divisible by the number of processes)")
     g.add_argument("--lr", type=float_in(0.0, strict=True), default=2e-3, help="> 0")
-    g.add_argument("--seed", type=int_at_least(0), default=0)
+    g.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
     g.add_argument("--checkpoint-every", type=int_at_least(0), default=200,
                    help=every_help("checkpoint", 200))
-    g.add_argument("--threads", type=int_at_least(1), default=1,
+    g.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
                    help="torch threads on the CPU, >= 1 (default 1)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_device_args(g)
@@ -101,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e = acts.add_parser("eval", help="mean IoU on the held-out split and a prediction picture",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     e.add_argument("--checkpoint", type=pathlib.Path, required=True)
-    e.add_argument("--n-test", type=int_at_least(1), default=200,
+    e.add_argument("--n-test", type=int_at_least(1, MAX_COUNT), default=200,
                    help="generated held-out images")
     e.add_argument("--out", type=pathlib.Path, default=None, help="prediction picture (PNG)")
     e.set_defaults(func=run_eval)
@@ -114,7 +119,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "pixel_shuffle"])
     _model_args(c)
     _train_args(c)
-    c.add_argument("--n-test", type=int_at_least(1), default=200,
+    c.add_argument("--n-test", type=int_at_least(1, MAX_COUNT), default=200,
                    help="generated held-out images")
     c.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/segment-compare"))
     add_run_args(c)

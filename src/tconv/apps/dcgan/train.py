@@ -80,10 +80,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         fn = "dcgan train"
-        for name, low in (("steps", 1), ("batch_size", 1), ("n_samples", 1),
-                          ("sample_every", 0), ("checkpoint_every", 0), ("seed", 0),
-                          ("shrink_to", 1)):
-            check_int(fn, name, getattr(self, name), low)
+        for name, low, high in (("steps", 1, None), ("batch_size", 1, 65536),
+                                ("n_samples", 1, 65536), ("sample_every", 0, None),
+                                ("checkpoint_every", 0, None), ("seed", 0, 2**63 - 2),
+                                ("shrink_to", 1, 8192)):
+            check_int(fn, name, getattr(self, name), low, high)
         check_float(fn, "lr", self.lr, 0.0, strict=True)
         check_float(fn, "beta1", self.beta1, 0.0, maximum=1.0, max_strict=True)
 

@@ -79,9 +79,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         fn = "segment train"
-        for name, low in (("steps", 1), ("batch_size", 1), ("n_train", 1), ("size", 1),
-                          ("checkpoint_every", 0), ("seed", 0), ("data_seed", 0)):
-            check_int(fn, name, getattr(self, name), low)
+        for name, low, high in (("steps", 1, None), ("batch_size", 1, 65536),
+                                ("n_train", 1, 10_000_000), ("size", 1, 8192),
+                                ("checkpoint_every", 0, None), ("seed", 0, 2**63 - 2),
+                                ("data_seed", 0, 2**63 - 2)):
+            check_int(fn, name, getattr(self, name), low, high)
         check_float(fn, "lr", self.lr, 0.0, strict=True)
         if (self.images is None) != (self.masks is None):
             raise ValueError(f"{fn}: images={self.images!r} and masks={self.masks!r} must be "

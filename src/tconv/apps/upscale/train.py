@@ -87,13 +87,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         fn = "train-upscaler"
-        for name, low in (("steps", 1), ("batch", 1), ("patch", 4), ("eval_every", 0),
-                          ("checkpoint_every", 0), ("seed", 0)):
-            check_int(fn, name, getattr(self, name), low)
+        for name, low, high in (("steps", 1, None), ("batch", 1, 65536), ("patch", 4, 1024),
+                                ("eval_every", 0, None), ("checkpoint_every", 0, None),
+                                ("seed", 0, 2**63 - 2)):
+            check_int(fn, name, getattr(self, name), low, high)
         if self.stop_at is not None:
             check_int(fn, "stop_at", self.stop_at, 1)
         if self.threads is not None:
-            check_int(fn, "threads", self.threads, 1)
+            check_int(fn, "threads", self.threads, 1, 1024)
         if self.minutes is not None:
             check_float(fn, "minutes", self.minutes, 0.0)
         check_float(fn, "lr_body", self.lr_body, 0.0, strict=True)
