@@ -469,6 +469,11 @@ def test_hover_links_every_view(open_page):
     assert L["col"] == 4 and L["out"] == np.flatnonzero(M[:, 4]).tolist()
     pg.mouse.move(0, 0)
     assert _linked(pg)["row"] == -1
+    pg.mouse.click(*_center(pg, "cv-out", 3))    # a click pins the cell ...
+    pg.mouse.move(0, 0)
+    assert _linked(pg)["row"] == 3
+    pg.keyboard.press("Escape")                  # ... until Escape
+    assert _linked(pg)["row"] == -1
 
 
 def test_url_round_trip(open_page):

@@ -413,7 +413,7 @@ const I18N = {
     title: "tconv explorer", offline: "works offline", operation: "operation",
     input_size: "input size", kernel_size: "kernel size", stride: "stride", padding: "padding",
     dilation: "dilation", output_padding: "output padding",
-    hint: "Fields take Python values: 3, 2, 1 (a tuple), (1, 2), (0, 1) (low, high pairs), same. Click a cell to type a value; arrows move, Enter edits. Space: play / pause, . and , step, 1-5 switch views.",
+    hint: "Fields take Python values: 3, 2, 1 (a tuple), (1, 2), (0, 1) (low, high pairs), same. Click a cell to type a value; arrows move, Enter edits. Space: play / pause, . and , step, 1-5 switch views, Esc unpins a clicked cell.",
     preset_in: "input values", preset_k: "kernel values", article: "the article's numbers",
     ones: "ones", random: "random integers 1-4", impulse: "impulse", custom: "edited",
     input: "input", kernel: "kernel", output: "output", out_size: "output size",
@@ -455,7 +455,7 @@ const I18N = {
     title: "tconv 转置卷积演示", offline: "可离线使用", operation: "运算",
     input_size: "输入尺寸", kernel_size: "卷积核尺寸", stride: "步长 (stride)", padding: "填充 (padding)",
     dilation: "膨胀 (dilation)", output_padding: "输出填充 (output_padding)",
-    hint: "参数框填 Python 值：3、2, 1（元组）、(1, 2), (0, 1)（前后填充对）、same。点击格子输入数值；方向键移动，回车编辑。空格：播放/暂停，. 和 , 单步，1-5 切换视图。",
+    hint: "参数框填 Python 值：3、2, 1（元组）、(1, 2), (0, 1)（前后填充对）、same。点击格子输入数值；方向键移动，回车编辑。空格：播放/暂停，. 和 , 单步，1-5 切换视图，Esc 取消固定的格子。",
     preset_in: "输入数值", preset_k: "卷积核数值", article: "原文的数字", ones: "全 1",
     random: "随机整数 1-4", impulse: "冲激", custom: "已编辑",
     input: "输入", kernel: "卷积核", output: "输出", out_size: "输出尺寸",
@@ -608,6 +608,7 @@ function compute() {
     S.g = null; $("error").textContent = `${e.pytype}: ${e.message}`; $("error").classList.remove("hidden");
     $("error-note").textContent = t("error_note");
     $("out-size").textContent = "error"; $("arith").textContent = ""; $("main").classList.add("hidden");
+    $("too-big").classList.add("hidden");
     return;
   }
   $("error").classList.add("hidden"); $("error").textContent = ""; $("error-note").textContent = "";
@@ -1168,6 +1169,7 @@ function globalKey(ev) {
   else if (ev.key === "Home") { stop(); S.steps[S.view] = 0; draw(); }
   else if (ev.key === "End") { stop(); S.steps[S.view] = nSteps(S.view); draw(); }
   else if (/^[1-5]$/.test(ev.key)) setView(VIEWS[+ev.key - 1]);
+  else if (ev.key === "Escape") { S.pinned = null; S.hover = null; draw(); }   // unpin a clicked cell
 }
 function setLang(l) {
   LANG = l === "zh" ? "zh" : "en";
