@@ -463,3 +463,12 @@ def test_folder_run_under_rlimit(tmp_path):
     assert "a_bomb.png" in res.stderr and "inflates past" in res.stderr
     assert "Traceback" not in res.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b_good_x2.png"]
+
+
+def test_in_place_rerun_does_not_upscale_outputs(tmp_path, capsys):
+    # `tconv upscale DIR` writes DIR/NAME_x2.png; a rerun must not take those as inputs
+    tio.write_image(tmp_path / "a.png", np.full((4, 4), 50, np.uint8))
+    assert main("upscale", tmp_path, "--scale", "2", "--method", "nearest") == 0
+    assert main("upscale", tmp_path, "--scale", "2", "--method", "nearest",
+                "--skip-existing") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_x2.png"]

@@ -112,6 +112,9 @@ def plan(inputs: Sequence[pathlib.Path], output: pathlib.Path | None, scale: int
             folder = output
     jobs = [Job(f, (folder if folder is not None else f.parent) / _out_name(f, scale))
             for f in files]
+    # a folder up-scaled in place holds the outputs of an earlier run: never inputs again
+    outputs = {j.dst.absolute() for j in jobs}
+    jobs = [j for j in jobs if j.src.absolute() not in outputs]
     seen: dict[pathlib.Path, pathlib.Path] = {}
     for job in jobs:
         key = job.dst.resolve() if job.dst.parent.exists() else job.dst.absolute()
