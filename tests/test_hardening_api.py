@@ -591,6 +591,21 @@ class TestSizeLimits:
         _fast_refusal(lambda: tconv.resample_matrix(2**20, 2**20), ValueError, "n_in=",
                       "tconv.MAX_ELEMENTS")
 
+    @pytest.mark.parametrize("call, needle", [
+        (lambda: tconv.kernels.interpolation_kernel("bilinear", 10**9), "scale="),
+        (lambda: tconv.kernels.interpolation_phases("bicubic", 10**9), "scale="),
+        (lambda: tconv.kernels.bilinear_kernel(10**9), "kernel_size="),
+        (lambda: tconv.kernels.init_weight((10**6, 10**6, 3, 3)), "shape="),
+        (lambda: tconv.checkerboard.overlap_map(3, 10**9), "stride="),
+        (lambda: tconv.checkerboard.overlap_ratio(3, 10**9), "stride="),
+        (lambda: tconv.checkerboard.phase_sums(np.ones((1, 1, 3, 3)), 10**9), "stride="),
+        (lambda: tconv.checkerboard.upsampler_responses(np.ones((4, 4)), stride=10**9),
+         "stride="),
+        (lambda: tconv.kernels.subpixel_form(np.ones((1, 1, 3, 3)), stride=10**9), "stride=")])
+    def test_kernels_and_checkerboard(self, call, needle):
+        """The kernel and checkerboard helpers: a MemoryError or an endless loop before."""
+        _fast_refusal(call, ValueError, needle, "tconv.MAX_ELEMENTS")
+
     def test_output_size_within_limit_still_computes(self):
         # a one-position input dim: the stride changes nothing (torch 2.13 overflows it to
         # "stride should be greater than zero"), the output is that of stride 1

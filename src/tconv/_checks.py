@@ -99,7 +99,8 @@ def check_elements(fn: str, what: str, shape: Sequence[int], args: dict[str, obj
         return str(v) if abs(v) < 10**15 else f"{float(v):.3g}"
 
     shown = "(" + ", ".join(short(int(v)) for v in shape) + ("," if len(shape) == 1 else "")
-    raise ValueError(f"{fn}: {named} give {what} of shape {shown}), {short(count)} numbers, "
+    verb = "gives" if len(args) == 1 else "give"
+    raise ValueError(f"{fn}: {named} {verb} {what} of shape {shown}), {short(count)} numbers, "
                      f"more than the limit of {MAX_ELEMENTS} (tconv.MAX_ELEMENTS) numbers in "
                      "one array")
 

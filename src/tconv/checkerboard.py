@@ -63,6 +63,9 @@ def _geometry(fn: str, kernel_size: IntOrTuple, stride: IntOrTuple, dilation: In
     k = _checks.as_int_tuple(fn, "kernel_size", kernel_size, nd, minimum=1)
     s = _checks.as_int_tuple(fn, "stride", stride, nd, minimum=1)
     d = _checks.as_int_tuple(fn, "dilation", dilation, nd, minimum=1)
+    # the (stride, kernel) phase tables and the overlap map of one period
+    _checks.check_elements(fn, "a phase table", (*s, max(k)),
+                           {"stride": stride, "kernel_size": kernel_size})
     return k, s, d
 
 
@@ -209,6 +212,7 @@ def phase_sums(weight: ArrayLike, stride: IntOrTuple, dilation: IntOrTuple = 1,
     nd = len(kernel)
     s = _checks.as_int_tuple(fn, "stride", stride, nd, minimum=1)
     d = _checks.as_int_tuple(fn, "dilation", dilation, nd, minimum=1)
+    _checks.check_elements(fn, "phase sums", (g * c_out_g, *s), {"stride": stride})
     # (C_in, C_out/g, *K) -> (g, C_in/g, C_out/g, *K) -> sum inputs of a group -> (C_out, *K)
     summed = w.reshape(g, c_in // g, c_out_g, *kernel).sum(axis=1).reshape(g * c_out_g, *kernel)
     for axis, (kk, ss, dd) in enumerate(zip(kernel, s, d), start=1):
@@ -431,6 +435,10 @@ def upsampler_responses(image: ArrayLike, stride: int = 2, kernel_size: int = 3,
         raise ValueError(f"{fn}: image of shape {tuple(x.shape)} must be 2-D (H, W)")
     s = _checks.as_int_tuple(fn, "stride", stride, 1, minimum=1)[0]
     k = _checks.as_int_tuple(fn, "kernel_size", kernel_size, 1, minimum=1)[0]
+    _checks.check_elements(fn, "an up-sampled image", (x.shape[0] * s + k, x.shape[1] * s + k),
+                           {"stride": stride, "kernel_size": kernel_size})
+    _checks.check_elements(fn, "a weight", (s * s, k, k),
+                           {"stride": stride, "kernel_size": kernel_size})
     rng = np.random.default_rng(seed)
     scale = 1.0 / k
     w_t = rng.standard_normal((1, 1, k, k)) * scale

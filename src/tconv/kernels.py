@@ -212,6 +212,9 @@ def interpolation_kernel(mode: str, scale: IntOrTuple, ndim: int = 2) -> Interpo
         if not 1 <= ndim <= 3:
             raise ValueError(f"{fn}: scale={_checks.fmt(scale)} must have 1, 2 or 3 entries")
     s = _checks.as_int_tuple(fn, "scale", scale, ndim, minimum=1)
+    # a cubic kernel has 4*scale taps a dim, the phase tables scale**ndim rows
+    _checks.check_elements(fn, "a kernel", tuple(4 * v for v in s), {"scale": scale})
+    _checks.check_elements(fn, "phase tables", (*s, 5), {"scale": scale})
     taps: list[np.ndarray] = []
     pads: list[int] = []
     for si in s:
@@ -314,6 +317,7 @@ def bilinear_kernel(kernel_size: IntOrTuple, ndim: int = 2) -> Array:
     if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
         raise ValueError(f"{fn}: ndim={ndim!r} must be 1, 2 or 3")
     ks = _checks.as_int_tuple(fn, "kernel_size", kernel_size, ndim, minimum=1)
+    _checks.check_elements(fn, "a kernel", ks, {"kernel_size": kernel_size})
     out = np.ones(())
     for k in ks:
         factor = (k + 1) // 2
@@ -362,6 +366,7 @@ def init_weight(shape: tuple[int, ...], init: Init = "default",
     """
     fn = "init_weight"
     shape = tuple(int(v) for v in shape)
+    _checks.check_elements(fn, "a weight", shape, {"shape": shape})
     if len(shape) < 2 or any(v < 1 for v in shape):
         raise ValueError(f"{fn}: shape={shape} must have at least 2 positive dims")
     gen = np.random.default_rng(rng)
