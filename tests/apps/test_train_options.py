@@ -56,11 +56,19 @@ BAD = [
 ]
 
 
+@pytest.fixture(scope="module")
+def parser():
+    from tconv.cli import build_parser
+
+    return build_parser()
+
+
 class TestOptions:
     @pytest.mark.parametrize("cmd,option,value,rule", BAD)
-    def test_exception(self, cmd, option, value, rule, tmp_path, capsys):
-        with pytest.raises(SystemExit) as exc:
-            main([*TRAIN[cmd], f"{option}={value}", "--out", str(tmp_path / "run")])
+    def test_exception(self, cmd, option, value, rule, parser, tmp_path, capsys):
+        with pytest.raises(SystemExit) as exc:    # main() parses with this very parser
+            parser.parse_args([*TRAIN[cmd], f"{option}={value}", "--out",
+                               str(tmp_path / "run")])
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert f"argument {option}: must be" in err and rule in err and repr(value) in err
