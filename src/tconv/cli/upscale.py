@@ -31,7 +31,13 @@ UPSCALE_EPILOG = """\
 The learned model runs on luminance (Y of BT.601 YCbCr); Cb, Cr and alpha are up-sampled
 bicubic. 8/16-bit PNG, JPEG and TIFF; gray, RGB, RGBA. Outputs keep the input's format and
 bit depth, are written via a temporary file + rename and never replace an existing file
-unless --overwrite. Images over --max-pixels (default 100 megapixels) are refused.
+unless --overwrite. Images over --max-pixels (default 100 megapixels) are refused. EXIF
+orientation is applied; multi-frame files give their first frame (with a warning).
+Everything is checked before any work (-o suffix, writable folders, existing outputs,
+weights); a bad file is reported and skipped, and the run exits 1 at the end. SIGTERM or
+Ctrl-C leaves only complete outputs: rerun with --skip-existing to finish. Under torchrun
+(RANK/WORLD_SIZE set) file i of the list goes to rank i % WORLD_SIZE, e.g.
+torchrun --nproc_per_node=4 -m tconv upscale photos/ -o photos-x2/ --scale 2
 
 examples:
   tconv upscale photo.png --scale 2                    # writes photo_x2.png
