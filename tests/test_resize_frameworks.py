@@ -254,6 +254,11 @@ class TestResize:
             resize(x, scale=0.1, method="linear", convention="jax")
         with pytest.raises(ValueError, match="axes=.*distinct axes"):
             resize(x, 2, method="linear", convention="jax", axes=(0, 0))
+        with pytest.raises(ValueError, match=r"resize: size=\(100000, 100000\) gives an "
+                                             "output of shape"):
+            resize(x, (100000, 100000), method="bilinear", convention="pil")
+        with pytest.raises(ValueError, match="more than the limit"):
+            resize(x, scale=1e5, method="nearest", convention="opencv")
         with pytest.raises(ValueError, match="cubic 2"):
             resize(np.zeros((1, 1, 4)), 2, method="cubic", convention="torch")
 

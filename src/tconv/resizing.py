@@ -461,6 +461,12 @@ def resize(x: ArrayLike, size: int | tuple[int, ...] | None = None,
     if integer and not (arr.dtype == _np.uint8 and convention in ("pil", "opencv")):
         raise TypeError(f"{fn}: x of dtype {arr.dtype} is not supported by convention="
                         f"{convention!r}: pass floating point (uint8 images: 'pil', 'opencv')")
+    out_shape = list(arr.shape)
+    for k, a in enumerate(ax):                      # the largest size any rule can give
+        out_shape[a] = sizes[k] if sizes is not None else int(
+            _math.ceil(arr.shape[a] * (scales or ())[k]))
+    _checks.check_elements(fn, "an output", out_shape,
+                           {"size": size} if size is not None else {"scale": scale})
     plan = _plan(fn, arr.shape, ax, sizes, scales, method, convention, opt)
     fill = float(opt.get("extrapolation_value", 0.0))
     if convention == "pil" and integer:
