@@ -128,3 +128,21 @@ def test_bad_rank_environment(job, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     rc = main(["upscale", str(src), "-o", str(tmp_path / "o"), "--scale", "2"])
     assert rc == 1 and "RANK=3" in capsys.readouterr().err
+
+
+def test_initialised_process_group_takes_precedence(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    dist = torch.distributed
+    if not dist.is_available():
+        pytest.skip("torch built without torch.distributed")
+    from tconv.apps.upscale.batch import _rank_world
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert _rank_world() == (1, 2)                       # torchrun's environment
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rdzv'}", rank=0,
+                            world_size=1)
+    try:
+        assert _rank_world() == (0, 1)                   # the group, when there is one
+    finally:
+        dist.destroy_process_group()
