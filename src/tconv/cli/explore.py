@@ -103,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
     page = _page(args)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page, encoding="utf-8")
-        print(f"wrote {out} ({len(page) // 1024} KiB, works offline): "
+        data = page.encode("utf-8")
+        out.write_bytes(data)
+        print(f"wrote {out} ({len(data) / 1024:.1f} KiB, works offline): "
               f"open file://{out.resolve()}")
     if args.serve:
         try:
