@@ -120,15 +120,19 @@ class Upsample(nn.Module):
         resize_mode: ``"nearest"`` or ``"bilinear"`` (linear in 1-D, trilinear in 3-D), the
             resize of ``"resize_conv"``.
         rng: NumPy generator or seed for ``init="icnr"``; ``None`` seeds from torch's RNG.
-        device, dtype: factory arguments of the convs, as ``torch.nn`` layers. Give
-            ``dtype=torch.float64`` here rather than calling ``.double()`` afterwards when
-            the initial weights must be exact in float64 (``init="bilinear"`` at scale 3
-            has taps 1/3, 2/3).
-        size, scale_factor, mode, align_corners, recompute_scale_factor:
-            ``torch.nn.Upsample``'s keywords. Given any of them (and no channels), the
+        device: factory argument of the convs, as ``torch.nn`` layers.
+        dtype: factory argument of the convs. Give ``dtype=torch.float64`` here rather
+            than calling ``.double()`` afterwards when the initial weights must be exact in
+            float64 (``init="bilinear"`` at scale 3 has taps 1/3, 2/3).
+        size: ``torch.nn.Upsample``'s keyword. Given any of ``size``, ``scale_factor``,
+            ``mode``, ``align_corners``, ``recompute_scale_factor`` (and no channels), the
             module *is* ``torch.nn.Upsample`` with those arguments -- a fixed resize with
             its output size rules -- so ``from tconv.nn import Upsample`` can replace
             ``from torch.nn import Upsample`` in code that calls it with keywords.
+        scale_factor: ``torch.nn.Upsample``'s keyword (see ``size``).
+        mode: ``torch.nn.Upsample``'s keyword (see ``size``); default ``"nearest"``.
+        align_corners: ``torch.nn.Upsample``'s keyword (see ``size``).
+        recompute_scale_factor: ``torch.nn.Upsample``'s keyword (see ``size``).
 
     Shape:
         ``(N, C_in, *S) -> (N, C_out, *(s*S))``.
