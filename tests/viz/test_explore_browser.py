@@ -463,6 +463,9 @@ def test_hover_links_every_view(open_page):
     L = _linked(pg)
     assert L["row"] == 20 and L["in"] == np.flatnonzero(M[20]).tolist()
     assert "reads" in pg.text_content("#info")
+    pg.mouse.move(*_center(pg, "cv-k", 4))       # kernel tap (1, 1): its entries of M
+    assert pg.evaluate("linked().pairs.size") == np.count_nonzero(M == 5)
+    assert f"{np.count_nonzero(M == 5)} entries of M" in pg.text_content("#info")
     pg.keyboard.press("1")                       # scatter: hover input 4 -> its footprint
     pg.mouse.move(*_center(pg, "cv-view", 4))
     L = _linked(pg)

@@ -759,8 +759,10 @@ function linked() {
   } else if (h.kind === "in") {
     L.in.add(h.idx); L.col = h.idx;
     for (const [r, , tp] of S.byCol.get(h.idx) || []) { L.out.add(r); L.tap.add(tp); }
-  } else if (h.kind === "tap") {
+  } else if (h.kind === "tap") {             // a kernel tap: every entry of M it makes
     L.tap.add(h.idx);
+    const nIn = TC.prod(S.g.inSize);
+    L.pairs = new Set(S.ents.filter(e => e[2] === h.idx).map(e => e[0] * nIn + e[1]));
   }
   return L;
 }
@@ -773,7 +775,8 @@ function info(L) {
   else if (h.kind === "in")
     $("info").textContent = `${t("reaches", idxText(h.idx, g.inSize), L.out.size)}; x = ${fmtNum(S.x[h.idx])}: ` +
       [...L.out].map(o => idxText(o, g.outSize)).join(" ");
-  else $("info").textContent = `${t("kernel")} ${idxText(h.idx, g.kernel)} = ${fmtNum(S.w[h.idx])}`;
+  else $("info").textContent = `${t("kernel")} ${idxText(h.idx, g.kernel)} = ${fmtNum(S.w[h.idx])}: ` +
+    `${L.pairs.size} ${LANG === "zh" ? "个矩阵元素" : "entries of M"}`;
 }
 
 // ---------------------------------------------------------------- data panels: input, kernel, output
@@ -905,6 +908,7 @@ function drawMatrix(L) {
     if (!sparse) {
       cells(ctx, x0, y0, R, Cc, cell, {
         fill: i => { const r = Math.floor(i / Cc), c = i % Cc, has = mats.has(key(r, c));
+          if (L.pairs && L.pairs.has(key(r, c))) return C["kernel-active"];
           if (r === hiRow || c === hiCol) return has ? (regionKind === "M" ? C["output-active"] : C["input-active"]) : C.mark + "55";
           return has ? C.nz : C.bg; },
         text: i => { const r = Math.floor(i / Cc), c = i % Cc, tp = mats.get(key(r, c)); return tp === undefined ? (cell >= 18 ? "0" : "") : fmtNum(S.w[tp]); },
