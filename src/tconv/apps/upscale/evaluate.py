@@ -169,7 +169,9 @@ def markdown_table(results: dict, bench: dict | None = None) -> str:
     """The report: mean table per scale (gain over PIL bicubic), per-image PSNR, throughput."""
     lines = ["# Learned up-scaler: held-out evaluation", "",
              "Held-out: " + next((r.get("set") for r in results.values() if "set" in r),
-                                 ", ".join(EVAL_IMAGES)) + ". Y channel (BT.601), LR = PIL bicubic "
+                                 ", ".join(next(iter(results.values()), {}).get("sr", {}).get(
+                                     "HR", EVAL_IMAGES)))
+             + ". Y channel (BT.601), LR = PIL bicubic "
              "(antialiased) down-sample rounded to 8 bit, outputs rounded to 8 bit, border "
              "shaved by the scale. Gain is over PIL bicubic. flat spread: flat-region phase "
              "spread (gray levels), mean over images / with the images' flat pixels pooled; "
