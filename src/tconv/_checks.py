@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -82,7 +82,7 @@ def _magnitude(value: object) -> int:
     return 0
 
 
-def check_elements(fn: str, what: str, shape: Sequence[int], args: dict[str, object]) -> None:
+def check_elements(fn: str, what: str, shape: Sequence[int], args: Mapping[str, object]) -> None:
     """Refuse an array of ``shape`` larger than :data:`MAX_ELEMENTS` numbers.
 
     ``args`` are the user's arguments that set the size (named in the message, the largest
