@@ -77,14 +77,15 @@ class TestOpenCV:
     @pytest.mark.parametrize("method", METHODS["opencv"])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_oracle_float(self, method: str, dtype: type) -> None:
-        """Float images within float32 rounding (OpenCV's coefficients are float32)."""
+        """Float images within float32 rounding (OpenCV's coefficients are float32 and it
+        sums in float32: up to ~2e-6 on [0, 1] images with cubic overshoot)."""
         rng = np.random.default_rng(4)
         for shape, out in SIZES_2D:
             x = rng.random(shape + (3,)).astype(dtype)
             got = resize(x, out, method=method, convention="opencv")
             assert got.dtype == dtype
             np.testing.assert_allclose(got, self._cv(x, method, size=out), rtol=0,
-                                       atol=2e-6, err_msg=f"{shape} -> {out}")
+                                       atol=5e-6, err_msg=f"{shape} -> {out}")
 
     @pytest.mark.parametrize("method", METHODS["opencv"])
     def test_oracle_uint8(self, method: str) -> None:
@@ -104,7 +105,7 @@ class TestOpenCV:
         x = np.random.default_rng(6).random((10, 13, 1))
         for f in ((0.37, 0.61), (1.7, 2.3), (0.5, 2.0)):
             got = resize(x, scale=f, method=method, convention="opencv")
-            np.testing.assert_allclose(got, self._cv(x, method, fx=f), rtol=0, atol=2e-6)
+            np.testing.assert_allclose(got, self._cv(x, method, fx=f), rtol=0, atol=5e-6)
 
     def test_nearest_exact_grid(self) -> None:
         """INTER_NEAREST_EXACT's index table for every length pair up to 40 x 60."""
