@@ -25,7 +25,7 @@ the stride lattice) and :func:`phase_means` (the mean of each output phase).
 
 from __future__ import annotations
 
-from math import gcd
+from math import gcd as _gcd
 
 import numpy as np
 
@@ -143,7 +143,7 @@ def is_uneven(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: IntOrTuple 
         True
     """
     k, s, d = _geometry("is_uneven", kernel_size, stride, dilation, None)
-    return any(ss > 1 and (gcd(dd, ss) > 1 or kk % ss) for kk, ss, dd in zip(k, s, d))
+    return any(ss > 1 and (_gcd(dd, ss) > 1 or kk % ss) for kk, ss, dd in zip(k, s, d))
 
 
 def overlap_ratio(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: IntOrTuple = 1,
