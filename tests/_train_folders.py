@@ -18,7 +18,8 @@ def _smooth(rng: np.random.Generator, rows: int, cols: int, channels: int) -> np
 
 def photo_folder(root: pathlib.Path, rows: int = 40, cols: int = 48, seed: int = 0,
                  bad: bool = True) -> pathlib.Path:
-    """8-bit gray/RGB/RGBA PNG, 16-bit gray PNG, JPEG, TIFF, WebP (some in a sub-folder),
+    """8-bit gray/RGB/RGBA PNG, 16-bit gray and RGB PNG, JPEG, TIFF, WebP (some in a
+    sub-folder),
     a hidden file, and -- with ``bad`` -- a truncated PNG and a text file named .png."""
     from PIL import Image
 
@@ -31,6 +32,10 @@ def photo_folder(root: pathlib.Path, rows: int = 40, cols: int = 48, seed: int =
     Image.fromarray(rgba.astype(np.uint8), "RGBA").save(root / "sub" / "rgba.png")
     g16 = (_smooth(rng, rows, cols, 1)[..., 0] * 257).astype(np.uint16)
     Image.fromarray(g16).save(root / "sub" / "gray16.png")
+    from tconv import io as tio
+
+    rgb16 = (_smooth(rng, rows, cols, 3) * 257).astype(np.uint16)
+    tio.write_image(root / "sub" / "rgb16.png", rgb16)
     Image.fromarray(_smooth(rng, rows, cols, 3).astype(np.uint8)).save(root / "photo.jpg",
                                                                        quality=95)
     Image.fromarray(_smooth(rng, rows, cols, 3).astype(np.uint8)).save(root / "sub" / "t.tif")

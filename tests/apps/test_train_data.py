@@ -42,6 +42,12 @@ class TestUpscalerData:
         g16 = np.asarray(Image.open(photos / "sub" / "gray16.png"), np.float64)
         np.testing.assert_array_equal(read_y(photos / "sub" / "gray16.png"),
                                       np.round(16 + 219 * g16 / 65535))
+        from tconv import io as tio
+
+        rgb16, _ = tio.read_image(photos / "sub" / "rgb16.png")
+        assert rgb16.dtype == np.uint16
+        np.testing.assert_array_equal(read_y(photos / "sub" / "rgb16.png"),
+                                      np.round(rgb_to_y(rgb16 * (255 / 65535))))
         rgba = np.asarray(Image.open(photos / "sub" / "rgba.png"), np.float64)
         np.testing.assert_array_equal(read_y(photos / "sub" / "rgba.png"),
                                       np.round(rgb_to_y(rgba[..., :3])))
@@ -58,7 +64,7 @@ class TestUpscalerData:
                                                                      "notes.png")]
         skipped = [m for m in said if "skipped '" in m]
         assert len(skipped) == 2 and any("broken.png" in m for m in skipped)
-        assert any("notes.png" in m for m in skipped) and "2 of 9 file(s)" in said[-1]
+        assert any("notes.png" in m for m in skipped) and "2 of 10 file(s)" in said[-1]
 
     def test_exception_empty_or_too_small(self, tmp_path):
         from tconv.apps.upscale.data import PatchSampler, find_images
@@ -108,7 +114,7 @@ class TestUpscalerData:
                      "transposed", "--no-bench", "--out", str(tmp_path / "eval")])
         assert code == 0
         report = (tmp_path / "eval" / "report.md").read_text()
-        assert "3 image(s) under" in report and "| bicubic |" in report
+        assert "4 image(s) under" in report and "| bicubic |" in report
         assert (tmp_path / "eval" / "crops_x2.png").stat().st_size > 0
 
 
@@ -181,9 +187,9 @@ class TestDCGANData:
 
         said: list[str] = []
         src = load_source(str(photos), size=8, channels=3, log=said.append)
-        assert len(src.images) == 7 and src.images[0].shape == (3, 8, 8)
+        assert len(src.images) == 8 and src.images[0].shape == (3, 8, 8)
         assert all(-1.0 <= im.min() and im.max() <= 1.0 for im in src.images)
-        assert sum("skipped '" in m for m in said) == 2 and "2 of 9" in said[-1]
+        assert sum("skipped '" in m for m in said) == 2 and "2 of 10" in said[-1]
         # 16-bit gray keeps its range (not clipped to 255 of 65535)
         g = load_source(str(photos / "sub"), size=8, channels=1)
         assert max(float(im.max()) for im in g.images) > 0.0
