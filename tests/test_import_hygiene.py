@@ -19,7 +19,8 @@ def _modules_after(stmt: str) -> set[str]:
                                   "import tconv.cli; tconv.cli.build_parser()"])
 def test_core_imports_no_extra(stmt):
     loaded = _modules_after(stmt)
-    for heavy in ("torch", "matplotlib", "PIL", "skimage", "tqdm", "numba"):
+    for heavy in ("torch", "matplotlib", "PIL", "skimage", "tqdm", "numba", "cv2", "jax",
+                  "onnx"):
         assert heavy not in loaded, f"{stmt!r} imported {heavy}"
 
 
@@ -36,5 +37,5 @@ def test_promised_extras_installed():
 
     if not os.environ.get("CI"):
         pytest.skip("only enforced in CI (CI=true)")
-    for mod in ("torch", "matplotlib", "PIL", "skimage", "hypothesis", "onnxruntime"):
+    for mod in ("torch", "matplotlib", "PIL", "skimage", "hypothesis", "onnxruntime", "cv2"):
         __import__(mod)
