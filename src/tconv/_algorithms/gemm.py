@@ -160,7 +160,8 @@ def _phase_taps(k: int, s: int, pad: int, d: int) -> tuple[np.ndarray, np.ndarra
     reads input ``m + offset``)."""
     from .phase import all_phase_taps
 
-    return all_phase_taps(k, s, d, pad)
+    starts, taps, offsets = all_phase_taps(k, s, d, pad)
+    return starts, taps, offsets
 
 
 def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
