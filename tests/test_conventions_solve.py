@@ -51,6 +51,13 @@ class TestSolveNd:
         assert keys == sorted(keys)
         assert sols[0].kernel_size == (2, 2) and sols[0].stride == (2, 2)
 
+    def test_size_one(self) -> None:
+        """An input (or output) of one sample is a valid size in every dim."""
+        sols = solve((1, 4), (2, 8))
+        assert sols and all(s.spec.output_size((1, 4)) == (2, 8) for s in sols)
+        assert solve((3, 1), (5, 1))[0].spec.output_size((3, 1)) == (5, 1)
+        assert solve(1, 3)[0].spec.output_size(1) == (3,)
+
     def test_int_output_repeated(self) -> None:
         assert solve((4, 4), 8)[:5] == solve((4, 4), (8, 8))[:5]
 

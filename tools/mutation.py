@@ -15,7 +15,7 @@ printed with their diff line so each can be triaged as equivalent or as a missin
 
 Usage::
 
-    python tools/mutation.py --sample 80 --seed 26            # `make mutation`
+    python tools/mutation.py --sample 60 --seed 26            # `make mutation`
     python tools/mutation.py --modules shapes,conventions --sample 0   # every site
     python tools/mutation.py --list                           # sites per module
 
@@ -47,17 +47,20 @@ SRC = ROOT / "src" / "tconv"
 MIRRORS: dict[str, list[str]] = {
     "_checks.py": ["tests/test_conv.py", "tests/test_shapes.py", "tests/test_grad.py"],
     "shapes.py": ["tests/test_shapes.py"],
-    "conventions.py": ["tests/test_conventions.py", "tests/test_conventions_onnx.py"],
+    "conventions.py": ["tests/test_conventions.py", "tests/test_conventions_onnx.py",
+                       "tests/test_conventions_solve.py"],
     "matrix.py": ["tests/test_matrix.py", "tests/algorithms/test_matrix.py"],
     "kernels.py": ["tests/test_kernels.py"],
     "checkerboard.py": ["tests/test_checkerboard.py"],
     "conv.py": ["tests/test_conv.py"],
     "grad.py": ["tests/test_grad.py"],
     "interpolate.py": ["tests/test_interpolate.py"],
-    "_algorithms/phase.py": ["tests/algorithms/test_phase.py"],
-    "_algorithms/gemm.py": ["tests/algorithms/test_gemm.py"],
+    # macs() (the multiply-adds each algorithm performs) is tested in test_macs.py
+    "_algorithms/phase.py": ["tests/algorithms/test_phase.py", "tests/algorithms/test_macs.py"],
+    "_algorithms/gemm.py": ["tests/algorithms/test_gemm.py", "tests/algorithms/test_macs.py"],
     "_algorithms/scatter.py": ["tests/algorithms/test_scatter.py"],
-    "_algorithms/zero_insertion.py": ["tests/algorithms/test_zero_insertion.py"],
+    "_algorithms/zero_insertion.py": ["tests/algorithms/test_zero_insertion.py",
+                                      "tests/algorithms/test_macs.py"],
     "_algorithms/_im2col.py": ["tests/algorithms/test_gemm.py", "tests/test_grad.py"],
 }
 
@@ -74,11 +77,13 @@ class Site:
     index: int          # position of the node in ast.walk order
     variant: str        # what is changed
     line: int
+    col: int
     text: str           # the original source line
+    node: str           # the mutated node's source before the change
 
     @property
     def key(self) -> str:
-        return f"{self.module}:{self.line}:{self.variant}"
+        return f"{self.module}:{self.line}:{self.col}:{self.variant}"
 
 
 def _skipped(tree: ast.AST) -> set[int]:
@@ -129,8 +134,8 @@ def sites(module: str, root: Path = SRC) -> list[Site]:
         if id(node) in skip or not hasattr(node, "lineno"):
             continue
         for variant in _variants(node):
-            found.append(Site(module, index, variant, node.lineno,
-                              lines[node.lineno - 1].strip()))
+            found.append(Site(module, index, variant, node.lineno, node.col_offset,
+                              lines[node.lineno - 1].strip(), ast.unparse(node)[:60]))
     return found
 
 
@@ -178,8 +183,11 @@ def run_tests(copy_src: Path, tests: list[str], timeout: float) -> tuple[str, fl
     except subprocess.TimeoutExpired:
         return "killed (timeout)", time.perf_counter() - start, ""
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or [""]
+    # 1: a test failed, 2: collection failed (the mutant breaks an import), < 0: the test
+    # process died of a signal (a crash the mutant caused)
     status = "survived" if proc.returncode == 0 else (
-        "killed" if proc.returncode in (1, 2) else f"error rc={proc.returncode}")
+        "killed" if proc.returncode in (1, 2) else
+        "killed (crash)" if proc.returncode < 0 else f"error rc={proc.returncode}")
     return status, time.perf_counter() - start, tail[0]
 
 
@@ -187,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--modules", default=",".join(MIRRORS),
                     help="comma-separated modules under src/tconv (default: all in MIRRORS)")
-    ap.add_argument("--sample", type=int, default=80, help="mutants drawn (0: every site)")
+    ap.add_argument("--sample", type=int, default=60, help="mutants drawn (0: every site)")
     ap.add_argument("--seed", type=int, default=26)
     ap.add_argument("--timeout", type=float, default=300, help="seconds per mutant")
     ap.add_argument("--only", default="", help="comma-separated site keys to run")
@@ -239,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     target.write_text(original)
             results.append({**asdict(site), "status": status, "seconds": round(secs, 1),
                             "tail": tail})
-            print(f"[{n}/{len(chosen)}] {status:<22} {secs:6.1f}s {site.key}  | {site.text}",
-                  flush=True)
+            print(f"[{n}/{len(chosen)}] {status:<22} {secs:6.1f}s {site.key}  | {site.node}  "
+                  f"| {site.text}", flush=True)
 
     counted = [r for r in results if not r["status"].startswith(("skipped", "error"))]
     killed = [r for r in counted if r["status"].startswith("killed")]
@@ -249,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({100 * len(killed) / max(len(counted), 1):.1f} %); "
           f"{len(results) - len(counted)} not run (baseline failing or errors)")
     for r in survivors:
-        print(f"  survived: {r['module']}:{r['line']} {r['variant']}  | {r['text']}")
+        print(f"  survived: {r['module']}:{r['line']}:{r['col']} {r['variant']}  | {r['node']}"
+              f"  | {r['text']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0

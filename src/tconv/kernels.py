@@ -607,9 +607,11 @@ def subpixel_form(weight: object, bias: object = None, stride: IntOrTuple = 1,
     cig, cog = w.shape[0] // g, w.shape[1]
     per_dim = []       # per dim: list over phases of (taps, offsets)
     pads, crops = [], []
+    # S_out = s*S_in + e per dim: e is the output size of one input sample less the stride
+    extra = tuple(o - st for o, st in zip(p.transposed_size((1,) * nd), p.stride))
     for a in range(nd):
-        s, k, d, (lo, hi) = p.stride[a], p.kernel[a], p.dilation[a], p.pad[a]
-        e = -s - lo - hi + d * (k - 1) + p.output_padding[a] + 1       # S_out = s*S_in + e
+        s, k, d, lo = p.stride[a], p.kernel[a], p.dilation[a], p.pad_lo[a]
+        e = extra[a]
         # compute the output shifted by `shift` samples (cropped again after the shuffle):
         # the phase alignment that gives the narrowest conv kernel (ties: no shift)
         candidates = []
