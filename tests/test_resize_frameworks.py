@@ -51,6 +51,13 @@ class TestPil:
             assert got.dtype == np.uint8
             np.testing.assert_array_equal(got, self._pil(x, out, method))
 
+    def test_axes_order(self) -> None:
+        """Rows are the first of the two axes in the array, whatever order axes= lists."""
+        x = np.random.default_rng(30).integers(0, 256, (16, 9), dtype=np.uint8)
+        got = resize(np.ascontiguousarray(x.T), (10, 14), method="lanczos", convention="pil",
+                     axes=(1, 0))
+        np.testing.assert_array_equal(got.T, self._pil(x, (10, 14), "lanczos"))
+
     def test_box(self) -> None:
         x = np.random.default_rng(3).random((12, 10)).astype(np.float32)
         for method in ("bilinear", "lanczos", "nearest"):
@@ -103,7 +110,7 @@ class TestOpenCV:
     def test_scale(self, method: str) -> None:
         """fx/fy: the size is round(in * f) and the sampling step 1/f."""
         x = np.random.default_rng(6).random((10, 13, 1))
-        for f in ((0.37, 0.61), (1.7, 2.3), (0.5, 2.0)):
+        for f in ((0.37, 0.61), (1.7, 2.3), (0.5, 2.0), (0.5, 1.1), (1.0, 0.4)):
             got = resize(x, scale=f, method=method, convention="opencv")
             np.testing.assert_allclose(got, self._cv(x, method, fx=f), rtol=0, atol=5e-6)
 

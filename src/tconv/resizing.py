@@ -230,8 +230,7 @@ def _plan(fn: str, shape: tuple[int, ...], axes: tuple[int, ...],
             outs = list(sizes)
             inv = [o / n for n, o in zip(n_in, outs)]
         _check_nonempty(fn, scales, outs)
-        down = all(n / i >= 1 for n, i in zip(n_in, outs)) and not all(
-            o == n for n, o in zip(n_in, outs))
+        down = all(v <= 1 for v in inv)             # OpenCV: scale_x >= 1 and scale_y >= 1
         plan = [(a, n, o, _tables.opencv_table(n, o, method, v, down))
                 for a, n, o, v in zip(axes, n_in, outs, inv)]
         if all(n == o for n, o in zip(n_in, outs)):
@@ -242,14 +241,17 @@ def _plan(fn: str, shape: tuple[int, ...], axes: tuple[int, ...],
     _check_nonempty(fn, scales, outs)
     plan = []
     if convention == "pil":
-        boxes = _pil_boxes(fn, opt["box"], n_in)
-        for a, n, o, b in zip(axes, n_in, outs, boxes):
-            if o == n and b == (0.0, float(n)):
-                continue                            # Pillow skips a pass it does not need
-            plan.append((a, n, o, _tables.pil_table(n, o, method, b)))
         if len(n_in) != 2:
             raise ValueError(f"{fn}: convention='pil' resizes 2 axes (rows, columns), got "
                              f"{len(n_in)} axes")
+        order = sorted(range(2), key=lambda i: axes[i])      # rows, then columns
+        axes2 = [axes[i] for i in order]
+        n_in, outs = [n_in[i] for i in order], [outs[i] for i in order]
+        boxes = _pil_boxes(fn, opt["box"], n_in)
+        for a, n, o, b in zip(axes2, n_in, outs, boxes):
+            if o == n and b == (0.0, float(n)):
+                continue                            # Pillow skips a pass it does not need
+            plan.append((a, n, o, _tables.pil_table(n, o, method, b)))
         # ImagingResampleInner: "If height is being scaled down more than twice the amount
         # the width is, run the vertical pass first"; otherwise columns first
         (h, w), (oh, ow) = n_in, outs
