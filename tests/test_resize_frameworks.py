@@ -114,6 +114,14 @@ class TestOpenCV:
             got = resize(x, scale=f, method=method, convention="opencv")
             np.testing.assert_allclose(got, self._cv(x, method, fx=f), rtol=0, atol=5e-6)
 
+    def test_area_follows_fx(self) -> None:
+        """fx = 1.1 on 3 columns keeps 3 columns but is an up-sampling to OpenCV: INTER_AREA
+        then uses its bilinear-like weights on both axes, not box averages."""
+        x = np.random.default_rng(31).random((10, 3, 1)).astype(np.float32)
+        got = resize(x, scale=(0.5, 1.1), method="area", convention="opencv")
+        np.testing.assert_allclose(got, self._cv(x, "area", fx=(0.5, 1.1)), rtol=0,
+                                   atol=5e-6)
+
     def test_nearest_exact_grid(self) -> None:
         """INTER_NEAREST_EXACT's index table for every length pair up to 40 x 60."""
         for n, o in itertools.product(range(1, 41), range(1, 61, 3)):
