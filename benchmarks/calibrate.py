@@ -44,6 +44,9 @@ GRID: dict[str, tuple[float, ...]] = {
     "gemm_channels_last": (2, 4, 8, 16, 32),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),
+    "backward_depth": (0, 1, 2, 4, 8, 16, 32, 64),
+    "backward_max_cout": (0, 1, 2, 4, 16),
+    "backward_max_terms": (64, 256, 1024, 4096, 1 << 30),
 }
 
 
@@ -59,8 +62,42 @@ def _cpu_median_ms(fn: Any, repeat: int = 3) -> float:
     return statistics.median(times)
 
 
-def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False
-            ) -> list[dict[str, Any]]:
+def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[str, float]:
+    """``conv_transpose_backward`` with the compiled gradient loops forced on and off
+    (through constants files: the rule reads ``TCONV_COST_FILE``)."""
+    import json
+    import tempfile
+
+    import numpy as np
+
+    import tconv
+
+    out = tconv.conv_transpose(x, w, None, *geo, algorithm="gemm")
+    gy = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
+    times = {}
+    old = os.environ.get("TCONV_COST_FILE")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, consts in (("compiled", {"backward_depth": 1e9, "backward_max_cout": 10**9}),
+                             ("numpy", {"backward_depth": -1, "backward_max_cout": -1})):
+            path = os.path.join(tmp, f"{name}.json")
+            with open(path, "w") as f:
+                json.dump({"constants": consts}, f)
+            os.environ["TCONV_COST_FILE"] = path
+
+            def call() -> object:
+                return tconv.conv_transpose_backward(gy, x, w, *geo)
+            call()
+            times[name] = _cpu_median_ms(call) if cpu else \
+                timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
+    if old is None:
+        os.environ.pop("TCONV_COST_FILE", None)
+    else:
+        os.environ["TCONV_COST_FILE"] = old
+    return times
+
+
+def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
+            backward: bool = False) -> list[dict[str, Any]]:
     import numpy as np
 
     import tconv
@@ -82,8 +119,11 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False
             call()
             times[algo] = _cpu_median_ms(call) if cpu else \
                 timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
-        probes.append({"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
-                       "dtype": dt.name, "times": times})
+        probe = {"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
+                 "dtype": dt.name, "times": times}
+        if backward and _native.available():
+            probe["backward"] = _backward_times(x, w, geo, cpu, budget)
+        probes.append(probe)
         best = min(times, key=times.__getitem__)
         print(f"{lay['name']:22s} " + " ".join(f"{a}={t:8.2f}" for a, t in times.items())
               + f"  fastest {best}", file=sys.stderr)
@@ -98,6 +138,9 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
         p = _cost.params(pr["x"], pr["w"], *pr["geo"])
         algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
         total += math.log(pr["times"].get(algo, max(pr["times"].values())))
+        if "backward" in pr:
+            compiled = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True)
+            total += math.log(pr["backward"]["compiled" if compiled else "numpy"])
     return total / len(probes)
 
 
@@ -125,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
     ap.add_argument("--threads", type=int, default=2, help="tconv's threads (default 2)")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per algorithm")
+    ap.add_argument("--backward", action="store_true",
+                    help="also time conv_transpose_backward with and without the compiled "
+                         "gradient loops and fit the backward_* constants")
     ap.add_argument("--cpu", action="store_true",
                     help="one thread, process CPU time (for a shared machine)")
     ap.add_argument("--probes-json", help="also write the measured times here")
@@ -152,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         for pr in probes:
             pr["x"], pr["w"], pr["geo"] = tuple(pr["x"]), tuple(pr["w"]), tuple(pr["geo"])
     else:
-        probes = measure(layers, args.budget, args.cpu)
+        probes = measure(layers, args.budget, args.cpu, args.backward)
     if args.probes_json and not args.from_probes:
         write_json(args.probes_json, {"probes": probes, "machine": metadata()})
     found = calibrate(probes)
-    oracle = sum(math.log(min(p["times"].values())) for p in probes) / len(probes)
+    oracle = sum(math.log(min(p["times"].values()))
+                 + (math.log(min(p["backward"].values())) if "backward" in p else 0.0)
+                 for p in probes) / len(probes)
     scores = {"defaults": score(probes, _cost.Constants()), "calibrated": score(probes, found),
               "fastest": oracle}
     print("geometric mean ms -- " + ", ".join(f"{k}: {math.exp(v):.3f}"

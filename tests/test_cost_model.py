@@ -148,3 +148,18 @@ def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
     assert found.gemm_max_cout >= 16
     assert cal.score(probes, found) < cal.score(probes, _cost.Constants())
     assert cal.score(probes, found) == pytest.approx(0.0)          # log(1 ms): all gemm
+
+
+def test_calibration_fits_the_backward_rule(clean, monkeypatch):
+    """Backward timings where the NumPy gradients beat the compiled loops turn the compiled
+    gradients off for those layers (the forward choice is scored separately)."""
+    cal = _calibrate_module()
+    x, w, geo = (2, 8, 9, 7), (8, 5, 4, 4), (2, 1, 0, 1, 1)
+    p = _cost.params(x, w, *geo[:4])
+    assert _cost.compiled_loops(x, w, p, _cost.Constants(), backward=True)
+    probes = [{"name": "b", "x": x, "w": w, "geo": geo, "dtype": "float32",
+               "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0},
+               "backward": {"compiled": 5.0, "numpy": 1.0}}]
+    found = cal.calibrate(probes)
+    assert not _cost.compiled_loops(x, w, p, found, backward=True)
+    assert cal.score(probes, found) == pytest.approx(0.0)
