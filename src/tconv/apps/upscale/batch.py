@@ -236,36 +236,39 @@ def upscale_files(inputs: Sequence[pathlib.Path], output: pathlib.Path | None, o
     if skip_existing and opts.overwrite:
         raise ValueError("upscale: --skip-existing and --overwrite contradict each other; "
                          "give one")
-    jobs = plan(inputs, output, opts.scale)
-    rank, world = _rank_world()
-    mine = shard(jobs, rank, world)
-    if not opts.overwrite and not skip_existing:
-        existing = [j.dst for _, j in mine if j.dst.exists()]
-        if existing:
-            names = ", ".join(repr(str(p)) for p in existing[:3])
-            more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-            raise FileExistsError(f"upscale: output exists: {names}{more}; pass --overwrite "
-                                  "to replace, or --skip-existing to keep what exists and "
-                                  "do the rest")
-    check_writable([j for _, j in mine])
-    model = None
-    if opts.method == "learned":           # bad weights stop the run before any image
-        model = load_model(opts.weights, opts.scale, opts.engine, device=device)
     report = RunReport()
-    many = len(jobs) > 1
-    from .._train import progress
-
-    bar: Any = progress(total=len(jobs), desc=f"upscale x{opts.scale}",
-                        disable=True if (rank != 0 or not many) else None)
+    rank, world = 0, 1
+    mine: list[tuple[int, Job]] = []
+    bar: Any = None
     try:
+        # SIGTERM unwinds (temp file removed) from here on, planning and loading included
         with _sigterm_unwinds():
+            jobs = plan(inputs, output, opts.scale)
+            rank, world = _rank_world()
+            mine = shard(jobs, rank, world)
+            if not opts.overwrite and not skip_existing:
+                existing = [j.dst for _, j in mine if j.dst.exists()]
+                if existing:
+                    names = ", ".join(repr(str(p)) for p in existing[:3])
+                    more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+                    raise FileExistsError(f"upscale: output exists: {names}{more}; pass "
+                                          "--overwrite to replace, or --skip-existing to "
+                                          "keep what exists and do the rest")
+            check_writable([j for _, j in mine])
+            model = None
+            if opts.method == "learned":   # bad weights stop the run before any image
+                model = load_model(opts.weights, opts.scale, opts.engine, device=device)
+            from .._train import progress
+
+            bar = progress(total=len(jobs), desc=f"upscale x{opts.scale}",
+                           disable=True if (rank != 0 or len(jobs) < 2) else None)
             for i, job in mine:
                 if skip_existing and job.dst.exists():
                     report.skipped.append(job.dst)
                 else:
                     _one(job, opts, model, report, log, out, upscale_array)
-                if hasattr(bar, "update"):   # rank 0: the global count (files i..i+world-1
-                    bar.update(min(i + world, len(jobs)) - bar.n)     # are the others')
+                if hasattr(bar, "update"):  # rank 0: the global count (files i..i+world-1
+                    bar.update(min(i + world, len(jobs)) - bar.n)    # are the others')
     except KeyboardInterrupt:
         report.interrupted = 130
     except _Terminated:
@@ -275,9 +278,13 @@ def upscale_files(inputs: Sequence[pathlib.Path], output: pathlib.Path | None, o
             bar.close()
     if report.interrupted is not None:
         what = "SIGTERM" if report.interrupted == 143 else "interrupted (Ctrl-C)"
-        log(f"tconv upscale: {what} after {len(report.done)} of {len(mine)} file(s); "
-            "written outputs are complete, the one in progress was discarded. Run the same "
-            "command with --skip-existing to finish.")
+        if not report.done:
+            log(f"tconv upscale: {what} before any output was written; nothing partial is "
+                "left. Run the same command with --skip-existing to finish.")
+        else:
+            log(f"tconv upscale: {what} after {len(report.done)} of {len(mine)} file(s); "
+                "written outputs are complete, the one in progress was discarded. Run the "
+                "same command with --skip-existing to finish.")
     elif report.failed:
         where = f" on rank {rank} of {world}" if world > 1 else ""
         log(f"tconv upscale: {len(report.failed)} of {len(mine)} file(s) failed{where}: "
