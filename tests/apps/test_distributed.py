@@ -75,6 +75,39 @@ def test_two_processes_equal_one(photos, tmp_path):
     assert meta["train"]["processes"] == 2
 
 
+def _bn_argv(cmd, data, out):
+    common = ["--steps", "3", "--no-progress", "--device", "cpu", "--out", str(out)]
+    if cmd == "dcgan":
+        return ["dcgan", "train", "--data", str(data["photos"]), "--image-size", "8",
+                "--latent-dim", "4", "--g-features", "4", "--d-features", "4",
+                "--batch-size", "4", "--sample-every", "0", *common]
+    images, masks = data["seg"]
+    return ["segment", "train", "--images", str(images), "--masks", str(masks), "--size",
+            "16", "--width", "4", "--depth", "1", "--batch-size", "4", *common]
+
+
+@pytest.mark.parametrize("cmd", ["dcgan", "segment"])
+def test_batchnorm_two_processes_equal_one(cmd, photos, tmp_path):
+    """BatchNorm statistics span both processes (CPUSyncBatchNorm over gloo), so the
+    networks with BatchNorm also follow the 1-process run."""
+    from _train_folders import seg_folders
+
+    data = {"photos": photos, "seg": seg_folders(tmp_path / "seg", n=6, size=16)}
+    assert main(_bn_argv(cmd, data, tmp_path / "one")) == 0
+    procs = _run_ranks(_bn_argv(cmd, data, tmp_path / "two"), tmp_path)
+    assert [p.exitcode for p in procs] == [0, 0], (tmp_path / "rank0.log").read_text()
+    a, b = (torch.load(d / "checkpoint.pt", weights_only=True) for d in
+            (tmp_path / "one", tmp_path / "two"))
+    for net in ("model", "generator", "discriminator"):
+        if net in a:
+            diff = _max_diff(a[net], b[net])
+            print(f"{cmd} {net}: max |1 process - 2 processes| after 3 steps: {diff:.3g}")
+            assert diff < 1e-5
+    np_a = [h[1] for h in a["history"]]
+    np_b = [h[1] for h in b["history"]]
+    assert max(abs(x - y) for x, y in zip(np_a, np_b, strict=True)) < 1e-5
+
+
 def test_exception_batch_not_divisible(photos, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")

@@ -23,10 +23,10 @@ The recipe does not depend on the number of processes:
   shared with the others by one small all-reduce per step, so every process stops after the
   same step and rank 0 checkpoints it.
 
-BatchNorm (the DCGAN and the segmentation network) normalises over the samples a process
-holds; on CUDA it becomes ``SyncBatchNorm`` (statistics over the global batch, as 1
-process). torch offers ``SyncBatchNorm`` on GPUs only, so on the CPU the statistics are per
-process and an N-process CPU run is close to, not equal to, the 1-process run.
+BatchNorm (the DCGAN and the segmentation network) normalises over the global batch, as
+with 1 process: on CUDA it becomes torch's ``SyncBatchNorm``; torch offers that on GPUs
+only, so on the CPU :class:`CPUSyncBatchNorm` does the same over gloo (mean and variance
+from all-reduced sums; in backward the all-reduced sums of ``dy`` and ``dy * x_hat``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from typing import Any
 
 from ._devices import resolve_device
 
-__all__ = ["Dist", "setup", "teardown", "env_world", "check_global_batch"]
+__all__ = ["Dist", "setup", "teardown", "env_world", "check_global_batch",
+           "convert_cpu_sync_batchnorm"]
 
 
 def env_world() -> tuple[int, int, int]:
@@ -96,7 +97,7 @@ class Dist:
         if self.device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             return DistributedDataParallel(model, device_ids=[self.device.index])
-        return DistributedDataParallel(model)
+        return DistributedDataParallel(convert_cpu_sync_batchnorm(model))
 
     def step_sync(self, loss: float, *flags: bool) -> tuple[float, tuple[bool, ...]]:
         """Mean loss over processes and, per flag, whether any process raised it (one
@@ -181,3 +182,91 @@ def teardown(d: Dist) -> None:
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def convert_cpu_sync_batchnorm(model: Any) -> Any:
+    """Replace every ``BatchNorm2d`` of ``model`` (in place) by a :class:`CPUSyncBatchNorm`
+    sharing its parameters and buffers (the state dict keeps its keys); return ``model``."""
+    import torch
+
+    sync = _cpu_sync_bn_class()
+    for name, child in list(model.named_children()):
+        if type(child) is torch.nn.BatchNorm2d:
+            new = sync(child.num_features, child.eps, child.momentum, child.affine,
+                       child.track_running_stats)
+            new.weight, new.bias = child.weight, child.bias
+            new.running_mean, new.running_var = child.running_mean, child.running_var
+            new.num_batches_tracked = child.num_batches_tracked
+            new.train(child.training)
+            setattr(model, name, new)
+        else:
+            convert_cpu_sync_batchnorm(child)
+    return model
+
+
+_CLASSES: dict[str, Any] = {}
+
+
+def _cpu_sync_bn_class() -> Any:
+    """Build the torch classes on first use (this module imports no torch at import)."""
+    if "bn" in _CLASSES:
+        return _CLASSES["bn"]
+    import torch
+    import torch.distributed as dist
+
+    class _SyncBN(torch.autograd.Function):
+        # y = x_hat * w + b with x_hat = (x - mean) * invstd, mean and invstd over (N, H, W)
+        # of every process; dx = w * invstd * (dy - mean(dy) - x_hat * mean(dy * x_hat)),
+        # the two means all-reduced over every process too
+        @staticmethod
+        def forward(ctx: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any,
+                    n: Any) -> Any:
+            x_hat = (x - mean[None, :, None, None]) * invstd[None, :, None, None]
+            ctx.save_for_backward(x_hat, weight, invstd, n)
+            return x_hat * weight[None, :, None, None] + bias[None, :, None, None]
+
+        @staticmethod
+        def backward(ctx: Any, dy: Any) -> Any:
+            x_hat, weight, invstd, n = ctx.saved_tensors
+            c = dy.shape[1]
+            dims = [0, 2, 3]
+            local = torch.cat([dy.double().sum(dims), (dy.double() * x_hat).sum(dims)])
+            g = local.clone()
+            dist.all_reduce(g)
+            mean_dy = (g[:c] / n).to(dy.dtype)[None, :, None, None]
+            mean_dy_xhat = (g[c:] / n).to(dy.dtype)[None, :, None, None]
+            dx = (weight * invstd)[None, :, None, None] * (dy - mean_dy - x_hat * mean_dy_xhat)
+            # weight and bias: this process's sums; DDP averages them like any gradient
+            return dx, local[c:].to(dy.dtype), local[:c].to(dy.dtype), None, None, None
+
+    class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
+        """``BatchNorm2d`` whose training statistics span every process of the group."""
+
+        def forward(self, x: Any) -> Any:
+            if not self.training or not self.affine or not dist.is_initialized():
+                return super().forward(x)
+            with torch.no_grad():        # mean and variance over every process, in float64
+                c = x.shape[1]
+                xd = x.double()
+                t = torch.cat([xd.sum([0, 2, 3]), xd.new_tensor([x.numel() // c])])
+                dist.all_reduce(t)
+                n = t[c]
+                mean = t[:c] / n
+                sq = ((xd - mean[None, :, None, None]) ** 2).sum([0, 2, 3])
+                dist.all_reduce(sq)
+                var = sq / n
+                tracked, r_mean, r_var = (self.num_batches_tracked, self.running_mean,
+                                          self.running_var)
+                if self.track_running_stats and tracked is not None and r_mean is not None \
+                        and r_var is not None:
+                    tracked.add_(1)
+                    m = (self.momentum if self.momentum is not None
+                         else 1.0 / float(tracked))
+                    unbiased = sq / (n - 1).clamp_min(1)
+                    r_mean.mul_(1 - m).add_(m * mean.to(x.dtype))
+                    r_var.mul_(1 - m).add_(m * unbiased.to(x.dtype))
+            return _SyncBN.apply(x, self.weight, self.bias, mean.to(x.dtype),
+                                 (var + self.eps).rsqrt().to(x.dtype), n)
+
+    _CLASSES["bn"] = CPUSyncBatchNorm
+    return CPUSyncBatchNorm

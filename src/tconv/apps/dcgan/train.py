@@ -8,7 +8,7 @@ a fixed set of ``z`` are written as PNG during training; checkpoints are written
 
 Under ``torchrun`` (:mod:`tconv.apps._distributed`) ``batch_size`` is the global batch: every
 process draws the whole batch's random choices and builds its own share; rank 0 alone
-writes. BatchNorm statistics are per process on the CPU, over the global batch on CUDA.
+writes. BatchNorm statistics span the global batch (synchronised over the processes).
 """
 
 from __future__ import annotations
