@@ -190,7 +190,12 @@ def test_overrides_only_shorten():
         "--no-memory"
 
 
-@pytest.mark.parametrize("group", sorted(GROUPS))
+#: groups whose examples are end-to-end benchmark runs: `make test-slow` runs them
+SLOW_GROUPS = {"bench"}
+
+
+@pytest.mark.parametrize("group", [pytest.param(g, marks=pytest.mark.slow) if g in SLOW_GROUPS
+                                   else g for g in sorted(GROUPS)])
 def test_examples_run(group, tmp_path):
     pytest.importorskip("PIL")
     _photo(tmp_path)
