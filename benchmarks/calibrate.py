@@ -130,6 +130,28 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
     return probes
 
 
+def merge_probes(paths: list[str]) -> list[dict[str, Any]]:
+    """The probes of saved runs, each time the geometric mean over the runs that have it."""
+    import json
+
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:
+        with open(path) as f:
+            for pr in json.load(f)["probes"]:
+                runs.setdefault(pr["name"], []).append(pr)
+    merged = []
+    for prs in runs.values():
+        pr = dict(prs[0])
+        pr["x"], pr["w"], pr["geo"] = tuple(pr["x"]), tuple(pr["w"]), tuple(pr["geo"])
+        for key in ("times", "backward"):
+            have = [q[key] for q in prs if key in q]
+            if have:
+                pr[key] = {a: math.exp(sum(math.log(h[a]) for h in have) / len(have))
+                           for a in have[0]}
+        merged.append(pr)
+    return merged
+
+
 def score(probes: list[dict[str, Any]], consts: Any) -> float:
     from tconv._algorithms import _cost
 
@@ -174,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", action="store_true",
                     help="one thread, process CPU time (for a shared machine)")
     ap.add_argument("--probes-json", help="also write the measured times here")
-    ap.add_argument("--from-probes", help="fit to the times of a saved --probes-json file "
-                    "(measures nothing)")
+    ap.add_argument("--from-probes", nargs="+", help="fit to the times of saved "
+                    "--probes-json files (several: geometric means per layer; measures "
+                    "nothing)")
     ap.add_argument("--out", default=os.path.join(HERE, "cost_constants.json"))
     ap.add_argument("--install", action="store_true",
                     help="write into the package (src/tconv/_algorithms/cost_constants.json)")
@@ -191,12 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from tconv._algorithms import _cost
 
     if args.from_probes:
-        import json
-
-        with open(args.from_probes) as f:
-            probes = json.load(f)["probes"]
-        for pr in probes:
-            pr["x"], pr["w"], pr["geo"] = tuple(pr["x"]), tuple(pr["w"]), tuple(pr["geo"])
+        probes = merge_probes(args.from_probes)
     else:
         probes = measure(layers, args.budget, args.cpu, args.backward)
     if args.probes_json and not args.from_probes:
