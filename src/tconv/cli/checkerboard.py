@@ -18,7 +18,7 @@ EPILOG = """examples:
   tconv checkerboard --kernel-sizes 2,3,4,5,6 --strides 2,3 --dilation 1
   tconv checkerboard --out cb-figures --kernel 3 --stride 2 --image-size 12
   python -c "import numpy; numpy.save('w.npy', numpy.ones((8, 1, 3, 3)))"
-  tconv checkerboard --weight w.npy --stride 2     # phase sums of a saved weight
+  tconv checkerboard --weight w.npy --stride 2
 """
 
 #: the (kernel, stride) pairs of the default overlap figure
