@@ -125,6 +125,7 @@ def _scale(n_in: int, n_out: int, align_corners: bool, scale_factor: float | Non
     return dtype(n_in) / dtype(n_out)
 
 
+@_parallel.cached(64)
 def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
                 scale_factor: float | None, opmath: type = np.float64,
                 nearest_2d: bool = False, cubic_a: float = CUBIC_A
@@ -134,7 +135,8 @@ def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
     Positions and weights are computed in ``opmath`` (float32 for float32 data, as ATen
     does), so that rounding of the source position matches PyTorch's. ``nearest_2d``
     selects ATen's 2-D nearest kernel, which (unlike the 1-D and 3-D ones) ignores the
-    scale when ``n_out`` is ``n_in`` or ``2 * n_in``.
+    scale when ``n_out`` is ``n_in`` or ``2 * n_in``. Cached (read-only arrays): a model
+    resizes the same shapes call after call.
     """
     i = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
@@ -704,6 +706,120 @@ def _banded_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np
 
 
 # ----------------------------------------------------------------------------------------
+# Per-axis passes chosen from the table's structure
+# ----------------------------------------------------------------------------------------
+
+#: Longest input axis applied as a dense ``(n_out, n_in)`` product: one GEMM over all rows
+#: reads each input once, where per-tap gathers re-read it once per tap.
+_DENSE_MAX = 64
+
+
+def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarray,
+               fast: bool) -> np.ndarray:
+    """One axis of the separable resampling: the cheapest exact pass for this table.
+
+    Nearest tables copy: an arithmetic progression of indices is a strided slice (a view;
+    :func:`_resample` copies at the end), ``i // s`` is a broadcast of each input ``s``
+    times. An area table over whole windows (``n_in % n_out == 0``) adds the window's
+    strided slices and divides, as ATen's adaptive average pool. A short axis of finite
+    data with short rows after it (``n_in`` and the product of the later axes both at most
+    :data:`_DENSE_MAX`) is one dense product. The rest: block GEMMs (3+ taps, or 2 when
+    up-sampling) or per-tap gathers.
+    """
+    n, m = y.shape[axis], idx.shape[0]
+    if fast and idx.shape[1] == 1 and np.all(w == 1):
+        view = _nearest_view(y, axis, idx[:, 0])
+        if view is not None:
+            return view
+    inner = int(np.prod(y.shape[axis + 1:]))
+    short = n <= _DENSE_MAX and inner <= _DENSE_MAX
+    # whole windows: k strided adds, each a pass over the output; a short axis with wide
+    # windows (k > 4 along the last axis) is cheaper as one product
+    if fast and kind == "area" and n % m == 0 and (n // m <= 4 or inner > 1 or not short):
+        return _area_windows(y, axis, n // m)
+    taps = idx.shape[1]
+    if fast and taps > 1 and short and _finite(y):
+        return _dense_axis(np.ascontiguousarray(y), axis, idx, w)
+    gemm = taps > 2 or (taps == 2 and m > n)        # block GEMMs beat gathers from ~3 taps
+    if fast and gemm and y.size >= 1 << 16 and _finite(y):
+        return _banded_axis(np.ascontiguousarray(y), axis, idx, w)
+    return _generic_axis(y, axis, idx, w)
+
+
+def _finite(y: np.ndarray) -> bool:
+    """No inf or nan in ``y`` (a sum is a cheap test; an overflow only costs speed)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(y.sum()))
+
+
+def _nearest_view(y: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray | None:
+    """A nearest table without gathers, or None: ``idx = a + s*i`` is the strided slice
+    ``a::s``; ``idx = i // s`` with ``n_out = s * n_in`` writes each input ``s`` times
+    through a broadcast, ``y.reshape(outer, n, s, inner)[:, :, r] = x``."""
+    n, m = y.shape[axis], idx.shape[0]
+    step = int(idx[1] - idx[0]) if m > 1 else 1
+    if step >= 1 and np.array_equal(idx, idx[0] + step * np.arange(m)):
+        sl = [slice(None)] * y.ndim
+        sl[axis] = slice(int(idx[0]), int(idx[0]) + step * (m - 1) + 1, step)
+        return y[tuple(sl)]
+    s = m // n
+    if m == s * n and s > 1 and np.array_equal(idx, np.arange(m) // s):
+        outer, inner = int(np.prod(y.shape[:axis])), int(np.prod(y.shape[axis + 1:]))
+        shape = list(y.shape)
+        shape[axis] = m
+        out = np.empty(shape, y.dtype)
+        out.reshape(outer, n, s, inner)[...] = y.reshape(outer, n, 1, inner)
+        return out
+    return None
+
+
+def _area_windows(y: np.ndarray, axis: int, k: int) -> np.ndarray:
+    """Area down-sampling by a whole factor ``k``: output ``i`` is the mean of inputs
+    ``[k*i, k*(i+1))``, the window's ``k`` strided slices added in order, then divided by
+    ``k`` (ATen's adaptive average pool: sum, then divide)."""
+    n = y.shape[axis]
+    outer, inner = int(np.prod(y.shape[:axis])), int(np.prod(y.shape[axis + 1:]))
+    v = y.reshape(outer, n // k, k, inner)
+    acc = v[:, :, 0].copy()
+    for j in range(1, k):
+        acc += v[:, :, j]
+    acc /= y.dtype.type(k)
+    shape = list(y.shape)
+    shape[axis] = n // k
+    return acc.reshape(shape)
+
+
+def _dense_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The table along a short ``axis`` as the dense ``R`` ``(n_out, n_in)``, finite input
+    only (``R`` holds zeros, and 0 * inf = nan)::
+
+        last axis:   y.reshape(rows, m) = x.reshape(rows, n) @ R.T       (row chunks)
+        other axes:  y3[o] = R @ x3[o],  x3 = x.reshape(outer, n, inner)  (batched)
+    """
+    n, m = x.shape[axis], idx.shape[0]
+    valid = idx >= 0
+    R = np.zeros((m, n), x.dtype)
+    rows = np.broadcast_to(np.arange(m)[:, None], idx.shape)
+    np.add.at(R, (rows[valid], idx[valid]), w[valid].astype(x.dtype))
+    outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
+    shape = list(x.shape)
+    shape[axis] = m
+    y = np.empty(shape, x.dtype)
+    if inner == 1:
+        x2, y2, Rt = x.reshape(outer, n), y.reshape(outer, m), R.T
+        tasks = [partial(np.matmul, x2[r], Rt, out=y2[r])
+                 for r in _chunks(outer, _GEMM_SINGLE // (n * m))]
+    else:
+        x3, y3 = x.reshape(outer, n, inner), y.reshape(outer, m, inner)
+        per = max(1, _GEMM_SINGLE // (n * m * inner))
+        cols = max(1, _GEMM_SINGLE // (n * m))
+        tasks = [partial(np.matmul, R, x3[r, :, c], out=y3[r, :, c])
+                 for r in _chunks(outer, per) for c in _chunks(inner, cols)]
+    _run(tasks, y.size)
+    return y
+
+
+# ----------------------------------------------------------------------------------------
 # Argument checks (interpolation-specific; generic ones come from _checks)
 # ----------------------------------------------------------------------------------------
 
@@ -1024,14 +1140,13 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             continue
         idx, w = _axis_table(spatial[d], out_size[d], kind, align_corners, factors[d],
                              opmath, nearest_2d=nd == 2, cubic_a=cubic_a)
-        taps = idx.shape[1]                         # block GEMMs beat gathers from ~3 taps
-        gemm = taps > 2 or (taps == 2 and out_size[d] > spatial[d])
-        if fast and gemm and y.size >= 1 << 16 and np.isfinite(y.sum()):
-            y = _banded_axis(np.ascontiguousarray(y), 2 + d, idx, w)
-        else:
-            y = _generic_axis(y, 2 + d, idx, w)
+        y = _axis_pass(y, 2 + d, kind, idx, w, fast)
     if fixed:
         y = _fast(np.ascontiguousarray(y), fixed, kind == "bicubic")
     if repeat:
         y = _repeat_2d(np.ascontiguousarray(y), repeat[nd], repeat[nd + 1])
-    return y if y is not x else y.copy()
+    # nearest passes may return strided views (of the input too): the result is always a
+    # new C-contiguous array
+    if np.may_share_memory(y, x) or not y.flags.c_contiguous:
+        y = np.array(y, order="C")
+    return y

@@ -1,0 +1,171 @@
+"""Each per-axis pass of ``tconv.interpolate`` forced on a seeded population and compared with
+torch (float64 and float32) and with the per-tap gathers (``fast=False``).
+
+The passes (``interpolate._axis_pass``): nearest tables as strided slices or broadcast
+copies, area over whole windows as strided adds, short axes as one dense product, block
+GEMMs and gathers. Every test counts the calls of the pass it is about, so it cannot pass
+without exercising it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from ._oracle import assert_close
+
+interp = importlib.import_module("tconv.interpolate")
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def _spy(monkeypatch, name, counts, hit=lambda r: True):
+    """Count the calls of ``interp.<name>`` whose result satisfies ``hit``."""
+    real = getattr(interp, name)
+
+    def wrapped(*args, **kwargs):
+        out = real(*args, **kwargs)
+        if hit(out):
+            counts[name] = counts.get(name, 0) + 1
+        return out
+
+    monkeypatch.setattr(interp, name, wrapped)
+
+
+def _torch(x, **kw):
+    return F.interpolate(torch.from_numpy(x), **kw).numpy()
+
+
+def _population(seed, n, modes, sizes):
+    """``n`` seeded (mode, shape, out) triples: 1-3 spatial dims as the mode allows."""
+    rng = np.random.default_rng(seed)
+    dims = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
+    out = []
+    for _ in range(n):
+        mode = modes[rng.integers(len(modes))]
+        nd = int(rng.choice(dims.get(mode, (1, 2, 3))))
+        spatial = tuple(int(rng.integers(1, 24 if nd == 3 else 70)) for _ in range(nd))
+        o = tuple(sizes(rng, s) for s in spatial)
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), *spatial)
+        out.append((mode, shape, o))
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nearest_views(monkeypatch, dtype):
+    """Strided slices (a + s*i) and broadcast copies (i // s) are exact and fresh arrays."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_nearest_view", counts, lambda r: r is not None)
+
+    def size(rng, s):                       # whole factors up and down, and others
+        return int(rng.choice([s, 2 * s, 3 * s, max(1, s // 2), max(1, s // 3),
+                               int(rng.integers(1, 3 * s + 1))]))
+
+    rng = np.random.default_rng(5)
+    for mode, shape, out in _population(0, 60, ("nearest", "nearest-exact"), size):
+        x = rng.standard_normal(shape).astype(dtype)
+        x.flat[rng.integers(x.size)] = np.nan
+        for kw in (dict(size=out), dict(scale_factor=tuple(o / s for o, s in
+                                                           zip(out, shape[2:])))):
+            y = interp.interpolate(x, mode=mode, **kw)
+            np.testing.assert_array_equal(y, _torch(x, mode=mode, **kw))
+            assert y.flags.c_contiguous and not np.shares_memory(y, x)
+    assert counts["_nearest_view"] > 50
+
+
+def test_nearest_view_kinds():
+    """Both kinds occur: a slice (down-sampling) and a broadcast (up-sampling)."""
+    x = np.arange(24.0).reshape(2, 12)
+    down = interp._nearest_view(x, 1, np.arange(1, 12, 3))
+    assert down is not None and np.shares_memory(down, x)
+    np.testing.assert_array_equal(down, x[:, 1::3])
+    up = interp._nearest_view(x, 1, np.arange(36) // 3)
+    np.testing.assert_array_equal(up, np.repeat(x, 3, axis=1))
+    assert interp._nearest_view(x, 1, np.array([0, 0, 1, 3])) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_area_windows(monkeypatch, dtype):
+    """Area by whole factors (1-3-D, non-finite values included) == torch."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_area_windows", counts)
+    rng = np.random.default_rng(6)
+    for _ in range(40):
+        nd = int(rng.integers(1, 4))
+        ks = [int(rng.integers(1, 7)) for _ in range(nd)]
+        out = [int(rng.integers(1, 6 if nd == 3 else 12)) for _ in range(nd)]
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)),
+                 *(k * o for k, o in zip(ks, out)))
+        x = rng.standard_normal(shape).astype(dtype)
+        if rng.random() < 0.3:
+            x.flat[rng.integers(x.size)] = rng.choice([np.inf, -np.inf, np.nan])
+        y = interp.interpolate(x, size=tuple(out), mode="area")
+        ref = _torch(x, size=tuple(out), mode="area")
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+        assert_close(np.nan_to_num(y), np.nan_to_num(ref), dtype)
+    assert counts["_area_windows"] > 40
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_axis(monkeypatch, dtype):
+    """Short axes as one dense product, every interpolating mode and area, align_corners
+    both ways, non-integer factors == torch and == the gathers."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_dense_axis", counts)
+    monkeypatch.setenv("TCONV_NUMBA", "0")          # 2-D modes would take the compiled loop
+
+    def size(rng, s):
+        return int(rng.integers(1, 2 * s + 3))
+
+    rng = np.random.default_rng(7)
+    modes = ("linear", "bilinear", "bicubic", "trilinear", "area")
+    for mode, shape, out in _population(1, 50, modes, size):
+        x = rng.standard_normal(shape).astype(dtype)
+        acs = (None,) if mode == "area" else (False, True)
+        for ac in acs:
+            kw = dict(size=out, mode=mode, align_corners=ac)
+            y = interp.interpolate(x, **kw)
+            assert_close(y, _torch(x, **kw), dtype)
+            gathered = interp._resample(x, out, (None,) * len(out), mode, bool(ac),
+                                        fast=False)
+            assert_close(y, gathered, dtype)
+    assert counts["_dense_axis"] > 30
+
+
+def test_dense_axis_threaded(monkeypatch):
+    """Many rows: the dense pass in chunks on the thread pool (>= 1M outputs), both the
+    last axis and a leading one."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_dense_axis", counts)
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    x = np.random.default_rng(8).standard_normal((4, 256, 60, 60)).astype(np.float32)
+    for kw in (dict(size=(6, 6), mode="area"), dict(size=(37, 50), mode="bilinear",
+                                                    align_corners=True)):
+        y = interp.interpolate(x, **kw)
+        assert_close(y, _torch(x, **kw), np.float32)
+    assert counts["_dense_axis"] >= 3
+
+
+def test_dense_nonfinite_steps_aside(monkeypatch):
+    """inf / nan take the gathers (0 * inf in a dense product would spread nan)."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_dense_axis", counts)
+    x = np.random.default_rng(9).standard_normal((1, 2, 20)).copy()
+    x[0, 0, 4] = np.inf
+    y = interp.interpolate(x, size=13, mode="linear")
+    ref = _torch(x, size=13, mode="linear")
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+    assert "_dense_axis" not in counts
+
+
+def test_tables_cached_read_only():
+    """The per-axis tables are cached and read-only; repeated calls agree."""
+    idx, w = interp._axis_table(10, 7, "linear", False, None, np.float64)
+    assert not idx.flags.writeable and not w.flags.writeable
+    assert interp._axis_table(10, 7, "linear", False, None, np.float64)[0] is idx
+    x = np.random.default_rng(10).standard_normal((2, 3, 10))
+    np.testing.assert_array_equal(interp.interpolate(x, size=7, mode="linear"),
+                                  interp.interpolate(x, size=7, mode="linear"))
