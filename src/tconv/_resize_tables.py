@@ -21,6 +21,7 @@ unless a framework computes them in float32, in which case they are float32 valu
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -181,23 +182,33 @@ def _kernel(name: str, d: np.ndarray) -> np.ndarray:
 
 
 def scale_and_translate_table(n_in: int, n_out: int, kernel: str, antialias: bool,
-                              scale: float | None = None, translation: float = 0.0) -> Table:
+                              scale: float | None = None, translation: float = 0.0,
+                              float32: bool = False) -> Table:
     """``jax.image.scale_and_translate`` / TF ``ScaleAndTranslate`` along one axis.
 
     Output ``i`` samples ``src = (i + 0.5 - translation) / scale - 0.5``; input ``j`` gets
     ``k((j - src) / stretch)`` over every input sample (no clamping), the row is
     renormalised to sum 1, and outputs whose ``src`` lies outside ``[-0.5, in - 0.5]`` are 0.
+    ``float32=True`` computes positions and kernel arguments in float32 and keeps only the
+    taps of TensorFlow's span, as its kernel does (which matters where a tap sits exactly
+    on the kernel's edge, e.g. the Gaussian's at 1.5).
     """
-    if scale is None:
-        scale = n_out / n_in
-    inv = 1.0 / scale
-    stretch = max(inv, 1.0) if antialias else 1.0
-    src = (np.arange(n_out) + 0.5) * inv - translation * inv - 0.5
-    radius = SCALE_AND_TRANSLATE_RADIUS[kernel] * stretch
+    ftype: Any = np.float32 if float32 else np.float64
+    step = ftype(n_out) / ftype(n_in) if scale is None else ftype(scale)
+    inv = ftype(1) / step
+    stretch = max(inv, ftype(1)) if antialias else ftype(1)
+    centre = (np.arange(n_out, dtype=ftype) + ftype(0.5)) * inv - ftype(translation) * inv
+    src = centre - ftype(0.5)
+    radius = ftype(SCALE_AND_TRANSLATE_RADIUS[kernel]) * stretch
     K = min(2 * int(math.ceil(radius)) + 2, n_in)
     first = np.clip(np.ceil(src - radius).astype(np.int64), 0, max(n_in - K, 0))
     idx = first[:, None] + np.arange(K)[None, :]
-    w = _kernel(kernel, np.abs(idx - src[:, None]) / stretch)
+    pos = idx.astype(ftype) + ftype(0.5) - centre[:, None]          # TF's kernel_pos
+    w = _kernel(kernel, np.abs(pos * (ftype(1) / stretch)).astype(np.float64))
+    if float32:                                     # TF's span [start, end)
+        start = np.clip(np.ceil(centre - radius - ftype(0.5)), 0, n_in - 1)
+        end = np.clip(np.floor(centre + radius - ftype(0.5)), 0, n_in - 1) + 1
+        w = np.where((idx >= start[:, None]) & (idx < end[:, None]), w, 0.0)
     total = w.sum(axis=1, keepdims=True)
     ok = np.abs(total) > 1000 * float(np.finfo(np.float32).eps)
     w = np.where(ok, w / np.where(total != 0, total, 1), 0.0)

@@ -258,14 +258,14 @@ def _plan(fn: str, shape: tuple[int, ...], axes: tuple[int, ...],
         horizontal_first = not (h - oh > 0 and h - oh > (w - ow) * 2)
         return plan[::-1] if horizontal_first else plan
     for a, n, o in zip(axes, n_in, outs):
-        if o == n:
-            continue                                # identity along this axis
+        if o == n and convention == "jax":
+            continue                                # jax.image.resize leaves it alone
         if convention == "jax":
             table = (_tables.jax_nearest_table(n, o) if method == "nearest" else
                      _tables.scale_and_translate_table(n, o, _JAX_KERNEL[method],
                                                        bool(opt["antialias"])))
-        else:                                       # tensorflow
-            table = _tf_table(n, o, method, bool(opt["antialias"]))
+        else:       # tensorflow filters every spatial axis: gaussian and mitchellcubic
+            table = _tf_table(n, o, method, bool(opt["antialias"]))  # blur unchanged ones
         plan.append((a, n, o, table))
     return plan
 
@@ -285,7 +285,8 @@ def _tf_table(n: int, o: int, method: str, antialias: bool) -> _tables.Table:
         return _tables.tf_bilinear_table(n, o)
     if method == "bicubic" and not antialias:
         return _tables.tf_bicubic_table(n, o)
-    return _tables.scale_and_translate_table(n, o, _TF_KERNEL[method], antialias)
+    return _tables.scale_and_translate_table(n, o, _TF_KERNEL[method], antialias,
+                                             float32=True)
 
 
 def _pil_boxes(fn: str, box: object, n_in: list[int]) -> list[tuple[float, float]]:
