@@ -112,7 +112,9 @@ def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         Cross-correlation (no kernel flip), as PyTorch, JAX and TF.
 
     Raises:
-        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument.
+        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument;
+            ValueError for an output (or padded or uncropped intermediate) of more than
+            ``tconv.MAX_ELEMENTS`` numbers, before anything is allocated.
 
     Examples:
         >>> import numpy as np
@@ -241,7 +243,9 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         (NaN there, where PyTorch has inf); ``gemm``, ``scatter`` and ``matrix`` match.
 
     Raises:
-        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument.
+        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument;
+            ValueError for an output (or padded or uncropped intermediate) of more than
+            ``tconv.MAX_ELEMENTS`` numbers, before anything is allocated.
 
     Examples:
         >>> import numpy as np

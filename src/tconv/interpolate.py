@@ -982,6 +982,8 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
             sizes, ``recompute_scale_factor=True`` with ``size``, ``antialias=True`` outside
             bilinear/bicubic on 4-D input.
         TypeError: for a non-numeric input or non-integer sizes.
+        ValueError: for an output of more than ``tconv.MAX_ELEMENTS`` numbers, before
+            anything is allocated.
 
     Examples:
         >>> x = np.arange(4.0).reshape(1, 1, 4)
