@@ -433,9 +433,12 @@ def resize(x: ArrayLike, size: int | tuple[int, ...] | None = None,
 
     Convention:
         See ``docs/conventions.md`` for the table of equal calls across frameworks.
-        ONNX follows ``onnx.reference`` (also checked against onnxruntime); TensorFlow
-        follows its kernels' source: methods with ``antialias=True`` and lanczos, gaussian,
-        mitchellcubic use ``ScaleAndTranslate``, which equals JAX's.
+        ONNX follows the operator's specification, as onnxruntime does (``onnx.reference``
+        departs from it in places, listed there). TensorFlow: methods with
+        ``antialias=True`` and lanczos, gaussian, mitchellcubic use ``ScaleAndTranslate``
+        (JAX's ``scale_and_translate``, in float32, on every spatial axis). Checked against
+        onnxruntime, ``onnx.reference``, ``tf.image.resize``, ``jax.image.resize``,
+        Pillow, OpenCV and PyTorch.
 
     Raises:
         ValueError: unknown convention, method or option value; both or neither of
