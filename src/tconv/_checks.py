@@ -49,7 +49,7 @@ def fmt(value: object) -> str:
 #: output of a transposed convolution, the padded input of a convolution, a dense matrix.
 #: 2**31 numbers are 8 GiB of float32 (16 GiB of float64). Larger requests are refused with a
 #: ValueError before anything is allocated or planned, where they would otherwise run out of
-#: memory or loop for hours (stride=10**9). Read at call time: raise it to go further.
+#: memory or loop for hours (stride=10**9). Read at call time (the hardening tests lower it).
 MAX_ELEMENTS = 2**31
 
 
