@@ -169,3 +169,36 @@ def test_tables_cached_read_only():
     x = np.random.default_rng(10).standard_normal((2, 3, 10))
     np.testing.assert_array_equal(interp.interpolate(x, size=7, mode="linear"),
                                   interp.interpolate(x, size=7, mode="linear"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_banded_blocks(monkeypatch, dtype):
+    """Block GEMMs (blocks of 8 outputs down-sampling or along leading axes, 32 up-sampling
+    the last axis), shrinking leading axes first: anti-aliased, area and cubic tables at
+    random factors == torch and == the gathers."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_banded_axis", counts)
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    rng = np.random.default_rng(11)
+    for i in range(12):
+        mode = ("bilinear", "bicubic", "area")[i % 3]
+        aa = mode != "area" and bool(rng.integers(2))
+        spatial = (int(rng.integers(120, 260)), int(rng.integers(120, 260)))
+        out = tuple(int(s * rng.uniform(0.15, 1.6)) + 1 for s in spatial)
+        shape = (1, int(rng.integers(2, 4)), *spatial)
+        x = rng.standard_normal(shape).astype(dtype)
+        kw = dict(size=out, mode=mode, antialias=aa)
+        y = interp.interpolate(x, **kw)
+        assert_close(y, _torch(x, **kw), dtype)
+        gathered = interp._resample(x, out, (None, None), mode, False, fast=False,
+                                    antialias=aa)
+        assert_close(y, gathered, dtype)
+    assert counts["_banded_axis"] >= 12
+
+
+def test_pass_order():
+    """Shrinking axes before growing ones; among shrinking, leading axes before the last."""
+    order = sorted(range(3), key=lambda d: interp._pass_order((10, 10, 10), (5, 20, 4), d))
+    assert order == [0, 2, 1]
+    order = sorted(range(2), key=lambda d: interp._pass_order((10, 10), (30, 20), d))
+    assert order == [1, 0]

@@ -660,8 +660,15 @@ def _block_matrices(n: int, idx: np.ndarray, w: np.ndarray, ob: int, dtype: np.d
     return start, width, M
 
 
+#: Outputs per block of the block-GEMM pass: up-sampling along the last axis, where a
+#: block's window stays narrow; every other pass, where a block's window of ``ob * n/m + K``
+#: inputs (mostly zero weights) would cost far more multiply-adds than its ``K`` taps.
+_BANDED_OUT = {True: 32, False: 8}
+
+
 def _banded_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The table along ``axis`` as one small dense GEMM per block of 32 outputs.
+    """The table along ``axis`` as one small dense GEMM per block of outputs
+    (:data:`_BANDED_OUT`).
 
     For finite input only (``M`` holds zeros, and 0 * inf = nan). Along the last axis the
     windows are gathered once and each block is ``windows @ M_j``; along other axes a
@@ -669,7 +676,8 @@ def _banded_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np
     per-tap gathers from about 3 taps on.
     """
     n, m = x.shape[axis], idx.shape[0]
-    ob = min(32, m)
+    inner1 = int(np.prod(x.shape[axis + 1:])) == 1
+    ob = min(_BANDED_OUT[inner1 and m >= n], m)
     start, width, M = _block_matrices(n, idx, w, ob, x.dtype)
     nblk, full = M.shape[0], m // ob
     outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
@@ -1086,6 +1094,16 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
     return out.reshape(*x.shape[:2], OH, OW)
 
 
+def _pass_order(n: tuple[int, ...], m: tuple[int, ...], d: int) -> tuple[bool, bool, float, int]:
+    """Sort key of the generic axes: shrinking axes first, those before the last axis
+    first (their passes copy whole rows; the last axis's pass gathers windows, cheaper
+    once the others have shrunk the data), the most shrinking first; then the growing axes,
+    the least growing first and among equal ratios the last axis first (its data is
+    smallest before the others grow)."""
+    ratio = m[d] / n[d]
+    return ratio >= 1, ratio < 1 and d == len(n) - 1, ratio, -d
+
+
 def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
               mode: str, align_corners: bool, fast: bool = True,
               antialias: bool = False, cubic_a: float = CUBIC_A) -> np.ndarray:
@@ -1109,8 +1127,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             exact = opmath == np.float64 or s & (s - 1) == 0
             if m == s * n and s >= 2 and (f is None or f == s) and exact:
                 fixed[2 + d] = s
-    # generic axes first, the most shrinking first; among equal ratios the last axis first,
-    # since gathers along it are the slowest and its data is smallest before the others grow
+    # generic axes first, in the order of _pass_order
     # nearest modes whose last two axes read i // s (integer factors): block copies
     repeat = {}
     if fast and kind in ("nearest", "nearest-exact") and nd >= 2 and \
@@ -1131,7 +1148,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
         if _native.available():
             return _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
     order = sorted((d for d in range(nd) if 2 + d not in fixed and 2 + d not in repeat),
-                   key=lambda d: (out_size[d] / spatial[d], -d))
+                   key=partial(_pass_order, spatial, out_size))
     y = x
     for d in order:
         if kind == "linear" and spatial[d] == out_size[d]:
