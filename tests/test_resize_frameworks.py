@@ -326,6 +326,20 @@ class TestConvertResize:
                "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
         assert convert_resize(cfg, "onnx", "opencv")["method"] == "nearest"
 
+    def test_scale_sets_the_step(self) -> None:
+        """torch's scale_factor=1.7 samples with step 1/1.7, not 5/8: equal to OpenCV's
+        fx=1.7 and ONNX's scales=1.7 (float32), to no call given the size 8."""
+        cfg = {"input_size": (5, 5), "scale": 1.7, "method": "linear"}
+        x = np.random.default_rng(18).random((5, 5))
+        want = resize(x[None, None], scale=1.7, method="linear", convention="torch")[0, 0]
+        for dst in ("onnx", "opencv"):
+            got = convert_resize(cfg, "torch", dst)
+            assert got["scale"] == (1.7, 1.7) and got["max_difference"] < 1e-6, got
+            y = _run(x, None, got["method"], dst, got["options"], scale=got["scale"])
+            np.testing.assert_allclose(y, want, rtol=0, atol=1e-6)
+        with pytest.raises(ValueError, match="no pil resize equals"):
+            convert_resize(cfg, "torch", "pil")
+
     def test_refusal_says_by_how_much(self) -> None:
         """torch's bicubic (a = -0.75, clamped) has no Pillow equal: refused with the
         closest filter and its difference."""
@@ -357,11 +371,12 @@ class TestConvertResize:
         assert found >= 20
 
 
-def _run(x: np.ndarray, size, method: str, convention: str, options: dict) -> np.ndarray:
+def _run(x: np.ndarray, size, method: str, convention: str, options: dict,
+         scale=None) -> np.ndarray:
     if convention in ("torch", "onnx"):
-        return resize(x[None, None], size, method=method, convention=convention,
+        return resize(x[None, None], size, scale, method=method, convention=convention,
                       **options)[0, 0]
-    return resize(x, size, method=method, convention=convention, **options)
+    return resize(x, size, scale, method=method, convention=convention, **options)
 
 
 #: The table of docs/conventions.md: each row's calls have equal matrices (to float32

@@ -73,6 +73,8 @@ OPTIONS: dict[str, dict[str, _Any]] = {
 _ONNX_COORDINATES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                      "align_corners", "asymmetric", "tf_crop_and_resize")
 _ONNX_NEAREST = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+#: Conventions whose scale argument sets the sampling step (not only the output size).
+_BY_SCALE = ("torch", "onnx", "opencv")
 _CHANNELS_FIRST = ("torch", "onnx")
 _TF_KERNEL = {"lanczos3": "lanczos3", "lanczos5": "lanczos5", "gaussian": "gaussian",
               "mitchellcubic": "mitchellcubic", "bilinear": "triangle",
@@ -637,14 +639,23 @@ def _candidates(convention: str, nd: int) -> list[tuple[str, dict[str, _Any]]]:
 
 
 def _call_text(convention: str, method: str, size: tuple[int, ...],
-               opt: dict[str, _Any]) -> str:
+               opt: dict[str, _Any], scales: tuple[float, ...] | None = None) -> str:
     """The framework's own call (x in that framework's layout)."""
     extra = "".join(f", {k}={v!r}" for k, v in opt.items())
     if convention == "torch":
         nd = len(size)
         mode = {"linear": ("linear", "bilinear", "trilinear")[nd - 1],
                 "cubic": "bicubic"}.get(method, method)
-        return f"torch.nn.functional.interpolate(x, size={size}, mode={mode!r}{extra})"
+        target = f"size={size}" if scales is None else f"scale_factor={tuple(scales)}"
+        return f"torch.nn.functional.interpolate(x, {target}, mode={mode!r}{extra})"
+    if scales is not None and convention == "opencv":
+        fx = ", ".join(f"f{a}={v!r}" for a, v in zip("yx", scales))
+        return f"cv2.resize(x, (0, 0), {fx}, interpolation=cv2.INTER_{method.upper()})"
+    if scales is not None and convention == "onnx":
+        attrs = "".join(f", {k}={(int(v) if isinstance(v, bool) else v)!r}"
+                        for k, v in opt.items())
+        return f"onnx.helper.make_node('Resize', ['x', '', 'scales'], ['y'], " \
+               f"mode={method!r}{attrs})  # scales = (1, 1) + {tuple(scales)}"
     if convention == "onnx":
         attrs = "".join(f", {k}={(int(v) if isinstance(v, bool) else v)!r}"
                         for k, v in opt.items())
@@ -668,10 +679,13 @@ _EXACT, _FLOAT32 = 1e-12, 2e-6
 
 
 def _found(dst: str, method: str, size: tuple[int, ...], options: dict[str, _Any],
-           gap: float) -> dict[str, _Any]:
+           gap: float, scales: tuple[float, ...] | None = None) -> dict[str, _Any]:
     options = {k: v for k, v in options.items() if not _is_default(dst, k, v)}
-    return {"method": method, "size": size, "options": options,
-            "call": _call_text(dst, method, size, options), "max_difference": gap}
+    found = {"method": method, "size": size, "options": options,
+             "call": _call_text(dst, method, size, options, scales), "max_difference": gap}
+    if scales is not None:                  # call with scale=..., not size=...
+        found["scale"] = tuple(scales)
+    return found
 
 
 def _is_default(convention: str, name: str, value: object) -> bool:
@@ -708,6 +722,8 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
 
     Returns:
         A dict: ``"method"``, ``"size"``, ``"options"`` (the non-default options),
+        ``"scale"`` when the call must pass the source's scale (torch, ONNX and OpenCV
+        sample with step ``1/scale``, which the output size alone does not reproduce),
         ``"call"``, the framework's own call as text, and ``"max_difference"``, the largest
         weight difference (at most 1e-12; up to 2e-6 only where one side rounds its
         coefficients or positions to float32 and no exact match exists).
@@ -749,21 +765,25 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
     src_scales = _per_axis(fn, "scale", scale, len(n_in))
     mats = []
     for k, (n, o) in enumerate(zip(n_in, out_size)):
-        sc = None if src_scales is None or src not in ("torch", "onnx", "opencv") \
-            else src_scales[k]
+        sc = None if src_scales is None or src not in _BY_SCALE else src_scales[k]
         mats.append(resize_matrix(n, o, method, src, scale=sc, **cfg))
     best: tuple[float, str, dict[str, _Any]] | None = None
-    close: tuple[float, str, dict[str, _Any]] | None = None
+    close: tuple[float, str, dict[str, _Any], _Any] | None = None
+    # a scale given to torch, ONNX or OpenCV sets their sampling step: try it as a scale
+    by_scale = src_scales is not None and src in _BY_SCALE and dst in _BY_SCALE
     for m, o in _candidates(dst, len(n_in)):
-        try:
-            cand = [resize_matrix(n, oo, m, dst, **o) for n, oo in zip(n_in, out_size)]
-        except ValueError:
-            continue
-        gap = max(float(_np.max(_np.abs(a - b))) for a, b in zip(cand, mats))
-        if gap <= _EXACT:
-            return _found(dst, m, out_size, o, gap)
-        if gap <= _FLOAT32 and close is None:
-            close = (gap, m, o)
+        for scales in ([None, src_scales] if by_scale else [None]):
+            try:
+                cand = [resize_matrix(n, oo, m, dst, scale=None if scales is None
+                                      else scales[k], **o)
+                        for k, (n, oo) in enumerate(zip(n_in, out_size))]
+            except ValueError:
+                continue
+            gap = max(float(_np.max(_np.abs(a - b))) for a, b in zip(cand, mats))
+            if gap <= _EXACT:
+                return _found(dst, m, out_size, o, gap, scales)
+            if gap <= _FLOAT32 and close is None:
+                close = (gap, m, o, scales)
         try:
             err = float(_np.max(_np.abs(_run_on(img, out_size, None, m, dst, o) - target)))
         except ValueError:
@@ -771,7 +791,7 @@ def convert_resize(config: dict[str, _Any], src: str, dst: str) -> dict[str, _An
         if best is None or err < best[0]:
             best = (err, m, o)
     if close is not None:                   # equal up to float32 coefficients or positions
-        return _found(dst, close[1], out_size, close[2], close[0])
+        return _found(dst, close[1], out_size, close[2], close[0], close[3])
     where = "" if best is None else (
         f"; the closest, method={best[1]!r} with {best[2]}, differs by up to {best[0]:.3g} "
         f"on a uniform [0, 1] test image of size {n_in}")
