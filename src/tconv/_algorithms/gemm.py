@@ -46,10 +46,12 @@ BLOCK_ELEMENTS = 1 << 20
 LAST_BLOCK_ELEMENTS = 1 << 19
 
 
+@_parallel.cached(maxsize=256)
 def _tap_slices(p: ConvParams, size: tuple[int, ...], out: tuple[int, ...], first_row: int = 0,
-                ) -> list[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]]:
+                ) -> tuple[tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]], ...]:
     """``(t, source, destination)`` per kernel tap that lands inside the output, for the
-    input rows ``first_row, first_row + size[0]`` (first spatial dim)."""
+    input rows ``first_row, first_row + size[0]`` (first spatial dim); remembered, as small
+    layers repeat them every call."""
     res = []
     for t in itertools.product(*(range(k) for k in p.kernel)):
         src, dst = [], []
@@ -63,7 +65,7 @@ def _tap_slices(p: ConvParams, size: tuple[int, ...], out: tuple[int, ...], firs
             dst.append(sl[1])
         else:
             res.append((t, tuple(src), tuple(dst)))
-    return res
+    return tuple(res)
 
 
 def _blocks(n: int, cog: int, per_image_channel: int) -> tuple[int, int]:
