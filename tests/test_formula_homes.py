@@ -216,6 +216,59 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
 }
 
 
+#: Keys' cubic kernel, either branch: ((a + 2) d - (a + 3)) d d + 1, ((a d - 5a) d + 8a) d - 4a
+_CUBIC = re.compile(r"\(a \+ 2\) \* .* - \(a \+ 3\)|\(a \* .* - 5 \* a\) \* .* \+ 8 \* a")
+#: the cubic kernel's home (interpolate.cubic_near / cubic_far) and the copies still to be
+#: replaced by calls to it, each with its reason
+CUBIC_HOMES = {("interpolate.py", "cubic_near"), ("interpolate.py", "cubic_far")}
+KNOWN_CUBIC_COPIES = {
+    # ONNX/TF/PIL resize tables, written beside interpolate: to call cubic_near/cubic_far
+    "_resize_tables.py": "resize conventions (open)",
+}
+
+
+def cubic_formulas(src: Path = SRC) -> list[tuple[str, int, str]]:
+    """``(file, line, function)`` of every expression of the core computing Keys' kernel."""
+    found = []
+    for path in core_files(src):
+        tree = ast.parse(path.read_text(), str(path))
+        for func in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))]:
+            name = getattr(func, "name", "<module>")
+            body = func.body if isinstance(func, ast.FunctionDef) else [
+                n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+            for stmt in body:
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.BinOp) and _CUBIC.search(ast.unparse(node)):
+                        found.append((path.name, node.lineno, name))
+                        break
+    return found
+
+
+class TestCubicHome:
+    def test_cubic_kernel_only_in_its_home(self) -> None:
+        found = cubic_formulas()
+        strays = sorted({(f, line) for f, line, fn in found if (f, fn) not in CUBIC_HOMES
+                         and f not in KNOWN_CUBIC_COPIES})
+        assert not strays, ("Keys' cubic kernel written outside tconv.interpolate.cubic_near"
+                            f" / cubic_far (call them instead): {strays}")
+        stale = [f for f in KNOWN_CUBIC_COPIES
+                 if (SRC / f).exists() and not any(x[0] == f for x in found)]
+        assert not stale, f"KNOWN_CUBIC_COPIES entries no longer needed: {stale}"
+
+    def test_home_is_found(self) -> None:
+        names = {(f, fn) for f, _, fn in cubic_formulas()}
+        assert CUBIC_HOMES <= names
+
+    @pytest.mark.parametrize("expr,hit", [
+        ("((a + 2) * d - (a + 3)) * d * d + 1", True),
+        ("((a * d - 5 * a) * d + 8 * a) * d - 4 * a", True),
+        ("((a + 2) * (one - x) - (a + 3)) * (one - x) * (one - x) + one", True),
+        ("(a + 2) * d", False),
+    ])
+    def test_pattern(self, expr: str, hit: bool) -> None:
+        assert bool(_CUBIC.search(expr)) == hit
+
+
 class TestImportGraph:
     def test_no_cycles(self) -> None:
         found = cycles(import_graph())

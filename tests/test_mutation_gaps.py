@@ -233,3 +233,21 @@ class TestChoices:
         assert_close(results["channels_last"], results["channels_first"])
         assert_close(results["channels_last"],
                      tconv.conv_transpose(x, w, stride=2, padding=1, algorithm="scatter"))
+
+
+class TestDepthwiseSubpixelChannelBlocks:
+    """The depthwise sub-pixel path of ``phase`` (large strides: FCN x32) in channel blocks
+    that start past the first channel."""
+
+    @pytest.mark.parametrize("block", [2048, 4096, 1 << 20])
+    def test_identity_vs_scatter(self, monkeypatch, block: int) -> None:
+        from tconv._algorithms import phase
+
+        monkeypatch.setattr(phase, "BLOCK_ELEMENTS", block)
+        calls = _spy(monkeypatch, vars(phase), "_depthwise_subpixel")
+        rng = np.random.default_rng(block)
+        x, w = rng.standard_normal((2, 5, 3, 2)), rng.standard_normal((5, 1, 64, 64))
+        kw = dict(stride=32, padding=16, groups=5)
+        y = tconv.conv_transpose(x, w, algorithm="phase", **kw)
+        assert calls == ["_depthwise_subpixel"]
+        assert_close(y, tconv.conv_transpose(x, w, algorithm="scatter", **kw))

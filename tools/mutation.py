@@ -191,6 +191,22 @@ def run_tests(copy_src: Path, tests: list[str], timeout: float) -> tuple[str, fl
     return status, time.perf_counter() - start, tail[0]
 
 
+def _replay(log: Path) -> set[tuple[str, str, str, str, int, int]]:
+    """``(module, variant, node, source line, column, line number)`` of the survivors and
+    the not-run mutants of a printed log (killed ones and crashes are left out)."""
+    wanted = set()
+    for line in log.read_text().splitlines():
+        if not line.startswith("["):
+            continue
+        status = line.split("] ", 1)[1]
+        if status.startswith("killed") or status.startswith("error rc=-"):
+            continue
+        head, node, text = line.split("  | ", 2)
+        module, line_no, col, variant = head.rsplit("s ", 1)[1].split(":", 3)
+        wanted.add((module, variant, node, text, int(col), int(line_no)))
+    return wanted
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--modules", default=",".join(MIRRORS),
@@ -199,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=26)
     ap.add_argument("--timeout", type=float, default=300, help="seconds per mutant")
     ap.add_argument("--only", default="", help="comma-separated site keys to run")
+    ap.add_argument("--replay", default="",
+                    help="a previous run's printed log: re-run its survivors and the mutants it "
+                         "could not run, found by their source (lines may have moved since)")
     ap.add_argument("--list", action="store_true", help="print sites per module and exit")
     ap.add_argument("--json", default="", help="write the results here")
     ap.add_argument("--without-gaps", action="store_true",
@@ -222,7 +241,18 @@ def main(argv: list[str] | None = None) -> int:
             for m in modules:
                 print(f"{m}: {sum(s.module == m for s in all_sites)} sites")
             return 0
-        if args.only:
+        if args.replay:
+            wanted = _replay(Path(args.replay))
+            chosen = []
+            for *sig, line in sorted(wanted):     # the same source nearest its old line
+                hits = [s for s in all_sites
+                        if (s.module, s.variant, s.node, s.text, s.col) == tuple(sig)]
+                if hits:
+                    chosen.append(min(hits, key=lambda s: abs(s.line - line)))
+            missing = len(wanted) - len(chosen)
+            if missing:
+                print(f"--replay: {missing} mutants no longer found (their line changed)")
+        elif args.only:
             keys = set(args.only.split(","))
             chosen = [s for s in all_sites if s.key in keys]
         elif args.sample:

@@ -210,8 +210,7 @@ def _aa_table(n_in: int, n_out: int, cubic: bool, align_corners: bool,
     d = np.abs(((pos + 0.5) * np.float64(invscale)).astype(opmath))
     if cubic:
         a = opmath(-0.5)
-        w = np.where(d < 1, ((a + 2) * d - (a + 3)) * d * d + 1,
-                     np.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, opmath(0)))
+        w = np.where(d < 1, cubic_near(d, a), np.where(d < 2, cubic_far(d, a), opmath(0)))
     else:
         w = np.maximum(opmath(1) - d, opmath(0))
     valid = j < xsize[:, None]
