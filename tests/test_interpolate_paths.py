@@ -10,6 +10,7 @@ without exercising it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import numpy as np
 import pytest
@@ -202,3 +203,93 @@ def test_pass_order():
     assert order == [0, 2, 1]
     order = sorted(range(2), key=lambda d: interp._pass_order((10, 10), (30, 20), d))
     assert order == [1, 0]
+
+
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="numba is not installed")
+
+
+@pytest.fixture
+def fresh_native(monkeypatch):
+    """Kernels not given up, numba on (both restored after)."""
+    from tconv._algorithms import _native
+
+    monkeypatch.setattr(_native, "_DISABLED", [])
+    monkeypatch.delenv("TCONV_NUMBA", raising=False)
+    return _native
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_last(monkeypatch, fresh_native, dtype):
+    """Linear tables along the last axis (1-D and 3-D, align_corners both ways, random
+    sizes) compiled == the gathers (bit for bit in 1-D) == torch; inf and nan reach
+    torch's outputs."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_compiled_last", counts)
+    rng = np.random.default_rng(12)
+    for i in range(16):
+        last = int(rng.integers(2000, 9000) if i % 2 else rng.integers(300, 900))
+        if i % 2:
+            shape = (int(rng.integers(1, 4)), int(rng.integers(1, 9)), last)
+        else:
+            shape = (1, 2, int(rng.integers(4, 30)), int(rng.integers(4, 30)), last)
+        out = tuple(int(s * rng.uniform(0.4, 2.6)) + 1 for s in shape[2:])
+        mode = "linear" if len(shape) == 3 else "trilinear"
+        x = rng.standard_normal(shape).astype(dtype)
+        if i % 4 == 1:
+            x.flat[rng.integers(x.size, size=3)] = [np.inf, -np.inf, np.nan]
+        for ac in (False, True):
+            kw = dict(size=out, mode=mode, align_corners=ac)
+            y = interp.interpolate(x, **kw)
+            ref = _torch(x, **kw)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            assert_close(np.nan_to_num(y), np.nan_to_num(ref), dtype)
+            gathered = interp._resample(x, out, (None,) * len(out), mode, ac, fast=False)
+            if mode == "linear":                        # one pass: the same sums in order
+                np.testing.assert_array_equal(y, gathered)
+            else:                                       # other axes: products, not gathers
+                assert_close(np.nan_to_num(y), np.nan_to_num(gathered), dtype)
+    assert counts["_compiled_last"] >= 24
+
+
+@needs_numba
+def test_compiled_small_planes(monkeypatch, fresh_native):
+    """Whole factors on planes below the fused size take the compiled 2-D loop == torch."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_compiled_2d", counts)
+    rng = np.random.default_rng(13)
+    for mode, dtype in [("bilinear", np.float64), ("bilinear", np.float32),
+                        ("bicubic", np.float32), ("bicubic", np.float64)]:
+        x = rng.standard_normal((2, 8, 40, 36)).astype(dtype)
+        for s in (2, 3, 4):
+            kw = dict(scale_factor=s, mode=mode)
+            assert_close(interp.interpolate(x, **kw), _torch(x, **kw), dtype)
+    assert counts["_compiled_2d"] == 12
+
+
+def _broken(*args, **kwargs):
+    from numba.core.errors import TypingError
+
+    raise TypingError("forced compile failure")
+
+
+@needs_numba
+@pytest.mark.parametrize("shape, kw", [((2, 3, 5000), dict(size=3100, mode="linear")),
+                                       ((1, 2, 130, 110), dict(scale_factor=1.7,
+                                                             mode="bicubic"))])
+def test_compile_failure_falls_back(monkeypatch, fresh_native, shape, kw):
+    """A kernel that fails to compile gives way to the NumPy passes with one warning."""
+    import warnings
+
+    x = np.random.default_rng(14).standard_normal(shape)
+    monkeypatch.setitem(fresh_native.kernels(), "resample2d", _broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = interp.interpolate(x, **kw)
+        again = interp.interpolate(x, **kw)
+    runtime = [c for c in caught if issubclass(c.category, RuntimeWarning)]
+    assert len(runtime) == 1 and "forced compile failure" in str(runtime[0].message)
+    assert not fresh_native.available()
+    assert_close(y, _torch(x, **kw))
+    np.testing.assert_array_equal(y, again)

@@ -180,7 +180,9 @@ def _axis_table(n_in: int, n_out: int, mode: str, align_corners: bool,
         src = (np.float64(scale) * (i + 0.5) - 0.5).astype(opmath)
     if not cubic:
         src = np.maximum(src, opmath(0))
-    i0 = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    # ATen floors with floorf whatever the dtype: a float64 position just below an integer
+    # rounds up to it in float32 (weight 0 on the lower sample, as torch)
+    i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.intp), n_in - 1)
     t = np.clip(src - i0.astype(opmath), opmath(0), opmath(1))
     if cubic:
         idx = np.clip(i0[:, None] + np.arange(-1, 3), 0, n_in - 1)
@@ -727,10 +729,11 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
 
     Nearest tables copy: an arithmetic progression of indices is a strided slice (a view;
     :func:`_resample` copies at the end), ``i // s`` is a broadcast of each input ``s``
-    times. An area table over whole windows (``n_in % n_out == 0``) adds the window's
-    strided slices and divides, as ATen's adaptive average pool. A short axis of finite
-    data with short rows after it (``n_in`` and the product of the later axes both at most
-    :data:`_DENSE_MAX`) is one dense product. The rest: block GEMMs (3+ taps, or 2 when
+    times. With numba, a linear or cubic table along the last axis runs compiled
+    (:func:`_compiled_last`). An area table over whole windows (``n_in % n_out == 0``)
+    adds the window's strided slices and divides, as ATen's adaptive average pool. A short
+    axis of finite data with short rows after it (``n_in`` and the product of the later axes
+    both at most :data:`_DENSE_MAX`) is one dense product. The rest: block GEMMs (3+ taps, or 2 when
     up-sampling) or per-tap gathers.
     """
     n, m = y.shape[axis], idx.shape[0]
@@ -745,6 +748,16 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
     if fast and kind == "area" and n % m == 0 and (n // m <= 4 or inner > 1 or not short):
         return _area_windows(y, axis, n // m)
     taps = idx.shape[1]
+    if (fast and kind in ("linear", "bicubic") and taps > 1 and inner == 1
+            and y.size >= _COMPILED_MIN and y.dtype in (np.float32, np.float64)):
+        from ._algorithms import _native
+        if _native.available():
+            try:
+                return _compiled_last(y, idx, w)
+            except Exception as exc:            # a kernel that cannot load: NumPy passes
+                if not _native.compile_failure(exc):
+                    raise
+                _native.disable(exc)
     if fast and taps > 1 and short and _finite(y):
         return _dense_axis(np.ascontiguousarray(y), axis, idx, w)
     gemm = taps > 2 or (taps == 2 and m > n)        # block GEMMs beat gathers from ~3 taps
@@ -757,6 +770,33 @@ def _finite(y: np.ndarray) -> bool:
     """No inf or nan in ``y`` (a sum is a cheap test; an overflow only costs speed)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(y.sum()))
+
+
+def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """A linear or cubic table along the last axis with numba: the 2-D kernel of
+    :func:`_compiled_2d` with the identity along its row axis (each output row is
+    ``1 * row``, exact), rows split over the thread pool. Every tap is multiplied, zero
+    weights included, as in ATen and :func:`_generic_axis`."""
+    from ._algorithms import _native
+
+    kernel = _native.kernels()["resample2d"]
+    n, m = x.shape[-1], idx.shape[0]
+    rows = np.ascontiguousarray(x).reshape(1, -1, n)
+    R = rows.shape[1]
+    ih = np.arange(R, dtype=np.intp)[:, None]
+    wh = np.ones((R, 1), x.dtype)
+    iw, ww = idx.astype(np.intp), w.astype(x.dtype)
+    out = np.empty((1, R, m), x.dtype)
+    band = _COMPILED_BAND
+    step = -(-R // (2 * _threads(R // band + 1)) // band) * band
+    tasks = [(0, o0, min(R, o0 + step)) for o0 in range(0, R, step)]
+
+    def run(task: tuple[int, int, int]) -> None:
+        tmp = np.empty((band, m), x.dtype)
+        kernel(rows, ih, wh, iw, ww, out, tmp, *task, band)
+
+    _run([partial(run, t) for t in tasks], out.size)
+    return out.reshape(*x.shape[:-1], m)
 
 
 def _nearest_view(y: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray | None:
@@ -1117,8 +1157,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     # the fast path's block matrices hold zeros, and 0 * inf = nan would spread a non-finite
     # value over its whole block; a sum is a cheap test for one (overflow only costs speed)
     torch_cubic = cubic_a == CUBIC_A            # the fixed-phase and compiled paths hold it
-    if fast and torch_cubic and kind in ("linear", "bicubic") and not align_corners and \
-            np.isfinite(x.sum()):
+    if fast and torch_cubic and kind in ("linear", "bicubic") and not align_corners:
         for d, (n, m, f) in enumerate(zip(spatial, out_size, factors)):
             s = m // n
             # float32 source positions are exact for power-of-two factors only; other
@@ -1126,6 +1165,8 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             exact = opmath == np.float64 or s & (s - 1) == 0
             if m == s * n and s >= 2 and (f is None or f == s) and exact:
                 fixed[2 + d] = s
+        if fixed and not _finite(x):
+            fixed = {}
     # generic axes first, in the order of _pass_order
     # nearest modes whose last two axes read i // s (integer factors): block copies
     repeat = {}
@@ -1140,12 +1181,19 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
                     repeat[2 + d] = s
         if len(repeat) < 2 or set(repeat.values()) == {1}:
             repeat = {}
-    if (fast and torch_cubic and nd == 2 and not fixed and not repeat
+    # the compiled loop also beats the fixed-phase passes on planes below the fused size
+    if (fast and torch_cubic and nd == 2 and not repeat
+            and (not fixed or spatial[0] * spatial[1] < _FUSED_MIN)
             and kind in ("linear", "bicubic")
             and x.size >= _COMPILED_MIN and x.dtype in (np.float32, np.float64)):
         from ._algorithms import _native
         if _native.available():
-            return _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
+            try:
+                return _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
+            except Exception as exc:            # a kernel that cannot load: NumPy passes
+                if not _native.compile_failure(exc):
+                    raise
+                _native.disable(exc)
     order = sorted((d for d in range(nd) if 2 + d not in fixed and 2 + d not in repeat),
                    key=partial(_pass_order, spatial, out_size))
     y = x
