@@ -251,3 +251,42 @@ class TestDepthwiseSubpixelChannelBlocks:
         y = tconv.conv_transpose(x, w, algorithm="phase", **kw)
         assert calls == ["_depthwise_subpixel"]
         assert_close(y, tconv.conv_transpose(x, w, algorithm="scatter", **kw))
+
+
+class TestGemmRowBlockWaves:
+    """gemm's row blocks of one large image run in two waves (even blocks, then odd) so that
+    no two blocks running together add into the same output rows: checked on the waves
+    themselves, since a race would not show in a sequential run."""
+
+    @pytest.mark.parametrize("k,s,d,size", [(3, 1, 2, 12), (5, 2, 1, 11), (4, 1, 1, 9),
+                                            (3, 3, 3, 10)])
+    def test_blocks_of_a_wave_touch_disjoint_rows(self, monkeypatch, k, s, d, size) -> None:
+        from tconv._algorithms import _parallel, gemm
+
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        monkeypatch.setattr(gemm, "BLOCK_ELEMENTS", 64)      # one image is too big: row blocks
+        waves: list[list[tuple]] = []
+        real = _parallel.for_each
+
+        def record(fn, items, *args, **kwargs):
+            items = list(items)
+            waves.append(items)
+            return real(fn, items, *args, **kwargs)
+
+        monkeypatch.setattr(_parallel, "for_each", record)
+        rng = np.random.default_rng(k * 100 + size)
+        x, w = rng.standard_normal((1, 2, size, 4)), rng.standard_normal((2, 3, k, k))
+        kw = dict(stride=s, dilation=d)
+        p, out = conv_module.transposed_params("t", x.shape, w.shape, None, s, 0, 0, 1, d,
+                                               None)
+        y = gemm.conv_transpose(x, w, p, out, layout="channels_first")
+        starts = sorted({b[-1] for wave in waves for b in wave})
+        assert len(starts) > 2, "expected several row blocks"
+        rows = starts[1] - starts[0]
+        reach = d * (k - 1) + 1
+        for wave in waves:          # blocks of other groups, channels or images never meet
+            for where in {b[:-1] for b in wave}:
+                spans = sorted((i0 * s, (min(size, i0 + rows) - 1) * s + reach)
+                               for *head, i0 in wave if tuple(head) == where)
+                assert all(hi <= lo for (_, hi), (lo, _) in zip(spans, spans[1:])), spans
+        assert_close(y, tconv.conv_transpose(x, w, algorithm="scatter", **kw))
