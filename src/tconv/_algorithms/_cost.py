@@ -71,8 +71,11 @@ class Constants:
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
-    #: ``gemm`` with a channels-last col2im when ``C_out/g >= gemm_channels_last *
-    #: S_in[-1]`` (wide outputs, small images: phase would pay a large zero gap)
+    #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
+    #: S_in[-1]`` (phase would pay a large zero gap)
+    gemm_wide: float = 8.0
+    #: inside ``gemm``: col2im channels-last when ``C_out/g >= gemm_channels_last *
+    #: S_in[-1]`` (the channels-first adds would run along rows that short)
     gemm_channels_last: float = 8.0
     #: ``gemm`` when the phase grid computes more than this many times the useful products
     phase_max_overhead: float = 1.25
@@ -344,10 +347,10 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append(f"few output channels (C_out/g={f.cog} <= {c.gemm_max_cout}): col2im "
                    "adds few numbers and no padded copy of the input is made")
         algo = "gemm"
-    elif gemm_channels_last(x_shape, w_shape, c):
+    elif w_shape[1] >= c.gemm_wide * x_shape[-1]:
         why.append(f"wide output on small images (C_out/g={f.cog} >= "
-                   f"{c.gemm_channels_last:g} x S_in[-1]={x_shape[-1]}): channels-last "
-                   "col2im, no zero gap")
+                   f"{c.gemm_wide:g} x S_in[-1]={x_shape[-1]}): col2im adds runs of "
+                   "output channels, no zero gap")
         algo = "gemm"
     elif f.grid_overhead > c.phase_max_overhead:
         why.append(f"the phase grid's zero gap costs {f.grid_overhead:.2f}x the products "
