@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tconv demo --out demo-out
+	$(BIN)/tconv demo --out demo-out --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=15 -m "not slow"

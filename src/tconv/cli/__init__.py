@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for arg in argv:                # argparse reads ``--opt=--`` as an empty list, not a value
+        if arg.startswith("--") and arg.endswith("=--"):
+            parser.error(f"argument {arg[:-3]}: expected a value, got '--'")
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
@@ -86,5 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError, ImportError) as exc:
-        print(f"tconv {args.command}: error: {exc}", file=sys.stderr)
+        print(f"tconv {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except OSError as exc:          # a name too long, no permission, a full disk: name the path
+        where = f" {exc.filename!s}" if exc.filename is not None else ""
+        print(f"tconv {args.command}: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"tconv {args.command}: error: out of memory; use smaller sizes", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (a path or a nested message may hold newlines)."""
+    return " ".join(str(exc).split("\n"))

@@ -11,6 +11,7 @@ import argparse
 import pathlib
 import sys
 
+from ._outputs import add_overwrite, check_folder_in, check_folder_out
 from ._train_options import (
     MAX_BATCH,
     MAX_SEED,
@@ -69,6 +70,7 @@ def add_eval_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
                    help="folder of HR images to evaluate (default: the held-out photos)")
     e.add_argument("--engine", choices=("numpy", "torch"), default="numpy")
     e.add_argument("--out", type=pathlib.Path, default=pathlib.Path("upscaler-eval"))
+    add_overwrite(e, "the report in --out")
     e.add_argument("--no-bench", action="store_true", help="skip the throughput benchmark")
     e.add_argument("--bench-size", type=int_at_least(16, MAX_SIDE), default=512,
                    help="side of the benchmark image, >= 16 (default 512)")
@@ -143,6 +145,10 @@ def add_train_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_folder_out("--out", args.out)
+    for flag, folder in (("--data", args.data), ("--val", args.val)):
+        if folder is not None:
+            check_folder_in(flag, folder)
     from ..apps.upscale.model import UpscalerConfig
     from ..apps.upscale.train import TrainConfig, train
 
@@ -174,6 +180,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    check_folder_out("--out", args.out, args.overwrite, marker="report.md")
+    if args.data is not None:
+        check_folder_in("--data", args.data)
     from ..apps.upscale.evaluate import EvalConfig, evaluate, throughput, write_report
 
     cfg = EvalConfig(scales=tuple(args.scales), heads=tuple(args.heads), engine=args.engine,

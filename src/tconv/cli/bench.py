@@ -14,6 +14,9 @@ import importlib.util
 import pathlib
 from types import ModuleType
 
+from ._outputs import add_overwrite, check_file_in, check_file_out
+from ._train_options import int_at_least
+
 SUITE = "bench_conv_transpose.py"
 
 
@@ -31,12 +34,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "e1, e2; default all)")
     p.add_argument("--algorithms", help="comma-separated: auto, gemm, phase, matrix, "
                    "scatter, zero_insertion (default all)")
-    p.add_argument("--rounds", type=int, default=3, help="torch/tconv process pairs per shape")
-    p.add_argument("--repeat", type=int, default=7, help="timed calls per process, at least")
+    p.add_argument("--rounds", type=int_at_least(1, 1000), default=3,
+                   help="torch/tconv process pairs per shape")
+    p.add_argument("--repeat", type=int_at_least(1, 100000), default=7,
+                   help="timed calls per process, at least")
     p.add_argument("--no-backward", action="store_true", help="skip grad_input/grad_weight")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     p.add_argument("--no-torch", action="store_true", help="tconv only")
     p.add_argument("--json", metavar="PATH", help="also write every result as JSON")
+    add_overwrite(p, "the --json file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--from-json", metavar="PATH", help="measure nothing: print the tables "
                    "and the targets met of a run saved with --json")
@@ -85,7 +91,8 @@ def suite_argv(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     path = find_suite(args.suite)
-    if args.rounds < 1 or args.repeat < 1:
-        raise ValueError(f"tconv bench: --rounds={args.rounds} and --repeat={args.repeat} "
-                         "must be at least 1")
+    if args.from_json is not None:
+        check_file_in("--from-json", pathlib.Path(args.from_json))
+    if args.json is not None:                  # refused now, not after the measurements
+        check_file_out("--json", pathlib.Path(args.json), args.overwrite)
     return int(_load(path).main(suite_argv(args)) or 0)

@@ -13,6 +13,9 @@ import argparse
 import pathlib
 from collections.abc import Callable, Sequence
 
+from ._outputs import check_file_in, check_folder_out
+from ._train_options import MAX_SEED, int_at_least
+
 EPILOG = """examples:
   tconv checkerboard
   tconv checkerboard --kernel-sizes 2,3,4,5,6 --strides 2,3 --dilation 1
@@ -25,11 +28,18 @@ EPILOG = """examples:
 DEFAULT_CONFIGS = ((2, 2), (3, 2), (4, 2), (5, 2), (3, 3), (4, 3), (5, 3), (6, 3))
 
 
+#: the largest kernel, stride or dilation the table and the comparison draw
+MAX_K = 64
+
+
 def _ints(text: str) -> list[int]:
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        values = [int(t) for t in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} must be comma-separated integers") from None
+    if not 1 <= len(values) <= 32 or any(not 1 <= v <= MAX_K for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 to 32 integers in 1..{MAX_K}")
+    return values
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,15 +49,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kernel-sizes", type=_ints, default=[2, 3, 4, 5, 6],
                    help="kernel sizes of the table (default 2,3,4,5,6)")
     p.add_argument("--strides", type=_ints, default=[2, 3], help="strides (default 2,3)")
-    p.add_argument("--dilation", type=int, default=1, help="dilation (default 1)")
+    p.add_argument("--dilation", type=int_at_least(1, MAX_K), default=1,
+                   help="dilation (default 1)")
     p.add_argument("--out", type=pathlib.Path, default=None,
                    help="folder for overlap_maps.png and upsamplers.png (created)")
-    p.add_argument("--kernel", type=int, default=3, help="kernel of the comparison (3)")
-    p.add_argument("--stride", type=int, default=2, help="stride of the comparison (2)")
-    p.add_argument("--image-size", type=int, default=12,
+    p.add_argument("--kernel", type=int_at_least(1, MAX_K), default=3,
+                   help="kernel of the comparison (3)")
+    p.add_argument("--stride", type=int_at_least(1, MAX_K), default=2,
+                   help="stride of the comparison (2)")
+    p.add_argument("--image-size", type=int_at_least(1, 512), default=12,
                    help="side of the constant input image of the comparison (12)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (0)")
-    p.add_argument("--dpi", type=int, default=100, help="PNG resolution (100)")
+    p.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0,
+                   help="seed of the random weights (0)")
+    p.add_argument("--dpi", type=int_at_least(10, 600), default=100, help="PNG resolution (100)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace overlap_maps.png / upsamplers.png if --out holds them")
     p.add_argument("--weight", type=pathlib.Path, default=None,
@@ -173,7 +187,10 @@ def load_weight(path: pathlib.Path):
 
 def run(args: argparse.Namespace) -> int:
     if args.out is not None:
+        check_folder_out("--out", args.out)
         _check_targets(args.out, args.overwrite)             # before any work
+    if args.weight is not None:
+        check_file_in("--weight", args.weight)
     weight = load_weight(args.weight) if args.weight is not None else None
     print(overlap_table(args.kernel_sizes, args.strides, args.dilation))
     if weight is not None:

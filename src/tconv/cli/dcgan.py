@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from ._outputs import add_overwrite, check_file_in, check_file_out, check_folder_out
 from ._train_options import (
     MAX_BATCH,
     MAX_SEED,
@@ -111,6 +112,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="number of samples, >= 1 (default 64)")
     s.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0, help="seed of z")
     s.add_argument("--out", type=pathlib.Path, default=pathlib.Path("samples.png"))
+    add_overwrite(s, "--out")
     s.set_defaults(func=run_sample)
 
     c = acts.add_parser("compare", help="same budget per up-sampling method: artifact "
@@ -146,6 +148,8 @@ def _configs(args: argparse.Namespace, method: str = "transposed"):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_folder_out("--out", args.out)
+
     def body() -> int:
         import torch
 
@@ -170,6 +174,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    check_file_in("--checkpoint", args.checkpoint)
+    check_file_out("--out", args.out, args.overwrite)
     from ..apps.dcgan.infer import load_generator, sample, save_grid
 
     g, _ = load_generator(args.checkpoint)
@@ -178,6 +184,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    check_folder_out("--out", args.out)
     import torch
 
     from ..apps.dcgan.compare import compare

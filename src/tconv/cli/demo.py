@@ -19,6 +19,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from ._outputs import add_overwrite, check_folder_out
+
 #: each part of the tour: title, the sentences that open it, the docs page that says more
 SECTIONS: dict[str, tuple[str, str, str | None]] = {
     "explain": (
@@ -106,9 +108,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run every part on built-in inputs, write a guided HTML tour",
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__,
                        epilog="examples:\n  tconv demo\n  tconv demo --out demo-out "
-                              "--only explain,checkerboard")
+                              "--overwrite --only explain,checkerboard")
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("demo-out"),
-                   help="output folder (created; existing files in it are replaced)")
+                   help="output folder (created; a tour already in it is replaced only with "
+                        "--overwrite)")
+    add_overwrite(p, "a tour in --out")
     p.add_argument("--only", default="", help="comma-separated subset of parts to run")
     p.set_defaults(func=run)
 
@@ -231,13 +235,21 @@ def run(args: argparse.Namespace) -> int:
     from . import subcommand_modules
 
     out: pathlib.Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    mods = subcommand_modules()
+    parts = [m.__name__.rsplit(".", 1)[-1] for m in mods
+             if getattr(m, "demo", None) is not None and not m.__name__.endswith(".demo")]
+    if only - set(parts):
+        raise ValueError(f"demo: --only {args.only!r} names no part "
+                         f"{', '.join(sorted(only - set(parts)))}; the parts are "
+                         f"{', '.join(parts)}")
+    check_folder_out("--out", out, args.overwrite, marker="index.html")
+    out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
     toc: list[str] = []
     failures = 0
     t_all = time.perf_counter()
-    for mod in subcommand_modules():
+    for mod in mods:
         name = mod.__name__.rsplit(".", 1)[-1]
         hook: Callable | None = getattr(mod, "demo", None)
         if hook is None or name == "demo" or (only and name not in only):

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._train_options import MAX_SEED, int_at_least
+
 #: The article's example data (Shibuya, "Up-sampling with Transposed Convolution").
 ARTICLE_INPUT = np.array([[4, 5, 8, 7], [1, 8, 8, 8], [3, 6, 6, 4], [6, 5, 7, 8]])
 ARTICLE_KERNEL = np.array([[1, 4, 1], [1, 4, 3], [3, 3, 1]])
@@ -28,7 +30,7 @@ MAX_SIDE = 32
 
 def _ints(text: str) -> tuple[int, int]:
     try:
-        parts = [int(p) for p in text.replace("x", ",").split(",") if p.strip()]
+        parts = [int(p) for p in text.replace("x", ",").split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or H,W (integers), got {text!r}") from None
     if len(parts) == 1:
@@ -71,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="language of the text: en (default) or zh (Chinese, the article's terms)")
     p.add_argument("--random", action="store_true", help="random integers instead of the "
                    "article's numbers / 1, 2, 3, ...")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
     p.set_defaults(func=run)
 
 

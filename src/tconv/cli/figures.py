@@ -22,13 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from ._outputs import add_overwrite, check_folder_out
+
 __all__ = ["add_parser", "run", "demo", "write_figures", "parse_value"]
 
 EPILOG = """examples:
   tconv figures --out figs                       # the article: 4x4 * 3x3 -> 2x2 and back
-  tconv figures --out figs --input-size 5 --stride 2 --padding 1 --output-padding 0
-  tconv figures --out figs --input-size 6,7 --kernel-size 3,2 --dilation 2 --mode conv
-  tconv figures --out figs --input-size 6 --kernel-size 4 --stride 2 --padding 1 --no-gif
+  tconv figures --out figs-stride2 --input-size 5 --stride 2 --padding 1 --output-padding 0
+  tconv figures --out figs-dilated --input-size 6,7 --kernel-size 3,2 --dilation 2 --mode conv
+  tconv figures --out figs-k4 --input-size 6 --kernel-size 4 --stride 2 --padding 1 --no-gif
 """
 
 
@@ -84,6 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description=__doc__, epilog=EPILOG)
     p.add_argument("--out", type=pathlib.Path, required=True, help="output folder (created)")
+    add_overwrite(p, "the pictures in --out")
     p.add_argument("--input-size", type=_bounded("input size", 1), default=None,
                    help=f"H,W (or N) of the conv input, 1 to {MAX_SIDE} each "
                         "(default: the article's 4x4 data)")
@@ -329,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
                           ) from exc
     matplotlib.use("Agg")
     _check_cells(args)
+    check_folder_out("--out", args.out, args.overwrite, marker="figures.html")
     conv_g, trans_g = geometries(args.input_size, args.kernel_size, args.stride, args.padding,
                                  args.dilation, args.output_padding, args.mode, args.seed)
     items = write_figures(args.out, conv_g, trans_g, gifs=not args.no_gif, dpi=args.dpi)

@@ -12,6 +12,7 @@ import argparse
 import json
 import pathlib
 
+from ._outputs import add_overwrite, check_file_in, check_file_out, check_folder_out
 from ._train_options import (
     MAX_BATCH,
     MAX_COUNT,
@@ -109,6 +110,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-test", type=int_at_least(1, MAX_COUNT), default=200,
                    help="generated held-out images")
     e.add_argument("--out", type=pathlib.Path, default=None, help="prediction picture (PNG)")
+    add_overwrite(e, "--out")
     e.set_defaults(func=run_eval)
 
     c = acts.add_parser("compare", help="same budget per decoder variant: mean IoU, artifact "
@@ -153,6 +155,8 @@ def _num_classes(args: argparse.Namespace, tcfg, data=None) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_folder_out("--out", args.out)
+
     def body() -> int:
         import torch
 
@@ -180,6 +184,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    check_file_in("--checkpoint", args.checkpoint)
+    if args.out is not None:
+        check_file_out("--out", args.out, args.overwrite)
     from ..apps.dcgan.infer import save_png
     from ..apps.segment.evaluate import evaluate, prediction_panel
     from ..apps.segment.train import TrainConfig, load_data, load_model
@@ -197,6 +204,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    check_folder_out("--out", args.out)
     import torch
 
     from ..apps.segment.evaluate import compare

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 from collections.abc import Callable
 from typing import Any
+
+from ._train_options import int_at_least
 
 EPILOG = """examples:
   tconv shapes size --input 8 --kernel 4 --stride 2 --padding 1
@@ -32,6 +35,10 @@ EPILOG = """examples:
 FRAMEWORK_CHOICES = ("torch", "tconv", "keras", "onnx", "jax")
 
 
+#: the largest size, stride, padding or dilation the shape commands read (far above any layer)
+MAX_VALUE = 2**31 - 1
+
+
 def _value(text: str | None) -> Any:
     """Parse ``3``, ``3,4``, ``1:0,2:1``, ``same`` or ``none``."""
     if text is None:
@@ -41,48 +48,72 @@ def _value(text: str | None) -> Any:
         return None
     try:
         if ":" in t:
-            return tuple(tuple(int(v) for v in pair.split(":")) for pair in t.split(","))
-        if "," in t:
-            return tuple(int(v) for v in t.split(",") if v.strip())
-        return int(t)
+            value: Any = tuple(tuple(int(v) for v in pair.split(":")) for pair in t.split(","))
+            ints = [v for pair in value for v in pair]
+        elif "," in t:
+            value = ints = tuple(int(v) for v in t.split(","))
+        else:
+            value = int(t)
+            ints = [value]
     except ValueError:
-        if t.replace("_", "").isalpha():
+        if t.replace("_", "").isalpha() and t.lower() not in ("nan", "inf", "infinity"):
             return t
         raise argparse.ArgumentTypeError(f"{text!r} must be an int, a comma list, low:high "
                                          "pairs or a padding string") from None
+    if not ints or len(ints) > 6 or any(abs(v) > MAX_VALUE for v in ints):
+        raise argparse.ArgumentTypeError(f"{text!r} must hold 1 to 6 integers of at most "
+                                         f"{MAX_VALUE} each")
+    return value
+
+
+def _ints_only(text: str) -> Any:
+    """:func:`_value` without padding strings (every option but ``--padding``)."""
+    value = _value(text)
+    if isinstance(value, str):
+        raise argparse.ArgumentTypeError(f"{text!r} must be an int or a comma list of ints")
+    return value
+
+
+#: the most kernel sizes, strides or dilations ``solve`` searches (per option)
+MAX_RANGE = 1024
 
 
 def _range(text: str) -> list[int]:
-    """``1-8`` or ``1,2,4``."""
+    """``1-8`` or ``1,2,4``: integers in 1..MAX_RANGE."""
     try:
         if "-" in text:
             lo, hi = (int(v) for v in text.split("-"))
-            return list(range(lo, hi + 1))
-        return [int(v) for v in text.split(",") if v.strip()]
+            values = list(range(lo, min(hi, MAX_RANGE + 1) + 1))
+        else:
+            values = [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} must be a range like 1-8 or a comma "
                                          "list") from None
+    if not values or any(not 1 <= v <= MAX_RANGE for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} must name integers in 1..{MAX_RANGE}")
+    return values
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="src", choices=FRAMEWORK_CHOICES, default="torch",
                    help="convention the configuration is written in (default torch)")
-    p.add_argument("--kernel", type=_value, required=True, help="kernel size (3 or 3,4)")
-    p.add_argument("--stride", type=_value, default=1, help="stride (default 1)")
-    p.add_argument("--dilation", type=_value, default=1, help="dilation (default 1)")
+    p.add_argument("--kernel", type=_ints_only, required=True, help="kernel size (3 or 3,4)")
+    p.add_argument("--stride", type=_ints_only, default=1, help="stride (default 1)")
+    p.add_argument("--dilation", type=_ints_only, default=1, help="dilation (default 1)")
     p.add_argument("--padding", type=_value, default=None,
                    help="torch/tconv/keras/jax padding (default 0, keras 'valid', jax 'VALID')")
-    p.add_argument("--output-padding", type=_value, default=None,
+    p.add_argument("--output-padding", type=_ints_only, default=None,
                    help="output padding (default 0; keras: none = infer)")
-    p.add_argument("--pads", type=_value, default=None, help="onnx pads: begins then ends")
+    p.add_argument("--pads", type=_ints_only, default=None, help="onnx pads: begins then ends")
     p.add_argument("--auto-pad", default="NOTSET",
                    help="onnx auto_pad: NOTSET, SAME_UPPER, SAME_LOWER, VALID")
-    p.add_argument("--output-shape", type=_value, default=None,
+    p.add_argument("--output-shape", type=_ints_only, default=None,
                    help="onnx output_shape (spatial); needs --input")
     p.add_argument("--consistent-padding", action="store_true",
                    help="jax use_consistent_padding=True (padding of the forward conv)")
-    p.add_argument("--input", type=_value, default=None, help="spatial input size")
-    p.add_argument("--ndim", type=int, default=None, help="spatial dims when all values are "
+    p.add_argument("--input", type=_ints_only, default=None, help="spatial input size")
+    p.add_argument("--ndim", type=int_at_least(1, 3), default=None,
+                   help="spatial dims when all values are "
                    "plain ints (default 2)")
 
 
@@ -102,8 +133,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="target framework (repeatable; default all)")
     solve = inner.add_parser("solve", help="configurations reaching an exact output size",
                              formatter_class=fmt, epilog=EPILOG)
-    solve.add_argument("--input", type=int, required=True, help="input size (one dim)")
-    solve.add_argument("--output", type=int, required=True, help="wanted output size")
+    solve.add_argument("--input", type=int_at_least(1, MAX_VALUE), required=True,
+                       help="input size (one dim)")
+    solve.add_argument("--output", type=int_at_least(1, MAX_VALUE), required=True,
+                       help="wanted output size")
     solve.add_argument("--kernels", type=_range, default=list(range(1, 9)),
                        help="kernel sizes searched (default 1-8)")
     solve.add_argument("--strides", type=_range, default=list(range(1, 5)),
@@ -112,7 +145,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="dilations searched (default 1)")
     solve.add_argument("--even-only", action="store_true",
                        help="only checkerboard-free (even overlap) solutions")
-    solve.add_argument("--limit", type=int, default=25, help="rows printed (default 25)")
+    solve.add_argument("--limit", type=int_at_least(0), default=25,
+                       help="rows printed (default 25)")
     p.set_defaults(func=run, shapes_parser=p)
 
 
@@ -142,6 +176,14 @@ def spec_from_args(args: argparse.Namespace):  # noqa: ANN201 - TransposedConvSp
 
     nd = _ndim(args)
     src = args.src
+    only = {"--pads": ("onnx", args.pads is not None),
+            "--auto-pad": ("onnx", args.auto_pad != "NOTSET"),
+            "--output-shape": ("onnx", args.output_shape is not None),
+            "--consistent-padding": ("jax", args.consistent_padding)}
+    for flag, (owner, given) in only.items():
+        if given and src != owner:
+            raise ValueError(f"shapes: {flag} is read with --from {owner} only, not with "
+                             f"--from {src}")
     if src in ("torch", "tconv"):
         reader = TransposedConvSpec.from_torch if src == "torch" else \
             TransposedConvSpec.from_tconv
@@ -222,6 +264,8 @@ def _solve(args: argparse.Namespace) -> int:
           f"(kernel {args.kernels[0]}..{args.kernels[-1]}, stride "
           f"{args.strides[0]}..{args.strides[-1]}, dilation {args.dilations})")
     if not sols:
+        print(f"tconv shapes solve: error: no configuration maps {args.input} -> "
+              f"{args.output}; widen --kernels, --strides or --dilations", file=sys.stderr)
         return 1
     print(f"{'kernel':>6} {'stride':>6} {'padding':>7} {'out_pad':>7} {'dil':>3}  "
           f"{'overlap':<15} risks")

@@ -11,6 +11,8 @@ import argparse
 import pathlib
 import sys
 
+from ._outputs import check_file_in
+
 __all__ = ["add_parser", "demo"]
 
 TRAIN_EPILOG = """\
@@ -98,6 +100,11 @@ def run_upscale(args: argparse.Namespace) -> int:
     from ..apps.upscale.batch import upscale_files
     from ..apps.upscale.infer import UpscaleOptions, choose_engine
 
+    if args.weights is not None:
+        check_file_in("--weights", args.weights)
+        if args.method != "learned":
+            raise ValueError(f"upscale: --weights is read with --method learned only, not "
+                             f"with --method {args.method}")
     if args.tile is not None and args.tile < 0:
         raise ValueError(f"upscale: --tile {args.tile} must be 0 (whole image) or >= 8")
     engine, device = choose_engine(args.engine, args.device)
