@@ -221,10 +221,7 @@ _CUBIC = re.compile(r"\(a \+ 2\) \* .* - \(a \+ 3\)|\(a \* .* - 5 \* a\) \* .* \
 #: the cubic kernel's home (interpolate.cubic_near / cubic_far) and the copies still to be
 #: replaced by calls to it, each with its reason
 CUBIC_HOMES = {("interpolate.py", "cubic_near"), ("interpolate.py", "cubic_far")}
-KNOWN_CUBIC_COPIES = {
-    # ONNX/TF/PIL resize tables, written beside interpolate: to call cubic_near/cubic_far
-    "_resize_tables.py": "resize conventions (open)",
-}
+KNOWN_CUBIC_COPIES: dict[str, str] = {}
 
 
 def cubic_formulas(src: Path = SRC) -> list[tuple[str, int, str]]:

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .interpolate import cubic_far, cubic_near
+
 __all__: list[str] = []
 
 Table = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
@@ -35,11 +37,10 @@ Table = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 # ----------------------------------------------------------------------------------------
 
 def keys_cubic(d: np.ndarray, a: float) -> np.ndarray:
-    """Keys' cubic convolution kernel with parameter ``a`` (support 2)."""
+    """Keys' cubic convolution kernel with parameter ``a`` (support 2), on arrays: the
+    branches are :func:`tconv.interpolate.cubic_near` and ``cubic_far``."""
     d = np.abs(d)
-    near = ((a + 2) * d - (a + 3)) * d * d + 1
-    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+    return np.where(d <= 1, cubic_near(d, a), np.where(d < 2, cubic_far(d, a), 0.0))
 
 
 def triangle(d: np.ndarray) -> np.ndarray:
@@ -298,7 +299,8 @@ def _pil_filter(name: str, x: np.ndarray) -> np.ndarray:
         return np.where(ax == 0, 1.0, np.where(ax >= 1, 0.0, v))
     if name == "bicubic":
         a = -0.5
-        return np.where(ax < 1, ((a + 2) * ax - (a + 3)) * ax * ax + 1,
+        # Pillow writes the outer branch as (((x - 5) x + 8) x - 4) a: kept, for its rounding
+        return np.where(ax < 1, cubic_near(ax, a),
                         np.where(ax < 2, (((ax - 5) * ax + 8) * ax - 4) * a, 0.0))
 
     def sinc(v: np.ndarray) -> np.ndarray:
@@ -340,10 +342,10 @@ def pil_table(n_in: int, n_out: int, method: str,
 def _cv_cubic(fx: np.ndarray) -> np.ndarray:
     a = np.float32(-0.75)
     one = np.float32(1)
-    x = fx.astype(np.float32)
-    c0 = ((a * (x + one) - 5 * a) * (x + one) + 8 * a) * (x + one) - 4 * a
-    c1 = ((a + 2) * x - (a + 3)) * x * x + one
-    c2 = ((a + 2) * (one - x) - (a + 3)) * (one - x) * (one - x) + one
+    x = fx.astype(np.float32)                       # interpolateCubic, in float32
+    c0 = cubic_far(x + one, a)
+    c1 = cubic_near(x, a)
+    c2 = cubic_near(one - x, a)
     c3 = one - c0 - c1 - c2
     return np.stack([c0, c1, c2, c3], axis=1).astype(np.float32)
 
