@@ -89,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError, ImportError) as exc:
+    except ImportError as exc:
+        print(f"tconv {args.command}: error: {_install_hint(exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         print(f"tconv {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:          # a name too long, no permission, a full disk: name the path
@@ -99,6 +102,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print(f"tconv {args.command}: error: out of memory; use smaller sizes", file=sys.stderr)
         return 1
+
+
+#: the extra that installs each optional top-level module a subcommand imports
+EXTRAS = {"torch": "torch", "matplotlib": "viz", "PIL": "viz", "skimage": "apps",
+          "tqdm": "apps", "tifffile": "apps", "numba": "fast"}
+
+
+def _install_hint(exc: ImportError) -> str:
+    """An optional module that is missing, as an install hint; other import errors as they
+    are (a message that already holds a hint is kept)."""
+    top = (exc.name or "").split(".")[0]
+    if isinstance(exc, ModuleNotFoundError) and top in EXTRAS and "pip install" not in str(exc):
+        return (f"this command needs {top}, which is not installed: "
+                f'pip install "tconv[{EXTRAS[top]}]"')
+    return _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -254,10 +254,10 @@ def upscale_files(inputs: Sequence[pathlib.Path], output: pathlib.Path | None, o
                     raise FileExistsError(f"upscale: output exists: {names}{more}; pass "
                                           "--overwrite to replace, or --skip-existing to "
                                           "keep what exists and do the rest")
-            check_writable([j for _, j in mine])
             model = None
-            if opts.method == "learned":   # bad weights stop the run before any image
+            if opts.method == "learned":   # bad weights (or no torch) stop the run before any
                 model = load_model(opts.weights, opts.scale, opts.engine, device=device)
+            check_writable([j for _, j in mine])     # image, and before a folder is made
             from .._train import progress
 
             bar = progress(total=len(jobs), desc=f"upscale x{opts.scale}",
