@@ -350,6 +350,60 @@ def test_hostile_values(command: str, tmp_path: pathlib.Path, monkeypatch: pytes
     assert not findings, f"{len(findings)} findings:\n" + "\n".join(findings[:40])
 
 
+def _positionals(p: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in p._actions if not a.option_strings
+            and not isinstance(a, argparse._SubParsersAction)]
+
+
+@pytest.mark.parametrize("command", sorted(c for c in COMMANDS if _positionals(COMMANDS[c])))
+def test_hostile_positionals(command: str, tmp_path: pathlib.Path,
+                             monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str], stubbed: None) -> None:
+    """The positional arguments (the files ``upscale`` reads): a missing file, a folder of
+    nothing, a file that is not an image, a name too long, must each be refused in one line
+    (no output written)."""
+    monkeypatch.chdir(tmp_path)
+    words = command.split()
+    base = _base(command, tmp_path)
+    at = len(words)                 # the base line puts the positional right after the command
+    findings = []
+    values = _path_values(tmp_path)
+    for value in [*values, "☃", "x" * 5000]:
+        argv = [*base[:at], value, *base[at + 1:]]
+        outcome, err, _ = attempt(argv, capsys)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        if "Traceback" in err or outcome.startswith("crash") or outcome == "overtime":
+            findings.append(f"{argv[at][-50:]!r}: {outcome} {err[-300:]!r}")
+        elif outcome not in ("reached", "0") and not lines:
+            findings.append(f"{argv[at][-50:]!r}: exit {outcome} without a message")
+        elif value in (values[0], values[1], values[2], values[3]) and outcome == "0":
+            findings.append(f"{argv[at][-50:]!r}: accepted")
+    assert not findings, "\n".join(findings)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_flag_pairs(command: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture[str], stubbed: None) -> None:
+    """Every pair of on/off flags of a command (``--resume --overwrite``, ``--serve
+    --overwrite``, ``--skip-existing --overwrite``, ...): refused with a message, or run;
+    never a traceback."""
+    monkeypatch.chdir(tmp_path)
+    flags = [a.option_strings[-1] for a in COMMANDS[command]._actions
+             if a.option_strings and a.nargs == 0
+             and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))]
+    base = _base(command, tmp_path)
+    findings = []
+    for i, f in enumerate(flags):
+        for g in flags[i:]:
+            argv = [*base, f] + ([g] if g != f else [])
+            outcome, err, _ = attempt(argv, capsys)
+            if "Traceback" in err or outcome.startswith("crash") or outcome == "overtime":
+                findings.append(f"{' '.join(argv[-2:])}: {outcome} {err[-300:]!r}")
+            elif outcome in ("1", "2") and not err.strip():
+                findings.append(f"{' '.join(argv[-2:])}: exit {outcome} without a message")
+    assert not findings, "\n".join(findings)
+
+
 def test_every_command_has_a_base_line(tmp_path: pathlib.Path) -> None:
     """A new subcommand must get a base line above (so its options are fuzzed)."""
     for command in COMMANDS:
