@@ -14,6 +14,9 @@ case's ratio in a round is tconv's median / torch's median of that round; the ta
 median over rounds of those ratios, the median per-call IQR (as a percentage of the median)
 and geometric means. Both libraries use the same thread count (``--threads``, default 2).
 ``--check`` also compares tconv's output with torch's on every case (max relative error).
+On a shared machine add ``--cpu``: every library on one thread, timed by process CPU time,
+which other processes' load inflates far less than wall time (torch's spinning OpenMP
+threads suffer most from load, which flatters tconv's wall-time ratios).
 """
 
 from __future__ import annotations
@@ -55,6 +58,25 @@ def _input(case: dict[str, Any]) -> Any:
     return np.random.default_rng(0).standard_normal(case["x"]).astype(case["dtype"])
 
 
+#: the clock: wall time (``perf_counter``), or process CPU time with ``--cpu``
+CLOCK = time.perf_counter
+
+
+def _cpu_timeit(fn: Any, repeat: int, max_seconds: float) -> dict[str, float]:
+    """``common.timeit`` on the process CPU-time clock."""
+    times: list[float] = []
+    start = time.perf_counter()
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append((time.process_time() - t0) * 1e3)
+        if time.perf_counter() - start > max_seconds and len(times) >= 3:
+            break
+    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
+    return {"median_ms": statistics.median(times), "iqr_ms": q[2] - q[0],
+            "min_ms": min(times), "n": float(len(times))}
+
+
 def _time(fn: Any, budget: float) -> dict[str, float]:
     """Two warm-up calls, then calls for about ``budget`` seconds (5 to 50 calls; 3 for
     calls longer than the budget)."""
@@ -63,12 +85,17 @@ def _time(fn: Any, budget: float) -> dict[str, float]:
     fn()
     once = time.perf_counter() - t0
     repeat = max(3 if once > budget else 5, min(50, int(budget / max(once, 1e-6))))
+    if CLOCK is time.process_time:
+        return _cpu_timeit(fn, repeat, 4 * budget)
     return timeit(fn, warmup=0, repeat=repeat, max_seconds=4 * budget)
 
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
+    global CLOCK
+    if args.cpu:
+        CLOCK = time.process_time
     out: dict[str, Any] = {}
     if args.worker == "torch":
         import torch
@@ -115,6 +142,8 @@ def _spawn(args: argparse.Namespace, library: str, env: dict[str, str],
         argv += ["--cases", args.cases]
     if check_dir:
         argv += ["--check-dir", check_dir]
+    if args.cpu:
+        argv.append("--cpu")
     proc = subprocess.run(argv, env=dict(os.environ, **env), capture_output=True, text=True,
                           check=False)
     if proc.returncode:
@@ -137,6 +166,8 @@ def _errors(check_dir: str) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     threads = str(args.threads)
     base = {"TCONV_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+    if args.cpu:
+        base |= {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     variants = {"torch": ("torch", base), "tconv": ("tconv", base)}
     if args.numpy:
         variants["numpy"] = ("tconv", dict(base, TCONV_NUMBA="0"))
@@ -184,6 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                           "above_1.10": [r["name"] for r in rows
                                          if r[f"{v}_ratio"] > LIMITS["max"]]}
     return {"meta": metadata() | {"threads": args.threads, "rounds": args.rounds,
+                                  "clock": "process CPU time" if args.cpu else "wall",
                                   "torch_threads": rounds[0]["torch"]["_threads"],
                                   "command": " ".join(sys.argv)},
             "rows": rows, "summary": summary}
@@ -201,7 +233,8 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
     has_err = any("max_rel_err" in r for r in rows)
     print(f"machine: {meta['processor']}, {meta['cpus']} CPUs; python {meta['python']}, "
           f"numpy {meta['numpy']}, numba {meta['numba']}; threads {meta['threads']}; "
-          f"rounds {meta['rounds']}; OPENBLAS/TCONV env: {meta['env'] or 'none'}", file=file)
+          f"rounds {meta['rounds']}; clock {meta.get('clock', 'wall')}; "
+          f"OPENBLAS/TCONV env: {meta['env'] or 'none'}", file=file)
     head = ["case", "input -> output", "mode", "torch ms (IQR)", "tconv/torch"]
     head += ["numpy-only/torch"] if has_np else []
     head += ["max rel err"] if has_err else []
@@ -233,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="threads of both libraries")
     ap.add_argument("--budget", type=float, default=0.15,
                     help="seconds of timed calls per case (default 0.15)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="process CPU time with one thread everywhere (a shared machine's "
+                         "proxy: load inflates it far less than wall time)")
     ap.add_argument("--no-numpy", dest="numpy", action="store_false",
                     help="skip the TCONV_NUMBA=0 column")
     ap.add_argument("--check", action="store_true",
@@ -254,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.from_json) as f:
             print_table(json.load(f))
         return 0
+    if args.cpu:
+        args.threads = 1
     payload = run(args)
     print_table(payload)
     if args.json:

@@ -785,7 +785,7 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     R = rows.shape[1]
     ih = np.arange(R, dtype=np.intp)[:, None]
     wh = np.ones((R, 1), x.dtype)
-    iw, ww = idx.astype(np.intp), w.astype(x.dtype)
+    iw, ww = idx.astype(np.intp, copy=False), w.astype(x.dtype, copy=False)
     out = np.empty((1, R, m), x.dtype)
     band = _COMPILED_BAND
     step = -(-R // (2 * _threads(R // band + 1)) // band) * band
