@@ -12,6 +12,22 @@ import pathlib
 import sys
 
 from ._outputs import check_file_in
+from ._train_options import device_spec, int_at_least
+
+#: the largest --tile (input pixels per side; far above any image the tiles are for)
+MAX_TILE = 65536
+
+
+def _tile(text: str) -> int:
+    """argparse type of --tile: 0 (the whole image at once) or 8..MAX_TILE."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = -1
+    if value != 0 and not 8 <= value <= MAX_TILE:
+        raise argparse.ArgumentTypeError(f"must be 0 (the whole image at once) or an integer "
+                                         f"in 8..{MAX_TILE}, got {text!r}")
+    return value
 
 __all__ = ["add_parser", "demo"]
 
@@ -75,14 +91,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--engine", choices=("numpy", "torch"), default=None,
                    help="numpy (default on the CPU, no torch needed) or torch (default on "
                         "--device cuda/mps)")
-    u.add_argument("--device", default=None, metavar="DEVICE",
+    u.add_argument("--device", type=device_spec, default=None, metavar="DEVICE",
                    help="auto (CUDA, then MPS, then CPU), cpu (default), cuda, cuda:N or mps; "
                         "a GPU runs the torch engine")
     u.add_argument("--weights", type=pathlib.Path, default=None,
                    help="weights .npz (its folder's manifest.json must list its sha256)")
-    u.add_argument("--tile", type=int, default=192, help="tile size in input pixels "
+    u.add_argument("--tile", type=_tile, default=192, help="tile size in input pixels "
                    "(0: whole image at once; else >= 8)")
-    u.add_argument("--max-pixels", type=int, default=None,
+    u.add_argument("--max-pixels", type=int_at_least(1, 2**40), default=None,
                    help="refuse larger inputs (default 100000000)")
     u.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     u.add_argument("--skip-existing", action="store_true",
@@ -105,8 +121,6 @@ def run_upscale(args: argparse.Namespace) -> int:
         if args.method != "learned":
             raise ValueError(f"upscale: --weights is read with --method learned only, not "
                              f"with --method {args.method}")
-    if args.tile is not None and args.tile < 0:
-        raise ValueError(f"upscale: --tile {args.tile} must be 0 (whole image) or >= 8")
     engine, device = choose_engine(args.engine, args.device)
     opts = UpscaleOptions(scale=args.scale, method=args.method, engine=engine,
                           tile=args.tile or None, weights=args.weights,
