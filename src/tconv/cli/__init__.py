@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tconv {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:          # a name too long, no permission, a full disk: name the path
-        where = f" {exc.filename!s}" if exc.filename is not None else ""
-        print(f"tconv {args.command}: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{str(exc.filename)!r}: " if exc.filename is not None else ""
+        print(f"tconv {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except MemoryError:
         print(f"tconv {args.command}: error: out of memory; use smaller sizes", file=sys.stderr)

@@ -43,6 +43,9 @@ def check_file_out(flag: str, path: pathlib.Path, overwrite: bool) -> None:
     _usable(flag, path)
     if path.is_dir():
         raise ValueError(f"{flag} {str(path)!r} is a folder; name a file")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{flag} {str(path)!r} is not a regular file (a device or a pipe); "
+                         "name a file")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{flag} {str(path)!r} exists; pass --overwrite to replace it, "
                               f"or choose another {flag}")

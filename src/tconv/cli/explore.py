@@ -18,6 +18,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._outputs import check_file_out
+
 __all__ = ["add_parser", "run", "demo", "make_server"]
 
 EPILOG = """examples:
@@ -100,11 +102,14 @@ def run(args: argparse.Namespace) -> int:
                                   "it, or choose another --out")
     if out is not None and out.exists() and out.is_dir():
         args.explore_parser.error(f"argument --out: {out} is a folder; name an .html file")
+    if out is not None:
+        check_file_out("--out", out, overwrite=True)
     page = _page(args)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        from ..io import atomic_write
+
         data = page.encode("utf-8")
-        out.write_bytes(data)
+        atomic_write(out, data, overwrite=True)      # whole or absent; a full disk names out
         print(f"wrote {out} ({len(data) / 1024:.1f} KiB, works offline): "
               f"open file://{out.resolve()}")
     if args.serve:
