@@ -166,3 +166,31 @@ def test_missing_extra_gives_install_hint(extra: str, tmp_path: pathlib.Path) ->
         assert res["rc"] == 1 and len(lines) == 1, res
         assert hint[extra] in lines[0] and lines[0].startswith("tconv "), res
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_reader_leaving_the_pipe_is_quiet(tmp_path: pathlib.Path) -> None:
+    """``tconv shapes solve ... | head -1``: no BrokenPipeError traceback, nothing on stderr."""
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "tconv", "shapes", "solve", "--input", "4",
+                             "--output", "64", "--kernels", "1-64", "--strides", "1-64",
+                             "--limit", "100000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()                 # the reader leaves after one line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 1)
+    assert b"configurations map" in first and err == "", err
+
+
+def test_ctrl_c_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    import tconv.cli.explain as explain
+
+    def interrupted(*_a: object, **_k: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(explain, "walkthrough", interrupted)
+    assert main(["explain"]) == 130
+    err = capsys.readouterr().err
+    assert err == "tconv explain: interrupted\n"

@@ -95,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         print(f"tconv {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:         # ``tconv ... | head``: the reader left; stop quietly
+        _silence_stdout()
+        return 1
+    except KeyboardInterrupt:
+        print(f"tconv {args.command}: interrupted", file=sys.stderr)
+        return 130
     except OSError as exc:          # a name too long, no permission, a full disk: name the path
         where = f"{str(exc.filename)!r}: " if exc.filename is not None else ""
         print(f"tconv {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
@@ -117,6 +123,18 @@ def _install_hint(exc: ImportError) -> str:
         return (f"this command needs {top}, which is not installed: "
                 f'pip install "tconv[{EXTRAS[top]}]"')
     return _one_line(exc)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush does not raise
+    BrokenPipeError again at exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # a captured stdout has no descriptor
+        pass
 
 
 def _one_line(exc: BaseException) -> str:
