@@ -19,6 +19,7 @@ import contextlib
 import os
 import pathlib
 import random
+import re
 import signal
 import sys
 import time
@@ -294,6 +295,12 @@ def _values(action: argparse.Action, tmp: pathlib.Path, rng: random.Random
                  for v in NUMBERS]
         vals += [(v, _is_int(action)) for v in FRACTIONS]
         vals += [(str(rng.randint(-10**6, 10**6)), False) for _ in range(2)]
+        # the largest value the type allows, and common limits: accepted values must not
+        # allocate or loop without bound either
+        top = re.search(r"\.\.(\d+)", getattr(action.type, "__name__", ""))
+        vals += [(v, False) for v in ("2147483647", "65536", "8193", "33")]
+        if top:
+            vals.append((top.group(1), False))
         return vals
     flag = action.option_strings[-1]
     paths = _path_values(tmp)

@@ -74,6 +74,9 @@ def _ints_only(text: str) -> Any:
     return value
 
 
+#: the largest kernel x stride (per dim) whose taps per phase are listed
+MAX_TABLE = 10**6
+
 #: the most kernel sizes, strides or dilations ``solve`` searches (per option)
 MAX_RANGE = 1024
 
@@ -220,9 +223,13 @@ def _print_size(spec: Any, args: argparse.Namespace) -> None:
     if args.input is not None:
         size = tuple(_full(args.input, spec.ndim))
         print(f"output size for input {size}: {spec.output_size(size)}")
-    taps = [overlap_map(k, s, d, ndim=1).tolist()
-            for k, s, d in zip(spec.kernel_size, spec.stride, spec.dilation)]
     verdict = "uneven -> checkerboard-prone" if spec.uneven else "even"
+    dims = list(zip(spec.kernel_size, spec.stride, spec.dilation))
+    if any(k * s > MAX_TABLE for k, s, _ in dims):   # the table would be k*s entries a dim
+        print(f"kernel overlap: {verdict} (taps per phase not listed: kernel x stride is "
+              f"above {MAX_TABLE} in a dim)")
+        return
+    taps = [overlap_map(k, s, d, ndim=1).tolist() for k, s, d in dims]
     print(f"kernel overlap: {verdict} (taps per phase per dim: {taps})")
 
 
