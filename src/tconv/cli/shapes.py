@@ -51,7 +51,8 @@ def _value(text: str | None) -> Any:
             value: Any = tuple(tuple(int(v) for v in pair.split(":")) for pair in t.split(","))
             ints = [v for pair in value for v in pair]
         elif "," in t:
-            value = ints = tuple(int(v) for v in t.split(","))
+            value = tuple(int(v) for v in t.split(","))
+            ints = list(value)
         else:
             value = int(t)
             ints = [value]
