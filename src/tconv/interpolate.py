@@ -758,11 +758,19 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
                 if not _native.compile_failure(exc):
                     raise
                 _native.disable(exc)
-    if fast and taps > 1 and short and _finite(y):
-        return _dense_axis(np.ascontiguousarray(y), axis, idx, w)
     gemm = taps > 2 or (taps == 2 and m > n)        # block GEMMs beat gathers from ~3 taps
-    if fast and gemm and y.size >= 1 << 16 and _finite(y):
-        return _banded_axis(np.ascontiguousarray(y), axis, idx, w)
+    product = _dense_axis if short else _banded_axis if gemm and y.size >= 1 << 16 else None
+    if fast and taps > 1 and product is not None:
+        # the products hold zero weights, and 0 * inf = nan: for finite data only. Checked
+        # on the smaller side: a shrinking pass checks its output (a non-finite input that
+        # reaches a product leaves inf or nan there) and then redoes it with gathers
+        if m < n:
+            with np.errstate(invalid="ignore", over="ignore"):
+                out = product(np.ascontiguousarray(y), axis, idx, w)
+            if _finite(out):
+                return out
+        elif _finite(y):
+            return product(np.ascontiguousarray(y), axis, idx, w)
     return _generic_axis(y, axis, idx, w)
 
 
