@@ -46,9 +46,17 @@ WRITERS = {
     "dcgan train": (["dcgan", "train", "--out", "{t}/dt", "--steps", "1"], "dt/checkpoint.pt"),
     "segment train": (["segment", "train", "--out", "{t}/st", "--steps", "1"],
                       "st/checkpoint.pt"),
+    # a comparison whose last variant holds a run is refused before the first one trains
+    "dcgan compare": (["dcgan", "compare", "--out", "{t}/dc", "--steps", "1", "--variants",
+                       "transposed", "resize_conv"], "dc/resize_conv/checkpoint.pt"),
+    "segment compare": (["segment", "compare", "--out", "{t}/sc", "--steps", "1",
+                         "--variants", "bilinear", "transposed"], "sc/transposed/checkpoint.pt"),
+    "segment compare report": (["segment", "compare", "--out", "{t}/sr", "--steps", "1"],
+                               "sr/report.md"),
 }
 
-TORCH_EXTRA = {"dcgan train", "segment train", "train-upscaler"}
+TORCH_EXTRA = {"dcgan train", "segment train", "train-upscaler", "dcgan compare",
+               "segment compare", "segment compare report"}
 
 
 @pytest.mark.parametrize("name", sorted(WRITERS))

@@ -14,7 +14,7 @@ import os
 import pathlib
 
 __all__ = ["add_overwrite", "check_file_out", "check_folder_out", "check_file_in",
-           "check_folder_in"]
+           "check_folder_in", "check_compare_out"]
 
 
 def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
@@ -61,6 +61,19 @@ def check_folder_out(flag: str, path: pathlib.Path, overwrite: bool | None = Non
     if marker is not None and not overwrite and (path / marker).exists():
         raise FileExistsError(f"{flag} {str(path)!r} holds an earlier result ({marker}); pass "
                               f"--overwrite to replace it, or choose another {flag}")
+
+
+def check_compare_out(fn: str, out: pathlib.Path, variants: list[str], resume: bool,
+                      overwrite: bool) -> None:
+    """A ``compare`` folder: its report and every variant's run are checked before the first
+    variant trains (a run found at the third variant would otherwise stop the comparison
+    after two trainings)."""
+    from ..apps._train import check_run_dir
+
+    check_folder_out("--out", out)
+    check_run_dir(out, resume, overwrite, fn, names=("report.md",))
+    for v in variants:
+        check_run_dir(out / v, resume, overwrite, fn)
 
 
 def check_file_in(flag: str, path: pathlib.Path) -> None:

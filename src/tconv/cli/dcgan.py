@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from ._outputs import add_overwrite, check_file_in, check_file_out, check_folder_out
+from ._outputs import (
+    add_overwrite,
+    check_compare_out,
+    check_file_in,
+    check_file_out,
+    check_folder_out,
+)
 from ._train_options import (
     MAX_BATCH,
     MAX_SEED,
@@ -184,7 +190,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    check_folder_out("--out", args.out)
+    check_compare_out("dcgan compare", args.out, args.variants, args.resume, args.overwrite)
     import torch
 
     from ..apps.dcgan.compare import compare

@@ -12,7 +12,13 @@ import argparse
 import json
 import pathlib
 
-from ._outputs import add_overwrite, check_file_in, check_file_out, check_folder_out
+from ._outputs import (
+    add_overwrite,
+    check_compare_out,
+    check_file_in,
+    check_file_out,
+    check_folder_out,
+)
 from ._train_options import (
     MAX_BATCH,
     MAX_COUNT,
@@ -204,7 +210,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    check_folder_out("--out", args.out)
+    check_compare_out("segment compare", args.out, args.variants, args.resume,
+                      args.overwrite)
     import torch
 
     from ..apps.segment.evaluate import compare
