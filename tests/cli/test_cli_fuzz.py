@@ -317,6 +317,10 @@ def _values(action: argparse.Action, tmp: pathlib.Path, rng: random.Random
     return vals
 
 
+def _tree(root: pathlib.Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
 def _new_top_level(root: pathlib.Path, before: set[str]) -> set[str]:
     return {p for p in os.listdir(root) if p not in before}
 
@@ -342,8 +346,12 @@ def test_hostile_values(command: str, tmp_path: pathlib.Path, monkeypatch: pytes
     for action in _options(COMMANDS[command]):
         for value, must_refuse in _values(action, tmp_path, rng):
             argv = _with(base, action, value)
+            files = _tree(tmp_path)
             outcome, err, dt = attempt(argv, capsys)
             tried += 1
+            if outcome in ("1", "2") and _tree(tmp_path) != files:
+                findings.append(f"tconv {' '.join(a[:60] for a in argv)}\n    -> refused "
+                                f"but wrote {sorted(_tree(tmp_path) - files)[:3]}")
             outcomes[outcome.split(":")[0]] += 1
             bad = judge(argv, action, value, outcome, err, must_refuse)
             if bad is None and dt > BUDGET_S:
