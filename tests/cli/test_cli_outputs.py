@@ -202,3 +202,13 @@ def test_ctrl_c_is_one_line(monkeypatch: pytest.MonkeyPatch,
     assert main(["explain"]) == 130
     err = capsys.readouterr().err
     assert err == "tconv explain: interrupted\n"
+
+
+@pytest.mark.parametrize("text", [b"x = 1\n", b"\x89PNG\x00\x01", b"def main(:\n"])
+def test_bench_suite_that_is_not_the_suite(text: bytes, tmp_path: pathlib.Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench --suite FILE`` with a file that is not the benchmark script: one line."""
+    (tmp_path / "s.py").write_bytes(text)
+    assert main(["bench", "--suite", str(tmp_path / "s.py"), "--rounds", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tconv bench: error: --suite") and err.count("\n") == 1, err

@@ -70,10 +70,17 @@ def find_suite(path: str | None = None) -> pathlib.Path:
 
 def _load(path: pathlib.Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("tconv_bench_suite", path)
-    if spec is None or spec.loader is None:  # pragma: no cover - a file we just found
+    if spec is None or spec.loader is None:
         raise FileNotFoundError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except (SyntaxError, ValueError) as exc:          # not Python (a picture, a text file)
+        raise ValueError(f"--suite {str(path)!r} is not the benchmark suite "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not callable(getattr(module, "main", None)):
+        raise ValueError(f"--suite {str(path)!r} is not the benchmark suite (it has no "
+                         f"main(argv)); name {SUITE} of a tconv source checkout")
     return module
 
 
