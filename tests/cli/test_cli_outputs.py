@@ -212,3 +212,26 @@ def test_bench_suite_that_is_not_the_suite(text: bytes, tmp_path: pathlib.Path,
     assert main(["bench", "--suite", str(tmp_path / "s.py"), "--rounds", "1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tconv bench: error: --suite") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("kind", ["text", "png", "truncated", "objects"])
+@pytest.mark.parametrize("command", [["dcgan", "sample"], ["segment", "eval"]])
+def test_bad_checkpoint_is_one_plain_line(kind: str, command: list[str], tmp_path: pathlib.Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not a checkpoint: one line in tconv's words (torch's advice to load
+    with ``weights_only=False``, which would run the file's code, is not passed on)."""
+    torch = pytest.importorskip("torch")
+    ck = tmp_path / "c.pt"
+    if kind == "text":
+        ck.write_text("not a checkpoint\n")
+    elif kind == "png":
+        ck.write_bytes(_png(tmp_path / "p.png").read_bytes())
+    else:
+        torch.save({"a": pathlib.Path("x") if kind == "objects" else torch.ones(2)}, ck)
+        if kind == "truncated":
+            ck.write_bytes(ck.read_bytes()[:200])
+    code = main([*command, "--checkpoint", str(ck), "--out", str(tmp_path / "o.png")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "weights_only" not in err and "c.pt" in err, err
+    assert not (tmp_path / "o.png").exists()

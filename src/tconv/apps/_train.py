@@ -98,11 +98,23 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {str(path)!r}")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":        # torch.save writes a zip archive since torch 1.6
+        raise ValueError(f"load_checkpoint: {str(path)!r} is not a checkpoint (not a file "
+                         "written by torch.save); give the checkpoint.pt of a run")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        # torch's own text (which suggests weights_only=False: running the file's code) is
+        # not passed on; its first line says what was wrong
+        text = str(exc).split("WeightsUnpickler error:")[-1].strip()
+        why = text.splitlines()[0].split(". ")[0][:160] if text else ""
+        if type(exc).__name__ == "UnpicklingError":
+            why = ("it holds Python objects a checkpoint does not (refused: loading them "
+                   f"could run code; {why})")
         raise ValueError(f"load_checkpoint: {str(path)!r} is not a readable checkpoint "
-                         f"({type(exc).__name__}: {exc})") from None
+                         f"({type(exc).__name__}: {why})") from None
     if not isinstance(state, dict):
         raise ValueError(f"load_checkpoint: {str(path)!r} holds a {type(state).__name__}, "
                          "expected a dict")
