@@ -34,9 +34,12 @@ too few for a matrix product to pay: large 2-D planes form each product ``w * x`
 distinct weight and add shifted slices of them, columns then rows, in bands of rows that
 stay in cache. Nearest with an integer factor (index ``i // s``) is a block copy.
 
-With numba (``tconv[fast]``), 2-D linear and cubic modes at the other factors apply the
-two tables in one compiled loop per band of output rows: the band's input rows along the
-last axis, then the rows, in ATen's order and without fused multiply-adds.
+With numba, 2-D linear and cubic modes at the other factors (and at whole factors on
+small planes) apply the two tables in one compiled loop per band of output rows: the band's
+input rows along the last axis, then the rows, in ATen's order and without fused
+multiply-adds. The other axes each take the cheapest exact pass for their table
+(:func:`_axis_pass`): strided slices and broadcast copies for nearest, strided adds for
+area over whole windows, one dense product for short axes, block GEMMs, or gathers.
 """
 
 from __future__ import annotations
@@ -729,12 +732,12 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
 
     Nearest tables copy: an arithmetic progression of indices is a strided slice (a view;
     :func:`_resample` copies at the end), ``i // s`` is a broadcast of each input ``s``
-    times. With numba, a linear or cubic table along the last axis runs compiled
-    (:func:`_compiled_last`). An area table over whole windows (``n_in % n_out == 0``)
-    adds the window's strided slices and divides, as ATen's adaptive average pool. A short
-    axis of finite data with short rows after it (``n_in`` and the product of the later axes
-    both at most :data:`_DENSE_MAX`) is one dense product. The rest: block GEMMs (3+ taps, or 2 when
-    up-sampling) or per-tap gathers.
+    times. An area table over whole windows (``n_in % n_out == 0``) adds the window's
+    strided slices and divides, as ATen's adaptive average pool. With numba, a linear or
+    cubic table along the last axis runs compiled (:func:`_compiled_last`). A short axis of
+    finite data with short rows after it (``n_in`` and the product of the later axes both
+    at most :data:`_DENSE_MAX`) is one dense product. The rest: block GEMMs (3+ taps, or 2
+    when up-sampling) or per-tap gathers.
     """
     n, m = y.shape[axis], idx.shape[0]
     if fast and idx.shape[1] == 1 and np.all(w == 1):
