@@ -121,3 +121,24 @@ def check_same_error(fn_np: Callable[[], object], fn_torch: Callable[[], object]
             f"(regex {torch_match!r})")
     else:
         pytest.fail(f"torch accepted a call tconv rejects ({match!r})")
+
+
+def onnx_run(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
+    """One ONNX ``ConvTranspose`` node with ``attrs`` run by onnxruntime (float32)."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape)),
+         helper.make_tensor_value_info("W", TensorProto.FLOAT, list(w.shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CPUExecutionProvider"])
+    return sess.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]

@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from _oracle import onnx_run
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -50,26 +51,6 @@ def jax_conv_transpose_1d(x: np.ndarray, w: np.ndarray, s: int, pads: tuple[int,
         window = up[..., o:o + dk:d]                       # (N, C_in, K)
         out[..., o] = np.einsum("nik,iok->no", window, kern)
     return out
-
-
-def onnx_run(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper
-
-    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape)),
-         helper.make_tensor_value_info("W", TensorProto.FLOAT, list(w.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]
 
 
 def onnx_reference(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:

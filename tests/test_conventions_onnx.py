@@ -9,6 +9,7 @@ import itertools
 
 import numpy as np
 import pytest
+from _oracle import onnx_run
 
 from tconv import conv_transpose
 from tconv.conventions import TransposedConvSpec, convert
@@ -41,25 +42,6 @@ def _conformance_cases() -> list[tuple[str, dict, list[np.ndarray], np.ndarray]]
 
 
 CASES = _conformance_cases()
-
-
-def _onnx_run(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper
-
-    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape)),
-         helper.make_tensor_value_info("W", TensorProto.FLOAT, list(w.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 4
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]
 
 
 def test_conformance_cases_found() -> None:
@@ -116,7 +98,7 @@ def test_output_shape_sweep_onnxruntime(auto_pad: str) -> None:
             if auto_pad != "NOTSET":
                 attrs["auto_pad"] = auto_pad
             try:
-                ref = _onnx_run(x, w, **attrs)
+                ref = onnx_run(x, w, **attrs)
             except Exception:                    # onnxruntime refuses: so must from_onnx
                 with pytest.raises(ValueError):
                     TransposedConvSpec.from_onnx(**attrs, input_size=n).output_size(n)
@@ -136,7 +118,7 @@ def test_output_shape_2d_onnxruntime() -> None:
     attrs = dict(kernel_shape=[3, 2], strides=[3, 2], output_shape=[10, 6])
     spec = TransposedConvSpec.from_onnx(**attrs, input_size=(3, 4))
     assert spec.crop == ((0, -1), (1, 1))
-    np.testing.assert_allclose(spec.apply(x, w), _onnx_run(x, w, **attrs), atol=1e-5)
+    np.testing.assert_allclose(spec.apply(x, w), onnx_run(x, w, **attrs), atol=1e-5)
 
 
 def test_output_shape_too_large() -> None:
