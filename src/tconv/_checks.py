@@ -347,8 +347,7 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
         raise ValueError(f"{fn}: bias of shape {tuple(bias_shape)} must have shape ({c_out},), "
                          "one value per output channel")
     spatial = x_shape[2:]
-    strings = ("valid", "same", "same_lower") if transposed else ("valid", "same")
-    pad = as_padding_pairs(fn, padding, nd, strings=strings)
+    pad = as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower"))
     if transposed:
         op = check_output_padding(fn, output_padding, s, d)
         pad = transposed_padding(fn, pad, op, kernel, s, d)
@@ -368,14 +367,7 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
                 "(input-1)*stride + dilation*(kernel-1) + 1")
         return params
     if isinstance(pad, str):
-        if pad == "valid":
-            pad = tuple((0, 0) for _ in range(nd))
-        else:  # "same"
-            if any(st != 1 for st in s):
-                raise ValueError(f"{fn}: padding='same' is not supported for strided "
-                                 f"convolutions (stride={s}); use explicit padding")
-            pad = tuple((di * (k - 1) // 2, di * (k - 1) - di * (k - 1) // 2)
-                        for k, di in zip(kernel, d))
+        pad = conv_string_padding(pad, spatial, kernel, s, d)
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(spatial, pad))
     reach = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d))
     if any(p < r for p, r in zip(padded, reach)):
@@ -392,6 +384,29 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
     s = tuple(min(st, pz + 1) for st, pz in zip(s, padded))
     d = tuple(min(di, pz + 1) if k == 1 else di for k, di, pz in zip(kernel, d, padded))
     return ConvParams(kernel, s, pad, d, g)
+
+
+def conv_string_padding(mode: str, size: Sequence[int], kernel: Sequence[int],
+                        stride: Sequence[int], dilation: Sequence[int],
+                        ) -> tuple[tuple[int, int], ...]:
+    """``(low, high)`` padding pairs of a convolution's "valid" / "same" / "same_lower" for an
+    input of spatial ``size`` (the home of this rule).
+
+    "same" is ONNX ``auto_pad=SAME_UPPER`` and TensorFlow/Keras/JAX ``"SAME"``: the output
+    has ``ceil(size / stride)`` positions, the total padding is
+    ``max((out - 1)*stride + dilation*(kernel - 1) + 1 - size, 0)`` and its odd extra goes on
+    the high side (at stride 1 this is PyTorch's ``padding="same"``). "same_lower" (ONNX
+    ``SAME_LOWER``) puts the odd extra on the low side.
+    """
+    if mode == "valid":
+        return tuple((0, 0) for _ in kernel)
+    pairs = []
+    for i, k, st, di in zip(size, kernel, stride, dilation):
+        out = -(-i // st)
+        total = max((out - 1) * st + di * (k - 1) + 1 - i, 0)
+        small = total // 2
+        pairs.append((small, total - small) if mode == "same" else (total - small, small))
+    return tuple(pairs)
 
 
 def effective_transposed(p: ConvParams, size: Sequence[int]) -> ConvParams:

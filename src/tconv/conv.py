@@ -96,8 +96,8 @@ def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         weight: ``(C_out, C_in/groups, *K)``.
         bias: optional ``(C_out,)``.
         stride: window step, an int or one per spatial dim.
-        padding: zeros on both sides (int or per dim), ``(low, high)`` pairs, ``"valid"``
-            or ``"same"`` (stride 1; the odd extra on the high side, as PyTorch).
+        padding: zeros on both sides (int or per dim), ``(low, high)`` pairs, ``"valid"``,
+            ``"same"`` or ``"same_lower"`` (see Convention).
         dilation: spacing between kernel taps.
         groups: split channels into ``groups`` independent convolutions.
 
@@ -109,10 +109,16 @@ def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         ``S_out = floor((S_in + low + high - dilation*(K-1) - 1) / stride) + 1``.
 
     Convention:
-        Cross-correlation (no kernel flip), as PyTorch, JAX and TF.
+        Cross-correlation (no kernel flip), as PyTorch, JAX and TF. ``"same"`` gives
+        ``S_out = ceil(S_in / stride)`` with total padding
+        ``max((S_out - 1)*stride + dilation*(K-1) + 1 - S_in, 0)``, the odd extra on the high
+        side: ONNX ``auto_pad=SAME_UPPER`` and TF/Keras/JAX ``"SAME"`` for every stride, and
+        PyTorch's ``"same"`` at stride 1 (PyTorch refuses it for a stride > 1).
+        ``"same_lower"`` is ONNX ``SAME_LOWER`` (the odd extra on the low side).
 
     Raises:
-        ValueError, TypeError: for every configuration PyTorch rejects, naming the argument;
+        ValueError, TypeError: for every configuration PyTorch rejects (except ``"same"``
+            with a stride > 1, defined as above), naming the argument;
             ValueError for an output (or padded or uncropped intermediate) of more than
             ``tconv.MAX_ELEMENTS`` numbers, before anything is allocated.
 
