@@ -143,12 +143,13 @@ def _int64(fn: str, name: str, value: object, ints: tuple[int, ...]) -> tuple[in
 
 
 def as_padding_pairs(fn: str, padding: object, ndim: int, *, strings: Sequence[str] = (),
-                     ) -> tuple[tuple[int, int], ...] | str:
+                     negative_pairs: bool = False) -> tuple[tuple[int, int], ...] | str:
     """Normalise ``padding`` to one ``(low, high)`` pair per spatial dim.
 
     Accepts an int, a tuple of ``ndim`` ints (symmetric), a tuple of ``ndim`` ``(low, high)``
     pairs, or one of ``strings`` (returned lower-cased, unresolved). Negative padding is
-    rejected, as in PyTorch.
+    rejected, as in PyTorch, except inside ``(low, high)`` pairs with ``negative_pairs``
+    (a transposed convolution's negative crop: zeros added to its output, as JAX).
     """
     if isinstance(padding, str):
         p = padding.lower()
@@ -167,6 +168,8 @@ def as_padding_pairs(fn: str, padding: object, ndim: int, *, strings: Sequence[s
             raise TypeError(f"{fn}: padding={fmt(padding)} pairs must hold ints")
         pairs = tuple((int(p[0]), int(p[1])) for p in padding)
         _int64(fn, "padding", padding, tuple(v for p in pairs for v in p))
+        if negative_pairs:
+            return pairs
     else:
         sym = as_int_tuple(fn, "padding", padding, ndim)
         pairs = tuple((p, p) for p in sym)
@@ -213,8 +216,8 @@ class ConvParams:
 
     ``pad`` holds ``(low, high)`` pairs. For a transposed convolution they are the amounts
     cropped from the full one-to-many output, before ``output_padding`` extends the high
-    side; a negative value (only reachable through ``padding="same"`` with kernel < stride)
-    means zeros are added instead.
+    side; a negative value (``padding="same"`` with a dilated kernel shorter than the
+    stride, or a negative entry of explicit pairs) means zeros are added instead.
     """
 
     kernel: tuple[int, ...]
@@ -347,7 +350,8 @@ def conv_params(fn: str, *, x_shape: tuple[int, ...], weight_shape: tuple[int, .
         raise ValueError(f"{fn}: bias of shape {tuple(bias_shape)} must have shape ({c_out},), "
                          "one value per output channel")
     spatial = x_shape[2:]
-    pad = as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower"))
+    pad = as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower"),
+                           negative_pairs=transposed)
     if transposed:
         op = check_output_padding(fn, output_padding, s, d)
         pad = transposed_padding(fn, pad, op, kernel, s, d)

@@ -218,7 +218,8 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         bias: optional ``(C_out,)``.
         stride: spacing of the footprints in the output (the up-sampling factor).
         padding: cropped from both sides of the full output (PyTorch: the padding of the
-            direct conv being transposed); also per-dim ``(low, high)`` pairs (JAX/ONNX),
+            direct conv being transposed); also per-dim ``(low, high)`` pairs (JAX/ONNX;
+            negative entries add zeros, see Convention),
             ``"valid"`` (no crop: ``(in - 1) * stride + dilation * (K - 1) + 1``; Keras and
             JAX's "VALID" give ``in * stride`` when that dilated kernel is shorter than the
             stride -- add ``output_padding = stride - dilation * (K - 1) - 1`` for theirs),
@@ -243,6 +244,11 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         No kernel flip and weight ``(C_in, C_out/g, *K)``, as PyTorch. JAX's
         ``lax.conv_transpose`` needs ``transpose_kernel=True`` and padding
         ``dilation*(K-1) - padding`` to agree; TF/Keras store kernels ``(*K, C_out, C_in)``.
+        A negative entry of a ``(low, high)`` pair adds that many zeros before (``low``) or
+        after (``high``) the output instead of cropping, as JAX paddings larger than
+        ``dilation*(K-1)`` do; with them any size is reachable (``output_padding`` stays
+        below ``max(stride, dilation)``; integer and symmetric padding stay non-negative,
+        as PyTorch's).
         ``zero_insertion`` multiplies inserted zeros, so an ``inf`` input there yields NaN
         where PyTorch yields 0; the other algorithms match PyTorch on NaN/inf inputs. An
         ``inf`` *weight* meets the zero padding at the borders in ``phase`` and ``direct``

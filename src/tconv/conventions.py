@@ -270,7 +270,8 @@ class TransposedConvSpec:
         d = _ints(fn, "dilation", dilation, nd, 1)
         op = _checks.check_output_padding(fn, output_padding, s, d)
         pairs = _checks.transposed_padding(
-            fn, _checks.as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower")),
+            fn, _checks.as_padding_pairs(fn, padding, nd, strings=("valid", "same", "same_lower"),
+                                         negative_pairs=True),
             op, k, s, d)
         return cls(k, s, d, ConvParams(k, s, pairs, d, 1, op).crop)
 
@@ -479,27 +480,24 @@ class TransposedConvSpec:
     def to_tconv(self) -> dict[str, Any]:
         """:func:`tconv.conv_transpose` keyword arguments (``(low, high)`` padding pairs).
 
-        A negative ``low`` is only reachable through ``padding="same"`` / ``"same_lower"``.
-
-        Raises:
-            ValueError: for a negative ``low`` that neither string gives, or a negative
-                ``high`` beyond ``max(stride, dilation) - 1``.
+        A negative ``low`` is written as ``padding="same"`` / ``"same_lower"`` when one of
+        them gives it; any other negative ``low``, or a negative ``high`` of
+        ``max(stride, dilation)`` or more, as the crop pairs themselves (negative entries
+        add zeros to the output) with ``output_padding=0``.
         """
+        raw = {"stride": self.stride, "padding": self.crop, "output_padding": 0,
+               "dilation": self.dilation}
         if any(lo < 0 for lo, _ in self.crop):
             for mode in ("same", "same_lower"):
                 if _checks._transposed_string_padding(mode, self.kernel_size, self.stride,
                                                       self.dilation) == self.crop:
                     return {"stride": self.stride, "padding": mode, "output_padding": 0,
                             "dilation": self.dilation}
-            raise ValueError(f"TransposedConvSpec.to_tconv: crop={self.crop} has a negative "
-                             "low side (zeros before the output), which tconv only produces "
-                             "through padding='same'/'same_lower'")
+            return raw
         limit = tuple(max(a, b) for a, b in zip(self.stride, self.dilation))
         op = tuple(max(-hi, 0) for _, hi in self.crop)
         if any(o >= lim for o, lim in zip(op, limit)):
-            raise ValueError(f"TransposedConvSpec.to_tconv: crop={self.crop} appends "
-                             f"{op} zeros at the end; output_padding must stay below "
-                             f"max(stride, dilation)={limit}")
+            return raw
         return {"stride": self.stride,
                 "padding": tuple((lo, max(hi, 0)) for lo, hi in self.crop),
                 "output_padding": op, "dilation": self.dilation}
