@@ -404,10 +404,13 @@ def conv_string_padding(mode: str, size: Sequence[int], kernel: Sequence[int],
     """
     if mode == "valid":
         return tuple((0, 0) for _ in kernel)
+    outs = tuple(-(-i // st) for i, st in zip(size, stride))
+    # the input span that ``outs`` windows cover is a transposed size with no padding
+    unpadded = ConvParams(tuple(kernel), tuple(stride), tuple((0, 0) for _ in kernel),
+                          tuple(dilation), 1)
     pairs = []
-    for i, k, st, di in zip(size, kernel, stride, dilation):
-        out = -(-i // st)
-        total = max((out - 1) * st + di * (k - 1) + 1 - i, 0)
+    for i, span in zip(size, unpadded.transposed_size(outs)):
+        total = max(span - i, 0)
         small = total // 2
         pairs.append((small, total - small) if mode == "same" else (total - small, small))
     return tuple(pairs)
