@@ -165,12 +165,18 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
     return results
 
 
+def _evaluated_set(results: dict) -> str:
+    """The images the results were measured on, as the report's header names them."""
+    for r in results.values():
+        if "set" in r:
+            return str(r["set"])
+    return ", ".join(EVAL_IMAGES)
+
+
 def markdown_table(results: dict, bench: dict | None = None) -> str:
     """The report: mean table per scale (gain over PIL bicubic), per-image PSNR, throughput."""
     lines = ["# Learned up-scaler: held-out evaluation", "",
-             "Held-out: " + next((r.get("set") for r in results.values() if "set" in r),
-                                 ", ".join(next(iter(results.values()), {}).get("sr", {}).get(
-                                     "HR", EVAL_IMAGES)))
+             "Held-out: " + _evaluated_set(results)
              + ". Y channel (BT.601), LR = PIL bicubic "
              "(antialiased) down-sample rounded to 8 bit, outputs rounded to 8 bit, border "
              "shaved by the scale. Gain is over PIL bicubic. flat spread: flat-region phase "
