@@ -22,20 +22,26 @@ threads suffer most from load, which flatters tconv's wall-time ratios).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import metadata, timeit, write_json  # noqa: E402
+from common import (  # noqa: E402
+    add_paired_arguments,
+    budget_timeit,
+    geomean,
+    median_stats,
+    meta_line,
+    paired_main,
+    paired_rounds,
+    run_meta,
+    run_worker,
+    worker_argv,
+)
 from zoo_interpolate import CITES, ZOO, kwargs, output_size  # noqa: E402
 
 #: ratio limits of the targets (tconv / torch, same run)
@@ -58,44 +64,9 @@ def _input(case: dict[str, Any]) -> Any:
     return np.random.default_rng(0).standard_normal(case["x"]).astype(case["dtype"])
 
 
-#: the clock: wall time (``perf_counter``), or process CPU time with ``--cpu``
-CLOCK = time.perf_counter
-
-
-def _cpu_timeit(fn: Any, repeat: int, max_seconds: float) -> dict[str, float]:
-    """``common.timeit`` on the process CPU-time clock."""
-    times: list[float] = []
-    start = time.perf_counter()
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append((time.process_time() - t0) * 1e3)
-        if time.perf_counter() - start > max_seconds and len(times) >= 3:
-            break
-    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
-    return {"median_ms": statistics.median(times), "iqr_ms": q[2] - q[0],
-            "min_ms": min(times), "n": float(len(times))}
-
-
-def _time(fn: Any, budget: float) -> dict[str, float]:
-    """Two warm-up calls, then calls for about ``budget`` seconds (5 to 50 calls; 3 for
-    calls longer than the budget)."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = time.perf_counter() - t0
-    repeat = max(3 if once > budget else 5, min(50, int(budget / max(once, 1e-6))))
-    if CLOCK is time.process_time:
-        return _cpu_timeit(fn, repeat, 4 * budget)
-    return timeit(fn, warmup=0, repeat=repeat, max_seconds=4 * budget)
-
-
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
-    global CLOCK
-    if args.cpu:
-        CLOCK = time.process_time
     out: dict[str, Any] = {}
     if args.worker == "torch":
         import torch
@@ -124,7 +95,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         ctx.__enter__()
     for case in _cases(args):
         x, kw = wrap(_input(case)), kwargs(case)
-        out[case["name"]] = _time(lambda x=x, kw=kw: call(x, kw), args.budget)
+        out[case["name"]] = budget_timeit(lambda x=x, kw=kw: call(x, kw), args.budget,
+                                          cpu=args.cpu)
         if args.check_dir:
             saved[case["name"]] = np.asarray(call(x, kw))
     if ctx is not None:
@@ -136,23 +108,12 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _spawn(args: argparse.Namespace, library: str, env: dict[str, str],
            check_dir: str | None) -> dict[str, Any]:
-    argv = [sys.executable, os.path.abspath(__file__), "--worker", library,
-            "--threads", str(args.threads), "--budget", str(args.budget)]
+    argv = worker_argv(__file__, library, args)
     if args.cases:
         argv += ["--cases", args.cases]
     if check_dir:
         argv += ["--check-dir", check_dir]
-    if args.cpu:
-        argv.append("--cpu")
-    proc = subprocess.run(argv, env=dict(os.environ, **env), capture_output=True, text=True,
-                          check=False)
-    if proc.returncode:
-        raise RuntimeError(f"worker {library} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _geomean(values: list[float]) -> float:
-    return math.exp(sum(map(math.log, values)) / len(values)) if values else float("nan")
+    return run_worker(argv, library, env)
 
 
 def _errors(check_dir: str) -> dict[str, float]:
@@ -164,27 +125,13 @@ def _errors(check_dir: str) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    threads = str(args.threads)
-    base = {"TCONV_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
-    if args.cpu:
-        base |= {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    variants = {"torch": ("torch", base), "tconv": ("tconv", base)}
-    if args.numpy:
-        variants["numpy"] = ("tconv", dict(base, TCONV_NUMBA="0"))
-    rounds: list[dict[str, Any]] = []
-    errors: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            names = list(variants) if r % 2 == 0 else list(reversed(variants))
-            got = {}
-            for name in names:
-                lib, env = variants[name]
-                check = tmp if args.check and r == 0 and name in ("torch", "tconv") else None
-                got[name] = _spawn(args, lib, env, check)
-                print(f"round {r + 1}/{args.rounds}: {name} done", file=sys.stderr)
-            rounds.append(got)
-        if args.check:
-            errors = _errors(tmp)
+        def spawn(r: int, name: str, lib: str, env: dict[str, str]) -> dict[str, Any]:
+            check = tmp if args.check and r == 0 and name in ("torch", "tconv") else None
+            return _spawn(args, lib, env, check)
+
+        variants, rounds = paired_rounds(args, spawn)
+        errors = _errors(tmp) if args.check else {}
     rows = []
     for case in _cases(args):
         n = case["name"]
@@ -192,18 +139,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                      "scale", "align_corners", "antialias",
                                                      "dtype")}
         row["out"] = output_size(case)
-        row["torch_ms"] = statistics.median(rd["torch"][n]["median_ms"] for rd in rounds)
-        row["torch_iqr"] = statistics.median(rd["torch"][n]["iqr_ms"]
-                                             / rd["torch"][n]["median_ms"] for rd in rounds)
+        torch_runs = [rd["torch"][n] for rd in rounds]
         for v in variants:
-            if v == "torch":
-                continue
-            row[f"{v}_ms"] = statistics.median(rd[v][n]["median_ms"] for rd in rounds)
-            row[f"{v}_iqr"] = statistics.median(rd[v][n]["iqr_ms"] / rd[v][n]["median_ms"]
-                                                for rd in rounds)
-            row[f"{v}_ratio"] = statistics.median(rd[v][n]["median_ms"]
-                                                  / rd["torch"][n]["median_ms"]
-                                                  for rd in rounds)
+            stats = median_stats([rd[v][n] for rd in rounds],
+                                 None if v == "torch" else torch_runs)
+            for k, val in stats.items():
+                row[f"{v}_{k}"] = val
         if n in errors:
             row["max_rel_err"] = errors[n]
         rows.append(row)
@@ -211,14 +152,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for v in variants:
         vals = [r[f"{v}_ratio"] for r in rows if f"{v}_ratio" in r]
         if vals:
-            summary[v] = {"geomean": _geomean(vals), "max": max(vals),
+            summary[v] = {"geomean": geomean(vals), "max": max(vals),
                           "above_1.10": [r["name"] for r in rows
                                          if r[f"{v}_ratio"] > LIMITS["max"]]}
-    return {"meta": metadata() | {"threads": args.threads, "rounds": args.rounds,
-                                  "clock": "process CPU time" if args.cpu else "wall",
-                                  "torch_threads": rounds[0]["torch"]["_threads"],
-                                  "command": " ".join(sys.argv)},
-            "rows": rows, "summary": summary}
+    return {"meta": run_meta(args, rounds), "rows": rows, "summary": summary}
 
 
 def _fmt(v: float | None) -> str:
@@ -231,10 +168,7 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
     rows, meta = payload["rows"], payload["meta"]
     has_np = any("numpy_ratio" in r for r in rows)
     has_err = any("max_rel_err" in r for r in rows)
-    print(f"machine: {meta['processor']}, {meta['cpus']} CPUs; python {meta['python']}, "
-          f"numpy {meta['numpy']}, numba {meta['numba']}; threads {meta['threads']}; "
-          f"rounds {meta['rounds']}; clock {meta.get('clock', 'wall')}; "
-          f"OPENBLAS/TCONV env: {meta['env'] or 'none'}", file=file)
+    print(meta_line(meta), file=file)
     head = ["case", "input -> output", "mode", "torch ms (IQR)", "tconv/torch"]
     head += ["numpy-only/torch"] if has_np else []
     head += ["max rel err"] if has_err else []
@@ -259,22 +193,11 @@ def print_table(payload: dict[str, Any], file: Any = sys.stdout) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--worker", choices=("torch", "tconv"), help=argparse.SUPPRESS)
+    add_paired_arguments(ap, "case")
     ap.add_argument("--check-dir", help=argparse.SUPPRESS)
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
-    ap.add_argument("--rounds", type=int, default=3, help="paired rounds (default 3)")
-    ap.add_argument("--threads", type=int, default=2, help="threads of both libraries")
-    ap.add_argument("--budget", type=float, default=0.15,
-                    help="seconds of timed calls per case (default 0.15)")
-    ap.add_argument("--cpu", action="store_true",
-                    help="process CPU time with one thread everywhere (a shared machine's "
-                         "proxy: load inflates it far less than wall time)")
-    ap.add_argument("--no-numpy", dest="numpy", action="store_false",
-                    help="skip the TCONV_NUMBA=0 column")
     ap.add_argument("--check", action="store_true",
                     help="also report tconv's max relative error against torch per case")
-    ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--from-json", help="print a saved run's table, measuring nothing")
     ap.add_argument("--list", action="store_true", help="list the cases and their sources")
     args = ap.parse_args(argv)
     if args.list:
@@ -283,20 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{' align_corners' if c['align_corners'] else ''}"
                   f"{' antialias' if c['antialias'] else ''} {c['dtype']}: {CITES[c['cite']]}")
         return 0
-    if args.worker:
-        print(json.dumps(worker(args)))
-        return 0
-    if args.from_json:
-        with open(args.from_json) as f:
-            print_table(json.load(f))
-        return 0
-    if args.cpu:
-        args.threads = 1
-    payload = run(args)
-    print_table(payload)
-    if args.json:
-        write_json(args.json, payload)
-    return 0
+    return paired_main(args, worker, run, print_table)
 
 
 if __name__ == "__main__":
