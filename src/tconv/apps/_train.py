@@ -44,10 +44,15 @@ import pathlib
 import random
 import signal
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._distributed import Dist
+
+_T = TypeVar("_T")
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "progress",
            "atomic_write_bytes", "load_resume", "seed_everything", "check_run_dir",
@@ -292,6 +297,27 @@ def check_run_dir(out: str | os.PathLike[str], resume: bool, overwrite: bool, fn
     return out
 
 
+def run_in_folder(fn: str, out_dir: str | os.PathLike[str], *, resume: bool, overwrite: bool,
+                  batch: int, device: str, amp: bool,
+                  body: Callable[[Dist, pathlib.Path], _T],
+                  names: tuple[str, ...] = ("checkpoint.pt",),
+                  batch_option: str = "--batch") -> _T:
+    """The frame of every app's ``train``: check the run folder (:func:`check_run_dir`) and the
+    global batch, join the process group (``torchrun``) or pick the device, check the mixed
+    precision there, run ``body(dist, out)`` and leave the group whatever happens."""
+    from ._devices import check_amp
+    from ._distributed import check_global_batch, setup, teardown
+
+    out = check_run_dir(out_dir, resume, overwrite, fn, names)
+    check_global_batch(batch, fn, batch_option)
+    dist = setup(device, fn)
+    try:
+        check_amp(amp, dist.device, fn)
+        return body(dist, out)
+    finally:
+        teardown(dist)
+
+
 def check_finite_state(state: Any, where: str) -> None:
     """Raise ``ValueError`` if any floating-point tensor or array in ``state`` (nested dicts,
     lists, tuples) holds NaN or infinity, naming its key path."""
@@ -347,6 +373,17 @@ class TrainingInterrupted(Exception):
     def exit_code(self) -> int:
         """The shell convention: 128 + the signal number."""
         return 128 + (self.signum or signal.SIGINT)
+
+
+def stop_interrupted(fn: str, done: int, ckpt: pathlib.Path, dist: Dist, bar: Any,
+                     save: Callable[[int], object], signum: int | None) -> NoReturn:
+    """Honour a stop request after step ``done``: write the checkpoint (``save``), wait for
+    every process, close the progress ``bar`` and raise :class:`TrainingInterrupted`."""
+    save(done)
+    dist.barrier()
+    if hasattr(bar, "close"):
+        bar.close()
+    raise TrainingInterrupted(fn, done, ckpt if dist.main else None, signum or signal.SIGTERM)
 
 
 _STOP: dict[str, int | None] = {"signal": None}

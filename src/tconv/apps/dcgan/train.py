@@ -14,7 +14,6 @@ writes. BatchNorm statistics span the global batch (synchronised over the proces
 from __future__ import annotations
 
 import pathlib
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -22,16 +21,16 @@ import torch
 from torch import nn
 
 from .._train import (
-    TrainingInterrupted,
     check_float,
     check_int,
     check_loss,
-    check_run_dir,
     load_resume,
     progress,
     rng_state,
+    run_in_folder,
     save_checkpoint,
     set_rng_state,
+    stop_interrupted,
     stop_requested,
 )
 from .data import ImageSource, load_source
@@ -119,18 +118,10 @@ def train(model_cfg: DCGANConfig, cfg: TrainConfig,
         TrainingInterrupted: a stop was requested (see :func:`tconv.apps._train.interruptible`);
             the checkpoint of the last step is written.
     """
-    from .._devices import check_amp
-    from .._distributed import check_global_batch, setup, teardown
-
-    fn = "dcgan train"
-    out = check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite, fn)
-    check_global_batch(cfg.batch_size, fn, "--batch-size")
-    dist = setup(cfg.device, fn)
-    try:
-        check_amp(cfg.amp, dist.device, fn)
-        return _train(model_cfg, cfg, source, dist, out)
-    finally:
-        teardown(dist)
+    return run_in_folder("dcgan train", cfg.out_dir, resume=cfg.resume,
+                         overwrite=cfg.overwrite, batch=cfg.batch_size, device=cfg.device,
+                         amp=cfg.amp, batch_option="--batch-size",
+                         body=lambda dist, out: _train(model_cfg, cfg, source, dist, out))
 
 
 def _train(model_cfg: DCGANConfig, cfg: TrainConfig, source: ImageSource | None, dist,
@@ -227,12 +218,7 @@ def _train(model_cfg: DCGANConfig, cfg: TrainConfig, source: ImageSource | None,
         check_loss(ld + lg, done, fn, ckpt)
         history.append((done, ld, lg))
         if interrupted:
-            save(done)
-            dist.barrier()
-            if hasattr(bar, "close"):
-                bar.close()
-            raise TrainingInterrupted(fn, done, ckpt if dist.main else None,
-                                      signum or signal.SIGTERM)
+            stop_interrupted(fn, done, ckpt, dist, bar, save, signum)
         if hasattr(bar, "set_postfix") and done % 10 == 0:
             bar.set_postfix(D=f"{ld:.3f}", G=f"{lg:.3f}")
         if dist.main and (done == cfg.steps or (cfg.sample_every

@@ -10,7 +10,6 @@ the global batch (see :mod:`tconv.apps._distributed`); rank 0 alone writes.
 from __future__ import annotations
 
 import pathlib
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -19,17 +18,17 @@ import torch
 import torch.nn.functional as F
 
 from .._train import (
-    TrainingInterrupted,
     check_float,
     check_int,
     check_loss,
-    check_run_dir,
     load_checkpoint,
     load_resume,
     progress,
     rng_state,
+    run_in_folder,
     save_checkpoint,
     set_rng_state,
+    stop_interrupted,
     stop_requested,
 )
 from .data import IGNORE, SegData, load_folder, load_pairs, make_shapes
@@ -174,18 +173,10 @@ def train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None = None,
         TrainingInterrupted: a stop was requested (see :func:`tconv.apps._train.interruptible`);
             the checkpoint of the last step is written.
     """
-    from .._devices import check_amp
-    from .._distributed import check_global_batch, setup, teardown
-
-    fn = "segment train"
-    out = check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite, fn)
-    check_global_batch(cfg.batch_size, fn, "--batch-size")
-    dist = setup(cfg.device, fn)
-    try:
-        check_amp(cfg.amp, dist.device, fn)
-        return _train(model_cfg, cfg, data, label, dist, out)
-    finally:
-        teardown(dist)
+    return run_in_folder("segment train", cfg.out_dir, resume=cfg.resume,
+                         overwrite=cfg.overwrite, batch=cfg.batch_size, device=cfg.device,
+                         amp=cfg.amp, batch_option="--batch-size",
+                         body=lambda dist, out: _train(model_cfg, cfg, data, label, dist, out))
 
 
 def _train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None, label: str | None,
@@ -265,12 +256,7 @@ def _train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None, label: 
         check_loss(loss_v, done, fn, ckpt)
         history.append((done, loss_v))
         if interrupted:
-            save(done)
-            dist.barrier()
-            if hasattr(bar, "close"):
-                bar.close()
-            raise TrainingInterrupted(fn, done, ckpt if dist.main else None,
-                                      signum or signal.SIGTERM)
+            stop_interrupted(fn, done, ckpt, dist, bar, save, signum)
         if hasattr(bar, "set_postfix") and done % 10 == 0:
             bar.set_postfix(loss=f"{loss_v:.3f}")
         if done == cfg.steps or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import pathlib
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,17 +28,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._train import (
-    TrainingInterrupted,
     check_finite_state,
     check_float,
     check_int,
     check_loss,
-    check_run_dir,
     load_resume,
     progress,
     rng_state,
+    run_in_folder,
     save_checkpoint,
     set_rng_state,
+    stop_interrupted,
     stop_requested,
 )
 from .data import TRAIN_IMAGES, PatchSampler, eval_pairs, folder_pairs
@@ -186,23 +185,11 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print):
             :func:`tconv.apps._train.interruptible`); the checkpoint of the last step is
             written.
     """
-
-    from .._devices import check_amp
-    from .._distributed import check_global_batch, setup, teardown
-
-    fn = "train-upscaler"
-    out = check_run_dir(cfg.out, cfg.resume, cfg.overwrite, fn,
-                        ("checkpoint.pt", "weights.npz"))
-    ckpt = out / "checkpoint.pt"
-    check_global_batch(cfg.batch, fn)
-    dist = setup(cfg.device, fn)
-    try:
-        check_amp(cfg.amp, dist.device, fn)
-        if not dist.main:
-            log = _quiet
-        return _train(cfg, log, dist, out, ckpt)
-    finally:
-        teardown(dist)
+    return run_in_folder("train-upscaler", cfg.out, resume=cfg.resume, overwrite=cfg.overwrite,
+                         batch=cfg.batch, device=cfg.device, amp=cfg.amp,
+                         names=("checkpoint.pt", "weights.npz"),
+                         body=lambda dist, out: _train(cfg, log if dist.main else _quiet, dist,
+                                                       out, out / "checkpoint.pt"))
 
 
 def _quiet(msg: str) -> None:
@@ -297,12 +284,7 @@ def _train(cfg: TrainConfig, log: Callable[[str], None], dist, out: pathlib.Path
                                                      timed)
         check_loss(loss_v, done, fn, ckpt)
         if interrupted:
-            save(done)
-            dist.barrier()
-            if hasattr(bar, "close"):
-                bar.close()
-            raise TrainingInterrupted(fn, done, ckpt if dist.main else None,
-                                      signum or signal.SIGTERM)
+            stop_interrupted(fn, done, ckpt, dist, bar, save, signum)
         if pairs is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
             ps = evaluate_psnr(model, cfg.model.scale, pairs, dev)
             elapsed = time.monotonic() - t0
