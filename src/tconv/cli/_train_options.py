@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["int_at_least", "float_in", "device_spec", "add_device_args", "add_run_args",
-           "run_training", "every_help", "MAX_BATCH", "MAX_THREADS", "MAX_SEED", "MAX_SIDE",
-           "MAX_COUNT"]
+           "add_loop_args", "run_training", "every_help", "MAX_BATCH", "MAX_THREADS",
+           "MAX_SEED", "MAX_SIDE", "MAX_COUNT"]
 
 
 def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -93,6 +93,18 @@ def add_device_args(g: Any) -> None:
                         "this process's GPU (LOCAL_RANK)")
     g.add_argument("--amp", action="store_true",
                    help="float16 mixed precision (CUDA only; refused on CPU and MPS)")
+
+
+def add_loop_args(g: Any, checkpoint_every: int) -> None:
+    """The options of a training loop's process on an argument group: ``--checkpoint-every``
+    (default ``checkpoint_every``), ``--threads``, ``--no-progress``, ``--device`` and
+    ``--amp``."""
+    g.add_argument("--checkpoint-every", type=int_at_least(0), default=checkpoint_every,
+                   help=every_help("checkpoint", checkpoint_every))
+    g.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
+                   help="torch threads on the CPU, >= 1 (default 1)")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_device_args(g)
 
 
 def add_run_args(p: Any) -> None:

@@ -16,10 +16,8 @@ from ._train_options import (
     MAX_BATCH,
     MAX_SEED,
     MAX_SIDE,
-    MAX_THREADS,
-    add_device_args,
+    add_loop_args,
     add_run_args,
-    every_help,
     float_in,
     int_at_least,
     run_training,
@@ -132,12 +130,7 @@ def add_train_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
                    help="learning rate of the body, > 0 (the head gets a tenth; default 1e-3)")
     t.add_argument("--eval-every", type=int_at_least(0), default=2000,
                    help="held-out PSNR every N steps (0: never; default 2000)")
-    t.add_argument("--checkpoint-every", type=int_at_least(0), default=500,
-                   help=every_help("checkpoint", 500))
-    t.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
-                   help="torch threads on the CPU, >= 1 (default 1)")
-    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_device_args(t)
+    add_loop_args(t, checkpoint_every=500)
     p.add_argument("--balance-phases", action="store_true",
                    help="keep the head checkerboard-free on constant input (projection after "
                         "every step)")

@@ -22,8 +22,7 @@ from ._train_options import (
     MAX_BATCH,
     MAX_SEED,
     MAX_SIDE,
-    MAX_THREADS,
-    add_device_args,
+    add_loop_args,
     add_run_args,
     every_help,
     float_in,
@@ -87,12 +86,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
     g.add_argument("--sample-every", type=int_at_least(0), default=500,
                    help=every_help("PNG grid", 500))
-    g.add_argument("--checkpoint-every", type=int_at_least(0), default=500,
-                   help=every_help("checkpoint", 500))
-    g.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
-                   help="torch threads on the CPU, >= 1 (default 1)")
-    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_device_args(g)
+    add_loop_args(g, checkpoint_every=500)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -24,10 +24,8 @@ from ._train_options import (
     MAX_COUNT,
     MAX_SEED,
     MAX_SIDE,
-    MAX_THREADS,
-    add_device_args,
+    add_loop_args,
     add_run_args,
-    every_help,
     float_in,
     int_at_least,
     run_training,
@@ -85,12 +83,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="global batch, >= 1 (divisible by the number of processes)")
     g.add_argument("--lr", type=float_in(0.0, strict=True), default=2e-3, help="> 0")
     g.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
-    g.add_argument("--checkpoint-every", type=int_at_least(0), default=200,
-                   help=every_help("checkpoint", 200))
-    g.add_argument("--threads", type=int_at_least(1, MAX_THREADS), default=1,
-                   help="torch threads on the CPU, >= 1 (default 1)")
-    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_device_args(g)
+    add_loop_args(g, checkpoint_every=200)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
