@@ -318,6 +318,20 @@ def run_in_folder(fn: str, out_dir: str | os.PathLike[str], *, resume: bool, ove
         teardown(dist)
 
 
+def optimizer_step(loss: Any, opt: Any, scaler: Any = None, update: bool = True) -> None:
+    """Back-propagate ``loss`` and step ``opt``; with a ``GradScaler`` (mixed precision),
+    through it, and ``update`` its scale afterwards (``False`` when several optimizers step
+    with one scaler: update it once after the last)."""
+    if scaler is None:
+        loss.backward()
+        opt.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    if update:
+        scaler.update()
+
+
 def check_finite_state(state: Any, where: str) -> None:
     """Raise ``ValueError`` if any floating-point tensor or array in ``state`` (nested dicts,
     lists, tuples) holds NaN or infinity, naming its key path."""

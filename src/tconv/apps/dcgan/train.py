@@ -25,6 +25,7 @@ from .._train import (
     check_int,
     check_loss,
     load_resume,
+    optimizer_step,
     progress,
     rng_state,
     run_in_folder,
@@ -171,14 +172,6 @@ def _train(model_cfg: DCGANConfig, cfg: TrainConfig, source: ImageSource | None,
             st["scaler"] = scaler.state_dict()
         save_checkpoint(ckpt, st)
 
-    def backward(loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
-        if scaler is None:
-            loss.backward()
-            opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-
     bce = nn.BCEWithLogitsLoss()
     part = dist.part(cfg.batch_size)
     n = part.stop - part.start
@@ -203,12 +196,12 @@ def _train(model_cfg: DCGANConfig, cfg: TrainConfig, source: ImageSource | None,
         opt_d.zero_grad(set_to_none=True)
         with autocast(dev, cfg.amp):
             loss_d = bce(d_net(real).float(), ones) + bce(d_net(fake.detach()).float(), zeros)
-        backward(loss_d, opt_d)
+        optimizer_step(loss_d, opt_d, scaler, update=False)
         # generator: non-saturating loss, make D call the fakes real
         opt_g.zero_grad(set_to_none=True)
         with autocast(dev, cfg.amp):
             loss_g = bce(d_net(fake).float(), ones)
-        backward(loss_g, opt_g)
+        optimizer_step(loss_g, opt_g, scaler, update=False)
         if scaler is not None:
             scaler.update()
         done = step + 1

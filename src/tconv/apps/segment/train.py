@@ -23,6 +23,7 @@ from .._train import (
     check_loss,
     load_checkpoint,
     load_resume,
+    optimizer_step,
     progress,
     rng_state,
     run_in_folder,
@@ -243,13 +244,7 @@ def _train(model_cfg: SegConfig, cfg: TrainConfig, data: SegData | None, label: 
         loss = (F.cross_entropy(logits, y, ignore_index=IGNORE, reduction="sum")
                 / (y != IGNORE).sum().clamp_min(1))
         opt.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-            opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        optimizer_step(loss, opt, scaler)
         done = step + 1
         signum = stop_requested()
         loss_v, (interrupted,) = dist.step_sync(loss.item(), signum is not None)

@@ -33,6 +33,7 @@ from .._train import (
     check_int,
     check_loss,
     load_resume,
+    optimizer_step,
     progress,
     rng_state,
     run_in_folder,
@@ -267,13 +268,7 @@ def _train(cfg: TrainConfig, log: Callable[[str], None], dist, out: pathlib.Path
         if cfg.flat_weight:
             loss = loss + cfg.flat_weight * flat_phase_penalty(pred - y, y, cfg.model.scale)
         opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
+        optimizer_step(loss, opt, scaler)
         if cfg.balance_phases:
             _balance_(model)
         done = step + 1
