@@ -31,14 +31,6 @@ from tconv.apps.dcgan.train import build  # noqa: E402
 TINY = dict(latent_dim=8, channels=1, image_size=16, g_features=8, d_features=8)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def source() -> ImageSource:
     # 6 smooth random 24x24 pictures cropped to 16x16: fast and download-free

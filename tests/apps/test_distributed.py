@@ -19,14 +19,6 @@ if not torch.distributed.is_available():                  # pragma: no cover
     pytest.skip("this torch build has no torch.distributed", allow_module_level=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     from _train_folders import photo_folder

@@ -31,14 +31,6 @@ from tconv.apps.segment.train import load_model  # noqa: E402
 TINY = dict(width=4, depth=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     return make_shapes(24, size=32, seed=0)

@@ -16,14 +16,6 @@ pytest.importorskip("PIL")
 pytest.importorskip("skimage")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     return photo_folder(tmp_path_factory.mktemp("photos"))

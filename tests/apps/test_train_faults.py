@@ -21,14 +21,6 @@ pytest.importorskip("PIL")
 pytest.importorskip("skimage")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 STEPS = 12
 
 
