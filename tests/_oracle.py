@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,19 +124,29 @@ def check_same_error(fn_np: Callable[[], object], fn_torch: Callable[[], object]
         pytest.fail(f"torch accepted a call tconv rejects ({match!r})")
 
 
-def onnx_run(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
-    """One ONNX ``ConvTranspose`` node with ``attrs`` run by onnxruntime (float32)."""
+def onnx_model(op_type: str, x: np.ndarray, w: np.ndarray, double: bool = False,
+               **attrs: object) -> object:
+    """An ONNX model (opset 17) of one ``op_type`` node ``Y = op(X, W)`` with ``attrs``, on
+    float32 tensors of ``x``'s and ``w``'s shapes (float64 with ``double``)."""
     pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper
 
-    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
+    dtype = TensorProto.DOUBLE if double else TensorProto.FLOAT
+    node = helper.make_node(op_type, ["X", "W"], ["Y"], **attrs)
     graph = helper.make_graph(
         [node], "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape)),
-         helper.make_tensor_value_info("W", TensorProto.FLOAT, list(w.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        [helper.make_tensor_value_info("X", dtype, list(x.shape)),
+         helper.make_tensor_value_info("W", dtype, list(w.shape))],
+        [helper.make_tensor_value_info("Y", dtype, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def onnx_run(x: np.ndarray, w: np.ndarray, op_type: str = "ConvTranspose",
+             **attrs: object) -> np.ndarray:
+    """One ONNX ``op_type`` node (``ConvTranspose`` by default, or ``Conv``) with ``attrs``
+    run by onnxruntime (float32)."""
+    ort = pytest.importorskip("onnxruntime")
+    model: Any = onnx_model(op_type, x, w, **attrs)
     model.ir_version = 8
     opts = ort.SessionOptions()
     opts.log_severity_level = 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _oracle import onnx_model, onnx_run
 
 import tconv
 from tconv import grad
@@ -14,39 +15,15 @@ from tconv._checks import conv_string_padding
 
 def _ort_conv(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
     """One ONNX ``Conv`` node with ``attrs`` run by onnxruntime (float32)."""
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper
-
-    node = helper.make_node("Conv", ["X", "W"], ["Y"], **attrs)
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape)),
-         helper.make_tensor_value_info("W", TensorProto.FLOAT, list(w.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]
+    return onnx_run(x, w, "Conv", **attrs)
 
 
 def _reference_conv(x: np.ndarray, w: np.ndarray, **attrs: object) -> np.ndarray:
     """One ONNX ``Conv`` node run by ONNX's reference evaluator (float64; unlike
     onnxruntime it accepts dilations with auto_pad)."""
-    pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
+    model = onnx_model("Conv", x, w, double=True, **attrs)
     from onnx.reference import ReferenceEvaluator
 
-    node = helper.make_node("Conv", ["X", "W"], ["Y"], **attrs)
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, list(x.shape)),
-         helper.make_tensor_value_info("W", TensorProto.DOUBLE, list(w.shape))],
-        [helper.make_tensor_value_info("Y", TensorProto.DOUBLE, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     return ReferenceEvaluator(model).run(None, {"X": x, "W": w})[0]
 
 
