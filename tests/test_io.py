@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
+from _png import chunk, png16
 
 pytest.importorskip("PIL")
 
@@ -20,39 +21,6 @@ from tconv import io as tio  # noqa: E402
 
 def _parts(path):
     return sorted(p.name for p in path.parent.iterdir() if p.name.endswith(".part"))
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(
-        ">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-
-def _png16_filtered(arr: np.ndarray) -> bytes:
-    """16-bit RGB PNG whose rows cycle through filter types 0-4 (independent encoder)."""
-    rows, cols, ch = arr.shape
-    raw = arr.astype(">u2").reshape(rows, -1).view(np.uint8).astype(np.int64)
-    bpp, out, prev = ch * 2, [], np.zeros(raw.shape[1], np.int64)
-    for r in range(rows):
-        ft, line = r % 5, raw[r]
-        left = np.concatenate([np.zeros(bpp, np.int64), line[:-bpp]])
-        upleft = np.concatenate([np.zeros(bpp, np.int64), prev[:-bpp]])
-        if ft == 0:
-            f = line
-        elif ft == 1:
-            f = line - left
-        elif ft == 2:
-            f = line - prev
-        elif ft == 3:
-            f = line - (left + prev) // 2
-        else:
-            p = left + prev - upleft
-            pa, pb, pc = abs(p - left), abs(p - prev), abs(p - upleft)
-            f = line - np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
-        out.append(bytes([ft]) + (f & 255).astype(np.uint8).tobytes())
-        prev = line
-    ihdr = struct.pack(">IIBBBBB", cols, rows, 16, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"IDAT", zlib.compress(b"".join(out))) + _png_chunk(b"IEND", b""))
 
 
 class TestReadImage:
@@ -89,7 +57,7 @@ class TestReadImage:
         rng = np.random.default_rng(2)
         a = rng.integers(0, 65536, (11, 6, 3)).astype(np.uint16)
         p = tmp_path / "f.png"
-        p.write_bytes(_png16_filtered(a))
+        p.write_bytes(png16(a, [r % 5 for r in range(a.shape[0])]))
         b, info = tio.read_image(p)
         np.testing.assert_array_equal(b, a)
         assert info["bits"] == 16
@@ -147,8 +115,8 @@ class TestReadImage:
         body = b"".join(comp.compress(line * 500) for _ in range(rows // 500)) + comp.flush()
         ihdr = struct.pack(">IIBBBBB", cols, rows, 8, 0, 0, 0, 0)
         p = tmp_path / "bomb.png"
-        p.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-                      + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b""))
+        p.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                      + chunk(b"IDAT", body) + chunk(b"IEND", b""))
         assert p.stat().st_size < 1_000_000
         with pytest.raises(ValueError, match="decompression"):
             tio.read_image(p)

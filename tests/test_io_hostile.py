@@ -2,7 +2,7 @@
 EXIF orientations, frames, malformed weights.
 
 Every file is generated here. References are independent of the code under test: PNG rows
-are filtered by the encoder below (PNG spec, ISO 15948, section 9), orientations are
+are filtered by the encoder in tests/_png.py (PNG spec, ISO 15948, section 9), orientations are
 compared with Pillow's ``ImageOps.exif_transpose``.
 """
 
@@ -21,44 +21,11 @@ import zlib
 
 import numpy as np
 import pytest
+from _png import chunk, png16
 
 pytest.importorskip("PIL")
 
 from tconv import io as tio  # noqa: E402
-
-
-def chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(
-        ">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-
-def png16(arr: np.ndarray, types, ctype: int | None = None, extra: bytes = b"") -> bytes:
-    """16-bit PNG of ``arr (H, W, C)`` (C = 2, 3, 4) with row ``r`` filtered by ``types[r]``."""
-    rows, cols, ch = arr.shape
-    ctype = {2: 4, 3: 2, 4: 6}[ch] if ctype is None else ctype
-    raw = arr.astype(">u2").reshape(rows, -1).view(np.uint8).astype(np.int64)
-    bpp, out, prev = ch * 2, [], np.zeros(raw.shape[1], np.int64)
-    for r in range(rows):
-        ft, line = int(types[r]), raw[r]
-        left = np.concatenate([np.zeros(bpp, np.int64), line[:-bpp]])
-        upleft = np.concatenate([np.zeros(bpp, np.int64), prev[:-bpp]])
-        if ft == 0:
-            f = line
-        elif ft == 1:
-            f = line - left
-        elif ft == 2:
-            f = line - prev
-        elif ft == 3:
-            f = line - (left + prev) // 2
-        else:
-            p = left + prev - upleft
-            pa, pb, pc = abs(p - left), abs(p - prev), abs(p - upleft)
-            f = line - np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
-        out.append(bytes([ft]) + (f & 255).astype(np.uint8).tobytes())
-        prev = line
-    ihdr = struct.pack(">IIBBBBB", cols, rows, 16, ctype, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra
-            + chunk(b"IDAT", zlib.compress(b"".join(out))) + chunk(b"IEND", b""))
 
 
 class TestPng16:
