@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -23,10 +22,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from _browser import chromium_browser
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: tutorials whose code runs at build time, and the text their output must show
 EXECUTED = {
     "tutorials/walkthrough.html": ["[[122. 148.]", "equals conv_transpose: True"],
@@ -157,25 +155,9 @@ def test_internal_links_and_no_other_host(site):
 # ------------------------------------------------------------------ in a browser
 
 
-def _chromium() -> str | None:
-    for cand in (os.environ.get("TCONV_CHROMIUM"), "/usr/bin/chromium",
-                 shutil.which("chromium"), shutil.which("chromium-browser")):
-        if cand and Path(cand).exists():
-            return cand
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright (python package) is not installed")
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no Chromium found; install Debian's chromium: apt-get install chromium")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=ARGS)
-        yield b
-        b.close()
+    yield from chromium_browser()
 
 
 def _open(browser, url: str):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _browser import chromium_browser
 
 import tconv
 from tconv import checkerboard as cb
@@ -30,32 +31,12 @@ from tconv.conv import transposed_params
 from tconv.viz._geometry import _op_matrix, geometry, zero_insertion_view
 from tconv.viz.explore import explorer_html, library_case
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _chromium() -> str | None:
-    for cand in (os.environ.get("TCONV_CHROMIUM"), "/usr/bin/chromium",
-                 "/usr/bin/chromium-browser", shutil.which("chromium"),
-                 shutil.which("chromium-browser")):
-        if cand and Path(cand).exists():
-            return cand
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright (python package) is not installed")
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no Chromium found (looked at $TCONV_CHROMIUM, /usr/bin/chromium, PATH); "
-                    "install Debian's chromium: apt-get install chromium")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=ARGS)
-        yield b
-        b.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture(scope="module")
