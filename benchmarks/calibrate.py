@@ -30,7 +30,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import metadata, timeit, write_json  # noqa: E402
+from common import cpu_median_ms, metadata, timeit, write_json  # noqa: E402
 from zoo_conv_transpose import ZOO, sweep  # noqa: E402
 
 #: candidate values per constant (each includes the default); only constants that decide
@@ -49,18 +49,6 @@ GRID: dict[str, tuple[float, ...]] = {
     "backward_max_cout": (0, 1, 2, 4, 16),
     "backward_max_terms": (64, 256, 1024, 4096, 1 << 30),
 }
-
-
-def _cpu_median_ms(fn: Any, repeat: int = 3) -> float:
-    import statistics
-    import time
-
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append((time.process_time() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[str, float]:
@@ -88,7 +76,7 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
             def call() -> object:
                 return tconv.conv_transpose_backward(gy, x, w, *geo)
             call()
-            times[name] = _cpu_median_ms(call) if cpu else \
+            times[name] = cpu_median_ms(call) if cpu else \
                 timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
     if old is None:
         os.environ.pop("TCONV_COST_FILE", None)
@@ -118,7 +106,7 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
             def call(algo: str = algo, x: Any = x, w: Any = w, geo: Any = geo) -> object:
                 return tconv.conv_transpose(x, w, None, *geo, algorithm=algo)
             call()
-            times[algo] = _cpu_median_ms(call) if cpu else \
+            times[algo] = cpu_median_ms(call) if cpu else \
                 timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
         probe = {"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
                  "dtype": dt.name, "times": times}

@@ -88,6 +88,11 @@ def write_json(path: str, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def cpu_median_ms(fn: Callable[[], object], repeat: int = 3, warmup: int = 0) -> float:
+    """The median process CPU time of ``repeat`` calls, in milliseconds (after ``warmup``)."""
+    return timeit(fn, warmup=warmup, repeat=repeat, clock=time.process_time)["median_ms"]
+
+
 def budget_timeit(fn: Callable[[], object], budget: float, *,
                   cpu: bool = False) -> dict[str, float]:
     """Warm-up (two calls: the first pays one-off compilation or cache loads), then calls for

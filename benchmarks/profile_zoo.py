@@ -15,25 +15,19 @@ im2col and BLAS.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from common import cpu_median_ms  # noqa: E402
 from zoo_conv_transpose import ZOO, output_size, sweep  # noqa: E402
 
 
 def cpu_ms(fn: Callable[[], object], repeat: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append((time.process_time() - t0) * 1e3)
-    return statistics.median(times)
+    """The median process CPU time of ``repeat`` calls after one warm-up, in milliseconds."""
+    return cpu_median_ms(fn, repeat, warmup=1)
 
 
 def profile_layer(lay: dict) -> str:
