@@ -21,6 +21,7 @@ import zlib
 
 import numpy as np
 import pytest
+from _npz import record_npz_reads
 from _png import chunk, png16
 
 pytest.importorskip("PIL")
@@ -297,14 +298,7 @@ class TestWeightsHostile:
         # a large extra member: its header is read, its data never
         p = self._write(tmp_path, w=np.ones((2, 3)), b=np.zeros(2),
                         huge=np.zeros((1024, 1024), np.float64))
-        read = []
-        orig = np.lib.npyio.NpzFile.__getitem__
-
-        def spy(self, key):
-            read.append(key)
-            return orig(self, key)
-
-        monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", spy)
+        read = record_npz_reads(monkeypatch)
         got, _ = tio.load_weights(p, expect=self.expect)
         assert sorted(read) == ["b", "w"] and "huge" not in got
 

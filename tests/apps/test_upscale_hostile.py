@@ -20,6 +20,7 @@ import zlib
 
 import numpy as np
 import pytest
+from _npz import record_npz_reads
 
 pytest.importorskip("PIL")
 
@@ -281,14 +282,7 @@ class TestWeights:
 
     def test_only_needed_members_read(self, tmp_path, monkeypatch):
         p = _weights(tmp_path, lambda a: a.__setitem__("extra", np.zeros((512, 512))))
-        read = []
-        orig = np.lib.npyio.NpzFile.__getitem__
-
-        def spy(self, key):
-            read.append(key)
-            return orig(self, key)
-
-        monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", spy)
+        read = record_npz_reads(monkeypatch)
         model = infer.load_model(p, 2)
         assert "extra" not in read and set(read) == set(weight_shapes(model.cfg))
 
