@@ -297,6 +297,16 @@ def check_run_dir(out: str | os.PathLike[str], resume: bool, overwrite: bool, fn
     return out
 
 
+def list_images(root: pathlib.Path, suffixes: tuple[str, ...]) -> list[pathlib.Path]:
+    """The files under ``root`` (recursive) whose suffix, in lower case, is one of
+    ``suffixes``, hidden files and folders (a name starting with ".") skipped, in the order of
+    their paths relative to ``root`` (the same on every file system)."""
+    return sorted((p for p in root.rglob("*")
+                   if p.is_file() and p.suffix.lower() in suffixes
+                   and not any(q.startswith(".") for q in p.relative_to(root).parts)),
+                  key=lambda p: p.relative_to(root).as_posix())
+
+
 def run_in_folder(fn: str, out_dir: str | os.PathLike[str], *, resume: bool, overwrite: bool,
                   batch: int, device: str, amp: bool,
                   body: Callable[[Dist, pathlib.Path], _T],

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .._train import list_images
+
 __all__ = ["read_idx", "write_idx", "ImageSource", "load_source", "SKIMAGE_IMAGES",
            "IMAGE_EXTENSIONS"]
 
@@ -222,10 +224,7 @@ def _folder_source(path: pathlib.Path, size: int, channels: int,
                    log: Any = None) -> ImageSource:
     from ... import io as tio
 
-    files = sorted((p for p in path.rglob("*")
-                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                    and not any(q.startswith(".") for q in p.relative_to(path).parts)),
-                   key=lambda p: p.relative_to(path).as_posix())
+    files = list_images(path, IMAGE_EXTENSIONS)
     if not files:
         raise ValueError(f"dcgan data: folder {str(path)!r} holds no images with extensions "
                          f"{', '.join(IMAGE_EXTENSIONS)}")

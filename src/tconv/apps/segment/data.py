@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._train import list_images
+
 __all__ = ["CLASSES", "SPLITS", "SegData", "make_shapes", "load_folder", "load_pairs",
            "PALETTE", "colorize", "IGNORE"]
 
@@ -209,11 +211,8 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 
 def _by_stem(root: pathlib.Path, suffixes: tuple[str, ...]) -> dict[str, pathlib.Path]:
     files: dict[str, pathlib.Path] = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if p.is_file() and p.suffix.lower() in suffixes and not any(
-                q.startswith(".") for q in rel.parts):
-            files.setdefault(rel.with_suffix("").as_posix(), p)
+    for p in list_images(root, suffixes):
+        files.setdefault(p.relative_to(root).with_suffix("").as_posix(), p)
     return files
 
 

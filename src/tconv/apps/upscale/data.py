@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._train import list_images
+
 __all__ = ["EVAL_IMAGES", "TRAIN_IMAGES", "load_photo", "rgb_to_y", "modcrop", "resize",
            "downscale", "make_pair", "eval_pairs", "smooth_image", "PatchSampler",
            "PHOTO_SUFFIXES", "find_images", "read_y", "read_folder_y", "folder_pairs"]
@@ -159,10 +161,7 @@ def find_images(root: str | os.PathLike[str], fn: str = "find_images",
     root = pathlib.Path(root)
     if not root.is_dir():
         raise ValueError(f"{fn}: {option} {str(root)!r} is not a folder")
-    files = sorted((p for p in root.rglob("*")
-                    if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
-                    and not any(part.startswith(".") for part in p.relative_to(root).parts)),
-                   key=lambda p: p.relative_to(root).as_posix())
+    files = list_images(root, PHOTO_SUFFIXES)
     if not files:
         raise ValueError(f"{fn}: {option} {str(root)!r} holds no image files "
                          f"({', '.join(PHOTO_SUFFIXES)}, searched recursively)")
