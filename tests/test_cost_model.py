@@ -11,6 +11,7 @@ import random
 
 import numpy as np
 import pytest
+from _cost_state import fresh_decisions
 
 import tconv
 from tconv._algorithms import _cost, _native
@@ -41,11 +42,7 @@ def _population(count: int = 60, seed: int = 0):
 
 @pytest.fixture
 def clean(monkeypatch):
-    monkeypatch.setattr(_native, "_DISABLED", [])
-    monkeypatch.delenv("TCONV_COST_FILE", raising=False)
-    _cost._decide.cache_clear()
-    yield
-    _cost._decide.cache_clear()
+    yield from fresh_decisions(monkeypatch, "TCONV_COST_FILE")
 
 
 class TestExplainAlgorithm:

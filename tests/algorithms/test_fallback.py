@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _cost_state import fresh_decisions
 
 import tconv
 from tconv._algorithms import _cost, _native, direct
@@ -37,11 +38,7 @@ def _inputs(layer, dtype=np.float64):
 @pytest.fixture
 def fresh_native(monkeypatch):
     """A process state in which the kernels have not been given up (restored after)."""
-    monkeypatch.setattr(_native, "_DISABLED", [])
-    monkeypatch.delenv("TCONV_NUMBA", raising=False)
-    _cost._decide.cache_clear()
-    yield
-    _cost._decide.cache_clear()
+    yield from fresh_decisions(monkeypatch, "TCONV_NUMBA")
 
 
 def _broken(*args, **kwargs):

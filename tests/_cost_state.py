@@ -1,0 +1,19 @@
+"""A clean cost-model state for tests that steer ``tconv``'s algorithm choice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from tconv._algorithms import _cost, _native
+
+
+def fresh_decisions(monkeypatch: Any, *unset_env: str) -> Iterator[None]:
+    """A fixture's body: no compiled kernel given up, the variables ``unset_env`` unset and
+    the cached algorithm decisions cleared, before the test and after it."""
+    monkeypatch.setattr(_native, "_DISABLED", [])
+    for name in unset_env:
+        monkeypatch.delenv(name, raising=False)
+    _cost._decide.cache_clear()
+    yield
+    _cost._decide.cache_clear()
