@@ -96,7 +96,8 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
         finally:
             slots.append(slot)
 
-    for_each(run, blocks)
+    big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
+    for_each(run, blocks, blas_macs=big * cog * cig * ntap)
     return parts.sum(axis=0).reshape(c_out, cig, *kernel)
 
 

@@ -188,7 +188,8 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
             if n1 - n0 == 1 else y[gi, :, n0:n1].reshape(cog, (n1 - n0) * nout)
         matmul(wg[gi], cols, out=dst)
 
-    for_each(run, blocks)
+    big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
+    for_each(run, blocks, blas_macs=big * cog * wg.shape[2])
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
 
 

@@ -49,6 +49,11 @@ KEEP_BYTES = 64 << 20
 SCRATCH_BYTES = 256 << 20
 #: bytes of arrays held by all caches together, at most (least recently used go first)
 CACHE_BYTES = 64 << 20
+#: multiply-adds of one BLAS product from which a multi-threaded BLAS threads it itself, so
+#: that tconv's blocks issuing such products run in order rather than on the pool (OpenBLAS
+#: threads a product from 65536 * 4 multiply-adds; below about this size its threads pay
+#: less than tconv's pool running many products side by side)
+BLAS_THREADED_MACS = 1 << 21
 
 
 class _Resources:
@@ -164,13 +169,23 @@ def even_split(total: int, most: int, groups: int = 1) -> int:
 
 
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
-             limit_blas: bool = True, min_items: int | None = None) -> None:
+             limit_blas: bool = True, min_items: int | None = None,
+             blas_macs: int = 0) -> None:
     """``fn(item)`` for every item: on the pool when there are at least ``min_items`` items
     (default: as many as threads), else -- and always inside a pool thread -- in order on
-    the calling thread. ``limit_blas`` is accepted for old callers and changes nothing:
-    tconv never changes BLAS's thread count (a process-wide setting it does not own)."""
+    the calling thread.
+
+    ``blas_macs``: multiply-adds of the largest BLAS product one item issues. From
+    :data:`BLAS_THREADED_MACS` on, and when BLAS itself runs on more than one thread
+    (:func:`blas_threads`), the items run in order on the calling thread and BLAS threads
+    each product: pool threads that each call a threaded BLAS ask for threads x BLAS
+    threads on as many cores (OpenBLAS also serialises concurrent threaded products), and
+    tconv never changes BLAS's thread count (a process-wide setting it does not own).
+    ``limit_blas`` is accepted for old callers and changes nothing."""
     del limit_blas
     workers = num_threads() if parallel else 1
+    if workers > 1 and blas_macs >= BLAS_THREADED_MACS and blas_threads() > 1:
+        workers = 1
     need = workers if min_items is None else max(2, min_items)
     if (workers <= 1 or len(items) < need
             or threading.current_thread().name.startswith("tconv")):
@@ -180,6 +195,22 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
     futures = [_RES.get_pool(workers).submit(fn, item) for item in items]
     for future in futures:
         future.result()
+
+
+def blas_threads() -> int:
+    """Threads a multi-threaded BLAS uses for a large product, as it reads them at start-up
+    (never set here): ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OMP_NUM_THREADS``,
+    else the CPUs this process may use. A count changed later inside the process (a BLAS
+    call setting its threads) is not seen: blocks then run in order with a one-thread BLAS,
+    slower, never wrong."""
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        env = os.environ.get(var, "").split(",")[0].strip()
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def scratch(name: str, size: int, dtype: np.typing.DTypeLike) -> np.ndarray:

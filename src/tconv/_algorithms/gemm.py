@@ -150,8 +150,10 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
             else:
                 yb[(slice(None), slice(None), *dst)] = part
 
+    big = max(((c1 - c0) * ntap * cig * (n1 - n0) * rows * rest
+               for wave in waves for _, c0, c1, n0, n1, _ in wave), default=0)
     for wave in waves:
-        _parallel.for_each(run, wave)
+        _parallel.for_each(run, wave, blas_macs=big)
     return y.reshape(n, g * cog, *out)
 
 
@@ -198,7 +200,8 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
         col2im(cols.reshape(n1 - n0, c1 - c0, kh, kw, h, wd), *ytab, *xtab, sy, sx,
                y[n0:n1, gi, c0:c1], tmp)
 
-    _parallel.for_each(run, blocks)
+    # one product per image of the block (a batched matmul)
+    _parallel.for_each(run, blocks, blas_macs=min(cb, cog) * ntap * cig * nsz)
     return y.reshape(n, g * cog, *out)
 
 
@@ -251,5 +254,5 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                 z[(slice(None), *dst, slice(None))] = part
         y[n0:n1, gi] = np.moveaxis(z, -1, 1)
 
-    _parallel.for_each(run, blocks)
+    _parallel.for_each(run, blocks, blas_macs=min(nb, n) * nsz * cig * ntap * cog)
     return y.reshape(n, g * cog, *out)

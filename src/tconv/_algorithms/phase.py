@@ -309,7 +309,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
             y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c1),
                *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
 
-    _parallel.for_each(run, blocks)
+    big = max(((c1 - c0) * ntap * cig * (n1 - n0) * image for _, n0, n1, c0, c1 in blocks),
+              default=0)
+    _parallel.for_each(run, blocks, blas_macs=big)
     return y
 
 

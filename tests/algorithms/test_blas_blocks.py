@@ -1,0 +1,114 @@
+"""Blocks whose work is one large BLAS product run in order on the calling thread when BLAS
+threads its products itself (``_parallel.for_each(..., blas_macs=...)``); smaller ones and
+compiled kernels keep tconv's pool. Either way the result is the same, bit for bit."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import tconv
+from tconv._algorithms import _parallel
+
+
+@pytest.fixture
+def two_threads():
+    tconv.set_num_threads(2)
+    yield
+    tconv.set_num_threads(None)
+
+
+def _threads_used(blas_macs: int, items: int = 4) -> set[str]:
+    names: list[str] = []
+    lock = threading.Lock()
+
+    def fn(_: int) -> None:
+        with lock:
+            names.append(threading.current_thread().name)
+
+    _parallel.for_each(fn, list(range(items)), blas_macs=blas_macs)
+    return set(names)
+
+
+class TestForEach:
+    def test_large_products_with_threaded_blas_run_in_order(self, two_threads, monkeypatch):
+        monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
+        assert _threads_used(_parallel.BLAS_THREADED_MACS) == {threading.current_thread().name}
+
+    def test_small_products_use_the_pool(self, two_threads, monkeypatch):
+        monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
+        used = _threads_used(_parallel.BLAS_THREADED_MACS - 1, items=64)
+        assert all(name.startswith("tconv") for name in used)
+
+    def test_one_thread_blas_uses_the_pool(self, two_threads, monkeypatch):
+        monkeypatch.setattr(_parallel, "blas_threads", lambda: 1)
+        used = _threads_used(10 * _parallel.BLAS_THREADED_MACS, items=64)
+        assert all(name.startswith("tconv") for name in used)
+
+    def test_no_hint_uses_the_pool(self, two_threads, monkeypatch):
+        monkeypatch.setattr(_parallel, "blas_threads", lambda: 8)
+        used = _threads_used(0, items=64)
+        assert all(name.startswith("tconv") for name in used)
+
+
+class TestBlasThreads:
+    def test_reads_the_start_up_variables(self, monkeypatch):
+        import os
+
+        if os.environ.get("OPENBLAS_NUM_THREADS"):
+            pytest.skip("OPENBLAS_NUM_THREADS is set here; tests never change it")
+        monkeypatch.setenv("MKL_NUM_THREADS", "3")
+        assert _parallel.blas_threads() == 3
+        monkeypatch.delenv("MKL_NUM_THREADS")
+        monkeypatch.setenv("OMP_NUM_THREADS", "5,2")
+        assert _parallel.blas_threads() == 5
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert _parallel.blas_threads() == len(os.sched_getaffinity(0))
+
+    def test_ignores_malformed_values(self, monkeypatch):
+        import os
+
+        if os.environ.get("OPENBLAS_NUM_THREADS"):
+            pytest.skip("OPENBLAS_NUM_THREADS is set here; tests never change it")
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        for bad in ("", "0", "-2", "two"):
+            monkeypatch.setenv("MKL_NUM_THREADS", bad)
+            assert _parallel.blas_threads() == len(os.sched_getaffinity(0))
+
+
+# layers of every algorithm whose blocks carry a BLAS product: channels-first and
+# channels-last gemm, phase, and the backward's im2col products
+LAYERS = [
+    ((16, 64, 4, 4), (64, 32, 4, 4), 2, 1, np.float32),     # gemm, channels last
+    ((8, 32, 8, 8), (32, 16, 4, 4), 2, 1, np.float64),
+    ((2, 64, 16, 16), (64, 32, 4, 4), 2, 1, np.float32),    # phase
+    ((4, 48, 32), (48, 24, 16), 8, 4, np.float32),          # 1-D k16 s8
+    ((1, 8, 64, 64), (8, 2, 9, 9), 2, 4, np.float32),       # channels first, big kernel
+    ((2, 32, 6, 6, 6), (32, 8, 2, 2, 2), 2, 0, np.float64),  # 3-D
+]
+
+
+@pytest.mark.parametrize("xs, ws, s, p, dt", LAYERS)
+def test_in_order_equals_pool(xs, ws, s, p, dt, two_threads, monkeypatch):
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x = rng.standard_normal(xs).astype(dt)
+    w = rng.standard_normal(ws).astype(dt)
+    y0 = tconv.conv_transpose(x, w, None, s, p)
+    gy = rng.standard_normal(y0.shape).astype(dt)
+    monkeypatch.setattr(_parallel, "BLAS_THREADED_MACS", 1)     # every hinted block in order
+    monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
+    y_order = tconv.conv_transpose(x, w, None, s, p)
+    g_order = tconv.conv_transpose_backward(gy, x, w, s, p)
+    monkeypatch.setattr(_parallel, "blas_threads", lambda: 1)   # every block on the pool
+    y_pool = tconv.conv_transpose(x, w, None, s, p)
+    g_pool = tconv.conv_transpose_backward(gy, x, w, s, p)
+    np.testing.assert_array_equal(y_order, y_pool)
+    np.testing.assert_array_equal(y_order, y0)
+    for a, b in zip(g_order, g_pool):
+        if a is None:
+            assert b is None
+            continue
+        tol = 1e-5 if dt == np.float32 else 1e-12
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * float(np.abs(b).max()))
