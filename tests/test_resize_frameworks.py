@@ -284,7 +284,10 @@ class TestResize:
         for convention, opts in OPTIONS.items():
             method = METHODS[convention][1]
             x = np.ones((1, 1, 4, 4)) if convention in ("torch", "onnx") else np.ones((4, 4))
-            resize(x, (2, 3), method=method, convention=convention, **opts)
+            y = resize(x, (2, 3), method=method, convention=convention, **opts)
+            # every resize weights sum to one: a constant image stays that constant
+            assert y.shape == x.shape[:-2] + (2, 3), (convention, y.shape)
+            np.testing.assert_allclose(y, 1.0, rtol=1e-6, err_msg=convention)
 
     @pytest.mark.parametrize("convention", ["onnx", "tensorflow", "jax", "pil", "opencv"])
     def test_matrix(self, convention: str) -> None:
