@@ -20,8 +20,8 @@ import numpy as np
 
 from . import _checks
 from ._algorithms import direct, gemm
-from ._algorithms._im2col import conv_gemm, group_view, implicit_im2col, pad_crop, windows
-from ._algorithms._matmul import implicit_applies, matmul
+from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
+from ._algorithms._matmul import matmul
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
 from .conv import transposed_params
@@ -34,7 +34,8 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
                       dilation: tuple[int, ...], groups: int) -> np.ndarray:
     """``grad_w (C_out, C_in/g, *K)`` of ``y = conv(x, w)`` given ``gy (N, C_out, *S_out)``.
 
-    Blocks of images on the thread pool, each thread summing its own partial gradient::
+    Blocks of images on the thread pool (or in order, their products threaded by BLAS),
+    each thread summing its own partial gradient::
 
         grad_w[group] += gy[n0:n1, group] @ im2col(x[n0:n1, group]).T
 
@@ -43,33 +44,28 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     """
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import for_each, num_threads, scratch
+    from ._algorithms._parallel import for_each, num_threads, pool_workers, scratch
 
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
     cog, nout, ntap = c_out // groups, int(np.prod(out)), int(np.prod(kernel))
     xp = pad_crop(x, pad)
-    if gy.dtype == x.dtype and implicit_applies(cog, n * nout, cig * ntap, gy.dtype):
-        # one product a group over all images, its right operand the windows of xp read in
-        # place by the compiled product: no im2col copy, no partial sums per thread
-        grad_w = np.empty((groups, cog, cig * ntap), dtype=gy.dtype)
-        for gi in range(groups):
-            gyt = np.ascontiguousarray(gy.reshape(n, groups, cog, nout)[:, gi].swapaxes(0, 1))
-            matmul(gyt.reshape(cog, n * nout),
-                   implicit_im2col(xp, gi, cig, kernel, stride, dilation, out,
-                                   transposed=True), out=grad_w[gi])
-        return grad_w.reshape(c_out, cig, *kernel)
     win = windows(group_view(xp, groups), kernel, stride, dilation, out)
     gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
     # one block per thread (a deep product), at most 8 blocks' worth of im2col each
     per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS
     blocks = image_blocks(n, groups, per_image, out[0],
                           min(8 * budget, max(budget, n * per_image // num_threads())))
-    parts = np.zeros((min(num_threads(), max(len(blocks), 1)), groups, cog, cig * ntap),
-                     dtype=np.result_type(gy, x))
-    slots = list(range(len(parts)))
-
+    dtype = np.result_type(gy, x)
     rest = nout // out[0] if nout else 0                           # positions per row
+    big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
+    threads = pool_workers(len(blocks), blas_macs=big * cog * cig * ntap)
+    # one partial gradient per thread that runs blocks; the first product of a group into
+    # a partial writes it, later ones add to it (no zeroed buffers, no sum of one partial)
+    grad_w = np.empty((groups, cog, cig * ntap), dtype=dtype)
+    parts: list[np.ndarray | None] = [grad_w] + [None] * (threads - 1)
+    filled = np.zeros((threads, groups), dtype=bool)
+    slots = list(range(threads))
     # many positions per image and a small gradient (e.g. 1024 positions, 64 x 48 numbers):
     # one product per image is cheaper than copying gy into (Cog, nb*prodOut) first
     per_image_products = nout >= 256 and n * cog * cig * ntap <= _im2col.BLOCK_ELEMENTS
@@ -77,28 +73,42 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, r0, r1 = block
         cols = im2col_block(win, block)                            # (Cig*prodK, positions)
-        prod = scratch("gw", cog * cig * ntap, parts.dtype).reshape(cog, cig * ntap)
-        if n1 - n0 == 1:
-            g_blk = gyg[n0, gi][:, r0 * rest:r1 * rest]            # (Cog, positions) view
-            matmul(g_blk, cols.T, out=prod)
-        elif per_image_products:
-            # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK), summed over images: no copy of gy
-            cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
-            np.sum(matmul(gyg[n0:n1, gi], cols_n), axis=0, out=prod)
-        else:
-            g_blk = scratch("gy", cog * (n1 - n0) * nout, parts.dtype).reshape(
-                cog, n1 - n0, nout)
-            np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
-            matmul(g_blk.reshape(cog, -1), cols.T, out=prod)
-        slot = slots.pop()                                        # one partial sum per thread
+        slot = slots.pop()
         try:
-            parts[slot, gi] += prod
+            part = parts[slot]
+            if part is None:
+                part = parts[slot] = np.empty_like(grad_w)
+            first = not filled[slot, gi]
+            dst = part[gi] if first else \
+                scratch("gw", cog * cig * ntap, dtype).reshape(cog, cig * ntap)
+            if n1 - n0 == 1:
+                g_blk = gyg[n0, gi][:, r0 * rest:r1 * rest]        # (Cog, positions) view
+                matmul(g_blk, cols.T, out=dst)
+            elif per_image_products:
+                # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK) summed over images: no copy
+                cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
+                np.sum(matmul(gyg[n0:n1, gi], cols_n), axis=0, out=dst)
+            else:
+                g_blk = scratch("gy", cog * (n1 - n0) * nout, dtype).reshape(
+                    cog, n1 - n0, nout)
+                np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
+                matmul(g_blk.reshape(cog, -1), cols.T, out=dst)
+            if not first:
+                part[gi] += dst
+            filled[slot, gi] = True
         finally:
             slots.append(slot)
 
-    big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
-    for_each(run, blocks, blas_macs=big * cog * cig * ntap)
-    return parts.sum(axis=0).reshape(c_out, cig, *kernel)
+    for_each(run, blocks, workers=threads)
+    for gi in range(groups):
+        done = [s for s in range(threads) if filled[s, gi]]
+        if not done:                                                # no block (empty input)
+            grad_w[gi] = 0
+        elif done[0] != 0:
+            grad_w[gi] = parts[done[0]][gi]  # type: ignore[index]
+        for s in done[1:]:
+            grad_w[gi] += parts[s][gi]  # type: ignore[index]
+    return grad_w.reshape(c_out, cig, *kernel)
 
 
 def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,

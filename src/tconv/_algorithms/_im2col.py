@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._matmul import Im2col, matmul
+from ._matmul import matmul
 
 
 def pad_crop(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -112,44 +112,6 @@ def flat_grid(counts: Sequence[int], steps: Sequence[int]) -> np.ndarray:
     for count, step in zip(counts, steps):
         off = np.add.outer(off, np.arange(count, dtype=np.int64) * step)
     return off
-
-
-def _grid_offsets(xp: np.ndarray, counts: Sequence[int], spacing: Sequence[int]
-                  ) -> np.ndarray:
-    """Flat offsets into C-contiguous ``xp (N, C, *S)`` of the points ``i*spacing`` of a
-    grid of ``counts`` points (per spatial dim), in row-major order."""
-    size = xp.shape[2:]
-    return flat_grid(counts, [step * int(np.prod(size[a + 1:]))
-                              for a, step in enumerate(spacing)])
-
-
-def window_offsets(xp: np.ndarray, channels: np.ndarray, kernel: Sequence[int],
-                   dilation: Sequence[int]) -> np.ndarray:
-    """Flat offsets into C-contiguous ``xp (N, C, *S)`` of channel ``c`` and kernel tap
-    ``t``, in ``(c, *t)`` order: ``c*prod(S) + sum_a t_a*d_a*stride_a`` -- one im2col row
-    (or column) index per (channel, tap)."""
-    taps = _grid_offsets(xp, kernel, dilation)
-    return np.add.outer(channels.astype(np.int64) * int(np.prod(xp.shape[2:])), taps).ravel()
-
-
-def position_offsets(xp: np.ndarray, stride: Sequence[int], out: Sequence[int]
-                     ) -> np.ndarray:
-    """Flat offsets into C-contiguous ``xp (N, C, *S)`` of image ``n`` and output position
-    ``o`` (window origin ``o*stride``), in ``(n, *o)`` order."""
-    images = np.arange(xp.shape[0], dtype=np.int64) * int(np.prod(xp.shape[1:]))
-    return np.add.outer(images, _grid_offsets(xp, out, stride)).ravel()
-
-
-def implicit_im2col(xp: np.ndarray, group: int, cig: int, kernel: Sequence[int],
-                    stride: Sequence[int], dilation: Sequence[int], out: Sequence[int],
-                    transposed: bool = False) -> Im2col:
-    """The im2col matrix of group ``group`` of padded ``xp`` as an implicit operand of the
-    compiled product: ``(Cig*prodK, N*prodOut)``, or its transpose (``transposed``)."""
-    xp = np.ascontiguousarray(xp)
-    rows = window_offsets(xp, np.arange(group * cig, (group + 1) * cig), kernel, dilation)
-    cols = position_offsets(xp, stride, out)
-    flat = xp.reshape(-1)
-    return Im2col(flat, cols, rows) if transposed else Im2col(flat, rows, cols)
 
 
 def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],

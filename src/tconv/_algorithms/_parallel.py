@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "scratch",
-           "cached", "release_memory", "memory_in_use"]
+__all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "pool_workers",
+           "scratch", "cached", "release_memory", "memory_in_use"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -168,27 +168,38 @@ def even_split(total: int, most: int, groups: int = 1) -> int:
     return max(1, -(-total // max(1, min(k, total))))
 
 
-def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
-             limit_blas: bool = True, min_items: int | None = None,
-             blas_macs: int = 0) -> None:
-    """``fn(item)`` for every item: on the pool when there are at least ``min_items`` items
-    (default: as many as threads), else -- and always inside a pool thread -- in order on
-    the calling thread.
+def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
+                 min_items: int | None = None) -> int:
+    """Threads :func:`for_each` runs ``items`` items on (1: in order on the calling thread).
 
     ``blas_macs``: multiply-adds of the largest BLAS product one item issues. From
     :data:`BLAS_THREADED_MACS` on, and when BLAS itself runs on more than one thread
-    (:func:`blas_threads`), the items run in order on the calling thread and BLAS threads
-    each product: pool threads that each call a threaded BLAS ask for threads x BLAS
-    threads on as many cores (OpenBLAS also serialises concurrent threaded products), and
-    tconv never changes BLAS's thread count (a process-wide setting it does not own).
-    ``limit_blas`` is accepted for old callers and changes nothing."""
-    del limit_blas
+    (:func:`blas_threads`), the items run in order and BLAS threads each product: pool
+    threads that each call a threaded BLAS ask for threads x BLAS threads on as many cores
+    (OpenBLAS also serialises concurrent threaded products), and tconv never changes BLAS's
+    thread count (a process-wide setting it does not own). Inside a pool thread: 1."""
     workers = num_threads() if parallel else 1
     if workers > 1 and blas_macs >= BLAS_THREADED_MACS and blas_threads() > 1:
         workers = 1
     need = workers if min_items is None else max(2, min_items)
-    if (workers <= 1 or len(items) < need
+    if (workers <= 1 or items < need
             or threading.current_thread().name.startswith("tconv")):
+        return 1
+    return workers
+
+
+def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
+             limit_blas: bool = True, min_items: int | None = None,
+             blas_macs: int = 0, workers: int | None = None) -> None:
+    """``fn(item)`` for every item: on the pool with :func:`pool_workers` threads, or in
+    order on the calling thread when that is 1 (few items, large threaded BLAS products,
+    or a call from inside a pool thread). ``workers``: a count the caller already got from
+    :func:`pool_workers` for these items. ``limit_blas`` is accepted for old callers and
+    changes nothing."""
+    del limit_blas
+    if workers is None:
+        workers = pool_workers(len(items), blas_macs, parallel, min_items)
+    if workers <= 1 or threading.current_thread().name.startswith("tconv"):
         for item in items:
             fn(item)
         return
