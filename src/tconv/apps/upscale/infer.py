@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pathlib
 import threading
 from collections.abc import Callable
@@ -240,6 +241,25 @@ def _gate64(x: np.ndarray, cfg: UpscalerConfig) -> np.ndarray:
                          cfg.gate_high).astype(np.float32)
 
 
+# The banded engine's threads: one pool for every model in the process (loading x2, x3 and
+# x4 models starts no more threads than one), sized by tconv.get_num_threads. A pool of
+# another size replaces it; the old one's threads exit once its last caller lets it go.
+_POOL_LOCK = threading.Lock()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+if hasattr(os, "register_at_fork"):                 # a forked child has none of its threads
+    os.register_at_fork(after_in_child=_POOLS.clear)
+
+
+def _engine_pool(workers: int) -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            _POOLS.clear()
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers,
+                                                        thread_name_prefix="tconv-upscale")
+        return pool
+
+
 class NumpyUpscaler:
     """The up-scaler as NumPy float32 arrays and :func:`tconv.conv` calls (no torch).
 
@@ -250,7 +270,6 @@ class NumpyUpscaler:
         self.cfg = cfg
         self._lock = threading.Lock()
         self._local = threading.local()                       # per-thread work buffers
-        self._pool: ThreadPoolExecutor | None = None
         self._buffers: dict[tuple[int, int], list[np.ndarray]] = {}
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
         self.body = []
@@ -427,17 +446,14 @@ class NumpyUpscaler:
         return buf[:size]
 
     def _for_each(self, fn: Callable[[Any], object], items: list) -> None:
-        """``fn(item)`` for every item, on this model's threads (``tconv.get_num_threads``)
-        when there are enough items to share."""
+        """``fn(item)`` for every item, on the engine's pool (``tconv.get_num_threads``
+        threads, shared by every model) when there are enough items to share."""
         workers = get_num_threads()
         if workers <= 1 or len(items) < workers:
             for item in items:
                 fn(item)
             return
-        with self._lock:
-            if self._pool is None or self._pool._max_workers != workers:  # noqa: SLF001
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tconv-upscale")
-            pool = self._pool
+        pool = _engine_pool(workers)
         for future in [pool.submit(fn, item) for item in items]:
             future.result()
 
