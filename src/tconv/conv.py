@@ -11,6 +11,8 @@ of either op with respect to its input is the other op.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,111 @@ def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
     cols = x.reshape(x.shape[0], -1).T                          # (C_in*prodS_in, N)
     y = np.asarray(C.T @ cols).T                                # (N, C_out*prodS_out)
     return y.reshape(x.shape[0], -1, *out)
+
+
+#: OpenBLAS runs a product of at most this many multiply-adds (``M*N*K``) on the calling
+#: thread and wakes its threads for larger ones (``SMP_THRESHOLD_MIN *
+#: GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``). Waking them cost more than a
+#: 1M multiply-add product itself, so single products are cut into pieces of at most this
+#: size, and tconv's own threads share the pieces of large calls (as ``interpolate`` does)
+BLAS_SINGLE_MACS = 65536 * 4
+
+#: multiply-adds of a single-product call from which its pieces are shared among tconv's
+#: threads (about 0.5 ms of one core's work; below it the pool costs more than it saves)
+SINGLE_PRODUCT_PARALLEL_MACS = 1 << 24
+
+
+def _placement(full: int, step: int, lo: int, out: int) -> tuple[slice, slice] | None:
+    """Source and destination slices of one dim: full-output index ``f`` lands at
+    ``f*step - lo`` when that is inside ``[0, out)``; None when nothing lands."""
+    first = max(0, -(-lo // step))
+    last = min(full - 1, (out - 1 + lo) // step)
+    if last < first:
+        return None
+    start = first * step - lo
+    return slice(first, last + 1), slice(start, start + (last - first) * step + 1, step)
+
+
+def _product_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray,
+                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``out = a @ b`` (2-D) as pieces ``(a_i, b_j, out_ij)`` of at most
+    :data:`BLAS_SINGLE_MACS` multiply-adds, cut along the longer of ``M`` and ``N``."""
+    m, k = a.shape
+    n = b.shape[1]
+    if m * k * n <= BLAS_SINGLE_MACS:
+        return [(a, b, out)]
+    if n >= m:
+        step = max(1, BLAS_SINGLE_MACS // (m * k))
+        return [(a, b[:, j:j + step], out[:, j:j + step]) for j in range(0, n, step)]
+    step = max(1, BLAS_SINGLE_MACS // (n * k))
+    return [(a[i:i + step], b, out[i:i + step]) for i in range(0, m, step)]
+
+
+def _multiply(pieces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    for a, b, out in pieces:
+        if a.shape[1] == 1:                     # one term: an outer product, no sum
+            np.multiply(a, b, out=out)
+        else:
+            np.matmul(a, b, out=out)
+
+
+def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
+                    ) -> np.ndarray:
+    """The transposed convolution of a layer ``_cost.single_product`` accepts.
+
+    Along a dim with ``K == 1`` the full output has ``S_in`` entries placed ``stride``
+    apart; along a dim with ``S_in == 1`` it has ``K`` entries placed ``dilation`` apart.
+    Per group, the full output is one product::
+
+        1x1 input:   full[N, C_out/g * prod(K)] = x[N, C_in/g] @ w[C_in/g, C_out/g * prod(K)]
+        otherwise:   full[n, C_out/g * prod(K), prod(S_in)] = w.T @ x[n, C_in/g, prod(S_in)]
+
+    then cropped (``padding``) and placed into the zero-extended output
+    (``output_padding``, negative crops). Every multiply-add is a useful one."""
+    n, c_in, *size = x.shape
+    g, cog = p.groups, w.shape[1]
+    cig = c_in // g
+    kernel, nd = p.kernel, p.ndim
+    taps, positions = math.prod(kernel), math.prod(size)
+    full = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
+    pieces = []
+    if positions == 1:
+        xs = x.reshape(n, c_in)
+        ws = w.reshape(c_in, cog * taps)
+        fs = full.reshape(n, g, cog * taps)
+        for gi in range(g):
+            pieces += _product_pieces(xs[:, gi * cig:(gi + 1) * cig],
+                                      ws[gi * cig:(gi + 1) * cig], fs[:, gi])
+    else:
+        xs = x.reshape(n, g, cig, positions)
+        wt = w.reshape(g, cig, cog * taps).transpose(0, 2, 1)
+        fs = full.reshape(n, g, cog * taps, positions)
+        for i in range(n):
+            for gi in range(g):
+                pieces += _product_pieces(wt[gi], xs[i, gi], fs[i, gi])
+    # one task of consecutive pieces a thread, in order on this thread for small calls
+    macs = n * c_in * cog * taps * positions
+    tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
+    step = -(-len(pieces) // tasks)
+    _parallel.for_each(_multiply, [pieces[i:i + step] for i in range(0, len(pieces), step)])
+    # (n, C_out, *K, *S) -> (n, C_out, *F): along each dim one of K and S is 1
+    t = full.reshape(n, g * cog, *kernel, *size)
+    order = [0, 1] + [a for d in range(nd) for a in (2 + d, 2 + nd + d)]
+    t = t.transpose(order).reshape(n, g * cog, *(k * i for k, i in zip(kernel, size)))
+    src, dst = [slice(None)] * 2, [slice(None)] * 2
+    for d in range(nd):
+        step = p.stride[d] if kernel[d] == 1 else p.dilation[d]
+        where = _placement(t.shape[2 + d], step, p.pad_lo[d], out[d])
+        if where is None:
+            return np.zeros((n, g * cog, *out), dtype=x.dtype)
+        src.append(where[0])
+        dst.append(where[1])
+    region = t[tuple(src)]
+    if region.shape[2:] == tuple(out):          # the crop covers the whole output
+        return np.ascontiguousarray(region)
+    y = np.zeros((n, g * cog, *out), dtype=x.dtype)
+    y[tuple(dst)] = region
+    return y
 
 
 _IMPL = {
@@ -282,6 +389,10 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         else algorithm
     if xb.shape[0] == 0:
         y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
+    elif algorithm == "auto" and algo == "gemm" and _cost.single_product(xb.shape, wa.shape,
+                                                                        p):
+        # gemm with nothing for col2im to add: its product alone (the cost model says so)
+        y = _single_product(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
     else:
         y = _IMPL[algo](xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
     return _finish(y, ba, batched, dtype, out_dtype)

@@ -289,6 +289,17 @@ def weight_tiles(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPara
             and x_shape[1] >= 2 * cog * p.groups * math.prod(p.stride) * extra)
 
 
+def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                   ) -> bool:
+    """Each output is one term of one matrix product, nothing to add up: every spatial
+    dim has a one-tap kernel or a one-position input (1x1 kernels, 1x1 inputs), and the
+    layer is not depthwise. ``gemm``'s product alone computes it (``tconv.conv_transpose``
+    runs that product directly, without col2im)."""
+    if x_shape[1] // p.groups == 1 and w_shape[1] == 1:
+        return False
+    return all(k == 1 or i == 1 for k, i in zip(p.kernel, x_shape[2:]))
+
+
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                        c: Constants | None = None) -> bool:
     """gemm's col2im runs channels-last: ``C_out/g`` at least ``gemm_channels_last`` times
@@ -328,6 +339,10 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        "once (sub-pixel products from stride "
                        f"{c.subpixel_stride})")
             algo = "phase"
+    elif single_product(x_shape, w_shape, p):
+        why.append("every dim has a one-tap kernel or a one-position input: each output is "
+                   "one term of one matrix product, computed without col2im")
+        algo = "gemm"
     elif loops:
         if f.cig <= min(c.direct_depth * math.prod(p.stride), c.direct_max_depth):
             why.append(f"kernel longer than the stride and a short reduction: C_in/g="
