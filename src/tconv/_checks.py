@@ -184,7 +184,9 @@ _FLOATS = (np.float32, np.float64)
 
 def as_array(fn: str, name: str, value: object) -> np.ndarray:
     """Convert ``value`` to an ndarray of a supported dtype (bool, int, float)."""
-    arr = np.asarray(value)
+    arr = value if type(value) is np.ndarray else np.asarray(value)
+    if arr.dtype.kind in "biuf":                # bool, integers, floats: every call's case
+        return arr
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{fn}: {name} has dtype {arr.dtype}; expected a real numeric array")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -201,13 +203,16 @@ def result_dtype(fn: str, *arrays: tuple[str, np.ndarray | None]) -> np.dtype:
     """
     floats = {}
     for name, a in arrays:
-        if a is not None and np.issubdtype(a.dtype, np.floating):
-            floats[name] = np.float32 if a.dtype.itemsize <= 4 else np.float64
+        if a is not None and a.dtype.kind == "f":
+            floats[name] = _F32 if a.dtype.itemsize <= 4 else _F64
     kinds = set(floats.values())
     if len(kinds) > 1:
-        desc = ", ".join(f"{n}: {np.dtype(d).name}" for n, d in floats.items())
+        desc = ", ".join(f"{n}: {d.name}" for n, d in floats.items())
         raise TypeError(f"{fn}: float arrays must share one dtype, got {desc}; cast them first")
-    return np.dtype(kinds.pop()) if kinds else np.dtype(np.float64)
+    return kinds.pop() if kinds else _F64
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
