@@ -45,43 +45,41 @@ GRID: dict[str, tuple[float, ...]] = {
     "gemm_wide": (2, 4, 8, 16, 32, 64),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),
-    "backward_depth": (0, 1, 2, 4, 8, 16, 32, 64),
-    "backward_max_cout": (0, 1, 2, 4, 16),
-    "backward_max_terms": (64, 256, 1024, 4096, 1 << 30),
+    "input_grad_depth": (0, 2, 4, 8, 16, 32, 64, 128),
+    "input_grad_max_stride": (1, 2, 3, 4, 8, 1 << 30),
+    "tiles_max_depth": (0, 8, 16, 32, 64, 128, 256),
+    "tiles_min_positions": (0, 64, 128, 256, 1024),
 }
 
 
 def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[str, float]:
-    """``conv_transpose_backward`` with the compiled gradient loops forced on and off
-    (through constants files: the rule reads ``TCONV_COST_FILE``)."""
-    import json
-    import tempfile
-
+    """Each gradient of ``conv_transpose_backward`` by each of its paths: the input gradient
+    by im2col and BLAS (``gx_numpy``) and by the compiled loops (``gx_compiled``), the
+    weight gradient by im2col and BLAS (``gw_numpy``) and by the compiled tiles
+    (``gw_tiles``)."""
     import numpy as np
 
     import tconv
+    from tconv import grad
+    from tconv._algorithms import _cost, direct
 
     out = tconv.conv_transpose(x, w, None, *geo, algorithm="gemm")
     gy = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
+    p = _cost.params(x.shape, w.shape, *geo)
+    size = tuple(x.shape[2:])
+    calls = {
+        "gx_numpy": lambda: grad.conv_gemm(gy, w, p.stride, p.crop, p.dilation, p.groups,
+                                           size),
+        "gx_compiled": lambda: direct.grad_input(gy, w, p, size),
+        "gw_numpy": lambda: grad._conv_weight_grad(x, gy, p.kernel, p.stride, p.crop,
+                                                   p.dilation, p.groups),
+        "gw_tiles": lambda: direct.grad_weight_tiles(x, gy, w.shape, p),
+    }
     times = {}
-    old = os.environ.get("TCONV_COST_FILE")
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, consts in (("compiled", {"backward_depth": 1e9, "backward_max_cout": 10**9}),
-                             ("numpy", {"backward_depth": -1, "backward_max_cout": -1})):
-            path = os.path.join(tmp, f"{name}.json")
-            with open(path, "w") as f:
-                json.dump({"constants": consts}, f)
-            os.environ["TCONV_COST_FILE"] = path
-
-            def call() -> object:
-                return tconv.conv_transpose_backward(gy, x, w, *geo)
-            call()
-            times[name] = cpu_median_ms(call) if cpu else \
-                timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
-    if old is None:
-        os.environ.pop("TCONV_COST_FILE", None)
-    else:
-        os.environ["TCONV_COST_FILE"] = old
+    for name, call in calls.items():
+        call()
+        times[name] = cpu_median_ms(call) if cpu else \
+            timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
     return times
 
 
@@ -149,10 +147,23 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
         p = _cost.params(pr["x"], pr["w"], *pr["geo"])
         algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
         total += math.log(pr["times"].get(algo, max(pr["times"].values())))
-        if "backward" in pr:
-            compiled = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True)
-            total += math.log(pr["backward"]["compiled" if compiled else "numpy"])
+        back = pr.get("backward", {})
+        if "gx_numpy" in back:
+            gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True,
+                                      dtype=pr["dtype"])
+            tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
+            total += math.log(back["gx_compiled" if gx else "gx_numpy"])
+            total += math.log(back["gw_tiles" if tiles else "gw_numpy"])
     return total / len(probes)
+
+
+def _fastest_backward(probe: dict[str, Any]) -> float:
+    """log of the fastest input gradient plus the fastest weight gradient of a probe."""
+    back = probe.get("backward", {})
+    if "gx_numpy" not in back:
+        return 0.0
+    return (math.log(min(back["gx_numpy"], back["gx_compiled"]))
+            + math.log(min(back["gw_numpy"], back["gw_tiles"])))
 
 
 def calibrate(probes: list[dict[str, Any]], passes: int = 3) -> Any:
@@ -180,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="tconv's threads (default 2)")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per algorithm")
     ap.add_argument("--backward", action="store_true",
-                    help="also time conv_transpose_backward with and without the compiled "
-                         "gradient loops and fit the backward_* constants")
+                    help="also time each gradient by each of its paths and fit the "
+                         "input_grad_* and tiles_* constants")
     ap.add_argument("--cpu", action="store_true",
                     help="one thread, process CPU time (for a shared machine)")
     ap.add_argument("--probes-json", help="also write the measured times here")
@@ -209,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.probes_json and not args.from_probes:
         write_json(args.probes_json, {"probes": probes, "machine": metadata()})
     found = calibrate(probes)
-    oracle = sum(math.log(min(p["times"].values()))
-                 + (math.log(min(p["backward"].values())) if "backward" in p else 0.0)
+    oracle = sum(math.log(min(p["times"].values())) + _fastest_backward(p)
                  for p in probes) / len(probes)
     scores = {"defaults": score(probes, _cost.Constants()), "calibrated": score(probes, found),
               "fastest": oracle}

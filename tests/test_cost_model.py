@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import pathlib
 import random
 
@@ -147,16 +148,39 @@ def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
     assert cal.score(probes, found) == pytest.approx(0.0)          # log(1 ms): all gemm
 
 
-def test_calibration_fits_the_backward_rule(clean, monkeypatch):
-    """Backward timings where the NumPy gradients beat the compiled loops turn the compiled
-    gradients off for those layers (the forward choice is scored separately)."""
+def test_calibration_fits_the_backward_rules(clean, monkeypatch):
+    """Per-gradient timings: where im2col and BLAS beat the compiled input-gradient loops
+    and the compiled weight tiles beat BLAS, the fitted constants pick exactly those
+    paths (each gradient scored on its own; the forward choice separately)."""
     cal = _calibrate_module()
-    x, w, geo = (2, 8, 9, 7), (8, 5, 4, 4), (2, 1, 0, 1, 1)
+    x, w, geo = (2, 8, 16, 16), (8, 5, 4, 4), (2, 1, 0, 1, 1)
     p = _cost.params(x, w, *geo[:4])
-    assert _cost.compiled_loops(x, w, p, _cost.Constants(), backward=True)
+    defaults = _cost.Constants()
+    assert _cost.compiled_loops(x, w, p, defaults, backward=True, dtype="float32")
+    assert _cost.weight_tiles(x, w, p, defaults, dtype="float32")
+    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0}
     probes = [{"name": "b", "x": x, "w": w, "geo": geo, "dtype": "float32",
-               "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0},
-               "backward": {"compiled": 5.0, "numpy": 1.0}}]
+               "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
+    assert cal.score(probes, defaults) == pytest.approx(math.log(5.0))
     found = cal.calibrate(probes)
-    assert not _cost.compiled_loops(x, w, p, found, backward=True)
+    assert not _cost.compiled_loops(x, w, p, found, backward=True, dtype="float32")
+    assert _cost.weight_tiles(x, w, p, found, dtype="float32")
     assert cal.score(probes, found) == pytest.approx(0.0)
+    assert cal._fastest_backward(probes[0]) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", np.float64])
+def test_compiled_gradients_are_float32_only(dtype):
+    x, w = (2, 8, 16, 16), (8, 5, 4, 4)
+    p = _cost.params(x, w, 2, 1)
+    assert not _cost.compiled_loops(x, w, p, backward=True, dtype=dtype)
+    assert not _cost.weight_tiles(x, w, p, dtype=dtype)
+
+
+def test_no_overlap_keeps_blas_gradients():
+    """A kernel no longer than the stride (U-Net's 2x2, stride 2): every phase has one tap,
+    im2col copies nothing twice, BLAS's gradients stay."""
+    x, w = (1, 16, 64, 64), (16, 8, 2, 2)
+    p = _cost.params(x, w, 2)
+    assert not _cost.compiled_loops(x, w, p, backward=True, dtype="float32")
+    assert not _cost.weight_tiles(x, w, p, dtype="float32")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from ._algorithms import direct, gemm
+from ._algorithms import depthwise, direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
 from ._algorithms._matmul import matmul
 from ._checks import ConvParams
@@ -117,7 +117,7 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
     ``gy`` -- compiled loops where :func:`tconv._algorithms.direct.preferred`, else im2col
     and matrix products."""
     size = tuple(x.shape[2:])
-    if direct.preferred(x.shape, w.shape, p):
+    if direct.preferred(x.shape, w.shape, p, gy.dtype):
         return direct.grad_input(gy, w, p, size)
     # the conv that transposes this op reads grad_out padded (low, high - output_padding)
     return conv_gemm(gy, w, p.stride, p.crop, p.dilation, p.groups, size)
@@ -126,12 +126,13 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
 def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                           ) -> np.ndarray:
     """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated):
-    compiled dot-product tiles, compiled correlation sums or im2col and matrix products
-    (:func:`tconv._algorithms.direct.tiles_preferred`, then ``preferred``)."""
-    if direct.tiles_preferred(x.shape, w.shape, p):
-        return direct.grad_weight_tiles(x, gy, w.shape, p)
-    if direct.preferred(x.shape, w.shape, p):
+    compiled dot-product tiles (:func:`tconv._algorithms.direct.tiles_preferred`),
+    compiled correlation sums for depthwise layers the compiled loops run, else im2col and
+    matrix products."""
+    if x.shape[1] == p.groups and w.shape[1] == 1 and direct.preferred(x.shape, w.shape, p):
         return direct.grad_weight(x, gy, w.shape, p)
+    if direct.tiles_preferred(x.shape, w.shape, p, x.dtype):
+        return direct.grad_weight_tiles(x, gy, w.shape, p)
     # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
     return _conv_weight_grad(x, gy, p.kernel, p.stride, p.crop, p.dilation, p.groups)
 
@@ -252,14 +253,12 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
                                output_padding, groups, dilation, output_size)
     c_out = w.shape[1] * p.groups
     _check_grad_shape(fn, gy, (xb.shape[0], c_out, *out), batched)
-    if direct.preferred(xb.shape, w.shape, p):
-        # both gradients read the same polyphase planes of grad_out: split it once
-        planes = direct.planes(gy, p, tuple(xb.shape[2:]))
-        gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)
-        gw = direct.grad_weight_tiles(xb, gy, w.shape, p) \
-            if direct.tiles_preferred(xb.shape, w.shape, p) \
-            else direct.grad_weight(xb, gy, w.shape, p, planes)
-    else:
-        gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
+    if depthwise.backward_preferred(xb.shape, w.shape, p):
+        # depthwise: both gradients from one pass over the phases of grad_out
+        gx, gw = depthwise.backward(gy, xb, w, p)
+        gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+        return (gx if batched else gx[0]), gw, gb
+    # each gradient by its own rule of the cost model (compiled loops, or im2col and BLAS)
+    gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
     gb = gy.sum(axis=(0, *range(2, gy.ndim)))
     return (gx if batched else gx[0]), gw, gb

@@ -312,9 +312,11 @@ class TestWeightTiles:
         ((64, 64, 32, 32), (64, 3, 4, 4), 2, 1, True),      # DCGAN RGB head (a4)
         ((1, 56, 256, 256), (56, 1, 9, 9), 2, 1, True),     # FSRCNN x2 head (b2)
         ((16, 64, 4096), (64, 64, 4), 2, 1, True),          # 1-D (e1): no shifted copies
-        ((2, 8, 128, 128), (8, 4, 4, 4), 2, 1, False),      # few rows against the copies
+        ((2, 8, 128, 128), (8, 4, 4, 4), 2, 1, True),       # 8 rows: a short BLAS product
         ((8, 256, 32, 32), (256, 128, 2, 2), 2, 1, False),  # U-Net: a fat gradient
-        ((64, 512, 4, 4), (512, 256, 4, 4), 2, 1, False),   # 16 positions an image
+        ((64, 512, 4, 4), (512, 256, 4, 4), 2, 1, False),   # 512 rows: BLAS's product
+        ((64, 16, 8, 8), (16, 8, 4, 4), 2, 1, False),       # 64 positions an image
+        ((8, 16, 32, 32), (16, 8, 4, 4), 2, 1, True),
         ((1, 21, 64, 64), (21, 1, 4, 4), 2, 21, False),     # depthwise: one row a group
     ])
     def test_rule(self, x_shape, w_shape, stride, groups, want):
@@ -323,17 +325,25 @@ class TestWeightTiles:
 
     def test_backward_routes_and_agrees(self, monkeypatch):
         # the weight gradient of an a4-like layer is the tiles'; without numba, im2col's
+        # (float32: the tiles' vector loops pay only there; float64 keeps BLAS)
         rng = np.random.default_rng(7)
         x, w = rng.standard_normal((4, 32, 16, 16)), rng.standard_normal((32, 3, 4, 4))
         gy = rng.standard_normal((4, 3, 32, 32))
+        x32, w32, gy32 = (a.astype(np.float32) for a in (x, w, gy))
         p, _ = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
-        assert direct.tiles_preferred(x.shape, w.shape, p)
+        assert direct.tiles_preferred(x.shape, w.shape, p, np.float32)
+        assert not direct.tiles_preferred(x.shape, w.shape, p, np.float64)
         calls = []
         real = direct.grad_weight_tiles
         monkeypatch.setattr(direct, "grad_weight_tiles",
                             lambda *a: calls.append(1) or real(*a))
-        on = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        assert calls == []
+        got32 = tconv.conv_transpose_backward(gy32, x32, w32, stride=2, padding=1)
         assert calls == [1]
+        on = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        for a, b in zip(got32, on):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * np.abs(b).max())
         monkeypatch.setenv("TCONV_NUMBA", "0")
         assert not direct.tiles_preferred(x.shape, w.shape, p)
         off = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
@@ -356,15 +366,17 @@ class TestPreferred:
         assert direct.preferred(x_shape, w_shape, p) is want
 
     def test_one_output_channel(self):
-        # FSRCNN's x2 head (b2): 56 input channels, beyond the C_in/g bound, but one output
-        # channel; a DCGAN RGB layer (3 outputs, 64 inputs) stays on gemm
+        # FSRCNN's x2 head (b2): compiled loops forward and for the input gradient; a DCGAN
+        # RGB layer (3 outputs, 64 inputs) stays on gemm forward while its input gradient
+        # (64 <= input_grad_depth x prod(stride)) takes the compiled loops
         p, _ = transposed_params("t", (1, 56, 256, 256), (56, 1, 9, 9), None, 2, 4, 1, 1, 1,
                                  None)
         assert direct.preferred((1, 56, 256, 256), (56, 1, 9, 9), p)
         assert choose_algorithm((1, 56, 256, 256), (56, 1, 9, 9), p) == "direct"
         p, _ = transposed_params("t", (64, 64, 32, 32), (64, 3, 4, 4), None, 2, 1, 0, 1, 1,
                                  None)
-        assert not direct.preferred((64, 64, 32, 32), (64, 3, 4, 4), p)
+        assert direct.preferred((64, 64, 32, 32), (64, 3, 4, 4), p)
+        assert not direct.preferred((64, 64, 32, 32), (64, 3, 4, 4), p, np.float64)
         assert choose_algorithm((64, 64, 32, 32), (64, 3, 4, 4), p) == "gemm"
 
     @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "want"), [

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from algorithms._cases import EDGE_CASES, case_ids, make_case
 
-from tconv._algorithms import direct, gemm, macs, phase, useful_macs, zero_insertion
+from tconv._algorithms import _matmul, direct, gemm, macs, phase, useful_macs, zero_insertion
 from tconv.conv import ALGORITHMS, choose_algorithm, transposed_params
 
 # the benchmark suite's shapes (benchmarks/bench_conv_transpose.py): x, w, s, p, op, groups
@@ -53,7 +53,13 @@ class _Counter:
             self.total += batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
             return real_matmul(a, b, *args, **kwargs)
 
+        def outer(a, b, out):
+            self.total += int(np.prod(np.broadcast_shapes(a.shape, b.shape)))
+            return real_outer(a, b, out)
+
+        real_outer = _matmul._outer
         monkeypatch.setattr(np, "matmul", matmul)     # gemm, phase and _im2col call np.matmul
+        monkeypatch.setattr(_matmul, "_outer", outer)  # ... and outer products (K == 1)
 
 
 class TestMacs:

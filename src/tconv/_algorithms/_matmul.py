@@ -20,5 +20,10 @@ __all__ = ["matmul"]
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b, out=out)``, an outer product (``K == 1``) as a broadcast multiply."""
     if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1 and b.shape[-2] == 1:
-        return np.multiply(a, b, out=out)
+        return _outer(a, b, out)
     return np.matmul(a, b, out=out)
+
+
+def _outer(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``a (..., M, 1) @ b (..., 1, N)``: one term an output, written by a multiply."""
+    return np.multiply(a, b, out=out)

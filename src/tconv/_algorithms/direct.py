@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from .._checks import ConvParams
-from . import _cost, _native, _parallel, phase
+from . import _cost, _native, _parallel, depthwise, phase
 from ._im2col import conv_gemm, on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
@@ -46,11 +46,12 @@ __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_i
 available = _native.available
 
 
-def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
-    """Whether the compiled loops run this layer's gradients (the rule is
+def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+              dtype: np.typing.DTypeLike | None = None) -> bool:
+    """Whether the compiled loops run this layer's input gradient (the rule is
     :func:`tconv._algorithms._cost.compiled_loops`; the forward pass is the cost model's
     ``decide``)."""
-    return _cost.compiled_loops(x_shape, w_shape, p, backward=True)
+    return _cost.compiled_loops(x_shape, w_shape, p, backward=True, dtype=dtype)
 
 
 #: output columns per compiled pass (two rows of accumulators stay in L1)
@@ -299,6 +300,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     tables = _depthwise_tables(tuple(size), out, p) if cig == 1 else None
     if tables is not None:
         return _depthwise2d(x, w, p, out, tables)
+    if cig == 1 and cog == 1 and depthwise.preferred(x.shape, w.shape, p):
+        return depthwise.conv_transpose(x, w, p, out)
     igemm = _native.kernels()["igemm"]
     plan = phase.cached_plan(n, tuple(size), out, p)
     y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
@@ -726,11 +729,11 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
     return gw.reshape(c_in, cog, *p.kernel)
 
 
-def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
-                    ) -> bool:
+def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                    dtype: np.typing.DTypeLike | None = None) -> bool:
     """Whether :func:`grad_weight_tiles` is the weight gradient for this layer (the rule is
     :func:`tconv._algorithms._cost.weight_tiles`)."""
-    return _cost.weight_tiles(x_shape, w_shape, p)
+    return _cost.weight_tiles(x_shape, w_shape, p, dtype=dtype)
 
 
 #: numbers of x's rows of one group read per chunk of positions (about 256 KiB, in L2)
