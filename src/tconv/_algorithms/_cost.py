@@ -36,7 +36,7 @@ from . import _native
 
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
            "compiled_loops", "register_blocks", "segments", "weight_tiles",
-           "gemm_channels_last", "host_avx512"]
+           "gemm_channels_last", "host_avx512", "single_product"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
 CONSTANTS_FILE = pathlib.Path(__file__).with_name("cost_constants.json")
@@ -63,11 +63,12 @@ class Constants:
     #: depthwise layers: compiled loops below this last-dim stride, sub-pixel products
     #: (phase) from it on
     subpixel_stride: int = 8
-    #: the gradients' compiled loops: the same rule with its own constants (the strided
-    #: conv of ``grad_out`` and the correlation sums weigh the costs differently)
-    backward_depth: float = 8.0
-    backward_max_cout: int = 1
-    backward_max_terms: int = 1 << 30
+    #: the input gradient (the strided conv of ``grad_out``) by compiled loops: float32, a
+    #: kernel longer than the stride, every stride at most ``input_grad_max_stride`` and
+    #: ``C_in/g <= input_grad_depth * prod(stride)`` (few output rows make BLAS's product
+    #: short, while im2col copies ``C_out/g * prod(K)`` numbers a position)
+    input_grad_depth: float = 16.0
+    input_grad_max_stride: int = 4
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
@@ -85,12 +86,11 @@ class Constants:
     segment_min_terms: int = 16
     segment_max_terms: int = 2048
     segment_cost: float = 1.25
-    #: compiled weight-gradient tiles: at most this many numbers per gradient row
-    #: (``C_out/g * prod(K)``), at least ``tiles_min_depth`` input channels per group and
-    #: ``tiles_min_positions`` input positions an image
-    tiles_max_row: int = 256
-    tiles_min_depth: int = 4
-    tiles_min_positions: int = 256
+    #: the weight gradient by compiled tiles: float32, a kernel longer than the stride, at
+    #: most ``tiles_max_depth`` input channels per group (a short product for BLAS) and at
+    #: least ``tiles_min_positions`` input positions an image (the tiles' vector loops)
+    tiles_max_depth: int = 64
+    tiles_min_positions: int = 128
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -185,7 +185,7 @@ class Decision:
     """What ``auto`` runs for one layer and why."""
 
     algorithm: str
-    #: compiled loops for both gradients in ``conv_transpose_backward``
+    #: compiled loops for the input gradient in ``conv_transpose_backward``
     backward_compiled: bool
     #: register-block segments / tiles (AVX-512 float32 forward)
     segments: bool
@@ -207,34 +207,45 @@ class Decision:
                  + (" (AVX-512)" if f.avx512 else ""),
                  "why:"]
         lines += [f"  - {r}" for r in self.reasons]
-        back = "compiled loops" if self.backward_compiled else "im2col + matrix products"
-        if self.weight_tiles:
-            back += ", weight gradient in compiled tiles"
-        lines.append(f"backward: {back}")
+        lines.append("backward: input gradient by "
+                     + ("compiled loops" if self.backward_compiled
+                        else "im2col + matrix products")
+                     + ", weight gradient by "
+                     + ("compiled tiles" if self.weight_tiles else "im2col + matrix products"))
         return "\n".join(lines)
 
 
+def _overlap(p: ConvParams) -> bool:
+    """The kernel reaches past the stride in some dim (a phase has several taps)."""
+    return any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+
+
+def _single(dtype: np.typing.DTypeLike | None) -> bool:
+    """float32 (or no dtype given): the compiled gradients' vector loops pay only there."""
+    return dtype is None or np.dtype(dtype) == np.float32
+
+
 def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                   c: Constants | None = None, backward: bool = False) -> bool:
-    """The compiled implicit products (``direct``, and its gradients) beat the BLAS-based
-    algorithms: depthwise layers below the sub-pixel stride; otherwise a kernel longer than
-    the stride (several taps a phase, whose product planes the others would sum) and a
-    short reduction: ``C_in/g <= direct_depth * prod(stride)`` (and ``<= direct_max_depth``),
-    or thin outputs (``C_out/g <= direct_max_cout``) with at most ``direct_max_terms`` terms
-    an output. ``backward``: the gradients' rule (``backward_*`` constants)."""
+                   c: Constants | None = None, backward: bool = False,
+                   dtype: np.typing.DTypeLike | None = None) -> bool:
+    """The compiled implicit products (``direct``) beat the BLAS-based algorithms:
+    depthwise layers below the sub-pixel stride; otherwise a kernel longer than the stride
+    (several taps a phase, whose product planes the others would sum) and a short
+    reduction: ``C_in/g <= direct_depth * prod(stride)`` (and ``<= direct_max_depth``), or
+    thin outputs (``C_out/g <= direct_max_cout``) with at most ``direct_max_terms`` terms
+    an output. ``backward``: the input gradient's rule (``input_grad_*`` constants)."""
     if not _native.available():
         return False
     c = c or constants()
     cig, cog = x_shape[1] // p.groups, w_shape[1]
     if cig == 1 and cog == 1:
         return p.stride[-1] < c.subpixel_stride
-    overlap = any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
-    if not overlap:
+    if not _overlap(p):
         return False
-    taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
     if backward:
-        return (cig <= c.backward_depth * math.prod(p.stride)
-                or cog <= c.backward_max_cout and cig * taps <= c.backward_max_terms)
+        return (_single(dtype) and max(p.stride) <= c.input_grad_max_stride
+                and cig <= c.input_grad_depth * math.prod(p.stride))
+    taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
     if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
         return True
     return cog <= c.direct_max_cout and cig * taps <= c.direct_max_terms
@@ -272,21 +283,20 @@ def segments(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
 
 
 def weight_tiles(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                 c: Constants | None = None) -> bool:
-    """The compiled weight-gradient tiles win: a thin gradient (at most ``tiles_max_row``
-    numbers a row, a product BLAS runs badly, with a long reduction), rows that fill a
-    tile, enough positions an image for the vector loops, and shifted copies of
-    ``grad_out`` small against the copy of ``x`` a zero-gapped grid would need."""
-    if not _native.available() or len(x_shape) < 3:
+                 c: Constants | None = None, dtype: np.typing.DTypeLike | None = None
+                 ) -> bool:
+    """The compiled weight-gradient tiles beat im2col and BLAS: float32, a kernel longer
+    than the stride (im2col would copy several taps a phase), at most
+    ``tiles_max_depth`` input channels per group (the rows of BLAS's product) and at least
+    ``tiles_min_positions`` input positions an image."""
+    if not _native.available() or len(x_shape) < 3 or not _single(dtype):
         return False
     c = c or constants()
-    from .direct import _reach
-
-    cig, cog = x_shape[1] // p.groups, w_shape[1]
-    extra = math.prod(r + 1 for r in _reach(p)[1:]) - 1
-    return (cig >= c.tiles_min_depth and math.prod(x_shape[2:]) >= c.tiles_min_positions
-            and cog * math.prod(p.kernel) <= c.tiles_max_row
-            and x_shape[1] >= 2 * cog * p.groups * math.prod(p.stride) * extra)
+    cig = x_shape[1] // p.groups
+    if cig == 1 and w_shape[1] == 1:                    # depthwise: its own loops
+        return False
+    return (_overlap(p) and cig <= c.tiles_max_depth
+            and math.prod(x_shape[2:]) >= c.tiles_min_positions)
 
 
 def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -319,7 +329,8 @@ def decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
 
 @functools.lru_cache(maxsize=16)
 def _dtype_name(dtype: np.typing.DTypeLike) -> str:
-    # remembered: ``np.dtype(...).name`` took 4 us, a third of a cached decision
+    # remembered: ``np.dtype(...).name`` is a Python-level property, slow next to a cached
+    # decision
     return np.dtype(dtype).name
 
 
@@ -329,14 +340,21 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     f = features(x_shape, w_shape, p, dtype)
     why: list[str] = []
     loops = compiled_loops(x_shape, w_shape, p, c)
-    back = compiled_loops(x_shape, w_shape, p, c, backward=True)
+    back = compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
-    tiles = weight_tiles(x_shape, w_shape, p, c)
+    tiles = weight_tiles(x_shape, w_shape, p, c, dtype=dtype)
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
                    "failed compile): NumPy algorithms only")
     if f.cig == 1 and f.cog == 1:
-        if loops:
+        from . import depthwise
+
+        if depthwise.preferred(x_shape, w_shape, p):
+            why.append(f"depthwise, {depthwise.run_length(x_shape, p)} outputs a phase along "
+                       f"the last dim (>= {depthwise.MIN_RUN}): compiled loops over planes, "
+                       "each output row summed phase by phase and written once")
+            algo = "direct"
+        elif loops:
             why.append(f"depthwise, stride {p.stride[-1]} < {c.subpixel_stride}: compiled "
                        "loops write each output once")
             algo = "direct"
