@@ -307,8 +307,10 @@ def _phase_taps(s: int, cubic: bool, dtype: np.dtype,
     return (2 if cubic else 1), phases
 
 
+@_parallel.cached(64)
 def _band(s: int, cubic: bool, b: int, dtype: np.dtype) -> np.ndarray:
-    """``B`` of shape ``(s*b, b + 2P)``: ``b`` padded-input samples -> ``s*b`` outputs."""
+    """``B`` of shape ``(s*b, b + 2P)``: ``b`` padded-input samples -> ``s*b`` outputs
+    (remembered, read-only: built by Python loops, and every call of a layer needs it)."""
     P, phases = _phase_taps(s, cubic, dtype)
     B = np.zeros((s * b, b + 2 * P), dtype)
     for j in range(b):
@@ -433,16 +435,17 @@ def _call(task: Callable[[], None]) -> None:
 
 
 def _edge_pad(x: np.ndarray, axis: int, P: int) -> np.ndarray:
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (P, P)
-    return np.pad(x, pad, mode="edge")
+    """``x`` with its first and last slices along ``axis`` repeated ``P`` times
+    (``np.pad(mode="edge")``, as one gather: ``np.pad`` costs far more on small arrays)."""
+    n = x.shape[axis]
+    return np.take(x, np.clip(np.arange(-P, n + P), 0, n - 1), axis=axis)
 
 
 def _fast_axis_array(x: np.ndarray, axis: int, s: int, cubic: bool) -> np.ndarray:
     """Fixed-phase pass along ``axis`` of a whole array, in chunks under ``_GEMM_SINGLE``."""
     P = 2 if cubic else 1
     n = x.shape[axis]
-    outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
+    outer, inner = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
     shape = list(x.shape)
     shape[axis] = s * n
     y = np.empty(shape, x.dtype)
@@ -680,11 +683,11 @@ def _banded_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np
     per-tap gathers from about 3 taps on.
     """
     n, m = x.shape[axis], idx.shape[0]
-    inner1 = int(np.prod(x.shape[axis + 1:])) == 1
+    inner1 = math.prod(x.shape[axis + 1:]) == 1
     ob = min(_BANDED_OUT[inner1 and m >= n], m)
     start, width, M = _block_matrices(n, idx, w, ob, x.dtype)
     nblk, full = M.shape[0], m // ob
-    outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
+    outer, inner = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
     shape = list(x.shape)
     shape[axis] = m
     y = np.empty(shape, x.dtype)
@@ -744,7 +747,7 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
         view = _nearest_view(y, axis, idx[:, 0])
         if view is not None:
             return view
-    inner = int(np.prod(y.shape[axis + 1:]))
+    inner = math.prod(y.shape[axis + 1:])
     short = n <= _DENSE_MAX and inner <= _DENSE_MAX
     # whole windows: k strided adds, each a pass over the output; a short axis with wide
     # windows (k > 4 along the last axis) is cheaper as one product
@@ -794,8 +797,7 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, m = x.shape[-1], idx.shape[0]
     rows = np.ascontiguousarray(x).reshape(1, -1, n)
     R = rows.shape[1]
-    ih = np.arange(R, dtype=np.intp)[:, None]
-    wh = np.ones((R, 1), x.dtype)
+    ih, wh = _identity_rows(R, x.dtype)
     iw, ww = idx.astype(np.intp, copy=False), w.astype(x.dtype, copy=False)
     out = np.empty((1, R, m), x.dtype)
     band = _COMPILED_BAND
@@ -810,6 +812,13 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out.reshape(*x.shape[:-1], m)
 
 
+@_parallel.cached(64)
+def _identity_rows(rows: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The row table of :func:`_compiled_last`: row ``r`` reads row ``r`` with weight 1
+    (remembered, read-only)."""
+    return np.arange(rows, dtype=np.intp)[:, None], np.ones((rows, 1), dtype)
+
+
 def _nearest_view(y: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray | None:
     """A nearest table without gathers, or None: ``idx = a + s*i`` is the strided slice
     ``a::s``; ``idx = i // s`` with ``n_out = s * n_in`` writes each input ``s`` times
@@ -822,7 +831,7 @@ def _nearest_view(y: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray | Non
         return y[tuple(sl)]
     s = m // n
     if m == s * n and s > 1 and np.array_equal(idx, np.arange(m) // s):
-        outer, inner = int(np.prod(y.shape[:axis])), int(np.prod(y.shape[axis + 1:]))
+        outer, inner = math.prod(y.shape[:axis]), math.prod(y.shape[axis + 1:])
         shape = list(y.shape)
         shape[axis] = m
         out = np.empty(shape, y.dtype)
@@ -836,7 +845,7 @@ def _area_windows(y: np.ndarray, axis: int, k: int) -> np.ndarray:
     ``[k*i, k*(i+1))``, the window's ``k`` strided slices added in order, then divided by
     ``k`` (ATen's adaptive average pool: sum, then divide)."""
     n = y.shape[axis]
-    outer, inner = int(np.prod(y.shape[:axis])), int(np.prod(y.shape[axis + 1:]))
+    outer, inner = math.prod(y.shape[:axis]), math.prod(y.shape[axis + 1:])
     v = y.reshape(outer, n // k, k, inner)
     acc = v[:, :, 0].copy()
     for j in range(1, k):
@@ -847,6 +856,21 @@ def _area_windows(y: np.ndarray, axis: int, k: int) -> np.ndarray:
     return acc.reshape(shape)
 
 
+@_parallel.cached(64)
+def _dense_matrix(n: int, shape: tuple[int, ...], idx_dtype: str, idx_bytes: bytes,
+                  w_dtype: str, w_bytes: bytes, dtype: np.dtype) -> np.ndarray:
+    """The dense ``(n_out, n_in)`` matrix of a table (``idx``, ``w`` given as bytes), in
+    ``dtype``; remembered and read-only."""
+    idx = np.frombuffer(idx_bytes, idx_dtype).reshape(shape)
+    w = np.frombuffer(w_bytes, w_dtype).reshape(shape)
+    m = shape[0]
+    valid = idx >= 0
+    R = np.zeros((m, n), dtype)
+    rows = np.broadcast_to(np.arange(m)[:, None], shape)
+    np.add.at(R, (rows[valid], idx[valid]), w[valid].astype(dtype))
+    return R
+
+
 def _dense_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The table along a short ``axis`` as the dense ``R`` ``(n_out, n_in)``, finite input
     only (``R`` holds zeros, and 0 * inf = nan)::
@@ -855,11 +879,10 @@ def _dense_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.
         other axes:  y3[o] = R @ x3[o],  x3 = x.reshape(outer, n, inner)  (batched)
     """
     n, m = x.shape[axis], idx.shape[0]
-    valid = idx >= 0
-    R = np.zeros((m, n), x.dtype)
-    rows = np.broadcast_to(np.arange(m)[:, None], idx.shape)
-    np.add.at(R, (rows[valid], idx[valid]), w[valid].astype(x.dtype))
-    outer, inner = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
+    # the table's bytes are the key (a short axis: a few hundred bytes)
+    R = _dense_matrix(n, idx.shape, idx.dtype.str, idx.tobytes(), w.dtype.str, w.tobytes(),
+                      x.dtype)
+    outer, inner = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
     shape = list(x.shape)
     shape[axis] = m
     y = np.empty(shape, x.dtype)
