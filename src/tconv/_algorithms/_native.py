@@ -116,5 +116,6 @@ def kernels() -> dict[str, Any]:
                         resample2d=k.resample2d, depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d, phase_sums=k.phase_sums,
                         grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,
-                        igemm_segs=k.igemm_segs)
+                        igemm_segs=k.igemm_segs, dw_forward=k.dw_forward,
+                        dw_backward=k.dw_backward)
     return _KERNELS

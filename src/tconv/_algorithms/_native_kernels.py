@@ -833,3 +833,116 @@ def igemm_tiles(Wp, inp, boff, kstart, lengths, O, out, rowbase, pitch, valid, c
                 for r in range(min(TILE_MR, O - rb * TILE_MR)):
                     _store(out, buf[r], ph, rb * TILE_MR + r, c0, n, rowbase, pitch, valid,
                            colstride, chanstride)
+
+
+@jit
+def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
+               buf):  # pragma: no cover - compiled
+    # Depthwise conv_transpose of planes p0 <= P < p1 (channel P % C), three spatial dims
+    # (unit dims in front for 1-D and 2-D): x (P, I0, I1, I2), w (C, K0, K1, K2), y (P, O0,
+    # O1, O2). Output row (o0, o1) = (q0*s0 + ph0, q1*s1 + ph1) sums the taps of its phases
+    # (tap0[ph0, j] >= 0, reading input row q0 + off0[ph0, j]; likewise dim 1); along the
+    # last dim tap t2 adds w * x[q + off2[t2]] to output q*s2 + r2[t2] for q < cnt2[r2[t2]],
+    # accumulated phase-major in buf (s2 rows of M2) -- contiguous, vectorized -- and then
+    # interleaved into y: y[.., o2] = buf[perm[o2]].
+    I0, I1, I2 = x.shape[1], x.shape[2], x.shape[3]
+    O0, O1, O2 = y.shape[1], y.shape[2], y.shape[3]
+    s0, J0 = tap0.shape
+    s1, J1 = tap1.shape
+    K2 = r2.shape[0]
+    M2 = buf.shape[0] // cnt2.shape[0]
+    for P in range(p0, p1):
+        c = P % C
+        for o0 in range(O0):
+            q0, ph0 = o0 // s0, o0 % s0
+            for o1 in range(O1):
+                q1, ph1 = o1 // s1, o1 % s1
+                buf[:] = 0
+                for j0 in range(J0):
+                    t0 = tap0[ph0, j0]
+                    i0 = q0 + off0[ph0, j0]
+                    if t0 < 0 or i0 < 0 or i0 >= I0:
+                        continue
+                    for j1 in range(J1):
+                        t1 = tap1[ph1, j1]
+                        i1 = q1 + off1[ph1, j1]
+                        if t1 < 0 or i1 < 0 or i1 >= I1:
+                            continue
+                        xr = x[P, i0, i1]
+                        wr = w[c, t0, t1]
+                        for t2 in range(K2):
+                            o = off2[t2]
+                            lo = max(0, -o)
+                            hi = min(cnt2[r2[t2]], I2 - o)
+                            if hi <= lo:
+                                continue
+                            wv = wr[t2]
+                            base = r2[t2] * M2
+                            a = buf[base + lo:base + hi]
+                            b = xr[lo + o:hi + o]
+                            for m in range(hi - lo):
+                                a[m] += wv * b[m]
+                yr = y[P, o0, o1]
+                for o2 in range(O2):
+                    yr[o2] = buf[perm[o2]]
+
+
+@jit
+def dw_backward(x, gy, w, gx, gw, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, n0, n1,
+                c0, c1, gph, zero):  # pragma: no cover - compiled
+    # Both gradients of dw_forward for images n0 <= n < n1 and channels c0 <= c < c1 (x,
+    # gy, gx as its x and y, planes n*C + c): gx (zeroed) gets
+    #   gx[P, i0, i1, i2] += w[c, t] * gy[P, (i0 - off0)*s0 + ph0, .., (i2 - off2)*s2 + r2]
+    # and gw (C, K0*K1*K2) the sums over i of x[P, i] times the same samples of gy. Each
+    # plane of gy is first copied phase-major along its last dim into gph (O0, O1, s2*M2),
+    # so both sums read contiguous runs; one pass computes both.
+    I0, I1, I2 = x.shape[1], x.shape[2], x.shape[3]
+    O0, O1, O2 = gy.shape[1], gy.shape[2], gy.shape[3]
+    s0, J0 = tap0.shape
+    s1, J1 = tap1.shape
+    K1, K2 = w.shape[2], w.shape[3]
+    M2 = gph.shape[2] // cnt2.shape[0]
+    for n in range(n0, n1):
+        for c in range(c0, c1):
+            P = n * C + c
+            for o0 in range(O0):
+                for o1 in range(O1):
+                    src = gy[P, o0, o1]
+                    dst = gph[o0, o1]
+                    for o2 in range(O2):
+                        dst[perm[o2]] = src[o2]
+            for i0 in range(I0):
+                for i1 in range(I1):
+                    xr = x[P, i0, i1]
+                    gxr = gx[P, i0, i1]
+                    for ph0 in range(s0):
+                        for j0 in range(J0):
+                            t0 = tap0[ph0, j0]
+                            q0 = i0 - off0[ph0, j0]
+                            if t0 < 0 or q0 < 0 or q0 * s0 + ph0 >= O0:
+                                continue
+                            for ph1 in range(s1):
+                                for j1 in range(J1):
+                                    t1 = tap1[ph1, j1]
+                                    q1 = i1 - off1[ph1, j1]
+                                    if t1 < 0 or q1 < 0 or q1 * s1 + ph1 >= O1:
+                                        continue
+                                    gr = gph[q0 * s0 + ph0, q1 * s1 + ph1]
+                                    wr = w[c, t0, t1]
+                                    row = (t0 * K1 + t1) * K2
+                                    for t2 in range(K2):
+                                        o = off2[t2]
+                                        lo = max(0, o)
+                                        hi = min(I2, cnt2[r2[t2]] + o)
+                                        if hi <= lo:
+                                            continue
+                                        wv = wr[t2]
+                                        base = r2[t2] * M2 - o
+                                        a = gxr[lo:hi]
+                                        b = xr[lo:hi]
+                                        g = gr[base + lo:base + hi]
+                                        acc = zero
+                                        for m in range(hi - lo):
+                                            a[m] += wv * g[m]
+                                            acc += b[m] * g[m]
+                                        gw[c, row + t2] += acc

@@ -1,0 +1,308 @@
+"""Depthwise conv_transpose (one input and one output channel a group) and both gradients,
+by sub-pixel phases, for any kernel, stride, dilation and padding in 1-3 spatial dims.
+
+Per spatial dim, the output ``o = m*s + r`` (phase ``r < s``) receives exactly the taps
+``t`` with ``t*d - lo == r (mod s)``, each reading the input at ``m + off_t``::
+
+    y[n, c, m*s + r] = sum_{t in taps(r)} w[c, t] * x[n, c, m + off_t]
+    off_t = (r_t + lo - t*d) / s,    r_t = (t*d - lo) mod s
+
+(``lo`` the low crop; products per dim). The gradients are the same sums read the other way
+(:mod:`tconv.grad`)::
+
+    grad_x[n, c, i] = sum_t w[c, t] * gy[n, c, (i - off_t)*s + r_t]
+    grad_w[c, t]    = sum_{n, i} x[n, c, i] * gy[n, c, (i - off_t)*s + r_t]
+
+The compiled path (numba) runs one plane ``(n, c)`` at a time. Forward: each output row
+sums its taps into a phase-major row buffer (``s`` runs of ``m`` outputs, contiguous and
+vectorized), then interleaves it into ``y`` -- every output written once. Backward: the
+plane of ``grad_y`` is copied phase-major along its last dim, then one pass over the
+input rows computes ``grad_x`` and the plane's share of ``grad_w`` from the same runs.
+
+Without numba the gradients are one broadcast multiply-add and one ``einsum`` a tap, on
+a window of ``x`` and the strided view of ``grad_y`` that tap reaches; the forward pass
+is ``phase``'s depthwise runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+
+from .._checks import ConvParams
+from . import _native, _parallel
+
+__all__ = ["applies", "preferred", "backward_preferred", "conv_transpose", "backward",
+           "MIN_RUN", "MIN_BACKWARD_RUN"]
+
+#: multiply-adds from which planes are shared among the pool's threads
+PARALLEL_MACS = 1 << 18
+
+
+#: the compiled forward pass from this many outputs a phase along the last dim (its
+#: loops run over those runs; shorter ones cost more in loop overhead than the grid
+#: loops of ``direct`` or the sub-pixel products of ``phase``)
+MIN_RUN = 24
+#: the compiled gradients of a stride-1 layer from this many input positions along the
+#: last dim (shorter rows: ``direct``'s grid loops; any stride above 1 always)
+MIN_BACKWARD_RUN = 8
+
+
+def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """The layer is depthwise: one input and one output channel a group."""
+    return len(x_shape) > 2 and x_shape[1] == p.groups and w_shape[1] == 1
+
+
+def run_length(x_shape: tuple[int, ...], p: ConvParams) -> int:
+    """Outputs of the longest phase along the last dim."""
+    return -(-p.transposed_size(x_shape[2:])[-1] // p.stride[-1])
+
+
+def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """The compiled forward pass of this module runs the layer: depthwise, numba
+    available, at least :data:`MIN_RUN` outputs a phase along the last dim, and not a
+    layer of ``direct``'s one-pass 2-D kernel (column stride 2, at most 2 x 2 taps an
+    output), which is faster there."""
+    if not (applies(x_shape, w_shape, p) and _native.available()) or x_shape[0] == 0:
+        return False
+    if run_length(x_shape, p) < MIN_RUN:
+        return False
+    from . import direct
+
+    out = p.transposed_size(x_shape[2:])
+    return direct._depthwise_tables(tuple(x_shape[2:]), out, p) is None
+
+
+def backward_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
+                       ) -> bool:
+    """:func:`backward` computes the layer's gradients: depthwise, and without numba
+    always; with it, a stride above 1 in some dim or at least :data:`MIN_BACKWARD_RUN`
+    input positions along the last dim."""
+    if not applies(x_shape, w_shape, p):
+        return False
+    if not _native.available():
+        return True
+    return max(p.stride) > 1 or x_shape[-1] >= MIN_BACKWARD_RUN
+
+
+@dataclasses.dataclass(frozen=True)
+class _Dim:
+    """One spatial dim's phase tables.
+
+    ``r[t]``, ``off[t]``: tap ``t``'s output phase and input offset. ``tap[r, j]``: the
+    ``j``-th tap of phase ``r`` (``k``: none, a zero weight), ``toff[r, j]`` its offset.
+    ``count[r]``: outputs of phase ``r``; ``m``: outputs of the longest phase."""
+
+    size: int
+    out: int
+    k: int
+    s: int
+    r: np.ndarray
+    off: np.ndarray
+    tap: np.ndarray
+    toff: np.ndarray
+    count: np.ndarray
+    m: int
+
+    @property
+    def j(self) -> int:
+        return self.tap.shape[1]
+
+
+def _dim(size: int, out: int, k: int, s: int, d: int, lo: int) -> _Dim:
+    taps = np.arange(k)
+    r = (taps * d - lo) % s
+    off = (r + lo - taps * d) // s
+    j = max(1, int(np.bincount(r, minlength=s).max()))
+    tap = np.full((s, j), k, dtype=np.int64)
+    toff = np.zeros((s, j), dtype=np.int64)
+    fill = np.zeros(s, dtype=np.int64)
+    for t in range(k):
+        tap[r[t], fill[r[t]]], toff[r[t], fill[r[t]]] = t, off[t]
+        fill[r[t]] += 1
+    count = np.maximum(0, -(-(out - np.arange(s)) // s))
+    return _Dim(size, out, k, s, r.astype(np.int64), off.astype(np.int64), tap, toff,
+                count.astype(np.int64), -(-out // s))
+
+
+@_parallel.cached(maxsize=64)
+def _dims(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams) -> tuple[_Dim, ...]:
+    return tuple(_dim(i, o, k, s, d, lo) for i, o, k, s, d, lo
+                 in zip(size, out, p.kernel, p.stride, p.dilation, p.pad_lo))
+
+
+# -- NumPy ------------------------------------------------------------------------------------
+
+def _numpy_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                          ) -> np.ndarray:
+    """The NumPy forward: ``phase``'s depthwise runs (channel blocks on the pool)."""
+    from . import phase
+
+    return phase.conv_transpose(x, w, p, out)
+
+
+def _numpy_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Both gradients one tap at a time: the tap's window of ``x`` and the strided view of
+    ``gy`` it reaches (``gy[.., (i - off)*s + r]``) give ``grad_x += w[c, t] * view`` and
+    ``grad_w[c, t] = sum(x_window * view)``."""
+    n, c, *size = x.shape
+    out = tuple(gy.shape[2:])
+    dims = _dims(tuple(size), out, p)
+    nd = len(dims)
+    wr = w.reshape(c, *p.kernel)
+    bshape = (c,) + (1,) * nd
+    gx = np.zeros(x.shape, dtype=x.dtype)
+    gw = np.zeros((c, *p.kernel), dtype=x.dtype)
+    sub = "nc" + "abdefg"[:nd]
+    for taps in itertools.product(*(range(k) for k in p.kernel)):
+        spans = []
+        for dm, t in zip(dims, taps):
+            r, off = int(dm.r[t]), int(dm.off[t])
+            # inputs i = m + off for the phase's outputs m < count[r]
+            lo, hi = max(0, off), min(dm.size, int(dm.count[r]) + off)
+            if hi <= lo:
+                break
+            spans.append((lo, hi, (lo - off) * dm.s + r, dm.s))
+        else:
+            xi = (slice(None), slice(None), *(slice(lo, hi) for lo, hi, _, _ in spans))
+            gi = (slice(None), slice(None),
+                  *(slice(o0, o0 + (hi - lo - 1) * st + 1, st) for lo, hi, o0, st in spans))
+            view = gy[gi]
+            gx[xi] += view * wr[(slice(None), *taps)].reshape(bshape)
+            gw[(slice(None), *taps)] = np.einsum(f"{sub},{sub}->c", x[xi], view)
+    return gx, gw.reshape(w.shape)
+
+
+def _numpy_gradients(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_numpy_backward` on ranges of channels, one a thread when worth sharing."""
+    c = x.shape[1]
+    pieces = min(c, _parallel.num_threads()) if gy.size >= PARALLEL_MACS else 1
+    if pieces <= 1:
+        return _numpy_backward(gy, x, w, p)
+    gx, gw = np.empty(x.shape, dtype=x.dtype), np.empty(w.shape, dtype=x.dtype)
+
+    def run(b: tuple[int, int]) -> None:
+        c0, c1 = b
+        gx[:, c0:c1], gw[c0:c1] = _numpy_backward(gy[:, c0:c1], x[:, c0:c1], w[c0:c1], p)
+
+    _parallel.for_each(run, _ranges(c, pieces))
+    return gx, gw
+
+
+# -- compiled ---------------------------------------------------------------------------------
+
+def _as3(dims: tuple[_Dim, ...]) -> tuple[_Dim, ...]:
+    """Dims padded in front with unit dims (kernel 1, stride 1) to three."""
+    one = _dim(1, 1, 1, 1, 1, 0)
+    return (one,) * (3 - len(dims)) + tuple(dims)
+
+
+@_parallel.cached(maxsize=64)
+def _tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
+            ) -> tuple[np.ndarray, ...]:
+    """The compiled kernels' tables: the two outer dims' per-phase taps and offsets, the
+    last dim's per-tap phase and offset, its phase counts and pitch, and the permutation
+    that interleaves a phase-major row buffer (``buf[r*m + q]`` is output ``q*s + r``)."""
+    d0, d1, d2 = _as3(_dims(size, out, p))
+    perm = (np.arange(d2.out) % d2.s) * d2.m + np.arange(d2.out) // d2.s
+    return (np.where(d0.tap == d0.k, -1, d0.tap), d0.toff,
+            np.where(d1.tap == d1.k, -1, d1.tap), d1.toff,
+            d2.r, d2.off, d2.count, perm.astype(np.int64))
+
+
+def _ranges(total: int, pieces: int) -> list[tuple[int, int]]:
+    step = -(-total // max(1, pieces))
+    return [(a, min(a + step, total)) for a in range(0, total, step)]
+
+
+def _shape3(a: np.ndarray) -> np.ndarray:
+    """``(N*C, *spatial)`` with unit dims in front to three spatial dims (a view)."""
+    spatial = a.shape[2:]
+    return a.reshape(a.shape[0] * a.shape[1], *((1,) * (3 - len(spatial))), *spatial)
+
+
+def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                      ) -> np.ndarray:
+    n, c = x.shape[:2]
+    y = np.empty((n, c, *out), dtype=x.dtype)
+    planes = n * c
+    if planes == 0 or math.prod(out) == 0:
+        return y
+    tables = _tables(tuple(x.shape[2:]), out, p)
+    d2 = _as3(_dims(tuple(x.shape[2:]), out, p))[2]
+    kernel = _native.kernels()["dw_forward"]
+    x3, y3 = _shape3(np.ascontiguousarray(x)), _shape3(y)
+    w3 = np.ascontiguousarray(w.reshape(c, *((1,) * (3 - p.ndim)), *p.kernel))
+    work = planes * math.prod(out) * tables[0].shape[1] * tables[2].shape[1] * \
+        -(-d2.k // d2.s)
+    pieces = min(planes, _parallel.num_threads()) if work >= PARALLEL_MACS else 1
+    _parallel.for_each(
+        lambda r: kernel(x3, w3, y3, *tables, c, r[0], r[1],
+                         _parallel.scratch("dw_row", d2.s * d2.m, x.dtype)),
+        _ranges(planes, pieces), parallel=pieces > 1)
+    return y
+
+
+def _compiled_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    n, c, *size = x.shape
+    out = tuple(gy.shape[2:])
+    gx = np.zeros(x.shape, dtype=x.dtype)
+    if n * c == 0 or math.prod(out) == 0 or math.prod(size) == 0:
+        return gx, np.zeros(w.shape, dtype=x.dtype)
+    tables = _tables(tuple(size), out, p)
+    d0, d1, d2 = _as3(_dims(tuple(size), out, p))
+    kernel = _native.kernels()["dw_backward"]
+    x3, g3, gx3 = _shape3(np.ascontiguousarray(x)), _shape3(np.ascontiguousarray(gy)), \
+        _shape3(gx)
+    w3 = np.ascontiguousarray(w.reshape(c, *((1,) * (3 - p.ndim)), *p.kernel))
+    ntap = math.prod(p.kernel)
+    work = n * c * math.prod(size) * ntap
+    threads = _parallel.num_threads() if work >= PARALLEL_MACS else 1
+    # split channels among the threads where there are enough, else images (each range
+    # of images sums its own partial weight gradient)
+    if c >= threads or n == 1:
+        items = [(0, n, c0, c1) for c0, c1 in _ranges(c, min(c, threads))]
+    else:
+        items = [(n0, n1, 0, c) for n0, n1 in _ranges(n, min(n, threads))]
+    parts = np.zeros((len({it[0] for it in items}), c, ntap), dtype=x.dtype)
+    starts = sorted({it[0] for it in items})
+    plane = d0.out * d1.out * d2.s * d2.m
+
+    def run(item: tuple[int, int, int, int]) -> None:
+        n0, n1, c0, c1 = item
+        kernel(x3, g3, w3, gx3, parts[starts.index(n0)], *tables, c, n0, n1, c0, c1,
+               _parallel.scratch("dw_gy", plane, x.dtype).reshape(d0.out, d1.out, -1),
+               x.dtype.type(0))
+
+    _parallel.for_each(run, items, parallel=len(items) > 1)
+    return gx, parts.sum(axis=0).reshape(w.shape)
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+def _compiled(dtype: np.dtype) -> bool:
+    return _native.available() and dtype in (np.float32, np.float64)
+
+
+@_native.guarded(_numpy_conv_transpose)
+def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                   ) -> np.ndarray:
+    """``y (N, C, *out)`` of a depthwise layer (``C`` groups of one channel)."""
+    if _compiled(x.dtype):
+        return _compiled_forward(x, w, p, out)
+    return _numpy_conv_transpose(x, w, p, out)
+
+
+@_native.guarded(_numpy_gradients)
+def backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``(grad_x, grad_w)`` of a depthwise ``y = conv_transpose(x, w)`` given ``gy``."""
+    if _compiled(x.dtype):
+        return _compiled_backward(gy, x, w, p)
+    return _numpy_gradients(gy, x, w, p)

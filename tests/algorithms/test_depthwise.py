@@ -1,0 +1,220 @@
+"""The depthwise algorithm (``tconv._algorithms.depthwise``): forward pass and both gradients
+against PyTorch (float64) on a seeded population of depthwise layers -- 1-3-D, any kernel,
+stride, dilation, padding (beyond the kernel's reach too) and output_padding -- with the
+compiled kernels and on the NumPy path, and how ``auto`` and the gradients route to it."""
+
+from __future__ import annotations
+
+import random
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from _cost_state import fresh_decisions
+from _oracle import TOL, assert_close
+
+import tconv
+from tconv._algorithms import _cost, _native, depthwise
+from tconv._algorithms._cost import params
+
+torch = pytest.importorskip("torch")
+needs_numba = pytest.mark.skipif(not _native._installed(), reason="numba not installed")
+
+#: most numbers an output or input of one drawn layer may hold (keeps the file fast)
+MAX_NUMBERS = 40_000
+
+
+def _layers(count: int, seed: int) -> list[tuple]:
+    """``count`` seeded valid depthwise layers: (N, C, S_in, K, stride, dilation, padding,
+    output_padding, dtype)."""
+    rnd = random.Random(seed)
+    layers: list[tuple] = []
+    while len(layers) < count:
+        nd = rnd.choice((1, 1, 2, 2, 2, 3))
+        kmax, smax = {1: (17, 9), 2: (17, 9), 3: (5, 4)}[nd]
+        k = tuple(rnd.randint(1, kmax) for _ in range(nd))
+        s = tuple(rnd.randint(1, smax) for _ in range(nd))
+        d = tuple(rnd.choice((1, 1, 2, 3)) for _ in range(nd))
+        size = tuple(rnd.randint(1, {1: 40, 2: 14, 3: 5}[nd]) for _ in range(nd))
+        # padding up to past the kernel's reach (cropping whole phases), where valid
+        pad = tuple(rnd.randint(0, dd * (kk - 1) + ss) for kk, ss, dd in zip(k, s, d))
+        op = tuple(rnd.randint(0, max(ss, dd) - 1) for ss, dd in zip(s, d))
+        n, c = rnd.randint(1, 4), rnd.choice((1, 2, 3, 5, 8, 17, 70))
+        dtype = rnd.choice((np.float32, np.float64))
+        out = [(i - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1
+               for i, ss, pp, dd, kk, o in zip(size, s, pad, d, k, op)]
+        if min(out) < 1 or n * c * max(np.prod(out), np.prod(size)) > MAX_NUMBERS:
+            continue
+        layers.append((n, c, size, k, s, d, pad, op, dtype))
+    return layers
+
+
+LAYERS = _layers(160, seed=7)
+_TORCH = {1: "conv_transpose1d", 2: "conv_transpose2d", 3: "conv_transpose3d"}
+
+
+def _reference(layer: tuple, seed: int):
+    """Seeded inputs (in the layer's dtype), and torch's float64 output and gradients."""
+    n, c, size, k, s, d, pad, op, dtype = layer
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, *size)).astype(dtype)
+    w = rng.standard_normal((c, 1, *k)).astype(dtype)
+    fn = getattr(torch.nn.functional, _TORCH[len(size)])
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    yt = fn(xt, wt, None, s, pad, op, c, d)
+    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+    yt.backward(torch.tensor(gy, dtype=torch.float64))
+    p = params(x.shape, w.shape, s, pad, op, c, d)
+    want = (yt.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
+    return x, w, gy, p, want
+
+
+def _check(layer: tuple, seed: int) -> None:
+    x, w, gy, p, (y_ref, gx_ref, gw_ref) = _reference(layer, seed)
+    out = p.transposed_size(x.shape[2:])
+    y = depthwise.conv_transpose(x, w, p, out)
+    gx, gw = depthwise.backward(gy, x, w, p)
+    for got, ref in ((y, y_ref), (gx, gx_ref), (gw, gw_ref)):
+        # float32 sums of up to thousands of terms: the tolerance scales with their count
+        tol = TOL[x.dtype] * (1 if x.dtype == np.float64 else 10)
+        assert_close(got, ref, dtype=x.dtype, tol=tol)
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """The NumPy path: the compiled kernels reported unavailable."""
+    monkeypatch.setattr(_native, "available", lambda: False)
+    _cost._decide.cache_clear()
+    yield
+    _cost._decide.cache_clear()
+
+
+@needs_numba
+@pytest.mark.parametrize("block", range(4))
+def test_oracle_compiled(block):
+    assert _native.available()
+    for i, layer in enumerate(LAYERS[block::4]):
+        _check(layer, seed=i)
+
+
+@pytest.mark.parametrize("block", range(4))
+def test_oracle_numpy(block, numpy_only):
+    for i, layer in enumerate(LAYERS[block::4]):
+        _check(layer, seed=i)
+
+
+def test_population_covers_the_class():
+    dims = {len(lay[2]) for lay in LAYERS}
+    kernels = {k for lay in LAYERS for k in lay[3]}
+    strides = {s for lay in LAYERS for s in lay[4]}
+    beyond = [lay for lay in LAYERS
+              if any(pp > dd * (kk - 1) for pp, dd, kk in zip(lay[6], lay[5], lay[3]))]
+    assert dims == {1, 2, 3} and max(kernels) >= 15 and set(range(1, 10)) <= strides
+    assert len(LAYERS) >= 150 and len(beyond) >= 5
+    assert {lay[8] for lay in LAYERS} == {np.float32, np.float64}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_public_entry_points(dtype):
+    # long rows: auto runs these kernels; the gradients are routed here too
+    x = np.random.default_rng(0).standard_normal((2, 6, 9, 40)).astype(dtype)
+    w = np.random.default_rng(1).standard_normal((6, 1, 5, 7)).astype(dtype)
+    geo = (3, 2, 1, 6, 1)
+    xt, wt = torch.tensor(x, dtype=torch.float64, requires_grad=True), \
+        torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    yt = torch.nn.functional.conv_transpose2d(xt, wt, None, *geo)
+    gy = np.ones(tuple(yt.shape), dtype=dtype)
+    yt.sum().backward()
+    tol = TOL[np.dtype(dtype)] * 10
+    assert_close(tconv.conv_transpose(x, w, None, *geo), yt.detach().numpy(), dtype, tol)
+    gx, gw, gb = tconv.conv_transpose_backward(gy, x, w, *geo)
+    assert_close(gx, xt.grad.numpy(), dtype, tol)
+    assert_close(gw, wt.grad.numpy(), dtype, tol)
+    assert_close(gb, gy.sum(axis=(0, 2, 3)), dtype, tol)
+
+
+@needs_numba
+def test_routing():
+    p = params((1, 8, 16, 64), (8, 1, 6, 6), 3, 1, 0, 8, 1)
+    assert depthwise.preferred((1, 8, 16, 64), (8, 1, 6, 6), p)
+    d = _cost.decide((1, 8, 16, 64), (8, 1, 6, 6), p, np.float32)
+    assert d.algorithm == "direct" and any("outputs a phase" in r for r in d.reasons)
+    # short runs along the last dim: not these loops
+    short = params((1, 8, 16, 4), (8, 1, 6, 6), 3, 1, 0, 8, 1)
+    assert not depthwise.preferred((1, 8, 16, 4), (8, 1, 6, 6), short)
+    # direct's one-pass 2-D kernel keeps its layers (column stride 2, <= 2 x 2 taps)
+    x2 = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)
+    assert not depthwise.preferred((1, 8, 64, 64), (8, 1, 4, 4), x2)
+    # not depthwise: never
+    dense = params((1, 8, 16, 64), (8, 2, 6, 6), 3, 1, 0, 8, 1)
+    assert not depthwise.preferred((1, 8, 16, 64), (8, 2, 6, 6), dense)
+    assert not depthwise.backward_preferred((1, 8, 16, 64), (8, 2, 6, 6), dense)
+
+
+def test_gradient_route_is_taken(monkeypatch):
+    calls = []
+    real = depthwise.backward
+
+    def spy(*args):
+        calls.append(args[1].shape)
+        return real(*args)
+
+    monkeypatch.setattr(depthwise, "backward", spy)
+    x, w = np.ones((2, 3, 5, 6)), np.ones((3, 1, 4, 4))
+    tconv.conv_transpose_backward(np.ones((2, 3, 12, 14)), x, w, 2, 0, 0, 3)
+    assert calls == [(2, 3, 5, 6)]
+
+
+def test_empty_batch():
+    x, w = np.zeros((0, 4, 5, 30)), np.ones((4, 1, 3, 3))
+    p = params(x.shape, w.shape, 2, 0, 0, 4, 1)
+    y = depthwise.conv_transpose(x, w, p, p.transposed_size(x.shape[2:]))
+    gx, gw = depthwise.backward(np.zeros((0, 4, 11, 61)), x, w, p)
+    assert y.shape == (0, 4, 11, 61) and gx.shape == x.shape and not gw.any()
+
+
+@pytest.fixture
+def fresh_native(monkeypatch):
+    yield from fresh_decisions(monkeypatch, "TCONV_NUMBA")
+
+
+def _broken(*args, **kwargs):
+    from numba.core.errors import TypingError
+
+    raise TypingError("forced compile failure")
+
+
+@needs_numba
+def test_compile_failure_falls_back(fresh_native, monkeypatch):
+    layer = (2, 5, (7, 30), (5, 4), (3, 2), (1, 2), (1, 2), (0, 1), np.float64)
+    x, w, gy, p, (y_ref, gx_ref, gw_ref) = _reference(layer, seed=3)
+    _native.kernels()
+    for name in ("dw_forward", "dw_backward"):
+        monkeypatch.setitem(_native._KERNELS, name, _broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = depthwise.conv_transpose(x, w, p, p.transposed_size(x.shape[2:]))
+        gx, gw = depthwise.backward(gy, x, w, p)
+    assert not _native.available()
+    assert len([c for c in caught if issubclass(c.category, RuntimeWarning)]) == 1
+    for got, ref in ((y, y_ref), (gx, gx_ref), (gw, gw_ref)):
+        assert_close(got, ref, np.float64)
+
+
+def test_nan_stays_where_torch_puts_it():
+    # an inf input reaches only the outputs its taps write; a NaN weight only its taps
+    x = np.zeros((1, 2, 6, 8))
+    x[0, 0, 2, 3] = np.inf
+    w = np.ones((2, 1, 3, 5))
+    p = params(x.shape, w.shape, 2, 1, 0, 2, 1)
+    y = depthwise.conv_transpose(x, w, p, p.transposed_size(x.shape[2:]))
+    ref = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w), None, 2, 1,
+                                               0, 2).numpy()
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+    assert not np.isnan(y).any() and not np.isnan(ref).any()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
