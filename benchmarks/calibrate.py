@@ -49,14 +49,16 @@ GRID: dict[str, tuple[float, ...]] = {
     "input_grad_max_stride": (1, 2, 3, 4, 8, 1 << 30),
     "tiles_max_depth": (0, 8, 16, 32, 64, 128, 256),
     "tiles_min_positions": (0, 64, 128, 256, 1024),
+    "input_grad_float64": (0, 0.125, 0.25, 0.5, 1),
+    "weight_sums_depth": (0, 4, 8, 16, 24, 32, 64),
 }
 
 
 def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[str, float]:
     """Each gradient of ``conv_transpose_backward`` by each of its paths: the input gradient
     by im2col and BLAS (``gx_numpy``) and by the compiled loops (``gx_compiled``), the
-    weight gradient by im2col and BLAS (``gw_numpy``) and by the compiled tiles
-    (``gw_tiles``)."""
+    weight gradient by im2col and BLAS (``gw_numpy``), by the compiled tiles
+    (``gw_tiles``) and by the compiled correlation sums (``gw_sums``)."""
     import numpy as np
 
     import tconv
@@ -74,6 +76,7 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
         "gw_numpy": lambda: grad._conv_weight_grad(x, gy, p.kernel, p.stride, p.crop,
                                                    p.dilation, p.groups),
         "gw_tiles": lambda: direct.grad_weight_tiles(x, gy, w.shape, p),
+        "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p),
     }
     times = {}
     for name, call in calls.items():
@@ -151,9 +154,11 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
         if "gx_numpy" in back:
             gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True,
                                       dtype=pr["dtype"])
+            sums = "gw_sums" in back and _cost.weight_sums(pr["x"], pr["w"], p, consts,
+                                                            dtype=pr["dtype"])
             tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
             total += math.log(back["gx_compiled" if gx else "gx_numpy"])
-            total += math.log(back["gw_tiles" if tiles else "gw_numpy"])
+            total += math.log(back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
     return total / len(probes)
 
 
@@ -163,7 +168,7 @@ def _fastest_backward(probe: dict[str, Any]) -> float:
     if "gx_numpy" not in back:
         return 0.0
     return (math.log(min(back["gx_numpy"], back["gx_compiled"]))
-            + math.log(min(back["gw_numpy"], back["gw_tiles"])))
+            + math.log(min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums") if k in back)))
 
 
 def calibrate(probes: list[dict[str, Any]], passes: int = 3) -> Any:

@@ -170,11 +170,21 @@ def test_calibration_fits_the_backward_rules(clean, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", ["float64", np.float64])
-def test_compiled_gradients_are_float32_only(dtype):
+def test_float64_gradients(dtype):
+    """float64: the compiled input gradient only for few input channels (the bound times
+    ``input_grad_float64``), the tiles never; the correlation sums follow the input
+    gradient."""
+    c = _cost.Constants()
     x, w = (2, 8, 16, 16), (8, 5, 4, 4)
     p = _cost.params(x, w, 2, 1)
-    assert not _cost.compiled_loops(x, w, p, backward=True, dtype=dtype)
-    assert not _cost.weight_tiles(x, w, p, dtype=dtype)
+    assert _cost.compiled_loops(x, w, p, c, backward=True, dtype=dtype)
+    assert _cost.weight_sums(x, w, p, c, dtype=dtype)
+    assert not _cost.weight_tiles(x, w, p, c, dtype=dtype)
+    wide = (2, 64, 16, 16), (64, 5, 4, 4)
+    p = _cost.params(*wide, 2, 1)
+    assert _cost.compiled_loops(*wide, p, c, backward=True, dtype="float32")
+    assert not _cost.compiled_loops(*wide, p, c, backward=True, dtype=dtype)
+    assert not _cost.weight_sums(*wide, p, c, dtype=dtype)
 
 
 def test_no_overlap_keeps_blas_gradients():

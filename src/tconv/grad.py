@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from ._algorithms import depthwise, direct, gemm
+from ._algorithms import _cost, depthwise, direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
 from ._algorithms._matmul import matmul
 from ._checks import ConvParams
@@ -126,10 +126,10 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
 def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                           ) -> np.ndarray:
     """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated):
-    compiled dot-product tiles (:func:`tconv._algorithms.direct.tiles_preferred`),
-    compiled correlation sums for depthwise layers the compiled loops run, else im2col and
+    compiled correlation sums (:func:`tconv._algorithms._cost.weight_sums`), compiled
+    dot-product tiles (:func:`tconv._algorithms.direct.tiles_preferred`), else im2col and
     matrix products."""
-    if x.shape[1] == p.groups and w.shape[1] == 1 and direct.preferred(x.shape, w.shape, p):
+    if _cost.weight_sums(x.shape, w.shape, p, dtype=x.dtype):
         return direct.grad_weight(x, gy, w.shape, p)
     if direct.tiles_preferred(x.shape, w.shape, p, x.dtype):
         return direct.grad_weight_tiles(x, gy, w.shape, p)
@@ -258,7 +258,13 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
         gx, gw = depthwise.backward(gy, xb, w, p)
         gb = gy.sum(axis=(0, *range(2, gy.ndim)))
         return (gx if batched else gx[0]), gw, gb
-    # each gradient by its own rule of the cost model (compiled loops, or im2col and BLAS)
-    gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
+    if _cost.weight_sums(xb.shape, w.shape, p, dtype=xb.dtype):
+        # both gradients compiled, reading the same polyphase planes of grad_out: split once
+        planes = direct.planes(gy, p, tuple(xb.shape[2:]))
+        gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)
+        gw = direct.grad_weight(xb, gy, w.shape, p, planes)
+    else:
+        # each gradient by its own rule of the cost model (compiled loops, or im2col + BLAS)
+        gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
     gb = gy.sum(axis=(0, *range(2, gy.ndim)))
     return (gx if batched else gx[0]), gw, gb
