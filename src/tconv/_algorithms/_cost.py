@@ -35,7 +35,7 @@ from .._checks import ConvParams
 from . import _native
 
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
-           "compiled_loops", "register_blocks", "segments", "weight_tiles",
+           "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
@@ -66,9 +66,11 @@ class Constants:
     #: the input gradient (the strided conv of ``grad_out``) by compiled loops: float32, a
     #: kernel longer than the stride, every stride at most ``input_grad_max_stride`` and
     #: ``C_in/g <= input_grad_depth * prod(stride)`` (few output rows make BLAS's product
-    #: short, while im2col copies ``C_out/g * prod(K)`` numbers a position)
+    #: short, while im2col copies ``C_out/g * prod(K)`` numbers a position); in float64
+    #: the bound times ``input_grad_float64`` (the loops' vectors hold half the numbers)
     input_grad_depth: float = 16.0
     input_grad_max_stride: int = 4
+    input_grad_float64: float = 0.25
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
@@ -91,6 +93,10 @@ class Constants:
     #: least ``tiles_min_positions`` input positions an image (the tiles' vector loops)
     tiles_max_depth: int = 64
     tiles_min_positions: int = 128
+    #: the weight gradient by compiled correlation sums, reading the input gradient's
+    #: polyphase planes (split once for both): when that gradient runs compiled and
+    #: ``C_in/g <= weight_sums_depth``
+    weight_sums_depth: int = 16
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -243,8 +249,10 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     if not _overlap(p):
         return False
     if backward:
-        return (_single(dtype) and max(p.stride) <= c.input_grad_max_stride
-                and cig <= c.input_grad_depth * math.prod(p.stride))
+        depth = c.input_grad_depth * math.prod(p.stride)
+        if not _single(dtype):
+            depth *= c.input_grad_float64
+        return max(p.stride) <= c.input_grad_max_stride and cig <= depth
     taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
     if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
         return True
@@ -308,6 +316,18 @@ def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     if x_shape[1] // p.groups == 1 and w_shape[1] == 1:
         return False
     return all(k == 1 or i == 1 for k, i in zip(p.kernel, x_shape[2:]))
+
+
+def weight_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                c: Constants | None = None, dtype: np.typing.DTypeLike | None = None) -> bool:
+    """The weight gradient by the compiled correlation sums on the planes the compiled
+    input gradient splits (:func:`compiled_loops` with ``backward``): few input channels
+    per group, ``C_in/g <= weight_sums_depth`` (depthwise layers always)."""
+    c = c or constants()
+    if not compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype):
+        return False
+    cig = x_shape[1] // p.groups
+    return cig <= c.weight_sums_depth or (cig == 1 and w_shape[1] == 1)
 
 
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
