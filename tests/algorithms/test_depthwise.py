@@ -76,7 +76,12 @@ def _check(layer: tuple, seed: int) -> None:
     out = p.transposed_size(x.shape[2:])
     y = depthwise.conv_transpose(x, w, p, out)
     gx, gw = depthwise.backward(gy, x, w, p)
-    for got, ref in ((y, y_ref), (gx, gx_ref), (gw, gw_ref)):
+    checks = [(y, y_ref), (gx, gx_ref), (gw, gw_ref)]
+    if _native.available():
+        # the compiled forward pass the rule did not pick: both kernels on every layer
+        other = not depthwise.scatters(x.shape, p)
+        checks.append((depthwise._compiled_forward(x, w, p, out, scatter=other), y_ref))
+    for got, ref in checks:
         # float32 sums of up to thousands of terms: the tolerance scales with their count
         tol = TOL[x.dtype] * (1 if x.dtype == np.float64 else 10)
         assert_close(got, ref, dtype=x.dtype, tol=tol)
@@ -141,9 +146,15 @@ def test_routing():
     assert depthwise.preferred((1, 8, 16, 64), (8, 1, 6, 6), p)
     d = _cost.decide((1, 8, 16, 64), (8, 1, 6, 6), p, np.float32)
     assert d.algorithm == "direct" and any("outputs a phase" in r for r in d.reasons)
-    # short runs along the last dim: not these loops
-    short = params((1, 8, 16, 4), (8, 1, 6, 6), 3, 1, 0, 8, 1)
-    assert not depthwise.preferred((1, 8, 16, 4), (8, 1, 6, 6), short)
+    assert not depthwise.scatters((1, 8, 16, 64), p)
+    # short runs along the last dim and a shorter kernel: not these loops
+    short = params((1, 8, 16, 4), (8, 1, 6, 2), 3, 1, 0, 8, 1)
+    assert not depthwise.preferred((1, 8, 16, 4), (8, 1, 6, 2), short)
+    # a kernel longer than the runs (large stride, small images): each input's kernel added
+    stamp = params((4, 8, 4, 4), (8, 1, 16, 16), 8, 4, 1, 8, 1)
+    assert depthwise.preferred((4, 8, 4, 4), (8, 1, 16, 16), stamp)
+    assert depthwise.scatters((4, 8, 4, 4), stamp)
+    assert "kernel of 16" in str(_cost.decide((4, 8, 4, 4), (8, 1, 16, 16), stamp))
     # direct's one-pass 2-D kernel keeps its layers (column stride 2, <= 2 x 2 taps)
     x2 = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)
     assert not depthwise.preferred((1, 8, 64, 64), (8, 1, 4, 4), x2)

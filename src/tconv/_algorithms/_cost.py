@@ -370,9 +370,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         from . import depthwise
 
         if depthwise.preferred(x_shape, w_shape, p):
-            why.append(f"depthwise, {depthwise.run_length(x_shape, p)} outputs a phase along "
-                       f"the last dim (>= {depthwise.MIN_RUN}): compiled loops over planes, "
-                       "each output row summed phase by phase and written once")
+            why.append(depthwise.reason(x_shape, p))
             algo = "direct"
         elif loops:
             why.append(f"depthwise, stride {p.stride[-1]} < {c.subpixel_stride}: compiled "

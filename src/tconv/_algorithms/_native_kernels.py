@@ -851,6 +851,14 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
     s1, J1 = tap1.shape
     K2 = r2.shape[0]
     M2 = buf.shape[0] // cnt2.shape[0]
+    # each last-dim tap's run: outputs lo <= q < hi of its phase, at base + q in buf
+    los = np.empty(K2, dtype=np.int64)
+    his = np.empty(K2, dtype=np.int64)
+    bases = np.empty(K2, dtype=np.int64)
+    for t2 in range(K2):
+        los[t2] = max(0, -off2[t2])
+        his[t2] = min(cnt2[r2[t2]], I2 - off2[t2])
+        bases[t2] = r2[t2] * M2
     for P in range(p0, p1):
         c = P % C
         for o0 in range(O0):
@@ -871,17 +879,18 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
                         xr = x[P, i0, i1]
                         wr = w[c, t0, t1]
                         for t2 in range(K2):
-                            o = off2[t2]
-                            lo = max(0, -o)
-                            hi = min(cnt2[r2[t2]], I2 - o)
-                            if hi <= lo:
-                                continue
-                            wv = wr[t2]
-                            base = r2[t2] * M2
-                            a = buf[base + lo:base + hi]
-                            b = xr[lo + o:hi + o]
-                            for m in range(hi - lo):
-                                a[m] += wv * b[m]
+                            lo, hi = los[t2], his[t2]
+                            if hi - lo >= 8:
+                                # a long run: views from 0, vectorized
+                                a = buf[bases[t2] + lo:bases[t2] + hi]
+                                b = xr[lo + off2[t2]:hi + off2[t2]]
+                                wv = wr[t2]
+                                for m in range(hi - lo):
+                                    a[m] += wv * b[m]
+                            else:
+                                # a short one (large stride, small image): no views
+                                for m in range(lo, hi):
+                                    buf[bases[t2] + m] += wr[t2] * xr[m + off2[t2]]
                 yr = y[P, o0, o1]
                 for o2 in range(O2):
                     yr[o2] = buf[perm[o2]]
@@ -946,3 +955,51 @@ def dw_backward(x, gy, w, gx, gw, tap0, off0, tap1, off1, r2, off2, cnt2, perm, 
                                             a[m] += wv * g[m]
                                             acc += b[m] * g[m]
                                         gw[c, row + t2] += acc
+
+
+
+@jit
+def dw_scatter(x, w, y, stride, dil, lo, C, p0, p1):  # pragma: no cover - compiled
+    # dw_forward one-to-many, for kernels longer along the last dim than a phase's runs:
+    # every input adds its weighted kernel to the outputs it reaches,
+    #   y[P, i*s - lo + t*d] += x[P, i] * w[c, t]      (per dim; outside [0, O): dropped)
+    # the last dim's kernel a contiguous stretch (a vector of K2 outputs at dilation 1).
+    # Each plane of y is zeroed and summed while it stays in cache.
+    I0, I1, I2 = x.shape[1], x.shape[2], x.shape[3]
+    O0, O1, O2 = y.shape[1], y.shape[2], y.shape[3]
+    K0, K1, K2 = w.shape[1], w.shape[2], w.shape[3]
+    s0, s1, s2 = stride[0], stride[1], stride[2]
+    d0, d1, d2 = dil[0], dil[1], dil[2]
+    for P in range(p0, p1):
+        c = P % C
+        yp = y[P]
+        yp[:] = 0
+        for i0 in range(I0):
+            for t0 in range(K0):
+                o0 = i0 * s0 - lo[0] + t0 * d0
+                if o0 < 0 or o0 >= O0:
+                    continue
+                for i1 in range(I1):
+                    for t1 in range(K1):
+                        o1 = i1 * s1 - lo[1] + t1 * d1
+                        if o1 < 0 or o1 >= O1:
+                            continue
+                        yr = yp[o0, o1]
+                        wr = w[c, t0, t1]
+                        xr = x[P, i0, i1]
+                        for i2 in range(I2):
+                            base = i2 * s2 - lo[2]
+                            # taps with 0 <= base + t*d2 < O2
+                            tlo = max(0, (-base + d2 - 1) // d2)
+                            thi = min(K2, (O2 - 1 - base) // d2 + 1) if base < O2 else 0
+                            if thi <= tlo:
+                                continue
+                            xv = xr[i2]
+                            if d2 == 1:
+                                dst = yr[base + tlo:base + thi]
+                                src = wr[tlo:thi]
+                                for t in range(thi - tlo):
+                                    dst[t] += xv * src[t]
+                            else:
+                                for t in range(tlo, thi):
+                                    yr[base + t * d2] += xv * wr[t]

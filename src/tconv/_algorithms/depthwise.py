@@ -15,7 +15,9 @@ Per spatial dim, the output ``o = m*s + r`` (phase ``r < s``) receives exactly t
 
 The compiled path (numba) runs one plane ``(n, c)`` at a time. Forward: each output row
 sums its taps into a phase-major row buffer (``s`` runs of ``m`` outputs, contiguous and
-vectorized), then interleaves it into ``y`` -- every output written once. Backward: the
+vectorized), then interleaves it into ``y`` -- every output written once; where the
+kernel is longer along the last dim than those runs, each input instead adds its weighted
+kernel (a contiguous vector) to the plane of ``y``, held in cache. Backward: the
 plane of ``grad_y`` is copied phase-major along its last dim, then one pass over the
 input rows computes ``grad_x`` and the plane's share of ``grad_w`` from the same runs.
 
@@ -35,8 +37,8 @@ import numpy as np
 from .._checks import ConvParams
 from . import _native, _parallel
 
-__all__ = ["applies", "preferred", "backward_preferred", "conv_transpose", "backward",
-           "MIN_RUN", "MIN_BACKWARD_RUN"]
+__all__ = ["applies", "preferred", "reason", "scatters", "backward_preferred",
+           "conv_transpose", "backward", "MIN_RUN", "MIN_BACKWARD_RUN"]
 
 #: multiply-adds from which planes are shared among the pool's threads
 PARALLEL_MACS = 1 << 18
@@ -63,17 +65,28 @@ def run_length(x_shape: tuple[int, ...], p: ConvParams) -> int:
 
 def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
     """The compiled forward pass of this module runs the layer: depthwise, numba
-    available, at least :data:`MIN_RUN` outputs a phase along the last dim, and not a
-    layer of ``direct``'s one-pass 2-D kernel (column stride 2, at most 2 x 2 taps an
-    output), which is faster there."""
+    available, at least :data:`MIN_RUN` outputs a phase along the last dim or a kernel
+    longer than that (:func:`scatters`), and not a layer of ``direct``'s one-pass 2-D
+    kernel (column stride 2, at most 2 x 2 taps an output), which is faster there."""
     if not (applies(x_shape, w_shape, p) and _native.available()) or x_shape[0] == 0:
         return False
-    if run_length(x_shape, p) < MIN_RUN:
+    if run_length(x_shape, p) < MIN_RUN and not scatters(x_shape, p):
         return False
     from . import direct
 
     out = p.transposed_size(x_shape[2:])
     return direct._depthwise_tables(tuple(x_shape[2:]), out, p) is None
+
+
+def reason(x_shape: tuple[int, ...], p: ConvParams) -> str:
+    """Why :func:`preferred` holds, for ``explain_algorithm``."""
+    m = run_length(x_shape, p)
+    if scatters(x_shape, p):
+        return (f"depthwise, a kernel of {p.kernel[-1]} along the last dim longer than a "
+                f"phase's {m} outputs: compiled loops add each input's kernel to its "
+                "outputs, a plane at a time in cache")
+    return (f"depthwise, {m} outputs a phase along the last dim (>= {MIN_RUN}): compiled "
+            "loops over planes, each output row summed phase by phase and written once")
 
 
 def backward_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
@@ -226,21 +239,38 @@ def _shape3(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0] * a.shape[1], *((1,) * (3 - len(spatial))), *spatial)
 
 
-def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
-                      ) -> np.ndarray:
+def scatters(x_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """The forward pass adds each input's kernel to its outputs (``dw_scatter``): the
+    kernel's last dim is longer than a phase's run of outputs along it (then the stamps
+    are the longer vectors)."""
+    return p.kernel[-1] > run_length(x_shape, p)
+
+
+def _as3t(values: tuple[int, ...], fill: int) -> tuple[int, ...]:
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
+                      scatter: bool | None = None) -> np.ndarray:
     n, c = x.shape[:2]
     y = np.empty((n, c, *out), dtype=x.dtype)
     planes = n * c
     if planes == 0 or math.prod(out) == 0:
         return y
     tables = _tables(tuple(x.shape[2:]), out, p)
-    d2 = _as3(_dims(tuple(x.shape[2:]), out, p))[2]
-    kernel = _native.kernels()["dw_forward"]
+    d0, d1, d2 = _as3(_dims(tuple(x.shape[2:]), out, p))
     x3, y3 = _shape3(np.ascontiguousarray(x)), _shape3(y)
     w3 = np.ascontiguousarray(w.reshape(c, *((1,) * (3 - p.ndim)), *p.kernel))
-    work = planes * math.prod(out) * tables[0].shape[1] * tables[2].shape[1] * \
-        -(-d2.k // d2.s)
+    work = planes * math.prod(out) * d0.j * d1.j * d2.j
     pieces = min(planes, _parallel.num_threads()) if work >= PARALLEL_MACS else 1
+    if scatter if scatter is not None else scatters(x.shape, p):
+        kernel = _native.kernels()["dw_scatter"]
+        geo = [np.array(v, dtype=np.int64) for v in (
+            (d0.s, d1.s, d2.s), _as3t(p.dilation, 1), _as3t(p.pad_lo, 0))]
+        _parallel.for_each(lambda r: kernel(x3, w3, y3, *geo, c, r[0], r[1]),
+                           _ranges(planes, pieces), parallel=pieces > 1)
+        return y
+    kernel = _native.kernels()["dw_forward"]
     _parallel.for_each(
         lambda r: kernel(x3, w3, y3, *tables, c, r[0], r[1],
                          _parallel.scratch("dw_row", d2.s * d2.m, x.dtype)),
