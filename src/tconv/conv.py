@@ -11,6 +11,7 @@ of either op with respect to its input is the other op.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -43,9 +44,9 @@ def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
 
 #: OpenBLAS runs a product of at most this many multiply-adds (``M*N*K``) on the calling
 #: thread and wakes its threads for larger ones (``SMP_THRESHOLD_MIN *
-#: GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``). Waking them cost more than a
-#: 1M multiply-add product itself, so single products are cut into pieces of at most this
-#: size, and tconv's own threads share the pieces of large calls (as ``interpolate`` does)
+#: GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``). Waking them costs more than
+#: a product of a few times this size, so products below ``_parallel.BLAS_THREADED_MACS``
+#: are cut into pieces of at most this size; larger ones BLAS threads itself
 BLAS_SINGLE_MACS = 65536 * 4
 
 #: multiply-adds of a single-product call from which its pieces are shared among tconv's
@@ -53,24 +54,14 @@ BLAS_SINGLE_MACS = 65536 * 4
 SINGLE_PRODUCT_PARALLEL_MACS = 1 << 24
 
 
-def _placement(full: int, step: int, lo: int, out: int) -> tuple[slice, slice] | None:
-    """Source and destination slices of one dim: full-output index ``f`` lands at
-    ``f*step - lo`` when that is inside ``[0, out)``; None when nothing lands."""
-    first = max(0, -(-lo // step))
-    last = min(full - 1, (out - 1 + lo) // step)
-    if last < first:
-        return None
-    start = first * step - lo
-    return slice(first, last + 1), slice(start, start + (last - first) * step + 1, step)
-
-
 def _product_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray,
                     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``out = a @ b`` (2-D) as pieces ``(a_i, b_j, out_ij)`` of at most
-    :data:`BLAS_SINGLE_MACS` multiply-adds, cut along the longer of ``M`` and ``N``."""
+    :data:`BLAS_SINGLE_MACS` multiply-adds, cut along the longer of ``M`` and ``N``; one
+    piece from ``_parallel.BLAS_THREADED_MACS`` on."""
     m, k = a.shape
     n = b.shape[1]
-    if m * k * n <= BLAS_SINGLE_MACS:
+    if m * k * n <= BLAS_SINGLE_MACS or m * k * n >= _parallel.BLAS_THREADED_MACS:
         return [(a, b, out)]
     if n >= m:
         step = max(1, BLAS_SINGLE_MACS // (m * k))
@@ -87,62 +78,73 @@ def _multiply(pieces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> No
             np.matmul(a, b, out=out)
 
 
+def _tap_slices(t: int, s: int, d: int, lo: int, size: int, out: int,
+                ) -> tuple[slice, slice] | None:
+    """Input positions ``i`` of kernel tap ``t`` along one dim whose output
+    ``i*s + t*d - lo`` lies in ``[0, out)``, and those outputs, as slices; None if none."""
+    base = t * d - lo
+    first = max(0, -(base // s))                # ceil(-base / s)
+    last = min(size - 1, (out - 1 - base) // s)
+    if last < first:
+        return None
+    start = first * s + base
+    return slice(first, last + 1), slice(start, start + (last - first) * s + 1, s)
+
+
 def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
                     ) -> np.ndarray:
-    """The transposed convolution of a layer ``_cost.single_product`` accepts.
+    """The transposed convolution of a layer ``_cost.single_product`` accepts: along every
+    dim the kernel fits in the stride (``dilation*(K-1) < stride``: 1x1 kernels, 2x2 at
+    stride 2) or the input has one position, so that every output receives at most one
+    term. Per group, the taps are one product::
 
-    Along a dim with ``K == 1`` the full output has ``S_in`` entries placed ``stride``
-    apart; along a dim with ``S_in == 1`` it has ``K`` entries placed ``dilation`` apart.
-    Per group, the full output is one product::
+        1x1 input:  taps[N, C_out/g * prod(K)] = x[N, C_in/g] @ w[C_in/g, C_out/g * prod(K)]
+        otherwise:  taps[n, C_out/g * prod(K), prod(S_in)] = w.T @ x[n, C_in/g, prod(S_in)]
 
-        1x1 input:   full[N, C_out/g * prod(K)] = x[N, C_in/g] @ w[C_in/g, C_out/g * prod(K)]
-        otherwise:   full[n, C_out/g * prod(K), prod(S_in)] = w.T @ x[n, C_in/g, prod(S_in)]
-
-    then cropped (``padding``) and placed into the zero-extended output
-    (``output_padding``, negative crops). Every multiply-add is a useful one."""
+    and tap ``t`` of input ``i`` is copied to output ``i*stride + t*dilation - pad_lo``
+    (one strided copy a tap; outputs no tap reaches are zero). Every multiply-add is a
+    useful one and nothing is added afterwards."""
     n, c_in, *size = x.shape
     g, cog = p.groups, w.shape[1]
     cig = c_in // g
     kernel, nd = p.kernel, p.ndim
     taps, positions = math.prod(kernel), math.prod(size)
-    full = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
+    full: np.ndarray = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
     pieces = []
     if positions == 1:
-        xs = x.reshape(n, c_in)
-        ws = w.reshape(c_in, cog * taps)
-        fs = full.reshape(n, g, cog * taps)
+        x2, w2 = x.reshape(n, c_in), w.reshape(c_in, cog * taps)
+        f3 = full.reshape(n, g, cog * taps)
         for gi in range(g):
-            pieces += _product_pieces(xs[:, gi * cig:(gi + 1) * cig],
-                                      ws[gi * cig:(gi + 1) * cig], fs[:, gi])
+            pieces += _product_pieces(x2[:, gi * cig:(gi + 1) * cig],
+                                      w2[gi * cig:(gi + 1) * cig], f3[:, gi])
     else:
-        xs = x.reshape(n, g, cig, positions)
+        x4 = x.reshape(n, g, cig, positions)
         wt = w.reshape(g, cig, cog * taps).transpose(0, 2, 1)
-        fs = full.reshape(n, g, cog * taps, positions)
+        f4 = full.reshape(n, g, cog * taps, positions)
         for i in range(n):
             for gi in range(g):
-                pieces += _product_pieces(wt[gi], xs[i, gi], fs[i, gi])
+                pieces += _product_pieces(wt[gi], x4[i, gi], f4[i, gi])
     # one task of consecutive pieces a thread, in order on this thread for small calls
     macs = n * c_in * cog * taps * positions
     tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
     step = -(-len(pieces) // tasks)
-    _parallel.for_each(_multiply, [pieces[i:i + step] for i in range(0, len(pieces), step)])
-    # (n, C_out, *K, *S) -> (n, C_out, *F): along each dim one of K and S is 1
-    t = full.reshape(n, g * cog, *kernel, *size)
-    order = [0, 1] + [a for d in range(nd) for a in (2 + d, 2 + nd + d)]
-    t = t.transpose(order).reshape(n, g * cog, *(k * i for k, i in zip(kernel, size)))
-    src, dst = [slice(None)] * 2, [slice(None)] * 2
-    for d in range(nd):
-        step = p.stride[d] if kernel[d] == 1 else p.dilation[d]
-        where = _placement(t.shape[2 + d], step, p.pad_lo[d], out[d])
-        if where is None:
-            return np.zeros((n, g * cog, *out), dtype=x.dtype)
-        src.append(where[0])
-        dst.append(where[1])
-    region = t[tuple(src)]
-    if region.shape[2:] == tuple(out):          # the crop covers the whole output
-        return np.ascontiguousarray(region)
-    y = np.zeros((n, g * cog, *out), dtype=x.dtype)
-    y[tuple(dst)] = region
+    _parallel.for_each(_multiply, [pieces[i:i + step] for i in range(0, len(pieces), step)],
+                       blas_macs=max(a.shape[0] * a.shape[1] * b.shape[1]
+                                     for a, b, _ in pieces))
+    full = full.reshape(n, g * cog, *kernel, *size)
+    # where each tap lands, per dim; the output needs no zeros when the taps cover it
+    lands = [[_tap_slices(t, p.stride[d], p.dilation[d], p.pad_lo[d], size[d], out[d])
+              for t in range(kernel[d])] for d in range(nd)]
+    covered = all(sum(0 if sl is None else len(range(out[d])[sl[1]]) for sl in lands[d])
+                  == out[d] for d in range(nd))
+    y = (np.empty if covered else np.zeros)((n, g * cog, *out), dtype=x.dtype)
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        where = [sl for d, t in enumerate(tap) if (sl := lands[d][t]) is not None]
+        if len(where) < nd:                     # this tap reaches no output
+            continue
+        src: tuple[Any, ...] = (slice(None), slice(None), *tap, *(a for a, _ in where))
+        dst: tuple[Any, ...] = (slice(None), slice(None), *(b for _, b in where))
+        y[dst] = full[src]
     return y
 
 

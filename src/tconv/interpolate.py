@@ -797,7 +797,8 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, m = x.shape[-1], idx.shape[0]
     rows = np.ascontiguousarray(x).reshape(1, -1, n)
     R = rows.shape[1]
-    ih, wh = _identity_rows(R, x.dtype)
+    ih = np.arange(R, dtype=np.intp)[:, None]
+    wh = np.ones((R, 1), x.dtype)
     iw, ww = idx.astype(np.intp, copy=False), w.astype(x.dtype, copy=False)
     out = np.empty((1, R, m), x.dtype)
     band = _COMPILED_BAND
@@ -810,13 +811,6 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     _run([partial(run, t) for t in tasks], out.size)
     return out.reshape(*x.shape[:-1], m)
-
-
-@_parallel.cached(64)
-def _identity_rows(rows: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The row table of :func:`_compiled_last`: row ``r`` reads row ``r`` with weight 1
-    (remembered, read-only)."""
-    return np.arange(rows, dtype=np.intp)[:, None], np.ones((rows, 1), dtype)
 
 
 def _nearest_view(y: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray | None:

@@ -309,13 +309,15 @@ def weight_tiles(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPara
 
 def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    ) -> bool:
-    """Each output is one term of one matrix product, nothing to add up: every spatial
-    dim has a one-tap kernel or a one-position input (1x1 kernels, 1x1 inputs), and the
-    layer is not depthwise. ``gemm``'s product alone computes it (``tconv.conv_transpose``
-    runs that product directly, without col2im)."""
+    """Each output is at most one term of one matrix product, nothing to add up: along
+    every spatial dim the dilated kernel fits in the stride (1x1 kernels, 2x2 at stride 2)
+    or the input has one position (1x1 inputs), and the layer is not depthwise. ``gemm``'s
+    product alone computes it (``tconv.conv_transpose`` runs that product, then one
+    strided copy a tap, without col2im's adds)."""
     if x_shape[1] // p.groups == 1 and w_shape[1] == 1:
         return False
-    return all(k == 1 or i == 1 for k, i in zip(p.kernel, x_shape[2:]))
+    return all(d * (k - 1) < s or i == 1
+               for k, s, d, i in zip(p.kernel, p.stride, p.dilation, x_shape[2:]))
 
 
 def weight_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -382,8 +384,8 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        f"{c.subpixel_stride})")
             algo = "phase"
     elif single_product(x_shape, w_shape, p):
-        why.append("every dim has a one-tap kernel or a one-position input: each output is "
-                   "one term of one matrix product, computed without col2im")
+        why.append("every dim has a kernel within the stride or a one-position input: each "
+                   "output is at most one term of one matrix product, copied without col2im")
         algo = "gemm"
     elif loops:
         if f.cig <= min(c.direct_depth * math.prod(p.stride), c.direct_max_depth):

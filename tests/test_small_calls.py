@@ -1,0 +1,352 @@
+"""Small calls: tiny and small layers and resizes, where per-call planning, caches and the
+one-product path (1x1 kernels, 1x1 inputs, kernels within the stride) do the work.
+
+Seeded populations against torch (float64 oracle, and float32 against torch's float32
+where tconv follows ATen's float32 arithmetic), repeated calls with the same and with
+different parameters (cache keys), and the read-only rule for cached arrays.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+
+import numpy as np
+import pytest
+
+import tconv
+from tconv._algorithms import _cost, _parallel
+
+from ._oracle import assert_close
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+# the modules (``tconv.conv`` and ``tconv.interpolate`` are the functions)
+conv_module = importlib.import_module("tconv.conv")
+interp_module = importlib.import_module("tconv.interpolate")
+CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def _layers(count: int, seed: int) -> list[dict]:
+    """Valid small transposed-conv layers, PyTorch-expressible (symmetric padding):
+    every dim is a 1x1 kernel, a one-position input, a kernel within the stride, or a
+    general small kernel."""
+    rng = np.random.default_rng(seed)
+    layers: list[dict] = []
+    while len(layers) < count:
+        nd = int(rng.integers(1, 4))
+        g = int(rng.choice([1, 1, 1, 2, 3]))
+        cig, cog = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+        if cig == cog == 1:
+            cig = 2                                 # depthwise layers have their own tests
+        size, kernel, stride, dil = [], [], [], []
+        for _ in range(nd):
+            kind = rng.choice(["k1", "s1", "within", "general"])
+            s = int(rng.integers(1, 5))
+            d = int(rng.integers(1, 3))
+            if kind == "k1":
+                k, i = 1, int(rng.integers(1, 6))
+            elif kind == "s1":
+                k, i = int(rng.integers(1, 5)), 1
+            elif kind == "within":
+                d = 1
+                k, i = int(rng.integers(1, s + 1)), int(rng.integers(1, 6))
+            else:
+                k, i = int(rng.integers(1, 5)), int(rng.integers(1, 6))
+            size.append(i)
+            kernel.append(k)
+            stride.append(s)
+            dil.append(d)
+        pad = tuple(int(rng.integers(0, 2)) for _ in range(nd))
+        op = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dil))
+        n = int(rng.choice([1, 1, 2, 3]))
+        out = [(i - 1) * s - 2 * p + d * (k - 1) + o + 1
+               for i, s, p, d, k, o in zip(size, stride, pad, dil, kernel, op)]
+        if min(out) < 1:
+            continue
+        layers.append(dict(x=(n, cig * g, *size), w=(cig * g, cog, *kernel),
+                           stride=tuple(stride), padding=pad, output_padding=op, groups=g,
+                           dilation=tuple(dil)))
+    return layers
+
+
+def _geometry(layer: dict) -> tuple:
+    return (layer["stride"], layer["padding"], layer["output_padding"], layer["groups"],
+            layer["dilation"])
+
+
+def _torch_conv_t(x: np.ndarray, w: np.ndarray, layer: dict) -> np.ndarray:
+    s, pad, op, g, d = _geometry(layer)
+    return CONV_T[x.ndim - 2](torch.from_numpy(x), torch.from_numpy(w), None, s, pad, op, g,
+                              d).numpy()
+
+
+LAYERS = _layers(80, seed=7)
+
+
+class TestConvTransposeSmall:
+    def test_oracle(self, dtype):
+        rng = np.random.default_rng(0)
+        single = 0
+        for layer in LAYERS:
+            x = rng.standard_normal(layer["x"])
+            w = rng.standard_normal(layer["w"])
+            ref = _torch_conv_t(x, w, layer)
+            y = tconv.conv_transpose(x.astype(dtype), w.astype(dtype), None, *_geometry(layer))
+            assert_close(y, ref, dtype)
+            p = _cost.params(layer["x"], layer["w"], *_geometry(layer))
+            single += _cost.single_product(layer["x"], layer["w"], p)
+        assert single >= 30                          # the population reaches the path
+
+    def test_identity(self):
+        # the one-product path is what the cost model says auto runs (gemm, and why), and
+        # it agrees with every explicit algorithm, negative (low, high) crops included
+        rng = np.random.default_rng(1)
+        for layer in LAYERS[:40]:
+            x, w = rng.standard_normal(layer["x"]), rng.standard_normal(layer["w"])
+            geo = _geometry(layer)
+            d = tconv.explain_algorithm(layer["x"], layer["w"], *geo, dtype=np.float64)
+            p = _cost.params(layer["x"], layer["w"], *geo)
+            if _cost.single_product(layer["x"], layer["w"], p):
+                assert d.algorithm == "gemm"
+                assert any("within the stride" in r for r in d.reasons), str(d)
+            auto = tconv.conv_transpose(x, w, None, *geo)
+            for algo in ("scatter", "gemm", "phase"):
+                np.testing.assert_allclose(auto, tconv.conv_transpose(x, w, None, *geo,
+                                                                      algorithm=algo),
+                                           atol=1e-12)
+        for pairs in (((-2, 1), (0, -1)), ((1, -1), (-1, 2)), ((0, 0), (2, 0))):
+            x, w = rng.standard_normal((2, 4, 3, 1)), rng.standard_normal((4, 3, 2, 3))
+            got = tconv.conv_transpose(x, w, None, (2, 1), pairs)
+            np.testing.assert_allclose(
+                got, tconv.conv_transpose(x, w, None, (2, 1), pairs, algorithm="scatter"),
+                atol=1e-12)
+
+    @pytest.mark.parametrize("shape,wshape,kw", [
+        ((2, 128, 4, 4, 4), (128, 64, 1, 1, 1), {}),                    # 1x1x1 kernel
+        ((2, 512, 4, 4), (512, 32, 2, 2), {"stride": 2}),               # kernel == stride
+        ((1, 100, 1, 1), (100, 512, 4, 4), {}),                         # 1x1 input
+        ((1, 512, 1, 1), (512, 64, 4, 4), {"stride": 2, "padding": 1}),
+        ((2, 32, 16, 16), (32, 96, 1, 1), {}),
+        ((3, 6, 1, 5), (6, 8, 4, 1), {"stride": (2, 3), "dilation": (2, 1)}),  # mixed dims
+    ])
+    def test_zoo_shapes(self, shape, wshape, kw):
+        # the layers the one-product path was made for, float32 against torch float64
+        rng = np.random.default_rng(2)
+        x, w = rng.standard_normal(shape), rng.standard_normal(wshape)
+        layer = dict(stride=kw.get("stride", 1), padding=kw.get("padding", 0),
+                     output_padding=0, groups=1, dilation=kw.get("dilation", 1))
+        ref = _torch_conv_t(x, w, layer)
+        y = tconv.conv_transpose(x.astype(np.float32), w.astype(np.float32), None,
+                                 *_geometry(layer))
+        assert_close(y, ref, np.float32)
+        assert tconv.explain_algorithm(shape, wshape, **kw).algorithm == "gemm"
+
+    def test_repeated_calls(self):
+        # the same shapes with different parameters, interleaved and repeated: every call
+        # is planned for its own arguments (cache keys hold everything that matters)
+        rng = np.random.default_rng(3)
+        x, w = rng.standard_normal((2, 6, 3, 3)), rng.standard_normal((6, 4, 2, 2))
+        b = rng.standard_normal(4)
+        geos = [(1, 0, 0, 1, 1), (2, 0, 0, 1, 1), (2, 0, 1, 1, 1), (2, 1, 1, 1, 1),
+                (1, 0, 0, 2, 1), (3, 0, 2, 1, 1), (1, 0, 1, 1, 2), (2, 0, 0, 1, 2)]
+        refs = [_torch_conv_t(x, w, dict(zip(("stride", "padding", "output_padding",
+                                              "groups", "dilation"), geo))) for geo in geos]
+        for _ in range(3):
+            for geo, ref in zip(geos, refs):
+                y = tconv.conv_transpose(x, w, None, *geo)
+                assert_close(y, ref)
+                yb = tconv.conv_transpose(x, w, b if geo[3] == 1 else None, *geo)
+                assert_close(yb, ref + (b[None, :, None, None] if geo[3] == 1 else 0))
+        # float32 and float64 of one layer, one after the other
+        for dt in (np.float32, np.float64, np.float32):
+            y = tconv.conv_transpose(x.astype(dt), w.astype(dt), None, 2)
+            assert y.dtype == dt
+            assert_close(y, refs[1], dt)
+
+    def test_outputs_are_the_callers(self):
+        # results are fresh, writable arrays: writing into one changes no later call
+        rng = np.random.default_rng(4)
+        for xs, ws, s in (((1, 8, 1, 1), (8, 5, 3, 3), 1), ((2, 8, 3, 3), (8, 5, 1, 1), 1),
+                          ((2, 8, 3, 3), (8, 5, 2, 2), 2)):
+            x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+            y1 = tconv.conv_transpose(x, w, None, s)
+            keep = y1.copy()
+            assert y1.flags.writeable and y1.flags.c_contiguous
+            assert not np.shares_memory(y1, x) and not np.shares_memory(y1, w)
+            y1[...] = 7.0
+            np.testing.assert_array_equal(tconv.conv_transpose(x, w, None, s), keep)
+
+    def test_inputs_untouched(self):
+        rng = np.random.default_rng(5)
+        x, w = rng.standard_normal((2, 8, 1, 1)), rng.standard_normal((8, 5, 3, 3))
+        x0, w0 = x.copy(), w.copy()
+        tconv.conv_transpose(x, w, None, 2, 1)
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(w, w0)
+
+    def test_batch_zero(self):
+        # torch accepts an empty batch and returns an empty batch of the output shape;
+        # so does tconv, on every path
+        for xs, ws, kw in (((0, 8, 1, 1), (8, 5, 3, 3), {}), ((0, 8, 4, 4), (8, 5, 1, 1), {}),
+                           ((0, 8, 4, 4), (8, 5, 2, 2), {"stride": 2}),
+                           ((0, 4, 5), (4, 2, 3), {"stride": 2, "padding": 1})):
+            ref = CONV_T[len(xs) - 2](torch.zeros(xs, dtype=torch.float64),
+                                      torch.zeros(ws, dtype=torch.float64), **kw)
+            y = tconv.conv_transpose(np.zeros(xs), np.zeros(ws), **kw)
+            assert y.shape == tuple(ref.shape) and y.dtype == np.float64
+
+    def test_threads_agree(self):
+        # one thread and two give the same numbers; the second layer is large enough for
+        # its pieces to be shared among the threads
+        rng = np.random.default_rng(6)
+        layers = [((2, 128, 4, 4, 4), (128, 64, 1, 1, 1), 1),
+                  ((16, 64, 16, 16), (64, 64, 1, 1), 1), ((2, 64, 8, 8), (64, 32, 2, 2), 2)]
+        before = tconv.get_num_threads()
+        try:
+            for xs, ws, s in layers:
+                x = rng.standard_normal(xs).astype(np.float32)
+                w = rng.standard_normal(ws).astype(np.float32)
+                got = []
+                for n in (1, 2):
+                    tconv.set_num_threads(n)
+                    got.append(tconv.conv_transpose(x, w, None, s))
+                np.testing.assert_allclose(got[0], got[1], rtol=1e-6, atol=1e-5)
+                ref = tconv.conv_transpose(x.astype(np.float64), w.astype(np.float64), None, s)
+                assert_close(got[1], ref, np.float32)
+        finally:
+            tconv.set_num_threads(before)
+
+    def test_pieces_cover_the_product(self):
+        # the pieces of one product tile its output exactly once, for shapes around the
+        # single-thread limit
+        rng = np.random.default_rng(8)
+        limit = conv_module.BLAS_SINGLE_MACS
+        for m, k, n in ((1, 512, 8192), (64, 128, 128), (300, 7, 1000), (5, 3, 2),
+                        (limit // 64 + 3, 64, 1), (2, 1, 5000)):
+            a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+            out = np.full((m, n), np.nan)
+            pieces = conv_module._product_pieces(a, b, out)
+            macs = m * k * n
+            if limit < macs < _parallel.BLAS_THREADED_MACS:
+                assert len(pieces) > 1
+                # at most the limit, or one row / column that alone exceeds it
+                assert all(pa.shape[0] * k * pb.shape[1] <= limit
+                           or min(pa.shape[0], pb.shape[1]) == 1 for pa, pb, _ in pieces)
+            else:
+                assert len(pieces) == 1
+            conv_module._multiply(pieces)
+            np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+def _resizes(count: int, seed: int) -> list[dict]:
+    """Small resizes, every mode, sizes and scale factors, 1-3 spatial dims."""
+    rng = np.random.default_rng(seed)
+    modes = {1: ["nearest", "nearest-exact", "linear", "area"],
+             2: ["nearest", "nearest-exact", "bilinear", "bicubic", "area"],
+             3: ["nearest", "nearest-exact", "trilinear", "area"]}
+    cases = []
+    for _ in range(count):
+        nd = int(rng.integers(1, 4))
+        mode = str(rng.choice(modes[nd]))
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)),
+                 *(int(v) for v in rng.integers(1, 9 if nd < 3 else 5, nd)))
+        kw: dict = {"mode": mode}
+        if rng.random() < 0.5:
+            kw["size"] = tuple(int(v) for v in rng.integers(1, 17 if nd < 3 else 7, nd))
+        else:
+            kw["scale_factor"] = float(rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 4.0]))
+        if mode in ("linear", "bilinear", "bicubic", "trilinear") and rng.random() < 0.4:
+            kw["align_corners"] = True
+        cases.append({"shape": shape, "kw": kw})
+    return cases
+
+
+RESIZES = _resizes(90, seed=11)
+
+
+class TestInterpolateSmall:
+    def test_oracle(self, dtype):
+        rng = np.random.default_rng(0)
+        for case in RESIZES:
+            x = rng.standard_normal(case["shape"]).astype(dtype)
+            try:
+                ref = F.interpolate(torch.from_numpy(x), **case["kw"]).numpy()
+            except (RuntimeError, ValueError):
+                with pytest.raises(ValueError, match="interpolate"):
+                    tconv.interpolate(x, **case["kw"])
+                continue
+            if 0 in ref.shape:
+                # torch returns an empty array for a scale factor that rounds a size to 0;
+                # tconv refuses it, naming the argument
+                with pytest.raises(ValueError, match="scale_factor"):
+                    tconv.interpolate(x, **case["kw"])
+                continue
+            assert_close(tconv.interpolate(x, **case["kw"]), ref, dtype)
+
+    def test_repeated_calls(self):
+        # one input resized to many sizes and modes, over and over: no table of one call
+        # is used by another
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((2, 3, 6, 5))
+        calls = [dict(size=(12, 10), mode="bilinear"), dict(size=(12, 10), mode="bicubic"),
+                 dict(size=(12, 11), mode="bilinear"), dict(scale_factor=2, mode="bilinear"),
+                 dict(scale_factor=2, mode="bilinear", align_corners=True),
+                 dict(size=(3, 5), mode="area"), dict(size=(3, 4), mode="area"),
+                 dict(size=(12, 10), mode="nearest"), dict(size=(12, 10), mode="nearest-exact"),
+                 dict(scale_factor=3, mode="bicubic")]
+        refs = [F.interpolate(torch.from_numpy(x), **kw).numpy() for kw in calls]
+        for _ in range(3):
+            for kw, ref in zip(calls, refs):
+                assert_close(tconv.interpolate(x, **kw), ref)
+        x1 = rng.standard_normal((4, 1, 300))
+        for size in (700, 600, 700, 150):
+            for dt in (np.float32, np.float64):
+                ref = F.interpolate(torch.from_numpy(x1.astype(dt)), size=size,
+                                    mode="linear").numpy()
+                assert_close(tconv.interpolate(x1.astype(dt), size=size, mode="linear"), ref,
+                             dt)
+
+    def test_outputs_are_the_callers(self):
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((1, 2, 4, 4))
+        for kw in (dict(scale_factor=2, mode="bilinear"), dict(size=(2, 2), mode="area"),
+                   dict(size=(4, 4), mode="nearest"), dict(size=(7, 9), mode="bicubic")):
+            y = tconv.interpolate(x, **kw)
+            keep = y.copy()
+            assert y.flags.writeable and not np.shares_memory(y, x)
+            y[...] = 3.0
+            np.testing.assert_array_equal(tconv.interpolate(x, **kw), keep)
+
+
+class TestCachedArraysReadOnly:
+    def test_interpolate_tables(self):
+        f32 = np.dtype(np.float32)
+        band = interp_module._band(2, False, 4, f32)
+        idx = np.array([[0, 1], [1, 2]], dtype=np.int64)
+        w = np.array([[0.5, 0.5], [0.25, 0.75]], dtype=np.float64)
+        dense = interp_module._dense_matrix(3, idx.shape, idx.dtype.str, idx.tobytes(),
+                                            w.dtype.str, w.tobytes(), np.dtype(np.float64))
+        np.testing.assert_array_equal(dense, [[0.5, 0.5, 0], [0, 0.25, 0.75]])
+        for arr in (band, dense):
+            assert not arr.flags.writeable
+            with pytest.raises(ValueError):
+                arr.flat[0] = 1.0
+        # the same arguments give the same (remembered) array, others another one
+        assert interp_module._band(2, False, 4, f32) is band
+        assert interp_module._band(2, True, 4, f32) is not band
+
+    def test_tap_slices(self):
+        # every tap's slices against a brute-force placement
+        for t, s, d, lo, size, out in itertools.product(range(3), (1, 2, 3), (1, 2),
+                                                        (-2, 0, 1, 3), (1, 3), (1, 4, 7)):
+            got = conv_module._tap_slices(t, s, d, lo, size, out)
+            want = [(i, i * s + t * d - lo) for i in range(size)
+                    if 0 <= i * s + t * d - lo < out]
+            if not want:
+                assert got is None
+            else:
+                assert got is not None
+                assert list(range(size)[got[0]]) == [i for i, _ in want]
+                assert list(range(out)[got[1]]) == [o for _, o in want]
+
