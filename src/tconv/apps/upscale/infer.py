@@ -9,10 +9,28 @@ Colour handling (exactly invertible, float64 maths, rounded once at the end):
 * 8- and 16-bit pixels: values are divided by 255 / 65535, the output keeps the input's
   bit depth.
 
-Engines: ``"numpy"`` runs tconv's own :func:`tconv.conv` for every layer (:func:`conv_same`);
-the transposed-conv head is rewritten exactly as conv + pixel shuffle
-(:func:`tconv.kernels.subpixel_form`), the fast form on a CPU. ``"torch"`` runs the torch
-module itself. Both agree to ~1e-6.
+Engines: ``"numpy"`` runs the model with NumPy on the CPU, ``"torch"`` runs the torch
+module itself; they agree to ~1e-6. The transposed-conv head is rewritten exactly as conv +
+pixel shuffle (:func:`tconv.kernels.subpixel_form`), the fast form on a CPU.
+
+What the NumPy engine runs on: the resize-conv model runs layer by layer on the core's
+:func:`tconv.conv` (:meth:`NumpyUpscaler._layerwise`, via :func:`conv_same`); the transposed
+and pixel-shuffle models run on the banded engine (:meth:`NumpyUpscaler._banded`), which the
+tests hold to the layer-by-layer path. It cuts each group of layers (a KxK conv and the 1x1
+convs after it) into bands of rows and, per band, copies one im2col and runs one matrix
+product per layer into buffers it keeps, applying bias, PReLU and the following 1x1 convs
+while the band is in cache; the head's many-to-few conv is one product to ``K*K*P`` planes
+and ``K*K`` shifted adds per band; the zero-bordered layer buffers are kept for the next tile
+of the same size. The core's convolution has none of these fused steps: it writes every
+call's output into a new array (no ``out=``), adds the bias to the whole output afterwards,
+pads its input and copies an im2col per call (a 1x1 conv included), cuts a band's product
+into smaller ones, and has no activation. Engines built on it -- layer by layer, or the same
+bands as ``tconv.conv`` calls, in order or on this pool -- do the same arithmetic but are
+slower on more than one thread and take more process CPU time with a threaded BLAS, with
+several times the page faults of fresh arrays (while peaking at less memory: they keep no
+buffers); the measured table and its command are ``benchmarks/upscale_engine.py``. The bands
+run on one thread pool shared by every model in the process (``tconv.get_num_threads()``
+threads): tconv's own pool is private to the core, which apps do not import.
 
 Tiling: the input is cut into ``tile x tile`` blocks, each read with a margin of
 :func:`receptive_radius` pixels (clipped at the image border, where the network's own zero
@@ -24,15 +42,14 @@ of a seeded population of 8/16-bit gray/RGB/RGBA images, tiles 8-32, x2/x3/x4 (h
 ``tests/apps/test_upscale_hostile.py::TestTiling``). The skip and the gate are sampled in
 float64, so their positions do not depend on where a tile starts.
 
-Memory beyond the input and output arrays depends on the tile, not the image: with
-``B = (tile + 2*margin)**2`` it is at most about
-``(C_in*Kc**2 + 3*d) * B * 4`` bytes for the layers (``C_in*Kc**2`` = 1400 / 896 / 504 at
-x2 / x3 / x4 is the widest im2col :func:`tconv.conv` could need; :func:`conv_same` keeps the
-head's at ``Kc**2 * s**2``) plus ``~32 * s**2 * B * 8`` bytes of float64 colour planes, i.e.
-under 0.35 GB at the default ``tile=192``. Measured (x2, RGB, ``tile=192``): peak RSS 144 MB
-for a 1024x1024 input and 178 MB for 2048x2048 (of which 15 / 60 MB are the input and output
-arrays). So an 8000x8000 RGB photo at x2 needs its 192 MB input, the 768 MB output and that
-working set: about 1.1 GB.
+Memory beyond the input and output arrays depends on the tile and the thread count, not the
+image. With ``B = (tile + 2*margin)**2`` LR pixels per block (the whole image with
+``tile=None``), ``d, s, m`` the body's widths and depth, ``P = scale**2`` phases and ``Kh``
+the sub-pixel head's kernel (5 at x2, 3 at x3/x4), the banded engine keeps the zero-bordered
+layer buffers, ``(1 + m*s + d + P) * B * 4`` bytes, and each thread's band buffers,
+``(9*s + 3*d + Kh**2 * P) * BAND_PIXELS * 4`` bytes (47-55 MB for the shipped models);
+the colour planes add ``~32 * scale**2 * B * 8`` bytes of float64. So a tiled 8000x8000 RGB
+photo at x2 needs its 192 MB input, the 768 MB output and that working set.
 """
 
 from __future__ import annotations
