@@ -41,3 +41,52 @@ def test_vectors_keep_matmul_semantics():
     assert _matmul.matmul(a, b) == np.matmul(a, b)
     m = np.arange(3.0).reshape(3, 1)
     np.testing.assert_array_equal(_matmul.matmul(m, np.ones(1)), np.matmul(m, np.ones(1)))
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [
+    ((64, 64), (64, 200)),            # N longer: column pieces
+    ((300, 48), (48, 40)),            # M longer: row pieces
+    ((3, 64, 64), (3, 64, 100)),      # batched, each item cut
+    ((64, 64), (2, 64, 100)),         # broadcast batch
+    ((128, 2048), (2048, 3)),         # K * min(M, N) within one piece's budget
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pieces_equal_the_whole_product(shape_a, shape_b, dtype):
+    """Products BLAS would thread are cut into single-thread pieces: same shape, dtype and
+    numbers (each output is still one dot product over all of K)."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(shape_a).astype(dtype)
+    b = rng.standard_normal(shape_b).astype(dtype)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    assert m * k * n > _matmul.BLAS_SINGLE_MACS
+    want = np.matmul(a, b)
+    got = _matmul._in_pieces(a, b, None)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    np.testing.assert_allclose(_matmul.matmul(a, b), want, rtol=tol,
+                               atol=tol * np.abs(want).max())
+    # into a strided view of a larger array
+    big = np.full((*want.shape[:-1], want.shape[-1] * 2), np.nan, dtype=dtype)
+    view = big[..., ::2]
+    assert _matmul.matmul(a, b, out=view) is view
+    np.testing.assert_allclose(view, want, rtol=tol, atol=tol * np.abs(want).max())
+    assert np.isnan(big[..., 1::2]).all()
+
+
+def test_pool_threads_always_cut(monkeypatch):
+    """From a thread of tconv's pool even a product BLAS would thread is cut; elsewhere it
+    is one call."""
+    import threading
+
+    calls = []
+    monkeypatch.setattr(_matmul, "_in_pieces",
+                        lambda a, b, out: calls.append(threading.current_thread().name)
+                        or np.matmul(a, b, out=out))
+    a, b = np.ones((256, 128)), np.ones((128, 256))              # 8M multiply-adds
+    _matmul.matmul(a, b)
+    assert calls == []
+    t = threading.Thread(target=_matmul.matmul, args=(a, b), name="tconv_0")
+    t.start()
+    t.join()
+    assert calls == ["tconv_0"]
