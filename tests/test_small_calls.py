@@ -122,6 +122,48 @@ class TestConvTransposeSmall:
                 got, tconv.conv_transpose(x, w, None, (2, 1), pairs, algorithm="scatter"),
                 atol=1e-12)
 
+    def test_against_scatter(self):
+        # a wider population for the one-product path (float64 against the one-to-many
+        # reference): dims of every kind mixed, (low, high) crops with negative entries,
+        # output_padding, groups; each output in place, cropped, or zero-extended
+        rng = np.random.default_rng(12)
+        checked = 0
+        while checked < 150:
+            nd = int(rng.integers(1, 4))
+            g = int(rng.choice([1, 1, 2, 3]))
+            cig, cog = int(rng.integers(1, 5)), int(rng.integers(2, 5))
+            size, kernel = [], []
+            stride = [int(v) for v in rng.integers(1, 5, nd)]
+            dil = [int(v) for v in rng.integers(1, 3, nd)]
+            for d in range(nd):
+                kind = rng.integers(0, 3)
+                if kind == 0:
+                    kernel.append(1)
+                    size.append(int(rng.integers(1, 6)))
+                elif kind == 1:
+                    kernel.append(int(rng.integers(1, 5)))
+                    size.append(1)
+                else:
+                    kernel.append(int(rng.integers(1, (stride[d] - 1) // dil[d] + 2)))
+                    size.append(int(rng.integers(1, 6)))
+            op = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dil))
+            pad: object = tuple(int(rng.integers(0, 3)) for _ in range(nd))
+            if rng.random() < 0.4:
+                pad = tuple((int(rng.integers(-2, 3)), int(rng.integers(-2, 3)))
+                            for _ in range(nd))
+            x = rng.standard_normal((int(rng.integers(1, 3)), cig * g, *size))
+            w = rng.standard_normal((cig * g, cog, *kernel))
+            geo = (tuple(stride), pad, op, g, tuple(dil))
+            try:
+                ref = tconv.conv_transpose(x, w, None, *geo, algorithm="scatter")
+            except ValueError:
+                continue                            # an empty output
+            p = _cost.params(x.shape, w.shape, *geo)
+            assert _cost.single_product(x.shape, w.shape, p)
+            np.testing.assert_allclose(tconv.conv_transpose(x, w, None, *geo), ref,
+                                       atol=1e-12)
+            checked += 1
+
     @pytest.mark.parametrize("shape,wshape,kw", [
         ((2, 128, 4, 4, 4), (128, 64, 1, 1, 1), {}),                    # 1x1x1 kernel
         ((2, 512, 4, 4), (512, 32, 2, 2), {"stride": 2}),               # kernel == stride

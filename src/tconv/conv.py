@@ -91,6 +91,23 @@ def _tap_slices(t: int, s: int, d: int, lo: int, size: int, out: int,
     return slice(first, last + 1), slice(start, start + (last - first) * s + 1, s)
 
 
+def _in_place(size: Sequence[int], out: tuple[int, ...], p: ConvParams) -> bool:
+    """The taps' product is the output itself: along every dim either a 1x1 kernel at
+    stride 1 or one input position at dilation 1, nothing cropped or added, and the
+    kernel dims of the product ``(C_out, *K, *S_in)`` in output order (no input dim
+    longer than 1 before a kernel dim longer than 1)."""
+    last_input = -1
+    for d, (i, k, o) in enumerate(zip(size, p.kernel, out)):
+        step = p.stride[d] if k == 1 else p.dilation[d]
+        if min(i, k) > 1 or p.pad_lo[d] != 0 or o != i * k or (step != 1 and max(i, k) > 1):
+            return False
+        if i > 1:
+            last_input = d
+        elif k > 1 and last_input >= 0:
+            return False
+    return True
+
+
 def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
                     ) -> np.ndarray:
     """The transposed convolution of a layer ``_cost.single_product`` accepts: along every
@@ -131,6 +148,8 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     _parallel.for_each(_multiply, [pieces[i:i + step] for i in range(0, len(pieces), step)],
                        blas_macs=max(a.shape[0] * a.shape[1] * b.shape[1]
                                      for a, b, _ in pieces))
+    if _in_place(size, out, p):
+        return full.reshape(n, g * cog, *out)
     full = full.reshape(n, g * cog, *kernel, *size)
     # where each tap lands, per dim; the output needs no zeros when the taps cover it
     lands = [[_tap_slices(t, p.stride[d], p.dilation[d], p.pad_lo[d], size[d], out[d])
