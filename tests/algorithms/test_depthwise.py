@@ -164,6 +164,14 @@ def test_routing():
     assert not depthwise.backward_preferred((1, 8, 16, 64), (8, 2, 6, 6), dense)
 
 
+def test_numpy_gradient_rule(numpy_only):
+    # NumPy: a few calls a tap, so the layer must hold enough numbers per call
+    big = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)
+    assert depthwise.backward_preferred((1, 8, 64, 64), (8, 1, 4, 4), big)
+    tiny = params((1, 21, 16, 16), (21, 1, 64, 64), 32, 16, 0, 21, 1)
+    assert not depthwise.backward_preferred((1, 21, 16, 16), (21, 1, 64, 64), tiny)
+
+
 def test_gradient_route_is_taken(monkeypatch):
     calls = []
     real = depthwise.backward

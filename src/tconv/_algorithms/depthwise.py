@@ -38,7 +38,8 @@ from .._checks import ConvParams
 from . import _native, _parallel
 
 __all__ = ["applies", "preferred", "reason", "scatters", "backward_preferred",
-           "conv_transpose", "backward", "MIN_RUN", "MIN_BACKWARD_RUN"]
+           "conv_transpose", "backward", "MIN_RUN", "MIN_BACKWARD_RUN",
+           "NUMPY_MIN_TAP_NUMBERS"]
 
 #: multiply-adds from which planes are shared among the pool's threads
 PARALLEL_MACS = 1 << 18
@@ -51,6 +52,9 @@ MIN_RUN = 24
 #: the compiled gradients of a stride-1 layer from this many input positions along the
 #: last dim (shorter rows: ``direct``'s grid loops; any stride above 1 always)
 MIN_BACKWARD_RUN = 8
+#: the NumPy gradients (a few whole-array calls a kernel tap) from this many numbers in
+#: ``x``; below, im2col and one product (``tconv.grad``) pay less call overhead
+NUMPY_MIN_TAP_NUMBERS = 32768
 
 
 def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
@@ -91,13 +95,14 @@ def reason(x_shape: tuple[int, ...], p: ConvParams) -> str:
 
 def backward_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
                        ) -> bool:
-    """:func:`backward` computes the layer's gradients: depthwise, and without numba
-    always; with it, a stride above 1 in some dim or at least :data:`MIN_BACKWARD_RUN`
-    input positions along the last dim."""
+    """:func:`backward` computes the layer's gradients: depthwise, and with numba a
+    stride above 1 in some dim or at least :data:`MIN_BACKWARD_RUN` input positions along
+    the last dim; without it, at least :data:`NUMPY_MIN_TAP_NUMBERS` input numbers (its
+    NumPy calls, a few a tap, then outweigh their overhead)."""
     if not applies(x_shape, w_shape, p):
         return False
     if not _native.available():
-        return True
+        return x_shape[0] * x_shape[1] * math.prod(x_shape[2:]) >= NUMPY_MIN_TAP_NUMBERS
     return max(p.stride) > 1 or x_shape[-1] >= MIN_BACKWARD_RUN
 
 
@@ -159,9 +164,11 @@ def _numpy_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tupl
 
 def _numpy_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Both gradients one tap at a time: the tap's window of ``x`` and the strided view of
-    ``gy`` it reaches (``gy[.., (i - off)*s + r]``) give ``grad_x += w[c, t] * view`` and
-    ``grad_w[c, t] = sum(x_window * view)``."""
+    """Both gradients one tap at a time: the tap's window of ``x`` and the block of
+    ``gy``'s phase it reaches (``gy[.., (i - off)*s + r]``) give ``grad_x += w[c, t] *
+    block`` and ``grad_w[c, t] = sum(x_window * block)``. ``gy`` is first copied
+    phase-major, ``(N, C, s_0, s_1, .., m_0, m_1, ..)``, so every block is a dense window
+    (a strided view would read a cache line an element at large strides)."""
     n, c, *size = x.shape
     out = tuple(gy.shape[2:])
     dims = _dims(tuple(size), out, p)
@@ -170,6 +177,12 @@ def _numpy_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
     bshape = (c,) + (1,) * nd
     gx = np.zeros(x.shape, dtype=x.dtype)
     gw = np.zeros((c, *p.kernel), dtype=x.dtype)
+    # (N, C, m_0, s_0, m_1, s_1, ..) -> (N, C, s_0, s_1, .., m_0, m_1, ..)
+    full = np.zeros((n, c, *(dm.m * dm.s for dm in dims)), dtype=gy.dtype)
+    full[(slice(None), slice(None), *(slice(0, o) for o in out))] = gy
+    split = full.reshape(n, c, *itertools.chain.from_iterable((dm.m, dm.s) for dm in dims))
+    order = (0, 1, *(3 + 2 * a for a in range(nd)), *(2 + 2 * a for a in range(nd)))
+    phases = np.ascontiguousarray(split.transpose(order))
     sub = "nc" + "abdefg"[:nd]
     for taps in itertools.product(*(range(k) for k in p.kernel)):
         spans = []
@@ -179,14 +192,14 @@ def _numpy_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
             lo, hi = max(0, off), min(dm.size, int(dm.count[r]) + off)
             if hi <= lo:
                 break
-            spans.append((lo, hi, (lo - off) * dm.s + r, dm.s))
+            spans.append((lo, hi, off, r))
         else:
             xi = (slice(None), slice(None), *(slice(lo, hi) for lo, hi, _, _ in spans))
-            gi = (slice(None), slice(None),
-                  *(slice(o0, o0 + (hi - lo - 1) * st + 1, st) for lo, hi, o0, st in spans))
-            view = gy[gi]
-            gx[xi] += view * wr[(slice(None), *taps)].reshape(bshape)
-            gw[(slice(None), *taps)] = np.einsum(f"{sub},{sub}->c", x[xi], view)
+            gi = (slice(None), slice(None), *(r for _, _, _, r in spans),
+                  *(slice(lo - off, hi - off) for lo, hi, off, _ in spans))
+            block = phases[gi]
+            gx[xi] += block * wr[(slice(None), *taps)].reshape(bshape)
+            gw[(slice(None), *taps)] = np.einsum(f"{sub},{sub}->c", x[xi], block)
     return gx, gw.reshape(w.shape)
 
 
