@@ -25,12 +25,13 @@ of the same size. The core's convolution has none of these fused steps: it write
 call's output into a new array (no ``out=``), adds the bias to the whole output afterwards,
 pads its input and copies an im2col per call (a 1x1 conv included), cuts a band's product
 into smaller ones, and has no activation. Engines built on it -- layer by layer, or the same
-bands as ``tconv.conv`` calls, in order or on this pool -- do the same arithmetic but are
-slower on more than one thread and take more process CPU time with a threaded BLAS, with
-several times the page faults of fresh arrays (while peaking at less memory: they keep no
-buffers); the measured table and its command are ``benchmarks/upscale_engine.py``. The bands
-run on one thread pool shared by every model in the process (``tconv.get_num_threads()``
-threads): tconv's own pool is private to the core, which apps do not import.
+bands as ``tconv.conv`` calls, in order or on this pool -- do the same arithmetic (about the
+same process CPU time with one BLAS thread) but are slower on two threads, where they take
+more CPU time with a threaded BLAS. Keeping no buffers, the bands of ``tconv.conv`` calls
+peak at less memory, and so does layer by layer on tiles (not on large whole images). The
+measured table and its command are ``benchmarks/upscale_engine.py``. The bands run on one
+thread pool shared by every model in the process (``tconv.get_num_threads()`` threads):
+tconv's own pool is private to the core, which apps do not import.
 
 Tiling: the input is cut into ``tile x tile`` blocks, each read with a margin of
 :func:`receptive_radius` pixels (clipped at the image border, where the network's own zero
