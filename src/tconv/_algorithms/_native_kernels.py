@@ -970,6 +970,15 @@ def dw_scatter(x, w, y, stride, dil, lo, C, p0, p1):  # pragma: no cover - compi
     K0, K1, K2 = w.shape[1], w.shape[2], w.shape[3]
     s0, s1, s2 = stride[0], stride[1], stride[2]
     d0, d1, d2 = dil[0], dil[1], dil[2]
+    # per input column: where its kernel starts in the row and its taps inside [0, O2)
+    starts = np.empty(I2, dtype=np.int64)
+    tlos = np.empty(I2, dtype=np.int64)
+    this = np.empty(I2, dtype=np.int64)
+    for i2 in range(I2):
+        base = i2 * s2 - lo[2]
+        starts[i2] = base
+        tlos[i2] = max(0, (-base + d2 - 1) // d2)
+        this[i2] = min(K2, (O2 - 1 - base) // d2 + 1) if base < O2 else 0
     for P in range(p0, p1):
         c = P % C
         yp = y[P]
@@ -988,14 +997,11 @@ def dw_scatter(x, w, y, stride, dil, lo, C, p0, p1):  # pragma: no cover - compi
                         wr = w[c, t0, t1]
                         xr = x[P, i0, i1]
                         for i2 in range(I2):
-                            base = i2 * s2 - lo[2]
-                            # taps with 0 <= base + t*d2 < O2
-                            tlo = max(0, (-base + d2 - 1) // d2)
-                            thi = min(K2, (O2 - 1 - base) // d2 + 1) if base < O2 else 0
-                            if thi <= tlo:
-                                continue
+                            tlo, thi = tlos[i2], this[i2]
                             xv = xr[i2]
+                            base = starts[i2]
                             if d2 == 1:
+                                # views from 0: numba drops the wraparound, vectorizes
                                 dst = yr[base + tlo:base + thi]
                                 src = wr[tlo:thi]
                                 for t in range(thi - tlo):
