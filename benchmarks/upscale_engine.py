@@ -253,6 +253,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         tconv.set_num_threads(old)
     payload["meta"]["loadavg_end"] = os.getloadavg()
+    if args.json:
+        write_json(args.json, payload)
     return payload
 
 
