@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import tconv
-from tconv._algorithms import _cost, _parallel
+from tconv._algorithms import _cost
 
 from ._oracle import assert_close
 
@@ -258,27 +258,6 @@ class TestConvTransposeSmall:
                 assert_close(got[1], ref, np.float32)
         finally:
             tconv.set_num_threads(before)
-
-    def test_pieces_cover_the_product(self):
-        # the pieces of one product tile its output exactly once, for shapes around the
-        # single-thread limit
-        rng = np.random.default_rng(8)
-        limit = conv_module.BLAS_SINGLE_MACS
-        for m, k, n in ((1, 512, 8192), (64, 128, 128), (300, 7, 1000), (5, 3, 2),
-                        (limit // 64 + 3, 64, 1), (2, 1, 5000)):
-            a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-            out = np.full((m, n), np.nan)
-            pieces = conv_module._product_pieces(a, b, out)
-            macs = m * k * n
-            if limit < macs < _parallel.BLAS_THREADED_MACS:
-                assert len(pieces) > 1
-                # at most the limit, or one row / column that alone exceeds it
-                assert all(pa.shape[0] * k * pb.shape[1] <= limit
-                           or min(pa.shape[0], pb.shape[1]) == 1 for pa, pb, _ in pieces)
-            else:
-                assert len(pieces) == 1
-            conv_module._multiply(pieces)
-            np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
 def _resizes(count: int, seed: int) -> list[dict]:

@@ -21,6 +21,7 @@ import numpy as np
 from . import _checks
 from ._algorithms import _cost, _parallel, direct, gemm, phase, scatter, zero_insertion
 from ._algorithms._im2col import conv_gemm
+from ._algorithms._matmul import matmul
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
 from .matrix import build_matrix
@@ -42,40 +43,16 @@ def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
     return y.reshape(x.shape[0], -1, *out)
 
 
-#: OpenBLAS runs a product of at most this many multiply-adds (``M*N*K``) on the calling
-#: thread and wakes its threads for larger ones (``SMP_THRESHOLD_MIN *
-#: GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``). Waking them costs more than
-#: a product of a few times this size, so products below ``_parallel.BLAS_THREADED_MACS``
-#: are cut into pieces of at most this size; larger ones BLAS threads itself
-BLAS_SINGLE_MACS = 65536 * 4
-
-#: multiply-adds of a single-product call from which its pieces are shared among tconv's
+#: multiply-adds of a single-product call from which its products are shared among tconv's
 #: threads (about 0.5 ms of one core's work; below it the pool costs more than it saves)
 SINGLE_PRODUCT_PARALLEL_MACS = 1 << 24
 
 
-def _product_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray,
-                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``out = a @ b`` (2-D) as pieces ``(a_i, b_j, out_ij)`` of at most
-    :data:`BLAS_SINGLE_MACS` multiply-adds, cut along the longer of ``M`` and ``N``; one
-    piece from ``_parallel.BLAS_THREADED_MACS`` on."""
-    m, k = a.shape
-    n = b.shape[1]
-    if m * k * n <= BLAS_SINGLE_MACS or m * k * n >= _parallel.BLAS_THREADED_MACS:
-        return [(a, b, out)]
-    if n >= m:
-        step = max(1, BLAS_SINGLE_MACS // (m * k))
-        return [(a, b[:, j:j + step], out[:, j:j + step]) for j in range(0, n, step)]
-    step = max(1, BLAS_SINGLE_MACS // (n * k))
-    return [(a[i:i + step], b, out[i:i + step]) for i in range(0, m, step)]
-
-
-def _multiply(pieces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-    for a, b, out in pieces:
-        if a.shape[1] == 1:                     # one term: an outer product, no sum
-            np.multiply(a, b, out=out)
-        else:
-            np.matmul(a, b, out=out)
+def _multiply(products: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    # ``matmul`` runs each product in single-thread pieces where BLAS would wake its
+    # threads for it (and always on tconv's pool threads)
+    for a, b, out in products:
+        matmul(a, b, out=out)
 
 
 def _tap_slices(t: int, s: int, d: int, lo: int, size: int, out: int,
@@ -127,27 +104,25 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     kernel, nd = p.kernel, p.ndim
     taps, positions = math.prod(kernel), math.prod(size)
     full: np.ndarray = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
-    pieces = []
+    products = []
     if positions == 1:
         x2, w2 = x.reshape(n, c_in), w.reshape(c_in, cog * taps)
         f3 = full.reshape(n, g, cog * taps)
         for gi in range(g):
-            pieces += _product_pieces(x2[:, gi * cig:(gi + 1) * cig],
-                                      w2[gi * cig:(gi + 1) * cig], f3[:, gi])
+            products.append((x2[:, gi * cig:(gi + 1) * cig], w2[gi * cig:(gi + 1) * cig],
+                             f3[:, gi]))
     else:
         x4 = x.reshape(n, g, cig, positions)
         wt = w.reshape(g, cig, cog * taps).transpose(0, 2, 1)
         f4 = full.reshape(n, g, cog * taps, positions)
-        for i in range(n):
-            for gi in range(g):
-                pieces += _product_pieces(wt[gi], x4[i, gi], f4[i, gi])
-    # one task of consecutive pieces a thread, in order on this thread for small calls
+        products = [(wt[gi], x4[i, gi], f4[i, gi]) for i in range(n) for gi in range(g)]
+    # one task of consecutive products a thread, in order on this thread for small calls
     macs = n * c_in * cog * taps * positions
     tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
-    step = -(-len(pieces) // tasks)
-    _parallel.for_each(_multiply, [pieces[i:i + step] for i in range(0, len(pieces), step)],
-                       blas_macs=max(a.shape[0] * a.shape[1] * b.shape[1]
-                                     for a, b, _ in pieces))
+    step = -(-len(products) // tasks)
+    _parallel.for_each(_multiply,
+                       [products[i:i + step] for i in range(0, len(products), step)],
+                       blas_macs=macs // len(products))
     if _in_place(size, out, p):
         return full.reshape(n, g * cog, *out)
     full = full.reshape(n, g * cog, *kernel, *size)
