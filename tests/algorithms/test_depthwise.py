@@ -154,7 +154,9 @@ def test_routing():
     stamp = params((4, 8, 4, 4), (8, 1, 16, 16), 8, 4, 1, 8, 1)
     assert depthwise.preferred((4, 8, 4, 4), (8, 1, 16, 16), stamp)
     assert depthwise.scatters((4, 8, 4, 4), stamp)
-    assert "kernel of 16" in str(_cost.decide((4, 8, 4, 4), (8, 1, 16, 16), stamp))
+    text = str(_cost.decide((4, 8, 4, 4), (8, 1, 16, 16), stamp))
+    assert "kernel of 16" in text and "not chosen" not in text
+    assert "both gradients by the depthwise compiled loops" in text
     # direct's one-pass 2-D kernel keeps its layers (column stride 2, <= 2 x 2 taps)
     x2 = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)
     assert not depthwise.preferred((1, 8, 64, 64), (8, 1, 4, 4), x2)

@@ -213,6 +213,13 @@ class Decision:
                  + (" (AVX-512)" if f.avx512 else ""),
                  "why:"]
         lines += [f"  - {r}" for r in self.reasons]
+        from . import depthwise
+
+        dw = depthwise.backward_text(f.batch, f.c_in, f.size, f.stride, f.compiled) \
+            if f.cig == 1 and f.cog == 1 else None
+        if dw:
+            lines.append(dw)
+            return "\n".join(lines)
         lines.append("backward: input gradient by "
                      + ("compiled loops" if self.backward_compiled
                         else "im2col + matrix products")
@@ -419,7 +426,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append("one product per phase block, contiguous tap sums, each output written "
                    "once")
         algo = "phase"
-    if compiled and not loops and not segs:
+    if compiled and not loops and not segs and algo != "direct":
         why.append(f"compiled loops not chosen: C_in/g={f.cig} > {c.direct_depth:g} x "
                    f"prod(stride)" if f.overlap else
                    "compiled loops not chosen: each phase has one tap (kernel <= stride)")

@@ -99,11 +99,28 @@ def backward_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Co
     stride above 1 in some dim or at least :data:`MIN_BACKWARD_RUN` input positions along
     the last dim; without it, at least :data:`NUMPY_MIN_TAP_NUMBERS` input numbers (its
     NumPy calls, a few a tap, then outweigh their overhead)."""
-    if not applies(x_shape, w_shape, p):
-        return False
-    if not _native.available():
+    return applies(x_shape, w_shape, p) and _backward_rule(x_shape, p.stride,
+                                                           _native.available())
+
+
+def _backward_rule(x_shape: tuple[int, ...], stride: tuple[int, ...], compiled: bool
+                   ) -> bool:
+    if not compiled:
         return x_shape[0] * x_shape[1] * math.prod(x_shape[2:]) >= NUMPY_MIN_TAP_NUMBERS
-    return max(p.stride) > 1 or x_shape[-1] >= MIN_BACKWARD_RUN
+    return max(stride) > 1 or x_shape[-1] >= MIN_BACKWARD_RUN
+
+
+def backward_text(batch: int, c_in: int, size: tuple[int, ...], stride: tuple[int, ...],
+                  compiled: bool) -> str | None:
+    """``explain_algorithm``'s backward line for a depthwise layer whose gradients
+    :func:`backward` computes (None when it does not)."""
+    if not _backward_rule((batch, c_in, *size), stride, compiled):
+        return None
+    if compiled:
+        return ("backward: both gradients by the depthwise compiled loops, one pass over "
+                "each plane of grad_out copied phase-major")
+    return ("backward: both gradients by the depthwise NumPy path, one multiply-add and "
+            "one einsum a kernel tap")
 
 
 @dataclasses.dataclass(frozen=True)
