@@ -295,7 +295,8 @@ def test_compile_failure_falls_back(monkeypatch, fresh_native, shape, kw):
     import warnings
 
     x = np.random.default_rng(14).standard_normal(shape)
-    monkeypatch.setitem(fresh_native.kernels(), "resample2d", _broken)
+    for name in ("resample2d", "resample2d_planes"):
+        monkeypatch.setitem(fresh_native.kernels(), name, _broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         y = interp.interpolate(x, **kw)

@@ -113,7 +113,8 @@ def kernels() -> dict[str, Any]:
             raise ImportError(f"tconv's compiled kernels need numba ({exc}): "
                               "pip install numba") from None
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
-                        resample2d=k.resample2d, depthwise2d=k.depthwise2d,
+                        resample2d=k.resample2d, resample2d_planes=k.resample2d_planes,
+                        depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d, phase_sums=k.phase_sums,
                         grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,
                         igemm_segs=k.igemm_segs, dw_forward=k.dw_forward,

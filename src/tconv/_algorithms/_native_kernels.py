@@ -398,6 +398,14 @@ def resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band):  # pragma: no cove
                     d[j] += w * t[j]
 
 
+@numba.njit(nogil=True, cache=True)
+def resample2d_planes(x, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
+                      band):  # pragma: no cover - compiled
+    # resample2d for the planes p0 <= p < p1: one call (one dispatch, the GIL released once)
+    # for a run of small planes
+    for p in range(p0, p1):
+        resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band)
+
 
 @jit
 def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover - compiled

@@ -49,6 +49,8 @@ KEEP_BYTES = 64 << 20
 SCRATCH_BYTES = 256 << 20
 #: bytes of arrays held by all caches together, at most (least recently used go first)
 CACHE_BYTES = 64 << 20
+#: tasks :func:`for_each` submits per thread at most (items are grouped into runs)
+TASKS_PER_THREAD = 4
 #: multiply-adds of one BLAS product from which a multi-threaded BLAS threads it itself, so
 #: that tconv's blocks issuing such products run in order rather than on the pool (OpenBLAS
 #: threads a product from 65536 * 4 multiply-adds; below about this size its threads pay
@@ -203,9 +205,20 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
         for item in items:
             fn(item)
         return
-    futures = [_RES.get_pool(workers).submit(fn, item) for item in items]
+    # at most TASKS_PER_THREAD tasks a thread, each a run of consecutive items: a task
+    # costs the pool tens of microseconds (a future, a queue, the GIL), which a thousand
+    # small items -- one per image plane -- would pay a thousand times
+    items = list(items)
+    step = -(-len(items) // (TASKS_PER_THREAD * workers))
+    pool = _RES.get_pool(workers)
+    futures = [pool.submit(_each, fn, items[i:i + step]) for i in range(0, len(items), step)]
     for future in futures:
         future.result()
+
+
+def _each(fn: Callable[[T], object], items: Sequence[T]) -> None:
+    for item in items:
+        fn(item)
 
 
 def blas_threads() -> int:
