@@ -74,19 +74,26 @@ def test_pieces_equal_the_whole_product(shape_a, shape_b, dtype):
     assert np.isnan(big[..., 1::2]).all()
 
 
-def test_pool_threads_always_cut(monkeypatch):
-    """From a thread of tconv's pool even a product BLAS would thread is cut; elsewhere it
-    is one call."""
+def test_pool_threads_cut(monkeypatch):
+    """From a thread of tconv's pool a product BLAS would thread is cut; on any other
+    thread it is one call."""
     import threading
 
     calls = []
     monkeypatch.setattr(_matmul, "_in_pieces",
                         lambda a, b, out: calls.append(threading.current_thread().name)
                         or np.matmul(a, b, out=out))
-    a, b = np.ones((256, 128)), np.ones((128, 256))              # 8M multiply-adds
-    _matmul.matmul(a, b)
-    assert calls == []
-    t = threading.Thread(target=_matmul.matmul, args=(a, b), name="tconv_0")
+    for shape_a, shape_b in (((256, 128), (128, 256)), ((64, 64), (64, 200))):
+        a, b = np.ones(shape_a), np.ones(shape_b)
+        _matmul.matmul(a, b)
+        assert calls == []
+        t = threading.Thread(target=_matmul.matmul, args=(a, b), name="tconv_0")
+        t.start()
+        t.join()
+        assert calls == ["tconv_0"]
+        calls.clear()
+    small = np.ones((8, 8))                     # within one piece: never cut
+    t = threading.Thread(target=_matmul.matmul, args=(small, small), name="tconv_0")
     t.start()
     t.join()
-    assert calls == ["tconv_0"]
+    assert calls == []

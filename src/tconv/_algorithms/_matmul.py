@@ -10,15 +10,13 @@ than a broadcast multiply writes it; it is computed as that multiply (the same n
 one term, no sum).
 
 BLAS's own threads: OpenBLAS runs a product of at most :data:`BLAS_SINGLE_MACS`
-multiply-adds (``M*N*K``) on the calling thread and wakes its threads for larger ones.
-Waking them costs more than a product a few times that size, and two threads of tconv's
-pool each issuing such products at once make OpenBLAS's threads contend for the same cores
-(measured: two pool threads each running 1M multiply-add products took up to 300 times
-as long as the same products cut in pieces; ``benchmarks/blas_pieces.py``). So a product
-is cut -- along the longer of ``M`` and ``N``, each output still one dot product over the
-whole ``K`` -- into pieces BLAS runs on the calling thread: on tconv's pool threads always,
-elsewhere below :data:`tconv._algorithms._parallel.BLAS_THREADED_MACS`, from which BLAS
-threads the product itself.
+multiply-adds (``M*N*K``) on the calling thread and wakes its threads for larger ones. Two
+threads of tconv's pool issuing such products at once make OpenBLAS's threads contend for
+the same cores: on a busy machine that took up to 300 times as long as the same products
+cut in pieces BLAS keeps on the calling thread, while on a quiet one the whole products are
+about twice as fast as the pieces (``benchmarks/blas_pieces.py`` measures both). So products
+issued from tconv's pool threads are cut -- along the longer of ``M`` and ``N``, each output
+still one dot product over the whole ``K`` -- and a product issued elsewhere is one call.
 """
 
 from __future__ import annotations
@@ -36,19 +34,15 @@ BLAS_SINGLE_MACS = 65536 * 4
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b, out=out)``: an outer product (``K == 1``) as a broadcast multiply,
-    a product BLAS would thread needlessly (or from a pool thread) in single-thread
-    pieces."""
+    a product BLAS would thread, issued from a pool thread, in single-thread pieces."""
     if a.ndim < 2 or b.ndim < 2:
         return np.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if k == 1 and b.shape[-2] == 1:
         return _outer(a, b, out)
-    macs = m * k * n
-    if macs > BLAS_SINGLE_MACS and k * min(m, n) <= BLAS_SINGLE_MACS:
-        from ._parallel import BLAS_THREADED_MACS
-
-        if macs < BLAS_THREADED_MACS or threading.current_thread().name.startswith("tconv"):
-            return _in_pieces(a, b, out)
+    if (m * k * n > BLAS_SINGLE_MACS and k * min(m, n) <= BLAS_SINGLE_MACS
+            and threading.current_thread().name.startswith("tconv")):
+        return _in_pieces(a, b, out)
     return np.matmul(a, b, out=out)
 
 
@@ -56,11 +50,16 @@ def _in_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarr
     """``a @ b`` as products of at most :data:`BLAS_SINGLE_MACS` multiply-adds, cut along the
     longer of ``M`` and ``N`` (every batch item of a batched product on its own)."""
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    if out is None:
-        out = np.empty((*batch, m, n), dtype=np.result_type(a, b))
-    a = np.broadcast_to(a, (*batch, m, k))
-    b = np.broadcast_to(b, (*batch, k, n))
+    if a.ndim == 2 and b.ndim == 2:
+        batch: tuple[int, ...] = ()
+        if out is None:
+            out = np.empty((m, n), dtype=np.result_type(a, b))
+    else:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        if out is None:
+            out = np.empty((*batch, m, n), dtype=np.result_type(a, b))
+        a = np.broadcast_to(a, (*batch, m, k))
+        b = np.broadcast_to(b, (*batch, k, n))
     if n >= m:
         step = max(1, BLAS_SINGLE_MACS // (m * k))
         cuts = [(slice(None), slice(j, j + step)) for j in range(0, n, step)]
