@@ -50,6 +50,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "tiles_max_depth": (0, 8, 16, 32, 64, 128, 256),
     "tiles_min_positions": (0, 64, 128, 256, 1024),
     "input_grad_float64": (0, 0.125, 0.25, 0.5, 1),
+    "input_grad_min_positions": (0, 16, 32, 64, 128, 256),
     "weight_sums_depth": (0, 4, 8, 16, 24, 32, 64),
 }
 

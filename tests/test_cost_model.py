@@ -187,6 +187,18 @@ def test_float64_gradients(dtype):
     assert not _cost.weight_sums(*wide, p, c, dtype=dtype)
 
 
+def test_few_positions_keep_blas_input_gradient():
+    """A short input (a vocoder's first up-sampling layer on 32 samples): the compiled
+    loops' vector rows are too short, im2col and BLAS take the input gradient."""
+    c = _cost.Constants()
+    p = _cost.params((4, 64, 32), (64, 32, 8), 4, 2)
+    assert not _cost.compiled_loops((4, 64, 32), (64, 32, 8), p, c, backward=True,
+                                    dtype="float32")
+    p = _cost.params((4, 64, 512), (64, 32, 8), 4, 2)
+    assert _cost.compiled_loops((4, 64, 512), (64, 32, 8), p, c, backward=True,
+                                dtype="float32")
+
+
 def test_no_overlap_keeps_blas_gradients():
     """A kernel no longer than the stride (U-Net's 2x2, stride 2): every phase has one tap,
     im2col copies nothing twice, BLAS's gradients stay."""

@@ -252,17 +252,23 @@ class TestDirectGradients:
     def test_backward_routes_and_agrees(self, monkeypatch):
         # a layer `preferred` routes to the compiled loops; TCONV_NUMBA=0 takes im2col
         rng = np.random.default_rng(2)
-        x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((4, 6, 4, 4))
-        gy = rng.standard_normal((2, 6, 12, 10))
+        x, w = rng.standard_normal((2, 4, 12, 10)), rng.standard_normal((4, 6, 4, 4))
+        gy = rng.standard_normal((2, 6, 24, 20))
+        x, w, gy = (a.astype(np.float32) for a in (x, w, gy))
         p, _ = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
-        assert direct.preferred(x.shape, w.shape, p)
+        assert direct.preferred(x.shape, w.shape, p, np.float32)
+        calls = []
+        real = direct.grad_input
+        monkeypatch.setattr(direct, "grad_input", lambda *a: calls.append(1) or real(*a))
         on = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        assert calls == [1]
         monkeypatch.setenv("TCONV_NUMBA", "0")
-        assert not direct.preferred(x.shape, w.shape, p)
+        assert not direct.preferred(x.shape, w.shape, p, np.float32)
         assert choose_algorithm(x.shape, w.shape, p) != "direct"
         off = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
+        assert calls == [1]
         for a, b in zip(on, off):
-            assert_close(a, b)
+            assert_close(a, b, np.float32)
 
 
 class TestWeightTiles:

@@ -71,6 +71,8 @@ class Constants:
     input_grad_depth: float = 16.0
     input_grad_max_stride: int = 4
     input_grad_float64: float = 0.25
+    #: ... and at least this many input positions an image (the loops' vector rows)
+    input_grad_min_positions: int = 64
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
@@ -259,7 +261,8 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
         depth = c.input_grad_depth * math.prod(p.stride)
         if not _single(dtype):
             depth *= c.input_grad_float64
-        return max(p.stride) <= c.input_grad_max_stride and cig <= depth
+        return (max(p.stride) <= c.input_grad_max_stride and cig <= depth
+                and math.prod(x_shape[2:]) >= c.input_grad_min_positions)
     taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
     if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
         return True
