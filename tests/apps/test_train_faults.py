@@ -131,8 +131,10 @@ def test_stop_and_resume(cmd, sig, seed, data, refs, tmp_path):
             name = signal.Signals(sig).name
             assert f"stopped by {name} after step {stopped}" in text, text
             assert "continue with --resume" in text
-        assert stopped < steps
-        assert not (run / "weights.npz").exists()     # an unfinished run exports nothing
+        # the signal may land after the last step, while the run exports its results
+        assert stopped <= steps
+        if stopped < steps:
+            assert not (run / "weights.npz").exists()  # an unfinished run exports nothing
         assert main([*_argv(cmd, data, run, steps), "--resume"]) == 0
     a, b = _weights(run), _weights(ref)
     assert a.keys() == b.keys()
