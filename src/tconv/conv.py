@@ -49,8 +49,7 @@ SINGLE_PRODUCT_PARALLEL_MACS = 1 << 24
 
 
 def _multiply(products: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-    # ``matmul`` runs each product in single-thread pieces where BLAS would wake its
-    # threads for it (and always on tconv's pool threads)
+    # on tconv's pool threads ``matmul`` cuts a product BLAS would thread into pieces
     for a, b, out in products:
         matmul(a, b, out=out)
 

@@ -55,6 +55,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import _checks
 from ._algorithms import _parallel
+from ._algorithms._matmul import BLAS_SINGLE_MACS
 from ._typing import Array, ArrayLike
 
 __all__ = ["MODES", "interpolate", "resample_matrix"]
@@ -403,10 +404,10 @@ def _last_axis_pass(t: np.ndarray, out: np.ndarray, s: int, cubic: bool) -> None
         np.matmul(src, _band(s, cubic, n - nm, t.dtype).T, out=out[:, s * nm:])
 
 
-#: OpenBLAS multi-threads a GEMM above M*N*K = 65536 * 4; below it, it runs on the caller's
-#: thread. Chunks stay below this and tconv spreads them over its own threads: OpenBLAS's
-#: spinning workers are slow on a busy machine, plain threads just wait their turn.
-_GEMM_SINGLE = 65536 * 4
+#: chunks of a product stay at or below OpenBLAS's one-thread size (``M*N*K``,
+#: :data:`tconv._algorithms._matmul.BLAS_SINGLE_MACS`) and tconv spreads them over its own
+#: threads: OpenBLAS's spinning workers are slow on a busy machine
+_GEMM_SINGLE = BLAS_SINGLE_MACS
 
 
 def _chunks(n: int, size: int) -> list[slice]:

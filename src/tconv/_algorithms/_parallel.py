@@ -191,14 +191,12 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
 
 
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
-             limit_blas: bool = True, min_items: int | None = None,
-             blas_macs: int = 0, workers: int | None = None) -> None:
+             min_items: int | None = None, blas_macs: int = 0,
+             workers: int | None = None) -> None:
     """``fn(item)`` for every item: on the pool with :func:`pool_workers` threads, or in
     order on the calling thread when that is 1 (few items, large threaded BLAS products,
     or a call from inside a pool thread). ``workers``: a count the caller already got from
-    :func:`pool_workers` for these items. ``limit_blas`` is accepted for old callers and
-    changes nothing."""
-    del limit_blas
+    :func:`pool_workers` for these items."""
     if workers is None:
         workers = pool_workers(len(items), blas_macs, parallel, min_items)
     if workers <= 1 or threading.current_thread().name.startswith("tconv"):

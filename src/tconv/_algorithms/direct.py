@@ -261,7 +261,7 @@ def _run_segments(segs: tuple[np.ndarray, ...], wp: np.ndarray, inp: np.ndarray,
                          _parallel.scratch("d_seg", fmax * TILE_MR * 16 * SEG_VECTORS,
                                            wp.dtype).reshape(fmax, TILE_MR, -1)),
         _ranges(len(gph), _parallel.num_threads() if parallel else 1, align=1),
-        parallel=parallel, limit_blas=False)
+        parallel=parallel)
 
 
 def _numpy_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
@@ -355,7 +355,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                             valid, colstride, chanstride, r[0], r[1],
                             _parallel.scratch("d_tile", TILE_MR * TILE_CHUNK, x.dtype
                                               ).reshape(TILE_MR, TILE_CHUNK)),
-            ranges, parallel=work >= PARALLEL_MACS, limit_blas=False)
+            ranges, parallel=work >= PARALLEL_MACS)
         return y
     # weights (g, Cog, terms) in term order: term k = (ci, tap), ci = src[k] in the group
     wk = np.ascontiguousarray(w.reshape(g, cig, cog, -1)[:, src, :, taps].transpose(1, 2, 0))
@@ -363,7 +363,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     _parallel.for_each(
         lambda r: igemm(wk, big, src, off, kstart, lengths, cig, target, rowbase, pitch,
                         valid, colstride, chanstride, r[0], r[1], CHUNK),
-        ranges, parallel=work >= PARALLEL_MACS, limit_blas=False)
+        ranges, parallel=work >= PARALLEL_MACS)
     if not in_place:
         bufs = target[:nph * g * cog * grid].reshape(nph, g * cog, grid)
         for ph, buf in zip(plan.phases, bufs):
@@ -459,7 +459,7 @@ def _depthwise2d(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
         step = -(-planes // min(_parallel.num_threads(), planes))
         _parallel.for_each(lambda a: kernel(xp, wz, y, rows, cols, cog, n, a,
                                             min(a + step, planes)),
-                           range(0, planes, step), limit_blas=False)
+                           range(0, planes, step))
     return y.reshape(n, c_in * cog, *out)
 
 
@@ -655,8 +655,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     _parallel.for_each(lambda r: igemm(wk, G, src, offs, kstart, lengths, cog * nph,
                                        gx.reshape(-1), rowbase, pitch[-1], valid, 1,
                                        math.prod(size), r[0], r[1], CHUNK),
-                       _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS,
-                       limit_blas=False)
+                       _ranges(grid, _pieces(work)), parallel=work >= PARALLEL_MACS)
     return gx
 
 
@@ -717,14 +716,14 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
         gw = np.zeros((c_in, len(src)), dtype=x.dtype)
         bounds = _ranges(c_in, threads, align=2)
         _parallel.for_each(lambda r: wdots(X, G, src, offs, cog * nph, cig, gw, r[0], r[1],
-                                           0, grid, CHUNK, zero), bounds, limit_blas=False)
+                                           0, grid, CHUNK, zero), bounds)
     else:
         # few rows: columns split, one partial sum per range
         ranges = _ranges(grid, _pieces(work))
         parts = np.zeros((len(ranges), c_in, len(src)), dtype=x.dtype)
         _parallel.for_each(lambda i: wdots(X, G, src, offs, cog * nph, cig, parts[i], 0, c_in,
                                            ranges[i][0], ranges[i][1], CHUNK, zero),
-                           range(len(ranges)), limit_blas=False)
+                           range(len(ranges)))
         gw = parts.sum(axis=0)
     return gw.reshape(c_in, cog, *p.kernel)
 
@@ -773,7 +772,7 @@ def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p
             G = shifted_planes(gy[n0:n1], p, tuple(size))[0]
             wtiles(xf[n0:n1], G, src, offs, cog * per_c, cig, parts[i], 0, n1 - n0, 0, F,
                    chunk, zero)
-        _parallel.for_each(run, range(threads), parallel=threads > 1, limit_blas=False)
+        _parallel.for_each(run, range(threads), parallel=threads > 1)
     else:
         # fewer images than threads: positions split
         G = shifted_planes(gy, p, tuple(size))[0]
@@ -781,7 +780,6 @@ def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p
         parts = np.zeros((len(parts_n), c_in, len(src)), dtype=x.dtype)
         _parallel.for_each(lambda i: wtiles(xf, G, src, offs, cog * per_c, cig, parts[i], 0, n,
                                             parts_n[i][0], parts_n[i][1], chunk, zero),
-                           range(len(parts_n)), parallel=work >= PARALLEL_MACS,
-                           limit_blas=False)
+                           range(len(parts_n)), parallel=work >= PARALLEL_MACS)
     gw = parts.sum(axis=0) if len(parts) > 1 else parts[0]
     return gw.reshape(c_in, cog, *p.kernel)
