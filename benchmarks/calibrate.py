@@ -9,22 +9,30 @@ Usage::
 
 Method: every probe layer (the zoo of ``zoo_conv_transpose.py`` and its seeded sweep) is
 timed forward with each candidate algorithm (``gemm``, ``phase``, and ``direct`` where numba
-is installed; median of calls, ``--threads`` threads), in one process. The constants are then
-chosen by coordinate descent over a grid of values per constant, minimising the sum over
+is installed, and ``gemm`` and ``phase`` again with ``TCONV_NUMBA=0``: what a NumPy-only
+install runs; median of calls, ``--threads`` threads), in one process. The constants are then
+chosen by coordinate descent over a grid of values per constant, from the constants in force
+(``--start``), a constant moving only when that improves the score by more than
+``--min-gain`` (1 %: less is within a timing run's noise), minimising the sum over
 probes of ``log(time of the algorithm the cost model picks)`` -- the geometric mean of the
 picked times. The defaults' and the best-possible (per-layer fastest) scores are printed
 beside the calibrated one, with every probe where the calibrated choice is over 10 % slower
-than the fastest candidate. The JSON written holds the constants, the machine and the
-command; the package reads ``TCONV_COST_FILE`` or its shipped ``cost_constants.json``.
+than the fastest candidate. ``--holdout N`` also measures N random layers of another seed
+that the fit never sees, and scores every constant set on them too. The JSON written holds
+the constants, the scores, the machine and the command; the package reads
+``TCONV_COST_FILE`` or its shipped ``cost_constants.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import importlib
 import math
 import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +50,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "direct_max_terms": (256, 512, 1024, 2048, 4096, 16384),
     "direct_max_cout": (0, 1, 2, 4),
     "gemm_max_cout": (1, 2, 4, 8, 16),
+    "gemm_max_cout_numpy": (1, 2, 4, 8, 16),
     "gemm_wide": (2, 4, 8, 16, 32, 64),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),
@@ -52,6 +61,10 @@ GRID: dict[str, tuple[float, ...]] = {
     "input_grad_float64": (0, 0.125, 0.25, 0.5, 1),
     "input_grad_min_positions": (0, 16, 32, 64, 128, 256),
     "weight_sums_depth": (0, 4, 8, 16, 24, 32, 64),
+    "direct_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0, 1e9),
+    "single_phase_overhead": (0, 1.01, 1.1, 1.25, 1.5),
+    "input_grad_max_cout": (0, 1, 2, 4, 8, 16),
+    "tiles_max_cout": (0, 1, 2, 4, 8, 16),
 }
 
 
@@ -87,12 +100,31 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     return times
 
 
+def _forward_call(x: Any, w: Any, geo: Any, algo: str) -> Callable[[], object]:
+    """One forward call of ``algo`` -- for ``gemm`` on a layer whose outputs are each one
+    term of one product, what ``auto`` runs when the cost model says gemm there: the product
+    alone, no col2im (``algorithm="gemm"`` runs col2im anyway)."""
+    import tconv
+    from tconv._algorithms import _cost
+
+    conv = importlib.import_module("tconv.conv")            # the module (tconv.conv: a function)
+    p = _cost.params(x.shape, w.shape, *geo)
+    if algo == "gemm" and _cost.single_product(x.shape, w.shape, p):
+        out = p.transposed_size(x.shape[2:])
+        return lambda: conv._single_product(x, w, p, out)
+    return lambda: tconv.conv_transpose(x, w, None, *geo, algorithm=algo)
+
+
 def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
             backward: bool = False) -> list[dict[str, Any]]:
     import numpy as np
 
-    import tconv
     from tconv._algorithms import _native
+
+    def median_ms(call: Callable[[], object]) -> float:
+        call()
+        return cpu_median_ms(call) if cpu else \
+            timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
 
     algos = ["gemm", "phase"] + (["direct"] if _native.available() else [])
     probes = []
@@ -103,15 +135,15 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
         w = rng.standard_normal(lay["w"]).astype(dt)
         geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
                lay["dilation"])
-        times = {}
-        for algo in algos:
-            def call(algo: str = algo, x: Any = x, w: Any = w, geo: Any = geo) -> object:
-                return tconv.conv_transpose(x, w, None, *geo, algorithm=algo)
-            call()
-            times[algo] = cpu_median_ms(call) if cpu else \
-                timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
+        times = {algo: median_ms(_forward_call(x, w, geo, algo)) for algo in algos}
         probe = {"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
                  "dtype": dt.name, "times": times}
+        if _native.available():
+            # what a NumPy-only install runs: gemm and phase without the compiled passes
+            # around their products (the same constants choose between them there)
+            with numpy_only():
+                probe["times_numpy"] = {algo: median_ms(_forward_call(x, w, geo, algo))
+                                        for algo in ("gemm", "phase")}
         if backward and _native.available():
             probe["backward"] = _backward_times(x, w, geo, cpu, budget)
         probes.append(probe)
@@ -143,7 +175,23 @@ def merge_probes(paths: list[str]) -> list[dict[str, Any]]:
     return merged
 
 
+@contextlib.contextmanager
+def numpy_only() -> Iterator[None]:
+    """The NumPy-only algorithms and decisions (``TCONV_NUMBA=0``) inside the block."""
+    old = os.environ.get("TCONV_NUMBA")
+    os.environ["TCONV_NUMBA"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TCONV_NUMBA"]
+        else:
+            os.environ["TCONV_NUMBA"] = old
+
+
 def score(probes: list[dict[str, Any]], consts: Any) -> float:
+    """Mean over probes of the log times of what the constants pick: forward, each gradient,
+    and the forward a NumPy-only install picks (where the probe has those times)."""
     from tconv._algorithms import _cost
 
     total = 0.0
@@ -151,6 +199,10 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
         p = _cost.params(pr["x"], pr["w"], *pr["geo"])
         algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
         total += math.log(pr["times"].get(algo, max(pr["times"].values())))
+        if "times_numpy" in pr:
+            with numpy_only():
+                plain = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
+            total += math.log(pr["times_numpy"][plain])
         back = pr.get("backward", {})
         if "gx_numpy" in back:
             gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True,
@@ -163,27 +215,39 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
     return total / len(probes)
 
 
-def _fastest_backward(probe: dict[str, Any]) -> float:
-    """log of the fastest input gradient plus the fastest weight gradient of a probe."""
+def best_score(probe: dict[str, Any]) -> float:
+    """What :func:`score` adds for a probe if every pick were the fastest."""
+    total = math.log(min(probe["times"].values()))
+    if "times_numpy" in probe:
+        total += math.log(min(probe["times_numpy"].values()))
     back = probe.get("backward", {})
-    if "gx_numpy" not in back:
-        return 0.0
-    return (math.log(min(back["gx_numpy"], back["gx_compiled"]))
-            + math.log(min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums") if k in back)))
+    if "gx_numpy" in back:
+        total += (math.log(min(back["gx_numpy"], back["gx_compiled"]))
+                  + math.log(min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums")
+                                 if k in back)))
+    return total
 
 
-def calibrate(probes: list[dict[str, Any]], passes: int = 3) -> Any:
+def calibrate(probes: list[dict[str, Any]], passes: int = 3, start: Any = None,
+              min_gain: float = 0.0, names: list[str] | None = None) -> Any:
+    """Coordinate descent over :data:`GRID` from ``start`` (default: the package defaults):
+    a constant moves only when that lowers the geometric mean of the picked times by more
+    than ``min_gain`` (a fraction: 0.01 keeps every change a timing run's noise could have
+    made up). ``names``: search only these constants."""
     from tconv._algorithms import _cost
 
-    best = _cost.Constants()
+    best = start if start is not None else _cost.Constants()
     best_score = score(probes, best)
+    margin = math.log1p(min_gain) if min_gain > 0 else 1e-9
     for _ in range(passes):
         changed = False
         for name, values in GRID.items():
+            if names and name not in names:
+                continue
             for v in values:
                 cand = dataclasses.replace(best, **{name: type(getattr(best, name))(v)})
                 s = score(probes, cand)
-                if s < best_score - 1e-9:
+                if s < best_score - margin:
                     best, best_score, changed = cand, s, True
         if not changed:
             break
@@ -194,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--layers", default="", help="comma-separated zoo layer names")
     ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random sweep (default 0)")
+    ap.add_argument("--holdout", type=int, default=0,
+                    help="random layers of another seed (the sweep's + 1000) measured and "
+                         "scored but not fitted: how the constants do on unseen layers")
     ap.add_argument("--threads", type=int, default=2, help="tconv's threads (default 2)")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per algorithm")
     ap.add_argument("--backward", action="store_true",
@@ -205,6 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-probes", nargs="+", help="fit to the times of saved "
                     "--probes-json files (several: geometric means per layer; measures "
                     "nothing)")
+    ap.add_argument("--start", choices=("shipped", "defaults"), default="shipped",
+                    help="constants the search starts from (default: the package's "
+                         "calibration, or TCONV_COST_FILE's)")
+    ap.add_argument("--min-gain", type=float, default=0.01,
+                    help="a constant moves only when the score improves by more than this "
+                         "fraction (default 0.01: run-to-run noise moves single layers more)")
+    ap.add_argument("--constants", default="",
+                    help="comma-separated constants to fit (default: every one of the grid)")
     ap.add_argument("--out", default=os.path.join(HERE, "cost_constants.json"))
     ap.add_argument("--install", action="store_true",
                     help="write into the package (src/tconv/_algorithms/cost_constants.json)")
@@ -212,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TCONV_NUM_THREADS"] = "1" if args.cpu else str(args.threads)
     if args.cpu:
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    os.environ.pop("TCONV_COST_FILE", None)
-    layers = list(ZOO) + sweep(args.sweep)
+    layers = list(ZOO) + sweep(args.sweep, seed=args.seed)
+    held = [dict(lay, name=f"holdout{i:02d}")
+            for i, lay in enumerate(sweep(args.holdout, seed=args.seed + 1000))]
     if args.layers:
         want = set(args.layers.split(","))
         layers = [lay for lay in layers if lay["name"] in want]
@@ -222,17 +299,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_probes:
         probes = merge_probes(args.from_probes)
     else:
-        probes = measure(layers, args.budget, args.cpu, args.backward)
+        probes = measure(layers + held, args.budget, args.cpu, args.backward)
     if args.probes_json and not args.from_probes:
         write_json(args.probes_json, {"probes": probes, "machine": metadata()})
-    found = calibrate(probes)
-    oracle = sum(math.log(min(p["times"].values())) + _fastest_backward(p)
-                 for p in probes) / len(probes)
-    scores = {"defaults": score(probes, _cost.Constants()), "calibrated": score(probes, found),
-              "fastest": oracle}
-    print("geometric mean ms -- " + ", ".join(f"{k}: {math.exp(v):.3f}"
-                                               for k, v in scores.items()))
-    for pr in probes:
+    unseen = [pr for pr in probes if pr["name"].startswith("holdout")]
+    probes = [pr for pr in probes if not pr["name"].startswith("holdout")]
+    shipped = _cost.constants()
+    names = [n for n in args.constants.split(",") if n]
+    unknown = sorted(set(names) - set(GRID))
+    if unknown:
+        ap.error(f"--constants: {', '.join(unknown)} not in the search grid "
+                 f"({', '.join(GRID)})")
+    found = calibrate(probes, start=shipped if args.start == "shipped" else None,
+                      min_gain=args.min_gain, names=names)
+    scores = {}
+    for label, group in (("", probes), ("holdout ", unseen)):
+        if not group:
+            continue
+        oracle = sum(best_score(p) for p in group) / len(group)
+        scores.update({f"{label}defaults": score(group, _cost.Constants()),
+                       f"{label}shipped": score(group, shipped),
+                       f"{label}calibrated": score(group, found), f"{label}fastest": oracle})
+    print("geometric mean ms (fitted probes; holdout: unseen layers) -- "
+          + ", ".join(f"{k}: {math.exp(v):.3f}" for k, v in scores.items()))
+    for pr in probes + unseen:
         p = _cost.params(pr["x"], pr["w"], *pr["geo"])
         algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], found).algorithm
         fastest = min(pr["times"].values())
@@ -245,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     out = str(_cost.CONSTANTS_FILE) if args.install else args.out
     write_json(out, {"constants": dataclasses.asdict(found),
                      "scores_geomean_ms": {k: math.exp(v) for k, v in scores.items()},
-                     "probes": len(probes), "machine": metadata(),
+                     "probes": len(probes), "holdout": len(unseen), "machine": metadata(),
                      "command": " ".join([os.path.basename(sys.executable), *sys.argv])})
     print(f"wrote {out}")
     return 0

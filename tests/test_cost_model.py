@@ -4,9 +4,11 @@ synthetic timings (no clock)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
+import os
 import pathlib
 import random
 
@@ -106,13 +108,17 @@ class TestConstants:
         # channels moves it, and says so
         monkeypatch.setenv("TCONV_NUMBA", "0")
         x, w = (2, 32, 16, 16), (32, 32, 4, 4)
+        base = tmp_path / "defaults.json"
+        base.write_text(json.dumps({"constants": {}}))
+        monkeypatch.setenv("TCONV_COST_FILE", str(base))
         assert tconv.explain_algorithm(x, w, 2, 1).algorithm == "phase"
         f = tmp_path / "c.json"
-        f.write_text(json.dumps({"constants": {"gemm_max_cout": 64, "unknown": 3}}))
+        # (without numba the NumPy-only bound applies; gemm_max_cout is the compiled one)
+        f.write_text(json.dumps({"constants": {"gemm_max_cout_numpy": 64, "unknown": 3}}))
         monkeypatch.setenv("TCONV_COST_FILE", str(f))
         d = tconv.explain_algorithm(x, w, 2, 1)
         assert d.algorithm == "gemm" and any("C_out/g=32 <= 64" in r for r in d.reasons)
-        assert _cost.constants().gemm_max_cout == 64
+        assert _cost.constants().gemm_max_cout_numpy == 64
 
     def test_shipped_file_is_valid(self):
         path = _cost.CONSTANTS_FILE
@@ -134,7 +140,7 @@ def _calibrate_module():
 def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
     """The search moves a constant when the timings say so and never scores worse than the
     defaults: probes where gemm is 3x faster than every other algorithm pull
-    ``gemm_max_cout`` up."""
+    ``gemm_max_cout_numpy`` up."""
     monkeypatch.setenv("TCONV_NUMBA", "0")
     cal = _calibrate_module()
     probes = []
@@ -143,7 +149,7 @@ def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
         probes.append({"name": f"c{cog}", "x": x, "w": w, "geo": (2, 1, 0, 1, 1),
                        "dtype": "float32", "times": {"gemm": 1.0, "phase": 3.0}})
     found = cal.calibrate(probes)
-    assert found.gemm_max_cout >= 16
+    assert found.gemm_max_cout_numpy >= 16                      # (NumPy-only decisions)
     assert cal.score(probes, found) < cal.score(probes, _cost.Constants())
     assert cal.score(probes, found) == pytest.approx(0.0)          # log(1 ms): all gemm
 
@@ -166,7 +172,45 @@ def test_calibration_fits_the_backward_rules(clean, monkeypatch):
     assert not _cost.compiled_loops(x, w, p, found, backward=True, dtype="float32")
     assert _cost.weight_tiles(x, w, p, found, dtype="float32")
     assert cal.score(probes, found) == pytest.approx(0.0)
-    assert cal._fastest_backward(probes[0]) == pytest.approx(0.0)
+    assert cal.best_score(probes[0]) == pytest.approx(0.0)
+
+
+def test_calibration_start_and_min_gain(clean, monkeypatch):
+    """The search starts where it is told and moves a constant only for a gain above
+    ``min_gain``: gemm 3 % faster moves nothing at 5 %, and moves ``gemm_max_cout_numpy`` at
+    1 %; ``names`` limits the search."""
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    cal = _calibrate_module()
+    x, w = (2, 32, 16, 16), (32, 8, 4, 4)
+    probes = [{"name": "c", "x": x, "w": w, "geo": (2, 1, 0, 1, 1), "dtype": "float32",
+               "times": {"gemm": 1.0, "phase": 1.03}}]
+    start = dataclasses.replace(_cost.Constants(), gemm_max_cout_numpy=2, gemm_wide=1e9)
+    assert cal.calibrate(probes, start=start, min_gain=0.05) == start
+    found = cal.calibrate(probes, start=start, min_gain=0.01)
+    assert found.gemm_max_cout_numpy >= 8 and found.gemm_wide == start.gemm_wide
+    only = cal.calibrate(probes, start=start, min_gain=0.01, names=["gemm_wide"])
+    assert only.gemm_max_cout_numpy == 2                         # not among the names
+
+
+def test_calibration_scores_the_numpy_only_choice(clean, monkeypatch):
+    """A probe's NumPy-only times (``times_numpy``) score what ``TCONV_NUMBA=0`` picks: with
+    numba the compiled loops run, without it the constants still choose gemm or phase."""
+    if not _native.available():
+        pytest.skip("numba missing")
+    cal = _calibrate_module()
+    x, w = (2, 8, 16, 16), (8, 16, 4, 4)
+    c = _cost.Constants()
+    p = _cost.params(x, w, 2, 1)
+    assert _cost.decide(x, w, p, "float32", c).algorithm == "direct"
+    probe = {"name": "n", "x": x, "w": w, "geo": (2, 1, 0, 1, 1), "dtype": "float32",
+             "times": {"gemm": 2.0, "phase": 2.0, "direct": 1.0},
+             "times_numpy": {"gemm": 4.0, "phase": 8.0}}
+    with cal.numpy_only():
+        plain = _cost.decide(x, w, p, "float32", c).algorithm
+    assert plain in ("gemm", "phase")
+    assert os.environ.get("TCONV_NUMBA") != "0"                 # restored after the block
+    assert cal.score([probe], c) == pytest.approx(math.log(probe["times_numpy"][plain]))
+    assert cal.best_score(probe) == pytest.approx(math.log(4.0))
 
 
 @pytest.mark.parametrize("dtype", ["float64", np.float64])
@@ -206,3 +250,53 @@ def test_no_overlap_keeps_blas_gradients():
     p = _cost.params(x, w, 2)
     assert not _cost.compiled_loops(x, w, p, backward=True, dtype="float32")
     assert not _cost.weight_tiles(x, w, p, dtype="float32")
+
+
+def test_thin_outputs_take_the_compiled_gradients(clean):
+    """``input_grad_max_cout`` / ``tiles_max_cout``: a thin output (an RGB head) takes the
+    compiled input gradient and weight tiles at any depth; float64 keeps BLAS's input
+    gradient; 0 switches the clauses off."""
+    x, w = (4, 256, 64, 64), (256, 3, 4, 4)
+    p = _cost.params(x, w, 2, 1)
+    off = dataclasses.replace(_cost.Constants(), input_grad_depth=1.0, tiles_max_depth=8)
+    on = dataclasses.replace(off, input_grad_max_cout=4, tiles_max_cout=4)
+    assert not _cost.compiled_loops(x, w, p, off, backward=True, dtype="float32")
+    assert not _cost.weight_tiles(x, w, p, off, dtype="float32")
+    assert _cost.compiled_loops(x, w, p, on, backward=True, dtype="float32")
+    assert _cost.weight_tiles(x, w, p, on, dtype="float32")
+    assert not _cost.compiled_loops(x, w, p, on, backward=True, dtype="float64")
+    wide = (4, 256, 64, 64), (256, 8, 4, 4)                 # 8 output channels: not thin
+    pw = _cost.params(*wide, 2, 1)
+    assert not _cost.compiled_loops(*wide, pw, on, backward=True, dtype="float32")
+    assert not _cost.weight_tiles(*wide, pw, on, dtype="float32")
+
+
+def test_direct_max_overhead(clean):
+    """``direct_max_overhead``: the compiled forward loops walk the phase grid's zero gap,
+    so a small input with a large stride (grid overhead 1.56) leaves them; a large input of
+    the same layer keeps them."""
+    if not _native.available():
+        pytest.skip("numba missing")
+    c = dataclasses.replace(_cost.Constants(), direct_max_overhead=1.25)
+    small, big, w = (1, 8, 4, 4), (1, 8, 64, 64), (8, 32, 16, 16)
+    ps, pb = _cost.params(small, w, 8), _cost.params(big, w, 8)
+    assert _cost.features(small, w, ps).grid_overhead > 1.25
+    assert _cost.features(big, w, pb).grid_overhead <= 1.25
+    assert _cost.compiled_loops(small, w, ps, _cost.Constants())
+    assert not _cost.compiled_loops(small, w, ps, c)
+    assert _cost.compiled_loops(big, w, pb, c)
+
+
+def test_gemm_bound_per_install(clean, monkeypatch):
+    """``gemm_max_cout`` bounds gemm's few-output-channel rule where the compiled kernels
+    run (their col2im pass is cheap), ``gemm_max_cout_numpy`` where they do not."""
+    if not _native.available():
+        pytest.skip("numba missing")
+    x, w = (2, 512, 16, 16), (512, 8, 4, 4)                   # deep: no compiled loops
+    p = _cost.params(x, w, 2, 1)
+    c = dataclasses.replace(_cost.Constants(), gemm_max_cout=16, gemm_max_cout_numpy=1)
+    assert _cost.decide(x, w, p, "float64", c).algorithm == "gemm"
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    assert _cost.decide(x, w, p, "float64", c).algorithm == "phase"
+    c = dataclasses.replace(c, gemm_max_cout_numpy=8)
+    assert _cost.decide(x, w, p, "float64", c).algorithm == "gemm"

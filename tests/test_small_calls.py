@@ -84,6 +84,19 @@ def _torch_conv_t(x: np.ndarray, w: np.ndarray, layer: dict) -> np.ndarray:
 LAYERS = _layers(80, seed=7)
 
 
+@pytest.fixture
+def cost_file(monkeypatch, tmp_path):
+    """``write(**constants)``: run the cost model on these constants (the others at the
+    package defaults, whose one-product layers all take ``gemm``'s single product)."""
+    import json
+
+    def write(**constants: float) -> None:
+        path = tmp_path / f"cost{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps({"constants": constants}))
+        monkeypatch.setenv("TCONV_COST_FILE", str(path))
+    return write
+
+
 class TestConvTransposeSmall:
     def test_oracle(self, dtype):
         rng = np.random.default_rng(0)
@@ -98,9 +111,10 @@ class TestConvTransposeSmall:
             single += _cost.single_product(layer["x"], layer["w"], p)
         assert single >= 30                          # the population reaches the path
 
-    def test_identity(self):
+    def test_identity(self, cost_file):
         # the one-product path is what the cost model says auto runs (gemm, and why), and
         # it agrees with every explicit algorithm, negative (low, high) crops included
+        cost_file()
         rng = np.random.default_rng(1)
         for layer in LAYERS[:40]:
             x, w = rng.standard_normal(layer["x"]), rng.standard_normal(layer["w"])
@@ -172,8 +186,9 @@ class TestConvTransposeSmall:
         ((2, 32, 16, 16), (32, 96, 1, 1), {}),
         ((3, 6, 1, 5), (6, 8, 4, 1), {"stride": (2, 3), "dilation": (2, 1)}),  # mixed dims
     ])
-    def test_zoo_shapes(self, shape, wshape, kw):
+    def test_zoo_shapes(self, shape, wshape, kw, cost_file):
         # the layers the one-product path was made for, float32 against torch float64
+        cost_file()
         rng = np.random.default_rng(2)
         x, w = rng.standard_normal(shape), rng.standard_normal(wshape)
         layer = dict(stride=kw.get("stride", 1), padding=kw.get("padding", 0),
@@ -183,6 +198,28 @@ class TestConvTransposeSmall:
                                  *_geometry(layer))
         assert_close(y, ref, np.float32)
         assert tconv.explain_algorithm(shape, wshape, **kw).algorithm == "gemm"
+
+    def test_phase_for_one_product_layers(self, cost_file):
+        # single_phase_overhead: one-product layers whose phase grid costs at most that
+        # many times the useful products run phase's blocks, the others gemm's one product;
+        # either way the numbers of the one-to-many reference
+        rng = np.random.default_rng(4)
+        cost_file(single_phase_overhead=1.01)
+        picked = set()
+        for layer in LAYERS[:60]:
+            geo = _geometry(layer)
+            p = _cost.params(layer["x"], layer["w"], *geo)
+            if not _cost.single_product(layer["x"], layer["w"], p):
+                continue
+            d = tconv.explain_algorithm(layer["x"], layer["w"], *geo, dtype=np.float64)
+            want = "phase" if d.features.grid_overhead <= 1.01 else "gemm"
+            assert d.algorithm == want, str(d)
+            picked.add(want)
+            x, w = rng.standard_normal(layer["x"]), rng.standard_normal(layer["w"])
+            np.testing.assert_allclose(
+                tconv.conv_transpose(x, w, None, *geo),
+                tconv.conv_transpose(x, w, None, *geo, algorithm="scatter"), atol=1e-12)
+        assert picked == {"phase", "gemm"}              # the population reaches both
 
     def test_repeated_calls(self):
         # the same shapes with different parameters, interleaved and repeated: every call

@@ -60,6 +60,9 @@ class Constants:
     #: thin outputs make BLAS's products short and wide
     direct_max_terms: int = 2048
     direct_max_cout: int = 1
+    #: ... and only while the phase grid computes at most this many times the useful
+    #: products (the loops walk the grid's zero gap too: small inputs, large strides)
+    direct_max_overhead: float = 1e9
     #: depthwise layers: compiled loops below this last-dim stride, sub-pixel products
     #: (phase) from it on
     subpixel_stride: int = 8
@@ -73,9 +76,15 @@ class Constants:
     input_grad_float64: float = 0.25
     #: ... and at least this many input positions an image (the loops' vector rows)
     input_grad_min_positions: int = 64
+    #: ... also at any depth for thin float32 outputs, ``C_out/g <= input_grad_max_cout``
+    #: (BLAS's product then sums only ``C_out/g * prod(K)`` terms an output)
+    input_grad_max_cout: int = 0
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
+    #: ... the same bound without the compiled kernels, whose col2im pass is what makes
+    #: ``gemm`` cheap there (NumPy's strided adds are not)
+    gemm_max_cout_numpy: int = 4
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
@@ -84,6 +93,10 @@ class Constants:
     gemm_channels_last: float = 8.0
     #: ``gemm`` when the phase grid computes more than this many times the useful products
     phase_max_overhead: float = 1.25
+    #: layers where each output is one term of one product (:func:`single_product`):
+    #: ``phase``'s blocked products when its grid computes at most this many times the
+    #: useful products, else ``gemm``'s one product (0: always ``gemm``)
+    single_phase_overhead: float = 0.0
     #: register-block segments (AVX-512 float32): terms a phase from which outputs are
     #: stored in place, the most terms whose weight block stays in L1, and how many more
     #: columns segments may compute than the flat walk
@@ -95,6 +108,9 @@ class Constants:
     #: least ``tiles_min_positions`` input positions an image (the tiles' vector loops)
     tiles_max_depth: int = 64
     tiles_min_positions: int = 128
+    #: ... also at any depth for thin outputs, ``C_out/g <= tiles_max_cout`` (BLAS's
+    #: product then has only ``C_out/g * prod(K)`` columns)
+    tiles_max_cout: int = 0
     #: the weight gradient by compiled correlation sums, reading the input gradient's
     #: polyphase planes (split once for both): when that gradient runs compiled and
     #: ``C_in/g <= weight_sums_depth``
@@ -201,6 +217,8 @@ class Decision:
     weight_tiles: bool
     reasons: tuple[str, ...]
     features: Features
+    #: compiled correlation sums for the weight gradient (on the input gradient's planes)
+    weight_sums: bool = False
 
     def __str__(self) -> str:
         f = self.features
@@ -226,7 +244,9 @@ class Decision:
                      + ("compiled loops" if self.backward_compiled
                         else "im2col + matrix products")
                      + ", weight gradient by "
-                     + ("compiled tiles" if self.weight_tiles else "im2col + matrix products"))
+                     + ("compiled correlation sums" if self.weight_sums
+                        else "compiled tiles" if self.weight_tiles
+                        else "im2col + matrix products"))
         return "\n".join(lines)
 
 
@@ -261,8 +281,15 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
         depth = c.input_grad_depth * math.prod(p.stride)
         if not _single(dtype):
             depth *= c.input_grad_float64
-        return (max(p.stride) <= c.input_grad_max_stride and cig <= depth
+        thin = _single(dtype) and cog <= c.input_grad_max_cout
+        return (max(p.stride) <= c.input_grad_max_stride and (cig <= depth or thin)
                 and math.prod(x_shape[2:]) >= c.input_grad_min_positions)
+    if c.direct_max_overhead < 1e9 and all(x_shape[2:]):
+        from . import phase
+
+        size = tuple(x_shape[2:])
+        if phase.grid_overhead(size, p.transposed_size(size), p) > c.direct_max_overhead:
+            return False
     taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
     if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
         return True
@@ -313,7 +340,7 @@ def weight_tiles(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPara
     cig = x_shape[1] // p.groups
     if cig == 1 and w_shape[1] == 1:                    # depthwise: its own loops
         return False
-    return (_overlap(p) and cig <= c.tiles_max_depth
+    return (_overlap(p) and (cig <= c.tiles_max_depth or w_shape[1] <= c.tiles_max_cout)
             and math.prod(x_shape[2:]) >= c.tiles_min_positions)
 
 
@@ -394,9 +421,17 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        f"{c.subpixel_stride})")
             algo = "phase"
     elif single_product(x_shape, w_shape, p):
-        why.append("every dim has a kernel within the stride or a one-position input: each "
-                   "output is at most one term of one matrix product, copied without col2im")
-        algo = "gemm"
+        if f.grid_overhead <= c.single_phase_overhead:
+            why.append("every dim has a kernel within the stride or a one-position input: "
+                       "each output is one term of a product; blocks of phase's products "
+                       f"(grid overhead {f.grid_overhead:.2f} <= "
+                       f"{c.single_phase_overhead:g}), each copied out while in cache")
+            algo = "phase"
+        else:
+            why.append("every dim has a kernel within the stride or a one-position input: "
+                       "each output is at most one term of one matrix product, copied "
+                       "without col2im")
+            algo = "gemm"
     elif loops:
         if f.cig <= min(c.direct_depth * math.prod(p.stride), c.direct_max_depth):
             why.append(f"kernel longer than the stride and a short reduction: C_in/g="
@@ -412,9 +447,9 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append("float32 on AVX-512, one group, several taps a phase, rows of 16 or "
                    "more outputs: register-block segments, each output written once")
         algo = "direct"
-    elif f.cog <= c.gemm_max_cout:
-        why.append(f"few output channels (C_out/g={f.cog} <= {c.gemm_max_cout}): col2im "
-                   "adds few numbers and no padded copy of the input is made")
+    elif f.cog <= (few := c.gemm_max_cout if compiled else c.gemm_max_cout_numpy):
+        why.append(f"few output channels (C_out/g={f.cog} <= {few}): col2im adds few "
+                   "numbers and no padded copy of the input is made")
         algo = "gemm"
     elif w_shape[1] >= c.gemm_wide * x_shape[-1]:
         why.append(f"wide output on small images (C_out/g={f.cog} >= "
@@ -433,8 +468,10 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append(f"compiled loops not chosen: C_in/g={f.cig} > {c.direct_depth:g} x "
                    f"prod(stride)" if f.overlap else
                    "compiled loops not chosen: each phase has one tap (kernel <= stride)")
+    sums = weight_sums(x_shape, w_shape, p, c, dtype=dtype)
     return Decision(algorithm=algo, backward_compiled=back, segments=segs,
-                    weight_tiles=tiles, reasons=tuple(why), features=f)
+                    weight_tiles=tiles and not sums, reasons=tuple(why), features=f,
+                    weight_sums=sums)
 
 
 def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,
