@@ -72,7 +72,8 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     """Each gradient of ``conv_transpose_backward`` by each of its paths: the input gradient
     by im2col and BLAS (``gx_numpy``) and by the compiled loops (``gx_compiled``), the
     weight gradient by im2col and BLAS (``gw_numpy``), by the compiled tiles
-    (``gw_tiles``) and by the compiled correlation sums (``gw_sums``)."""
+    (``gw_tiles``) and by the compiled correlation sums on the input gradient's planes
+    (``gw_sums``, which runs only beside the compiled input gradient)."""
     import numpy as np
 
     import tconv
@@ -83,6 +84,7 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     gy = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
     p = _cost.params(x.shape, w.shape, *geo)
     size = tuple(x.shape[2:])
+    planes = direct.planes(gy, p, size)
     calls = {
         "gx_numpy": lambda: grad.conv_gemm(gy, w, p.stride, p.crop, p.dilation, p.groups,
                                            size),
@@ -90,7 +92,9 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
         "gw_numpy": lambda: grad._conv_weight_grad(x, gy, p.kernel, p.stride, p.crop,
                                                    p.dilation, p.groups),
         "gw_tiles": lambda: direct.grad_weight_tiles(x, gy, w.shape, p),
-        "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p),
+        # as conv_transpose_backward runs it: on the planes the compiled input gradient
+        # split (their split is counted once, in gx_compiled)
+        "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p, planes),
     }
     times = {}
     for name, call in calls.items():
@@ -191,8 +195,9 @@ def numpy_only() -> Iterator[None]:
 
 def score(probes: list[dict[str, Any]], consts: Any) -> float:
     """Mean over probes of the log times of what the constants pick: forward, each gradient,
-    and the forward a NumPy-only install picks (where the probe has those times)."""
-    from tconv._algorithms import _cost
+    and the forward a NumPy-only install picks (where the probe has those times). Layers
+    whose backward runs the depthwise pass score no gradient path."""
+    from tconv._algorithms import _cost, depthwise
 
     total = 0.0
     for pr in probes:
@@ -204,7 +209,7 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
                 plain = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
             total += math.log(pr["times_numpy"][plain])
         back = pr.get("backward", {})
-        if "gx_numpy" in back:
+        if "gx_numpy" in back and not depthwise.backward_preferred(pr["x"], pr["w"], p):
             gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True,
                                       dtype=pr["dtype"])
             sums = "gw_sums" in back and _cost.weight_sums(pr["x"], pr["w"], p, consts,
@@ -220,8 +225,11 @@ def best_score(probe: dict[str, Any]) -> float:
     total = math.log(min(probe["times"].values()))
     if "times_numpy" in probe:
         total += math.log(min(probe["times_numpy"].values()))
+    from tconv._algorithms import _cost, depthwise
+
     back = probe.get("backward", {})
-    if "gx_numpy" in back:
+    p = _cost.params(probe["x"], probe["w"], *probe["geo"])
+    if "gx_numpy" in back and not depthwise.backward_preferred(probe["x"], probe["w"], p):
         total += (math.log(min(back["gx_numpy"], back["gx_compiled"]))
                   + math.log(min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums")
                                  if k in back)))
