@@ -65,6 +65,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "single_phase_overhead": (0, 1.01, 1.1, 1.25, 1.5),
     "input_grad_max_cout": (0, 1, 2, 4, 8, 16),
     "tiles_max_cout": (0, 1, 2, 4, 8, 16),
+    "shared_im2col": (0, 1),
 }
 
 
@@ -73,7 +74,8 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     by im2col and BLAS (``gx_numpy``) and by the compiled loops (``gx_compiled``), the
     weight gradient by im2col and BLAS (``gw_numpy``), by the compiled tiles
     (``gw_tiles``) and by the compiled correlation sums on the input gradient's planes
-    (``gw_sums``, which runs only beside the compiled input gradient)."""
+    (``gw_sums``, which runs only beside the compiled input gradient); and both gradients
+    by im2col + BLAS from one shared im2col of ``grad_out`` (``grads_shared``)."""
     import numpy as np
 
     import tconv
@@ -95,6 +97,7 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
         # as conv_transpose_backward runs it: on the planes the compiled input gradient
         # split (their split is counted once, in gx_compiled)
         "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p, planes),
+        "grads_shared": lambda: grad._transpose_gradients_gemm(gy, x, w, p),
     }
     times = {}
     for name, call in calls.items():
@@ -194,9 +197,10 @@ def numpy_only() -> Iterator[None]:
 
 
 def score(probes: list[dict[str, Any]], consts: Any) -> float:
-    """Mean over probes of the log times of what the constants pick: forward, each gradient,
-    and the forward a NumPy-only install picks (where the probe has those times). Layers
-    whose backward runs the depthwise pass score no gradient path."""
+    """Mean over probes of the log times of what the constants pick: forward, the backward
+    (both gradients' time, as two terms: half of it each) and the forward a NumPy-only
+    install picks (where the probe has those times). Layers whose backward runs the
+    depthwise pass score no gradient path."""
     from tconv._algorithms import _cost, depthwise
 
     total = 0.0
@@ -215,8 +219,13 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
             sums = "gw_sums" in back and _cost.weight_sums(pr["x"], pr["w"], p, consts,
                                                             dtype=pr["dtype"])
             tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
-            total += math.log(back["gx_compiled" if gx else "gx_numpy"])
-            total += math.log(back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
+            if "grads_shared" in back and not sums and consts.shared_im2col:
+                both = back["grads_shared"]
+            else:
+                both = (back["gx_compiled" if gx else "gx_numpy"]
+                        + back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
+            # the backward's time (both gradients), weighted as two terms of the mean
+            total += 2 * math.log(both / 2)
     return total / len(probes)
 
 
@@ -230,9 +239,9 @@ def best_score(probe: dict[str, Any]) -> float:
     back = probe.get("backward", {})
     p = _cost.params(probe["x"], probe["w"], *probe["geo"])
     if "gx_numpy" in back and not depthwise.backward_preferred(probe["x"], probe["w"], p):
-        total += (math.log(min(back["gx_numpy"], back["gx_compiled"]))
-                  + math.log(min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums")
-                                 if k in back)))
+        both = (min(back["gx_numpy"], back["gx_compiled"])
+                + min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums") if k in back))
+        total += 2 * math.log(min(both, back.get("grads_shared", both)) / 2)
     return total
 
 

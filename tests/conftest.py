@@ -32,3 +32,16 @@ def dtype(request: pytest.FixtureRequest) -> np.dtype:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def cost_file(monkeypatch, tmp_path):
+    """``write(**constants)``: run the cost model on these constants (the others at the
+    package defaults)."""
+    import json
+
+    def write(**constants: float) -> None:
+        path = tmp_path / f"cost{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps({"constants": constants}))
+        monkeypatch.setenv("TCONV_COST_FILE", str(path))
+    return write

@@ -167,12 +167,34 @@ def test_calibration_fits_the_backward_rules(clean, monkeypatch):
     back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0}
     probes = [{"name": "b", "x": x, "w": w, "geo": geo, "dtype": "float32",
                "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
-    assert cal.score(probes, defaults) == pytest.approx(math.log(5.0))
+    # the backward scores both gradients' time (5 + 1), as two halves
+    assert cal.score(probes, defaults) == pytest.approx(2 * math.log(3.0))
     found = cal.calibrate(probes)
     assert not _cost.compiled_loops(x, w, p, found, backward=True, dtype="float32")
     assert _cost.weight_tiles(x, w, p, found, dtype="float32")
     assert cal.score(probes, found) == pytest.approx(0.0)
     assert cal.best_score(probes[0]) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("shared_ms,want", [(1.5, 1), (2.5, 0)])
+def test_calibration_scores_the_shared_im2col(clean, monkeypatch, shared_ms, want):
+    """A probe's both-gradients time from one shared im2col competes with the best pair of
+    separate paths (here 1 + 1 ms): the search keeps ``shared_im2col`` where it is faster
+    and turns it off where it is slower; the oracle takes the faster of the two."""
+    cal = _calibrate_module()
+    x, w, geo = (2, 8, 16, 16), (8, 5, 4, 4), (2, 1, 0, 1, 1)
+    p = _cost.params(x, w, *geo[:4])
+    start = dataclasses.replace(_cost.Constants(), input_grad_depth=0.0, shared_im2col=1)
+    assert not _cost.compiled_loops(x, w, p, start, backward=True, dtype="float32")
+    assert _cost.weight_tiles(x, w, p, start, dtype="float32")
+    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0,
+            "grads_shared": shared_ms}
+    probes = [{"name": "b", "x": x, "w": w, "geo": geo, "dtype": "float32",
+               "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
+    assert cal.score(probes, start) == pytest.approx(2 * math.log(shared_ms / 2))
+    found = cal.calibrate(probes, start=start, names=["shared_im2col"])
+    assert found.shared_im2col == want
+    assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(shared_ms, 2.0) / 2))
 
 
 def test_calibration_start_and_min_gain(clean, monkeypatch):

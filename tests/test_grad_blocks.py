@@ -54,3 +54,105 @@ def test_empty_batch_gives_zero_gradient():
     gy, x = np.zeros((0, 4, 3, 3)), np.zeros((0, 2, 5, 5))
     got = grad._conv_weight_grad(gy, x, (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 2)
     np.testing.assert_array_equal(got, np.zeros((4, 1, 3, 3)))
+
+
+# -- both gradients of conv_transpose from one shared im2col of grad_out ----------------------
+
+def _random_layer(rng: np.random.Generator) -> dict:
+    """A random valid transposed-conv layer (1-3-D, every geometry knob, groups)."""
+    nd = int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 5, nd))
+    s = tuple(int(v) for v in rng.integers(1, 4, nd))
+    d = tuple(int(v) for v in rng.integers(1, 3, nd))
+    pad = tuple(int(rng.integers(0, dd * (kk - 1) // 2 + 1)) for kk, dd in zip(k, d))
+    op = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
+    g = int(rng.choice([1, 1, 2, 3]))
+    cig, cog = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    size = tuple(int(v) for v in rng.integers(1, {1: 20, 2: 9, 3: 5}[nd], nd))
+    return dict(x=(int(rng.integers(1, 5)), g * cig, *size), w=(g * cig, cog, *k), stride=s,
+                padding=pad, output_padding=op, groups=g, dilation=d)
+
+
+def _layers(count: int, seed: int) -> list[dict]:
+    rng, layers = np.random.default_rng(seed), []
+    while len(layers) < count:
+        lay = _random_layer(rng)
+        out = [(i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in zip(
+            lay["x"][2:], lay["stride"], lay["padding"], lay["dilation"], lay["w"][2:],
+            lay["output_padding"])]
+        if min(out) >= 1 and not (lay["x"][1] == lay["groups"] and lay["w"][1] == 1):
+            layers.append(lay)
+    return layers
+
+
+@pytest.mark.parametrize("lay", _layers(40, 11), ids=lambda lay: f"x{lay['x']}w{lay['w']}")
+@pytest.mark.parametrize("threads,budget", [(1, 1 << 20), (2, 1 << 20), (3, 64), (2, 16)])
+def test_shared_im2col_gradients_match_torch(lay, threads, budget, monkeypatch):
+    """Both gradients from one im2col a block equal PyTorch's (float64) at any thread count
+    and block size (small budgets: many blocks a thread, row ranges of one image)."""
+    torch = pytest.importorskip("torch")
+    from tconv._algorithms._cost import params
+
+    rng = np.random.default_rng(sum(lay["x"]) + threads)
+    x, w = rng.standard_normal(lay["x"]), rng.standard_normal(lay["w"])
+    geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
+           lay["dilation"])
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(w).requires_grad_()
+    fn = getattr(torch.nn.functional, f"conv_transpose{x.ndim - 2}d")
+    y = fn(xt, wt, None, *geo)
+    gy = rng.standard_normal(tuple(y.shape))
+    y.backward(torch.from_numpy(gy))
+    monkeypatch.setattr(_im2col, "BLOCK_ELEMENTS", budget)
+    tconv.set_num_threads(threads)
+    try:
+        gx, gw = grad._transpose_gradients_gemm(gy, x, w, params(x.shape, w.shape, *geo))
+    finally:
+        tconv.set_num_threads(None)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_shared_im2col_float32_and_empty_batch():
+    from tconv._algorithms._cost import params
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((4, 5, 3, 3)).astype(np.float32)
+    p = params(x.shape, w.shape, 2, 1)
+    gy = rng.standard_normal((3, 5, 11, 13)).astype(np.float32)
+    gx, gw = grad._transpose_gradients_gemm(gy, x, w, p)
+    assert gx.dtype == gw.dtype == np.float32
+    rx, rw = grad._transpose_gradients_gemm(gy.astype(np.float64), x.astype(np.float64),
+                                            w.astype(np.float64), p)
+    np.testing.assert_allclose(gx, rx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gw, rw, rtol=1e-4, atol=1e-4)
+    gx0, gw0 = grad._transpose_gradients_gemm(gy[:0], x[:0], w, p)
+    assert gx0.shape == (0, 4, 6, 7)
+    np.testing.assert_array_equal(gw0, np.zeros(w.shape, np.float32))
+
+
+@pytest.mark.parametrize("shared", [0, 1])
+def test_backward_takes_the_shared_path_by_the_cost_model(shared, monkeypatch, cost_file):
+    """``conv_transpose_backward`` runs the shared im2col exactly where the cost model says
+    (the constant ``shared_im2col``; never beside the compiled correlation sums)."""
+    from tconv._algorithms import _cost, _native
+
+    cost_file(shared_im2col=shared, weight_sums_depth=0)
+    calls = []
+    real = grad._transpose_gradients_gemm
+    monkeypatch.setattr(grad, "_transpose_gradients_gemm",
+                        lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 8, 5, 5)), rng.standard_normal((8, 6, 4, 4))
+    gy = rng.standard_normal((2, 6, 10, 10))
+    gx, gw, _ = tconv.conv_transpose_backward(gy, x, w, 2, 1)
+    p = _cost.params(x.shape, w.shape, 2, 1)
+    want = shared == 1 or not _native.available()          # NumPy-only: always shared
+    assert _cost.shared_im2col(x.shape, w.shape, p, dtype=x.dtype) == want
+    assert bool(calls) == want
+    assert _cost.decide(x.shape, w.shape, p, x.dtype).shared_im2col == want
+    rx = grad.transpose_input_grad(gy, x, w, p)
+    rw = grad.transpose_weight_grad(gy, x, w, p)
+    np.testing.assert_allclose(gx, rx, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw, rw, rtol=1e-10, atol=1e-10)

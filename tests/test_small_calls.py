@@ -84,19 +84,6 @@ def _torch_conv_t(x: np.ndarray, w: np.ndarray, layer: dict) -> np.ndarray:
 LAYERS = _layers(80, seed=7)
 
 
-@pytest.fixture
-def cost_file(monkeypatch, tmp_path):
-    """``write(**constants)``: run the cost model on these constants (the others at the
-    package defaults, whose one-product layers all take ``gemm``'s single product)."""
-    import json
-
-    def write(**constants: float) -> None:
-        path = tmp_path / f"cost{len(list(tmp_path.iterdir()))}.json"
-        path.write_text(json.dumps({"constants": constants}))
-        monkeypatch.setenv("TCONV_COST_FILE", str(path))
-    return write
-
-
 class TestConvTransposeSmall:
     def test_oracle(self, dtype):
         rng = np.random.default_rng(0)

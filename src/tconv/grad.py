@@ -111,6 +111,92 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     return grad_w.reshape(c_out, cig, *kernel)
 
 
+def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Both gradients of ``y = conv_transpose(x, w)`` (batched, validated) by im2col and
+    matrix products, each block's im2col of ``gy`` copied once and read by both::
+
+        cols = im2col(gy[n0:n1, group])                 # (Cog*prodK, positions)
+        grad_x[n0:n1, group] = w[group] @ cols          # (Cig, Cog*prodK) @ cols
+        grad_w[group]       += x[n0:n1, group] @ cols.T # (Cig, positions) @ cols.T
+
+    (the input gradient is the strided conv of ``gy`` with ``w``, the weight gradient the
+    correlation of ``x`` with the same windows). Blocks of images (or of one image's rows)
+    run on the thread pool, each thread summing its own partial weight gradient, or in
+    order with BLAS threading large products -- as :func:`tconv._algorithms._im2col.conv_gemm`
+    and :func:`_conv_weight_grad` run them."""
+    from ._algorithms import _im2col
+    from ._algorithms._im2col import im2col_block, image_blocks
+    from ._algorithms._parallel import for_each, num_threads, pool_workers, scratch
+
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w.shape[1]
+    ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
+    dtype = np.result_type(gy, x, w)
+    if n == 0 or nsz == 0:
+        return np.zeros(x.shape, dtype=dtype), np.zeros(w.shape, dtype=dtype)
+    win = windows(group_view(pad_crop(gy, p.crop), g), p.kernel, p.stride, p.dilation, size)
+    wg = w.reshape(g, cig, cog * ntap)                      # the conv weight of gy -> grad_x
+    xg = group_view(x.reshape(n, c_in, nsz), g)             # (N, g, Cig, prodS)
+    gx = np.empty((g, cig, n, nsz), dtype=dtype)            # channels-major: blocks in place
+    # blocks as the weight gradient alone takes them (one a thread, at most 8 blocks' worth
+    # of im2col each): each block adds its share into a partial gradient, and small blocks
+    # would add a large gradient many times
+    per_image, budget = cog * ntap * nsz, _im2col.BLOCK_ELEMENTS
+    blocks = image_blocks(n, g, per_image, size[0],
+                          min(8 * budget, max(budget, n * per_image // num_threads())))
+    rest = nsz // size[0] if nsz else 0
+    big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
+    threads = pool_workers(len(blocks), blas_macs=big * cig * cog * ntap)
+    # one partial weight gradient per thread that runs blocks: a thread's first block of a
+    # group writes it, later ones add to it
+    gw = np.empty((g, cig, cog * ntap), dtype=dtype)
+    parts: list[np.ndarray | None] = [gw] + [None] * (threads - 1)
+    filled = np.zeros((threads, g), dtype=bool)
+    slots = list(range(threads))
+
+    def run(block: tuple[int, int, int, int, int]) -> None:
+        gi, n0, n1, r0, r1 = block
+        cols = im2col_block(win, block)                    # (Cog*prodK, positions)
+        nb = n1 - n0
+        if nb == 1:
+            dst = gx[gi, :, n0].reshape(cig, nsz)[:, r0 * rest:r1 * rest]
+            xs = xg[n0, gi][:, r0 * rest:r1 * rest]         # (Cig, positions) view
+        else:
+            dst = gx[gi, :, n0:n1].reshape(cig, nb * nsz)
+            xs = scratch("xs", cig * nb * nsz, dtype).reshape(cig, nb, nsz)
+            np.copyto(xs, xg[n0:n1, gi].swapaxes(0, 1))
+            xs = xs.reshape(cig, nb * nsz)
+        matmul(wg[gi], cols, out=dst)
+        slot = slots.pop()
+        try:
+            part = parts[slot]
+            if part is None:
+                part = parts[slot] = np.empty_like(gw)
+            if not filled[slot, gi]:
+                matmul(xs, cols.T, out=part[gi])
+                filled[slot, gi] = True
+            else:
+                part[gi] += matmul(xs, cols.T,
+                                   out=scratch("gw", cig * cog * ntap, dtype).reshape(
+                                       cig, cog * ntap))
+        finally:
+            slots.append(slot)
+
+    for_each(run, blocks, workers=threads)
+    for gi in range(g):
+        done = [s for s in range(threads) if filled[s, gi]]
+        if not done:                                                # no block (empty input)
+            gw[gi] = 0
+        elif done[0] != 0:
+            gw[gi] = parts[done[0]][gi]  # type: ignore[index]
+        for s in done[1:]:
+            gw[gi] += parts[s][gi]  # type: ignore[index]
+    return (np.moveaxis(gx.reshape(c_in, n, *size), 1, 0),
+            gw.reshape(c_in, cog, *p.kernel))
+
+
 def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                          ) -> np.ndarray:
     """``grad_x`` of ``y = conv_transpose(x, w)`` (batched, validated): the strided conv of
@@ -263,6 +349,9 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
         planes = direct.planes(gy, p, tuple(xb.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)
         gw = direct.grad_weight(xb, gy, w.shape, p, planes)
+    elif _cost.shared_im2col(xb.shape, w.shape, p, dtype=xb.dtype):
+        # both by im2col + BLAS: one im2col of grad_out a block, read by both products
+        gx, gw = _transpose_gradients_gemm(gy, xb, w, p)
     else:
         # each gradient by its own rule of the cost model (compiled loops, or im2col + BLAS)
         gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)

@@ -36,7 +36,7 @@ from . import _native
 
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
-           "gemm_channels_last", "host_avx512", "single_product"]
+           "gemm_channels_last", "host_avx512", "single_product", "shared_im2col"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
 CONSTANTS_FILE = pathlib.Path(__file__).with_name("cost_constants.json")
@@ -115,6 +115,10 @@ class Constants:
     #: polyphase planes (split once for both): when that gradient runs compiled and
     #: ``C_in/g <= weight_sums_depth``
     weight_sums_depth: int = 16
+    #: both gradients by im2col + BLAS, each block's im2col of ``grad_out`` copied once and
+    #: read by both products, wherever the compiled correlation sums do not run (1); 0:
+    #: each gradient by its own rule (compiled loops or tiles where those fire)
+    shared_im2col: int = 1
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -219,6 +223,8 @@ class Decision:
     features: Features
     #: compiled correlation sums for the weight gradient (on the input gradient's planes)
     weight_sums: bool = False
+    #: both gradients by im2col + BLAS from one shared im2col of grad_out
+    shared_im2col: bool = False
 
     def __str__(self) -> str:
         f = self.features
@@ -239,6 +245,10 @@ class Decision:
             if f.cig == 1 and f.cog == 1 else None
         if dw:
             lines.append(dw)
+            return "\n".join(lines)
+        if self.shared_im2col:
+            lines.append("backward: both gradients by im2col + matrix products, one im2col "
+                         "of grad_out a block read by both")
             return "\n".join(lines)
         lines.append("backward: input gradient by "
                      + ("compiled loops" if self.backward_compiled
@@ -369,6 +379,22 @@ def weight_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParam
     return cig <= c.weight_sums_depth or (cig == 1 and w_shape[1] == 1)
 
 
+def shared_im2col(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                  c: Constants | None = None, dtype: np.typing.DTypeLike | None = None
+                  ) -> bool:
+    """Both gradients of a layer that is not depthwise by im2col + BLAS from one im2col of
+    ``grad_out`` a block (``tconv.grad``): the constant ``shared_im2col`` is set and the
+    compiled correlation sums (:func:`weight_sums`) do not run. Without the compiled
+    kernels, always. The copy is ``C_out/g * prod(K)`` numbers an input position that each
+    gradient's own im2col would make once more."""
+    c = c or constants()
+    if x_shape[1] // p.groups == 1 and w_shape[1] == 1:
+        return False
+    if not _native.available():
+        return True
+    return bool(c.shared_im2col) and not weight_sums(x_shape, w_shape, p, c, dtype=dtype)
+
+
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                        c: Constants | None = None) -> bool:
     """gemm's col2im runs channels-last: ``C_out/g`` at least ``gemm_channels_last`` times
@@ -469,9 +495,10 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    f"prod(stride)" if f.overlap else
                    "compiled loops not chosen: each phase has one tap (kernel <= stride)")
     sums = weight_sums(x_shape, w_shape, p, c, dtype=dtype)
-    return Decision(algorithm=algo, backward_compiled=back, segments=segs,
-                    weight_tiles=tiles and not sums, reasons=tuple(why), features=f,
-                    weight_sums=sums)
+    shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
+    return Decision(algorithm=algo, backward_compiled=back and not shared, segments=segs,
+                    weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
+                    features=f, weight_sums=sums, shared_im2col=shared)
 
 
 def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,
