@@ -160,6 +160,24 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
     return probes
 
 
+def refresh_backward(probes: list[dict[str, Any]], budget: float, cpu: bool = False) -> None:
+    """Re-time every gradient path of saved probes in this run (the inputs ``measure``
+    draws), so that paths added since they were measured compete on one run's times."""
+    import numpy as np
+
+    for pr in probes:
+        if "backward" not in pr:
+            continue
+        rng = np.random.default_rng(0)
+        dt = np.dtype(pr["dtype"])
+        x = rng.standard_normal(pr["x"]).astype(dt)
+        w = rng.standard_normal(pr["w"]).astype(dt)
+        pr["backward"] = _backward_times(x, w, tuple(pr["geo"]), cpu, budget)
+        print(f"{pr['name']:22s} " + " ".join(f"{k}={v:8.2f}"
+                                               for k, v in pr["backward"].items()),
+              file=sys.stderr)
+
+
 def merge_probes(paths: list[str]) -> list[dict[str, Any]]:
     """The probes of saved runs, each time the geometric mean over the runs that have it."""
     import json
@@ -290,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-probes", nargs="+", help="fit to the times of saved "
                     "--probes-json files (several: geometric means per layer; measures "
                     "nothing)")
+    ap.add_argument("--refresh-backward", action="store_true",
+                    help="with --from-probes: re-time the probes' gradient paths in this "
+                         "run (write them with --probes-json)")
     ap.add_argument("--start", choices=("shipped", "defaults"), default="shipped",
                     help="constants the search starts from (default: the package's "
                          "calibration, or TCONV_COST_FILE's)")
@@ -313,11 +334,15 @@ def main(argv: list[str] | None = None) -> int:
         layers = [lay for lay in layers if lay["name"] in want]
     from tconv._algorithms import _cost
 
+    if args.refresh_backward and not args.from_probes:
+        ap.error("--refresh-backward re-times the probes of --from-probes")
     if args.from_probes:
         probes = merge_probes(args.from_probes)
+        if args.refresh_backward:
+            refresh_backward(probes, args.budget, args.cpu)
     else:
         probes = measure(layers + held, args.budget, args.cpu, args.backward)
-    if args.probes_json and not args.from_probes:
+    if args.probes_json and (args.refresh_backward or not args.from_probes):
         write_json(args.probes_json, {"probes": probes, "machine": metadata()})
     unseen = [pr for pr in probes if pr["name"].startswith("holdout")]
     probes = [pr for pr in probes if not pr["name"].startswith("holdout")]
