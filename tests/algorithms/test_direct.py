@@ -329,9 +329,15 @@ class TestWeightTiles:
         p, _ = transposed_params("t", x_shape, w_shape, None, stride, 1, 0, groups, 1, None)
         assert direct.tiles_preferred(x_shape, w_shape, p) is want
 
-    def test_backward_routes_and_agrees(self, monkeypatch):
-        # the weight gradient of an a4-like layer is the tiles'; without numba, im2col's
-        # (float32: the tiles' vector loops pay only there; float64 keeps BLAS)
+    def test_backward_routes_and_agrees(self, monkeypatch, cost_file):
+        # with each gradient on its own path (shared_im2col off), the weight gradient of an
+        # a4-like layer is the tiles'; without numba, im2col's (float32: the tiles' vector
+        # loops pay only there; float64 keeps BLAS)
+        import dataclasses
+
+        from tconv._algorithms import _cost
+
+        cost_file(**{**dataclasses.asdict(_cost.constants()), "shared_im2col": 0})
         rng = np.random.default_rng(7)
         x, w = rng.standard_normal((4, 32, 16, 16)), rng.standard_normal((32, 3, 4, 4))
         gy = rng.standard_normal((4, 3, 32, 32))
