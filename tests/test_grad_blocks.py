@@ -86,10 +86,12 @@ def _layers(count: int, seed: int) -> list[dict]:
 
 
 @pytest.mark.parametrize("lay", _layers(40, 11), ids=lambda lay: f"x{lay['x']}w{lay['w']}")
-@pytest.mark.parametrize("threads,budget", [(1, 1 << 20), (2, 1 << 20), (3, 64), (2, 16)])
-def test_shared_im2col_gradients_match_torch(lay, threads, budget, monkeypatch):
+@pytest.mark.parametrize("threads,budget,per_image", [
+    (1, 1 << 20, 1 << 30), (2, 1 << 20, 1), (3, 64, 1 << 30), (2, 16, 1), (1, 4096, 1)])
+def test_shared_im2col_gradients_match_torch(lay, threads, budget, per_image, monkeypatch):
     """Both gradients from one im2col a block equal PyTorch's (float64) at any thread count
-    and block size (small budgets: many blocks a thread, row ranges of one image)."""
+    and block size (small budgets: many blocks a thread, row ranges of one image), with the
+    weight gradient of a many-image block by one product per image or on a copy of x."""
     torch = pytest.importorskip("torch")
     from tconv._algorithms._cost import params
 
@@ -104,6 +106,7 @@ def test_shared_im2col_gradients_match_torch(lay, threads, budget, monkeypatch):
     gy = rng.standard_normal(tuple(y.shape))
     y.backward(torch.from_numpy(gy))
     monkeypatch.setattr(_im2col, "BLOCK_ELEMENTS", budget)
+    monkeypatch.setattr(grad, "PER_IMAGE_POSITIONS", per_image)
     tconv.set_num_threads(threads)
     try:
         gx, gw = grad._transpose_gradients_gemm(gy, x, w, params(x.shape, w.shape, *geo))

@@ -111,6 +111,12 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     return grad_w.reshape(c_out, cig, *kernel)
 
 
+#: positions an image from which the shared-im2col weight gradient of a block of several
+#: images runs one product per image on ``x`` in place rather than copying the block's ``x``
+#: (where that copy is at least the im2col's size: ``C_in/g >= C_out/g * prod(K)``)
+PER_IMAGE_POSITIONS = 256
+
+
 def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
                                ) -> tuple[np.ndarray, np.ndarray]:
     """Both gradients of ``y = conv_transpose(x, w)`` (batched, validated) by im2col and
@@ -145,7 +151,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     # would add a large gradient many times
     per_image, budget = cog * ntap * nsz, _im2col.BLOCK_ELEMENTS
     blocks = image_blocks(n, g, per_image, size[0],
-                          min(8 * budget, max(budget, n * per_image // num_threads())))
+                          min(8 * budget, max(budget, n * per_image // num_threads())), cig)
     rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cig * cog * ntap)
@@ -161,26 +167,33 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
         cols = im2col_block(win, block)                    # (Cog*prodK, positions)
         nb = n1 - n0
         if nb == 1:
-            dst = gx[gi, :, n0].reshape(cig, nsz)[:, r0 * rest:r1 * rest]
-            xs = xg[n0, gi][:, r0 * rest:r1 * rest]         # (Cig, positions) view
+            matmul(wg[gi], cols, out=gx[gi, :, n0].reshape(cig, nsz)[:, r0 * rest:r1 * rest])
+            # (Cig, positions) of x read in place
+            pairs = [(xg[n0, gi][:, r0 * rest:r1 * rest], cols)]
         else:
-            dst = gx[gi, :, n0:n1].reshape(cig, nb * nsz)
-            xs = scratch("xs", cig * nb * nsz, dtype).reshape(cig, nb, nsz)
-            np.copyto(xs, xg[n0:n1, gi].swapaxes(0, 1))
-            xs = xs.reshape(cig, nb * nsz)
-        matmul(wg[gi], cols, out=dst)
+            matmul(wg[gi], cols, out=gx[gi, :, n0:n1].reshape(cig, nb * nsz))
+            if nsz >= PER_IMAGE_POSITIONS and cig >= cog * ntap:
+                # one product per image, x read in place: no copy of x's block, which is at
+                # least as large as the block's im2col here (C_in/g >= C_out/g * prod(K))
+                pairs = [(xg[n, gi], cols[:, (n - n0) * nsz:(n - n0 + 1) * nsz])
+                         for n in range(n0, n1)]
+            else:
+                xs = scratch("xs", cig * nb * nsz, dtype).reshape(cig, nb, nsz)
+                np.copyto(xs, xg[n0:n1, gi].swapaxes(0, 1))
+                pairs = [(xs.reshape(cig, nb * nsz), cols)]
         slot = slots.pop()
         try:
             part = parts[slot]
             if part is None:
                 part = parts[slot] = np.empty_like(gw)
-            if not filled[slot, gi]:
-                matmul(xs, cols.T, out=part[gi])
-                filled[slot, gi] = True
-            else:
-                part[gi] += matmul(xs, cols.T,
-                                   out=scratch("gw", cig * cog * ntap, dtype).reshape(
-                                       cig, cog * ntap))
+            for xs, cs in pairs:
+                if not filled[slot, gi]:
+                    matmul(xs, cs.T, out=part[gi])
+                    filled[slot, gi] = True
+                else:
+                    part[gi] += matmul(xs, cs.T,
+                                       out=scratch("gw", cig * cog * ntap, dtype).reshape(
+                                           cig, cog * ntap))
         finally:
             slots.append(slot)
 

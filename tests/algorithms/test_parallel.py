@@ -115,6 +115,45 @@ def test_even_split(threads, monkeypatch):
         assert _parallel.even_split(total, most) == nb, (total, most)
 
 
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_even_split_in_order_and_groups(threads, monkeypatch):
+    """Blocks that run in order (``pool=False``) are the fewest equal blocks under the
+    budget, whatever the threads; ``groups`` blocks alongside count toward the threads."""
+    monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+    for total in range(1, 70):
+        for most in range(1, 30):
+            nb = _parallel.even_split(total, most, pool=False)
+            k = -(-total // min(total, most))
+            assert nb == -(-total // k), (total, most)
+    t = int(threads)
+    # 4 images in 8 groups: 8 blocks already keep every thread busy, no image is cut
+    assert _parallel.even_split(4, 64, groups=8) == 4
+    assert _parallel.even_split(4, 64) == {1: 4, 2: 2, 3: 2}[t]
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_blocks_cut_for_the_pool_only_when_it_runs_them(threads, monkeypatch):
+    """``phase`` and im2col blocks: images cut for the threads where the blocks' products
+    are small enough to run on the pool, left whole where BLAS threads them (in order)."""
+    from tconv._algorithms import _im2col, phase
+
+    monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    t = int(threads)
+    big = 1 << 24                           # multiply-adds a row of the product: threaded
+    # phase: 8 images of 64 grid columns, 4 output channels x 16 taps (64K numbers)
+    whole = phase._blocks(8, 4, 16, 64, depth=big)
+    assert [(b[0], b[1]) for b in whole] == [(0, 8)]
+    cut = phase._blocks(8, 4, 16, 64, depth=1)
+    assert len(cut) == t and all(b[1] - b[0] == 8 // t for b in cut)
+    # groups alongside: no cut needed for the threads
+    assert len(phase._blocks(8, 4, 16, 64, depth=1, groups=8)) == 1
+    # im2col: 6 images of 1000 numbers
+    assert len(_im2col.image_blocks(6, 1, 1000, 10, depth=big)) == 1
+    assert len(_im2col.image_blocks(6, 1, 1000, 10, depth=1)) == t
+    assert len(_im2col.image_blocks(6, 1, 1000, 10)) == t
+
+
 class TestResources:
     """The pool, scratch buffers and caches: one object, bounded, releasable, and no
     process-wide setting (BLAS threads) changed by concurrent user threads."""

@@ -72,17 +72,22 @@ Block = tuple[int, int, int, int, int]
 
 
 def image_blocks(n: int, groups: int, per_image: int, rows: int,
-                 budget: int = BLOCK_ELEMENTS) -> list[Block]:
+                 budget: int = BLOCK_ELEMENTS, depth: int = 0) -> list[Block]:
     """``(group, n0, n1, row0, row1)`` blocks holding about ``budget`` numbers: whole images,
     or -- when one image is bigger than the budget -- ranges of its ``rows`` output rows
-    (the first spatial dim), so that large single images still split across threads."""
+    (the first spatial dim), so that large single images still split across threads.
+    ``depth``: the other dim of each block's product (its multiply-adds are the block's
+    numbers times ``depth``); whole-image blocks whose products BLAS threads run in order,
+    and are then not cut finer for the pool's threads."""
     if per_image > budget and rows > 1:
         step = max(1, rows * budget // per_image)
         return [(gi, i, i + 1, r0, min(rows, r0 + step)) for gi in range(groups)
                 for i in range(n) for r0 in range(0, rows, step)]
-    from ._parallel import even_split
+    from ._parallel import blas_threaded, even_split
 
-    nb = even_split(n, budget // max(per_image, 1), groups)
+    most = max(1, budget // max(per_image, 1))
+    threaded = depth > 0 and blas_threaded(min(n, most) * per_image * depth)
+    nb = even_split(n, most, groups, pool=not threaded)
     return [(gi, n0, min(n, n0 + nb), 0, rows) for gi in range(groups)
             for n0 in range(0, n, nb)]
 

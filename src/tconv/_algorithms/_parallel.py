@@ -157,17 +157,25 @@ def set_num_threads(n: int | None) -> None:
     _RES.threads = None if n is None else int(n)
 
 
-def even_split(total: int, most: int, groups: int = 1) -> int:
+def even_split(total: int, most: int, groups: int = 1, pool: bool = True) -> int:
     """Items per block for ``total`` items in blocks of at most ``most``: equal blocks, and
-    -- where the items allow -- a number of blocks (times ``groups``, blocks that run
-    alongside) that the threads share evenly. Cutting 64 images at most 21 a block gave
-    blocks of 21, 21, 21 and 1 -- one thread did twice the other's work (a4)."""
+    -- where the items allow and the blocks run on the pool (``pool``) -- a number of
+    blocks (times ``groups``, blocks that run alongside) that the threads share evenly.
+    Cutting 64 images at most 21 a block gave blocks of 21, 21, 21 and 1 -- one thread did
+    twice the other's work. Blocks that run in order (their products threaded by BLAS,
+    :func:`blas_threaded`) are not cut finer: that only makes smaller products."""
     most = max(1, min(total, most))
     k = -(-total // most)                                   # blocks needed
     threads = num_threads()
-    if total * groups >= threads:
+    if pool and total * groups >= threads:
         k = max(k, -(-k * groups // threads) * threads // groups)
     return max(1, -(-total // max(1, min(k, total))))
+
+
+def blas_threaded(macs: int) -> bool:
+    """A block issuing a product of ``macs`` multiply-adds runs in order on the calling
+    thread, BLAS threading the product (:func:`pool_workers`'s rule)."""
+    return num_threads() > 1 and macs >= BLAS_THREADED_MACS and blas_threads() > 1
 
 
 def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
@@ -181,7 +189,7 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
     (OpenBLAS also serialises concurrent threaded products), and tconv never changes BLAS's
     thread count (a process-wide setting it does not own). Inside a pool thread: 1."""
     workers = num_threads() if parallel else 1
-    if workers > 1 and blas_macs >= BLAS_THREADED_MACS and blas_threads() > 1:
+    if workers > 1 and blas_threaded(blas_macs):
         workers = 1
     need = workers if min_items is None else max(2, min_items)
     if (workers <= 1 or items < need

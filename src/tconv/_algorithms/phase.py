@@ -174,13 +174,17 @@ def _padded_input(x: np.ndarray, plan: _Plan) -> np.ndarray:
     return on_grid(x, plan.padded, plan.front, np.empty((x.shape[1], plan.total), x.dtype))
 
 
-def _blocks(n: int, cog: int, rows_per_channel: int, image: int
-            ) -> list[tuple[int, int, int, int]]:
-    """``(n0, n1, c0, c1)`` blocks: whole images, and output channels if one image is big,
-    so that a block's products hold about ``BLOCK_ELEMENTS`` numbers."""
+def _blocks(n: int, cog: int, rows_per_channel: int, image: int, depth: int = 1,
+            groups: int = 1) -> list[tuple[int, int, int, int]]:
+    """``(n0, n1, c0, c1)`` blocks of one group: whole images, and output channels if one
+    image is big, so that a block's products hold about ``BLOCK_ELEMENTS`` numbers. Images
+    are cut for the pool's threads (``groups`` blocks alongside) only where the blocks run
+    on the pool: products of ``depth`` terms that BLAS threads run in order anyway."""
     per_channel_image = rows_per_channel * image
     if cog * per_channel_image <= BLOCK_ELEMENTS:
-        nb, cb = _parallel.even_split(n, BLOCK_ELEMENTS // (cog * per_channel_image)), cog
+        most = BLOCK_ELEMENTS // (cog * per_channel_image)
+        threaded = _parallel.blas_threaded(cog * per_channel_image * depth * min(n, most))
+        nb, cb = _parallel.even_split(n, most, groups, pool=not threaded), cog
     else:
         nb, cb = 1, max(1, min(cog, BLOCK_ELEMENTS // per_channel_image))
     return [(n0, min(n, n0 + nb), c0, min(cog, c0 + cb))
@@ -232,7 +236,7 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     if cig == 1 and cog == 1:
         return sum(len(ph.taps) * ph.length for ph in plan.phases) * p.groups
     total = 0
-    for n0, n1, c0, c1 in _blocks(n, cog, ntap, int(np.prod(plan.padded))):
+    for n0, n1, c0, c1 in _blocks(n, cog, ntap, int(np.prod(plan.padded)), cig, p.groups):
         lo, hi = _span(plan, n0, n1)
         total += (c1 - c0) * ntap * cig * (hi - lo)
     return total * p.groups
@@ -257,7 +261,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return _depthwise_phases(_padded_input(x, plan), w, p, plan, y)
     ntap, image = int(np.prod(p.kernel)), int(np.prod(plan.padded))
     wr = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)     # (g, Cog*prodK, Cig) view
-    blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image)]
+    blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image, cig, g)]
 
     compiled = COMPILED_SUMS and _native.available() and x.dtype in (np.float32, np.float64)
     if compiled:
