@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from common import geomean  # noqa: E402
-from zoo_conv_transpose import ZOO, output_size, sweep  # noqa: E402
+from zoo_conv_transpose import ZOO, draw_inputs, geometry, output_size, sweep  # noqa: E402
 
 
 def _median_ms(fn: Callable[[], object], budget: float) -> float:
@@ -76,15 +76,12 @@ def _call(layer: dict[str, Any], backward: bool) -> Callable[[], object]:
     import tconv
 
     rng = np.random.default_rng(0)
-    dt = np.dtype(layer["dtype"])
-    x = rng.standard_normal(layer["x"]).astype(dt)
-    w = rng.standard_normal(layer["w"]).astype(dt)
-    geo = (layer["stride"], layer["padding"], layer["output_padding"], layer["groups"],
-           layer["dilation"])
+    x, w = draw_inputs(layer, rng)
+    geo = geometry(layer)
     if not backward:
         return lambda: tconv.conv_transpose(x, w, None, *geo)
     gy = rng.standard_normal((layer["x"][0], layer["w"][1] * layer["groups"],
-                              *output_size(layer))).astype(dt)
+                              *output_size(layer))).astype(x.dtype)
     return lambda: tconv.conv_transpose_backward(gy, x, w, *geo)
 
 

@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from common import cpu_median_ms, metadata, timeit, write_json  # noqa: E402
-from zoo_conv_transpose import ZOO, sweep  # noqa: E402
+from zoo_conv_transpose import ZOO, draw_inputs, geometry, sweep  # noqa: E402
 
 #: candidate values per constant (each includes the default); only constants that decide
 #: *which* algorithm runs -- the fast paths inside one (gemm's channels-last layout, the
@@ -136,15 +136,11 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
     algos = ["gemm", "phase"] + (["direct"] if _native.available() else [])
     probes = []
     for lay in layers:
-        rng = np.random.default_rng(0)
-        dt = np.dtype(lay["dtype"])
-        x = rng.standard_normal(lay["x"]).astype(dt)
-        w = rng.standard_normal(lay["w"]).astype(dt)
-        geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
-               lay["dilation"])
+        x, w = draw_inputs(lay, np.random.default_rng(0))
+        geo = geometry(lay)
         times = {algo: median_ms(_forward_call(x, w, geo, algo)) for algo in algos}
         probe = {"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
-                 "dtype": dt.name, "times": times}
+                 "dtype": x.dtype.name, "times": times}
         if _native.available():
             # what a NumPy-only install runs: gemm and phase without the compiled passes
             # around their products (the same constants choose between them there)
@@ -168,10 +164,7 @@ def refresh_backward(probes: list[dict[str, Any]], budget: float, cpu: bool = Fa
     for pr in probes:
         if "backward" not in pr:
             continue
-        rng = np.random.default_rng(0)
-        dt = np.dtype(pr["dtype"])
-        x = rng.standard_normal(pr["x"]).astype(dt)
-        w = rng.standard_normal(pr["w"]).astype(dt)
+        x, w = draw_inputs(pr, np.random.default_rng(0))
         pr["backward"] = _backward_times(x, w, tuple(pr["geo"]), cpu, budget)
         print(f"{pr['name']:22s} " + " ".join(f"{k}={v:8.2f}"
                                                for k, v in pr["backward"].items()),

@@ -144,6 +144,22 @@ ZOO: list[dict[str, Any]] = [
 ]
 
 
+def geometry(layer: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """``(stride, padding, output_padding, groups, dilation)``: the positional arguments of
+    ``tconv.conv_transpose`` after the bias."""
+    return (layer["stride"], layer["padding"], layer["output_padding"], layer["groups"],
+            layer["dilation"])
+
+
+def draw_inputs(layer: dict[str, Any], rng: Any) -> tuple[Any, Any]:
+    """Standard-normal ``x`` and ``w`` of the layer's shapes and dtype, drawn from ``rng``."""
+    import numpy as np
+
+    dt = np.dtype(layer["dtype"])
+    return (rng.standard_normal(layer["x"]).astype(dt),
+            rng.standard_normal(layer["w"]).astype(dt))
+
+
 def useful_macs(layer: dict[str, Any]) -> int:
     """``N * C_in * C_out/g * prod(S_in) * prod(K)``."""
     x, w = layer["x"], layer["w"]

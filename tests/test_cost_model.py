@@ -197,6 +197,22 @@ def test_calibration_scores_the_shared_im2col(clean, monkeypatch, shared_ms, wan
     assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(shared_ms, 2.0) / 2))
 
 
+def test_refresh_backward_retimes_every_gradient_path(clean):
+    """``--refresh-backward`` replaces a saved probe's gradient times with this run's, every
+    path included (the shared im2col too); probes without gradient times stay as they are."""
+    pytest.importorskip("numba")
+    cal = _calibrate_module()
+    probe = {"name": "t", "x": (2, 4, 6, 6), "w": (4, 3, 4, 4), "geo": (2, 1, 0, 1, 1),
+             "dtype": "float32", "times": {"gemm": 1.0}, "backward": {"gx_numpy": -1.0}}
+    plain = {"name": "u", "x": (2, 4, 6, 6), "w": (4, 3, 4, 4), "geo": (2, 1, 0, 1, 1),
+             "dtype": "float32", "times": {"gemm": 1.0}}
+    cal.refresh_backward([probe, plain], budget=0.01)
+    assert set(probe["backward"]) == {"gx_numpy", "gx_compiled", "gw_numpy", "gw_tiles",
+                                      "gw_sums", "grads_shared"}
+    assert all(v > 0 for v in probe["backward"].values())
+    assert "backward" not in plain
+
+
 def test_calibration_start_and_min_gain(clean, monkeypatch):
     """The search starts where it is told and moves a constant only for a gain above
     ``min_gain``: gemm 3 % faster moves nothing at 5 %, and moves ``gemm_max_cout_numpy`` at

@@ -100,15 +100,22 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
             slots.append(slot)
 
     for_each(run, blocks, workers=threads)
-    for gi in range(groups):
-        done = [s for s in range(threads) if filled[s, gi]]
-        if not done:                                                # no block (empty input)
-            grad_w[gi] = 0
-        elif done[0] != 0:
-            grad_w[gi] = parts[done[0]][gi]  # type: ignore[index]
-        for s in done[1:]:
-            grad_w[gi] += parts[s][gi]  # type: ignore[index]
+    _sum_parts(grad_w, parts, filled)
     return grad_w.reshape(c_out, cig, *kernel)
+
+
+def _sum_parts(out: np.ndarray, parts: list[np.ndarray | None], filled: np.ndarray) -> None:
+    """Sum per-thread partial weight gradients into ``out (g, ...)`` (``parts[0]`` is
+    ``out`` itself): ``filled[slot, group]`` says which slots wrote a group; a group no
+    block reached (an empty input) is zero."""
+    for gi in range(out.shape[0]):
+        done = [s for s in range(filled.shape[0]) if filled[s, gi]]
+        if not done:
+            out[gi] = 0
+        elif done[0] != 0:
+            out[gi] = parts[done[0]][gi]  # type: ignore[index]
+        for s in done[1:]:
+            out[gi] += parts[s][gi]  # type: ignore[index]
 
 
 #: positions an image from which the shared-im2col weight gradient of a block of several
@@ -198,14 +205,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
             slots.append(slot)
 
     for_each(run, blocks, workers=threads)
-    for gi in range(g):
-        done = [s for s in range(threads) if filled[s, gi]]
-        if not done:                                                # no block (empty input)
-            gw[gi] = 0
-        elif done[0] != 0:
-            gw[gi] = parts[done[0]][gi]  # type: ignore[index]
-        for s in done[1:]:
-            gw[gi] += parts[s][gi]  # type: ignore[index]
+    _sum_parts(gw, parts, filled)
     return (np.moveaxis(gx.reshape(c_in, n, *size), 1, 0),
             gw.reshape(c_in, cog, *p.kernel))
 
