@@ -16,6 +16,8 @@ restores the exact input size. The weight gradient correlates the input with ``g
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from . import _checks
@@ -60,12 +62,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     rest = nout // out[0] if nout else 0                           # positions per row
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cog * cig * ntap)
-    # one partial gradient per thread that runs blocks; the first product of a group into
-    # a partial writes it, later ones add to it (no zeroed buffers, no sum of one partial)
-    grad_w = np.empty((groups, cog, cig * ntap), dtype=dtype)
-    parts: list[np.ndarray | None] = [grad_w] + [None] * (threads - 1)
-    filled = np.zeros((threads, groups), dtype=bool)
-    slots = list(range(threads))
+    partials = _Partials(np.empty((groups, cog, cig * ntap), dtype=dtype), threads)
     # many positions per image and a small gradient (e.g. 1024 positions, 64 x 48 numbers):
     # one product per image is cheaper than copying gy into (Cog, nb*prodOut) first
     per_image_products = nout >= 256 and n * cog * cig * ntap <= _im2col.BLOCK_ELEMENTS
@@ -73,49 +70,66 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, r0, r1 = block
         cols = im2col_block(win, block)                            # (Cig*prodK, positions)
-        slot = slots.pop()
-        try:
-            part = parts[slot]
-            if part is None:
-                part = parts[slot] = np.empty_like(grad_w)
-            first = not filled[slot, gi]
-            dst = part[gi] if first else \
-                scratch("gw", cog * cig * ntap, dtype).reshape(cog, cig * ntap)
-            if n1 - n0 == 1:
-                g_blk = gyg[n0, gi][:, r0 * rest:r1 * rest]        # (Cog, positions) view
-                matmul(g_blk, cols.T, out=dst)
-            elif per_image_products:
-                # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK) summed over images: no copy
-                cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
-                np.sum(matmul(gyg[n0:n1, gi], cols_n), axis=0, out=dst)
-            else:
-                g_blk = scratch("gy", cog * (n1 - n0) * nout, dtype).reshape(
-                    cog, n1 - n0, nout)
-                np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
-                matmul(g_blk.reshape(cog, -1), cols.T, out=dst)
-            if not first:
-                part[gi] += dst
-            filled[slot, gi] = True
-        finally:
-            slots.append(slot)
+        if n1 - n0 == 1:
+            g_one = gyg[n0, gi][:, r0 * rest:r1 * rest]            # (Cog, positions) view
+            partials.add(gi, lambda dst: matmul(g_one, cols.T, out=dst))
+        elif per_image_products:
+            # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK) summed over images: no copy
+            cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
+            partials.add(gi, lambda dst: np.sum(matmul(gyg[n0:n1, gi], cols_n), axis=0,
+                                                out=dst))
+        else:
+            g_blk = scratch("gy", cog * (n1 - n0) * nout, dtype).reshape(cog, n1 - n0, nout)
+            np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
+            partials.add(gi, lambda dst: matmul(g_blk.reshape(cog, -1), cols.T, out=dst))
 
     for_each(run, blocks, workers=threads)
-    _sum_parts(grad_w, parts, filled)
-    return grad_w.reshape(c_out, cig, *kernel)
+    return partials.total().reshape(c_out, cig, *kernel)
 
 
-def _sum_parts(out: np.ndarray, parts: list[np.ndarray | None], filled: np.ndarray) -> None:
-    """Sum per-thread partial weight gradients into ``out (g, ...)`` (``parts[0]`` is
-    ``out`` itself): ``filled[slot, group]`` says which slots wrote a group; a group no
-    block reached (an empty input) is zero."""
-    for gi in range(out.shape[0]):
-        done = [s for s in range(filled.shape[0]) if filled[s, gi]]
-        if not done:
-            out[gi] = 0
-        elif done[0] != 0:
-            out[gi] = parts[done[0]][gi]  # type: ignore[index]
-        for s in done[1:]:
-            out[gi] += parts[s][gi]  # type: ignore[index]
+class _Partials:
+    """Per-thread partial weight gradients ``(g, rows, cols)``, one per thread that runs
+    blocks: the first product of a group into a partial writes it, later ones add to it
+    (no zeroed buffers); :meth:`total` sums them into ``out``, which is the first partial
+    itself (no sum of one partial)."""
+
+    def __init__(self, out: np.ndarray, threads: int) -> None:
+        self.out = out
+        self.parts: list[np.ndarray | None] = [out] + [None] * (threads - 1)
+        self.filled = np.zeros((threads, out.shape[0]), dtype=bool)
+        self.slots = list(range(threads))
+
+    def add(self, gi: int, produce: Callable[[np.ndarray], object]) -> None:
+        """``produce(dst)`` writes one product of group ``gi`` into ``dst``; it lands in
+        the partial of the slot this thread holds meanwhile."""
+        from ._algorithms._parallel import scratch
+
+        slot = self.slots.pop()
+        try:
+            part = self.parts[slot]
+            if part is None:
+                part = self.parts[slot] = np.empty_like(self.out)
+            if not self.filled[slot, gi]:
+                produce(part[gi])
+                self.filled[slot, gi] = True
+            else:
+                tmp = scratch("gw", part[gi].size, part.dtype).reshape(part[gi].shape)
+                produce(tmp)
+                part[gi] += tmp
+        finally:
+            self.slots.append(slot)
+
+    def total(self) -> np.ndarray:
+        """``out``: the partials summed; a group no block reached (an empty input) is 0."""
+        for gi in range(self.out.shape[0]):
+            done = [s for s in range(self.filled.shape[0]) if self.filled[s, gi]]
+            if not done:
+                self.out[gi] = 0
+            elif done[0] != 0:
+                self.out[gi] = self.parts[done[0]][gi]  # type: ignore[index]
+            for s in done[1:]:
+                self.out[gi] += self.parts[s][gi]  # type: ignore[index]
+        return self.out
 
 
 #: positions an image from which the shared-im2col weight gradient of a block of several
@@ -162,12 +176,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cig * cog * ntap)
-    # one partial weight gradient per thread that runs blocks: a thread's first block of a
-    # group writes it, later ones add to it
-    gw = np.empty((g, cig, cog * ntap), dtype=dtype)
-    parts: list[np.ndarray | None] = [gw] + [None] * (threads - 1)
-    filled = np.zeros((threads, g), dtype=bool)
-    slots = list(range(threads))
+    partials = _Partials(np.empty((g, cig, cog * ntap), dtype=dtype), threads)
 
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, r0, r1 = block
@@ -188,26 +197,14 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
                 xs = scratch("xs", cig * nb * nsz, dtype).reshape(cig, nb, nsz)
                 np.copyto(xs, xg[n0:n1, gi].swapaxes(0, 1))
                 pairs = [(xs.reshape(cig, nb * nsz), cols)]
-        slot = slots.pop()
-        try:
-            part = parts[slot]
-            if part is None:
-                part = parts[slot] = np.empty_like(gw)
-            for xs, cs in pairs:
-                if not filled[slot, gi]:
-                    matmul(xs, cs.T, out=part[gi])
-                    filled[slot, gi] = True
-                else:
-                    part[gi] += matmul(xs, cs.T,
-                                       out=scratch("gw", cig * cog * ntap, dtype).reshape(
-                                           cig, cog * ntap))
-        finally:
-            slots.append(slot)
+        for xs, cs in pairs:
+            def product(dst: np.ndarray, a: np.ndarray = xs, b: np.ndarray = cs) -> None:
+                matmul(a, b.T, out=dst)
+            partials.add(gi, product)
 
     for_each(run, blocks, workers=threads)
-    _sum_parts(gw, parts, filled)
     return (np.moveaxis(gx.reshape(c_in, n, *size), 1, 0),
-            gw.reshape(c_in, cog, *p.kernel))
+            partials.total().reshape(c_in, cog, *p.kernel))
 
 
 def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
@@ -357,12 +354,13 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
         gx, gw = depthwise.backward(gy, xb, w, p)
         gb = gy.sum(axis=(0, *range(2, gy.ndim)))
         return (gx if batched else gx[0]), gw, gb
-    if _cost.weight_sums(xb.shape, w.shape, p, dtype=xb.dtype):
+    decision = _cost.decide(xb.shape, w.shape, p, xb.dtype)
+    if decision.weight_sums:
         # both gradients compiled, reading the same polyphase planes of grad_out: split once
         planes = direct.planes(gy, p, tuple(xb.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)
         gw = direct.grad_weight(xb, gy, w.shape, p, planes)
-    elif _cost.shared_im2col(xb.shape, w.shape, p, dtype=xb.dtype):
+    elif decision.shared_im2col:
         # both by im2col + BLAS: one im2col of grad_out a block, read by both products
         gx, gw = _transpose_gradients_gemm(gy, xb, w, p)
     else:
