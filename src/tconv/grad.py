@@ -23,7 +23,7 @@ import numpy as np
 from . import _checks
 from ._algorithms import _cost, depthwise, direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
-from ._algorithms._matmul import matmul
+from ._algorithms._matmul import matmul, tall
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
 from .conv import transposed_params
@@ -62,7 +62,10 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     rest = nout // out[0] if nout else 0                           # positions per row
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cog * cig * ntap)
-    partials = _Partials(np.empty((groups, cog, cig * ntap), dtype=dtype), threads)
+    # the products as (Cig*prodK, Cog) where that is the taller output
+    flip = tall(cog, cig * ntap)
+    partials = _Partials(np.empty((groups, *((cig * ntap, cog) if flip else
+                                             (cog, cig * ntap))), dtype=dtype), threads)
     # many positions per image and a small gradient (e.g. 1024 positions, 64 x 48 numbers):
     # one product per image is cheaper than copying gy into (Cog, nb*prodOut) first
     per_image_products = nout >= 256 and n * cog * cig * ntap <= _im2col.BLOCK_ELEMENTS
@@ -72,19 +75,33 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
         cols = im2col_block(win, block)                            # (Cig*prodK, positions)
         if n1 - n0 == 1:
             g_one = gyg[n0, gi][:, r0 * rest:r1 * rest]            # (Cog, positions) view
-            partials.add(gi, lambda dst: matmul(g_one, cols.T, out=dst))
+            partials.add(gi, _product_nt(g_one, cols, flip))
         elif per_image_products:
             # (nb, Cog, prodOut) @ (nb, prodOut, Cig*prodK) summed over images: no copy
-            cols_n = cols.reshape(-1, n1 - n0, nout).transpose(1, 2, 0)
-            partials.add(gi, lambda dst: np.sum(matmul(gyg[n0:n1, gi], cols_n), axis=0,
+            cols_n = cols.reshape(-1, n1 - n0, nout).swapaxes(0, 1)  # (nb, Cig*prodK, .)
+            g_n = gyg[n0:n1, gi]                                   # (nb, Cog, prodOut)
+            a, b = (cols_n, g_n) if flip else (g_n, cols_n)
+            partials.add(gi, lambda dst: np.sum(matmul(a, b.swapaxes(1, 2)), axis=0,
                                                 out=dst))
         else:
             g_blk = scratch("gy", cog * (n1 - n0) * nout, dtype).reshape(cog, n1 - n0, nout)
             np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
-            partials.add(gi, lambda dst: matmul(g_blk.reshape(cog, -1), cols.T, out=dst))
+            partials.add(gi, _product_nt(g_blk.reshape(cog, -1), cols, flip))
 
     for_each(run, blocks, workers=threads)
-    return partials.total().reshape(c_out, cig, *kernel)
+    total = partials.total()
+    if flip:
+        total = total.swapaxes(1, 2)
+    return total.reshape(c_out, cig, *kernel)
+
+
+def _product_nt(a: np.ndarray, b: np.ndarray, flip: bool) -> Callable[[np.ndarray], object]:
+    """The product ``a @ b.T`` of two row-major operands (rows of one long reduction),
+    written into ``dst`` -- or, ``flip`` (:func:`tconv._algorithms._matmul.tall`), its
+    transpose ``b @ a.T``."""
+    if flip:
+        return lambda dst: matmul(b, a.T, out=dst)
+    return lambda dst: matmul(a, b.T, out=dst)
 
 
 class _Partials:
@@ -176,7 +193,10 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cig * cog * ntap)
-    partials = _Partials(np.empty((g, cig, cog * ntap), dtype=dtype), threads)
+    # the weight gradient's products as (Cog*prodK, Cig) where that is the taller output
+    flip = tall(cig, cog * ntap)
+    partials = _Partials(np.empty((g, *((cog * ntap, cig) if flip else (cig, cog * ntap))),
+                                  dtype=dtype), threads)
 
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, r0, r1 = block
@@ -198,13 +218,13 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
                 np.copyto(xs, xg[n0:n1, gi].swapaxes(0, 1))
                 pairs = [(xs.reshape(cig, nb * nsz), cols)]
         for xs, cs in pairs:
-            def product(dst: np.ndarray, a: np.ndarray = xs, b: np.ndarray = cs) -> None:
-                matmul(a, b.T, out=dst)
-            partials.add(gi, product)
+            partials.add(gi, _product_nt(xs, cs, flip))
 
     for_each(run, blocks, workers=threads)
-    return (np.moveaxis(gx.reshape(c_in, n, *size), 1, 0),
-            partials.total().reshape(c_in, cog, *p.kernel))
+    gw = partials.total()
+    if flip:
+        gw = gw.swapaxes(1, 2)
+    return np.moveaxis(gx.reshape(c_in, n, *size), 1, 0), gw.reshape(c_in, cog, *p.kernel)
 
 
 def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,

@@ -25,11 +25,26 @@ import threading
 
 import numpy as np
 
-__all__ = ["matmul", "BLAS_SINGLE_MACS"]
+__all__ = ["matmul", "tall", "BLAS_SINGLE_MACS", "TALL_PRODUCTS"]
 
 #: the largest product (``M*N*K`` multiply-adds) OpenBLAS runs on the calling thread
 #: (``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``)
 BLAS_SINGLE_MACS = 65536 * 4
+
+
+#: weight-gradient products ``a @ b.T`` (both operands rows of one long reduction) run as
+#: ``b @ a.T`` where that output is the taller one (:func:`tall`); ``False`` keeps the
+#: written orientation (for A/B checks: ``benchmarks/blas_orientation.py``)
+TALL_PRODUCTS = True
+
+
+def tall(m: int, n: int) -> bool:
+    """Whether an ``m x n`` product ``a @ b.T`` whose operands are both C-contiguous rows of
+    the reduction (a weight gradient: ``x @ im2col.T``) runs faster as ``b @ a.T``, the
+    ``n x m`` product: OpenBLAS runs these products faster with the output's longer side as
+    its rows (up to twice as fast at ``n >= 8 m``; ``benchmarks/blas_orientation.py``
+    measures both over seeded shapes)."""
+    return TALL_PRODUCTS and n > m
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

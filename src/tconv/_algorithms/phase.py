@@ -99,6 +99,15 @@ class _Plan:
     phases: tuple[_Phase, ...]               # phases with at least one tap
     complete: bool                           # every output position has a tap
 
+    def __hash__(self) -> int:
+        # plans key the caches of the paths built on them; hashing every phase's taps on
+        # each lookup costs more than a small layer's sums, so the hash is kept
+        h: int | None = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.padded, self.front, self.total, self.phases, self.complete))
+            object.__setattr__(self, "_hash", h)
+        return h
+
 
 def _dims(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
           ) -> tuple[list[list[tuple[int, int, np.ndarray, np.ndarray]]], list[int], bool]:
