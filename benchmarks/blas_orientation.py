@@ -96,7 +96,7 @@ def _flipped(layer: dict[str, Any]) -> bool:
     if f.cig == 1 and f.cog == 1:
         return False
     im2col = d.shared_im2col or not (d.weight_sums or d.weight_tiles)
-    return im2col and tall(f.cig, f.cog * math.prod(f.kernel))
+    return im2col and tall(f.cig, f.cog * math.prod(f.kernel), math.prod(f.size))
 
 
 def backward(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,6 +114,7 @@ def backward(args: argparse.Namespace) -> dict[str, Any]:
                 for side in (True, False):
                     _matmul.TALL_PRODUCTS = side
                     times[side].append(_median_ms(call, args.budget))
+                _matmul.TALL_PRODUCTS = True
             a, b = min(times[True]), min(times[False])
             rows.append({"name": lay["name"], "a_ms": a, "b_ms": b, "ratio": b / a})
             print(f"{lay['name']:24s} flipped {a:9.3f} ms  written {b:9.3f} ms  "

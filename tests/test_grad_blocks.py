@@ -9,7 +9,7 @@ import pytest
 
 import tconv
 from tconv import grad
-from tconv._algorithms import _im2col
+from tconv._algorithms import _im2col, _matmul
 
 
 def _reference(gy, x, kernel, stride, pad, dilation, groups):
@@ -36,11 +36,13 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("budget", [1 << 20, 64])
-def test_blocks(case, threads, budget, monkeypatch):
+@pytest.mark.parametrize("tall_products", [True, False])
+def test_blocks(case, threads, budget, tall_products, monkeypatch):
     gy_shape, x_shape, kernel, stride, pad, dilation, groups = case
     rng = np.random.default_rng(sum(gy_shape) + threads)
     gy, x = rng.standard_normal(gy_shape), rng.standard_normal(x_shape)
     monkeypatch.setattr(_im2col, "BLOCK_ELEMENTS", budget)      # many blocks, row ranges
+    monkeypatch.setattr(_matmul, "TALL_PRODUCTS", tall_products)
     tconv.set_num_threads(threads)
     try:
         got = grad._conv_weight_grad(gy, x, kernel, stride, pad, dilation, groups)
@@ -114,6 +116,55 @@ def test_shared_im2col_gradients_match_torch(lay, threads, budget, per_image, mo
         tconv.set_num_threads(None)
     np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_tall_flips_only_taller_outputs_of_several_terms(monkeypatch):
+    assert _matmul.tall(64, 1024, 4096) and _matmul.tall(3, 4, 2)
+    assert not _matmul.tall(1024, 64, 4096)      # already the taller output
+    assert not _matmul.tall(64, 64, 4096)        # square: nothing to gain
+    assert not _matmul.tall(64, 1024, 1)         # one term: a broadcast multiply
+    monkeypatch.setattr(_matmul, "TALL_PRODUCTS", False)
+    assert not _matmul.tall(64, 1024, 4096)
+
+
+@pytest.mark.parametrize("tall_products", [True, False])
+@pytest.mark.parametrize("threads,budget", [(1, 1 << 20), (2, 64)])
+def test_weight_gradient_either_way_round_matches_torch(tall_products, threads, budget,
+                                                        monkeypatch):
+    """The weight-gradient products as written (``x @ cols.T``) or flipped (``cols @ x.T``,
+    the partial sums kept transposed) give PyTorch's gradients (float64) on 40 seeded layers,
+    both on the shared im2col and on the conv weight gradient; the flip runs on some."""
+    torch = pytest.importorskip("torch")
+    from tconv._algorithms._cost import params
+
+    seen = []
+    real_tall = grad.tall
+    monkeypatch.setattr(grad, "tall", lambda m, n, k: seen.append(real_tall(m, n, k))
+                        or seen[-1])
+    monkeypatch.setattr(_matmul, "TALL_PRODUCTS", tall_products)
+    monkeypatch.setattr(_im2col, "BLOCK_ELEMENTS", budget)
+    tconv.set_num_threads(threads)
+    try:
+        for lay in _layers(40, 23):
+            rng = np.random.default_rng(sum(lay["x"]))
+            x, w = rng.standard_normal(lay["x"]), rng.standard_normal(lay["w"])
+            geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
+                   lay["dilation"])
+            xt = torch.from_numpy(x).requires_grad_()
+            wt = torch.from_numpy(w).requires_grad_()
+            y = getattr(torch.nn.functional, f"conv_transpose{x.ndim - 2}d")(xt, wt, None,
+                                                                              *geo)
+            gy = rng.standard_normal(tuple(y.shape))
+            y.backward(torch.from_numpy(gy))
+            p = params(x.shape, w.shape, *geo)
+            _, gw = grad._transpose_gradients_gemm(gy, x, w, p)
+            np.testing.assert_allclose(gw, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+            gw2 = grad._conv_weight_grad(x, gy, p.kernel, p.stride, p.crop, p.dilation,
+                                         p.groups)
+            np.testing.assert_allclose(gw2, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    finally:
+        tconv.set_num_threads(None)
+    assert any(seen) == tall_products and not all(seen)
 
 
 def test_shared_im2col_float32_and_empty_batch():

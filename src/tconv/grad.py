@@ -63,7 +63,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cog * cig * ntap)
     # the products as (Cig*prodK, Cog) where that is the taller output
-    flip = tall(cog, cig * ntap)
+    flip = tall(cog, cig * ntap, _least_positions(blocks, rest))
     partials = _Partials(np.empty((groups, *((cig * ntap, cog) if flip else
                                              (cog, cig * ntap))), dtype=dtype), threads)
     # many positions per image and a small gradient (e.g. 1024 positions, 64 x 48 numbers):
@@ -93,6 +93,11 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     if flip:
         total = total.swapaxes(1, 2)
     return total.reshape(c_out, cig, *kernel)
+
+
+def _least_positions(blocks: list[tuple[int, int, int, int, int]], rest: int) -> int:
+    """The fewest positions (the reduction of a weight-gradient product) a block holds."""
+    return min(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
 
 
 def _product_nt(a: np.ndarray, b: np.ndarray, flip: bool) -> Callable[[np.ndarray], object]:
@@ -194,7 +199,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=big * cig * cog * ntap)
     # the weight gradient's products as (Cog*prodK, Cig) where that is the taller output
-    flip = tall(cig, cog * ntap)
+    flip = tall(cig, cog * ntap, _least_positions(blocks, rest))
     partials = _Partials(np.empty((g, *((cog * ntap, cig) if flip else (cig, cog * ntap))),
                                   dtype=dtype), threads)
 

@@ -156,3 +156,19 @@ def test_cropping_paddings(kernel, stride, padding):
     want = run("scatter", x, w, kw)
     for got in _both_paths(x, w, kw):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_plan_hash_is_kept_and_agrees_with_equality():
+    """A plan's hash (it keys the caches of the paths built on it) is computed once and
+    is equal for equal plans built apart; unequal plans still compare unequal."""
+    from tconv._algorithms._cost import params
+
+    p = params((1, 8, 4, 4), (8, 32, 16, 16), 8)
+    a = phase._plan(1, (4, 4), (40, 40), p)
+    b = phase._plan(1, (4, 4), (40, 40), p)
+    assert a == b and a is not b and hash(a) == hash(b)
+    assert hash(a) == hash((a.padded, a.front, a.total, a.phases, a.complete))
+    assert a.__dict__["_hash"] == hash(a)                 # kept after the first call
+    c = phase._plan(2, (4, 4), (40, 40), p)
+    assert c != a
+    assert {a: 1}[b] == 1

@@ -38,13 +38,14 @@ BLAS_SINGLE_MACS = 65536 * 4
 TALL_PRODUCTS = True
 
 
-def tall(m: int, n: int) -> bool:
-    """Whether an ``m x n`` product ``a @ b.T`` whose operands are both C-contiguous rows of
-    the reduction (a weight gradient: ``x @ im2col.T``) runs faster as ``b @ a.T``, the
-    ``n x m`` product: OpenBLAS runs these products faster with the output's longer side as
-    its rows (up to twice as fast at ``n >= 8 m``; ``benchmarks/blas_orientation.py``
-    measures both over seeded shapes)."""
-    return TALL_PRODUCTS and n > m
+def tall(m: int, n: int, k: int) -> bool:
+    """Whether an ``m x n`` product ``a @ b.T`` over ``k`` terms, both operands C-contiguous
+    rows of the reduction (a weight gradient: ``x @ im2col.T``), runs faster as ``b @ a.T``,
+    the ``n x m`` product: OpenBLAS runs these products faster with the output's longer side
+    as its rows (``benchmarks/blas_orientation.py`` measures both over seeded shapes). Not
+    for one term (``k == 1``): an outer product is a broadcast multiply, fastest along long
+    rows."""
+    return TALL_PRODUCTS and n > m and k > 1
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
