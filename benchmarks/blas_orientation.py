@@ -34,7 +34,7 @@ sys.path.insert(0, HERE)
 
 from ab_constants import _call, _median_ms  # noqa: E402
 from common import geomean  # noqa: E402
-from zoo_conv_transpose import ZOO, sweep  # noqa: E402
+from zoo_conv_transpose import ZOO, geometry, sweep  # noqa: E402
 
 
 def _paired(fa: Callable[[], object], fb: Callable[[], object], rounds: int) -> float:
@@ -68,8 +68,8 @@ def products(count: int, seed: int, rounds: int, dtype: str) -> dict[str, Any]:
         a = rng.random((m, k)).astype(dtype)
         b = rng.random((n, k)).astype(dtype)
         out_w, out_t = np.empty((m, n), dtype), np.empty((n, m), dtype)
-        r = _paired(lambda: np.matmul(a, b.T, out=out_w),
-                    lambda: np.matmul(b, a.T, out=out_t), rounds)
+        r = _paired(lambda a=a, b=b, o=out_w: np.matmul(a, b.T, out=o),
+                    lambda a=a, b=b, o=out_t: np.matmul(b, a.T, out=o), rounds)
         rows.append({"m": m, "n": n, "k": k, "flipped_over_written": r})
         print(f"m={m:4d} n={n:5d} k={k:6d}  flipped / written {r:5.2f}", flush=True)
     taller = [r["flipped_over_written"] for r in rows if r["n"] > r["m"]]
@@ -88,7 +88,6 @@ def _flipped(layer: dict[str, Any]) -> bool:
 
     import tconv
     from tconv._algorithms._matmul import tall
-    from zoo_conv_transpose import geometry
 
     d = tconv.explain_algorithm(tuple(layer["x"]), tuple(layer["w"]), *geometry(layer),
                                 dtype=np.dtype(layer["dtype"]))
