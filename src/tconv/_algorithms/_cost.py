@@ -119,6 +119,12 @@ class Constants:
     #: read by both products, wherever the compiled correlation sums do not run (1); 0:
     #: each gradient by its own rule (compiled loops or tiles where those fire)
     shared_im2col: int = 1
+    #: ``phase`` folds every phase into the columns of one product (depth-to-space, no
+    #: loop over phases or taps) from ``prod(stride) >= fold_min_phases`` phases, where
+    #: that product computes at most ``fold_max_overhead`` times the useful multiply-adds
+    #: (and the register-block segments do not apply)
+    fold_min_phases: int = 32
+    fold_max_overhead: float = 2.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -225,6 +231,8 @@ class Decision:
     weight_sums: bool = False
     #: both gradients by im2col + BLAS from one shared im2col of grad_out
     shared_im2col: bool = False
+    #: the forward pass's phases folded into one product's columns (``phase``)
+    folded: bool = False
 
     def __str__(self) -> str:
         f = self.features
@@ -304,6 +312,22 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
         return True
     return cog <= c.direct_max_cout and cig * taps <= c.direct_max_terms
+
+
+def folded(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+           c: Constants | None = None) -> bool:
+    """``phase`` folds its phases into one product's columns: not depthwise, dilation 1,
+    at least ``fold_min_phases`` phases (``prod(stride)``: the loops over phases and taps
+    the other algorithms run), and at most ``fold_max_overhead`` times the useful
+    multiply-adds (:func:`tconv._algorithms.folded.overhead`)."""
+    from . import folded as fold
+
+    c = c or constants()
+    size = tuple(x_shape[2:])
+    if (x_shape[1] // p.groups == 1 and w_shape[1] == 1) or not all(size) \
+            or not fold.applies(p) or math.prod(p.stride) < c.fold_min_phases:
+        return False
+    return fold.overhead(size, p) <= c.fold_max_overhead
 
 
 def register_blocks(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:
@@ -428,6 +452,9 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     back = compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
     tiles = weight_tiles(x_shape, w_shape, p, c, dtype=dtype)
+    # the register-block segments run the phases' products at BLAS's rate and write each
+    # output once: kept where they apply
+    fold = folded(x_shape, w_shape, p, c) and not segs
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
                    "failed compile): NumPy algorithms only")
@@ -446,6 +473,15 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        "once (sub-pixel products from stride "
                        f"{c.subpixel_stride})")
             algo = "phase"
+    elif fold:
+        from . import folded as fold_mod
+
+        why.append(f"{math.prod(p.stride)} phases (prod(stride) >= {c.fold_min_phases}) "
+                   "folded into the columns of one matrix product, then depth-to-space: no "
+                   "loop over phases or taps; "
+                   f"{fold_mod.overhead(f.size, p):.2f}x the useful multiply-adds (<= "
+                   f"{c.fold_max_overhead:g})")
+        algo = "phase"
     elif single_product(x_shape, w_shape, p):
         if f.grid_overhead <= c.single_phase_overhead:
             why.append("every dim has a kernel within the stride or a one-position input: "
@@ -490,7 +526,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append("one product per phase block, contiguous tap sums, each output written "
                    "once")
         algo = "phase"
-    if compiled and not loops and not segs and algo != "direct":
+    if compiled and not loops and not segs and not fold and algo != "direct":
         why.append(f"compiled loops not chosen: C_in/g={f.cig} > {c.direct_depth:g} x "
                    f"prod(stride)" if f.overlap else
                    "compiled loops not chosen: each phase has one tap (kernel <= stride)")
@@ -498,7 +534,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
     return Decision(algorithm=algo, backward_compiled=back and not shared, segments=segs,
                     weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
-                    features=f, weight_sums=sums, shared_im2col=shared)
+                    features=f, weight_sums=sums, shared_im2col=shared, folded=fold)
 
 
 def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import ConvParams
-from . import _cost, _native, _parallel
+from . import _cost, _native, _parallel, folded
 from ._im2col import flat_grid, on_grid
 from ._matmul import matmul
 
@@ -241,6 +241,8 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         per_grid = sum(math.prod(r1 - r0 for r0, r1, _, _ in combo)
                        for combo in itertools.product(*runs))
         return per_grid * grid * c_in
+    if _cost.decide(tuple(x_shape), tuple(w_shape), p).folded:
+        return folded.macs(tuple(x_shape), tuple(w_shape), p)
     plan = _plan(n, tuple(x_shape[2:]), out, p)
     if cig == 1 and cog == 1:
         return sum(len(ph.taps) * ph.length for ph in plan.phases) * p.groups
@@ -257,6 +259,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
+    if _cost.decide(x.shape, w.shape, p, x.dtype).folded:
+        return folded.conv_transpose(x, w, p, out)
     depthwise = cig == 1 and cog == 1 and all(d == 1 for d in p.dilation)
     plan = cached_plan(n, tuple(size), out, p, not depthwise)
     y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
