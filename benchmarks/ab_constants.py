@@ -56,7 +56,8 @@ def _parse_set(text: str) -> dict[str, float]:
 
 
 def _path(layer: dict[str, Any], backward: bool) -> str:
-    """What the cost model in force runs for the layer (the decision's text)."""
+    """What the cost model in force runs for the layer: the decision's text (forward: the
+    algorithm and its reasons; backward: the gradients' line)."""
     import numpy as np
 
     import tconv
@@ -66,7 +67,7 @@ def _path(layer: dict[str, Any], backward: bool) -> str:
     text = str(tconv.explain_algorithm(tuple(layer["x"]), tuple(layer["w"]), *geo,
                                        dtype=np.dtype(layer["dtype"])))
     lines = text.splitlines()
-    return (lines[-1] if backward else lines[0]) if lines else ""
+    return (lines[-1] if backward else "\n".join(lines[:-1])) if lines else ""
 
 
 def _call(layer: dict[str, Any], backward: bool) -> Callable[[], object]:

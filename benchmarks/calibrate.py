@@ -8,9 +8,10 @@ Usage::
     python benchmarks/calibrate.py --install                # into the package (shipped defaults)
 
 Method: every probe layer (the zoo of ``zoo_conv_transpose.py`` and its seeded sweep) is
-timed forward with each candidate algorithm (``gemm``, ``phase``, and ``direct`` where numba
-is installed, and ``gemm`` and ``phase`` again with ``TCONV_NUMBA=0``: what a NumPy-only
-install runs; median of calls, ``--threads`` threads), in one process. The constants are then
+timed forward with each candidate algorithm (``gemm``, ``phase``, ``phase`` with its phases
+folded into one product where that applies, and ``direct`` where numba is installed, and the
+NumPy ones again with ``TCONV_NUMBA=0``: what a NumPy-only install runs; median of calls,
+``--threads`` threads), in one process. The constants are then
 chosen by coordinate descent over a grid of values per constant, from the constants in force
 (``--start``), a constant moving only when that improves the score by more than
 ``--min-gain`` (1 %: less is within a timing run's noise), minimising the sum over
@@ -66,6 +67,8 @@ GRID: dict[str, tuple[float, ...]] = {
     "input_grad_max_cout": (0, 1, 2, 4, 8, 16),
     "tiles_max_cout": (0, 1, 2, 4, 8, 16),
     "shared_im2col": (0, 1),
+    "fold_min_phases": (4, 8, 16, 32, 64, 1 << 30),
+    "fold_max_overhead": (1.25, 1.5, 2.0, 3.0, 4.0),
 }
 
 
@@ -110,16 +113,36 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
 def _forward_call(x: Any, w: Any, geo: Any, algo: str) -> Callable[[], object]:
     """One forward call of ``algo`` -- for ``gemm`` on a layer whose outputs are each one
     term of one product, what ``auto`` runs when the cost model says gemm there: the product
-    alone, no col2im (``algorithm="gemm"`` runs col2im anyway)."""
+    alone, no col2im (``algorithm="gemm"`` runs col2im anyway); ``phase`` unfolded;
+    ``folded``: ``phase`` with its phases folded into one product."""
     import tconv
-    from tconv._algorithms import _cost
+    from tconv._algorithms import _cost, folded, phase
 
     conv = importlib.import_module("tconv.conv")            # the module (tconv.conv: a function)
     p = _cost.params(x.shape, w.shape, *geo)
+    out = p.transposed_size(x.shape[2:])
     if algo == "gemm" and _cost.single_product(x.shape, w.shape, p):
-        out = p.transposed_size(x.shape[2:])
         return lambda: conv._single_product(x, w, p, out)
+    if algo == "folded":
+        return lambda: folded.conv_transpose(x, w, p, out)
+    if algo == "phase":
+        def unfolded() -> object:
+            saved, phase.FOLD = phase.FOLD, False
+            try:
+                return tconv.conv_transpose(x, w, None, *geo, algorithm="phase")
+            finally:
+                phase.FOLD = saved
+        return unfolded
     return lambda: tconv.conv_transpose(x, w, None, *geo, algorithm=algo)
+
+
+def _foldable(x_shape: Any, w_shape: Any, geo: Any) -> bool:
+    """``phase`` can fold this layer's phases (not depthwise, dilation 1)."""
+    from tconv._algorithms import _cost, folded
+
+    p = _cost.params(x_shape, w_shape, *geo)
+    return folded.applies(p) and not (x_shape[1] == p.groups and w_shape[1] == 1) \
+        and all(x_shape[2:])
 
 
 def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
@@ -133,11 +156,12 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
         return cpu_median_ms(call) if cpu else \
             timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
 
-    algos = ["gemm", "phase"] + (["direct"] if _native.available() else [])
     probes = []
     for lay in layers:
         x, w = draw_inputs(lay, np.random.default_rng(0))
         geo = geometry(lay)
+        fold = ["folded"] if _foldable(x.shape, w.shape, geo) else []
+        algos = ["gemm", "phase", *fold] + (["direct"] if _native.available() else [])
         times = {algo: median_ms(_forward_call(x, w, geo, algo)) for algo in algos}
         probe = {"name": lay["name"], "x": x.shape, "w": w.shape, "geo": geo,
                  "dtype": x.dtype.name, "times": times}
@@ -146,7 +170,7 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
             # around their products (the same constants choose between them there)
             with numpy_only():
                 probe["times_numpy"] = {algo: median_ms(_forward_call(x, w, geo, algo))
-                                        for algo in ("gemm", "phase")}
+                                        for algo in ("gemm", "phase", *fold)}
         if backward and _native.available():
             probe["backward"] = _backward_times(x, w, geo, cpu, budget)
         probes.append(probe)
@@ -217,12 +241,12 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
     total = 0.0
     for pr in probes:
         p = _cost.params(pr["x"], pr["w"], *pr["geo"])
-        algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
-        total += math.log(pr["times"].get(algo, max(pr["times"].values())))
+        total += math.log(_picked(pr["times"], _cost.decide(pr["x"], pr["w"], p,
+                                                             pr["dtype"], consts)))
         if "times_numpy" in pr:
             with numpy_only():
-                plain = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts).algorithm
-            total += math.log(pr["times_numpy"][plain])
+                plain = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts)
+            total += math.log(_picked(pr["times_numpy"], plain))
         back = pr.get("backward", {})
         if "gx_numpy" in back and not depthwise.backward_preferred(pr["x"], pr["w"], p):
             gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True,
@@ -238,6 +262,13 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
             # the backward's time (both gradients), weighted as two terms of the mean
             total += 2 * math.log(both / 2)
     return total / len(probes)
+
+
+def _picked(times: dict[str, float], decision: Any) -> float:
+    """The time of what a decision runs: ``folded`` where it folds ``phase``'s phases
+    (probes measured before folding existed score the fold as ``phase``)."""
+    key = "folded" if decision.folded and "folded" in times else decision.algorithm
+    return times.get(key, max(times.values()))
 
 
 def best_score(probe: dict[str, Any]) -> float:
@@ -359,10 +390,11 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{k}: {math.exp(v):.3f}" for k, v in scores.items()))
     for pr in probes + unseen:
         p = _cost.params(pr["x"], pr["w"], *pr["geo"])
-        algo = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], found).algorithm
+        d = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], found)
+        algo = "folded" if d.folded and "folded" in pr["times"] else d.algorithm
         fastest = min(pr["times"].values())
-        if pr["times"][algo] > 1.1 * fastest:
-            print(f"  {pr['name']}: picks {algo} ({pr['times'][algo]:.2f} ms), fastest "
+        if _picked(pr["times"], d) > 1.1 * fastest:
+            print(f"  {pr['name']}: picks {algo} ({_picked(pr['times'], d):.2f} ms), fastest "
                   f"{min(pr['times'], key=pr['times'].__getitem__)} ({fastest:.2f} ms)")
     changed = {f.name: getattr(found, f.name) for f in dataclasses.fields(found)
                if getattr(found, f.name) != f.default}

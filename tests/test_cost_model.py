@@ -197,6 +197,26 @@ def test_calibration_scores_the_shared_im2col(clean, monkeypatch, shared_ms, wan
     assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(shared_ms, 2.0) / 2))
 
 
+@pytest.mark.parametrize("folded_ms,fold", [(0.5, True), (3.0, False)])
+def test_calibration_scores_the_folded_phases(clean, monkeypatch, folded_ms, fold):
+    """A probe's ``folded`` time competes with the other algorithms: the search lowers
+    ``fold_min_phases`` to the layer's 4 phases where folding is faster, and keeps it
+    above them where it is slower; a probe without a folded time scores the fold as
+    ``phase``."""
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    cal = _calibrate_module()
+    x, w, geo = (2, 8, 16, 16), (8, 16, 4, 4), (2, 1, 0, 1, 1)
+    probes = [{"name": "f", "x": x, "w": w, "geo": geo, "dtype": "float32",
+               "times": {"gemm": 2.0, "phase": 2.0, "folded": folded_ms}}]
+    start = dataclasses.replace(_cost.Constants(), fold_min_phases=1 if not fold else 64)
+    found = cal.calibrate(probes, start=start, names=["fold_min_phases"])
+    assert (found.fold_min_phases <= 4) == fold
+    assert cal.score(probes, found) == pytest.approx(math.log(min(folded_ms, 2.0)))
+    folding = dataclasses.replace(_cost.Constants(), fold_min_phases=1)
+    old = [{**probes[0], "times": {"gemm": 2.0, "phase": 1.5}}]
+    assert cal.score(old, folding) == pytest.approx(math.log(1.5))
+
+
 def test_refresh_backward_retimes_every_gradient_path(clean):
     """``--refresh-backward`` replaces a saved probe's gradient times with this run's, every
     path included (the shared im2col too); probes without gradient times stay as they are."""

@@ -200,6 +200,11 @@ def _blocks(n: int, cog: int, rows_per_channel: int, image: int, depth: int = 1,
             for n0 in range(0, n, nb) for c0 in range(0, cog, cb)]
 
 
+#: fold the phases into one product's columns where the cost model says so
+#: (:func:`tconv._algorithms._cost.folded`); False: never (``benchmarks/calibrate.py`` times
+#: the unfolded path with it)
+FOLD = True
+
 #: copy each block onto the grid and sum the phases' taps into ``y`` in compiled passes
 #: (numba), not in NumPy assignments, adds and strided copies; False: the NumPy path
 COMPILED_SUMS = True
@@ -241,7 +246,7 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         per_grid = sum(math.prod(r1 - r0 for r0, r1, _, _ in combo)
                        for combo in itertools.product(*runs))
         return per_grid * grid * c_in
-    if _cost.decide(tuple(x_shape), tuple(w_shape), p).folded:
+    if FOLD and _cost.decide(tuple(x_shape), tuple(w_shape), p).folded:
         return folded.macs(tuple(x_shape), tuple(w_shape), p)
     plan = _plan(n, tuple(x_shape[2:]), out, p)
     if cig == 1 and cog == 1:
@@ -259,7 +264,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    if _cost.decide(x.shape, w.shape, p, x.dtype).folded:
+    if FOLD and _cost.decide(x.shape, w.shape, p, x.dtype).folded:
         return folded.conv_transpose(x, w, p, out)
     depthwise = cig == 1 and cog == 1 and all(d == 1 for d in p.dilation)
     plan = cached_plan(n, tuple(size), out, p, not depthwise)
