@@ -317,15 +317,17 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
 def folded(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
            c: Constants | None = None) -> bool:
     """``phase`` folds its phases into one product's columns: not depthwise, dilation 1,
-    at least ``fold_min_phases`` phases (``prod(stride)``: the loops over phases and taps
-    the other algorithms run), and at most ``fold_max_overhead`` times the useful
-    multiply-adds (:func:`tconv._algorithms.folded.overhead`)."""
+    phases with several taps (not :func:`single_product`, which is one product already), at
+    least ``fold_min_phases`` phases (``prod(stride)``: the loops over phases and taps the
+    other algorithms run), and at most ``fold_max_overhead`` times the useful multiply-adds
+    (:func:`tconv._algorithms.folded.overhead`)."""
     from . import folded as fold
 
     c = c or constants()
     size = tuple(x_shape[2:])
     if (x_shape[1] // p.groups == 1 and w_shape[1] == 1) or not all(size) \
-            or not fold.applies(p) or math.prod(p.stride) < c.fold_min_phases:
+            or not fold.applies(p) or math.prod(p.stride) < c.fold_min_phases \
+            or single_product(x_shape, w_shape, p):
         return False
     return fold.overhead(size, p) <= c.fold_max_overhead
 
