@@ -18,6 +18,7 @@ the first dim, which write disjoint output rows -- run on the thread pool.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -101,6 +102,8 @@ def _pieces(lo: int, length: int, s: int, q_total: int
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
+    """``y (N, C_out, *out)`` of a batched, validated layer with dilation 1 (see the module
+    docstring): per block, the windows' copy, one product and the depth-to-space copies."""
     n, c_in, *size = x.shape
     g, nd = p.groups, len(size)
     cig, cog = c_in // g, w.shape[1]
@@ -158,6 +161,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
             dst = yb[(slice(None), slice(None),
                       *(slice(o0, o0 + nq * nr) for _, nq, _, nr, o0 in combo))]
             dst = dst.reshape(n1 - n0, cog, *(d for _, nq, _, nr, _ in combo for d in (nq, nr)))
+            if not np.may_share_memory(dst, yb):    # splitting an axis is always a view
+                raise AssertionError("folded: depth-to-space target is not a view of y")
             np.copyto(dst, src)
 
     _parallel.for_each(run, blocks, blas_macs=max(
@@ -168,6 +173,5 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
 def _combos(per_dim: list[list[tuple[int, int, int, int, int]]]
             ) -> list[tuple[tuple[int, int, int, int, int], ...]]:
-    import itertools
-
+    """Every combination of one run per dim (the output blocks of one depth-to-space)."""
     return list(itertools.product(*per_dim))
