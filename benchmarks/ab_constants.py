@@ -31,7 +31,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import geomean  # noqa: E402
+from common import geomean, write_json  # noqa: E402
 from zoo_conv_transpose import ZOO, draw_inputs, geometry, output_size, sweep  # noqa: E402
 
 
@@ -145,6 +145,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"set": changes, "backward": args.backward, "rows": rows, "summary": summary}
 
 
+def add_ab_args(ap: argparse.ArgumentParser, rounds: int) -> None:
+    """The options every in-process A/B script takes: its layers (the zoo and a seeded
+    sweep), its pairs of rounds and their time budget, and the JSON output."""
+    ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random sweep")
+    ap.add_argument("--no-zoo", action="store_true", help="the sweep's layers only")
+    ap.add_argument("--rounds", type=int, default=rounds,
+                    help=f"A/B pairs per layer (default {rounds})")
+    ap.add_argument("--budget", type=float, default=0.3,
+                    help="seconds of calls per side and round (default 0.3)")
+    ap.add_argument("--json", default="", help="write the rows and summary here")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,22 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backward", action="store_true",
                     help="time conv_transpose_backward (default: the forward pass)")
     ap.add_argument("--layers", default="", help="comma-separated layer names (default: all)")
-    ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the random sweep")
-    ap.add_argument("--no-zoo", action="store_true", help="the sweep's layers only")
-    ap.add_argument("--rounds", type=int, default=3, help="A/B pairs per layer (default 3)")
-    ap.add_argument("--budget", type=float, default=0.3,
-                    help="seconds of calls per side and round (default 0.3)")
     ap.add_argument("--only-changed", action="store_true",
                     help="time only the layers whose path differs between A and B")
-    ap.add_argument("--json", default="", help="write the rows and summary here")
+    add_ab_args(ap, rounds=3)
     args = ap.parse_args(argv)
     if args.rounds < 1 or args.budget <= 0 or args.sweep < 0:
         ap.error("--rounds must be >= 1, --budget > 0 and --sweep >= 0")
     payload = run(args)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=2)
+        write_json(args.json, payload)
     return 0
 
 

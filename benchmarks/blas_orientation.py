@@ -21,7 +21,6 @@ times kernel taps, the reduction ``k`` positions), each orientation timed altern
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -32,8 +31,8 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from ab_constants import _call, _median_ms  # noqa: E402
-from common import geomean  # noqa: E402
+from ab_constants import _call, _median_ms, add_ab_args  # noqa: E402
+from common import geomean, write_json  # noqa: E402
 from zoo_conv_transpose import ZOO, geometry, sweep  # noqa: E402
 
 
@@ -135,21 +134,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="conv_transpose_backward of the zoo and a sweep, flip on / off")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                     help="the products' dtype (--products)")
-    ap.add_argument("--sweep", type=int, default=20, help="random layers added (default 20)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the shapes or the sweep")
-    ap.add_argument("--no-zoo", action="store_true", help="the sweep's layers only")
-    ap.add_argument("--rounds", type=int, default=5, help="A/B pairs (default 5)")
-    ap.add_argument("--budget", type=float, default=0.3,
-                    help="seconds of calls per side and round (--backward; default 0.3)")
-    ap.add_argument("--json", default="", help="write the rows and summary here")
+    add_ab_args(ap, rounds=5)            # --seed also seeds the product shapes
     args = ap.parse_args(argv)
     if args.rounds < 1 or args.budget <= 0 or args.sweep < 0 or args.products < 0:
         ap.error("--rounds must be >= 1, --budget > 0, --sweep and --products >= 0")
     payload = (products(args.products, args.seed, args.rounds, args.dtype) if args.products
                else backward(args))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=2)
+        write_json(args.json, payload)
     return 0
 
 
