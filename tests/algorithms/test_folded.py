@@ -16,8 +16,8 @@ import tconv
 from tconv._algorithms import _cost, folded
 from tconv._algorithms._cost import params
 
-#: constants that fold every layer ``folded.applies`` to (register-block segments off)
-FOLD_ALL = {"fold_min_phases": 1, "fold_max_overhead": 1e9, "segment_max_terms": 0}
+#: constants that fold every layer ``folded.applies`` to
+FOLD_ALL = {"fold_min_phases": 1, "fold_max_overhead": 1e9}
 
 
 @pytest.fixture
@@ -153,6 +153,23 @@ def test_cost_model_folds_many_phases_only(cost_file):
     assert not _cost.decide((1, 8, 3, 3), (8, 8, 9, 9), costly, np.float64).folded
     cost_file(fold_min_phases=1 << 30)
     assert not _cost.decide((1, 80, 63), (80, 80, 1024), many, np.float64).folded
+
+
+def test_segments_keep_auto_but_phase_still_folds(cost_file):
+    """Where the AVX-512 register-block segments apply, ``auto`` runs them; an explicit
+    ``phase`` folds all the same, and its multiply-add count says so."""
+    from tconv._algorithms import phase
+
+    cost_file(fold_min_phases=32, fold_max_overhead=2.0)
+    x_shape, w_shape = (1, 21, 16, 16), (21, 21, 64, 64)
+    p = params(x_shape, w_shape, 32, 16)
+    d = _cost.decide(x_shape, w_shape, p, np.float32)
+    assert d.folded
+    if not d.segments:
+        pytest.skip("register-block segments need numba on an AVX-512 host")
+    assert d.algorithm == "direct" and "folded" not in str(d)
+    assert phase.macs(x_shape, w_shape, p, p.transposed_size((16, 16))) \
+        == folded.macs(x_shape, w_shape, p)
 
 
 def test_auto_runs_the_fold_and_agrees(cost_file):

@@ -231,7 +231,8 @@ class Decision:
     weight_sums: bool = False
     #: both gradients by im2col + BLAS from one shared im2col of grad_out
     shared_im2col: bool = False
-    #: the forward pass's phases folded into one product's columns (``phase``)
+    #: ``phase`` folds this layer's phases into one product's columns (the algorithm
+    #: ``auto`` runs where the register-block segments do not apply)
     folded: bool = False
 
     def __str__(self) -> str:
@@ -454,9 +455,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     back = compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
     tiles = weight_tiles(x_shape, w_shape, p, c, dtype=dtype)
-    # the register-block segments run the phases' products at BLAS's rate and write each
-    # output once: kept where they apply
-    fold = folded(x_shape, w_shape, p, c) and not segs
+    fold = folded(x_shape, w_shape, p, c)
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
                    "failed compile): NumPy algorithms only")
@@ -475,7 +474,9 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        "once (sub-pixel products from stride "
                        f"{c.subpixel_stride})")
             algo = "phase"
-    elif fold:
+    elif fold and not segs:
+        # (the register-block segments run the phases' products at BLAS's rate and write
+        # each output once: kept where they apply)
         from . import folded as fold_mod
 
         why.append(f"{math.prod(p.stride)} phases (prod(stride) >= {c.fold_min_phases}) "
