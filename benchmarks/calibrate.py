@@ -137,12 +137,10 @@ def _forward_call(x: Any, w: Any, geo: Any, algo: str) -> Callable[[], object]:
 
 
 def _foldable(x_shape: Any, w_shape: Any, geo: Any) -> bool:
-    """``phase`` can fold this layer's phases (not depthwise, dilation 1)."""
+    """``phase`` can fold this layer's phases (``folded.applies``)."""
     from tconv._algorithms import _cost, folded
 
-    p = _cost.params(x_shape, w_shape, *geo)
-    return folded.applies(p) and not (x_shape[1] == p.groups and w_shape[1] == 1) \
-        and all(x_shape[2:])
+    return folded.applies(tuple(x_shape), tuple(w_shape), _cost.params(x_shape, w_shape, *geo))
 
 
 def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,

@@ -325,12 +325,10 @@ def folded(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     from . import folded as fold
 
     c = c or constants()
-    size = tuple(x_shape[2:])
-    if (x_shape[1] // p.groups == 1 and w_shape[1] == 1) or not all(size) \
-            or not fold.applies(p) or math.prod(p.stride) < c.fold_min_phases \
+    if not fold.applies(x_shape, w_shape, p) or math.prod(p.stride) < c.fold_min_phases \
             or single_product(x_shape, w_shape, p):
         return False
-    return fold.overhead(size, p) <= c.fold_max_overhead
+    return fold.overhead(tuple(x_shape[2:]), p) <= c.fold_max_overhead
 
 
 def register_blocks(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:

@@ -34,9 +34,11 @@ __all__ = ["applies", "overhead", "conv_transpose", "macs"]
 BLOCK_ELEMENTS = 1 << 20
 
 
-def applies(p: ConvParams) -> bool:
-    """Dilation 1 in every dim (the folded taps of a phase are consecutive inputs)."""
-    return all(d == 1 for d in p.dilation)
+def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """The layer can be folded: dilation 1 in every dim (the folded taps of a phase are
+    consecutive inputs), not depthwise (its own paths), a non-empty image."""
+    return (all(d == 1 for d in p.dilation) and all(x_shape[2:])
+            and not (x_shape[1] // p.groups == 1 and w_shape[1] == 1))
 
 
 def _taps(p: ConvParams) -> tuple[int, ...]:
@@ -152,7 +154,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         first = [(q0 - a, min(q0 + nq, b) - max(q0, a), r0, nr,
                   o0 + (max(q0, a) - q0) * st[0])
                  for q0, nq, r0, nr, o0 in pieces[0] if q0 < b and q0 + nq > a]
-        for combo in _combos([first, *pieces[1:]]):
+        for combo in itertools.product(first, *pieces[1:]):
             # source (nb, q0.., q1.., ..., c, r0.., r1.., ...) -> (nb, c, q0, r0, q1, r1, ...)
             src = pv[(slice(None), *(slice(max(qa, 0), max(qa, 0) + nq)
                                      for qa, nq, _, _, _ in combo), slice(None),
@@ -170,8 +172,3 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         * nj * cig * cog * ns)
     return y
 
-
-def _combos(per_dim: list[list[tuple[int, int, int, int, int]]]
-            ) -> list[tuple[tuple[int, int, int, int, int], ...]]:
-    """Every combination of one run per dim (the output blocks of one depth-to-space)."""
-    return list(itertools.product(*per_dim))
