@@ -280,6 +280,49 @@ def test_compiled_small_planes(monkeypatch, fresh_native):
     assert counts["_compiled_2d"] == 12
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_skips_unread_rows(monkeypatch, fresh_native, dtype):
+    """Down-sampling the rows more than the table's taps reach (a frame to a thumbnail
+    without antialias): the compiled 2-D loop resamples only the rows some output reads,
+    == torch, at seeded factors beyond the taps up to 12, both align_corners, odd sizes
+    and a few planes (and every row read at factors within the taps); inf and nan reach
+    torch's outputs."""
+    counts: dict[str, int] = {}
+    read = []
+    real_unique = np.unique
+
+    def spy_unique(a, *args, **kwargs):
+        out = real_unique(a, *args, **kwargs)
+        read.append(len(out[0]) if kwargs.get("return_inverse") else None)
+        return out
+
+    _spy(monkeypatch, "_compiled_2d", counts)
+    monkeypatch.setattr(interp.np, "unique", spy_unique)
+    rng = np.random.default_rng(15)
+    for i in range(12):
+        h, w = int(rng.integers(150, 700)), int(rng.integers(100, 600))
+        mode = ("bilinear", "bicubic")[i % 2]
+        taps = 2 if mode == "bilinear" else 4
+        # rows shrinking more than the taps reach skip rows; less, every row is read
+        gaps = i % 3 != 2
+        oh = int(h / (rng.uniform(taps + 0.5, 12.0) if gaps else rng.uniform(1.0, taps - 0.5)))
+        ow = max(1, int(w * rng.uniform(0.1, 1.5)))
+        x = rng.standard_normal((1, int(rng.integers(1, 4)), h, w)).astype(dtype)
+        if i % 4 == 3:
+            x.flat[rng.integers(x.size, size=3)] = [np.inf, -np.inf, np.nan]
+        for ac in (False, True):
+            kw = dict(size=(oh, ow), mode=mode, align_corners=ac)
+            read.clear()
+            y = interp.interpolate(x, **kw)
+            rows = [k for k in read if k is not None]
+            assert rows and (rows[-1] < h) == gaps
+            ref = _torch(x, **kw)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            assert_close(np.nan_to_num(y), np.nan_to_num(ref), dtype)
+    assert counts["_compiled_2d"] == 24
+
+
 def _broken(*args, **kwargs):
     from numba.core.errors import TypingError
 

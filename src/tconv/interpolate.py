@@ -798,8 +798,8 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, m = x.shape[-1], idx.shape[0]
     rows = np.ascontiguousarray(x).reshape(1, -1, n)
     R = rows.shape[1]
-    ih = np.arange(R, dtype=np.intp)[:, None]
-    wh = np.ones((R, 1), x.dtype)
+    every = np.arange(R, dtype=np.intp)
+    ih, wh = every[:, None], np.ones((R, 1), x.dtype)
     iw, ww = idx.astype(np.intp, copy=False), w.astype(x.dtype, copy=False)
     out = np.empty((1, R, m), x.dtype)
     band = _COMPILED_BAND
@@ -808,9 +808,9 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     def run(task: tuple[int, int, int]) -> None:
         tmp = np.empty((band, m), x.dtype)
-        kernel(rows, ih, wh, iw, ww, out, tmp, *task, band)
+        kernel(rows, every, ih, wh, iw, ww, out, tmp, *task, band)
 
-    _run([partial(run, t) for t in tasks], out.size)
+    _run([partial(run, t) for t in tasks], R * (n + m))
     return out.reshape(*x.shape[:-1], m)
 
 
@@ -1141,13 +1141,16 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
     (H, W), (OH, OW) = x.shape[2:], out_size
     ih, wh = _axis_table(H, OH, kind, align_corners, factors[0], opmath, nearest_2d=True)
     iw, ww = _axis_table(W, OW, kind, align_corners, factors[1], opmath, nearest_2d=True)
-    ih, iw = ih.astype(np.intp), iw.astype(np.intp)
+    iw = iw.astype(np.intp)
     wh, ww = wh.astype(x.dtype), ww.astype(x.dtype)
+    # the input rows some output reads (all of them unless the rows shrink more than the
+    # table's taps reach), and each tap's index among them
+    rows, ih = np.unique(ih, return_inverse=True)
+    rows, ih = rows.astype(np.intp), ih.reshape(OH, -1).astype(np.intp)
     planes = np.ascontiguousarray(x).reshape(-1, H, W)
     out = np.empty((planes.shape[0], OH, OW), x.dtype)
     band = _COMPILED_BAND
-    spans = [int(ih[b:b + band].max() - ih[b:b + band].min()) + 1 for b in range(0, OH, band)]
-    rows = max(spans)
+    span = max(int(ih[b:b + band].max() - ih[b:b + band].min()) + 1 for b in range(0, OH, band))
     # (first, last plane, first, last output row) tasks: about two a thread -- runs of
     # planes (one compiled call each), or row ranges of a plane when there are few
     n_planes = planes.shape[0]
@@ -1162,10 +1165,11 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
                  for o0 in range(0, OH, step)]
 
     def run(task: tuple[int, int, int, int]) -> None:
-        tmp = np.empty((rows, OW), x.dtype)
-        kernel(planes, ih, wh, iw, ww, out, tmp, *task, band)
+        tmp = np.empty((span, OW), x.dtype)
+        kernel(planes, rows, ih, wh, iw, ww, out, tmp, *task, band)
 
-    _run([partial(run, t) for t in tasks], out.size)
+    # the work: the rows read and the outputs written
+    _run([partial(run, t) for t in tasks], n_planes * (len(rows) * W + OH * OW))
     return out.reshape(*x.shape[:2], OH, OW)
 
 

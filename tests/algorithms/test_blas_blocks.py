@@ -20,37 +20,42 @@ def two_threads():
     tconv.set_num_threads(None)
 
 
-def _threads_used(blas_macs: int, items: int = 4) -> set[str]:
-    names: list[str] = []
+def _threads_used(blas_macs: int, items: int = 4) -> set[tuple[str, bool]]:
+    """The (thread name, running as a worker) pairs the items ran on."""
+    seen: list[tuple[str, bool]] = []
     lock = threading.Lock()
 
     def fn(_: int) -> None:
         with lock:
-            names.append(threading.current_thread().name)
+            seen.append((threading.current_thread().name, _parallel.in_worker()))
 
     _parallel.for_each(fn, list(range(items)), blas_macs=blas_macs)
-    return set(names)
+    return set(seen)
+
+
+def _on_workers(used: set[tuple[str, bool]]) -> bool:
+    """Every item ran as a worker: on the calling thread or a thread of tconv's pool."""
+    me = threading.current_thread().name
+    return all(worker and (name == me or name.startswith("tconv")) for name, worker in used)
 
 
 class TestForEach:
     def test_large_products_with_threaded_blas_run_in_order(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
-        assert _threads_used(_parallel.BLAS_THREADED_MACS) == {threading.current_thread().name}
+        assert _threads_used(_parallel.BLAS_THREADED_MACS) == {
+            (threading.current_thread().name, False)}
 
     def test_small_products_use_the_pool(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
-        used = _threads_used(_parallel.BLAS_THREADED_MACS - 1, items=64)
-        assert all(name.startswith("tconv") for name in used)
+        assert _on_workers(_threads_used(_parallel.BLAS_THREADED_MACS - 1, items=64))
 
     def test_one_thread_blas_uses_the_pool(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 1)
-        used = _threads_used(10 * _parallel.BLAS_THREADED_MACS, items=64)
-        assert all(name.startswith("tconv") for name in used)
+        assert _on_workers(_threads_used(10 * _parallel.BLAS_THREADED_MACS, items=64))
 
     def test_no_hint_uses_the_pool(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 8)
-        used = _threads_used(0, items=64)
-        assert all(name.startswith("tconv") for name in used)
+        assert _on_workers(_threads_used(0, items=64))
 
 
 class TestBlasThreads:

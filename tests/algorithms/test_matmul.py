@@ -74,26 +74,23 @@ def test_pieces_equal_the_whole_product(shape_a, shape_b, dtype):
     assert np.isnan(big[..., 1::2]).all()
 
 
-def test_pool_threads_cut(monkeypatch):
-    """From a thread of tconv's pool a product BLAS would thread is cut; on any other
-    thread it is one call."""
-    import threading
+def test_worker_products_cut(monkeypatch):
+    """From an item of ``for_each`` running on several threads (the caller's share or a
+    pool thread's) a product BLAS would thread is cut; anywhere else it is one call."""
+    from tconv._algorithms import _parallel
 
     calls = []
     monkeypatch.setattr(_matmul, "_in_pieces",
-                        lambda a, b, out: calls.append(threading.current_thread().name)
+                        lambda a, b, out: calls.append(_parallel.in_worker())
                         or np.matmul(a, b, out=out))
     for shape_a, shape_b in (((256, 128), (128, 256)), ((64, 64), (64, 200))):
         a, b = np.ones(shape_a), np.ones(shape_b)
         _matmul.matmul(a, b)
+        _parallel.for_each(lambda _, a=a, b=b: _matmul.matmul(a, b), [0, 1], workers=1)
         assert calls == []
-        t = threading.Thread(target=_matmul.matmul, args=(a, b), name="tconv_0")
-        t.start()
-        t.join()
-        assert calls == ["tconv_0"]
+        _parallel.for_each(lambda _, a=a, b=b: _matmul.matmul(a, b), [0, 1], workers=2)
+        assert calls == [True, True]
         calls.clear()
     small = np.ones((8, 8))                     # within one piece: never cut
-    t = threading.Thread(target=_matmul.matmul, args=(small, small), name="tconv_0")
-    t.start()
-    t.join()
+    _parallel.for_each(lambda _: _matmul.matmul(small, small), [0, 1], workers=2)
     assert calls == []

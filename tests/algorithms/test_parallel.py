@@ -301,3 +301,86 @@ class TestResources:
             tconv.conv_transpose(x, w, None, 2, 1, algorithm="phase"),
             tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm").round(12) * 0
             + tconv.conv_transpose(x, w, None, 2, 1, algorithm="phase"))
+
+
+class TestForEachContract:
+    """``for_each`` on several workers (the calling thread and the pool's): every item once,
+    nested calls in order on their worker, the pool thread taking its share of slow items,
+    and an item's exception raised only after every started item has ended."""
+
+    @pytest.mark.parametrize("workers", [2, 3, 5])
+    @pytest.mark.parametrize("items", [1, 2, 7, 64, 1000])
+    def test_every_item_once(self, workers, items):
+        import threading
+
+        seen, lock = [], threading.Lock()
+
+        def fn(i):
+            with lock:
+                seen.append(i)
+
+        _parallel.for_each(fn, list(range(items)), workers=workers)
+        assert sorted(seen) == list(range(items))
+
+    def test_nested_calls_run_in_order_on_their_worker(self):
+        import threading
+
+        inner = []
+
+        def outer(i):
+            me = threading.current_thread().name
+            _parallel.for_each(lambda j: inner.append((threading.current_thread().name, me,
+                                                       _parallel.in_worker())),
+                               list(range(4)), workers=2)
+
+        _parallel.for_each(outer, list(range(6)), workers=2)
+        assert len(inner) == 24 and all(name == me and worker for name, me, worker in inner)
+        assert not _parallel.in_worker()              # the caller's flag is restored
+
+    def test_pool_thread_takes_slow_items(self):
+        import threading
+        import time
+
+        names = set()
+
+        def fn(_):
+            names.add(threading.current_thread().name)
+            time.sleep(0.02)                          # releases the GIL
+
+        _parallel.for_each(fn, list(range(8)), workers=2)
+        assert threading.current_thread().name in names
+        assert any(n.startswith("tconv") for n in names)
+
+    def test_exception_after_started_items_end(self):
+        import threading
+        import time
+
+        ended, lock = [], threading.Lock()
+
+        def fn(i):
+            if not threading.current_thread().name.startswith("tconv"):
+                raise RuntimeError("on the caller")
+            time.sleep(0.01)
+            with lock:
+                ended.append(i)
+
+        # the caller raises in its first item; a pool thread that started a run finishes
+        # it before for_each returns
+        with pytest.raises(RuntimeError, match="on the caller"):
+            _parallel.for_each(fn, list(range(16)), workers=2)
+        snapshot = list(ended)
+        time.sleep(0.05)
+        assert ended == snapshot                      # nothing still running afterwards
+        assert not _parallel.in_worker()
+
+    def test_pool_exception_raised(self):
+        import threading
+        import time
+
+        def fn(i):
+            if threading.current_thread().name.startswith("tconv"):
+                raise ValueError("from the pool")
+            time.sleep(0.02)                          # leaves runs for the pool thread
+
+        with pytest.raises(ValueError, match="from the pool"):
+            _parallel.for_each(fn, list(range(16)), workers=2)

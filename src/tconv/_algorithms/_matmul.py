@@ -21,9 +21,9 @@ still one dot product over the whole ``K`` -- and a product issued elsewhere is 
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
+
+from . import _parallel
 
 __all__ = ["matmul", "tall", "BLAS_SINGLE_MACS", "TALL_PRODUCTS"]
 
@@ -57,7 +57,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if k == 1 and b.shape[-2] == 1:
         return _outer(a, b, out)
     if (m * k * n > BLAS_SINGLE_MACS and k * min(m, n) <= BLAS_SINGLE_MACS
-            and threading.current_thread().name.startswith("tconv")):
+            and _parallel.in_worker()):
         return _in_pieces(a, b, out)
     return np.matmul(a, b, out=out)
 

@@ -346,12 +346,15 @@ def wtiles(x, G, src, off, gstride, rows_per_group, out, n0, n1, f0, f1, chunk,
 
 
 @numba.njit(nogil=True, cache=True)
-def resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band):  # pragma: no cover - compiled
-    # out[p, o, j] = sum_a wh[o, a] * (sum_b ww[j, b] * x[p, ih[o, a], iw[j, b]]) for output
-    # rows o0 <= o < o1: ATen's order (along the last axis first, then the rows), each
-    # product rounded and summed tap by tap (no fused multiply-adds), so the values are
-    # those of the separable NumPy passes. Bands of `band` output rows: their input rows
-    # go along the last axis into tmp (L2-sized), four rows sharing each table entry.
+def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
+               band):  # pragma: no cover - compiled
+    # out[p, o, j] = sum_a wh[o, a] * (sum_b ww[j, b] * x[p, rows[ih[o, a]], iw[j, b]]) for
+    # output rows o0 <= o < o1: ATen's order (along the last axis first, then the rows),
+    # each product rounded and summed tap by tap (no fused multiply-adds), so the values
+    # are those of the separable NumPy passes. `rows` (ascending) are the input rows some
+    # output reads and `ih` indexes them: a strong down-sampling skips the rows between.
+    # Bands of `band` output rows: their input rows go along the last axis into tmp
+    # (L2-sized), four rows sharing each table entry.
     KH, KW = ih.shape[1], iw.shape[1]
     OW = iw.shape[0]
     for b0 in range(o0, o1, band):
@@ -366,7 +369,8 @@ def resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band):  # pragma: no cove
         i = r0
         while i < r1:
             if i + 4 <= r1:
-                x0, x1, x2, x3 = x[p, i], x[p, i + 1], x[p, i + 2], x[p, i + 3]
+                x0, x1 = x[p, rows[i]], x[p, rows[i + 1]]
+                x2, x3 = x[p, rows[i + 2]], x[p, rows[i + 3]]
                 t0, t1, t2, t3 = tmp[i - r0], tmp[i - r0 + 1], tmp[i - r0 + 2], tmp[i - r0 + 3]
                 for j in range(OW):
                     c, w = iw[j, 0], ww[j, 0]
@@ -380,7 +384,7 @@ def resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band):  # pragma: no cove
                     t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
                 i += 4
             else:
-                x0, t0 = x[p, i], tmp[i - r0]
+                x0, t0 = x[p, rows[i]], tmp[i - r0]
                 for j in range(OW):
                     s0 = ww[j, 0] * x0[iw[j, 0]]
                     for b in range(1, KW):
@@ -399,12 +403,12 @@ def resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band):  # pragma: no cove
 
 
 @numba.njit(nogil=True, cache=True)
-def resample2d_planes(x, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
+def resample2d_planes(x, rows, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
                       band):  # pragma: no cover - compiled
     # resample2d for the planes p0 <= p < p1: one call (one dispatch, the GIL released once)
     # for a run of small planes
     for p in range(p0, p1):
-        resample2d(x, ih, wh, iw, ww, out, tmp, p, o0, o1, band)
+        resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1, band)
 
 
 @jit

@@ -192,39 +192,72 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
     if workers > 1 and blas_threaded(blas_macs):
         workers = 1
     need = workers if min_items is None else max(2, min_items)
-    if (workers <= 1 or items < need
-            or threading.current_thread().name.startswith("tconv")):
+    if workers <= 1 or items < need or in_worker():
         return 1
     return workers
+
+
+#: set while a thread runs items of :func:`for_each` (a pool thread, or the calling thread
+#: running its share): what it calls runs in order there, and its products stay on it
+_WORKING = threading.local()
+
+
+def in_worker() -> bool:
+    """Whether this thread is running items of :func:`for_each` (nested work runs in order
+    on it, and its BLAS products are cut to one-thread pieces)."""
+    return getattr(_WORKING, "on", False)
 
 
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
              min_items: int | None = None, blas_macs: int = 0,
              workers: int | None = None) -> None:
-    """``fn(item)`` for every item: on the pool with :func:`pool_workers` threads, or in
-    order on the calling thread when that is 1 (few items, large threaded BLAS products,
-    or a call from inside a pool thread). ``workers``: a count the caller already got from
-    :func:`pool_workers` for these items."""
+    """``fn(item)`` for every item: on ``workers`` threads (:func:`pool_workers`), the
+    calling thread one of them, or in order on the calling thread when that is 1 (few
+    items, large threaded BLAS products, or a call from inside a worker). ``workers``: a
+    count the caller already got from :func:`pool_workers` for these items.
+
+    Items go in runs of consecutive items (at most ``TASKS_PER_THREAD`` runs a thread: a
+    run costs a lock and a queue pop, which a thousand small items -- one per image plane
+    -- would pay a thousand times), which the calling thread and ``workers - 1`` pool
+    threads take in turn until none is left. The caller starts at once instead of waiting
+    on a woken thread, and a pool thread that has not started when the runs are done is
+    not waited for. An exception from ``fn`` is raised after every started run ends."""
     if workers is None:
         workers = pool_workers(len(items), blas_macs, parallel, min_items)
-    if workers <= 1 or threading.current_thread().name.startswith("tconv"):
+    if workers <= 1 or in_worker():
         for item in items:
             fn(item)
         return
-    # at most TASKS_PER_THREAD tasks a thread, each a run of consecutive items: a task
-    # costs the pool tens of microseconds (a future, a queue, the GIL), which a thousand
-    # small items -- one per image plane -- would pay a thousand times
     items = list(items)
     step = -(-len(items) // (TASKS_PER_THREAD * workers))
-    pool = _RES.get_pool(workers)
-    futures = [pool.submit(_each, fn, items[i:i + step]) for i in range(0, len(items), step)]
+    runs = [items[i:i + step] for i in range(0, len(items), step)]
+    take = iter(runs)
+    lock = threading.Lock()
+
+    def drain() -> None:
+        _WORKING.on = True
+        try:
+            while True:
+                with lock:
+                    run = next(take, None)
+                if run is None:
+                    return
+                for item in run:
+                    fn(item)
+        finally:
+            _WORKING.on = False
+
+    pool = _RES.get_pool(workers - 1)
+    futures = [pool.submit(drain) for _ in range(min(workers, len(runs)) - 1)]
+    try:
+        drain()
+    finally:
+        for future in futures:
+            if not future.cancel():
+                future.exception()              # wait: an item may still be running
     for future in futures:
-        future.result()
-
-
-def _each(fn: Callable[[T], object], items: Sequence[T]) -> None:
-    for item in items:
-        fn(item)
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
 
 
 def blas_threads() -> int:
