@@ -323,6 +323,29 @@ def test_compiled_skips_unread_rows(monkeypatch, fresh_native, dtype):
     assert counts["_compiled_2d"] == 24
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_1d_whole_factors(monkeypatch, fresh_native, dtype):
+    """1-D linear at whole factors up to ``_COMPILED_MAX_FACTOR`` runs the compiled loop,
+    larger ones the fixed-phase products where those are exact; all == torch, by size
+    and by scale_factor."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_compiled_last", counts)
+    rng = np.random.default_rng(16)
+    limit = interp._COMPILED_MAX_FACTOR
+    for s in range(2, 2 * limit + 1):
+        n = int(rng.integers(300, 3000))
+        x = rng.standard_normal((int(rng.integers(1, 5)), int(rng.integers(8, 40)), n))
+        x = x.astype(dtype)
+        before = counts.get("_compiled_last", 0)
+        for kw in (dict(size=s * n), dict(scale_factor=s)):
+            kw["mode"] = "linear"
+            assert_close(interp.interpolate(x, **kw), _torch(x, **kw), dtype)
+        # (float32 positions are exact at power-of-two factors only: the others are tables)
+        fixed = s > limit and (dtype == np.float64 or s & (s - 1) == 0)
+        assert counts.get("_compiled_last", 0) - before == (0 if fixed else 2)
+
+
 def _broken(*args, **kwargs):
     from numba.core.errors import TypingError
 
@@ -338,7 +361,7 @@ def test_compile_failure_falls_back(monkeypatch, fresh_native, shape, kw):
     import warnings
 
     x = np.random.default_rng(14).standard_normal(shape)
-    for name in ("resample2d", "resample2d_planes"):
+    for name in ("resample1d", "resample2d_planes"):
         monkeypatch.setitem(fresh_native.kernels(), name, _broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

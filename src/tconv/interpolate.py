@@ -421,10 +421,14 @@ def _threads(tasks: int) -> int:
     return max(1, min(_parallel.num_threads(), tasks))
 
 
+#: values of work (read and written) from which a call's tasks run on the thread pool
+_PARALLEL_MIN = 1 << 20
+
+
 def _run(tasks: Sequence[Callable[[], None]], work: int) -> None:
-    """Run the ``tasks`` (callables); on tconv's shared thread pool when the output has
-    ``work`` >= 1M values."""
-    if _threads(len(tasks)) < 2 or work < 1 << 20:
+    """Run the ``tasks`` (callables); on tconv's shared thread pool from ``work`` >=
+    :data:`_PARALLEL_MIN` values."""
+    if _threads(len(tasks)) < 2 or work < _PARALLEL_MIN:
         for task in tasks:
             task()
         return
@@ -755,16 +759,14 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
     if fast and kind == "area" and n % m == 0 and (n // m <= 4 or inner > 1 or not short):
         return _area_windows(y, axis, n // m)
     taps = idx.shape[1]
-    if (fast and kind in ("linear", "bicubic") and taps > 1 and inner == 1
-            and y.size >= _COMPILED_MIN and y.dtype in (np.float32, np.float64)):
+    if fast and kind in ("linear", "bicubic") and taps > 1 and inner == 1 and _compiled_fits(y):
         from ._algorithms import _native
-        if _native.available():
-            try:
-                return _compiled_last(y, idx, w)
-            except Exception as exc:            # a kernel that cannot load: NumPy passes
-                if not _native.compile_failure(exc):
-                    raise
-                _native.disable(exc)
+        try:
+            return _compiled_last(y, idx, w)
+        except Exception as exc:                # a kernel that cannot load: NumPy passes
+            if not _native.compile_failure(exc):
+                raise
+            _native.disable(exc)
     gemm = taps > 2 or (taps == 2 and m > n)        # block GEMMs beat gathers from ~3 taps
     product = _dense_axis if short else _banded_axis if gemm and y.size >= 1 << 16 else None
     if fast and taps > 1 and product is not None:
@@ -788,29 +790,24 @@ def _finite(y: np.ndarray) -> bool:
 
 
 def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """A linear or cubic table along the last axis with numba: the 2-D kernel of
-    :func:`_compiled_2d` with the identity along its row axis (each output row is
-    ``1 * row``, exact), rows split over the thread pool. Every tap is multiplied, zero
-    weights included, as in ATen and :func:`_generic_axis`."""
+    """A linear or cubic table along the last axis with numba (the 2-D kernel's pass along
+    that axis, written in place), rows split over the thread pool. Every tap is multiplied,
+    zero weights included, as in ATen and :func:`_generic_axis`."""
     from ._algorithms import _native
 
-    kernel = _native.kernels()["resample2d"]
+    kernel = _native.kernels()["resample1d"]
     n, m = x.shape[-1], idx.shape[0]
-    rows = np.ascontiguousarray(x).reshape(1, -1, n)
-    R = rows.shape[1]
-    every = np.arange(R, dtype=np.intp)
-    ih, wh = every[:, None], np.ones((R, 1), x.dtype)
+    rows = np.ascontiguousarray(x).reshape(-1, n)
+    R = rows.shape[0]
     iw, ww = idx.astype(np.intp, copy=False), w.astype(x.dtype, copy=False)
-    out = np.empty((1, R, m), x.dtype)
-    band = _COMPILED_BAND
-    step = -(-R // (2 * _threads(R // band + 1)) // band) * band
-    tasks = [(0, o0, min(R, o0 + step)) for o0 in range(0, R, step)]
-
-    def run(task: tuple[int, int, int]) -> None:
-        tmp = np.empty((band, m), x.dtype)
-        kernel(rows, every, ih, wh, iw, ww, out, tmp, *task, band)
-
-    _run([partial(run, t) for t in tasks], R * (n + m))
+    out = np.empty((R, m), x.dtype)
+    # the work: the rows read and the outputs written; two tasks a thread where it runs on
+    # the pool, each a multiple of the four rows the loop takes at once
+    work = R * (n + m)
+    step = R if work < _PARALLEL_MIN else -(-R // (8 * _threads(R))) * 4
+    tasks = [partial(kernel, rows, iw, ww, out, r0, min(R, r0 + step))
+             for r0 in range(0, R, step)]
+    _run(tasks, work)
     return out.reshape(*x.shape[:-1], m)
 
 
@@ -1128,6 +1125,21 @@ _COMPILED_MIN = 1 << 14
 #: output rows per band of the compiled 2-D resampling (their input rows stay in L2)
 _COMPILED_BAND = 32
 
+#: 1-D linear resampling at whole factors up to this runs compiled (two gathered taps an
+#: output, :func:`_compiled_last`); at larger factors the fixed-phase products (blocks of
+#: ``s*b`` outputs from ``b + 2`` inputs, ``b`` as few as 4) cost less an output
+_COMPILED_MAX_FACTOR = 4
+
+
+def _compiled_fits(x: np.ndarray) -> bool:
+    """The compiled resampling loops take ``x``: float32 or float64, at least
+    :data:`_COMPILED_MIN` values, numba available."""
+    if x.dtype not in (np.float32, np.float64) or x.size < _COMPILED_MIN:
+        return False
+    from ._algorithms import _native
+
+    return _native.available()
+
 
 def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
                  kind: str, align_corners: bool, opmath: type) -> np.ndarray:
@@ -1203,7 +1215,8 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             # float32 source positions are exact for power-of-two factors only; other
             # factors go through the tables to round like ATen's float32 arithmetic
             exact = opmath == np.float64 or s & (s - 1) == 0
-            if m == s * n and s >= 2 and (f is None or f == s) and exact:
+            if m == s * n and s >= 2 and (f is None or f == s) and exact \
+                    and not (nd == 1 and s <= _COMPILED_MAX_FACTOR and _compiled_fits(x)):
                 fixed[2 + d] = s
         if fixed and not _finite(x):
             fixed = {}
@@ -1224,16 +1237,14 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     # the compiled loop also beats the fixed-phase passes on planes below the fused size
     if (fast and torch_cubic and nd == 2 and not repeat
             and (not fixed or spatial[0] * spatial[1] < _FUSED_MIN)
-            and kind in ("linear", "bicubic")
-            and x.size >= _COMPILED_MIN and x.dtype in (np.float32, np.float64)):
+            and kind in ("linear", "bicubic") and _compiled_fits(x)):
         from ._algorithms import _native
-        if _native.available():
-            try:
-                return _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
-            except Exception as exc:            # a kernel that cannot load: NumPy passes
-                if not _native.compile_failure(exc):
-                    raise
-                _native.disable(exc)
+        try:
+            return _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
+        except Exception as exc:                # a kernel that cannot load: NumPy passes
+            if not _native.compile_failure(exc):
+                raise
+            _native.disable(exc)
     order = sorted((d for d in range(nd) if 2 + d not in fixed and 2 + d not in repeat),
                    key=partial(_pass_order, spatial, out_size))
     y = x

@@ -11,8 +11,9 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
 ``x`` in place. ``col2im2d`` is the 2-D col2im of the ``gemm`` algorithm: each output
 written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
 depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
-pass that writes ``y``. ``resample2d`` is :func:`tconv.interpolate`'s separable table
-resampling, in ATen's order and without fused multiply-adds. ``grid_copy`` and
+pass that writes ``y``. ``resample2d`` (and ``resample1d``, its pass along the last axis)
+is :func:`tconv.interpolate`'s separable table resampling, in ATen's order and without
+fused multiply-adds. ``grid_copy`` and
 ``phase_sums`` are the ``phase`` algorithm's passes around its product. ``igemm_tiles`` and
 ``igemm_segs`` are ``igemm`` in 16-lane register blocks (one AVX-512 register; portable
 LLVM vectors elsewhere, where the cost model keeps them off).
@@ -101,7 +102,7 @@ def guarded(fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample2d": ...,
+    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample1d": ...,
     "depthwise2d": ..., "phase_sums": ..., "grid_copy": ..., ...}``, compiled on the first
     call of each dtype. Raises ImportError when numba is missing or was given up."""
     if _DISABLED:
@@ -113,7 +114,7 @@ def kernels() -> dict[str, Any]:
             raise ImportError(f"tconv's compiled kernels need numba ({exc}): "
                               "pip install numba") from None
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
-                        resample2d=k.resample2d, resample2d_planes=k.resample2d_planes,
+                        resample1d=k.resample1d, resample2d_planes=k.resample2d_planes,
                         depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d, phase_sums=k.phase_sums,
                         grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,

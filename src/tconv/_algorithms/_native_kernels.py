@@ -403,6 +403,38 @@ def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
 
 
 @numba.njit(nogil=True, cache=True)
+def resample1d(x, iw, ww, out, r0, r1):  # pragma: no cover - compiled
+    # out[i, j] = sum_b ww[j, b] * x[i, iw[j, b]] for rows r0 <= i < r1: resample2d's pass
+    # along the last axis (products rounded and summed tap by tap), written in place, four
+    # rows sharing each table entry
+    KW, OW = iw.shape[1], iw.shape[0]
+    i = r0
+    while i < r1:
+        if i + 4 <= r1:
+            x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+            t0, t1, t2, t3 = out[i], out[i + 1], out[i + 2], out[i + 3]
+            for j in range(OW):
+                c, w = iw[j, 0], ww[j, 0]
+                s0, s1, s2, s3 = w * x0[c], w * x1[c], w * x2[c], w * x3[c]
+                for b in range(1, KW):
+                    c, w = iw[j, b], ww[j, b]
+                    s0 += w * x0[c]
+                    s1 += w * x1[c]
+                    s2 += w * x2[c]
+                    s3 += w * x3[c]
+                t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
+            i += 4
+        else:
+            x0, t0 = x[i], out[i]
+            for j in range(OW):
+                s0 = ww[j, 0] * x0[iw[j, 0]]
+                for b in range(1, KW):
+                    s0 += ww[j, b] * x0[iw[j, b]]
+                t0[j] = s0
+            i += 1
+
+
+@numba.njit(nogil=True, cache=True)
 def resample2d_planes(x, rows, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
                       band):  # pragma: no cover - compiled
     # resample2d for the planes p0 <= p < p1: one call (one dispatch, the GIL released once)
