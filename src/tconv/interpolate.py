@@ -577,28 +577,35 @@ def _linear_2d(x: np.ndarray, s_h: int, s_w: int) -> np.ndarray:
 
 def _repeat_2d(x: np.ndarray, s_h: int, s_w: int) -> np.ndarray:
     """Nearest up-sampling of the last two axes by integer factors: each value an
-    ``s_h x s_w`` block, written without gathers, in bands of rows on the thread pool::
+    ``s_h x s_w`` block, written without gathers, in pieces of about :data:`_REPEAT_BAND`
+    output values (runs of whole planes, or bands of one plane's rows) on the thread pool::
 
         y.reshape(planes, H, s_h, W, s_w)[:, i, 0, :, r] = x[:, i]     (strided copies)
         y.reshape(planes, H, s_h, W, s_w)[:, i, k]       = [:, i, 0]   (row copies)
     """
     H, W = x.shape[-2:]
     planes = x.reshape(-1, H, W)
+    P = planes.shape[0]
     y = np.empty((*x.shape[:-2], s_h * H, s_w * W), x.dtype)
-    y5 = y.reshape(planes.shape[0], H, s_h, W, s_w)
-    R = max(1, min(H, _REPEAT_BAND // (planes.shape[0] * s_h * s_w * W)))
+    y5 = y.reshape(P, H, s_h, W, s_w)
+    per_row = s_h * s_w * W
+    if per_row * H <= _REPEAT_BAND:                 # runs of whole planes
+        step = max(1, _REPEAT_BAND // (per_row * H))
+        pieces = [(slice(p, p + step), slice(None)) for p in range(0, P, step)]
+    else:                                           # bands of one plane's rows
+        R = max(1, _REPEAT_BAND // per_row)
+        pieces = [(slice(p, p + 1), slice(r0, r0 + R)) for p in range(P)
+                  for r0 in range(0, H, R)]
 
-    def run(starts: Sequence[int]) -> None:
-        for r0 in starts:
-            band = slice(r0, r0 + R)
+    def run(part: Sequence[tuple[slice, slice]]) -> None:
+        for ps, band in part:
             for r in range(s_w):
-                y5[:, band, 0, :, r] = planes[:, band]
+                y5[ps, band, 0, :, r] = planes[ps, band]
             for k in range(1, s_h):
-                y5[:, band, k] = y5[:, band, 0]
+                y5[ps, band, k] = y5[ps, band, 0]
 
-    starts = list(range(0, H, R))
-    k = -(-len(starts) // _threads(len(starts)))
-    _run([partial(run, starts[i:i + k]) for i in range(0, len(starts), k)], y.size)
+    k = -(-len(pieces) // _threads(len(pieces)))
+    _run([partial(run, pieces[i:i + k]) for i in range(0, len(pieces), k)], y.size)
     return y
 
 
@@ -1122,6 +1129,12 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
 #: input values from which 2-D linear/cubic resampling at other factors runs compiled
 _COMPILED_MIN = 1 << 14
 
+#: nearest whole factors of the last two axes run as row copies (:func:`_repeat_2d`, one
+#: pass on the thread pool) on planes from the fused size, and on smaller planes up to
+#: this factor along the last axis: beyond it the copies' writes of every s-th value cost
+#: more than the per-axis broadcasts' runs of s equal values
+_REPEAT_MAX_SMALL = 3
+
 #: output rows per band of the compiled 2-D resampling (their input rows stay in L2)
 _COMPILED_BAND = 32
 
@@ -1223,8 +1236,7 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     # generic axes first, in the order of _pass_order
     # nearest modes whose last two axes read i // s (integer factors): block copies
     repeat = {}
-    if fast and kind in ("nearest", "nearest-exact") and nd >= 2 and \
-            spatial[-2] * spatial[-1] >= _FUSED_MIN:
+    if fast and kind in ("nearest", "nearest-exact") and nd >= 2:
         for d in (nd - 2, nd - 1):
             s = out_size[d] // spatial[d]
             if out_size[d] == s * spatial[d] and s >= 1:
@@ -1232,7 +1244,8 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
                                      opmath, nearest_2d=nd == 2)
                 if np.array_equal(idx[:, 0], np.arange(out_size[d]) // s):
                     repeat[2 + d] = s
-        if len(repeat) < 2 or set(repeat.values()) == {1}:
+        if len(repeat) < 2 or set(repeat.values()) == {1} or (
+                spatial[-2] * spatial[-1] < _FUSED_MIN and repeat[nd + 1] > _REPEAT_MAX_SMALL):
             repeat = {}
     # the compiled loop also beats the fixed-phase passes on planes below the fused size
     if (fast and torch_cubic and nd == 2 and not repeat
