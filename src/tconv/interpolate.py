@@ -728,7 +728,7 @@ def _banded_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np
 
         cols = max(1, _GEMM_SINGLE // (width * ob))
         tasks = [partial(block, j, c) for j in range(nblk) for c in _chunks(inner, cols)]
-    _run(tasks, y.size)
+    _run(tasks, x.size + y.size)
     return y
 
 
@@ -842,14 +842,23 @@ def _nearest_view(y: np.ndarray, axis: int, idx: np.ndarray) -> np.ndarray | Non
 def _area_windows(y: np.ndarray, axis: int, k: int) -> np.ndarray:
     """Area down-sampling by a whole factor ``k``: output ``i`` is the mean of inputs
     ``[k*i, k*(i+1))``, the window's ``k`` strided slices added in order, then divided by
-    ``k`` (ATen's adaptive average pool: sum, then divide)."""
+    ``k`` (ATen's adaptive average pool: sum, then divide). In chunks of the outer dims
+    whose sums stay in cache, on the thread pool."""
     n = y.shape[axis]
     outer, inner = math.prod(y.shape[:axis]), math.prod(y.shape[axis + 1:])
     v = y.reshape(outer, n // k, k, inner)
-    acc = v[:, :, 0].copy()
-    for j in range(1, k):
-        acc += v[:, :, j]
-    acc /= y.dtype.type(k)
+    acc = np.empty((outer, n // k, inner), y.dtype)
+    div = y.dtype.type(k)
+
+    def run(rows: slice) -> None:
+        a = acc[rows]
+        np.copyto(a, v[rows, :, 0])
+        for j in range(1, k):
+            a += v[rows, :, j]
+        a /= div
+
+    step = max(1, _AREA_CHUNK // max(1, acc[0].size))
+    _run([partial(run, c) for c in _chunks(outer, step)], y.size)
     shape = list(y.shape)
     shape[axis] = n // k
     return acc.reshape(shape)
@@ -895,7 +904,7 @@ def _dense_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.
         cols = max(1, _GEMM_SINGLE // (n * m))
         tasks = [partial(np.matmul, R, x3[r, :, c], out=y3[r, :, c])
                  for r in _chunks(outer, per) for c in _chunks(inner, cols)]
-    _run(tasks, y.size)
+    _run(tasks, x.size + y.size)
     return y
 
 
@@ -1128,6 +1137,10 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
 
 #: input values from which 2-D linear/cubic resampling at other factors runs compiled
 _COMPILED_MIN = 1 << 14
+
+#: output values of one chunk of the area windows' sums (kept in L2 while the window's
+#: slices are added)
+_AREA_CHUNK = 1 << 15
 
 #: nearest whole factors of the last two axes run as row copies (:func:`_repeat_2d`, one
 #: pass on the thread pool) on planes from the fused size, and on smaller planes up to
