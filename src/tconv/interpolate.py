@@ -1167,6 +1167,24 @@ def _compiled_fits(x: np.ndarray) -> bool:
     return _native.available()
 
 
+@_parallel.cached(64)
+def _read_rows(n_in: int, n_out: int, kind: str, align_corners: bool,
+               scale_factor: float | None, opmath: type, dtype: np.dtype,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The row table of :func:`_compiled_2d`: the input rows some output reads (all of them
+    unless the rows shrink more than the taps reach), each tap's index among them, the
+    weights in ``dtype``, and the most rows one band of :data:`_COMPILED_BAND` output rows
+    spans (remembered: a model resizes the same shapes call after call)."""
+    ih, wh = _axis_table(n_in, n_out, kind, align_corners, scale_factor, opmath,
+                         nearest_2d=True)
+    rows, inv = np.unique(ih, return_inverse=True)
+    at = inv.reshape(n_out, -1).astype(np.intp)
+    band = _COMPILED_BAND
+    span = max(int(at[b:b + band].max() - at[b:b + band].min()) + 1
+               for b in range(0, n_out, band))
+    return rows.astype(np.intp), at, wh.astype(dtype), span
+
+
 def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
                  kind: str, align_corners: bool, opmath: type) -> np.ndarray:
     """2-D linear or cubic resampling with numba (``tconv[fast]``): per band of output rows,
@@ -1177,18 +1195,12 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
 
     kernel = _native.kernels()["resample2d_planes"]
     (H, W), (OH, OW) = x.shape[2:], out_size
-    ih, wh = _axis_table(H, OH, kind, align_corners, factors[0], opmath, nearest_2d=True)
+    rows, ih, wh, span = _read_rows(H, OH, kind, align_corners, factors[0], opmath, x.dtype)
     iw, ww = _axis_table(W, OW, kind, align_corners, factors[1], opmath, nearest_2d=True)
-    iw = iw.astype(np.intp)
-    wh, ww = wh.astype(x.dtype), ww.astype(x.dtype)
-    # the input rows some output reads (all of them unless the rows shrink more than the
-    # table's taps reach), and each tap's index among them
-    rows, ih = np.unique(ih, return_inverse=True)
-    rows, ih = rows.astype(np.intp), ih.reshape(OH, -1).astype(np.intp)
+    iw, ww = iw.astype(np.intp), ww.astype(x.dtype)
     planes = np.ascontiguousarray(x).reshape(-1, H, W)
     out = np.empty((planes.shape[0], OH, OW), x.dtype)
     band = _COMPILED_BAND
-    span = max(int(ih[b:b + band].max() - ih[b:b + band].min()) + 1 for b in range(0, OH, band))
     # (first, last plane, first, last output row) tasks: about two a thread -- runs of
     # planes (one compiled call each), or row ranges of a plane when there are few
     n_planes = planes.shape[0]
