@@ -8,10 +8,11 @@ Usage::
     python benchmarks/ab_constants.py --set shared_im2col=0 --backward --only-changed
 
 Method: for each layer, A and B alternate (``--rounds`` pairs, default 3), each timed for
-about ``--budget`` seconds of calls (median); a side's time is the least of its medians.
+about ``--budget`` seconds of calls (median) after a pause that lets the other side's BLAS
+threads go to sleep (``common.settle``); a side's time is the least of its medians.
 The table shows B / A per layer (below 1: B is faster) and the geometric mean over the
 layers, and over the layers whose path differs between A and B. Both sides run in the same
-process within milliseconds of each other, so the machine's drift between runs (which moves
+process within a second of each other, so the machine's drift between runs (which moves
 the zoo's same-run ratios against torch by about 10 %) cancels out; this is the check to run
 before changing a shipped constant.
 """
@@ -31,11 +32,12 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import geomean, write_json  # noqa: E402
+from common import geomean, settle, write_json  # noqa: E402
 from zoo_conv_transpose import ZOO, draw_inputs, geometry, output_size, sweep  # noqa: E402
 
 
 def _median_ms(fn: Callable[[], object], budget: float) -> float:
+    settle()            # the other side's BLAS threads asleep: each side as if called alone
     fn()
     times: list[float] = []
     t0 = time.perf_counter()

@@ -39,7 +39,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import cpu_median_ms, metadata, timeit, write_json  # noqa: E402
+from common import cpu_median_ms, metadata, settle, timeit, write_json  # noqa: E402
 from zoo_conv_transpose import ZOO, draw_inputs, geometry, sweep  # noqa: E402
 
 #: candidate values per constant (each includes the default); only constants that decide
@@ -104,6 +104,7 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     }
     times = {}
     for name, call in calls.items():
+        settle()
         call()
         times[name] = cpu_median_ms(call) if cpu else \
             timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]
@@ -150,6 +151,7 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
     from tconv._algorithms import _native
 
     def median_ms(call: Callable[[], object]) -> float:
+        settle()
         call()
         return cpu_median_ms(call) if cpu else \
             timeit(call, warmup=0, repeat=3, max_seconds=budget)["median_ms"]

@@ -88,6 +88,19 @@ def write_json(path: str, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+#: seconds :func:`settle` waits: OpenBLAS's idle threads spin for about 2**28 cycles (its
+#: default ``THREAD_TIMEOUT``) after a product, taking a core from what runs meanwhile
+SETTLE_SECONDS = 0.15
+
+
+def settle() -> None:
+    """Wait until BLAS's threads woken by earlier calls have gone to sleep, before timing
+    something else in the same process: a compiled pass timed right after a threaded BLAS
+    product shares its cores with BLAS's spinning threads (up to 3x slower), which a
+    benchmark of one layer called repeatedly never sees."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def cpu_median_ms(fn: Callable[[], object], repeat: int = 3, warmup: int = 0) -> float:
     """The median process CPU time of ``repeat`` calls, in milliseconds (after ``warmup``)."""
     return timeit(fn, warmup=warmup, repeat=repeat, clock=time.process_time)["median_ms"]
