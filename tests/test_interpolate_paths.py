@@ -372,3 +372,24 @@ def test_compile_failure_falls_back(monkeypatch, fresh_native, shape, kw):
     assert not fresh_native.available()
     assert_close(y, _torch(x, **kw))
     np.testing.assert_array_equal(y, again)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+@pytest.mark.parametrize("shape, kw, view", [
+    ((1, 3, 700, 902), dict(size=(350, 451), mode="nearest"),
+     lambda x: x[:, :, ::2, ::2]),
+    ((2, 5, 64, 2000), dict(scale_factor=(1, 0.25), mode="nearest"),
+     lambda x: x[..., ::4]),
+    ((1, 1, 40, 300, 400), dict(scale_factor=0.5, mode="nearest"),
+     lambda x: x[:, :, ::2, ::2, ::2]),
+])
+def test_strided_results_copied_on_the_pool(monkeypatch, threads, shape, kw, view):
+    """A whole-factor nearest down-sampling is a strided view of the input, copied into a
+    fresh C-contiguous array in ranges on the pool: exactly the view's values, at any
+    thread count, sharing no memory with the input."""
+    monkeypatch.setenv("TCONV_NUM_THREADS", threads)
+    x = np.random.default_rng(17).standard_normal(shape).astype(np.float32)
+    y = interp.interpolate(x, **kw)
+    np.testing.assert_array_equal(y, view(x))
+    assert y.flags.c_contiguous and not np.shares_memory(y, x)
+    np.testing.assert_array_equal(y, _torch(x, **kw))

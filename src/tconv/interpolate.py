@@ -1303,5 +1303,21 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     # nearest passes may return strided views (of the input too): the result is always a
     # new C-contiguous array
     if np.may_share_memory(y, x) or not y.flags.c_contiguous:
-        y = np.array(y, order="C")
+        y = _fresh_copy(y)
     return y
+
+
+def _fresh_copy(y: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``y`` (a strided view), in ranges of its longest axis before
+    the last on the thread pool when large."""
+    out = np.empty(y.shape, y.dtype)
+    if y.ndim < 2:
+        np.copyto(out, y)
+        return out
+    a = max(range(y.ndim - 1), key=lambda d: y.shape[d])
+    n = y.shape[a]
+    lead = (slice(None),) * a
+    tasks = [partial(np.copyto, out[(*lead, c)], y[(*lead, c)])
+             for c in _chunks(n, -(-n // (2 * _threads(n))))]
+    _run(tasks, 2 * y.size)
+    return out
