@@ -393,3 +393,20 @@ def test_strided_results_copied_on_the_pool(monkeypatch, threads, shape, kw, vie
     np.testing.assert_array_equal(y, view(x))
     assert y.flags.c_contiguous and not np.shares_memory(y, x)
     np.testing.assert_array_equal(y, _torch(x, **kw))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "area", "bilinear", "bicubic"])
+@pytest.mark.parametrize("plane", [(9, 13), (64, 64), (400, 400)])
+@pytest.mark.parametrize("factor", [0.3, 0.5, 2, 3])
+def test_empty_batch(mode, plane, factor):
+    """An empty batch (every pass's plane layout, small and large planes, whole and other
+    factors) gives an empty result of torch's shape and the input's dtype."""
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((0, 3, *plane), dtype)
+        kw = dict(scale_factor=factor, mode=mode)
+        y = interp.interpolate(x, **kw)
+        assert y.shape == _torch(x, **kw).shape and y.dtype == dtype
+    for shape, size in (((0, 2, 5000), 3100), ((0, 2, 6, 7, 8), (12, 14, 16))):
+        y = interp.interpolate(np.zeros(shape, np.float32), size=size,
+                               mode="linear" if len(shape) == 3 else "trilinear")
+        assert y.shape == (*shape[:2], *np.atleast_1d(size))

@@ -1237,6 +1237,8 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
               mode: str, align_corners: bool, fast: bool = True,
               antialias: bool = False, cubic_a: float = CUBIC_A) -> np.ndarray:
     """Validated core: one pass per spatial axis; ``fast=False`` forces the gather path."""
+    if x.size == 0:                             # an empty batch: nothing to resample
+        return np.empty((*x.shape[:2], *out_size), x.dtype)
     nd = x.ndim - 2
     spatial = x.shape[2:]
     kind = "linear" if mode in ("bilinear", "trilinear") else mode
