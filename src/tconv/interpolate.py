@@ -804,15 +804,16 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     kernel = _native.kernels()["resample1d"]
     n, m = x.shape[-1], idx.shape[0]
-    rows = np.ascontiguousarray(x).reshape(-1, n)
-    R = rows.shape[0]
+    rows = np.ascontiguousarray(x).reshape(1, -1, n)
+    R = rows.shape[1]
     iw, ww = idx.astype(np.intp, copy=False), w.astype(x.dtype, copy=False)
     out = np.empty((R, m), x.dtype)
     # the work: the rows read and the outputs written; two tasks a thread where it runs on
     # the pool, each a multiple of the four rows the loop takes at once
     work = R * (n + m)
     step = R if work < _PARALLEL_MIN else -(-R // (8 * _threads(R))) * 4
-    tasks = [partial(kernel, rows, iw, ww, out, r0, min(R, r0 + step))
+    every = np.arange(R, dtype=np.intp)
+    tasks = [partial(kernel, rows, every, iw, ww, out, r0, min(R, r0 + step))
              for r0 in range(0, R, step)]
     _run(tasks, work)
     return out.reshape(*x.shape[:-1], m)

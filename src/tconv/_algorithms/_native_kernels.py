@@ -345,74 +345,18 @@ def wtiles(x, G, src, off, gstride, rows_per_group, out, n0, n1, f0, f1, chunk,
                                 out[a + i, t + j] += row[j]
 
 
-@numba.njit(nogil=True, cache=True)
-def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
-               band):  # pragma: no cover - compiled
-    # out[p, o, j] = sum_a wh[o, a] * (sum_b ww[j, b] * x[p, rows[ih[o, a]], iw[j, b]]) for
-    # output rows o0 <= o < o1: ATen's order (along the last axis first, then the rows),
-    # each product rounded and summed tap by tap (no fused multiply-adds), so the values
-    # are those of the separable NumPy passes. `rows` (ascending) are the input rows some
-    # output reads and `ih` indexes them: a strong down-sampling skips the rows between.
-    # Bands of `band` output rows: their input rows go along the last axis into tmp
-    # (L2-sized), four rows sharing each table entry.
-    KH, KW = ih.shape[1], iw.shape[1]
-    OW = iw.shape[0]
-    for b0 in range(o0, o1, band):
-        b1 = min(o1, b0 + band)
-        r0 = ih[b0, 0]
-        r1 = ih[b0, 0]
-        for o in range(b0, b1):
-            for a in range(KH):
-                r0 = min(r0, ih[o, a])
-                r1 = max(r1, ih[o, a])
-        r1 += 1
-        i = r0
-        while i < r1:
-            if i + 4 <= r1:
-                x0, x1 = x[p, rows[i]], x[p, rows[i + 1]]
-                x2, x3 = x[p, rows[i + 2]], x[p, rows[i + 3]]
-                t0, t1, t2, t3 = tmp[i - r0], tmp[i - r0 + 1], tmp[i - r0 + 2], tmp[i - r0 + 3]
-                for j in range(OW):
-                    c, w = iw[j, 0], ww[j, 0]
-                    s0, s1, s2, s3 = w * x0[c], w * x1[c], w * x2[c], w * x3[c]
-                    for b in range(1, KW):
-                        c, w = iw[j, b], ww[j, b]
-                        s0 += w * x0[c]
-                        s1 += w * x1[c]
-                        s2 += w * x2[c]
-                        s3 += w * x3[c]
-                    t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
-                i += 4
-            else:
-                x0, t0 = x[p, rows[i]], tmp[i - r0]
-                for j in range(OW):
-                    s0 = ww[j, 0] * x0[iw[j, 0]]
-                    for b in range(1, KW):
-                        s0 += ww[j, b] * x0[iw[j, b]]
-                    t0[j] = s0
-                i += 1
-        for o in range(b0, b1):
-            d = out[p, o]
-            t, w = tmp[ih[o, 0] - r0], wh[o, 0]
-            for j in range(OW):
-                d[j] = w * t[j]
-            for a in range(1, KH):
-                t, w = tmp[ih[o, a] - r0], wh[o, a]
-                for j in range(OW):
-                    d[j] += w * t[j]
-
-
-@numba.njit(nogil=True, cache=True)
-def resample1d(x, iw, ww, out, r0, r1):  # pragma: no cover - compiled
-    # out[i, j] = sum_b ww[j, b] * x[i, iw[j, b]] for rows r0 <= i < r1: resample2d's pass
-    # along the last axis (products rounded and summed tap by tap), written in place, four
-    # rows sharing each table entry
+@numba.njit(inline="always", cache=True)
+def _along_last(src, p, rows, iw, ww, dst, d0, i0, i1):  # pragma: no cover - compiled
+    # dst[i - d0, j] = sum_b ww[j, b] * src[p, rows[i], iw[j, b]] for i0 <= i < i1: each
+    # product rounded and summed tap by tap (no fused multiply-adds), four rows sharing
+    # each table entry
     KW, OW = iw.shape[1], iw.shape[0]
-    i = r0
-    while i < r1:
-        if i + 4 <= r1:
-            x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
-            t0, t1, t2, t3 = out[i], out[i + 1], out[i + 2], out[i + 3]
+    i = i0
+    while i < i1:
+        if i + 4 <= i1:
+            x0, x1 = src[p, rows[i]], src[p, rows[i + 1]]
+            x2, x3 = src[p, rows[i + 2]], src[p, rows[i + 3]]
+            t0, t1, t2, t3 = dst[i - d0], dst[i - d0 + 1], dst[i - d0 + 2], dst[i - d0 + 3]
             for j in range(OW):
                 c, w = iw[j, 0], ww[j, 0]
                 s0, s1, s2, s3 = w * x0[c], w * x1[c], w * x2[c], w * x3[c]
@@ -425,13 +369,51 @@ def resample1d(x, iw, ww, out, r0, r1):  # pragma: no cover - compiled
                 t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
             i += 4
         else:
-            x0, t0 = x[i], out[i]
+            x0, t0 = src[p, rows[i]], dst[i - d0]
             for j in range(OW):
                 s0 = ww[j, 0] * x0[iw[j, 0]]
                 for b in range(1, KW):
                     s0 += ww[j, b] * x0[iw[j, b]]
                 t0[j] = s0
             i += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
+               band):  # pragma: no cover - compiled
+    # out[p, o, j] = sum_a wh[o, a] * (sum_b ww[j, b] * x[p, rows[ih[o, a]], iw[j, b]]) for
+    # output rows o0 <= o < o1: ATen's order (along the last axis first, then the rows),
+    # each product rounded and summed tap by tap (no fused multiply-adds), so the values
+    # are those of the separable NumPy passes. `rows` (ascending) are the input rows some
+    # output reads and `ih` indexes them: a strong down-sampling skips the rows between.
+    # Bands of `band` output rows: their input rows go along the last axis into tmp
+    # (L2-sized), then the rows are combined.
+    KH, OW = ih.shape[1], iw.shape[0]
+    for b0 in range(o0, o1, band):
+        b1 = min(o1, b0 + band)
+        r0 = ih[b0, 0]
+        r1 = ih[b0, 0]
+        for o in range(b0, b1):
+            for a in range(KH):
+                r0 = min(r0, ih[o, a])
+                r1 = max(r1, ih[o, a])
+        _along_last(x, p, rows, iw, ww, tmp, r0, r0, r1 + 1)
+        for o in range(b0, b1):
+            d = out[p, o]
+            t, w = tmp[ih[o, 0] - r0], wh[o, 0]
+            for j in range(OW):
+                d[j] = w * t[j]
+            for a in range(1, KH):
+                t, w = tmp[ih[o, a] - r0], wh[o, a]
+                for j in range(OW):
+                    d[j] += w * t[j]
+
+
+@numba.njit(nogil=True, cache=True)
+def resample1d(x, rows, iw, ww, out, r0, r1):  # pragma: no cover - compiled
+    # out[i, j] = sum_b ww[j, b] * x[0, rows[i], iw[j, b]] for r0 <= i < r1: resample2d's
+    # pass along the last axis, written in place (x: one plane of rows)
+    _along_last(x, 0, rows, iw, ww, out, 0, r0, r1)
 
 
 @numba.njit(nogil=True, cache=True)
