@@ -373,6 +373,23 @@ class TestForEachContract:
         assert ended == snapshot                      # nothing still running afterwards
         assert not _parallel.in_worker()
 
+    def test_exception_stops_the_runs_not_started(self):
+        import time
+
+        started = []
+
+        def fn(i):
+            started.append(i)
+            time.sleep(0.005)
+            if i == 0:
+                raise RuntimeError("first item")
+
+        # 64 items in 8 runs of 8: the caller's first run raises at its first item; the
+        # pool thread may finish the one run it started, and no other run starts
+        with pytest.raises(RuntimeError, match="first item"):
+            _parallel.for_each(fn, list(range(64)), workers=2)
+        assert 0 in started and len(started) <= 16
+
     def test_pool_exception_raised(self):
         import threading
         import time

@@ -221,7 +221,8 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
     -- would pay a thousand times), which the calling thread and ``workers - 1`` pool
     threads take in turn until none is left. The caller starts at once instead of waiting
     on a woken thread, and a pool thread that has not started when the runs are done is
-    not waited for. An exception from ``fn`` is raised after every started run ends."""
+    not waited for. An exception from ``fn`` stops the runs not yet started and is raised
+    after every started run ends."""
     if workers is None:
         workers = pool_workers(len(items), blas_macs, parallel, min_items)
     if workers <= 1 or in_worker():
@@ -233,17 +234,22 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
     runs = [items[i:i + step] for i in range(0, len(items), step)]
     take = iter(runs)
     lock = threading.Lock()
+    failed: list[bool] = []                         # once an item raises, no run starts
 
     def drain() -> None:
         _WORKING.on = True
         try:
-            while True:
+            while not failed:
                 with lock:
                     run = next(take, None)
                 if run is None:
                     return
-                for item in run:
-                    fn(item)
+                try:
+                    for item in run:
+                        fn(item)
+                except BaseException:
+                    failed.append(True)
+                    raise
         finally:
             _WORKING.on = False
 
