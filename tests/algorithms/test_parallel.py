@@ -401,3 +401,49 @@ class TestForEachContract:
 
         with pytest.raises(ValueError, match="from the pool"):
             _parallel.for_each(fn, list(range(16)), workers=2)
+
+
+def test_concurrent_user_threads_share_the_pool():
+    """Several user threads calling tconv at once, each call's caller taking runs beside
+    the shared pool's threads: every result equals the one computed alone (interpolate's
+    compiled, row-copy and area passes; the backward's shared im2col)."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    img = rng.standard_normal((2, 3, 300, 400)).astype(np.float32)
+    maps = rng.standard_normal((4, 64, 40, 40)).astype(np.float32)
+    x, w = rng.standard_normal((4, 16, 12, 12)), rng.standard_normal((16, 8, 4, 4))
+    gy = rng.standard_normal((4, 8, 24, 24))
+    calls = [lambda: tconv.interpolate(img, size=(111, 157), mode="bilinear"),
+             lambda: tconv.interpolate(maps, scale_factor=2, mode="nearest"),
+             lambda: tconv.interpolate(maps, size=(8, 8), mode="area"),
+             lambda: tconv.conv_transpose_backward(gy, x, w, 2, 1)[1]]
+    tconv.set_num_threads(3)
+    try:
+        want = [call() for call in calls]
+        got: dict[int, list] = {i: [] for i in range(len(calls))}
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def user(k: int) -> None:
+            try:
+                start.wait()
+                for r in range(6):
+                    i = (k + r) % len(calls)
+                    got[i].append(calls[i]())
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        users = [threading.Thread(target=user, args=(k,)) for k in range(4)]
+        for t in users:
+            t.start()
+        for t in users:
+            t.join()
+    finally:
+        tconv.set_num_threads(None)
+    assert not errors
+    for i, results in got.items():
+        assert results
+        for r in results:
+            # the weight gradient sums per-thread partials: same terms, another order
+            np.testing.assert_allclose(r, want[i], rtol=0, atol=1e-12 * np.abs(want[i]).max())
