@@ -11,6 +11,28 @@ import tconv
 from tconv._algorithms import _parallel
 
 
+def _users(work, count: int = 4) -> list[BaseException]:
+    """Run ``work(k)`` on ``count`` user threads released together; the errors they raised."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def user(k: int) -> None:
+        try:
+            start.wait()
+            work(k)
+        except BaseException as exc:  # pragma: no cover - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def _run_all(x, w, gy, xc, wc):
     outs = [tconv.conv_transpose(x, w, None, 2, 1, algorithm=a) for a in ("gemm", "phase")]
     outs += list(tconv.conv_transpose_backward(gy, x, w, 2, 1)[:2])
@@ -160,7 +182,6 @@ class TestResources:
 
     def test_blas_threads_unchanged_by_concurrent_calls(self):
         threadpoolctl = pytest.importorskip("threadpoolctl")
-        import threading
 
         def blas_threads():
             return [(i["filepath"], i["num_threads"])
@@ -173,24 +194,15 @@ class TestResources:
         want = tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm")
         before = blas_threads()                 # after the first call loaded every library
         assert before
-        results, errors = [], []
-        start = threading.Barrier(4)
+        results = []
 
-        def user() -> None:
-            try:
-                start.wait()
-                for _ in range(3):
-                    results.append(tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm"))
-            except Exception as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+        def user(_: int) -> None:
+            for _ in range(3):
+                results.append(tconv.conv_transpose(x, w, None, 2, 1, algorithm="gemm"))
 
         tconv.set_num_threads(2)
         try:
-            users = [threading.Thread(target=user) for _ in range(4)]
-            for t in users:
-                t.start()
-            for t in users:
-                t.join()
+            errors = _users(user)
         finally:
             tconv.set_num_threads(None)
         assert not errors
@@ -407,8 +419,6 @@ def test_concurrent_user_threads_share_the_pool():
     """Several user threads calling tconv at once, each call's caller taking runs beside
     the shared pool's threads: every result equals the one computed alone (interpolate's
     compiled, row-copy and area passes; the backward's shared im2col)."""
-    import threading
-
     rng = np.random.default_rng(3)
     img = rng.standard_normal((2, 3, 300, 400)).astype(np.float32)
     maps = rng.standard_normal((4, 64, 40, 40)).astype(np.float32)
@@ -422,23 +432,13 @@ def test_concurrent_user_threads_share_the_pool():
     try:
         want = [call() for call in calls]
         got: dict[int, list] = {i: [] for i in range(len(calls))}
-        errors: list[BaseException] = []
-        start = threading.Barrier(4)
 
         def user(k: int) -> None:
-            try:
-                start.wait()
-                for r in range(6):
-                    i = (k + r) % len(calls)
-                    got[i].append(calls[i]())
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+            for r in range(6):
+                i = (k + r) % len(calls)
+                got[i].append(calls[i]())
 
-        users = [threading.Thread(target=user, args=(k,)) for k in range(4)]
-        for t in users:
-            t.start()
-        for t in users:
-            t.join()
+        errors = _users(user)
     finally:
         tconv.set_num_threads(None)
     assert not errors
