@@ -147,3 +147,25 @@ class TestBandedEngine:
         finally:
             _FORKED.clear()
         np.testing.assert_array_equal(got, want)
+
+
+def test_engine_bands_run_as_tconv_workers(threads):
+    """The engine's band threads run each band as one of tconv's workers: the core's calls
+    inside a band run in order on that thread (no second level of threads beside the
+    engine's), and the flag is cleared after the band."""
+    from tconv._algorithms import _parallel
+
+    model = _model(_configs(1)[0], seed=2)
+    threads(2)
+    seen: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    def band(_: int) -> None:
+        with lock:
+            seen.append((threading.current_thread().name, _parallel.in_worker()))
+
+    model._for_each(band, list(range(8)))
+    assert seen and all(name.startswith("tconv-upscale") and worker for name, worker in seen)
+    assert not _parallel.in_worker()
+    assert _parallel.as_worker(lambda v: (v, _parallel.in_worker()), 5) == (5, True)
+    assert not _parallel.in_worker()

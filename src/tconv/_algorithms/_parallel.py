@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "pool_workers",
-           "scratch", "cached", "release_memory", "memory_in_use"]
+           "in_worker", "as_worker", "scratch", "cached", "release_memory", "memory_in_use"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -206,6 +206,17 @@ def in_worker() -> bool:
     """Whether this thread is running items of :func:`for_each` (nested work runs in order
     on it, and its BLAS products are cut to one-thread pieces)."""
     return getattr(_WORKING, "on", False)
+
+
+def as_worker(fn: Callable[[T], object], item: T) -> object:
+    """``fn(item)`` run as a worker (:func:`in_worker`): for threads of another pool that
+    already split the work (the up-scaler's bands), so tconv's calls inside run in order."""
+    before = in_worker()
+    _WORKING.on = True
+    try:
+        return fn(item)
+    finally:
+        _WORKING.on = before
 
 
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,
