@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "pool_workers",
-           "in_worker", "as_worker", "scratch", "cached", "release_memory", "memory_in_use"]
+           "in_worker", "scratch", "cached", "release_memory", "memory_in_use"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -197,26 +197,16 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
     return workers
 
 
-#: set while a thread runs items of :func:`for_each` (a pool thread, or the calling thread
-#: running its share): what it calls runs in order there, and its products stay on it
+#: set while the calling thread runs its share of :func:`for_each`'s items
 _WORKING = threading.local()
 
 
 def in_worker() -> bool:
-    """Whether this thread is running items of :func:`for_each` (nested work runs in order
-    on it, and its BLAS products are cut to one-thread pieces)."""
-    return getattr(_WORKING, "on", False)
-
-
-def as_worker(fn: Callable[[T], object], item: T) -> object:
-    """``fn(item)`` run as a worker (:func:`in_worker`): for threads of another pool that
-    already split the work (the up-scaler's bands), so tconv's calls inside run in order."""
-    before = in_worker()
-    _WORKING.on = True
-    try:
-        return fn(item)
-    finally:
-        _WORKING.on = before
+    """Whether this thread runs tconv's parallel work: a thread of tconv's pool, of another
+    pool named ``tconv*`` that already splits the work among threads (the up-scaler's
+    bands), or a caller of :func:`for_each` while it runs its share. Nested work runs in
+    order on it, and its BLAS products are cut to one-thread pieces."""
+    return getattr(_WORKING, "on", False) or threading.current_thread().name.startswith("tconv")
 
 
 def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = True,

@@ -465,18 +465,14 @@ class NumpyUpscaler:
 
     def _for_each(self, fn: Callable[[Any], object], items: list) -> None:
         """``fn(item)`` for every item, on the engine's pool (``tconv.get_num_threads``
-        threads, shared by every model) when there are enough items to share; each item
-        runs as one of tconv's workers, so the core's calls inside it run in order (the
-        bands already share the threads)."""
-        from ..._algorithms._parallel import as_worker
-
+        threads, shared by every model) when there are enough items to share."""
         workers = get_num_threads()
         if workers <= 1 or len(items) < workers:
             for item in items:
                 fn(item)
             return
         pool = _engine_pool(workers)
-        for future in [pool.submit(as_worker, fn, item) for item in items]:
+        for future in [pool.submit(fn, item) for item in items]:
             future.result()
 
     def release_memory(self) -> None:
