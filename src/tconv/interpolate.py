@@ -858,7 +858,7 @@ def _area_windows(y: np.ndarray, axis: int, k: int) -> np.ndarray:
             a += v[rows, :, j]
         a /= div
 
-    step = max(1, _AREA_CHUNK // max(1, acc[0].size))
+    step = max(1, _AREA_CHUNK // ((n // k) * inner))
     _run([partial(run, c) for c in _chunks(outer, step)], y.size)
     shape = list(y.shape)
     shape[axis] = n // k
@@ -1311,12 +1311,9 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
 
 
 def _fresh_copy(y: np.ndarray) -> np.ndarray:
-    """A C-contiguous copy of ``y`` (a strided view), in ranges of its longest axis before
-    the last on the thread pool when large."""
+    """A C-contiguous copy of ``y`` (a strided view of ``(N, C, *S)``), in ranges of its
+    longest axis before the last on the thread pool when large."""
     out = np.empty(y.shape, y.dtype)
-    if y.ndim < 2:
-        np.copyto(out, y)
-        return out
     a = max(range(y.ndim - 1), key=lambda d: y.shape[d])
     n = y.shape[a]
     lead = (slice(None),) * a
