@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         phase.on_grid = part("grid copy (NumPy)", phase.on_grid)  # type: ignore[attr-defined]
         if _native.available():
             kernels = _native.kernels()
-            for name in ("grid_copy", "phase_sums", "col2im2d", "col2im_last2d", "igemm",
+            for name in ("grid_copy", "phase_sums", "col2im2d", "col2im3d", "col2im_last2d",
+                         "col2im_last3d", "igemm",
                          "igemm_tiles", "igemm_segs"):
                 if name in kernels:                 # (older commits lack some of them)
                     kernels[name] = part(name, kernels[name])

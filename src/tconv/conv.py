@@ -100,7 +100,7 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     n, c_in, *size = x.shape
     g, cog = p.groups, w.shape[1]
     cig = c_in // g
-    kernel, nd = p.kernel, p.ndim
+    kernel = p.kernel
     taps, positions = math.prod(kernel), math.prod(size)
     full: np.ndarray = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
     products = []
@@ -122,23 +122,38 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     _parallel.for_each(_multiply,
                        [products[i:i + step] for i in range(0, len(products), step)],
                        blas_macs=macs // len(products))
-    if _in_place(size, out, p):
+    if _in_place(tuple(size), out, p):
         return full.reshape(n, g * cog, *out)
     full = full.reshape(n, g * cog, *kernel, *size)
+    covered, copies = _tap_copies(tuple(size), out, p)
+    y = (np.empty if covered else np.zeros)((n, g * cog, *out), dtype=x.dtype)
+    for src, dst in copies:
+        y[dst] = full[src]
+    return y
+
+
+@_parallel.cached(maxsize=256)
+def _tap_copies(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
+                ) -> tuple[bool, tuple[tuple[tuple[Any, ...], tuple[Any, ...]], ...]]:
+    """:func:`_single_product`'s copies, remembered per shape (a small layer would spend
+    more on planning them than on the product): whether the taps cover every output (no
+    zero fill needed), and ``(source, destination)`` index tuples of ``full (N, C_out,
+    *K, *S_in)`` and ``y`` per tap that reaches an output."""
+    nd = p.ndim
     # where each tap lands, per dim; the output needs no zeros when the taps cover it
     lands = [[_tap_slices(t, p.stride[d], p.dilation[d], p.pad_lo[d], size[d], out[d])
-              for t in range(kernel[d])] for d in range(nd)]
+              for t in range(p.kernel[d])] for d in range(nd)]
     covered = all(sum(0 if sl is None else len(range(out[d])[sl[1]]) for sl in lands[d])
                   == out[d] for d in range(nd))
-    y = (np.empty if covered else np.zeros)((n, g * cog, *out), dtype=x.dtype)
-    for tap in itertools.product(*(range(k) for k in kernel)):
+    copies = []
+    for tap in itertools.product(*(range(k) for k in p.kernel)):
         where = [sl for d, t in enumerate(tap) if (sl := lands[d][t]) is not None]
         if len(where) < nd:                     # this tap reaches no output
             continue
         src: tuple[Any, ...] = (slice(None), slice(None), *tap, *(a for a, _ in where))
         dst: tuple[Any, ...] = (slice(None), slice(None), *(b for _, b in where))
-        y[dst] = full[src]
-    return y
+        copies.append((src, dst))
+    return covered, tuple(copies)
 
 
 _IMPL = {

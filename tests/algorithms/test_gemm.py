@@ -1,5 +1,6 @@
-"""``algorithm="gemm"``: one matrix product + blocked col2im (2-D: a compiled col2im when
-numba is installed; the NumPy block adds otherwise, tested here with ``TCONV_NUMBA=0``)."""
+"""``algorithm="gemm"``: one matrix product + blocked col2im (a compiled col2im when numba
+is installed -- 2-D loops for 1-D and 2-D layers, 3-D loops for 3-D ones; the NumPy block
+adds otherwise, tested here with ``TCONV_NUMBA=0``)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,75 @@ def test_channels_last_compiled_vs_torch(threads, k, s, p, op, d, g, monkeypatch
     assert_close(got, ref, np.float64)
     monkeypatch.setenv("TCONV_NUMBA", "0")
     assert_close(tconv.conv_transpose(x, w, **kw), got, np.float64)
+
+
+def _torch_conv_transpose(x, w, s, p, op, g, d):
+    torch = pytest.importorskip("torch")
+    fn = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+          3: torch.nn.functional.conv_transpose3d}[x.ndim - 2]
+    return fn(torch.tensor(x), torch.tensor(w), None, s, p, op, g, d).numpy()
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("nd", [1, 3])
+def test_compiled_col2im_1d_3d_vs_torch(nd, layout, monkeypatch):
+    """The compiled col2im in 1-D (the 2-D loops with a unit row dim) and 3-D (the 3-D
+    loops), both product layouts, over seeded random layers -- overlapping taps, kernels
+    within the stride, dilation, padding that crops every tap of a phase, output_padding
+    that no tap reaches, groups -- against torch in float64 and against the NumPy path."""
+    if not _native.available():
+        pytest.skip("numba not installed")
+    from tconv._algorithms import _cost, gemm
+    rng = np.random.default_rng(nd * 10 + (layout == "channels_last"))
+    done = 0
+    while done < 25:
+        s, k, d = (int(v) for v in rng.integers(1, [5, 7, 3]))
+        pad = int(rng.integers(0, d * (k - 1) + 1))
+        op = int(rng.integers(0, max(s, d)))
+        g, cig, cog = int(rng.choice([1, 2, 3])), int(rng.integers(1, 5)), int(rng.integers(1, 9))
+        size = tuple(int(v) for v in rng.integers(1, 7 if nd == 3 else 20, nd))
+        x = rng.standard_normal((int(rng.integers(1, 4)), cig * g, *size))
+        w = rng.standard_normal((cig * g, cog, *(k,) * nd))
+        try:
+            p = _cost.params(x.shape, w.shape, s, pad, op, g, d)
+        except ValueError:
+            continue
+        done += 1
+        out = p.transposed_size(size)
+        monkeypatch.delenv("TCONV_NUMBA", raising=False)
+        got = gemm.conv_transpose(x, w, p, out, layout=layout)
+        assert_close(got, _torch_conv_transpose(x, w, s, pad, op, g, d), np.float64)
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        assert_close(gemm.conv_transpose(x, w, p, out, layout=layout), got, np.float64)
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("nd, overlap, want", [
+    (1, True, True), (1, False, False), (2, True, True), (2, False, True),
+    (3, True, True), (3, False, False)])
+def test_compiled_col2im_rule(nd, overlap, want, layout):
+    """Where the compiled col2im runs: channels-last always; channels-first in 2-D, and in
+    1-D and 3-D where taps overlap (a kernel within the stride is plain tap copies)."""
+    if not _native.available():
+        pytest.skip("numba not installed")
+    from tconv._algorithms import _cost, gemm
+    k = 4 if overlap else 2
+    p = _cost.params((1, 2, *(5,) * nd), (2, 3, *(k,) * nd), 2, 1 if overlap else 0)
+    assert gemm.compiled_col2im(p, layout) == (want or layout == "channels_last")
+
+
+def test_compiled_col2im_float32_3d_blocks():
+    """A float32 3-D layer in several image blocks on the pool, both layouts: equal to the
+    NumPy path and to torch."""
+    if not _native.available():
+        pytest.skip("numba not installed")
+    from tconv._algorithms import _cost, gemm
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((12, 8, 6, 7, 5)).astype(np.float32)
+    w = (rng.standard_normal((8, 6, 3, 4, 3)) / 10).astype(np.float32)
+    p = _cost.params(x.shape, w.shape, (2, 2, 1), (1, 1, 0), 0, 2, 1)
+    out = p.transposed_size(x.shape[2:])
+    ref = _torch_conv_transpose(x.astype(np.float64), w.astype(np.float64), (2, 2, 1),
+                                (1, 1, 0), 0, 2, 1)
+    for layout in ("channels_first", "channels_last"):
+        assert_close(gemm.conv_transpose(x, w, p, out, layout=layout), ref, np.float32)

@@ -8,8 +8,9 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
     wdots:  out[a, t] += sum_f X[a, f] * G[src[t], off[t] + f]         (correlation sums)
 
 ``wtiles`` computes the same correlation sums as 4 x 4 tiles held in registers, reading
-``x`` in place. ``col2im2d`` is the 2-D col2im of the ``gemm`` algorithm: each output
-written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
+``x`` in place. ``col2im`` (and ``col2im_last``, for the product
+computed channels innermost) is the ``gemm`` algorithm's col2im in 1-3 spatial dims: each
+output written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
 depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
 pass that writes ``y``. ``resample2d`` (and ``resample1d``, its pass along the last axis)
 is :func:`tconv.interpolate`'s separable table resampling, in ATen's order and without
@@ -102,7 +103,7 @@ def guarded(fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample1d": ...,
+    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im": ..., "resample1d": ...,
     "depthwise2d": ..., "phase_sums": ..., "grid_copy": ..., ...}``, compiled on the first
     call of each dtype. Raises ImportError when numba is missing or was given up."""
     if _DISABLED:
@@ -113,10 +114,12 @@ def kernels() -> dict[str, Any]:
         except ImportError as exc:
             raise ImportError(f"tconv's compiled kernels need numba ({exc}): "
                               "pip install numba") from None
-        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, wtiles=k.wtiles,
+        _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, col2im3d=k.col2im3d,
+                        wtiles=k.wtiles,
                         resample1d=k.resample1d, resample2d_planes=k.resample2d_planes,
                         depthwise2d=k.depthwise2d,
-                        col2im_last2d=k.col2im_last2d, phase_sums=k.phase_sums,
+                        col2im_last2d=k.col2im_last2d,
+                        col2im_last3d=k.col2im_last3d, phase_sums=k.phase_sums,
                         grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,
                         igemm_segs=k.igemm_segs, dw_forward=k.dw_forward,
                         dw_backward=k.dw_backward, dw_scatter=k.dw_scatter)

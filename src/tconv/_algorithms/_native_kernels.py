@@ -278,6 +278,122 @@ def col2im_last2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y, y0, ystep_
                     y[d + ox] = tile[ox * cc + np.uint64(c)]
 
 
+@jit
+def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, sx, y,
+           tmp):  # pragma: no cover - compiled
+    # y[n, c, mz*sz + rz, my*sy + ry, q*sx + rx] =
+    #     sum cols[n, c, kz, ky, kx, mz + zoff, my + yoff, q + xsh]
+    # over the taps (kz, zoff) of depth phase rz, (ky, yoff) of row phase ry and (kx, xsh)
+    # of column phase rx (tables as built by gemm._phase_taps), reads outside cols' (D, H,
+    # W) being zero; 1-D and 2-D layers come with unit dims in front. col2im written output
+    # row by output row, each output once (no zero fill, no read-modify-write of y). Each
+    # column phase is summed contiguously in tmp[rx], then interleaved into the row.
+    nb, cb = cols.shape[0], cols.shape[1]
+    D, H, W = cols.shape[5], cols.shape[6], cols.shape[7]
+    OD, OH = y.shape[2], y.shape[3]
+    Q = tmp.shape[1]
+    for n in range(nb):
+        for c in range(cb):
+            for oz in range(OD):
+                mz = oz // sz
+                rz = oz - mz * sz
+                for oy in range(OH):
+                    my = oy // sy
+                    ry = oy - my * sy
+                    for rx in range(sx):
+                        tz = tmp[rx]
+                        for q in range(Q):
+                            tz[q] = 0
+                    for e in range(zstart[rz], zstart[rz + 1]):
+                        iz = mz + zoff[e]
+                        if iz < 0 or iz >= D:
+                            continue
+                        kz = zk[e]
+                        for a in range(ystart[ry], ystart[ry + 1]):
+                            iy = my + yoff[a]
+                            if iy < 0 or iy >= H:
+                                continue
+                            ky = yk[a]
+                            for rx in range(sx):
+                                tr = tmp[rx]
+                                for b in range(xstart[rx], xstart[rx + 1]):
+                                    sh = xsh[b]
+                                    q0 = max(0, -sh)
+                                    q1 = min(Q, W - sh)
+                                    if q1 <= q0:
+                                        continue
+                                    dst = tr[q0:q1]
+                                    src = cols[n, c, kz, ky, xk[b], iz, iy, q0 + sh:q1 + sh]
+                                    for q in range(q1 - q0):
+                                        dst[q] += src[q]
+                    o = y[n, c, oz, oy]
+                    for rx in range(sx):
+                        col = o[rx::sx]
+                        tr = tmp[rx]
+                        for q in range(col.shape[0]):
+                            col[q] = tr[q]
+
+
+@jit
+def col2im_last3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, sx, y, y0,
+                ystep_n, od, oh, ow, tile):  # pragma: no cover - compiled
+    # y[n, c, mz*sz + rz, my*sy + ry, q*sx + rx] =
+    #     sum cols[n, mz + zoff, my + yoff, q + xsh, kz, ky, kx, c]
+    # over the taps of each dim's phase (gemm._phase_taps), reads outside cols' (D, H, W)
+    # being zero; 1-D and 2-D layers come with unit dims in front. cols holds the product
+    # channels innermost (gemm's channels-last layout), so each tap adds C contiguous
+    # numbers. An output row's sums collect in tile (OW x C, in L1), then go out channel
+    # by channel: each channel's row is one contiguous store run of y (flat:
+    # y[y0 + n*ystep_n + ((c*od + oz)*oh + oy)*ow + ox]), not C stores a plane apart per
+    # pixel. Indices unsigned: the loops vectorize.
+    nb, D, H, W, KD, KH, KW, C = cols.shape
+    flat = cols.reshape(-1)
+    cc = np.uint64(C)
+    pix = KD * KH * KW * C
+    plane = od * oh * ow
+    for n in range(nb):
+        for oz in range(od):
+            mz = oz // sz
+            rz = oz - mz * sz
+            for oy in range(oh):
+                my = oy // sy
+                ry = oy - my * sy
+                for ox in range(ow):
+                    q = ox // sx
+                    rx = ox - q * sx
+                    t0 = np.uint64(ox * C)
+                    first = True
+                    for e in range(zstart[rz], zstart[rz + 1]):
+                        iz = mz + zoff[e]
+                        if iz < 0 or iz >= D:
+                            continue
+                        for a in range(ystart[ry], ystart[ry + 1]):
+                            iy = my + yoff[a]
+                            if iy < 0 or iy >= H:
+                                continue
+                            for b in range(xstart[rx], xstart[rx + 1]):
+                                ix = q + xsh[b]
+                                if ix < 0 or ix >= W:
+                                    continue
+                                s0 = np.uint64((((n * D + iz) * H + iy) * W + ix) * pix
+                                               + ((zk[e] * KH + yk[a]) * KW + xk[b]) * C)
+                                if first:
+                                    for c in range(cc):
+                                        tile[t0 + c] = flat[s0 + c]
+                                    first = False
+                                else:
+                                    for c in range(cc):
+                                        tile[t0 + c] += flat[s0 + c]
+                    if first:
+                        for c in range(cc):
+                            tile[t0 + c] = 0
+                base = y0 + n * ystep_n + (oz * oh + oy) * ow
+                for c in range(C):
+                    d = np.uint64(base + c * plane)
+                    for ox in range(np.uint64(ow)):
+                        y[d + ox] = tile[ox * cc + np.uint64(c)]
+
+
 @numba.njit(inline="always", cache=True)
 def _dots44(x0, x1, x2, x3, g0, g1, g2, g3, n, zero):  # pragma: no cover - compiled
     """The 16 dot products of rows x0..x3 with windows g0..g3 over their first n numbers."""

@@ -18,9 +18,9 @@ When one image of one channel is bigger than a block (FSRCNN: 81 taps x 256x256)
 are ranges of input rows instead; neighbouring row blocks add into shared output rows, so
 the even blocks run in parallel first, then the odd ones.
 
-With numba (``tconv[fast]``), 2-D channels-first layers whose image fits a block take a
+With numba (``tconv[fast]``), channels-first layers whose image fits a block take a
 compiled path instead: a batched product per block read from ``x`` in place, and a col2im
-loop that writes each output once.
+loop that writes each output once (1-3 spatial dims: one loop, unit dims in front).
 
 Layout: channels-first col2im adds runs along the last spatial dim -- 4 numbers long for
 a 4x4 DCGAN input. For wide layers on small images the product is computed channels-last
@@ -106,7 +106,7 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
     ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
-    if p.ndim == 2 and ntap * nsz <= BLOCK_ELEMENTS and _native.available():
+    if ntap * nsz <= BLOCK_ELEMENTS and compiled_col2im(p, "channels_first"):
         return _channels_first_compiled(x, w, p, out)
     # x: (N, g, Cig, *S) -> (g, Cig, N*prodS): one copy unless N == 1
     xg = np.moveaxis(x.reshape(n, g, cig, nsz), 0, 2).reshape(g, cig, n * nsz)
@@ -168,25 +168,55 @@ def _phase_taps(k: int, s: int, pad: int, d: int) -> tuple[np.ndarray, np.ndarra
     return starts, taps, offsets
 
 
+def _kernel_dims(p: ConvParams) -> int:
+    """Spatial dims of the compiled col2im that runs the layer: the 2-D loops for 1-D and
+    2-D layers (a unit row dim in front for 1-D), the 3-D loops for 3-D ones."""
+    return max(2, p.ndim)
+
+
+def _pad(values: tuple[int, ...], fill: int, nd: int) -> tuple[int, ...]:
+    """Per-dim values padded in front to ``nd`` spatial dims."""
+    return (fill,) * (nd - len(values)) + tuple(values)
+
+
+def _tables(p: ConvParams, nd: int) -> tuple[object, ...]:
+    """The compiled col2im's per-dim phase tables (:func:`_phase_taps`) and strides for
+    ``nd`` spatial dims (unit dims in front: kernel 1, stride 1)."""
+    k, s = _pad(p.kernel, 1, nd), _pad(p.stride, 1, nd)
+    d, lo = _pad(p.dilation, 1, nd), _pad(p.pad_lo, 0, nd)
+    tabs = [t for a in range(nd) for t in _phase_taps(k[a], s[a], lo[a], d[a])]
+    return (*tabs, *s)
+
+
+def compiled_col2im(p: ConvParams, layout: str) -> bool:
+    """gemm's col2im runs compiled (numba installed): channels-last always (the NumPy path
+    sums into a channels-last buffer and transposes it); channels-first in 2-D, and in 1-D
+    and 3-D where taps overlap (some output sums several) -- a kernel that fits in the
+    stride is one plain strided copy a tap there, as fast in NumPy."""
+    return _native.available() and (layout == "channels_last" or p.ndim == 2 or any(
+        s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel)))
+
+
 def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
                              out: tuple[int, ...]) -> np.ndarray:
-    """2-D channels-first with numba (``tconv[fast]``): per block of images, one batched
+    """Channels-first with numba (``tconv[fast]``): per block of images, one batched
     product ``w.T @ x[n]`` read from ``x`` in place (no ``(C_in, N*S)`` copy of the input),
-    then a compiled col2im (``col2im2d``) that writes every output once as the sum of its
-    taps -- instead of ``prod(K)`` strided read-add-write passes over the output block."""
-    col2im = _native.kernels()["col2im2d"]
-    n, c_in, h, wd = x.shape
+    then a compiled col2im (``col2im2d``, ``col2im3d``) that writes every output once as
+    the sum of its taps -- instead of ``prod(K)`` strided read-add-write passes over the
+    output block."""
+    nd = _kernel_dims(p)
+    col2im = _native.kernels()[f"col2im{nd}d"]
+    n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    kh, kw = p.kernel
-    ntap, nsz = kh * kw, h * wd
+    ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
     xv = x.reshape(n, g, cig, nsz)
     wt = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)   # (g, Cog*prodK, Cig) view
     y = np.empty((n, g, cog, *out), dtype=x.dtype)
-    (sy, sx), (dy, dx) = p.stride, p.dilation
-    ytab = _phase_taps(kh, sy, p.pad_lo[0], dy)
-    xtab = _phase_taps(kw, sx, p.pad_lo[1], dx)
-    q = -(-out[1] // sx)
+    kpad, spad, opad = _pad(p.kernel, 1, nd), _pad(tuple(size), 1, nd), _pad(out, 1, nd)
+    tables = _tables(p, nd)
+    sx = p.stride[-1]
+    q = -(-out[-1] // sx)
     nb, cb = _blocks(n, cog, ntap * nsz)
     blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
               for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
@@ -197,8 +227,8 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
         cols = cols.reshape(n1 - n0, (c1 - c0) * ntap, nsz)
         matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
         tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
-        col2im(cols.reshape(n1 - n0, c1 - c0, kh, kw, h, wd), *ytab, *xtab, sy, sx,
-               y[n0:n1, gi, c0:c1], tmp)
+        col2im(cols.reshape(n1 - n0, c1 - c0, *kpad, *spad), *tables,
+               y[n0:n1, gi, c0:c1].reshape(n1 - n0, c1 - c0, *opad), tmp)
 
     # one product per image of the block (a batched matmul)
     _parallel.for_each(run, blocks, blas_macs=min(cb, cog) * ntap * cig * nsz)
@@ -208,8 +238,8 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
 def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
     # the same product with the channels innermost: cols[n, *S, *K, c_out] -- every block
-    # add then runs over C_out contiguous numbers, whatever the spatial size. In 2-D with
-    # numba, a compiled col2im sums each output's taps once and writes it channels-first.
+    # add then runs over C_out contiguous numbers, whatever the spatial size. With numba, a
+    # compiled col2im sums each output's taps once and writes it channels-first.
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
@@ -224,25 +254,26 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     y = np.empty((n, g, cog, *out), dtype=x.dtype)
     blocks = [(gi, n0, min(n, n0 + nb)) for gi in range(g) for n0 in range(0, n, nb)]
 
-    compiled = p.ndim == 2 and _native.available()
+    compiled = compiled_col2im(p, "channels_last")
     if compiled:
-        col2im = _native.kernels()["col2im_last2d"]
+        nd = _kernel_dims(p)
+        col2im = _native.kernels()[f"col2im_last{nd}d"]
         yflat = y.reshape(-1)
-        (sy, sx), (dy, dx) = p.stride, p.dilation
-        tables = (*_phase_taps(p.kernel[0], sy, p.pad_lo[0], dy),
-                  *_phase_taps(p.kernel[1], sx, p.pad_lo[1], dx), sy, sx)
+        tables = _tables(p, nd)
+        kpad, spad, opad = _pad(p.kernel, 1, nd), _pad(tuple(size), 1, nd), _pad(out, 1, nd)
 
     def run(block: tuple[int, int, int]) -> None:
         gi, n0, n1 = block
         cols = _parallel.scratch("cols", (n1 - n0) * nsz * ntap * cog, x.dtype)
         cols = cols.reshape((n1 - n0) * nsz, ntap * cog)
         matmul(xt[gi, n0:n1].reshape(-1, cig), wp[gi], out=cols)
-        cols6 = cols.reshape(n1 - n0, *size, *p.kernel, cog)
         if compiled:
             # each output once, summed over C_out contiguous numbers, written channels-first
-            col2im(cols6, *tables, yflat, (n0 * g + gi) * cog * nout, g * cog * nout, *out,
+            col2im(cols.reshape(n1 - n0, *spad, *kpad, cog), *tables, yflat,
+                   (n0 * g + gi) * cog * nout, g * cog * nout, *opad,
                    _parallel.scratch("acc", out[-1] * cog, x.dtype))
             return
+        cols6 = cols.reshape(n1 - n0, *size, *p.kernel, cog)
         z = _parallel.scratch("acc", (n1 - n0) * nout * cog, x.dtype)
         z = z.reshape(n1 - n0, *out, cog)
         z.fill(0)
