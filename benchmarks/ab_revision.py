@@ -1,0 +1,148 @@
+"""The working tree's tconv against tconv at a git revision, in one process, call against call.
+
+Usage::
+
+    python benchmarks/ab_revision.py --rev HEAD~1                 # zoo + sweep, auto forward
+    python benchmarks/ab_revision.py --rev HEAD~1 --algorithm gemm --dims 1,3
+    python benchmarks/ab_revision.py --rev main --no-zoo --sweep 40 --seed 21 --backward
+
+The revision's ``src/tconv`` is extracted (``git archive``) into a temporary folder as the
+package ``tconv_old`` and imported beside ``tconv``; the core imports itself relatively, so
+each package runs its own code, pool and compiled kernels. Per layer: both results are
+compared (they must agree to 1e-3 of the output's scale), then the two are called in
+alternating order (old new, new old, ...) for about ``--budget`` seconds; the ratio is the
+median new time over the median old time (below 1: the working tree is faster). A machine
+that drifts between runs (a shared one) moves both sides alike. Prints the geometric mean
+per spatial rank and every layer outside 0.95-1.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from zoo_conv_transpose import ZOO, output_size, sweep  # noqa: E402
+
+
+def extract(rev: str, into: str) -> None:
+    """``src/tconv`` at ``rev`` as the package ``into/tconv_old``."""
+    repo = os.path.dirname(HERE)
+    data = subprocess.run(["git", "-C", repo, "archive", rev, "src/tconv"], check=True,
+                          capture_output=True).stdout
+    tar_path = os.path.join(into, "src.tar")
+    with open(tar_path, "wb") as f:
+        f.write(data)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into, filter="data")
+    shutil.move(os.path.join(into, "src", "tconv"), os.path.join(into, "tconv_old"))
+
+
+def _once(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def paired(old: Callable[[], object], new: Callable[[], object], budget: float
+           ) -> tuple[float, float]:
+    """Median seconds of ``old`` and ``new``, called alternately (order swapped each pair)."""
+    one = _once(old)
+    pairs = max(5, min(31, int(budget / max(2 * one, 1e-6))))
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(pairs):
+        if i % 2:
+            a.append(_once(old))
+            b.append(_once(new))
+        else:
+            b.append(_once(new))
+            a.append(_once(old))
+    return sorted(a)[len(a) // 2], sorted(b)[len(b) // 2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rev", required=True, help="git revision to compare against")
+    ap.add_argument("--algorithm", default="auto", help="forward algorithm (default auto)")
+    ap.add_argument("--backward", action="store_true", help="time conv_transpose_backward")
+    ap.add_argument("--dims", default="1,2,3", help="spatial ranks to keep (default 1,2,3)")
+    ap.add_argument("--no-zoo", dest="zoo", action="store_false", help="only the sweep")
+    ap.add_argument("--sweep", type=int, default=20, help="random layers (default 20)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random layers")
+    ap.add_argument("--layers", help="comma-separated layer names (default: all)")
+    ap.add_argument("--budget", type=float, default=0.3, help="seconds per layer")
+    args = ap.parse_args(argv)
+
+    import numpy as np
+
+    tmp = tempfile.mkdtemp(prefix="tconv_ab_")
+    try:
+        extract(args.rev, tmp)
+        sys.path.insert(0, tmp)
+        import tconv
+        import tconv_old  # type: ignore[import-not-found]
+
+        dims = {int(v) for v in args.dims.split(",")}
+        layers = (list(ZOO) if args.zoo else []) + sweep(args.sweep, args.seed)
+        if args.layers:
+            want = set(args.layers.split(","))
+            layers = [lay for lay in layers if lay["name"] in want]
+        rows: list[tuple[float, str, int, float, float]] = []
+        for lay in layers:
+            nd = len(lay["x"]) - 2
+            if nd not in dims:
+                continue
+            rng = np.random.default_rng(0)
+            dt = np.dtype(lay["dtype"])
+            x = rng.standard_normal(lay["x"]).astype(dt)
+            w = rng.standard_normal(lay["w"]).astype(dt)
+            geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
+                   lay["dilation"])
+            calls: list[Callable[[], Any]] = []
+            for lib in (tconv_old, tconv):
+                if args.backward:
+                    gy = rng.standard_normal((x.shape[0], w.shape[1] * lay["groups"],
+                                              *output_size(lay))).astype(dt)
+                    calls.append(lambda lib=lib, gy=gy: lib.conv_transpose_backward(
+                        gy, x, w, *geo))
+                else:
+                    calls.append(lambda lib=lib: lib.conv_transpose(
+                        x, w, None, *geo, algorithm=args.algorithm))
+            a, b = calls[0](), calls[1]()
+            for u, v in zip(a if args.backward else [a], b if args.backward else [b]):
+                scale = max(1.0, float(np.abs(u).max()))
+                if not np.allclose(u, v, rtol=1e-3, atol=1e-3 * scale):
+                    raise SystemExit(f"{lay['name']}: the two revisions disagree")
+            t_old, t_new = paired(calls[0], calls[1], args.budget)
+            rows.append((t_new / t_old, lay["name"], nd, t_old * 1e3, t_new * 1e3))
+            print(f"{lay['name']:24s} {nd}-D old {t_old * 1e3:9.3f} ms  new "
+                  f"{t_new * 1e3:9.3f} ms  new/old {t_new / t_old:.2f}", flush=True)
+        print()
+        for nd in sorted(dims):
+            ratios = [r[0] for r in rows if r[2] == nd]
+            if ratios:
+                mean = math.exp(sum(map(math.log, ratios)) / len(ratios))
+                print(f"{nd}-D: {len(ratios)} layers, geometric mean new/old {mean:.3f}")
+        moved = [r for r in sorted(rows) if not 0.95 <= r[0] <= 1.05]
+        print(f"outside 0.95-1.05: {len(moved)} of {len(rows)}")
+        for r in moved:
+            print(f"  {r[1]:24s} {r[2]}-D new/old {r[0]:.2f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
