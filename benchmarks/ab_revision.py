@@ -72,6 +72,14 @@ def paired(old: Callable[[], object], new: Callable[[], object], budget: float
     return sorted(a)[len(a) // 2], sorted(b)[len(b) // 2]
 
 
+def _call(lib: Any, x: Any, w: Any, gy: Any, geo: tuple[Any, ...], algorithm: str
+          ) -> Callable[[], Any]:
+    """One library's forward (``gy`` None) or backward call on the layer."""
+    if gy is not None:
+        return lambda: lib.conv_transpose_backward(gy, x, w, *geo)
+    return lambda: lib.conv_transpose(x, w, None, *geo, algorithm=algorithm)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rev", required=True, help="git revision to compare against")
@@ -91,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         extract(args.rev, tmp)
         sys.path.insert(0, tmp)
-        import tconv
         import tconv_old  # type: ignore[import-not-found]
+
+        import tconv
 
         dims = {int(v) for v in args.dims.split(",")}
         layers = (list(ZOO) if args.zoo else []) + sweep(args.sweep, args.seed)
@@ -110,16 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             w = rng.standard_normal(lay["w"]).astype(dt)
             geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
                    lay["dilation"])
-            calls: list[Callable[[], Any]] = []
-            for lib in (tconv_old, tconv):
-                if args.backward:
-                    gy = rng.standard_normal((x.shape[0], w.shape[1] * lay["groups"],
-                                              *output_size(lay))).astype(dt)
-                    calls.append(lambda lib=lib, gy=gy: lib.conv_transpose_backward(
-                        gy, x, w, *geo))
-                else:
-                    calls.append(lambda lib=lib: lib.conv_transpose(
-                        x, w, None, *geo, algorithm=args.algorithm))
+            gy = rng.standard_normal((x.shape[0], w.shape[1] * lay["groups"],
+                                      *output_size(lay))).astype(dt) if args.backward else None
+            calls = [_call(lib, x, w, gy, geo, args.algorithm) for lib in (tconv_old, tconv)]
             a, b = calls[0](), calls[1]()
             for u, v in zip(a if args.backward else [a], b if args.backward else [b]):
                 scale = max(1.0, float(np.abs(u).max()))

@@ -284,6 +284,98 @@ class TestConvTransposeSmall:
             tconv.set_num_threads(before)
 
 
+
+def _depthwise_single_term(count: int, seed: int) -> list[dict]:
+    """Depthwise layers whose outputs are each at most one term: along every dim a kernel
+    within the stride (dilated), a 1x1 kernel, or a one-position input; padding that crops,
+    output_padding that no tap reaches; 1-3 spatial dims, batch 1-3, 1-40 channels."""
+    rng = np.random.default_rng(seed)
+    layers: list[dict] = []
+    while len(layers) < count:
+        nd = int(rng.integers(1, 4))
+        size, kernel, stride, dil = [], [], [], []
+        for _ in range(nd):
+            s, d = int(rng.integers(1, 6)), int(rng.integers(1, 3))
+            if rng.random() < 0.2:
+                k, i = int(rng.integers(1, 5)), 1                      # one-position input
+            else:
+                k, i = int(rng.integers(1, (s - 1) // d + 2)), int(rng.integers(1, 9))
+            size.append(i)
+            kernel.append(k)
+            stride.append(s)
+            dil.append(d)
+        pad = tuple(int(rng.integers(0, d * (k - 1) + 1)) for k, d in zip(kernel, dil))
+        op = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dil))
+        c = int(rng.integers(1, 41))
+        out = [(i - 1) * s - 2 * p + d * (k - 1) + o + 1
+               for i, s, p, d, k, o in zip(size, stride, pad, dil, kernel, op)]
+        if min(out) < 1:
+            continue
+        layers.append(dict(x=(int(rng.integers(1, 4)), c, *size), w=(c, 1, *kernel),
+                           stride=tuple(stride), padding=pad, output_padding=op, groups=c,
+                           dilation=tuple(dil)))
+    return layers
+
+
+class TestDepthwiseSingleTerm:
+    """Depthwise layers with one term an output: one broadcast multiply a tap into ``y``."""
+
+    LAYERS = _depthwise_single_term(60, seed=21)
+
+    @pytest.mark.parametrize("numba", ["1", "0"])
+    def test_oracle(self, dtype, numba, monkeypatch):
+        monkeypatch.setenv("TCONV_NUMBA", numba)
+        rng = np.random.default_rng(0)
+        hits = 0
+        for layer in self.LAYERS:
+            x = rng.standard_normal(layer["x"])
+            w = rng.standard_normal(layer["w"])
+            geo = _geometry(layer)
+            p = _cost.params(layer["x"], layer["w"], *geo)
+            assert _cost.single_term(layer["x"], layer["w"], p)
+            hits += tconv.explain_algorithm(layer["x"], layer["w"], *geo,
+                                            dtype=dtype).algorithm == "gemm"
+            y = tconv.conv_transpose(x.astype(dtype), w.astype(dtype), None, *geo)
+            assert_close(y, _torch_conv_t(x, w, layer), dtype)
+        assert hits >= 40                            # the population reaches the path
+
+    def test_rule(self):
+        # only depthwise layers, and only where no output sums two taps
+        p = _cost.params((1, 4, 5, 5), (4, 1, 2, 2), 2, 0, 0, 4)
+        assert _cost.single_term((1, 4, 5, 5), (4, 1, 2, 2), p)
+        p = _cost.params((1, 4, 5, 5), (4, 1, 3, 3), 2, 0, 0, 4)
+        assert not _cost.single_term((1, 4, 5, 5), (4, 1, 3, 3), p)        # overlapping
+        p = _cost.params((1, 4, 5, 5), (4, 1, 2, 2), 2, 0, 0, 4, 2)
+        assert not _cost.single_term((1, 4, 5, 5), (4, 1, 2, 2), p)        # dilated past s
+        p = _cost.params((1, 4, 5, 5), (4, 2, 2, 2), 2, 0, 0, 4)
+        assert not _cost.single_term((1, 4, 5, 5), (4, 2, 2, 2), p)        # two outputs/group
+        p = _cost.params((1, 4, 1, 1), (4, 1, 3, 3), 1, 0, 0, 4)
+        assert _cost.single_term((1, 4, 1, 1), (4, 1, 3, 3), p)            # 1x1 input
+        d = tconv.explain_algorithm((1, 4, 5, 5), (4, 1, 2, 2), 2, groups=4)
+        assert any("one term" in r for r in d.reasons), str(d)
+
+    def test_threads_and_nonfinite(self):
+        # large enough for channel ranges on the pool: 1 and 2 threads agree with torch;
+        # inf and nan reach exactly the outputs of their taps, as in torch
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((2, 64, 20, 20, 10)).astype(np.float32)
+        x[0, 3, 5, 6, 7], x[1, 60, 0, 0, 0] = np.inf, np.nan
+        w = rng.standard_normal((64, 1, 2, 2, 2)).astype(np.float32)
+        layer = dict(stride=2, padding=0, output_padding=1, groups=64, dilation=1)
+        assert tconv.explain_algorithm(x.shape, w.shape, *_geometry(layer)).algorithm == "gemm"
+        ref = _torch_conv_t(x.astype(np.float64), w.astype(np.float64), layer)
+        before = tconv.get_num_threads()
+        try:
+            for n in (1, 2):
+                tconv.set_num_threads(n)
+                y = tconv.conv_transpose(x, w, None, *_geometry(layer))
+                np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+                np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+                ok = np.isfinite(ref)
+                assert_close(y[ok], ref[ok], np.float32)
+        finally:
+            tconv.set_num_threads(before)
+
 def _resizes(count: int, seed: int) -> list[dict]:
     """Small resizes, every mode, sizes and scale factors, 1-3 spatial dims."""
     rng = np.random.default_rng(seed)

@@ -47,6 +47,10 @@ def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
 #: threads (about 0.5 ms of one core's work; below it the pool costs more than it saves)
 SINGLE_PRODUCT_PARALLEL_MACS = 1 << 24
 
+#: outputs of a depthwise single-term call from which channel ranges are shared among
+#: tconv's threads (a multiply a number: below it the pool costs more than it saves)
+SINGLE_TERM_PARALLEL = 1 << 18
+
 
 def _multiply(products: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     # on tconv's pool threads ``matmul`` cuts a product BLAS would thread into pieces
@@ -129,6 +133,33 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     y = (np.empty if covered else np.zeros)((n, g * cog, *out), dtype=x.dtype)
     for src, dst in copies:
         y[dst] = full[src]
+    return y
+
+
+def _single_term(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
+                 ) -> np.ndarray:
+    """A depthwise layer ``_cost.single_term`` accepts (every output at most one term): per
+    kernel tap ``t``, ``y[n, c, i*stride + t*dilation - pad_lo] = x[n, c, i] * w[c, 0, t]``,
+    one broadcast multiply into a strided view of ``y`` (outputs no tap reaches are zero);
+    ranges of channels on the pool when large."""
+    n, c, *size = x.shape
+    nd = p.ndim
+    covered, copies = _tap_copies(tuple(size), out, p)
+    y = (np.empty if covered else np.zeros)((n, c, *out), dtype=x.dtype)
+    wk = w.reshape(c, *p.kernel)
+    bshape = (1,) * nd
+
+    def run(r: tuple[int, int]) -> None:
+        c0, c1 = r
+        for src, dst in copies:
+            xs = (slice(None), slice(c0, c1), *src[2 + nd:])
+            wt = wk[(slice(c0, c1), *src[2:2 + nd])].reshape(c1 - c0, *bshape)
+            np.multiply(x[xs], wt, out=y[(slice(None), slice(c0, c1), *dst[2:])])
+
+    pieces = min(c, _parallel.num_threads()) if y.size >= SINGLE_TERM_PARALLEL else 1
+    step = -(-c // pieces)
+    _parallel.for_each(run, [(a, min(c, a + step)) for a in range(0, c, step)],
+                       parallel=pieces > 1)
     return y
 
 
@@ -399,6 +430,9 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         else algorithm
     if xb.shape[0] == 0:
         y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
+    elif algorithm == "auto" and algo == "gemm" and _cost.single_term(xb.shape, wa.shape, p):
+        # depthwise with one term an output: a multiply a tap (the cost model says so)
+        y = _single_term(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
     elif algorithm == "auto" and algo == "gemm" and _cost.single_product(xb.shape, wa.shape,
                                                                         p):
         # gemm with nothing for col2im to add: its product alone (the cost model says so)

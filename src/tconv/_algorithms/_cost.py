@@ -36,7 +36,8 @@ from . import _native
 
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
-           "gemm_channels_last", "host_avx512", "single_product", "shared_im2col"]
+           "gemm_channels_last", "host_avx512", "single_product", "single_term",
+           "shared_im2col"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
 CONSTANTS_FILE = pathlib.Path(__file__).with_name("cost_constants.json")
@@ -392,6 +393,17 @@ def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
                for k, s, d, i in zip(p.kernel, p.stride, p.dilation, x_shape[2:]))
 
 
+def single_term(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """A depthwise layer each of whose outputs is at most one term ``x * w`` (along every
+    spatial dim the dilated kernel fits in the stride, or the input has one position):
+    ``tconv.conv_transpose`` writes it as one broadcast multiply a kernel tap, straight into
+    the output (no product, no sums)."""
+    if not (x_shape[1] // p.groups == 1 and w_shape[1] == 1):
+        return False
+    return all(d * (k - 1) < s or i == 1
+               for k, s, d, i in zip(p.kernel, p.stride, p.dilation, x_shape[2:]))
+
+
 def weight_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                 c: Constants | None = None, dtype: np.typing.DTypeLike | None = None) -> bool:
     """The weight gradient by the compiled correlation sums on the planes the compiled
@@ -463,6 +475,11 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         if depthwise.preferred(x_shape, w_shape, p):
             why.append(depthwise.reason(x_shape, p))
             algo = "direct"
+        elif single_term(x_shape, w_shape, p):
+            why.append("depthwise, every dim has a kernel within the stride or a one-position "
+                       "input: each output is at most one term x * w, one broadcast multiply "
+                       "a kernel tap written into the output")
+            algo = "gemm"
         elif loops:
             why.append(f"depthwise, stride {p.stride[-1]} < {c.subpixel_stride}: compiled "
                        "loops write each output once")
