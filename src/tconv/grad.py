@@ -16,6 +16,7 @@ restores the exact input size. The weight gradient correlates the input with ``g
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -50,7 +51,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
 
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
-    cog, nout, ntap = c_out // groups, int(np.prod(out)), int(np.prod(kernel))
+    cog, nout, ntap = c_out // groups, math.prod(out), math.prod(kernel)
     xp = pad_crop(x, pad)
     win = windows(group_view(xp, groups), kernel, stride, dilation, out)
     gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
@@ -181,7 +182,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
+    ntap, nsz = math.prod(p.kernel), math.prod(size)
     dtype = np.result_type(gy, x, w)
     if n == 0 or nsz == 0:
         return np.zeros(x.shape, dtype=dtype), np.zeros(w.shape, dtype=dtype)

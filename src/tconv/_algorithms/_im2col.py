@@ -6,6 +6,7 @@ over elements in Python; loops run over kernel taps or spatial dims only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,10 +22,22 @@ def pad_crop(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
     crop = tuple(slice(max(-lo, 0), x.shape[lead + a] - max(-hi, 0))
                  for a, (lo, hi) in enumerate(pad))
     x = x[(slice(None),) * lead + crop]
-    widths = [(0, 0)] * lead + [(max(lo, 0), max(hi, 0)) for lo, hi in pad]
-    if any(w != (0, 0) for w in widths):
-        x = np.pad(x, widths)
-    return x
+    widths = [(max(lo, 0), max(hi, 0)) for lo, hi in pad]
+    if all(w == (0, 0) for w in widths):
+        return x
+    # one copy into an uninitialised array and zeros on the borders only (np.pad does the
+    # same with far more per-call overhead, which small layers pay on every call)
+    size = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[lead:], widths))
+    y = np.empty((*x.shape[:lead], *size), dtype=x.dtype)
+    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[lead:], widths))
+    y[(Ellipsis, *inner)] = x
+    for a, (lo, hi) in enumerate(widths):
+        before = (slice(None),) * a
+        if lo:
+            y[(Ellipsis, *before, slice(0, lo), *inner[a + 1:])] = 0
+        if hi:
+            y[(Ellipsis, *before, slice(lo + x.shape[lead + a], None), *inner[a + 1:])] = 0
+    return y
 
 
 def windows(xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
@@ -47,7 +60,7 @@ def on_grid(x: np.ndarray, pitch: Sequence[int], front: int, out: np.ndarray) ->
     image on the zero-gapped grid ``(N, *pitch)``, then zeros. One write per number: the gaps
     are zeroed slab by slab, not the whole buffer first."""
     n, c, *size = x.shape
-    grid = n * int(np.prod(pitch))
+    grid = n * math.prod(pitch)
     out[:, :front] = 0
     out[:, front + grid:] = 0
     view = out[:, front:front + grid].reshape(c, n, *pitch)
@@ -102,12 +115,12 @@ def im2col_block(win: np.ndarray, block: Block, name: str = "cols") -> np.ndarra
     sub = win[n0:n1, gi, :, r0:r1]                          # (nb, Cig, *out', *K)
     cig, out, kernel = sub.shape[1], sub.shape[2:2 + nd], sub.shape[2 + nd:]
     nb = n1 - n0
-    cols = scratch(name, cig * int(np.prod(kernel)) * nb * int(np.prod(out)), win.dtype)
+    cols = scratch(name, cig * math.prod(kernel) * nb * math.prod(out), win.dtype)
     cols = cols.reshape(cig, *kernel, nb, *out)
     # (nb, Cig, *out, *K) -> (Cig, *K, nb, *out)
     perm = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
     np.copyto(cols, sub.transpose(perm))
-    return cols.reshape(cig * int(np.prod(kernel)), nb * int(np.prod(out)))
+    return cols.reshape(cig * math.prod(kernel), nb * math.prod(out))
 
 
 def flat_grid(counts: Sequence[int], steps: Sequence[int]) -> np.ndarray:
@@ -137,7 +150,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     c_out, cig = w.shape[:2]
     cog = c_out // groups
     kernel = w.shape[2:]
-    nout = int(np.prod(out))
+    nout = math.prod(out)
     xp = pad_crop(x, pad)
     win = windows(group_view(xp, groups), kernel, stride, dilation, out)  # (N,g,Cig,*out,*K)
     wg = w.reshape(groups, cog, -1)                                     # (g, Cog, Cig*prodK)
@@ -145,7 +158,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     y = np.empty((groups, cog, n, nout), dtype=np.result_type(x, w))
 
     rest = nout // out[0] if nout else 0                    # positions per output row
-    blocks = image_blocks(n, groups, cig * int(np.prod(kernel)) * nout, out[0])
+    blocks = image_blocks(n, groups, cig * math.prod(kernel) * nout, out[0])
 
     def run(block: Block) -> None:
         gi, n0, n1, r0, r1 = block

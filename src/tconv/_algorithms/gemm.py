@@ -31,6 +31,7 @@ contiguous numbers, and one transpose per block writes ``y``.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
+    ntap, nsz = math.prod(p.kernel), math.prod(size)
     if ntap * nsz <= BLOCK_ELEMENTS and compiled_col2im(p, "channels_first"):
         return _channels_first_compiled(x, w, p, out)
     # x: (N, g, Cig, *S) -> (g, Cig, N*prodS): one copy unless N == 1
@@ -179,6 +180,7 @@ def _pad(values: tuple[int, ...], fill: int, nd: int) -> tuple[int, ...]:
     return (fill,) * (nd - len(values)) + tuple(values)
 
 
+@_parallel.cached(maxsize=256)
 def _tables(p: ConvParams, nd: int) -> tuple[object, ...]:
     """The compiled col2im's per-dim phase tables (:func:`_phase_taps`) and strides for
     ``nd`` spatial dims (unit dims in front: kernel 1, stride 1)."""
@@ -209,7 +211,7 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    ntap, nsz = int(np.prod(p.kernel)), int(np.prod(size))
+    ntap, nsz = math.prod(p.kernel), math.prod(size)
     xv = x.reshape(n, g, cig, nsz)
     wt = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)   # (g, Cog*prodK, Cig) view
     y = np.empty((n, g, cog, *out), dtype=x.dtype)
@@ -243,7 +245,7 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     n, c_in, *size = x.shape
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
-    ntap, nsz, nout = int(np.prod(p.kernel)), int(np.prod(size)), int(np.prod(out))
+    ntap, nsz, nout = math.prod(p.kernel), math.prod(size), math.prod(out)
     xt = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 0, 3, 2))  # (g,N,S,Cig)
     nb = _parallel.even_split(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog), g)
     # the weights (g, Cig, prodK*Cog): one product per block, channels innermost
