@@ -14,6 +14,10 @@ alternating order (old new, new old, ...) for about ``--budget`` seconds; the ra
 median new time over the median old time (below 1: the working tree is faster). A machine
 that drifts between runs (a shared one) moves both sides alike. Prints the geometric mean
 per spatial rank and every layer outside 0.95-1.05.
+
+Read the means: each package keeps its own buffers for the whole process, and a few
+layers' speed depends on where those land, so a single row can be off by up to 1.7x even
+where the code did not change (benchmarks/RESULTS.md); rerun an outlier alone.
 """
 
 from __future__ import annotations
