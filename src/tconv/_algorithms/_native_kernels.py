@@ -294,6 +294,7 @@ def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, 
     Q = tmp.shape[1]
     for n in range(nb):
         for c in range(cb):
+            cn = cols[n, c]
             for oz in range(OD):
                 mz = oz // sz
                 rz = oz - mz * sz
@@ -308,12 +309,12 @@ def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, 
                         iz = mz + zoff[e]
                         if iz < 0 or iz >= D:
                             continue
-                        kz = zk[e]
+                        ck = cn[zk[e]]
                         for a in range(ystart[ry], ystart[ry + 1]):
                             iy = my + yoff[a]
                             if iy < 0 or iy >= H:
                                 continue
-                            ky = yk[a]
+                            cy = ck[yk[a]]
                             for rx in range(sx):
                                 tr = tmp[rx]
                                 for b in range(xstart[rx], xstart[rx + 1]):
@@ -323,7 +324,7 @@ def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, 
                                     if q1 <= q0:
                                         continue
                                     dst = tr[q0:q1]
-                                    src = cols[n, c, kz, ky, xk[b], iz, iy, q0 + sh:q1 + sh]
+                                    src = cy[xk[b], iz, iy, q0 + sh:q1 + sh]
                                     for q in range(q1 - q0):
                                         dst[q] += src[q]
                     o = y[n, c, oz, oy]
