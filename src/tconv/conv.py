@@ -166,10 +166,11 @@ def _single_term(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
 @_parallel.cached(maxsize=256)
 def _tap_copies(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
                 ) -> tuple[bool, tuple[tuple[tuple[Any, ...], tuple[Any, ...]], ...]]:
-    """:func:`_single_product`'s copies, remembered per shape (a small layer would spend
-    more on planning them than on the product): whether the taps cover every output (no
-    zero fill needed), and ``(source, destination)`` index tuples of ``full (N, C_out,
-    *K, *S_in)`` and ``y`` per tap that reaches an output."""
+    """The tap copies of :func:`_single_product` and :func:`_single_term`, remembered per
+    shape (a small layer would spend more on planning them than on its product): whether
+    the taps cover every output (no zero fill needed), and ``(source, destination)`` index
+    tuples of ``full (N, C_out, *K, *S_in)`` and ``y`` per tap that reaches an output (a
+    source's last ``ndim`` entries index the input)."""
     nd = p.ndim
     # where each tap lands, per dim; the output needs no zeros when the taps cover it
     lands = [[_tap_slices(t, p.stride[d], p.dilation[d], p.pad_lo[d], size[d], out[d])

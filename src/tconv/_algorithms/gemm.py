@@ -20,7 +20,8 @@ the even blocks run in parallel first, then the odd ones.
 
 With numba (``tconv[fast]``), channels-first layers whose image fits a block take a
 compiled path instead: a batched product per block read from ``x`` in place, and a col2im
-loop that writes each output once (1-3 spatial dims: one loop, unit dims in front).
+loop that writes each output once (:func:`compiled_col2im` says where: the 2-D loops, a
+unit row dim in front for 1-D layers, or the 3-D loops).
 
 Layout: channels-first col2im adds runs along the last spatial dim -- 4 numbers long for
 a 4x4 DCGAN input. For wide layers on small images the product is computed channels-last
