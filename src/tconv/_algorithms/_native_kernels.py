@@ -183,50 +183,110 @@ def wdots(X, G, src, off, gstride, rows_per_group, out, a0, a1, f0, f1, chunk,
 
 
 
+@numba.njit(inline="always", cache=True)
+def _zero_rows(tmp):  # pragma: no cover - compiled
+    """Zero every row of ``tmp``."""
+    for r in range(tmp.shape[0]):
+        t = tmp[r]
+        for q in range(tmp.shape[1]):
+            t[q] = 0
+
+
+@numba.njit(inline="always", cache=True)
+def _add_runs(tmp, plane, iz, iy, xstart, xk, xsh):  # pragma: no cover - compiled
+    """Add row ``(iz, iy)`` of one row tap's planes ``plane (KW, D, H, W)`` into the column
+    phases: ``tmp[rx, q] += plane[kx, iz, iy, q + xsh]`` over the taps ``(kx, xsh)`` of
+    phase ``rx``, reads outside ``[0, W)`` being zero."""
+    Q, W = tmp.shape[1], plane.shape[3]
+    for rx in range(tmp.shape[0]):
+        tr = tmp[rx]
+        for b in range(xstart[rx], xstart[rx + 1]):
+            sh = xsh[b]
+            q0 = max(0, -sh)
+            q1 = min(Q, W - sh)
+            if q1 <= q0:
+                continue
+            dst = tr[q0:q1]
+            src = plane[xk[b], iz, iy, q0 + sh:q1 + sh]
+            for q in range(q1 - q0):
+                dst[q] += src[q]
+
+
+@numba.njit(inline="always", cache=True)
+def _interleave(o, tmp):  # pragma: no cover - compiled
+    """``o[q*s + rx] = tmp[rx, q]`` for the ``s = tmp.shape[0]`` column phases."""
+    s = tmp.shape[0]
+    for rx in range(s):
+        col = o[rx::s]
+        tr = tmp[rx]
+        for q in range(col.shape[0]):
+            col[q] = tr[q]
+
+
 @jit
 def col2im2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y,
              tmp):  # pragma: no cover - compiled
-    # y[n, c, m*sy + ry, q*sx + rx] = sum cols[n, c, ky, kx, m + yoff, q + xsh]
+    # y[n, c, m*sy + ry, q*sx + rx] = sum cols[n, c, ky, kx, 0, m + yoff, q + xsh]
     # over the taps (ky, yoff) of row phase ry and (kx, xsh) of column phase rx (tables as
     # built by gemm._phase_taps), reads outside cols' (H, W) being zero: col2im written
     # output row by output row, each output once (no zero fill, no read-modify-write of y).
-    # Each column phase is summed contiguously in tmp[rx], then interleaved into the row.
+    # Each column phase is summed contiguously in tmp[rx] (sx rows), then interleaved into
+    # the row. (cols has a unit depth dim, as col2im3d's: the two share their row loops.)
     nb, cb = cols.shape[0], cols.shape[1]
-    H, W = cols.shape[4], cols.shape[5]
+    H = cols.shape[5]
     OH = y.shape[2]
-    Q = tmp.shape[1]
     for n in range(nb):
         for c in range(cb):
             for oy in range(OH):
                 m = oy // sy
                 ry = oy - m * sy
-                for rx in range(sx):
-                    tz = tmp[rx]
-                    for q in range(Q):
-                        tz[q] = 0
+                _zero_rows(tmp)
                 for a in range(ystart[ry], ystart[ry + 1]):
                     iy = m + yoff[a]
-                    if iy < 0 or iy >= H:
-                        continue
-                    ky = yk[a]
-                    for rx in range(sx):
-                        tr = tmp[rx]
-                        for b in range(xstart[rx], xstart[rx + 1]):
-                            sh = xsh[b]
-                            q0 = max(0, -sh)
-                            q1 = min(Q, W - sh)
-                            if q1 <= q0:
-                                continue
-                            dst = tr[q0:q1]
-                            src = cols[n, c, ky, xk[b], iy, q0 + sh:q1 + sh]
-                            for q in range(q1 - q0):
-                                dst[q] += src[q]
-                o = y[n, c, oy]
-                for rx in range(sx):
-                    col = o[rx::sx]
-                    tr = tmp[rx]
-                    for q in range(col.shape[0]):
-                        col[q] = tr[q]
+                    if 0 <= iy < H:
+                        _add_runs(tmp, cols[n, c, yk[a]], 0, iy, xstart, xk, xsh)
+                _interleave(y[n, c, oy], tmp)
+
+
+@numba.njit(inline="always", cache=True)
+def _tile_add(tile, t0, flat, s0, cc, first):  # pragma: no cover - compiled
+    """``tile[t0 : t0 + cc]`` = (``first``) or += ``flat[s0 : s0 + cc]``."""
+    if first:
+        for c in range(cc):
+            tile[t0 + c] = flat[s0 + c]
+    else:
+        for c in range(cc):
+            tile[t0 + c] += flat[s0 + c]
+
+
+@numba.njit(inline="always", cache=True)
+def _tile_taps(tile, t0, flat, cc, first, base, tapbase, my, ry, ystart, yk, yoff, q, rx,
+               xstart, xk, xsh, H, W, KW, pix):  # pragma: no cover - compiled
+    """Sum into ``tile[t0 : t0 + C]`` the taps of output pixel ``(my*sy + ry, q*sx + rx)``
+    read from input plane row ``base`` (``(n*D + iz)*H``) with kernel taps from
+    ``tapbase`` (``kz*KH``); ``first``: nothing summed there yet. Returns ``first``."""
+    for a in range(ystart[ry], ystart[ry + 1]):
+        iy = my + yoff[a]
+        if iy < 0 or iy >= H:
+            continue
+        for b in range(xstart[rx], xstart[rx + 1]):
+            ix = q + xsh[b]
+            if ix < 0 or ix >= W:
+                continue
+            s0 = np.uint64(((base + iy) * W + ix) * pix + ((tapbase + yk[a]) * KW + xk[b]) * cc)
+            _tile_add(tile, t0, flat, s0, cc, first)
+            first = False
+    return first
+
+
+@numba.njit(inline="always", cache=True)
+def _tile_out(y, tile, base, plane, ow, cc):  # pragma: no cover - compiled
+    """An output row's tile ``(OW x C)`` out channel by channel: ``y[base + c*plane + ox]
+    = tile[ox*C + c]``, each channel's row one contiguous store run."""
+    for c in range(cc):
+        d = np.uint64(base + c * plane)
+        for ox in range(np.uint64(ow)):
+            y[d + ox] = tile[ox * cc + c]
 
 
 @jit
@@ -251,47 +311,24 @@ def col2im_last2d(cols, ystart, yk, yoff, xstart, xk, xsh, sy, sx, y, y0, ystep_
                 q = ox // sx
                 rx = ox - q * sx
                 t0 = np.uint64(ox * C)
-                first = True
-                for a in range(ystart[ry], ystart[ry + 1]):
-                    iy = m + yoff[a]
-                    if iy < 0 or iy >= H:
-                        continue
-                    for b in range(xstart[rx], xstart[rx + 1]):
-                        ix = q + xsh[b]
-                        if ix < 0 or ix >= W:
-                            continue
-                        s0 = np.uint64(((n * H + iy) * W + ix) * pix + (yk[a] * KW + xk[b]) * C)
-                        if first:
-                            for c in range(cc):
-                                tile[t0 + c] = flat[s0 + c]
-                            first = False
-                        else:
-                            for c in range(cc):
-                                tile[t0 + c] += flat[s0 + c]
+                first = _tile_taps(tile, t0, flat, cc, True, n * H, 0, m, ry, ystart, yk, yoff,
+                                   q, rx, xstart, xk, xsh, H, W, KW, pix)
                 if first:
                     for c in range(cc):
                         tile[t0 + c] = 0
-            base = y0 + n * ystep_n + oy * ow
-            for c in range(C):
-                d = np.uint64(base + c * oh * ow)
-                for ox in range(np.uint64(ow)):
-                    y[d + ox] = tile[ox * cc + np.uint64(c)]
+            _tile_out(y, tile, y0 + n * ystep_n + oy * ow, oh * ow, ow, cc)
 
 
 @jit
 def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, sx, y,
-           tmp):  # pragma: no cover - compiled
-    # y[n, c, mz*sz + rz, my*sy + ry, q*sx + rx] =
+             tmp):  # pragma: no cover - compiled
+    # col2im2d in three spatial dims: y[n, c, mz*sz + rz, my*sy + ry, q*sx + rx] =
     #     sum cols[n, c, kz, ky, kx, mz + zoff, my + yoff, q + xsh]
-    # over the taps (kz, zoff) of depth phase rz, (ky, yoff) of row phase ry and (kx, xsh)
-    # of column phase rx (tables as built by gemm._phase_taps), reads outside cols' (D, H,
-    # W) being zero; 1-D and 2-D layers come with unit dims in front. col2im written output
-    # row by output row, each output once (no zero fill, no read-modify-write of y). Each
-    # column phase is summed contiguously in tmp[rx], then interleaved into the row.
+    # over the taps (kz, zoff) of depth phase rz as well (gemm._phase_taps). Kept apart
+    # from col2im2d (they share the row loops) so that 2-D layers skip the depth loop.
     nb, cb = cols.shape[0], cols.shape[1]
-    D, H, W = cols.shape[5], cols.shape[6], cols.shape[7]
+    D, H = cols.shape[5], cols.shape[6]
     OD, OH = y.shape[2], y.shape[3]
-    Q = tmp.shape[1]
     for n in range(nb):
         for c in range(cb):
             cn = cols[n, c]
@@ -301,10 +338,7 @@ def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, 
                 for oy in range(OH):
                     my = oy // sy
                     ry = oy - my * sy
-                    for rx in range(sx):
-                        tz = tmp[rx]
-                        for q in range(Q):
-                            tz[q] = 0
+                    _zero_rows(tmp)
                     for e in range(zstart[rz], zstart[rz + 1]):
                         iz = mz + zoff[e]
                         if iz < 0 or iz >= D:
@@ -312,46 +346,22 @@ def col2im3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, 
                         ck = cn[zk[e]]
                         for a in range(ystart[ry], ystart[ry + 1]):
                             iy = my + yoff[a]
-                            if iy < 0 or iy >= H:
-                                continue
-                            cy = ck[yk[a]]
-                            for rx in range(sx):
-                                tr = tmp[rx]
-                                for b in range(xstart[rx], xstart[rx + 1]):
-                                    sh = xsh[b]
-                                    q0 = max(0, -sh)
-                                    q1 = min(Q, W - sh)
-                                    if q1 <= q0:
-                                        continue
-                                    dst = tr[q0:q1]
-                                    src = cy[xk[b], iz, iy, q0 + sh:q1 + sh]
-                                    for q in range(q1 - q0):
-                                        dst[q] += src[q]
-                    o = y[n, c, oz, oy]
-                    for rx in range(sx):
-                        col = o[rx::sx]
-                        tr = tmp[rx]
-                        for q in range(col.shape[0]):
-                            col[q] = tr[q]
+                            if 0 <= iy < H:
+                                _add_runs(tmp, ck[yk[a]], iz, iy, xstart, xk, xsh)
+                    _interleave(y[n, c, oz, oy], tmp)
 
 
 @jit
 def col2im_last3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, sx, y, y0,
-                ystep_n, od, oh, ow, tile):  # pragma: no cover - compiled
-    # y[n, c, mz*sz + rz, my*sy + ry, q*sx + rx] =
+                  ystep_n, od, oh, ow, tile):  # pragma: no cover - compiled
+    # col2im_last2d in three spatial dims: y[n, c, mz*sz + rz, my*sy + ry, q*sx + rx] =
     #     sum cols[n, mz + zoff, my + yoff, q + xsh, kz, ky, kx, c]
-    # over the taps of each dim's phase (gemm._phase_taps), reads outside cols' (D, H, W)
-    # being zero; 1-D and 2-D layers come with unit dims in front. cols holds the product
-    # channels innermost (gemm's channels-last layout), so each tap adds C contiguous
-    # numbers. An output row's sums collect in tile (OW x C, in L1), then go out channel
-    # by channel: each channel's row is one contiguous store run of y (flat:
-    # y[y0 + n*ystep_n + ((c*od + oz)*oh + oy)*ow + ox]), not C stores a plane apart per
-    # pixel. Indices unsigned: the loops vectorize.
+    # (flat: y[y0 + n*ystep_n + ((c*od + oz)*oh + oy)*ow + ox]). Kept apart from
+    # col2im_last2d (they share the pixel loops) so that 2-D layers skip the depth loop.
     nb, D, H, W, KD, KH, KW, C = cols.shape
     flat = cols.reshape(-1)
     cc = np.uint64(C)
     pix = KD * KH * KW * C
-    plane = od * oh * ow
     for n in range(nb):
         for oz in range(od):
             mz = oz // sz
@@ -366,33 +376,15 @@ def col2im_last3d(cols, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz,
                     first = True
                     for e in range(zstart[rz], zstart[rz + 1]):
                         iz = mz + zoff[e]
-                        if iz < 0 or iz >= D:
-                            continue
-                        for a in range(ystart[ry], ystart[ry + 1]):
-                            iy = my + yoff[a]
-                            if iy < 0 or iy >= H:
-                                continue
-                            for b in range(xstart[rx], xstart[rx + 1]):
-                                ix = q + xsh[b]
-                                if ix < 0 or ix >= W:
-                                    continue
-                                s0 = np.uint64((((n * D + iz) * H + iy) * W + ix) * pix
-                                               + ((zk[e] * KH + yk[a]) * KW + xk[b]) * C)
-                                if first:
-                                    for c in range(cc):
-                                        tile[t0 + c] = flat[s0 + c]
-                                    first = False
-                                else:
-                                    for c in range(cc):
-                                        tile[t0 + c] += flat[s0 + c]
+                        if 0 <= iz < D:
+                            first = _tile_taps(tile, t0, flat, cc, first, (n * D + iz) * H,
+                                               zk[e] * KH, my, ry, ystart, yk, yoff, q, rx,
+                                               xstart, xk, xsh, H, W, KW, pix)
                     if first:
                         for c in range(cc):
                             tile[t0 + c] = 0
-                base = y0 + n * ystep_n + (oz * oh + oy) * ow
-                for c in range(C):
-                    d = np.uint64(base + c * plane)
-                    for ox in range(np.uint64(ow)):
-                        y[d + ox] = tile[ox * cc + np.uint64(c)]
+                _tile_out(y, tile, y0 + n * ystep_n + (oz * oh + oy) * ow, od * oh * ow, ow,
+                          cc)
 
 
 @numba.njit(inline="always", cache=True)

@@ -230,7 +230,9 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
         cols = cols.reshape(n1 - n0, (c1 - c0) * ntap, nsz)
         matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
         tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
-        col2im(cols.reshape(n1 - n0, c1 - c0, *kpad, *spad), *tables,
+        # (the 2-D loops read a unit depth dim: (.., KH, KW, 1, H, W))
+        depth = (1,) if nd == 2 else ()
+        col2im(cols.reshape(n1 - n0, c1 - c0, *kpad, *depth, *spad), *tables,
                y[n0:n1, gi, c0:c1].reshape(n1 - n0, c1 - c0, *opad), tmp)
 
     # one product per image of the block (a batched matmul)
