@@ -107,6 +107,8 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     kernel = p.kernel
     taps, positions = math.prod(kernel), math.prod(size)
     full: np.ndarray = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
+    macs = n * c_in * cog * taps * positions
+    tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
     products = []
     if positions == 1:
         x2, w2 = x.reshape(n, c_in), w.reshape(c_in, cog * taps)
@@ -118,10 +120,13 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
         x4 = x.reshape(n, g, cig, positions)
         wt = w.reshape(g, cig, cog * taps).transpose(0, 2, 1)
         f4 = full.reshape(n, g, cog * taps, positions)
-        products = [(wt[gi], x4[i, gi], f4[i, gi]) for i in range(n) for gi in range(g)]
+        if tasks == 1:
+            # a small call: every image and group in one batched product (one NumPy call,
+            # not one a product from Python)
+            products = [(wt[None], x4, f4)]
+        else:
+            products = [(wt[gi], x4[i, gi], f4[i, gi]) for i in range(n) for gi in range(g)]
     # one task of consecutive products a thread, in order on this thread for small calls
-    macs = n * c_in * cog * taps * positions
-    tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
     step = -(-len(products) // tasks)
     _parallel.for_each(_multiply,
                        [products[i:i + step] for i in range(0, len(products), step)],
