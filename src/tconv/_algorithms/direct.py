@@ -113,6 +113,12 @@ def _phase_terms(plan: phase._Plan, cig: int
             np.array(kstart, dtype=np.int64), lengths)
 
 
+def _terms(kstart: np.ndarray) -> np.ndarray:
+    """Each phase's number of terms, from :func:`_phase_terms`' phase starts (a plain
+    difference: ``np.diff``'s Python overhead shows on small calls)."""
+    return kstart[1:] - kstart[:-1]
+
+
 #: float32 layers of one group run ``igemm_tiles`` (register blocks) on AVX-512 hosts
 TILED = True
 #: ``igemm_segs`` (row segments) where rows are long enough, else ``igemm_tiles``
@@ -317,9 +323,10 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                                    math.prod(plan.padded),
                                    phase._grid_rows(tuple(size), plan.padded))
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
-    work = g * cog * int(np.dot(np.diff(kstart), lengths))
+    terms = _terms(kstart)
+    work = g * cog * int(np.dot(terms, lengths))
     nph = len(lengths)
-    in_place = int(np.diff(kstart).min()) >= STORE_MIN_TERMS
+    in_place = int(terms.min()) >= STORE_MIN_TERMS
     if in_place:
         # each phase's outputs stored straight into their places in y
         target, rowbase, valid = y.reshape(-1), *_phase_rows(plan, n, g * cog, out, p.stride)
@@ -463,6 +470,7 @@ def _depthwise2d(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
     return y.reshape(n, c_in * cog, *out)
 
 
+@_parallel.cached(maxsize=64)
 @_parallel.cached(maxsize=64)
 def _phase_rows(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
                 stride: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
