@@ -389,6 +389,12 @@ def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     strided copy a tap, without col2im's adds)."""
     if x_shape[1] // p.groups == 1 and w_shape[1] == 1:
         return False
+    return _one_term(x_shape, p)
+
+
+def _one_term(x_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """Each output is at most one kernel tap's term: along every spatial dim the dilated
+    kernel fits in the stride, or the input has one position."""
     return all(d * (k - 1) < s or i == 1
                for k, s, d, i in zip(p.kernel, p.stride, p.dilation, x_shape[2:]))
 
@@ -398,10 +404,7 @@ def single_term(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParam
     spatial dim the dilated kernel fits in the stride, or the input has one position):
     ``tconv.conv_transpose`` writes it as one broadcast multiply a kernel tap, straight into
     the output (no product, no sums)."""
-    if not (x_shape[1] // p.groups == 1 and w_shape[1] == 1):
-        return False
-    return all(d * (k - 1) < s or i == 1
-               for k, s, d, i in zip(p.kernel, p.stride, p.dilation, x_shape[2:]))
+    return x_shape[1] // p.groups == 1 and w_shape[1] == 1 and _one_term(x_shape, p)
 
 
 def weight_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,

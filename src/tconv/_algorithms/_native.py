@@ -8,8 +8,8 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
     wdots:  out[a, t] += sum_f X[a, f] * G[src[t], off[t] + f]         (correlation sums)
 
 ``wtiles`` computes the same correlation sums as 4 x 4 tiles held in registers, reading
-``x`` in place. ``col2im`` (and ``col2im_last``, for the product
-computed channels innermost) is the ``gemm`` algorithm's col2im in 1-3 spatial dims: each
+``x`` in place. ``col2im2d`` and ``col2im3d`` (``col2im_last2d``, ``col2im_last3d`` for
+the product computed channels innermost) are the ``gemm`` algorithm's col2im: each
 output written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
 depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
 pass that writes ``y``. ``resample2d`` (and ``resample1d``, its pass along the last axis)
@@ -103,7 +103,7 @@ def guarded(fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im": ..., "resample1d": ...,
+    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample1d": ...,
     "depthwise2d": ..., "phase_sums": ..., "grid_copy": ..., ...}``, compiled on the first
     call of each dtype. Raises ImportError when numba is missing or was given up."""
     if _DISABLED:

@@ -471,7 +471,6 @@ def _depthwise2d(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
 
 
 @_parallel.cached(maxsize=64)
-@_parallel.cached(maxsize=64)
 def _phase_rows(plan: phase._Plan, n: int, c_out: int, out: tuple[int, ...],
                 stride: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Where each grid row of each phase starts in the flat ``y (N, C_out, *out)`` (-1: a

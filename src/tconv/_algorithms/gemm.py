@@ -196,8 +196,8 @@ def compiled_col2im(p: ConvParams, layout: str) -> bool:
     sums into a channels-last buffer and transposes it); channels-first in 2-D, and in 1-D
     and 3-D where taps overlap (some output sums several) -- a kernel that fits in the
     stride is one plain strided copy a tap there, as fast in NumPy."""
-    return _native.available() and (layout == "channels_last" or p.ndim == 2 or any(
-        s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel)))
+    return _native.available() and (layout == "channels_last" or p.ndim == 2
+                                    or _cost._overlap(p))
 
 
 def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
