@@ -477,6 +477,49 @@ class TestTiles:
         assert_close(got, ref, np.float32)
         assert_close(got, loops, np.float32)
 
+    @pytest.mark.parametrize("segments", [False, True])
+    def test_grouped_layers(self, segments, monkeypatch):
+        # 30 seeded grouped float32 layers (1-3-D, dilation, crops; 16 or more terms a
+        # phase: stored in place): each conv group's product in register blocks (its own
+        # packed weights, input planes and output rows) -- the flat walk, and row segments
+        # forced for any row length -- against the numba loops and float64 scatter
+        if not _native.available():
+            pytest.skip("numba not installed")
+        from tconv._algorithms import _cost
+
+        monkeypatch.setattr(direct, "SEGMENTS", segments)
+        monkeypatch.setattr(direct, "SEGMENT_COST", float("inf"))
+        calls: list[int] = []
+        name = "igemm_segs" if segments else "igemm_tiles"
+        kernel = _native.kernels()[name]
+        monkeypatch.setitem(_native._KERNELS, name, lambda *a: calls.append(1) or kernel(*a))
+        rng = np.random.default_rng(23)
+        reached = 0
+        for _ in range(30):
+            nd = int(rng.integers(1, 4))
+            g = int(rng.choice([2, 3, 4, 8]))
+            s = int(rng.integers(1, 4))
+            k = int(rng.integers(s + 1, 2 * s + 2))
+            d = int(rng.choice([1, 1, 2]))
+            cig = max(1, -(-16 // k ** nd * s ** nd)) + int(rng.integers(0, 3))
+            cog = int(rng.choice([6, 8, 12, 16, 24]))
+            size = tuple(int(v) for v in rng.integers(2, 9 if nd < 3 else 5, nd))
+            pad = int(rng.integers(0, d * (k - 1) // 2 + 1))
+            x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(np.float32)
+            w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(np.float32)
+            kw = dict(stride=s, padding=pad, output_padding=0, groups=g, dilation=d)
+            calls.clear()
+            got = run("direct", x, w, kw)
+            reached += bool(calls)
+            with monkeypatch.context() as m:
+                m.setattr(direct, "TILED", False)
+                loops = run("direct", x, w, kw)
+            ref = run("scatter", x.astype(np.float64), w.astype(np.float64), kw)
+            assert_close(got, ref, np.float32)
+            assert_close(got, loops, np.float32)
+        if _cost.host_avx512():
+            assert reached >= 15
+
     def test_nan_stays_in_its_outputs(self):
         # a NaN input reaches only the outputs its taps reach, as in the loops
         if not _native.available():
@@ -603,7 +646,7 @@ class TestSegments:
             got = run("direct", x, w, kw)
         plan, _, _ = self._tables(cfg, c_out)
         assert bool(calls) == (bool(plan.phases)
-                               and direct._tiles_apply(np.float32, 1, c_out))
+                               and direct._tiles_apply(np.float32, c_out))
         assert_close(got, run("scatter", x.astype(np.float64), w.astype(np.float64), kw),
                      np.float32)
 
@@ -639,7 +682,7 @@ class TestSegments:
         gy = rng.standard_normal((cfg.batch, cfg.cog, *out)).astype(np.float32)
         with _forced_segments() as calls:
             gx = direct.grad_input(gy, w, p, cfg.size)
-        assert bool(calls) == direct._tiles_apply(np.float32, 1, c_in)
+        assert bool(calls) == direct._tiles_apply(np.float32, c_in)
         gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
                                gy.astype(np.float64), p)
         assert gx.dtype == np.float32
@@ -658,7 +701,7 @@ class TestSegments:
             calls = _segments_used(monkeypatch)
             gx = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=4,
                                                output_padding=1)[0]
-            assert bool(calls) == (want and direct._tiles_apply(np.float32, 1, 16))
+            assert bool(calls) == (want and direct._tiles_apply(np.float32, 16))
             gx_ref, _ = _grad_refs(x.astype(np.float64), w.astype(np.float64),
                                    gy.astype(np.float64), p)
             assert_close(gx, gx_ref, np.float32)
@@ -684,4 +727,4 @@ class TestSegments:
                      tconv.conv_transpose(xt.astype(np.float64), w.astype(np.float64),
                                           stride=2, padding=1, algorithm="scatter"),
                      np.float32)
-        assert bool(calls) == direct._tiles_apply(np.float32, 1, 8)
+        assert bool(calls) == direct._tiles_apply(np.float32, 8)

@@ -131,7 +131,7 @@ def test_host_specific_paths_and_portable_twins(layer, avx512, fresh_native, mon
     for g, r in zip(got, ref):
         np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-3)
     if not avx512:
-        assert not direct._tiles_apply(np.float32, 1, w.shape[1])
+        assert not direct._tiles_apply(np.float32, w.shape[1])
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda v: f"{len(v[0]) - 2}d")

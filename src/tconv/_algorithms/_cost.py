@@ -332,12 +332,12 @@ def folded(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     return fold.overhead(tuple(x_shape[2:]), p) <= c.fold_max_overhead
 
 
-def register_blocks(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:
-    """The AVX-512 register-block kernels apply: float32, one group, an AVX-512 host, and
-    output channels that fill at least 3/4 of the blocks of ``TILE_MR`` rows."""
+def register_blocks(dtype: np.typing.DTypeLike, c_out: int) -> bool:
+    """The AVX-512 register-block kernels apply: float32, an AVX-512 host, and output
+    channels (of a group) that fill at least 3/4 of the blocks of ``TILE_MR`` rows."""
     from . import direct
 
-    if not (direct.TILED and groups == 1 and np.dtype(dtype) == np.float32
+    if not (direct.TILED and np.dtype(dtype) == np.float32
             and _native.available() and host_avx512()):
         return False
     from ._native import TILE_MR
@@ -357,7 +357,7 @@ def segments(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     c = c or constants()
     if (not direct.SEGMENTS or p.groups != 1 or x_shape[0] == 0
             or not any(d * (k - 1) + 1 > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
-            or not register_blocks(dtype, 1, w_shape[1])):
+            or not register_blocks(dtype, w_shape[1])):
         return False
     return direct.segments_fit(x_shape, w_shape, p, c.segment_min_terms,
                                c.segment_max_terms, c.segment_cost)

@@ -836,12 +836,14 @@ def _seg_ukernel(typingctx, a_addr, b_addr, table_addr, seg_addr, c_addr, kc, ld
 
 @numba.njit(inline="always", cache=True)
 def _block_bases(Wp, inp, boff):  # pragma: no cover - compiled
-    """The register-block kernels' addresses: row blocks of the packed weights ``Wp (phases,
-    blocks, K*MR)`` (float32), the first weight, the bytes between blocks and between
-    phases; the first input number and the first term offset."""
-    nrb = Wp.shape[1]
-    rb_step = Wp.shape[2] * 4
-    return (nrb, Wp.ctypes.data, rb_step, nrb * rb_step, inp.ctypes.data,
+    """The register-block kernels' addresses: row blocks of the packed weights ``Wp
+    (groups, phases, blocks, K*MR)`` (float32), the first weight, the bytes between blocks,
+    between phases and between groups; the first input number and the first term
+    offset."""
+    nrb = Wp.shape[2]
+    rb_step = Wp.shape[3] * 4
+    ph_step = nrb * rb_step
+    return (nrb, Wp.ctypes.data, rb_step, ph_step, Wp.shape[1] * ph_step, inp.ctypes.data,
             boff.ctypes.data)
 
 
@@ -889,9 +891,11 @@ def _copy16(typingctx, s_addr, d_addr):
 
 
 @jit
-def igemm_segs(Wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, out,
+def igemm_segs(Wp, inp, gin, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, out,
                colstride, chanstride, g0, g1, buf):  # pragma: no cover - compiled
-    # igemm's product (one group, float32) over row segments: no gap columns computed.
+    # igemm's product (float32) over row segments: no gap columns computed. Conv group cg
+    # reads the packed weights Wp[cg] and the input planes from inp[cg*gin], and stores
+    # output rows cg*O ...
     # Group gi is SEG_VECTORS segments of 16 grid columns (from gstart[gi, h]) of the
     # family of phases gph[gi] .. gph[gi] + gF[gi] - 1 (the phases that differ only in
     # their last-dim offset: their outputs interleave along a row). Per block of TILE_MR
@@ -899,37 +903,39 @@ def igemm_segs(Wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, O, ou
     # gcount[gi, f, h] numbers of phase f go to out[gdst[gi, h] + rofs[ph] + j*colstride
     # + row*chanstride]. A stride-2 pair of full segments is stored interleaved: 32
     # contiguous numbers a row (scalar strided stores would dominate the call).
-    nrb, a0, rb_step, ph_step, b0, t0 = _block_bases(Wp, inp, boff)
+    nrb, a0, rb_step, ph_step, cg_step, b0, t0 = _block_bases(Wp, inp, boff)
     ldc = buf.shape[2]
     cs = np.uint64(colstride)
     L = 16
     c0 = buf[0].ctypes.data
     c1 = buf[min(1, buf.shape[0] - 1)].ctypes.data
     o0 = np.uint64(out.ctypes.data)
-    for gi in range(g0, g1):
-        ph0 = gph[gi]
-        F = gF[gi]
-        sp = gstart[gi].ctypes.data
-        for rb in range(nrb):
-            for f in range(F):
-                ph = ph0 + f
-                k0, k1 = kstart[ph], kstart[ph + 1]
-                _seg_ukernel(a0 + ph * ph_step + rb * rb_step, b0, t0 + k0 * 8, sp,
-                             buf[f].ctypes.data, k1 - k0, ldc)
-            for r in range(min(TILE_MR, O - rb * TILE_MR)):
-                for h in range(SEG_VECTORS):
-                    d = np.uint64(gdst[gi, h] + (rb * TILE_MR + r) * chanstride)
-                    if (F == 2 and colstride == 2 and gcount[gi, 0, h] == L
-                            and gcount[gi, 1, h] == L):
-                        _zip_store(c0 + (r * ldc + h * L) * 4, c1 + (r * ldc + h * L) * 4,
-                                   o0 + d * np.uint64(4))
-                    elif F == 1 and colstride == 1 and gcount[gi, 0, h] == L:
-                        _copy16(c0 + (r * ldc + h * L) * 4, o0 + d * np.uint64(4))
-                    else:
-                        for f in range(F):
-                            e = d + np.uint64(rofs[ph0 + f])
-                            for j in range(gcount[gi, f, h]):
-                                out[e + np.uint64(j) * cs] = buf[f, r, h * L + j]
+    for cg in range(Wp.shape[0]):              # a group's weights stay in cache
+        for gi in range(g0, g1):
+            ph0 = gph[gi]
+            F = gF[gi]
+            sp = gstart[gi].ctypes.data
+            for rb in range(nrb):
+                for f in range(F):
+                    ph = ph0 + f
+                    k0, k1 = kstart[ph], kstart[ph + 1]
+                    _seg_ukernel(a0 + cg * cg_step + ph * ph_step + rb * rb_step,
+                                 b0 + cg * gin * 4, t0 + k0 * 8, sp, buf[f].ctypes.data, k1 - k0,
+                                 ldc)
+                for r in range(min(TILE_MR, O - rb * TILE_MR)):
+                    for h in range(SEG_VECTORS):
+                        d = np.uint64(gdst[gi, h] + (cg * O + rb * TILE_MR + r) * chanstride)
+                        if (F == 2 and colstride == 2 and gcount[gi, 0, h] == L
+                                and gcount[gi, 1, h] == L):
+                            _zip_store(c0 + (r * ldc + h * L) * 4, c1 + (r * ldc + h * L) * 4,
+                                       o0 + d * np.uint64(4))
+                        elif F == 1 and colstride == 1 and gcount[gi, 0, h] == L:
+                            _copy16(c0 + (r * ldc + h * L) * 4, o0 + d * np.uint64(4))
+                        else:
+                            for f in range(F):
+                                e = d + np.uint64(rofs[ph0 + f])
+                                for j in range(gcount[gi, f, h]):
+                                    out[e + np.uint64(j) * cs] = buf[f, r, h * L + j]
 
 
 @numba.extending.intrinsic
@@ -942,32 +948,35 @@ def _tile_ukernel(typingctx, a_addr, b_addr, table_addr, c_addr, kc, ldc):
 
 
 @jit
-def igemm_tiles(Wp, inp, boff, kstart, lengths, O, out, rowbase, pitch, valid, colstride,
-                chanstride, f0, f1, buf):  # pragma: no cover - compiled
-    # igemm's product (one group, float32) in register blocks: for each chunk of grid
-    # columns (buf's width, a multiple of TILE_NR) and each phase ph, C (O x chunk) =
-    # Wp[ph] @ B with B[k, j] = inp[boff[k] + c0 + j] (kstart[ph] <= k < kstart[ph + 1]),
-    # TILE_MR rows by TILE_NR columns at a time into buf, then each row stored once as
-    # igemm stores (_store: a call a row and chunk -- per 32-column tile the stores cost
-    # more than the multiply-adds). Wp (phases, row blocks, K*MR): the weights packed
-    # [k][MR], zero rows past O. inp must hold TILE_NR - 1 numbers after the last column
-    # any phase reads (a partial last tile reads them and drops them).
-    nrb, a0, rb_step, ph_step, b0, t0 = _block_bases(Wp, inp, boff)
+def igemm_tiles(Wp, inp, gin, boff, kstart, lengths, O, out, rowbase, pitch, valid,
+                colstride, chanstride, f0, f1, buf):  # pragma: no cover - compiled
+    # igemm's product (float32) in register blocks: for each conv group cg, chunk of grid
+    # columns (buf's width, a multiple of TILE_NR) and phase ph, C (O x chunk) =
+    # Wp[cg, ph] @ B with B[k, j] = inp[cg*gin + boff[k] + c0 + j] (kstart[ph] <= k <
+    # kstart[ph + 1]), TILE_MR rows by TILE_NR columns at a time into buf, then each row
+    # stored once as igemm stores, as output row cg*O + row (_store: a call a row and chunk
+    # -- per 32-column tile the stores cost more than the multiply-adds). Wp (groups,
+    # phases, row blocks, K*MR): the weights packed [k][MR], zero rows past O. inp must
+    # hold TILE_NR - 1 numbers after the last column any phase reads (a partial last tile
+    # reads them and drops them).
+    nrb, a0, rb_step, ph_step, cg_step, b0, t0 = _block_bases(Wp, inp, boff)
     chunk = buf.shape[1]
     c = buf.ctypes.data
-    for c0 in range(f0, f1, chunk):
-        for ph in range(lengths.shape[0]):
-            n = min(chunk, f1 - c0, lengths[ph] - c0)
-            if n <= 0:
-                continue
-            k0, k1 = kstart[ph], kstart[ph + 1]
-            for rb in range(nrb):
-                for j in range(0, n, TILE_NR):
-                    _tile_ukernel(a0 + ph * ph_step + rb * rb_step, b0 + (c0 + j) * 4,
-                                  t0 + k0 * 8, c + j * 4, k1 - k0, chunk)
-                for r in range(min(TILE_MR, O - rb * TILE_MR)):
-                    _store(out, buf[r], ph, rb * TILE_MR + r, c0, n, rowbase, pitch, valid,
-                           colstride, chanstride)
+    for cg in range(Wp.shape[0]):              # a group's weights stay in cache
+        for c0 in range(f0, f1, chunk):
+            for ph in range(lengths.shape[0]):
+                n = min(chunk, f1 - c0, lengths[ph] - c0)
+                if n <= 0:
+                    continue
+                k0, k1 = kstart[ph], kstart[ph + 1]
+                for rb in range(nrb):
+                    for j in range(0, n, TILE_NR):
+                        _tile_ukernel(a0 + cg * cg_step + ph * ph_step + rb * rb_step,
+                                      b0 + (cg * gin + c0 + j) * 4, t0 + k0 * 8, c + j * 4,
+                                      k1 - k0, chunk)
+                    for r in range(min(TILE_MR, O - rb * TILE_MR)):
+                        _store(out, buf[r], ph, cg * O + rb * TILE_MR + r, c0, n, rowbase,
+                               pitch, valid, colstride, chanstride)
 
 
 @jit

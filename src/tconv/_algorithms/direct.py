@@ -6,10 +6,10 @@ grid ``X (C_in, total)``, but each phase is one compiled loop over its own taps 
     y[n, c, q*s + r] = sum_{ci, t in taps(r)} w[ci, c, t] * X[ci, f(n, q) + off_t]
 
 -- the useful multiplies (plus the gap), no ``C_out * prod(K)`` product planes to sum.
-float32 layers of one group on AVX-512 run it in register blocks: over row segments of 16
-outputs where rows are long enough (``igemm_segs``: no gap columns at all; the phases that
-differ only along the last dim are stored interleaved, each output written once), else over
-the flat grid 32 columns at a time (``igemm_tiles``).
+float32 layers on AVX-512 run it in register blocks, each conv group its own product:
+over row segments of 16 outputs where rows are long enough (``igemm_segs``: no gap columns
+at all; the phases that differ only along the last dim are stored interleaved, each output
+written once), else over the flat grid 32 columns at a time (``igemm_tiles``).
 
 Backward (the gradient identities of :mod:`tconv.grad`): ``grad_x`` is the strided conv of
 ``grad_y``, and ``grad_w`` correlates ``x`` with ``grad_y``. Both read ``grad_y`` padded and
@@ -119,7 +119,7 @@ def _terms(kstart: np.ndarray) -> np.ndarray:
     return kstart[1:] - kstart[:-1]
 
 
-#: float32 layers of one group run ``igemm_tiles`` (register blocks) on AVX-512 hosts
+#: float32 layers run ``igemm_tiles`` (register blocks) on AVX-512 hosts
 TILED = True
 #: ``igemm_segs`` (row segments) where rows are long enough, else ``igemm_tiles``
 SEGMENTS = True
@@ -131,9 +131,9 @@ TILE_CHUNK = 256
 TILE_MARGIN = 32
 
 
-def _tiles_apply(dtype: np.typing.DTypeLike, groups: int, c_out: int) -> bool:
+def _tiles_apply(dtype: np.typing.DTypeLike, c_out: int) -> bool:
     """The register-block kernels apply (:func:`tconv._algorithms._cost.register_blocks`)."""
-    return _cost.register_blocks(dtype, groups, c_out)
+    return _cost.register_blocks(dtype, c_out)
 
 
 def segments_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -179,12 +179,14 @@ def _tile_index(plan: phase._Plan, cig: int, cog: int, ntap: int, mr: int) -> np
         idx.reshape(nph, nrb, mr, kmax).transpose(0, 1, 3, 2)).reshape(nph, nrb, kmax * mr)
 
 
-def _pack_tiles(w: np.ndarray, plan: phase._Plan, mr: int) -> np.ndarray:
-    """Weights ``w (C_in, C_out, *K)`` (one group) as the register blocks read them: one
-    gather through :func:`_tile_index` (cheaper than zero-filled copies and a transpose)."""
-    cig, cog = w.shape[:2]
+def _pack_tiles(w: np.ndarray, plan: phase._Plan, mr: int, groups: int = 1) -> np.ndarray:
+    """Weights ``w (C_in, C_out/g, *K)`` as the register blocks read them, ``(groups,
+    phases, blocks, K*MR)``: one gather through :func:`_tile_index` (cheaper than
+    zero-filled copies and a transpose); each group is its own one-group product."""
+    cig, cog = w.shape[0] // groups, w.shape[1]
     idx = _tile_index(plan, cig, cog, math.prod(w.shape[2:]), mr)
-    return np.concatenate([w.reshape(-1), np.zeros(1, w.dtype)])[idx]
+    wz = np.concatenate([w.reshape(groups, -1), np.zeros((groups, 1), w.dtype)], axis=1)
+    return np.ascontiguousarray(wz[:, idx])            # the kernels read raw addresses
 
 
 @_parallel.cached(maxsize=64)
@@ -254,16 +256,19 @@ def _segments(rowbase: np.ndarray, valid: np.ndarray, fams: tuple[tuple[int, int
 
 def _run_segments(segs: tuple[np.ndarray, ...], wp: np.ndarray, inp: np.ndarray,
                   boff: np.ndarray, kstart: np.ndarray, rows: int, target: np.ndarray,
-                  colstride: int, chanstride: int, parallel: bool) -> None:
-    """``igemm_segs`` over the groups of ``segs``, split among the threads."""
+                  colstride: int, chanstride: int, parallel: bool, group_in: int = 0
+                  ) -> None:
+    """``igemm_segs`` over the row segments of ``segs``, split among the threads, for
+    every conv group of ``wp (groups, ...)`` (:func:`_pack_tiles`; a group's input planes
+    start ``group_in`` numbers after the previous group's)."""
     from ._native import SEG_VECTORS, TILE_MR
 
     gph, gF, gstart, gcount, gdst, rofs = segs
     kernel = _native.kernels()["igemm_segs"]
     fmax = gcount.shape[1]
     _parallel.for_each(
-        lambda r: kernel(wp, inp, boff, kstart, gph, gF, gstart, gcount, gdst, rofs, rows,
-                         target, colstride, chanstride, r[0], r[1],
+        lambda r: kernel(wp, inp, group_in, boff, kstart, gph, gF, gstart, gcount, gdst, rofs,
+                         rows, target, colstride, chanstride, r[0], r[1],
                          _parallel.scratch("d_seg", fmax * TILE_MR * 16 * SEG_VECTORS,
                                            wp.dtype).reshape(fmax, TILE_MR, -1)),
         _ranges(len(gph), _parallel.num_threads() if parallel else 1, align=1),
@@ -339,8 +344,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         pitch, colstride, chanstride = 0, 1, grid
         valid = lengths
     ranges = _ranges(int(lengths.max()), _pieces(work))
-    if in_place and _tiles_apply(x.dtype, g, cog):
-        # float32 on AVX-512: register blocks of the compiled kernel, B read in place
+    if in_place and _tiles_apply(x.dtype, cog):
+        # float32 on AVX-512: register blocks of the compiled kernel, B read in place (the
+        # kernels run every conv group: its own packed weights, planes and output rows)
         from ._native import SEG_VECTORS, TILE_MR, TILE_NR
 
         tiles = _native.kernels()["igemm_tiles"]
@@ -349,17 +355,17 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
             raise AssertionError("direct: TILE_MARGIN / TILE_CHUNK do not fit TILE_NR")
         flat[big.size:] = 0                       # the margin after the grid, read, dropped
         boff = src * total + off
-        wp = _pack_tiles(w, plan, TILE_MR)
+        wp = _pack_tiles(w, plan, TILE_MR, g)
         segs = _segment_groups(plan, n, g * cog, out, p.stride, SEG_VECTORS,
                                SEGMENT_COST) if SEGMENTS else None
         if segs is not None:
             # rows long enough: row segments, no gap columns computed
             _run_segments(segs, wp, flat, boff, kstart, cog, target, colstride, chanstride,
-                          work >= PARALLEL_MACS)
+                          work >= PARALLEL_MACS, cig * total)
             return y
         _parallel.for_each(
-            lambda r: tiles(wp, flat, boff, kstart, lengths, cog, target, rowbase, pitch,
-                            valid, colstride, chanstride, r[0], r[1],
+            lambda r: tiles(wp, flat, cig * total, boff, kstart, lengths, cog, target, rowbase,
+                            pitch, valid, colstride, chanstride, r[0], r[1],
                             _parallel.scratch("d_tile", TILE_MR * TILE_CHUNK, x.dtype
                                               ).reshape(TILE_MR, TILE_CHUNK)),
             ranges, parallel=work >= PARALLEL_MACS)
@@ -647,13 +653,13 @@ def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ..
     # the loop stores each image's positions straight into grad_x, skipping the grid's gaps
     rowbase = _grid_rows(n, c_in, size, pitch)
     work = c_in * len(src) * grid
-    if SEGMENTS and _tiles_apply(gy.dtype, g, c_in):
+    if SEGMENTS and g == 1 and _tiles_apply(gy.dtype, c_in):
         from ._native import SEG_VECTORS, TILE_MR
 
         segs = _input_segments(n, c_in, size, pitch, SEG_VECTORS, SEGMENT_COST)
         if segs is not None:
             # float32 on AVX-512: register blocks over row segments, G read in place
-            _run_segments(segs, _pack_rows(wk[0], TILE_MR), G, src * G.shape[1] + offs,
+            _run_segments(segs, _pack_rows(wk[0], TILE_MR)[None], G, src * G.shape[1] + offs,
                           np.array([0, len(src)], dtype=np.int64), c_in, gx.reshape(-1), 1,
                           math.prod(size), work >= PARALLEL_MACS)
             return gx
