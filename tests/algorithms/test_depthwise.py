@@ -78,9 +78,12 @@ def _check(layer: tuple, seed: int) -> None:
     gx, gw = depthwise.backward(gy, x, w, p)
     checks = [(y, y_ref), (gx, gx_ref), (gw, gw_ref)]
     if _native.available():
-        # the compiled forward pass the rule did not pick: both kernels on every layer
+        # the compiled forward passes the rule did not pick: every kernel on every layer
+        # (the row loops, the scatter and the channels-innermost pass)
         other = not depthwise.scatters(x.shape, p)
         checks.append((depthwise._compiled_forward(x, w, p, out, scatter=other), y_ref))
+        checks.append((depthwise._compiled_forward(x, w, p, out, scatter=not other), y_ref))
+        checks.append((depthwise._channels_last_forward(x, w, p, out), y_ref))
     for got, ref in checks:
         # float32 sums of up to thousands of terms: the tolerance scales with their count
         tol = TOL[x.dtype] * (1 if x.dtype == np.float64 else 10)
@@ -121,6 +124,37 @@ def test_population_covers_the_class():
     assert {lay[8] for lay in LAYERS} == {np.float32, np.float64}
 
 
+@needs_numba
+@pytest.mark.parametrize(("x_shape", "k", "stride", "inner"), [
+    ((16, 32, 4, 4), 7, 3, True),         # 4x4 planes, 9 taps a phase
+    ((4, 512, 8, 8), 4, 4, True),         # kernel = stride: one tap an output
+    ((2, 64, 4, 4, 4), 3, 2, True),       # 3-D, 8 taps a phase
+    ((16, 4, 4, 4), 7, 3, False),         # 4 channels: vectors too short
+    ((2, 32, 8, 40), 3, 1, False),        # 42 outputs a phase: the row loops
+    ((2, 32, 4, 4), 7, 1, False),         # 49 taps a phase
+])
+def test_channels_inner_rule(x_shape, k, stride, inner):
+    # short phase runs, enough channels and few taps: the channels-innermost pass, which
+    # auto reaches and explains; and it agrees with torch
+    nd = len(x_shape) - 2
+    c = x_shape[1]
+    p = params(x_shape, (c, 1, *(k,) * nd), stride, 0, 0, c, 1)
+    assert depthwise.channels_inner(x_shape, p) == inner
+    dec = tconv.explain_algorithm(x_shape, (c, 1, *(k,) * nd), stride=stride, groups=c,
+                                  dtype=np.float32)
+    assert ("channels innermost" in str(dec)) == inner
+    if inner:
+        assert dec.algorithm == "direct"
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal((c, 1, *(k,) * nd)).astype(np.float32)
+    fn = getattr(torch.nn.functional, _TORCH[nd])
+    ref = fn(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+             stride=stride, groups=c).numpy()
+    assert_close(tconv.conv_transpose(x, w, stride=stride, groups=c), ref, np.float32,
+                 TOL[np.dtype(np.float32)] * 10)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_public_entry_points(dtype):
     # long rows: auto runs these kernels; the gradients are routed here too
@@ -147,14 +181,15 @@ def test_routing():
     d = _cost.decide((1, 8, 16, 64), (8, 1, 6, 6), p, np.float32)
     assert d.algorithm == "direct" and any("outputs a phase" in r for r in d.reasons)
     assert not depthwise.scatters((1, 8, 16, 64), p)
-    # short runs along the last dim and a shorter kernel: not these loops
-    short = params((1, 8, 16, 4), (8, 1, 6, 2), 3, 1, 0, 8, 1)
-    assert not depthwise.preferred((1, 8, 16, 4), (8, 1, 6, 2), short)
+    # short runs along the last dim, a shorter kernel and too few channels for the
+    # channels-innermost pass: not these loops
+    short = params((1, 4, 16, 4), (4, 1, 6, 2), 3, 1, 0, 4, 1)
+    assert not depthwise.preferred((1, 4, 16, 4), (4, 1, 6, 2), short)
     # a kernel longer than the runs (large stride, small images): each input's kernel added
-    stamp = params((4, 8, 4, 4), (8, 1, 16, 16), 8, 4, 1, 8, 1)
-    assert depthwise.preferred((4, 8, 4, 4), (8, 1, 16, 16), stamp)
-    assert depthwise.scatters((4, 8, 4, 4), stamp)
-    text = str(_cost.decide((4, 8, 4, 4), (8, 1, 16, 16), stamp))
+    stamp = params((4, 4, 4, 4), (4, 1, 16, 16), 8, 4, 1, 4, 1)
+    assert depthwise.preferred((4, 4, 4, 4), (4, 1, 16, 16), stamp)
+    assert depthwise.scatters((4, 4, 4, 4), stamp)
+    text = str(_cost.decide((4, 4, 4, 4), (4, 1, 16, 16), stamp))
     assert "kernel of 16" in text and "not chosen" not in text
     assert "both gradients by the depthwise compiled loops" in text
     # direct's one-pass 2-D kernel keeps its layers (column stride 2, <= 2 x 2 taps)

@@ -122,5 +122,6 @@ def kernels() -> dict[str, Any]:
                         col2im_last3d=k.col2im_last3d, phase_sums=k.phase_sums,
                         grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,
                         igemm_segs=k.igemm_segs, dw_forward=k.dw_forward,
-                        dw_backward=k.dw_backward, dw_scatter=k.dw_scatter)
+                        dw_backward=k.dw_backward, dw_scatter=k.dw_scatter,
+                        dw_last=k.dw_last)
     return _KERNELS

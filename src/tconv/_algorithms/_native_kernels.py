@@ -1153,3 +1153,70 @@ def dw_scatter(x, w, y, stride, dil, lo, C, p0, p1):  # pragma: no cover - compi
                             else:
                                 for t in range(tlo, thi):
                                     yr[base + t * d2] += xv * wr[t]
+
+
+@jit
+def dw_last(xl, wl, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy, sx, y, r0,
+            r1, tile, pairs):  # pragma: no cover - compiled
+    # Depthwise conv_transpose with the channels innermost, for planes too small for
+    # dw_forward's row runs: xl (N, D, H, W, C) the input channels-last, wl (KD, KH, KW, C),
+    # y (N, C, OD, OH, OW); tables as gemm._phase_taps (output m*s + r of a dim sums the
+    # taps of phase r, tap k reading input m + off). Output rows r0 <= row < r1 (row =
+    # (n*OD + oz)*OH + oy): the row's (depth, row) taps inside the input are listed once
+    # in pairs (KD*KH x 2: input row and kernel row offsets); each pixel's C sums collect
+    # in tile (OW x C) -- one vector multiply-add of C numbers a tap --, then go out
+    # channel by channel, each channel's row one contiguous run of y. Flat unsigned
+    # indices: the loops vectorize.
+    D, H, W, C = xl.shape[1], xl.shape[2], xl.shape[3], xl.shape[4]
+    KH, KW = wl.shape[1], wl.shape[2]
+    OD, OH, OW = y.shape[2], y.shape[3], y.shape[4]
+    xf, wf, tf, yf = xl.reshape(-1), wl.reshape(-1), tile.reshape(-1), y.reshape(-1)
+    cc = np.uint64(C)
+    plane = np.uint64(OD * OH * OW)
+    for row in range(r0, r1):
+        n = row // (OD * OH)
+        oz = (row // OH) % OD
+        oy = row % OH
+        mz = oz // sz
+        rz = oz - mz * sz
+        my = oy // sy
+        ry = oy - my * sy
+        npair = 0
+        for a in range(zstart[rz], zstart[rz + 1]):
+            iz = mz + zoff[a]
+            if iz < 0 or iz >= D:
+                continue
+            for b in range(ystart[ry], ystart[ry + 1]):
+                iy = my + yoff[b]
+                if iy < 0 or iy >= H:
+                    continue
+                pairs[npair, 0] = ((n * D + iz) * H + iy) * W * C
+                pairs[npair, 1] = (zk[a] * KH + yk[b]) * KW * C
+                npair += 1
+        for ox in range(OW):
+            q = ox // sx
+            rx = ox - q * sx
+            t0 = np.uint64(ox * C)
+            first = True
+            for j in range(npair):
+                for e in range(xstart[rx], xstart[rx + 1]):
+                    ix = q + xsh[e]
+                    if ix < 0 or ix >= W:
+                        continue
+                    x0 = np.uint64(pairs[j, 0] + ix * C)
+                    w0 = np.uint64(pairs[j, 1] + xk[e] * C)
+                    if first:
+                        for c in range(cc):
+                            tf[t0 + c] = xf[x0 + c] * wf[w0 + c]
+                        first = False
+                    else:
+                        for c in range(cc):
+                            tf[t0 + c] += xf[x0 + c] * wf[w0 + c]
+            if first:
+                for c in range(cc):
+                    tf[t0 + c] = 0
+        base = np.uint64(n * C) * plane + np.uint64((oz * OH + oy) * OW)
+        for c in range(cc):
+            d = base + c * plane
+            for ox in range(np.uint64(OW)):
+                yf[d + ox] = tf[ox * cc + c]

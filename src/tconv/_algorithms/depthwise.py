@@ -17,7 +17,10 @@ The compiled path (numba) runs one plane ``(n, c)`` at a time. Forward: each out
 sums its taps into a phase-major row buffer (``s`` runs of ``m`` outputs, contiguous and
 vectorized), then interleaves it into ``y`` -- every output written once; where the
 kernel is longer along the last dim than those runs, each input instead adds its weighted
-kernel (a contiguous vector) to the plane of ``y``, held in cache. Backward: the
+kernel (a contiguous vector) to the plane of ``y``, held in cache. Where the runs are
+short (small planes) and the layer has channels enough, the pass runs with the channels
+innermost instead: ``x`` copied channels-last, each tap of an output pixel one multiply-add
+of ``C`` numbers, each output row written out channel by channel. Backward: the
 plane of ``grad_y`` is copied phase-major along its last dim, then one pass over the
 input rows computes ``grad_x`` and the plane's share of ``grad_w`` from the same runs.
 
@@ -37,9 +40,10 @@ import numpy as np
 from .._checks import ConvParams
 from . import _native, _parallel
 
-__all__ = ["applies", "preferred", "reason", "scatters", "backward_preferred",
-           "conv_transpose", "backward", "MIN_RUN", "MIN_BACKWARD_RUN",
-           "NUMPY_MIN_TAP_NUMBERS"]
+__all__ = ["applies", "preferred", "reason", "scatters", "channels_inner",
+           "backward_preferred", "conv_transpose", "backward", "MIN_RUN", "MIN_BACKWARD_RUN",
+           "NUMPY_MIN_TAP_NUMBERS", "LAST_MIN_CHANNELS", "LAST_MAX_TAPS", "LAST_SHORT_RUN",
+           "LAST_MIN_VECTOR"]
 
 #: multiply-adds from which planes are shared among the pool's threads
 PARALLEL_MACS = 1 << 18
@@ -49,6 +53,20 @@ PARALLEL_MACS = 1 << 18
 #: loops run over those runs; shorter ones cost more in loop overhead than the grid
 #: loops of ``direct`` or the sub-pixel products of ``phase``)
 MIN_RUN = 24
+#: shorter runs take the channels-innermost pass (``dw_last``: one vector of channels a
+#: tap) when the layer has at least this many channels and at most
+#: :data:`LAST_MAX_TAPS` taps a phase (more taps: each costs a pass over the pixel's
+#: channels, where the row loops keep their sums in registers) -- runs of at most
+#: :data:`LAST_SHORT_RUN` outputs always; longer ones in 1-D and 2-D layers of at least
+#: :data:`LAST_MIN_VECTOR` channels (a full vector register of float32) whose kernel is
+#: not a stamp longer than the runs (:func:`scatters`: long contiguous adds). (In 3-D
+#: the row loops and the per-tap multiplies keep up from runs of 13.)
+LAST_MIN_CHANNELS = 8
+LAST_MAX_TAPS = 16
+LAST_SHORT_RUN = 12
+LAST_MIN_VECTOR = 16
+#: multiply-adds from which ``dw_last`` shares its output rows among the pool's threads
+LAST_PARALLEL_MACS = 1 << 20
 #: the compiled gradients of a stride-1 layer from this many input positions along the
 #: last dim (shorter rows: ``direct``'s grid loops; any stride above 1 always)
 MIN_BACKWARD_RUN = 8
@@ -69,12 +87,14 @@ def run_length(x_shape: tuple[int, ...], p: ConvParams) -> int:
 
 def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams) -> bool:
     """The compiled forward pass of this module runs the layer: depthwise, numba
-    available, at least :data:`MIN_RUN` outputs a phase along the last dim or a kernel
-    longer than that (:func:`scatters`), and not a layer of ``direct``'s one-pass 2-D
-    kernel (column stride 2, at most 2 x 2 taps an output), which is faster there."""
+    available, at least :data:`MIN_RUN` outputs a phase along the last dim, a kernel
+    longer than that (:func:`scatters`) or the channels-innermost pass
+    (:func:`channels_inner`), and not a layer of ``direct``'s one-pass 2-D kernel
+    (column stride 2, at most 2 x 2 taps an output), which is faster there."""
     if not (applies(x_shape, w_shape, p) and _native.available()) or x_shape[0] == 0:
         return False
-    if run_length(x_shape, p) < MIN_RUN and not scatters(x_shape, p):
+    if (run_length(x_shape, p) < MIN_RUN and not scatters(x_shape, p)
+            and not channels_inner(x_shape, p)):
         return False
     from . import direct
 
@@ -82,9 +102,30 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams)
     return direct._depthwise_tables(tuple(x_shape[2:]), out, p) is None
 
 
+def channels_inner(x_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """The forward pass runs with the channels innermost (``dw_last``): fewer than
+    :data:`MIN_RUN` outputs a phase along the last dim (row loops that short run mostly
+    overhead), at least :data:`LAST_MIN_CHANNELS` channels and at most
+    :data:`LAST_MAX_TAPS` taps a phase; runs longer than :data:`LAST_SHORT_RUN` only in
+    1-D and 2-D, with :data:`LAST_MIN_VECTOR` channels and no longer kernel stamp."""
+    run = run_length(x_shape, p)
+    if run >= MIN_RUN or x_shape[1] < LAST_MIN_CHANNELS:
+        return False
+    size = tuple(x_shape[2:])
+    dims = _dims(size, p.transposed_size(size), p)
+    if math.prod(dm.j for dm in dims) > LAST_MAX_TAPS:
+        return False
+    return run <= LAST_SHORT_RUN or (p.ndim <= 2 and x_shape[1] >= LAST_MIN_VECTOR
+                                     and not scatters(x_shape, p))
+
+
 def reason(x_shape: tuple[int, ...], p: ConvParams) -> str:
     """Why :func:`preferred` holds, for ``explain_algorithm``."""
     m = run_length(x_shape, p)
+    if channels_inner(x_shape, p):
+        return (f"depthwise, {m} outputs a phase along the last dim (< {MIN_RUN}) and "
+                f"{x_shape[1]} channels: compiled loops with the channels innermost, one "
+                "vector of channels a tap")
     if scatters(x_shape, p):
         return (f"depthwise, a kernel of {p.kernel[-1]} along the last dim longer than a "
                 f"phase's {m} outputs: compiled loops add each input's kernel to its "
@@ -287,6 +328,8 @@ def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[in
     planes = n * c
     if planes == 0 or math.prod(out) == 0:
         return y
+    if scatter is None and channels_inner(x.shape, p):
+        return _channels_last_forward(x, w, p, out)
     tables = _tables(tuple(x.shape[2:]), out, p)
     d0, d1, d2 = _as3(_dims(tuple(x.shape[2:]), out, p))
     x3, y3 = _shape3(np.ascontiguousarray(x)), _shape3(y)
@@ -305,6 +348,44 @@ def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[in
         lambda r: kernel(x3, w3, y3, *tables, c, r[0], r[1],
                          _parallel.scratch("dw_row", d2.s * d2.m, x.dtype)),
         _ranges(planes, pieces), parallel=pieces > 1)
+    return y
+
+
+@_parallel.cached(maxsize=64)
+def _last_tables(p: ConvParams) -> tuple[object, ...]:
+    """``dw_last``'s per-dim phase tables (:func:`.phase.all_phase_taps`; unit dims in
+    front to three) and strides."""
+    from .phase import all_phase_taps
+
+    k, s = _as3t(p.kernel, 1), _as3t(p.stride, 1)
+    d, lo = _as3t(p.dilation, 1), _as3t(p.pad_lo, 0)
+    tabs = [t for a in range(3) for t in all_phase_taps(k[a], s[a], d[a], lo[a])]
+    return (*tabs, *s)
+
+
+def _channels_last_forward(x: np.ndarray, w: np.ndarray, p: ConvParams,
+                           out: tuple[int, ...]) -> np.ndarray:
+    """The forward pass with the channels innermost (``dw_last``): ``x`` copied
+    channels-last once, then every tap of an output pixel is one multiply-add of ``C``
+    numbers -- vectors as long as the layer has channels, however small its planes."""
+    n, c, *size = x.shape
+    y = np.empty((n, c, *out), dtype=x.dtype)
+    if n * c == 0 or math.prod(out) == 0:
+        return y
+    xl = np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(n, *_as3t(tuple(size), 1), c)
+    wl = np.ascontiguousarray(w.reshape(c, -1).T).reshape(*_as3t(p.kernel, 1), c)
+    o3 = _as3t(out, 1)
+    rows = n * o3[0] * o3[1]
+    work = n * c * math.prod(out) * math.prod(p.kernel) // math.prod(p.stride)
+    pieces = min(rows, _parallel.num_threads()) if work >= LAST_PARALLEL_MACS else 1
+    kernel = _native.kernels()["dw_last"]
+    y3 = y.reshape(n, c, *o3)
+    pairs = math.prod(_as3t(p.kernel, 1)[:2])
+    _parallel.for_each(
+        lambda r: kernel(xl, wl, *_last_tables(p), y3, r[0], r[1],
+                         _parallel.scratch("dw_tile", o3[2] * c, x.dtype).reshape(o3[2], c),
+                         _parallel.scratch("dw_pairs", 2 * pairs, np.int64).reshape(pairs, 2)),
+        _ranges(rows, pieces), parallel=pieces > 1)
     return y
 
 
