@@ -26,12 +26,8 @@ def _windows4(a, base, src, off, k, c0, n):  # pragma: no cover - compiled
 def _store(out, a, ph, row, c0, n, rowbase, pitch, valid, colstride,
            chanstride):  # pragma: no cover - compiled
     """Write accumulated columns ``c0 .. c0 + n`` of grid row-major positions to ``out``
-    (``pitch`` 0: all of them, contiguously from ``rowbase[ph, 0] + row*chanstride``)."""
-    if pitch == 0:
-        dst = out[rowbase[ph, 0] + row * chanstride + c0:]
-        for j in range(n):
-            dst[j] = a[j]
-        return
+    (grid row ``q`` of phase ``ph`` from ``rowbase[ph, q] + row*chanstride``, its first
+    ``valid[ph]`` positions ``colstride`` apart; rows with ``rowbase < 0`` dropped)."""
     q1 = (c0 + n - 1) // pitch
     for q in range(c0 // pitch, q1 + 1):
         b = rowbase[ph, q]
@@ -66,7 +62,6 @@ def igemm(W, inp, src, off, kstart, lengths, gstride, out, rowbase, pitch, valid
     # Column f of part ph is grid row q = f // pitch, position f % pitch; positions below
     # valid[ph] of rows with rowbase[ph, q] >= 0 go to the flat out[rowbase[ph, q] +
     # row*chanstride + (f % pitch)*colstride]: the final array, no buffer to copy out of.
-    # pitch 0 stores every column f at out[rowbase[ph, 0] + row*chanstride + f].
     g, O = W.shape[:2]
     acc = np.empty((2, chunk), dtype=out.dtype)
     for c0 in range(f0, f1, chunk):

@@ -58,12 +58,6 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
 CHUNK = 2048
 
 
-#: terms an output (``C_in/g`` times a phase's taps) from which the compiled loop stores
-#: outputs straight into ``y``; below, per-row stores cost more than the sums and a buffer
-#: plus NumPy's strided copies is faster
-STORE_MIN_TERMS = 16
-
-
 #: multiply-adds below which a call stays on the calling thread (a pool round trip costs
 #: tens of microseconds)
 PARALLEL_MACS = 1 << 22
@@ -318,7 +312,6 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     y = (np.empty if plan.complete else np.zeros)((n, g * cog, *out), dtype=x.dtype)
     if not plan.phases:
         return y
-    grid = n * math.prod(plan.padded)
     # X (C_in, total) as phase._padded_input, in this thread's reused buffer
     # (with TILE_MARGIN numbers after it, for igemm_tiles' last reads)
     flat = _parallel.scratch("d_in", c_in * plan.total + TILE_MARGIN, x.dtype)
@@ -330,21 +323,12 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     taps, src, off, kstart, lengths = _phase_terms(plan, cig)
     terms = _terms(kstart)
     work = g * cog * int(np.dot(terms, lengths))
-    nph = len(lengths)
-    in_place = int(terms.min()) >= STORE_MIN_TERMS
-    if in_place:
-        # each phase's outputs stored straight into their places in y
-        target, rowbase, valid = y.reshape(-1), *_phase_rows(plan, n, g * cog, out, p.stride)
-        pitch, colstride, chanstride = plan.padded[-1], p.stride[-1], math.prod(out)
-    else:
-        # few terms an output: contiguous chunks into a buffer (one "row" a phase), then
-        # NumPy's strided copies
-        target = _parallel.scratch("d_out", nph * g * cog * grid, x.dtype)
-        rowbase = (np.arange(nph, dtype=np.int64) * g * cog * grid)[:, None]
-        pitch, colstride, chanstride = 0, 1, grid
-        valid = lengths
+    # each phase's outputs stored straight into their places in y (however few terms an
+    # output: a buffer and NumPy's strided copies cost more, small layers and large alike)
+    target, rowbase, valid = y.reshape(-1), *_phase_rows(plan, n, g * cog, out, p.stride)
+    pitch, colstride, chanstride = plan.padded[-1], p.stride[-1], math.prod(out)
     ranges = _ranges(int(lengths.max()), _pieces(work))
-    if in_place and _tiles_apply(x.dtype, cog):
+    if _tiles_apply(x.dtype, cog):
         # float32 on AVX-512: register blocks of the compiled kernel, B read in place (the
         # kernels run every conv group: its own packed weights, planes and output rows)
         from ._native import SEG_VECTORS, TILE_MR, TILE_NR
@@ -377,13 +361,6 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         lambda r: igemm(wk, big, src, off, kstart, lengths, cig, target, rowbase, pitch,
                         valid, colstride, chanstride, r[0], r[1], CHUNK),
         ranges, parallel=work >= PARALLEL_MACS)
-    if not in_place:
-        bufs = target[:nph * g * cog * grid].reshape(nph, g * cog, grid)
-        for ph, buf in zip(plan.phases, bufs):
-            res = buf.reshape(g * cog, n, *plan.padded)[
-                (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
-            y[(slice(None), slice(None),
-               *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
     return y
 
 
