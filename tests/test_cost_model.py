@@ -104,8 +104,8 @@ class TestConstants:
         assert _cost.constants() == _cost.Constants()
 
     def test_file_changes_the_decision(self, clean, monkeypatch, tmp_path):
-        # a layer phase takes by default; a calibration that says gemm for up to 64 output
-        # channels moves it, and says so
+        # a layer phase takes by default; a calibration that prices gemm's strided adds
+        # lower (phase's extra products here: 0.13 x 32 x 16 = 66) moves it, and says so
         monkeypatch.setenv("TCONV_NUMBA", "0")
         x, w = (2, 32, 16, 16), (32, 32, 4, 4)
         base = tmp_path / "defaults.json"
@@ -113,12 +113,12 @@ class TestConstants:
         monkeypatch.setenv("TCONV_COST_FILE", str(base))
         assert tconv.explain_algorithm(x, w, 2, 1).algorithm == "phase"
         f = tmp_path / "c.json"
-        # (without numba the NumPy-only bound applies; gemm_max_cout is the compiled one)
-        f.write_text(json.dumps({"constants": {"gemm_max_cout_numpy": 64, "unknown": 3}}))
+        # (without numba the NumPy-only rule applies)
+        f.write_text(json.dumps({"constants": {"numpy_gemm_extra": 30, "unknown": 3}}))
         monkeypatch.setenv("TCONV_COST_FILE", str(f))
         d = tconv.explain_algorithm(x, w, 2, 1)
-        assert d.algorithm == "gemm" and any("C_out/g=32 <= 64" in r for r in d.reasons)
-        assert _cost.constants().gemm_max_cout_numpy == 64
+        assert d.algorithm == "gemm" and any("= 66 > 30" in r for r in d.reasons), str(d)
+        assert _cost.constants().numpy_gemm_extra == 30
 
     def test_shipped_file_is_valid(self):
         path = _cost.CONSTANTS_FILE
@@ -140,7 +140,7 @@ def _calibrate_module():
 def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
     """The search moves a constant when the timings say so and never scores worse than the
     defaults: probes where gemm is 3x faster than every other algorithm pull
-    ``gemm_max_cout_numpy`` up."""
+    ``numpy_gemm_extra`` down."""
     monkeypatch.setenv("TCONV_NUMBA", "0")
     cal = _calibrate_module()
     probes = []
@@ -149,7 +149,7 @@ def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
         probes.append({"name": f"c{cog}", "x": x, "w": w, "geo": (2, 1, 0, 1, 1),
                        "dtype": "float32", "times": {"gemm": 1.0, "phase": 3.0}})
     found = cal.calibrate(probes)
-    assert found.gemm_max_cout_numpy >= 16                      # (NumPy-only decisions)
+    assert found.numpy_gemm_extra < 66                          # (NumPy-only decisions)
     assert cal.score(probes, found) < cal.score(probes, _cost.Constants())
     assert cal.score(probes, found) == pytest.approx(0.0)          # log(1 ms): all gemm
 
@@ -235,19 +235,19 @@ def test_refresh_backward_retimes_every_gradient_path(clean):
 
 def test_calibration_start_and_min_gain(clean, monkeypatch):
     """The search starts where it is told and moves a constant only for a gain above
-    ``min_gain``: gemm 3 % faster moves nothing at 5 %, and moves ``gemm_max_cout_numpy`` at
+    ``min_gain``: gemm 3 % faster moves nothing at 5 %, and moves ``numpy_gemm_extra`` at
     1 %; ``names`` limits the search."""
     monkeypatch.setenv("TCONV_NUMBA", "0")
     cal = _calibrate_module()
     x, w = (2, 32, 16, 16), (32, 8, 4, 4)
     probes = [{"name": "c", "x": x, "w": w, "geo": (2, 1, 0, 1, 1), "dtype": "float32",
                "times": {"gemm": 1.0, "phase": 1.03}}]
-    start = dataclasses.replace(_cost.Constants(), gemm_max_cout_numpy=2, gemm_wide=1e9)
+    start = dataclasses.replace(_cost.Constants(), numpy_gemm_extra=1e9, gemm_wide=1e9)
     assert cal.calibrate(probes, start=start, min_gain=0.05) == start
     found = cal.calibrate(probes, start=start, min_gain=0.01)
-    assert found.gemm_max_cout_numpy >= 8 and found.gemm_wide == start.gemm_wide
+    assert found.numpy_gemm_extra < 66 and found.gemm_wide == start.gemm_wide
     only = cal.calibrate(probes, start=start, min_gain=0.01, names=["gemm_wide"])
-    assert only.gemm_max_cout_numpy == 2                         # not among the names
+    assert only.numpy_gemm_extra == 1e9                          # not among the names
 
 
 def test_calibration_scores_the_numpy_only_choice(clean, monkeypatch):
@@ -347,14 +347,17 @@ def test_direct_max_overhead(clean):
 
 def test_gemm_bound_per_install(clean, monkeypatch):
     """``gemm_max_cout`` bounds gemm's few-output-channel rule where the compiled kernels
-    run (their col2im pass is cheap), ``gemm_max_cout_numpy`` where they do not."""
+    run (their col2im pass is cheap); without them ``numpy_gemm_extra`` weighs phase's
+    extra products against gemm's strided adds: here (1.13 - 1) x 512 x 16 = 1065."""
     if not _native.available():
         pytest.skip("numba missing")
     x, w = (2, 512, 16, 16), (512, 8, 4, 4)                   # deep: no compiled loops
     p = _cost.params(x, w, 2, 1)
-    c = dataclasses.replace(_cost.Constants(), gemm_max_cout=16, gemm_max_cout_numpy=1)
+    c = dataclasses.replace(_cost.Constants(), gemm_max_cout=16, numpy_gemm_extra=1e4)
     assert _cost.decide(x, w, p, "float64", c).algorithm == "gemm"
     monkeypatch.setenv("TCONV_NUMBA", "0")
     assert _cost.decide(x, w, p, "float64", c).algorithm == "phase"
-    c = dataclasses.replace(c, gemm_max_cout_numpy=8)
+    c = dataclasses.replace(c, numpy_gemm_extra=1000)
     assert _cost.decide(x, w, p, "float64", c).algorithm == "gemm"
+    c = dataclasses.replace(c, numpy_gemm_extra=1100)
+    assert _cost.decide(x, w, p, "float64", c).algorithm == "phase"

@@ -172,3 +172,44 @@ def test_plan_hash_is_kept_and_agrees_with_equality():
     c = phase._plan(2, (4, 4), (40, 40), p)
     assert c != a
     assert {a: 1}[b] == 1
+
+
+class TestGroupBlocks:
+    """Without the compiled sums, a grouped layer whose groups fit a block runs several
+    whole groups a block: one batched product, and one NumPy add a tap and phase for all of
+    them (not one per group)."""
+
+    @pytest.mark.parametrize("threads", [1, 2])
+    def test_seeded_grouped_layers(self, threads, monkeypatch):
+        torch = pytest.importorskip("torch")
+        import tconv
+
+        monkeypatch.setattr(phase, "COMPILED_SUMS", False)
+        batched: list[int] = []
+        real = phase.matmul
+        monkeypatch.setattr(phase, "matmul", lambda a, b, out=None: (
+            batched.append(a.shape[0] if a.ndim == 3 else 1) or real(a, b, out=out)))
+        before = tconv.get_num_threads()
+        tconv.set_num_threads(threads)
+        rng = np.random.default_rng(17)
+        try:
+            for _ in range(40):
+                nd = int(rng.integers(1, 4))
+                g, s = int(rng.choice([2, 3, 4, 8])), int(rng.integers(1, 4))
+                k, d = int(rng.integers(1, 2 * s + 2)), int(rng.choice([1, 1, 2]))
+                cig, cog = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+                size = tuple(int(v) for v in rng.integers(1, 9 if nd < 3 else 5, nd))
+                pad = int(rng.integers(0, d * (k - 1) // 2 + 1))
+                op = int(rng.integers(0, max(s, d))) if max(s, d) > 1 else 0
+                if min((i - 1) * s - 2 * pad + d * (k - 1) + op + 1 for i in size) < 1:
+                    continue
+                x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size))
+                w = rng.standard_normal((g * cig, cog, *(k,) * nd))
+                kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
+                got = run("phase", x, w, kw)
+                fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
+                ref = fn(torch.tensor(x), torch.tensor(w), **kw).numpy()
+                np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+        finally:
+            tconv.set_num_threads(before)
+        assert max(batched) >= 2                     # several groups in one product

@@ -83,9 +83,12 @@ class Constants:
     #: ``gemm`` when ``C_out/g`` is at most this (few output channels: col2im is cheap and
     #: no padded copy of the input is needed)
     gemm_max_cout: int = 4
-    #: ... the same bound without the compiled kernels, whose col2im pass is what makes
-    #: ``gemm`` cheap there (NumPy's strided adds are not)
-    gemm_max_cout_numpy: int = 4
+    #: without the compiled kernels, ``gemm`` or ``phase`` by the trade between them:
+    #: ``phase`` computes ``(grid overhead - 1) * C_in/g`` extra multiply-adds per number
+    #: that ``gemm``'s col2im adds, and that col2im (NumPy's strided adds, one a tap) costs
+    #: a call per run of ``S_in[-1]`` numbers (``C_out/g`` channels-last): ``gemm`` when
+    #: ``(overhead - 1) * C_in/g * run > numpy_gemm_extra``
+    numpy_gemm_extra: float = 300.0
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
@@ -530,9 +533,24 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append("float32 on AVX-512, one group, several taps a phase, rows of 16 or "
                    "more outputs: register-block segments, each output written once")
         algo = "direct"
-    elif f.cog <= (few := c.gemm_max_cout if compiled else c.gemm_max_cout_numpy):
-        why.append(f"few output channels (C_out/g={f.cog} <= {few}): col2im adds few "
-                   "numbers and no padded copy of the input is made")
+    elif not compiled:
+        run = f.cog if gemm_channels_last(x_shape, w_shape, c) else x_shape[-1]
+        extra = (f.grid_overhead - 1) * f.cig * run
+        if extra > c.numpy_gemm_extra:
+            why.append(f"NumPy: the phase grid's extra products, (overhead {f.grid_overhead:.2f}"
+                       f" - 1) x C_in/g={f.cig} x col2im run {run} = {extra:.0f} > "
+                       f"{c.numpy_gemm_extra:g}, cost more than gemm's strided adds")
+            algo = "gemm"
+        else:
+            why.append(f"NumPy: gemm's strided adds (runs of {run} numbers) cost more than "
+                       f"the phase grid's extra products, (overhead {f.grid_overhead:.2f}"
+                       f" - 1) x C_in/g={f.cig} x {run} = {extra:.0f} <= "
+                       f"{c.numpy_gemm_extra:g}: one product per phase block, contiguous tap "
+                       "sums")
+            algo = "phase"
+    elif f.cog <= c.gemm_max_cout:
+        why.append(f"few output channels (C_out/g={f.cog} <= {c.gemm_max_cout}): col2im "
+                   "adds few numbers and no padded copy of the input is made")
         algo = "gemm"
     elif w_shape[1] >= c.gemm_wide * x_shape[-1]:
         why.append(f"wide output on small images (C_out/g={f.cog} >= "

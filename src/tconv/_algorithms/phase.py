@@ -279,9 +279,16 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return _depthwise_phases(_padded_input(x, plan), w, p, plan, y)
     ntap, image = int(np.prod(p.kernel)), int(np.prod(plan.padded))
     wr = w.reshape(g, cig, cog * ntap).transpose(0, 2, 1)     # (g, Cog*prodK, Cig) view
-    blocks = [(gi, *b) for gi in range(g) for b in _blocks(n, cog, ntap, image, cig, g)]
-
     compiled = COMPILED_SUMS and _native.available() and x.dtype in (np.float32, np.float64)
+    per_group = _blocks(n, cog, ntap, image, cig, g)
+    gb = 1
+    if not compiled and g > 1 and per_group == [(0, n, 0, cog)]:
+        # whole groups fit a block: several groups a block, one batched product and one
+        # NumPy add a tap for all of them (small grouped layers spend their time in the
+        # per-call overhead of those adds, a phase and tap at a time)
+        lo, hi = _span(plan, 0, n)
+        gb = _parallel.even_split(g, BLOCK_ELEMENTS // (cog * ntap * (hi - lo)))
+    blocks = [(g0, min(g, g0 + gb), *b) for g0 in range(0, g, gb) for b in per_group]
     if compiled:
         sums, copy = _native.kernels()["phase_sums"], _native.kernels()["grid_copy"]
         row_off = _grid_rows(tuple(size), plan.padded)
@@ -289,8 +296,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         yflat = y.reshape(-1)
         ystep_c = math.prod(out)
 
-    def run(block: tuple[int, int, int, int, int]) -> None:
-        gi, n0, n1, c0, c1 = block
+    def run(block: tuple[int, int, int, int, int, int]) -> None:
+        gi, g1, n0, n1, c0, c1 = block        # groups gi:g1 (several: whole groups, c0 = 0)
         lo, hi = _span(plan, n0, n1)
         cb, length = c1 - c0, (n1 - n0) * image
         base = plan.front + n0 * image - lo
@@ -298,16 +305,21 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
             raise AssertionError(f"phase: block {block} outside its grid buffer")
         # the block's columns of X: its images on the zero-gapped grid after base zeros, and
         # zeros after them (kept outputs never read the next image), copied by this thread
-        xb = _parallel.scratch("grid", cig * (hi - lo), x.dtype).reshape(cig, hi - lo)
-        xs = x[n0:n1, gi * cig:(gi + 1) * cig]
+        xb = _parallel.scratch("grid", (g1 - gi) * cig * (hi - lo), x.dtype).reshape(
+            (g1 - gi) * cig, hi - lo)
+        xs = x[n0:n1, gi * cig:g1 * cig]
         if compiled:
             copy(xs.reshape(n1 - n0, cig, -1, size[-1]), xb, base, image, row_off)
         else:
             on_grid(xs, plan.padded, base, xb)
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
-        prod = _parallel.scratch("prod", cb * ntap * (hi - lo), x.dtype).reshape(
-            cb * ntap, hi - lo)
-        matmul(wr[gi, c0 * ntap:c1 * ntap], xb, out=prod)
+        prod = _parallel.scratch("prod", (g1 - gi) * cb * ntap * (hi - lo), x.dtype).reshape(
+            (g1 - gi) * cb * ntap, hi - lo)
+        if g1 - gi == 1:
+            matmul(wr[gi, c0 * ntap:c1 * ntap], xb, out=prod)
+        else:
+            matmul(wr[gi:g1], xb.reshape(g1 - gi, cig, hi - lo),
+                   out=prod.reshape(g1 - gi, cb * ntap, hi - lo))
         if compiled:
             # each phase's taps summed in one pass, each output row written once
             tmp = _parallel.scratch("acc", tables[-1] * length, x.dtype).reshape(-1, length)
@@ -315,6 +327,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                  (n0 * g * cog + gi * cog + c0) * ystep_c, g * cog * ystep_c, ystep_c,
                  out[-1], tmp)
             return
+        # rows (group, channel) of the block: output channels gi*cog + c0 ... on
+        cb = (g1 - gi) * cb
         prod3 = prod.reshape(cb, ntap, hi - lo)
         acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
         for ph in plan.phases:
@@ -328,10 +342,10 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                     total += src
             res = total.reshape(cb, n1 - n0, *plan.padded)[
                 (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
-            y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c1),
+            y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c0 + cb),
                *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
 
-    big = max(((c1 - c0) * ntap * cig * (n1 - n0) * image for _, n0, n1, c0, c1 in blocks),
+    big = max(((c1 - c0) * ntap * cig * (n1 - n0) * image for _, _, n0, n1, c0, c1 in blocks),
               default=0)
     _parallel.for_each(run, blocks, blas_macs=big)
     return y
