@@ -4,13 +4,15 @@ adds otherwise, tested here with ``TCONV_NUMBA=0``)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from _oracle import assert_close
 from algorithms._cases import AlgorithmContract
 
 import tconv
-from tconv._algorithms import _native
+from tconv._algorithms import _cost, _native, gemm
 
 
 class TestConvTransposeGemm(AlgorithmContract):
@@ -18,14 +20,90 @@ class TestConvTransposeGemm(AlgorithmContract):
 
 
 class TestConvTransposeGemmNumPy(AlgorithmContract):
-    """The same contract on the pure-NumPy col2im (what runs without the ``fast`` extra)."""
+    """The same contract on the pure-NumPy col2im (what runs without the ``fast`` extra):
+    the strided block adds, the one-bincount col2im of small layers switched off."""
+
+    ALGO = "gemm"
+
+    @pytest.fixture(autouse=True)
+    def _no_numba(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        cost = tmp_path / "cost.json"
+        cost.write_text(json.dumps({"constants": {"numpy_scatter_max": 0}}))
+        monkeypatch.setenv("TCONV_COST_FILE", str(cost))
+        assert not _native.available()
+        assert not _cost.numpy_scatter((1, 1, 1), (1, 1, 1), _cost.params((1, 1, 1),
+                                                                           (1, 1, 1), 1))
+
+
+class TestConvTransposeGemmNumPyScatter(AlgorithmContract):
+    """The same contract on the small layers' NumPy col2im: one batched product and one
+    ``np.bincount`` (what a NumPy-only install runs for products of up to
+    ``numpy_scatter_max`` numbers)."""
 
     ALGO = "gemm"
 
     @pytest.fixture(autouse=True)
     def _no_numba(self, monkeypatch):
         monkeypatch.setenv("TCONV_NUMBA", "0")
-        assert not _native.available()
+        assert _cost.numpy_scatter((1, 1, 1), (1, 1, 1), _cost.params((1, 1, 1), (1, 1, 1),
+                                                                         1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_sum_population(dtype, monkeypatch):
+    """The one-bincount col2im on 150 seeded layers (1-3-D, groups, dilation, crops,
+    output_padding), inf and NaN among the inputs of some, against torch in float64:
+    values, and NaN/inf exactly where torch has them; and ``auto`` reaches it on the small
+    ones."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    rng = np.random.default_rng(31)
+    reached = 0
+    for i in range(150):
+        nd = int(rng.integers(1, 4))
+        s, d = int(rng.integers(1, 5)), int(rng.choice([1, 1, 2]))
+        k = int(rng.integers(1, 2 * s + 3))
+        g, cig, cog = int(rng.choice([1, 1, 2, 3])), int(rng.integers(1, 6)), \
+            int(rng.integers(1, 7))
+        size = tuple(int(v) for v in rng.integers(1, (31, 9, 5)[nd - 1], nd))
+        pad = int(rng.integers(0, d * (k - 1) // 2 + 2))
+        op = int(rng.integers(0, max(s, d))) if max(s, d) > 1 else 0
+        if min((v - 1) * s - 2 * pad + d * (k - 1) + op + 1 for v in size) < 1:
+            continue
+        x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(dtype)
+        w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
+        if i % 7 == 0:
+            x.flat[int(rng.integers(x.size))] = np.inf if i % 2 else np.nan
+        kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
+        p = _cost.params(x.shape, w.shape, s, pad, op, g, d)
+        if _cost.numpy_scatter(x.shape, w.shape, p):
+            reached += tconv.explain_algorithm(x.shape, w.shape, **kw, dtype=dtype
+                                               ).algorithm == "gemm"
+        got = gemm._scatter_sum(x, w, p, p.transposed_size(size))
+        fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
+        ref = fn(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                 **kw).numpy()
+        assert got.dtype == dtype and got.shape == ref.shape
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        ok = np.isfinite(ref)
+        assert_close(got[ok], ref[ok], dtype)
+    assert reached >= 60
+
+
+def test_scatter_rule(monkeypatch):
+    # NumPy only, and products of at most numpy_scatter_max numbers
+    x, w = (2, 16, 4, 4), (16, 16, 8, 8)                    # 2*16*64*16 = 32768 numbers
+    p = _cost.params(x, w, 4, 2)
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    assert _cost.numpy_scatter(x, w, p)
+    assert "bincount" in str(tconv.explain_algorithm(x, w, 4, 2))
+    big = (2, 16, 8, 8)                                      # four times the product
+    assert not _cost.numpy_scatter(big, w, _cost.params(big, w, 4, 2))
+    monkeypatch.setenv("TCONV_NUMBA", "1")
+    if _native.available():
+        assert not _cost.numpy_scatter(x, w, p)
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

@@ -37,6 +37,7 @@ from . import _native
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product", "single_term",
+           "numpy_scatter",
            "shared_im2col"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
@@ -89,6 +90,10 @@ class Constants:
     #: a call per run of ``S_in[-1]`` numbers (``C_out/g`` channels-last): ``gemm`` when
     #: ``(overhead - 1) * C_in/g * run > numpy_gemm_extra``
     numpy_gemm_extra: float = 300.0
+    #: ... and ``gemm`` with its col2im as one ``np.bincount`` for layers whose product
+    #: holds at most this many numbers (``N * C_out * prod(K) * prod(S_in)``): a few NumPy
+    #: calls in all, where the strided adds or phase sums issue one a tap and phase
+    numpy_scatter_max: int = 65536
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
@@ -438,6 +443,21 @@ def shared_im2col(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPar
     return bool(c.shared_im2col) and not weight_sums(x_shape, w_shape, p, c, dtype=dtype)
 
 
+def _product_numbers(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams
+                     ) -> int:
+    """Numbers in ``gemm``'s product: ``N * C_out * prod(K) * prod(S_in)``."""
+    return x_shape[0] * w_shape[1] * p.groups * math.prod(p.kernel) * math.prod(x_shape[2:])
+
+
+def numpy_scatter(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                  c: Constants | None = None) -> bool:
+    """``gemm`` runs its product and a one-call col2im (``np.bincount``): the compiled
+    kernels are off and the product holds at most ``numpy_scatter_max`` numbers."""
+    c = c or constants()
+    return (not _native.available() and x_shape[0] > 0
+            and _product_numbers(x_shape, w_shape, p) <= c.numpy_scatter_max)
+
+
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                        c: Constants | None = None) -> bool:
     """gemm's col2im runs channels-last: ``C_out/g`` at least ``gemm_channels_last`` times
@@ -533,6 +553,11 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append("float32 on AVX-512, one group, several taps a phase, rows of 16 or "
                    "more outputs: register-block segments, each output written once")
         algo = "direct"
+    elif numpy_scatter(x_shape, w_shape, p, c):
+        why.append(f"NumPy: a small product ({_product_numbers(x_shape, w_shape, p):,} "
+                   f"numbers <= {c.numpy_scatter_max:,}): one batched product, col2im as "
+                   "one bincount (a few NumPy calls, not one a tap)")
+        algo = "gemm"
     elif not compiled:
         run = f.cog if gemm_channels_last(x_shape, w_shape, c) else x_shape[-1]
         extra = (f.grid_overhead - 1) * f.cig * run

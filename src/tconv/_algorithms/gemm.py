@@ -91,9 +91,55 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     """``layout``: where col2im's inner loop runs -- ``"channels_last"`` (over C_out, for
     wide layers) or ``"channels_first"`` (over the last spatial dim); default by shape."""
     if layout is None:
+        if _cost.numpy_scatter(x.shape, w.shape, p):
+            return _scatter_sum(x, w, p, out)
         layout = "channels_last" if channels_last(x.shape, w.shape) else "channels_first"
     fn = _channels_last if layout == "channels_last" else _channels_first
     return fn(x, w, p, out)
+
+
+@_parallel.cached(maxsize=64)
+def _scatter_index(n: int, cog: int, size: tuple[int, ...], out: tuple[int, ...],
+                   p: ConvParams) -> tuple[np.ndarray, int]:
+    """Where each number of the product ``cols (N, g, C_out/g, *K, *S_in)`` lands in the
+    flat ``y (N, C_out, *S_out)`` (``y.size``: outside the output, dropped), and
+    ``y.size``; remembered per layer."""
+    g, nd = p.groups, p.ndim
+    c_out = g * cog
+    lead = (np.arange(n)[:, None, None] * c_out
+            + np.arange(g)[None, :, None] * cog + np.arange(cog)[None, None, :])
+    flat = lead.reshape(n, g, cog, *([1] * (2 * nd)))
+    ok = np.ones((1,) * (3 + 2 * nd), dtype=bool)
+    for a in range(nd):
+        # output o = i*s + t*d - lo along dim a: taps at axis 3 + a, inputs at 3 + nd + a
+        t = np.arange(p.kernel[a]).reshape([-1 if b == 3 + a else 1 for b in range(3 + 2 * nd)])
+        i = np.arange(size[a]).reshape([-1 if b == 3 + nd + a else 1
+                                        for b in range(3 + 2 * nd)])
+        o = i * p.stride[a] + t * p.dilation[a] - p.pad_lo[a]
+        ok = ok & (o >= 0) & (o < out[a])
+        flat = flat * out[a] + o
+    total = n * c_out * math.prod(out)
+    return np.where(ok, flat, total).astype(np.intp).reshape(-1), total
+
+
+def _scatter_sum(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
+                 ) -> np.ndarray:
+    """A small layer without the compiled kernels: every image and group's product in one
+    batched ``np.matmul``, then col2im as one ``np.bincount`` over the remembered index of
+    each product number's output (a few NumPy calls in all; the strided adds or phase sums
+    would issue one a tap). Sums in float64, rounded once to the layer's dtype."""
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w.shape[1]
+    nsz = math.prod(size)
+    wt = w.reshape(g, cig, cog * math.prod(p.kernel)).transpose(0, 2, 1)  # (g, Cog*K, Cig)
+    # (NumPy's own loop, not BLAS, may run a batched product this small: its FP warnings on
+    # inf and NaN inputs are not the caller's business -- the numbers are as BLAS's)
+    with np.errstate(invalid="ignore", over="ignore"):
+        cols = np.matmul(wt, x.reshape(n, g, cig, nsz))    # (N, g, Cog*prodK, prodS)
+    idx, total = _scatter_index(n, cog, tuple(size), out, p)
+    y = np.bincount(idx, weights=cols.reshape(-1), minlength=total + 1)[:total]
+    return y.astype(x.dtype, copy=False).reshape(n, g * cog, *out)
 
 
 def channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> bool:
