@@ -242,7 +242,8 @@ def test_calibration_start_and_min_gain(clean, monkeypatch):
     x, w = (2, 32, 16, 16), (32, 8, 4, 4)
     probes = [{"name": "c", "x": x, "w": w, "geo": (2, 1, 0, 1, 1), "dtype": "float32",
                "times": {"gemm": 1.0, "phase": 1.03}}]
-    start = dataclasses.replace(_cost.Constants(), numpy_gemm_extra=1e9, gemm_wide=1e9)
+    start = dataclasses.replace(_cost.Constants(), numpy_gemm_extra=1e9, gemm_wide=1e9,
+                                scatter_max=0, numpy_scatter_max=0)
     assert cal.calibrate(probes, start=start, min_gain=0.05) == start
     found = cal.calibrate(probes, start=start, min_gain=0.01)
     assert found.numpy_gemm_extra < 66 and found.gemm_wide == start.gemm_wide
@@ -353,7 +354,8 @@ def test_gemm_bound_per_install(clean, monkeypatch):
         pytest.skip("numba missing")
     x, w = (2, 512, 16, 16), (512, 8, 4, 4)                   # deep: no compiled loops
     p = _cost.params(x, w, 2, 1)
-    c = dataclasses.replace(_cost.Constants(), gemm_max_cout=16, numpy_gemm_extra=1e4)
+    c = dataclasses.replace(_cost.Constants(), gemm_max_cout=16, numpy_gemm_extra=1e4,
+                            scatter_max=0, numpy_scatter_max=0)
     assert _cost.decide(x, w, p, "float64", c).algorithm == "gemm"
     monkeypatch.setenv("TCONV_NUMBA", "0")
     assert _cost.decide(x, w, p, "float64", c).algorithm == "phase"

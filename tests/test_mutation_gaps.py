@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from _cost_state import without_scatter
 from _oracle import assert_close
 
 import tconv
@@ -169,6 +170,7 @@ class TestChoices:
     @pytest.fixture(autouse=True)
     def _numpy_only(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("TCONV_NUMBA", "0")     # the NumPy algorithms' rules
+        without_scatter(monkeypatch)               # (these small layers' other paths)
 
     @pytest.mark.parametrize("x_shape,w_shape,stride", [
         ((1, 64, 2, 2), (64, 8, 9, 9), 2), ((1, 64, 3, 3), (64, 16, 11, 11), 2),

@@ -101,7 +101,8 @@ class TestConvTransposeSmall:
     def test_identity(self, cost_file):
         # the one-product path is what the cost model says auto runs (gemm, and why), and
         # it agrees with every explicit algorithm, negative (low, high) crops included
-        cost_file()
+        # (the small-layer bincount path, which would pre-empt it here, off)
+        cost_file(scatter_max=0, numpy_scatter_max=0)
         rng = np.random.default_rng(1)
         for layer in LAYERS[:40]:
             x, w = rng.standard_normal(layer["x"]), rng.standard_normal(layer["w"])
@@ -191,7 +192,7 @@ class TestConvTransposeSmall:
         # many times the useful products run phase's blocks, the others gemm's one product;
         # either way the numbers of the one-to-many reference
         rng = np.random.default_rng(4)
-        cost_file(single_phase_overhead=1.01)
+        cost_file(single_phase_overhead=1.01, scatter_max=0, numpy_scatter_max=0)
         picked = set()
         for layer in LAYERS[:60]:
             geo = _geometry(layer)

@@ -201,6 +201,10 @@ def result_dtype(fn: str, *arrays: tuple[str, np.ndarray | None]) -> np.dtype:
     float16 computes in float32. Mixing float32 and float64 raises, as PyTorch does
     ("Input type and weight type should be the same").
     """
+    if (len(arrays) >= 2 and arrays[0][1].dtype is arrays[1][1].dtype
+            and arrays[0][1].dtype in (_F32, _F64)
+            and all(a is None or a.dtype is arrays[0][1].dtype for _, a in arrays[2:])):
+        return arrays[0][1].dtype              # every call's case: one float32/64 dtype
     floats = {}
     for name, a in arrays:
         if a is not None and a.dtype.kind == "f":
@@ -305,10 +309,10 @@ def split_batch(fn: str, x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray,
         raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have {nd + 1} (unbatched) "
                          f"or {nd + 2} (batched) dims for a {nd}-D weight of shape "
                          f"{tuple(weight.shape)}")
-    if any(s == 0 for s in x.shape[1:]):
+    if 0 in x.shape[1:]:
         raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have non-zero size in "
                          "every non-batch dim")
-    if any(s == 0 for s in weight.shape):
+    if 0 in weight.shape:
         raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} must have non-zero size "
                          "in every dim")
     return x, batched

@@ -432,10 +432,14 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
     p, out = transposed_params(fn, xb.shape, tuple(wa.shape),
                                None if ba is None else ba.shape, stride, padding,
                                output_padding, groups, dilation, output_size)
-    algo = choose_algorithm(xb.shape, wa.shape, p, dtype=dtype) if algorithm == "auto" \
-        else algorithm
+    decision = _cost.decide(xb.shape, wa.shape, p, dtype) if algorithm == "auto" else None
+    algo = algorithm if decision is None else decision.algorithm
     if xb.shape[0] == 0:
         y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
+    elif decision is not None and decision.scatter:
+        # a small layer: one batched product and a one-call col2im (the cost model says so)
+        y = gemm._scatter_sum(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p,
+                              out)
     elif algorithm == "auto" and algo == "gemm" and _cost.single_term(xb.shape, wa.shape, p):
         # depthwise with one term an output: a multiply a tap (the cost model says so)
         y = _single_term(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _cost_state import fresh_decisions
+from _cost_state import fresh_decisions, without_scatter
 
 import tconv
 from tconv._algorithms import _cost, _native, direct
@@ -37,7 +37,9 @@ def _inputs(layer, dtype=np.float64):
 
 @pytest.fixture
 def fresh_native(monkeypatch):
-    """A process state in which the kernels have not been given up (restored after)."""
+    """A process state in which the kernels have not been given up (restored after), and
+    the small-layer bincount path off (these layers are small; the kernels are the test)."""
+    without_scatter(monkeypatch)
     yield from fresh_decisions(monkeypatch, "TCONV_NUMBA")
 
 

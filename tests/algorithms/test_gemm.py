@@ -32,8 +32,8 @@ class TestConvTransposeGemmNumPy(AlgorithmContract):
         cost.write_text(json.dumps({"constants": {"numpy_scatter_max": 0}}))
         monkeypatch.setenv("TCONV_COST_FILE", str(cost))
         assert not _native.available()
-        assert not _cost.numpy_scatter((1, 1, 1), (1, 1, 1), _cost.params((1, 1, 1),
-                                                                           (1, 1, 1), 1))
+        assert not _cost.scatter_sum((1, 2, 3), (2, 1, 2), _cost.params((1, 2, 3),
+                                                                          (2, 1, 2), 1))
 
 
 class TestConvTransposeGemmNumPyScatter(AlgorithmContract):
@@ -46,8 +46,8 @@ class TestConvTransposeGemmNumPyScatter(AlgorithmContract):
     @pytest.fixture(autouse=True)
     def _no_numba(self, monkeypatch):
         monkeypatch.setenv("TCONV_NUMBA", "0")
-        assert _cost.numpy_scatter((1, 1, 1), (1, 1, 1), _cost.params((1, 1, 1), (1, 1, 1),
-                                                                         1))
+        assert _cost.scatter_sum((1, 2, 3), (2, 1, 2), _cost.params((1, 2, 3), (2, 1, 2),
+                                                                        1))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -77,7 +77,7 @@ def test_scatter_sum_population(dtype, monkeypatch):
             x.flat[int(rng.integers(x.size))] = np.inf if i % 2 else np.nan
         kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
         p = _cost.params(x.shape, w.shape, s, pad, op, g, d)
-        if _cost.numpy_scatter(x.shape, w.shape, p):
+        if _cost.scatter_sum(x.shape, w.shape, p):
             reached += tconv.explain_algorithm(x.shape, w.shape, **kw, dtype=dtype
                                                ).algorithm == "gemm"
         got = gemm._scatter_sum(x, w, p, p.transposed_size(size))
@@ -93,17 +93,29 @@ def test_scatter_sum_population(dtype, monkeypatch):
 
 
 def test_scatter_rule(monkeypatch):
-    # NumPy only, and products of at most numpy_scatter_max numbers
+    # products of at most scatter_max numbers (numpy_scatter_max without numba), never
+    # depthwise
+    c = _cost.constants()
     x, w = (2, 16, 4, 4), (16, 16, 8, 8)                    # 2*16*64*16 = 32768 numbers
-    p = _cost.params(x, w, 4, 2)
+    mid = (4, 16, 4, 4)                                      # 65536
+    big = (2, 16, 8, 8)                                      # 131072
+    dw = (2, 16, 4, 4), (16, 1, 8, 8)
+    geo = (4, 2)
     monkeypatch.setenv("TCONV_NUMBA", "0")
-    assert _cost.numpy_scatter(x, w, p)
-    assert "bincount" in str(tconv.explain_algorithm(x, w, 4, 2))
-    big = (2, 16, 8, 8)                                      # four times the product
-    assert not _cost.numpy_scatter(big, w, _cost.params(big, w, 4, 2))
-    monkeypatch.setenv("TCONV_NUMBA", "1")
-    if _native.available():
-        assert not _cost.numpy_scatter(x, w, p)
+    assert c.numpy_scatter_max >= 65536 > c.scatter_max >= 32768
+    assert _cost.scatter_sum(x, w, _cost.params(x, w, *geo))
+    assert _cost.scatter_sum(mid, w, _cost.params(mid, w, *geo))
+    assert "bincount" in str(tconv.explain_algorithm(x, w, *geo))
+    assert not _cost.scatter_sum(big, w, _cost.params(big, w, *geo))
+    assert not _cost.scatter_sum(*dw, _cost.params(*dw, *geo, 0, 16))
+    one = (2, 16, 1, 1)                                      # a one-position input
+    assert not _cost.scatter_sum(one, w, _cost.params(one, w, *geo))
+    if _native._installed():
+        monkeypatch.setenv("TCONV_NUMBA", "1")
+        assert _cost.scatter_sum(x, w, _cost.params(x, w, *geo))
+        assert not _cost.scatter_sum(mid, w, _cost.params(mid, w, *geo))
+        d = tconv.explain_algorithm(x, w, *geo, dtype=np.float32)
+        assert d.algorithm == "gemm" and d.scatter
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

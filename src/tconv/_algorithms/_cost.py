@@ -37,7 +37,7 @@ from . import _native
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product", "single_term",
-           "numpy_scatter",
+           "scatter_sum",
            "shared_im2col"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
@@ -90,9 +90,12 @@ class Constants:
     #: a call per run of ``S_in[-1]`` numbers (``C_out/g`` channels-last): ``gemm`` when
     #: ``(overhead - 1) * C_in/g * run > numpy_gemm_extra``
     numpy_gemm_extra: float = 300.0
-    #: ... and ``gemm`` with its col2im as one ``np.bincount`` for layers whose product
-    #: holds at most this many numbers (``N * C_out * prod(K) * prod(S_in)``): a few NumPy
-    #: calls in all, where the strided adds or phase sums issue one a tap and phase
+    #: small layers (not depthwise) run ``gemm`` with its col2im as one ``np.bincount``
+    #: where the product holds at most this many numbers (``N * C_out * prod(K) *
+    #: prod(S_in)``), compiled kernels or not: a few NumPy calls in all, where the other
+    #: paths' planning, kernel calls and per-tap or per-phase NumPy calls cost more
+    scatter_max: int = 32768
+    #: ... the same bound without the compiled kernels (whose other paths cost more still)
     numpy_scatter_max: int = 65536
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
@@ -243,6 +246,8 @@ class Decision:
     #: ``phase`` folds this layer's phases into one product's columns (the algorithm
     #: ``auto`` runs where the register-block segments do not apply)
     folded: bool = False
+    #: ``gemm``'s small-layer path: one batched product, col2im as one bincount
+    scatter: bool = False
 
     def __str__(self) -> str:
         f = self.features
@@ -449,13 +454,18 @@ def _product_numbers(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
     return x_shape[0] * w_shape[1] * p.groups * math.prod(p.kernel) * math.prod(x_shape[2:])
 
 
-def numpy_scatter(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                  c: Constants | None = None) -> bool:
-    """``gemm`` runs its product and a one-call col2im (``np.bincount``): the compiled
-    kernels are off and the product holds at most ``numpy_scatter_max`` numbers."""
+def scatter_sum(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                c: Constants | None = None) -> bool:
+    """``gemm`` runs its product and a one-call col2im (``np.bincount``): not depthwise, a
+    kernel and an input of more than one position (else the product is the output, placed
+    by a copy a tap), and the product holds at most ``scatter_max`` numbers
+    (``numpy_scatter_max`` without the compiled kernels)."""
     c = c or constants()
-    return (not _native.available() and x_shape[0] > 0
-            and _product_numbers(x_shape, w_shape, p) <= c.numpy_scatter_max)
+    if (x_shape[0] == 0 or (x_shape[1] == p.groups and w_shape[1] == 1)
+            or math.prod(p.kernel) == 1 or math.prod(x_shape[2:]) == 1):
+        return False
+    bound = c.scatter_max if _native.available() else c.numpy_scatter_max
+    return _product_numbers(x_shape, w_shape, p) <= bound
 
 
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
@@ -487,6 +497,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
             dtype: str | None, c: Constants, compiled: bool) -> Decision:
     f = features(x_shape, w_shape, p, dtype)
     why: list[str] = []
+    scatter = False
     loops = compiled_loops(x_shape, w_shape, p, c)
     back = compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
@@ -515,6 +526,12 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        "once (sub-pixel products from stride "
                        f"{c.subpixel_stride})")
             algo = "phase"
+    elif scatter := scatter_sum(x_shape, w_shape, p, c):
+        bound = c.scatter_max if compiled else c.numpy_scatter_max
+        why.append(f"a small layer (a product of {_product_numbers(x_shape, w_shape, p):,} "
+                   f"numbers <= {bound:,}): one batched product, col2im as one bincount (a "
+                   "few NumPy calls in all)")
+        algo = "gemm"
     elif fold and not segs:
         # (the register-block segments run the phases' products at BLAS's rate and write
         # each output once: kept where they apply)
@@ -553,11 +570,6 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         why.append("float32 on AVX-512, one group, several taps a phase, rows of 16 or "
                    "more outputs: register-block segments, each output written once")
         algo = "direct"
-    elif numpy_scatter(x_shape, w_shape, p, c):
-        why.append(f"NumPy: a small product ({_product_numbers(x_shape, w_shape, p):,} "
-                   f"numbers <= {c.numpy_scatter_max:,}): one batched product, col2im as "
-                   "one bincount (a few NumPy calls, not one a tap)")
-        algo = "gemm"
     elif not compiled:
         run = f.cog if gemm_channels_last(x_shape, w_shape, c) else x_shape[-1]
         extra = (f.grid_overhead - 1) * f.cig * run
@@ -598,7 +610,8 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
     return Decision(algorithm=algo, backward_compiled=back and not shared, segments=segs,
                     weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
-                    features=f, weight_sums=sums, shared_im2col=shared, folded=fold)
+                    features=f, weight_sums=sums, shared_im2col=shared, folded=fold,
+                    scatter=scatter)
 
 
 def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,

@@ -91,7 +91,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     """``layout``: where col2im's inner loop runs -- ``"channels_last"`` (over C_out, for
     wide layers) or ``"channels_first"`` (over the last spatial dim); default by shape."""
     if layout is None:
-        if _cost.numpy_scatter(x.shape, w.shape, p):
+        if _cost.scatter_sum(x.shape, w.shape, p):
             return _scatter_sum(x, w, p, out)
         layout = "channels_last" if channels_last(x.shape, w.shape) else "channels_first"
     fn = _channels_last if layout == "channels_last" else _channels_first
