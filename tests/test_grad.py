@@ -96,3 +96,50 @@ class TestConvTransposeBackward:
                    - np.vdot(g, y)) / eps
             assert abs(num - gx[idx]) < 1e-4
         assert gw.shape == w.shape and gb.shape == (3,)
+
+
+class TestSmallLayerGradients:
+    """Small layers (the cost model's ``scatter``): both gradients from one gather of
+    ``grad_out``'s windows and one product a group each."""
+
+    @pytest.mark.parametrize("numba", ["1", "0"])
+    def test_population_against_torch(self, numba, monkeypatch):
+        # 120 seeded small layers (1-3-D, groups, dilation, crops, output_padding), float32
+        # and float64, a NaN in some grad_outs: against torch's autograd in float64, the
+        # NaNs exactly where torch's are; the population reaches the path
+        from tconv._algorithms import _cost
+
+        monkeypatch.setenv("TCONV_NUMBA", numba)
+        rng = np.random.default_rng(41)
+        reached = 0
+        for i in range(120):
+            nd = int(rng.integers(1, 4))
+            s, d = int(rng.integers(1, 4)), int(rng.choice([1, 1, 2]))
+            k = int(rng.integers(1, 2 * s + 2))
+            g, cig, cog = int(rng.choice([1, 1, 2, 3])), int(rng.integers(1, 5)), \
+                int(rng.integers(1, 6))
+            size = tuple(int(v) for v in rng.integers(1, (25, 8, 4)[nd - 1], nd))
+            pad = int(rng.integers(0, d * (k - 1) // 2 + 2))
+            op = int(rng.integers(0, max(s, d))) if max(s, d) > 1 else 0
+            if min((v - 1) * s - 2 * pad + d * (k - 1) + op + 1 for v in size) < 1:
+                continue
+            dtype = np.float32 if i % 2 else np.float64
+            x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(dtype)
+            w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
+            kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
+            reached += _cost.decide(x.shape, w.shape, _cost.params(x.shape, w.shape, s, pad,
+                                                                   op, g, d), dtype).scatter
+            gy = rng.standard_normal(tconv.conv_transpose(x, w, **kw).shape).astype(dtype)
+            if i % 9 == 0:
+                gy.flat[int(rng.integers(gy.size))] = np.nan
+            gx, gw, _ = tconv.conv_transpose_backward(gy, x, w, **kw)
+            fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
+            xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+            wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+            fn(xt, wt, **kw).backward(torch.tensor(gy, dtype=torch.float64))
+            for got, ref in ((gx, xt.grad.numpy()), (gw, wt.grad.numpy())):
+                assert got.dtype == dtype and got.shape == ref.shape
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+                ok = ~np.isnan(ref)
+                assert_close(got[ok], ref[ok], dtype)
+        assert reached >= 60

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _checks
-from ._algorithms import _cost, depthwise, direct, gemm
+from ._algorithms import _cost, _parallel, depthwise, direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
 from ._algorithms._matmul import matmul, tall
 from ._checks import ConvParams
@@ -233,6 +233,48 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     return np.moveaxis(gx.reshape(c_in, n, *size), 1, 0), gw.reshape(c_in, cog, *p.kernel)
 
 
+@_parallel.cached(maxsize=64)
+def _gather_index(n: int, cog: int, size: tuple[int, ...], out: tuple[int, ...],
+                  p: ConvParams) -> tuple[np.ndarray, int]:
+    """The forward's index of each product number's output (:func:`gemm._scatter_index`),
+    ordered ``(g, Cog*prodK, N, prodS)``: the windows of ``gy`` as both gradients' products
+    read them, every image of a group side by side."""
+    idx, total = gemm._scatter_index(n, cog, size, out, p)
+    g, m = p.groups, cog * math.prod(p.kernel)
+    return np.ascontiguousarray(idx.reshape(n, g, m, -1).transpose(1, 2, 0, 3)), total
+
+
+def _transpose_gradients_gather(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
+                                out: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Both gradients of a small ``y = conv_transpose(x, w)`` (batched, validated) in a few
+    NumPy calls: the windows of ``gy`` each product number of the forward pass came from,
+    gathered in one call through a remembered index (:func:`_gather_index`; a zero where a
+    window leaves ``gy``), then one product a group for each gradient::
+
+        cols[g, (c, t), (n, i)] = gy[n, g*Cog + c, i*s + t*d - pad_low]      (0 outside)
+        grad_x[:, g] = w[g] @ cols[g]                 # (Cig, Cog*prodK) @ cols
+        grad_w[g]    = x[:, g] @ cols[g].T            # (Cig, N*prodS) @ cols.T
+
+    (what :func:`_transpose_gradients_gemm` computes, without its per-block planning)."""
+    n, c_in, *size = x.shape
+    g = p.groups
+    cig, cog = c_in // g, w.shape[1]
+    nsz = math.prod(size)
+    idx, total = _gather_index(n, cog, tuple(size), out, p)
+    flat = np.empty(total + 1, dtype=gy.dtype)
+    flat[:total] = gy.reshape(-1)
+    flat[total] = 0
+    cols = flat[idx].reshape(g, -1, n * nsz)
+    xg = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 2, 0, 3))
+    # (NumPy's own loop, not BLAS, may run products this small: its FP warnings on inf and
+    # NaN are not the caller's business -- the numbers are as BLAS's)
+    with np.errstate(invalid="ignore", over="ignore"):
+        gx = np.matmul(w.reshape(g, cig, -1), cols)                      # (g, Cig, N*S)
+        gw = np.matmul(xg.reshape(g, cig, n * nsz), cols.swapaxes(1, 2))  # (g, Cig, Cog*K)
+    gx = np.ascontiguousarray(gx.reshape(c_in, n, nsz).swapaxes(0, 1))
+    return gx.reshape(x.shape), gw.reshape(w.shape)
+
+
 def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                          ) -> np.ndarray:
     """``grad_x`` of ``y = conv_transpose(x, w)`` (batched, validated): the strided conv of
@@ -381,7 +423,10 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
         gb = gy.sum(axis=(0, *range(2, gy.ndim)))
         return (gx if batched else gx[0]), gw, gb
     decision = _cost.decide(xb.shape, w.shape, p, xb.dtype)
-    if decision.weight_sums:
+    if decision.scatter:
+        # a small layer: the windows of grad_out gathered in one call, two batched products
+        gx, gw = _transpose_gradients_gather(gy, xb, w, p, out)
+    elif decision.weight_sums:
         # both gradients compiled, reading the same polyphase planes of grad_out: split once
         planes = direct.planes(gy, p, tuple(xb.shape[2:]))
         gx = direct.grad_input(gy, w, p, tuple(xb.shape[2:]), planes)

@@ -269,6 +269,10 @@ class Decision:
         if dw:
             lines.append(dw)
             return "\n".join(lines)
+        if self.scatter:
+            lines.append("backward: both gradients from one gather of grad_out's windows, "
+                         "one matrix product a group each")
+            return "\n".join(lines)
         if self.shared_im2col:
             lines.append("backward: both gradients by im2col + matrix products, one im2col "
                          "of grad_out a block read by both")
