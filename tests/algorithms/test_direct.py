@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from _cost_state import without_scatter
 from _oracle import assert_close
 from algorithms._cases import EDGE_CASES, AlgorithmContract, case_ids, make_case, run
 from hypothesis import assume, given, settings
@@ -250,7 +251,9 @@ class TestDirectGradients:
         assert_close(direct.grad_weight_tiles(x, gy, w.shape, p), tw.grad.numpy())
 
     def test_backward_routes_and_agrees(self, monkeypatch):
-        # a layer `preferred` routes to the compiled loops; TCONV_NUMBA=0 takes im2col
+        # a layer `preferred` routes to the compiled loops; TCONV_NUMBA=0 takes im2col (the
+        # small-layer gather path, which would take this small layer, off)
+        without_scatter(monkeypatch)
         rng = np.random.default_rng(2)
         x, w = rng.standard_normal((2, 4, 12, 10)), rng.standard_normal((4, 6, 4, 4))
         gy = rng.standard_normal((2, 6, 24, 20))
