@@ -1210,8 +1210,5 @@ def dw_last(xl, wl, zstart, zk, zoff, ystart, yk, yoff, xstart, xk, xsh, sz, sy,
             if first:
                 for c in range(cc):
                     tf[t0 + c] = 0
-        base = np.uint64(n * C) * plane + np.uint64((oz * OH + oy) * OW)
-        for c in range(cc):
-            d = base + c * plane
-            for ox in range(np.uint64(OW)):
-                yf[d + ox] = tf[ox * cc + c]
+        _tile_out(yf, tf, np.uint64(n * C) * plane + np.uint64((oz * OH + oy) * OW), plane,
+                  OW, cc)
