@@ -201,10 +201,10 @@ def result_dtype(fn: str, *arrays: tuple[str, np.ndarray | None]) -> np.dtype:
     float16 computes in float32. Mixing float32 and float64 raises, as PyTorch does
     ("Input type and weight type should be the same").
     """
-    if (len(arrays) >= 2 and arrays[0][1].dtype is arrays[1][1].dtype
-            and arrays[0][1].dtype in (_F32, _F64)
-            and all(a is None or a.dtype is arrays[0][1].dtype for _, a in arrays[2:])):
-        return arrays[0][1].dtype              # every call's case: one float32/64 dtype
+    a0, a1 = (arrays[0][1], arrays[1][1]) if len(arrays) >= 2 else (None, None)
+    if (a0 is not None and a1 is not None and a0.dtype is a1.dtype and a0.dtype in (_F32, _F64)
+            and all(a is None or a.dtype is a0.dtype for _, a in arrays[2:])):
+        return a0.dtype                        # every call's case: one float32/64 dtype
     floats = {}
     for name, a in arrays:
         if a is not None and a.dtype.kind == "f":

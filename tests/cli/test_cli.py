@@ -116,3 +116,23 @@ def test_bench_from_json_prints_a_saved_run(tmp_path, capsys):
     assert main(["bench", "--from-json", str(bad)]) == 2
     assert "not a saved run" in capsys.readouterr().err
 
+
+
+def test_entry_ignores_sigterm_once_the_command_has_finished():
+    # the script's entry: a SIGTERM landing while the process exits after its command does
+    # not turn a finished job into a killed one; main() itself leaves the handler alone
+    import subprocess
+    import sys
+
+    code = ("import os, signal, sys\n"
+            "sys.argv = ['tconv']\n"                     # no command: help, status 2
+            "from tconv.cli import _entry, main\n"
+            "assert main([]) == 2\n"
+            "assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL\n"
+            "status = _entry()\n"
+            "os.kill(os.getpid(), signal.SIGTERM)\n"
+            "print('finished', status)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "finished 2" in done.stdout

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -75,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_parser(sub)
     _plain_help(parser)
     return parser
+
+
+def _entry() -> int:
+    """The ``tconv`` script and ``python -m tconv``: :func:`main` on the process's own
+    command line, then SIGTERM ignored while the process exits -- the commands catch it
+    while they work, and one landing during the interpreter's teardown would end a
+    finished job with the signal's status, as if killed. (Only here, where tconv owns the
+    process: :func:`main` itself changes no process setting.)"""
+    try:
+        return main()
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
