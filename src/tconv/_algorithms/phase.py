@@ -328,9 +328,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                  out[-1], tmp)
             return
         # rows (group, channel) of the block: output channels gi*cog + c0 ... on
-        cb = (g1 - gi) * cb
-        prod3 = prod.reshape(cb, ntap, hi - lo)
-        acc = _parallel.scratch("acc", cb * length, x.dtype).reshape(cb, length)
+        rows = (g1 - gi) * cb
+        prod3 = prod.reshape(rows, ntap, hi - lo)
+        acc = _parallel.scratch("acc", rows * length, x.dtype).reshape(rows, length)
         for ph in plan.phases:
             # a phase sums its taps' products, each shifted by its flat input offset
             srcs = [prod3[:, t, base + off:base + off + length] for t, off in ph.taps]
@@ -340,9 +340,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                 total = np.add(srcs[0], srcs[1], out=acc)
                 for src in srcs[2:]:
                     total += src
-            res = total.reshape(cb, n1 - n0, *plan.padded)[
+            res = total.reshape(rows, n1 - n0, *plan.padded)[
                 (slice(None), slice(None), *(slice(0, q) for q in ph.nq))]
-            y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c0 + cb),
+            y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c0 + rows),
                *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
 
     big = max(((c1 - c0) * ntap * cig * (n1 - n0) * image for _, _, n0, n1, c0, c1 in blocks),
