@@ -57,6 +57,8 @@ GRID: dict[str, tuple[float, ...]] = {
     "gemm_wide": (2, 4, 8, 16, 32, 64),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),
+    "gemm_min_depth_1d": (32, 64, 128, 256, 1 << 30),
+    "gemm_min_run_1d": (0, 32, 64, 128, 256),
     "input_grad_depth": (0, 2, 4, 8, 16, 32, 64, 128),
     "input_grad_max_stride": (1, 2, 3, 4, 8, 1 << 30),
     "tiles_max_depth": (0, 8, 16, 32, 64, 128, 256),
@@ -71,6 +73,8 @@ GRID: dict[str, tuple[float, ...]] = {
     "shared_im2col": (0, 1),
     "fold_min_phases": (4, 8, 16, 32, 64, 1 << 30),
     "fold_max_overhead": (1.25, 1.5, 2.0, 3.0, 4.0),
+    "fold_over_loops_phases": (32, 64, 128, 256, 512, 1024, 1 << 30),
+    "fold_loops_min_positions": (0, 16, 32, 64, 128, 256, 1024),
 }
 
 

@@ -363,3 +363,48 @@ def test_gemm_bound_per_install(clean, monkeypatch):
     assert _cost.decide(x, w, p, "float64", c).algorithm == "gemm"
     c = dataclasses.replace(c, numpy_gemm_extra=1100)
     assert _cost.decide(x, w, p, "float64", c).algorithm == "phase"
+
+
+
+def test_one_dim_gemm_rule(clean, monkeypatch):
+    """float32 1-D layers with the compiled kernels and several taps a phase run ``gemm``
+    (one long product, col2im over contiguous runs) from ``gemm_min_depth_1d`` input
+    channels on rows of at least ``gemm_min_run_1d`` positions, ahead of the register-block
+    segments; shallower layers, shorter rows, float64, 2-D layers and the NumPy-only
+    choice are not this rule's."""
+    if not _native.available():
+        pytest.skip("numba missing")
+    c = dataclasses.replace(_cost.Constants(), gemm_min_depth_1d=128, gemm_min_run_1d=64,
+                            scatter_max=0, numpy_scatter_max=0, gemm_max_cout=4)
+    rng = random.Random(3)
+    hits = 0
+    for _ in range(60):
+        cig, cog = rng.choice((16, 64, 128, 512)), rng.choice((8, 32, 256))
+        s = rng.choice((1, 2, 4, 8))
+        k = rng.choice((s, s + 1, 2 * s, 3 * s))
+        length = rng.choice((16, 32, 64, 256, 4096))
+        x, w = (rng.choice((1, 4)), cig, length), (cig, cog, k)
+        p = _cost.params(x, w, s, s // 2)
+        d = _cost.decide(x, w, p, "float32", c)
+        rule = "1-D, a long reduction" in str(d)
+        earlier = _cost.compiled_loops(x, w, p, c) or (d.folded and d.algorithm == "phase")
+        want = (not earlier and k > s and cig >= 128 and length >= 64)
+        assert rule == want, (x, w, s, str(d))
+        hits += rule
+        if rule:
+            assert d.algorithm == "gemm" and not d.segments
+            for other in (dataclasses.replace(c, gemm_min_depth_1d=cig + 1),
+                          dataclasses.replace(c, gemm_min_run_1d=length + 1)):
+                assert "1-D, a long reduction" not in str(_cost.decide(x, w, p, "float32",
+                                                                       other))
+            assert "1-D, a long reduction" not in str(_cost.decide(x, w, p, "float64", c))
+    assert hits >= 10
+    # the same reduction and row length in 2-D: not this rule
+    x2, w2 = (4, 256, 64, 64), (256, 128, 4, 4)
+    assert "1-D" not in str(_cost.decide(x2, w2, _cost.params(x2, w2, 2, 1), "float32", c))
+    # NumPy only: the grid-overhead trade decides, not this rule
+    x, w = (4, 256, 256), (256, 128, 16)
+    p = _cost.params(x, w, 8, 4)
+    assert _cost.decide(x, w, p, "float32", c).algorithm == "gemm"
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    assert "1-D, a long reduction" not in str(_cost.decide(x, w, p, "float32", c))

@@ -98,6 +98,25 @@ class TestConvTransposeSmall:
             single += _cost.single_product(layer["x"], layer["w"], p)
         assert single >= 30                          # the population reaches the path
 
+    def test_tap_copies_shared(self, dtype, monkeypatch):
+        # every one-product call's tap copies split into channel ranges on the pool (as
+        # large outputs run): the same numbers as torch, channels neither lost nor doubled
+        import sys
+
+        monkeypatch.setattr(sys.modules["tconv.conv"], "SINGLE_TERM_PARALLEL", 0)
+        rng = np.random.default_rng(2)
+        hits = 0
+        for layer in LAYERS:
+            p = _cost.params(layer["x"], layer["w"], *_geometry(layer))
+            if not _cost.single_product(layer["x"], layer["w"], p):
+                continue
+            hits += 1
+            x, w = rng.standard_normal(layer["x"]), rng.standard_normal(layer["w"])
+            y = sys.modules["tconv.conv"]._single_product(
+                x.astype(dtype), w.astype(dtype), p, p.transposed_size(layer["x"][2:]))
+            assert_close(y, _torch_conv_t(x, w, layer), dtype)
+        assert hits >= 30
+
     def test_identity(self, cost_file):
         # the one-product path is what the cost model says auto runs (gemm, and why), and
         # it agrees with every explicit algorithm, negative (low, high) crops included

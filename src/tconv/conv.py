@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,8 +47,9 @@ def _matrix_conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams,
 #: threads (about 0.5 ms of one core's work; below it the pool costs more than it saves)
 SINGLE_PRODUCT_PARALLEL_MACS = 1 << 24
 
-#: outputs of a depthwise single-term call from which channel ranges are shared among
-#: tconv's threads (a multiply a number: below it the pool costs more than it saves)
+#: outputs of a single-term or single-product call from which its multiplies or tap copies
+#: are shared among tconv's threads by channel ranges (below it the pool costs more than
+#: it saves)
 SINGLE_TERM_PARALLEL = 1 << 18
 
 
@@ -136,9 +137,24 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     full = full.reshape(n, g * cog, *kernel, *size)
     covered, copies = _tap_copies(tuple(size), out, p)
     y = (np.empty if covered else np.zeros)((n, g * cog, *out), dtype=x.dtype)
-    for src, dst in copies:
-        y[dst] = full[src]
+
+    def run(c0: int, c1: int) -> None:
+        for src, dst in copies:
+            y[(dst[0], slice(c0, c1), *dst[2:])] = full[(src[0], slice(c0, c1), *src[2:])]
+
+    _channel_ranges(run, g * cog, y.size)
     return y
+
+
+def _channel_ranges(run: Callable[[int, int], object], channels: int, outputs: int) -> None:
+    """``run(c0, c1)`` over ranges of the output channels, shared among tconv's threads
+    when the output has :data:`SINGLE_TERM_PARALLEL` numbers or more (strided copies and
+    multiplies run at memory speed: a thread a range)."""
+    pieces = min(channels, _parallel.num_threads()) if outputs >= SINGLE_TERM_PARALLEL else 1
+    step = -(-channels // max(pieces, 1))
+    _parallel.for_each(lambda r: run(*r),
+                       [(a, min(channels, a + step)) for a in range(0, channels, step)],
+                       parallel=pieces > 1)
 
 
 def _single_term(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
@@ -154,17 +170,13 @@ def _single_term(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
     wk = w.reshape(c, *p.kernel)
     bshape = (1,) * nd
 
-    def run(r: tuple[int, int]) -> None:
-        c0, c1 = r
+    def run(c0: int, c1: int) -> None:
         for src, dst in copies:
             xs = (slice(None), slice(c0, c1), *src[2 + nd:])
             wt = wk[(slice(c0, c1), *src[2:2 + nd])].reshape(c1 - c0, *bshape)
             np.multiply(x[xs], wt, out=y[(slice(None), slice(c0, c1), *dst[2:])])
 
-    pieces = min(c, _parallel.num_threads()) if y.size >= SINGLE_TERM_PARALLEL else 1
-    step = -(-c // pieces)
-    _parallel.for_each(run, [(a, min(c, a + step)) for a in range(0, c, step)],
-                       parallel=pieces > 1)
+    _channel_ranges(run, c, y.size)
     return y
 
 

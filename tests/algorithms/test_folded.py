@@ -5,6 +5,7 @@ formula, and the cost model's rule."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -155,20 +156,60 @@ def test_cost_model_folds_many_phases_only(cost_file):
 
 
 def test_segments_keep_auto_but_phase_still_folds(cost_file):
-    """Where the AVX-512 register-block segments apply, ``auto`` runs them; an explicit
-    ``phase`` folds all the same, and its multiply-add count says so."""
+    """Where the AVX-512 register-block segments apply and the phases are fewer than
+    ``fold_over_loops_phases``, ``auto`` runs them; an explicit ``phase`` folds all the
+    same, and its multiply-add count says so."""
     from tconv._algorithms import phase
 
-    cost_file(fold_min_phases=32, fold_max_overhead=2.0)
-    x_shape, w_shape = (1, 21, 16, 16), (21, 21, 64, 64)
-    p = params(x_shape, w_shape, 32, 16)
+    cost_file(fold_min_phases=32, fold_max_overhead=2.0, fold_over_loops_phases=256)
+    x_shape, w_shape = (1, 21, 64, 64), (21, 21, 16, 16)              # 64 phases
+    p = params(x_shape, w_shape, 8, 4)
     d = _cost.decide(x_shape, w_shape, p, np.float32)
     assert d.folded
     if not d.segments:
         pytest.skip("register-block segments need numba on an AVX-512 host")
     assert d.algorithm == "direct" and "folded" not in str(d)
-    assert phase.macs(x_shape, w_shape, p, p.transposed_size((16, 16))) \
+    assert phase.macs(x_shape, w_shape, p, p.transposed_size((64, 64))) \
         == folded.macs(x_shape, w_shape, p)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "compiled"), [
+    ((1, 21, 16, 16), (21, 21, 64, 64), 32, 16, "segments"),   # 1024 phases, 21 channels
+    ((4, 16, 32, 32), (16, 21, 12, 12), 8, 2, "loops"),         # 64 phases, 16 channels
+    ((1, 8, 256), (8, 16, 128), 64, 32, "loops"),               # 1-D, 64 phases
+])
+def test_fold_over_the_compiled_kernels(cost_file, x_shape, w_shape, stride, padding,
+                                        compiled):
+    """``fold_over_loops_phases``: where the compiled loops or the segments apply, the fold
+    wins only from that many phases; below, the compiled kernels run; the bound moved
+    across the layer's phases moves the decision."""
+    from tconv._algorithms import _native
+
+    if not _native.available():
+        pytest.skip("numba missing")
+    p = params(x_shape, w_shape, stride, padding)
+    phases = int(np.prod(p.stride))
+    c = dataclasses.replace(_cost.Constants(), fold_min_phases=32, fold_max_overhead=2.0,
+                            scatter_max=0)
+    loops = _cost.compiled_loops(x_shape, w_shape, p, c)
+    segs = _cost.segments(x_shape, w_shape, p, np.float32, c)
+    if compiled == "segments" and not segs:
+        pytest.skip("register-block segments need numba on an AVX-512 host")
+    assert loops or segs
+    assert _cost.folded(x_shape, w_shape, p, c)
+    c = dataclasses.replace(c, fold_loops_min_positions=0)
+    above = dataclasses.replace(c, fold_over_loops_phases=phases)
+    d = _cost.decide(x_shape, w_shape, p, np.float32, above)
+    assert d.algorithm == "phase" and "too many for the compiled loops" in str(d)
+    below = dataclasses.replace(c, fold_over_loops_phases=phases + 1)
+    d = _cost.decide(x_shape, w_shape, p, np.float32, below)
+    assert d.algorithm == "direct" and "folded" not in str(d)
+    # where neither compiled kernel applies, fold_min_phases alone decides
+    deep = (x_shape[0], 512, *x_shape[2:]), (512, *w_shape[1:])
+    pd = params(*deep, stride, padding)
+    if not (_cost.compiled_loops(*deep, pd, below)
+            or _cost.segments(*deep, pd, np.float64, below)):
+        assert _cost.decide(*deep, pd, np.float64, below).algorithm == "phase"
 
 
 def test_auto_runs_the_fold_and_agrees(cost_file):
@@ -180,3 +221,27 @@ def test_auto_runs_the_fold_and_agrees(cost_file):
     cost_file(fold_min_phases=1 << 30)
     np.testing.assert_allclose(got, tconv.conv_transpose(x, w, None, 32, 16), rtol=1e-12,
                                atol=1e-12)
+
+
+def test_fold_over_the_loops_on_few_positions():
+    """``fold_loops_min_positions``: small images (16 positions each, one or eight of them)
+    with a large stride fold even where the compiled loops apply (rows too short for their
+    vector tiles); the same layer on larger images keeps the loops."""
+    from tconv._algorithms import _native
+
+    if not _native.available():
+        pytest.skip("numba missing")
+    c = dataclasses.replace(_cost.Constants(), fold_min_phases=32, fold_max_overhead=2.0,
+                            fold_over_loops_phases=1 << 30, fold_loops_min_positions=64,
+                            scatter_max=0)
+    w = (8, 32, 16, 16)
+    for x, fold in (((1, 8, 4, 4), True), ((8, 8, 4, 4), True), ((2, 8, 8, 8), False),
+                    ((1, 8, 32, 32), False)):
+        p = params(x, w, 8)
+        assert _cost.compiled_loops(x, w, p, c)
+        d = _cost.decide(x, w, p, np.float32, c)
+        assert (d.algorithm == "phase") == fold, str(d)
+        if fold:
+            assert "too short" in str(d)
+            off = dataclasses.replace(c, fold_loops_min_positions=16)
+            assert _cost.decide(x, w, p, np.float32, off).algorithm == "direct"

@@ -115,6 +115,13 @@ class Constants:
     segment_min_terms: int = 16
     segment_max_terms: int = 2048
     segment_cost: float = 1.25
+    #: float32 1-D layers (compiled kernels available, several taps a phase) run ``gemm``
+    #: from ``C_in/g >= gemm_min_depth_1d`` input channels on rows of ``S_in >=
+    #: gemm_min_run_1d`` positions: their one long product and col2im's long contiguous
+    #: runs beat the register-block segments and a product a phase; shallower layers,
+    #: shorter rows and float64 keep the rules below
+    gemm_min_depth_1d: int = 128
+    gemm_min_run_1d: int = 64
     #: the weight gradient by compiled tiles: float32, a kernel longer than the stride, at
     #: most ``tiles_max_depth`` input channels per group (a short product for BLAS) and at
     #: least ``tiles_min_positions`` input positions an image (the tiles' vector loops)
@@ -137,6 +144,13 @@ class Constants:
     #: (and the register-block segments do not apply)
     fold_min_phases: int = 32
     fold_max_overhead: float = 2.0
+    #: ... and where the compiled loops or the register-block segments apply, only from
+    #: ``prod(stride) >= fold_over_loops_phases`` phases (fewer, longer phases: the loops
+    #: keep their rows in cache and skip the depth-to-space copy) or below
+    #: ``fold_loops_min_positions`` input positions an image, ``prod(S_in)`` (a phase's
+    #: rows of outputs then are too short for the loops' vector tiles)
+    fold_over_loops_phases: int = 256
+    fold_loops_min_positions: int = 64
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -507,6 +521,9 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
     tiles = weight_tiles(x_shape, w_shape, p, c, dtype=dtype)
     fold = folded(x_shape, w_shape, p, c)
+    phases, positions = math.prod(p.stride), math.prod(x_shape[2:])
+    long_1d = (compiled and p.ndim == 1 and _single(dtype) and f.overlap
+               and f.cig >= c.gemm_min_depth_1d and x_shape[-1] >= c.gemm_min_run_1d)
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
                    "failed compile): NumPy algorithms only")
@@ -536,16 +553,26 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    f"numbers <= {bound:,}): one batched product, col2im as one bincount (a "
                    "few NumPy calls in all)")
         algo = "gemm"
-    elif fold and not segs:
-        # (the register-block segments run the phases' products at BLAS's rate and write
-        # each output once: kept where they apply)
+    elif fold and (not (loops or segs) or phases >= c.fold_over_loops_phases
+                   or positions < c.fold_loops_min_positions):
+        # (the compiled loops and the register-block segments write each output once and
+        # keep a phase's rows in cache: kept where they apply, unless the phases are many
+        # or the input has few positions)
         from . import folded as fold_mod
 
-        why.append(f"{math.prod(p.stride)} phases (prod(stride) >= {c.fold_min_phases}) "
-                   "folded into the columns of one matrix product, then depth-to-space: no "
-                   "loop over phases or taps; "
-                   f"{fold_mod.overhead(f.size, p):.2f}x the useful multiply-adds (<= "
-                   f"{c.fold_max_overhead:g})")
+        if not (loops or segs):
+            why.append(f"{phases} phases (prod(stride) >= {c.fold_min_phases})")
+        elif phases >= c.fold_over_loops_phases:
+            why.append(f"{phases} phases (>= {c.fold_over_loops_phases}: too many for the "
+                       "compiled loops)")
+        else:
+            why.append(f"{phases} phases and {positions} input positions an image (< "
+                       f"{c.fold_loops_min_positions}: rows too short for the compiled "
+                       "loops' vector tiles)")
+        why[-1] += (" folded into the columns of one matrix product, then depth-to-space: "
+                    "no loop over phases or taps; "
+                    f"{fold_mod.overhead(f.size, p):.2f}x the useful multiply-adds (<= "
+                    f"{c.fold_max_overhead:g})")
         algo = "phase"
     elif single_product(x_shape, w_shape, p):
         if f.grid_overhead <= c.single_phase_overhead:
@@ -570,6 +597,11 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        f"{f.cig * f.taps_per_phase} <= {c.direct_max_terms} terms an "
                        "output: compiled loops")
         algo = "direct"
+    elif long_1d:
+        why.append(f"float32 1-D, a long reduction (C_in/g={f.cig} >= {c.gemm_min_depth_1d}) "
+                   f"on long rows (S_in={x_shape[-1]} >= {c.gemm_min_run_1d}): one product, "
+                   "col2im adds contiguous runs")
+        algo = "gemm"
     elif segs:
         why.append("float32 on AVX-512, one group, several taps a phase, rows of 16 or "
                    "more outputs: register-block segments, each output written once")
@@ -612,7 +644,8 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    "compiled loops not chosen: each phase has one tap (kernel <= stride)")
     sums = weight_sums(x_shape, w_shape, p, c, dtype=dtype)
     shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
-    return Decision(algorithm=algo, backward_compiled=back and not shared, segments=segs,
+    return Decision(algorithm=algo, backward_compiled=back and not shared,
+                    segments=segs and algo == "direct",
                     weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
                     features=f, weight_sums=sums, shared_im2col=shared, folded=fold,
                     scatter=scatter)

@@ -125,6 +125,17 @@ TILE_CHUNK = 256
 TILE_MARGIN = 32
 
 
+def _channel_span(total: int, itemsize: int) -> int:
+    """Numbers between consecutive channels of the input grid: at least ``total``, a whole
+    odd number of cache lines. A product term reads one row of each channel, so channels
+    a multiple of 4 KiB apart (long 1-D rows, large planes) would all fall into the same
+    few sets of the L1 cache and evict each other; an odd number of lines spreads them
+    over every set."""
+    per = 64 // itemsize
+    lines = -(-total // per)
+    return (lines | 1) * per
+
+
 def _tiles_apply(dtype: np.typing.DTypeLike, c_out: int) -> bool:
     """The register-block kernels apply (:func:`tconv._algorithms._cost.register_blocks`)."""
     return _cost.register_blocks(dtype, c_out)
@@ -314,8 +325,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         return y
     # X (C_in, total) as phase._padded_input, in this thread's reused buffer
     # (with TILE_MARGIN numbers after it, for igemm_tiles' last reads)
-    flat = _parallel.scratch("d_in", c_in * plan.total + TILE_MARGIN, x.dtype)
-    big = flat[:c_in * plan.total].reshape(c_in, plan.total)
+    span = _channel_span(plan.total, x.dtype.itemsize)
+    flat = _parallel.scratch("d_in", c_in * span + TILE_MARGIN, x.dtype)
+    big = flat[:c_in * span].reshape(c_in, span)
     # the compiled copy writes every number once (NumPy's on_grid writes the zeros too)
     _native.kernels()["grid_copy"](x.reshape(n, c_in, -1, size[-1]), big, plan.front,
                                    math.prod(plan.padded),
