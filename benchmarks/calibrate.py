@@ -75,6 +75,8 @@ GRID: dict[str, tuple[float, ...]] = {
     "fold_max_overhead": (1.25, 1.5, 2.0, 3.0, 4.0),
     "fold_over_loops_phases": (32, 64, 128, 256, 512, 1024, 1 << 30),
     "fold_loops_min_positions": (0, 16, 32, 64, 128, 256, 1024),
+    "single_direct_depth": (0, 4, 8, 16, 32, 64),
+    "loops_wide": (0, 4, 8, 16, 32, 64),
 }
 
 

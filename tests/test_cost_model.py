@@ -408,3 +408,55 @@ def test_one_dim_gemm_rule(clean, monkeypatch):
     assert _cost.decide(x, w, p, "float32", c).algorithm == "gemm"
     monkeypatch.setenv("TCONV_NUMBA", "0")
     assert "1-D, a long reduction" not in str(_cost.decide(x, w, p, "float32", c))
+
+
+def test_single_product_short_reduction_runs_direct(clean):
+    """``single_direct_depth``: a layer whose outputs are each one term of one product runs
+    the compiled register blocks (``direct``, each output written once) where its reduction
+    is short and the blocks apply (float32 on AVX-512, output channels that fill them);
+    deeper layers, float64 and thin outputs keep gemm's one product; 0 turns it off."""
+    if not (_native.available() and _cost.host_avx512()):
+        pytest.skip("register blocks need numba on an AVX-512 host")
+    c = dataclasses.replace(_cost.Constants(), single_direct_depth=16, scatter_max=0,
+                            single_phase_overhead=0.0)
+    rng = random.Random(4)
+    hits = misses = 0
+    while hits + misses < 50:
+        nd = rng.choice((1, 2, 3))
+        s = rng.choice((2, 3, 4, 8))
+        k = rng.choice((1, s - 1, s))
+        cig, cog = rng.choice((2, 8, 16, 32, 256)), rng.choice((3, 4, 12, 32, 128))
+        x, w = (rng.choice((1, 4)), cig, *(rng.choice((4, 16)),) * nd), (cig, cog, *(k,) * nd)
+        p = _cost.params(x, w, s)
+        if not _cost.single_product(x, w, p):
+            continue
+        want = cig <= 16 and _cost.register_blocks("float32", cog)
+        d = _cost.decide(x, w, p, "float32", c)
+        assert (d.algorithm == "direct") == want, (x, w, s, str(d))
+        assert _cost.decide(x, w, p, "float64", c).algorithm != "direct"
+        off = dataclasses.replace(c, single_direct_depth=0)
+        assert _cost.decide(x, w, p, "float32", off).algorithm == "gemm"
+        hits += want
+        misses += not want
+    assert hits >= 10 and misses >= 10
+
+
+def test_wide_outputs_on_small_images_leave_the_loops(clean):
+    """``loops_wide``: where the compiled loops apply, an output of at least ``loops_wide``
+    x ``S_in[-1]`` channels a group runs gemm's one product instead (a phase's rows are
+    that short); 0 keeps the loops."""
+    if not _native.available():
+        pytest.skip("numba missing")
+    c = dataclasses.replace(_cost.Constants(), loops_wide=16.0, scatter_max=0)
+    for x, w, s, wide in (((1, 8, 8, 8), (8, 256, 4, 4), 2, True),
+                          ((1, 16, 8, 8), (16, 128, 8, 8), 4, True),
+                          ((8, 16, 4, 4), (16, 64, 4, 4), 2, True),
+                          ((1, 8, 32, 32), (8, 256, 4, 4), 2, False),
+                          ((1, 8, 8, 8), (8, 64, 4, 4), 2, False)):
+        p = _cost.params(x, w, s, 1)
+        assert _cost.compiled_loops(x, w, p, c)
+        d = _cost.decide(x, w, p, "float32", c)
+        assert (d.algorithm == "gemm" and "wide output" in str(d)) == wide, str(d)
+        assert wide == (w[1] >= 16 * x[-1])
+        off = dataclasses.replace(c, loops_wide=0.0)
+        assert _cost.decide(x, w, p, "float32", off).algorithm == "direct"

@@ -100,14 +100,21 @@ class Constants:
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
+    #: ... and ahead of the compiled loops from ``C_out/g >= loops_wide * S_in[-1]`` (their
+    #: rows of a phase are that short while gemm's one product is long; 0: never)
+    loops_wide: float = 16.0
     #: inside ``gemm``: col2im channels-last when ``C_out/g >= gemm_channels_last *
     #: S_in[-1]`` (the channels-first adds would run along rows that short)
     gemm_channels_last: float = 8.0
     #: ``gemm`` when the phase grid computes more than this many times the useful products
     phase_max_overhead: float = 1.25
-    #: layers where each output is one term of one product (:func:`single_product`):
-    #: ``phase``'s blocked products when its grid computes at most this many times the
-    #: useful products, else ``gemm``'s one product (0: always ``gemm``)
+    #: layers where each output is one term of one product (:func:`single_product`): the
+    #: compiled register blocks (``direct``, float32 on AVX-512) from a reduction of at most
+    #: ``single_direct_depth`` input channels a group (the product is then cheap and the
+    #: output's passes dominate: ``direct`` writes it once; 0: never)
+    single_direct_depth: int = 16
+    #: ... else ``phase``'s blocked products when its grid computes at most this many
+    #: times the useful products, else ``gemm``'s one product (0: always ``gemm``)
     single_phase_overhead: float = 0.0
     #: register-block segments (AVX-512 float32): terms a phase from which outputs are
     #: stored in place, the most terms whose weight block stays in L1, and how many more
@@ -522,6 +529,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     tiles = weight_tiles(x_shape, w_shape, p, c, dtype=dtype)
     fold = folded(x_shape, w_shape, p, c)
     phases, positions = math.prod(p.stride), math.prod(x_shape[2:])
+    wide_small = c.loops_wide > 0 and f.cog >= c.loops_wide * x_shape[-1]
     long_1d = (compiled and p.ndim == 1 and _single(dtype) and f.overlap
                and f.cig >= c.gemm_min_depth_1d and x_shape[-1] >= c.gemm_min_run_1d)
     if not compiled:
@@ -575,7 +583,14 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                     f"{c.fold_max_overhead:g})")
         algo = "phase"
     elif single_product(x_shape, w_shape, p):
-        if f.grid_overhead <= c.single_phase_overhead:
+        if (compiled and dtype is not None and f.cig <= c.single_direct_depth
+                and register_blocks(dtype, f.cog)):
+            why.append("every dim has a kernel within the stride or a one-position input, "
+                       f"and a short reduction (C_in/g={f.cig} <= {c.single_direct_depth}): "
+                       "the output's passes dominate; compiled register blocks write each "
+                       "output once")
+            algo = "direct"
+        elif f.grid_overhead <= c.single_phase_overhead:
             why.append("every dim has a kernel within the stride or a one-position input: "
                        "each output is one term of a product; blocks of phase's products "
                        f"(grid overhead {f.grid_overhead:.2f} <= "
@@ -586,6 +601,11 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        "each output is at most one term of one matrix product, copied "
                        "without col2im")
             algo = "gemm"
+    elif loops and wide_small:
+        why.append(f"wide output on small images (C_out/g={f.cog} >= {c.loops_wide:g} x "
+                   f"S_in[-1]={x_shape[-1]}): one long product and col2im beat the compiled "
+                   "loops' short phase rows")
+        algo = "gemm"
     elif loops:
         if f.cig <= min(c.direct_depth * math.prod(p.stride), c.direct_max_depth):
             why.append(f"kernel longer than the stride and a short reduction: C_in/g="
