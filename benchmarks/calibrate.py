@@ -52,6 +52,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "direct_max_cout": (0, 1, 2, 4),
     "gemm_max_cout": (1, 2, 4, 8, 16),
     "numpy_gemm_extra": (10, 30, 100, 300, 1000, 3000, 1e9),
+    "numpy_phase_1d": (0, 1),
     "scatter_max": (0, 8192, 32768, 65536),
     "numpy_scatter_max": (0, 16384, 65536, 262144),
     "gemm_wide": (2, 4, 8, 16, 32, 64),

@@ -460,3 +460,22 @@ def test_wide_outputs_on_small_images_leave_the_loops(clean):
         assert wide == (w[1] >= 16 * x[-1])
         off = dataclasses.replace(c, loops_wide=0.0)
         assert _cost.decide(x, w, p, "float32", off).algorithm == "direct"
+
+
+def test_numpy_only_one_dim_layers_run_phase(clean, monkeypatch):
+    """``numpy_phase_1d``: without the compiled kernels a 1-D layer runs ``phase`` where the
+    grid-overhead trade would send it to gemm; 0 hands 1-D layers back to the trade; 2-D
+    layers are the trade's either way."""
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    x, w = (4, 512, 32), (512, 256, 16)                          # a MelGAN layer
+    p = _cost.params(x, w, 8, 4)
+    c = dataclasses.replace(_cost.Constants(), numpy_gemm_extra=300.0, scatter_max=0,
+                            numpy_scatter_max=0, fold_min_phases=1 << 30)
+    d = _cost.decide(x, w, p, "float32", c)
+    assert d.algorithm == "phase" and "1-D" in str(d)
+    trade = dataclasses.replace(c, numpy_phase_1d=0)
+    assert _cost.decide(x, w, p, "float32", trade).algorithm == "gemm"
+    x2, w2 = (2, 512, 16, 16), (512, 8, 4, 4)
+    p2 = _cost.params(x2, w2, 2, 1)
+    assert _cost.decide(x2, w2, p2, "float64", c).algorithm == \
+        _cost.decide(x2, w2, p2, "float64", trade).algorithm

@@ -90,6 +90,10 @@ class Constants:
     #: a call per run of ``S_in[-1]`` numbers (``C_out/g`` channels-last): ``gemm`` when
     #: ``(overhead - 1) * C_in/g * run > numpy_gemm_extra``
     numpy_gemm_extra: float = 300.0
+    #: ... except in 1-D layers, which run ``phase`` without the compiled kernels (1; 0: the
+    #: trade decides them too): their grid overhead is a border effect only, and a product
+    #: a phase with contiguous tap sums beats gemm's strided adds there
+    numpy_phase_1d: int = 1
     #: small layers (not depthwise) run ``gemm`` with its col2im as one ``np.bincount``
     #: where the product holds at most this many numbers (``N * C_out * prod(K) *
     #: prod(S_in)``), compiled kernels or not: a few NumPy calls in all, where the other
@@ -629,7 +633,11 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     elif not compiled:
         run = f.cog if gemm_channels_last(x_shape, w_shape, c) else x_shape[-1]
         extra = (f.grid_overhead - 1) * f.cig * run
-        if extra > c.numpy_gemm_extra:
+        if p.ndim == 1 and c.numpy_phase_1d:
+            why.append("NumPy, 1-D: one product per phase block and contiguous tap sums "
+                       "(the phase grid's overhead is a border effect only)")
+            algo = "phase"
+        elif extra > c.numpy_gemm_extra:
             why.append(f"NumPy: the phase grid's extra products, (overhead {f.grid_overhead:.2f}"
                        f" - 1) x C_in/g={f.cig} x col2im run {run} = {extra:.0f} > "
                        f"{c.numpy_gemm_extra:g}, cost more than gemm's strided adds")
