@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _layers import small_layer
 from _oracle import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,16 +114,10 @@ class TestSmallLayerGradients:
         rng = np.random.default_rng(41)
         reached = 0
         for i in range(120):
-            nd = int(rng.integers(1, 4))
-            s, d = int(rng.integers(1, 4)), int(rng.choice([1, 1, 2]))
-            k = int(rng.integers(1, 2 * s + 2))
-            g, cig, cog = int(rng.choice([1, 1, 2, 3])), int(rng.integers(1, 5)), \
-                int(rng.integers(1, 6))
-            size = tuple(int(v) for v in rng.integers(1, (25, 8, 4)[nd - 1], nd))
-            pad = int(rng.integers(0, d * (k - 1) // 2 + 2))
-            op = int(rng.integers(0, max(s, d))) if max(s, d) > 1 else 0
-            if min((v - 1) * s - 2 * pad + d * (k - 1) + op + 1 for v in size) < 1:
+            layer = small_layer(rng, 4, 2, 5, 6, (25, 8, 4))
+            if layer is None:
                 continue
+            nd, s, d, k, g, cig, cog, size, pad, op = layer
             dtype = np.float32 if i % 2 else np.float64
             x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(dtype)
             w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)

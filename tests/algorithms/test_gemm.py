@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from _layers import small_layer
 from _oracle import assert_close
 from algorithms._cases import AlgorithmContract
 
@@ -61,16 +62,10 @@ def test_scatter_sum_population(dtype, monkeypatch):
     rng = np.random.default_rng(31)
     reached = 0
     for i in range(150):
-        nd = int(rng.integers(1, 4))
-        s, d = int(rng.integers(1, 5)), int(rng.choice([1, 1, 2]))
-        k = int(rng.integers(1, 2 * s + 3))
-        g, cig, cog = int(rng.choice([1, 1, 2, 3])), int(rng.integers(1, 6)), \
-            int(rng.integers(1, 7))
-        size = tuple(int(v) for v in rng.integers(1, (31, 9, 5)[nd - 1], nd))
-        pad = int(rng.integers(0, d * (k - 1) // 2 + 2))
-        op = int(rng.integers(0, max(s, d))) if max(s, d) > 1 else 0
-        if min((v - 1) * s - 2 * pad + d * (k - 1) + op + 1 for v in size) < 1:
+        layer = small_layer(rng, 5, 3, 6, 7, (31, 9, 5))
+        if layer is None:
             continue
+        nd, s, d, k, g, cig, cog, size, pad, op = layer
         x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(dtype)
         w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
         if i % 7 == 0:
