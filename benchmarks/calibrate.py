@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import json
 import math
 import os
 import sys
@@ -355,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "cost_constants.json"))
     ap.add_argument("--install", action="store_true",
                     help="write into the package (src/tconv/_algorithms/cost_constants.json)")
+    ap.add_argument("--install-host", action="store_true",
+                    help="write into the package as this processor's own set (the file's "
+                         "\"hosts\" section, keyed by its LLVM name; only the constants that "
+                         "differ from the general set), leaving the general set as it is")
     args = ap.parse_args(argv)
     os.environ["TCONV_NUM_THREADS"] = "1" if args.cpu else str(args.threads)
     if args.cpu:
@@ -408,13 +413,47 @@ def main(argv: list[str] | None = None) -> int:
     changed = {f.name: getattr(found, f.name) for f in dataclasses.fields(found)
                if getattr(found, f.name) != f.default}
     print(f"constants changed from the defaults: {changed or 'none'}")
+    record = {"constants": dataclasses.asdict(found),
+              "scores_geomean_ms": {k: math.exp(v) for k, v in scores.items()},
+              "probes": len(probes), "holdout": len(unseen), "machine": metadata(),
+              "command": " ".join([os.path.basename(sys.executable), *sys.argv])}
+    if args.install_host:
+        out = str(_cost.CONSTANTS_FILE)
+        write_json(out, host_section(out, _cost.host_cpu(), record))
+        print(f"wrote {out} (hosts: {_cost.host_cpu()})")
+        return 0
     out = str(_cost.CONSTANTS_FILE) if args.install else args.out
-    write_json(out, {"constants": dataclasses.asdict(found),
-                     "scores_geomean_ms": {k: math.exp(v) for k, v in scores.items()},
-                     "probes": len(probes), "holdout": len(unseen), "machine": metadata(),
-                     "command": " ".join([os.path.basename(sys.executable), *sys.argv])})
+    if args.install:
+        # a rewrite of the general set keeps the hosts' own sets
+        with contextlib.suppress(OSError, ValueError):
+            with open(out) as f:
+                hosts = json.load(f).get("hosts")
+            if hosts:
+                record["hosts"] = hosts
+    write_json(out, record)
     print(f"wrote {out}")
     return 0
+
+
+def host_section(path: str, host: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The calibration file at ``path`` with ``record`` as host ``host``'s own set: only
+    the constants that differ from the file's general set, with the record's scores,
+    machine and command."""
+    from tconv._algorithms import _cost
+
+    if not host:
+        raise SystemExit("--install-host: this processor's LLVM name is unknown "
+                         "(llvmlite missing)")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = {}
+    general = dataclasses.asdict(_cost.Constants.from_dict(data.get("constants", {})))
+    own = {k: v for k, v in record["constants"].items() if general.get(k) != v}
+    hosts = dict(data.get("hosts") or {})
+    hosts[host] = dict(record, constants=own)
+    return dict(data, hosts=hosts)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,35 @@ class TestConstants:
         assert d.algorithm == "gemm" and any("= 66 > 30" in r for r in d.reasons), str(d)
         assert _cost.constants().numpy_gemm_extra == 30
 
+    def test_host_section_overrides_the_general_set(self, clean, monkeypatch, tmp_path):
+        # a processor's own set replaces only the constants it names, on that processor
+        f = tmp_path / "c.json"
+        f.write_text(json.dumps({
+            "constants": {"numpy_gemm_extra": 30, "gemm_wide": 4},
+            "hosts": {"cpu-a": {"constants": {"gemm_wide": 16, "scatter_max": 0}},
+                      "cpu-b": "not a set"}}))
+        monkeypatch.setenv("TCONV_COST_FILE", str(f))
+        for host, wide, scatter in (("cpu-a", 16, 0), ("cpu-b", 4, 32768), ("", 4, 32768),
+                                    ("cpu-c", 4, 32768)):
+            monkeypatch.setattr(_cost, "host_cpu", lambda h=host: h)
+            c = _cost.constants()
+            assert (c.gemm_wide, c.scatter_max, c.numpy_gemm_extra) == (wide, scatter, 30), host
+
+    def test_host_cpu_is_a_name(self):
+        name = _cost.host_cpu()
+        assert isinstance(name, str) and name == name.strip()
+        if _native.available():
+            assert name                     # numba's llvmlite knows the processor
+
+    def test_shipped_host_sets_are_valid(self):
+        path = _cost.CONSTANTS_FILE
+        if not path.exists():
+            pytest.skip("no calibration shipped: the defaults apply")
+        names = {f for f in _cost.Constants.__dataclass_fields__}
+        for host, block in json.loads(path.read_text()).get("hosts", {}).items():
+            assert host and set(block["constants"]) <= names, host
+            assert block["command"] and block["machine"], host
+
     def test_shipped_file_is_valid(self):
         path = _cost.CONSTANTS_FILE
         if not path.exists():
@@ -479,3 +508,22 @@ def test_numpy_only_one_dim_layers_run_phase(clean, monkeypatch):
     p2 = _cost.params(x2, w2, 2, 1)
     assert _cost.decide(x2, w2, p2, "float64", c).algorithm == \
         _cost.decide(x2, w2, p2, "float64", trade).algorithm
+
+
+def test_host_section_keeps_only_what_differs(tmp_path):
+    """``calibrate.py --install-host`` records a processor's own set as the constants that
+    differ from the file's general set, beside the other hosts' sets and the general one."""
+    cal = _calibrate_module()
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"constants": {"gemm_wide": 4}, "scores_geomean_ms": {},
+                                "hosts": {"other": {"constants": {"scatter_max": 0}}}}))
+    found = dataclasses.asdict(dataclasses.replace(_cost.Constants(), gemm_wide=4,
+                                                   direct_depth=2))
+    data = cal.host_section(str(path), "cpu-a", {"constants": found, "command": "c",
+                                                 "machine": {}})
+    assert data["constants"] == {"gemm_wide": 4} and data["scores_geomean_ms"] == {}
+    assert data["hosts"]["other"] == {"constants": {"scatter_max": 0}}
+    assert data["hosts"]["cpu-a"]["constants"] == {"direct_depth": 2}
+    assert data["hosts"]["cpu-a"]["command"] == "c"
+    with pytest.raises(SystemExit):
+        cal.host_section(str(path), "", {"constants": found})

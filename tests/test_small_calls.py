@@ -263,6 +263,28 @@ class TestConvTransposeSmall:
             y1[...] = 7.0
             np.testing.assert_array_equal(tconv.conv_transpose(x, w, None, s), keep)
 
+    def test_results_do_not_share_the_product_buffer(self):
+        # where the taps do not land in place (a crop, a gap) the product goes to a kept
+        # buffer: each result is its own array, unchanged by the next call
+        rng = np.random.default_rng(6)
+        C = importlib.import_module("tconv.conv")
+        for xs, ws, s, pad in (((2, 8, 3, 3), (8, 5, 2, 2), 2, 1),
+                               ((2, 8, 4, 4), (8, 3, 1, 1), 2, 0),
+                               ((1, 16, 5, 5, 5), (16, 4, 2, 2, 2), 3, 0)):
+            p = _cost.params(xs, ws, s, pad)
+            out = p.transposed_size(xs[2:])
+            ys, keeps = [], []
+            for _ in range(3):
+                x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+                ys.append(C._single_product(x, w, p, out))
+                keeps.append(ys[-1].copy())
+                assert_close(ys[-1], _torch_conv_t(x, w, {"stride": s, "padding": pad,
+                                                          "output_padding": 0, "groups": 1,
+                                                          "dilation": 1}))
+            for y, keep in zip(ys, keeps):
+                np.testing.assert_array_equal(y, keep)
+            assert not np.shares_memory(ys[0], ys[1]) and not np.shares_memory(ys[1], ys[2])
+
     def test_inputs_untouched(self):
         rng = np.random.default_rng(5)
         x, w = rng.standard_normal((2, 8, 1, 1)), rng.standard_normal((8, 5, 3, 3))

@@ -107,7 +107,13 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     cig = c_in // g
     kernel = p.kernel
     taps, positions = math.prod(kernel), math.prod(size)
-    full: np.ndarray = np.empty((n, g * cog * taps * positions), dtype=x.dtype)
+    in_place = _in_place(tuple(size), out, p)
+    # the output itself where the taps land in place, else a kept scratch buffer (a fresh
+    # temporary beside the output each call would cost its page faults every call)
+    numbers = n * g * cog * taps * positions
+    full: np.ndarray = (np.empty(numbers, dtype=x.dtype) if in_place
+                        else _parallel.scratch("single_full", numbers, x.dtype)
+                        ).reshape(n, numbers // max(n, 1))
     macs = n * c_in * cog * taps * positions
     tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
     products = []
@@ -132,7 +138,7 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     _parallel.for_each(_multiply,
                        [products[i:i + step] for i in range(0, len(products), step)],
                        blas_macs=macs // len(products))
-    if _in_place(tuple(size), out, p):
+    if in_place:
         return full.reshape(n, g * cog, *out)
     full = full.reshape(n, g * cog, *kernel, *size)
     covered, copies = _tap_copies(tuple(size), out, p)

@@ -14,7 +14,11 @@ Every candidate does the useful multiply-adds ``N * C_in * C_out/g * prod(S_in) 
 
 The rules below compare those costs through a few constants (:class:`Constants`): their
 defaults are in this module, a calibrated set is read from ``cost_constants.json`` beside it
-(written by ``benchmarks/calibrate.py``) or from the file named by ``TCONV_COST_FILE``.
+(written by ``benchmarks/calibrate.py``) or from the file named by ``TCONV_COST_FILE``. A
+file may also hold sets calibrated on particular processors, under ``"hosts"`` keyed by the
+processor's LLVM name (:func:`host_cpu`, the target numba compiles for): on such a host its
+values replace the general set's (the relative speed of BLAS and the compiled kernels
+differs between processor families, and so do the crossovers the constants place).
 :func:`decide` returns a :class:`Decision` that says which rule fired and why;
 ``tconv.explain_algorithm`` prints it for a layer.
 """
@@ -34,7 +38,7 @@ import numpy as np
 from .._checks import ConvParams
 from . import _native
 
-__all__ = ["Constants", "Decision", "Features", "constants", "decide", "features",
+__all__ = ["Constants", "Decision", "Features", "constants", "decide", "features", "host_cpu",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product", "single_term",
            "scatter_sum",
@@ -172,21 +176,45 @@ class Constants:
             for k, v in known.items()})
 
 
-@functools.lru_cache(maxsize=4)
-def _load(path: str) -> Constants:
+@functools.lru_cache(maxsize=8)
+def _load(path: str, host: str = "") -> Constants:
     try:
         with open(path) as f:
             data = json.load(f)
     except (OSError, ValueError):
         return Constants()
-    return Constants.from_dict(data.get("constants", data) if isinstance(data, dict) else {})
+    if not isinstance(data, dict):
+        return Constants()
+    values = data.get("constants", data)
+    values = dict(values) if isinstance(values, dict) else {}
+    hosts = data.get("hosts")
+    block = hosts.get(host) if isinstance(hosts, dict) and host else None
+    if isinstance(block, dict) and isinstance(block.get("constants"), dict):
+        values.update(block["constants"])
+    return Constants.from_dict(values)
+
+
+@functools.lru_cache(maxsize=1)
+def host_cpu() -> str:
+    """The processor's LLVM name (``"znver4"``, ``"skylake-avx512"``, ...: the target numba
+    compiles the kernels for), the key of a host's own calibration; ``""`` when llvmlite is
+    not installed or cannot tell."""
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:
+        return ""
+    try:
+        return str(llvm.get_host_cpu_name())
+    except Exception:  # noqa: BLE001 - an unknown host: the general constants
+        return ""
 
 
 def constants() -> Constants:
     """The constants in force: ``TCONV_COST_FILE`` if set, else the shipped calibration,
-    else the defaults."""
+    else the defaults; in either file, this processor's own set (``"hosts"``, keyed by
+    :func:`host_cpu`) over the general one."""
     path = os.environ.get("TCONV_COST_FILE") or str(CONSTANTS_FILE)
-    return _load(path)
+    return _load(path, host_cpu())
 
 
 @functools.lru_cache(maxsize=1)

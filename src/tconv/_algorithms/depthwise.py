@@ -324,12 +324,12 @@ def _as3t(values: tuple[int, ...], fill: int) -> tuple[int, ...]:
 def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
                       scatter: bool | None = None) -> np.ndarray:
     n, c = x.shape[:2]
+    if scatter is None and channels_inner(x.shape, p):
+        return _channels_last_forward(x, w, p, out)
     y = np.empty((n, c, *out), dtype=x.dtype)
     planes = n * c
     if planes == 0 or math.prod(out) == 0:
         return y
-    if scatter is None and channels_inner(x.shape, p):
-        return _channels_last_forward(x, w, p, out)
     tables = _tables(tuple(x.shape[2:]), out, p)
     d0, d1, d2 = _as3(_dims(tuple(x.shape[2:]), out, p))
     x3, y3 = _shape3(np.ascontiguousarray(x)), _shape3(y)
