@@ -153,5 +153,9 @@ def test_kill_one_rank_then_resume_on_one(photos, tmp_path):
     resumed, ref = _models(tmp_path / "run", tmp_path / "ref")
     diff = _max_diff(resumed, ref)
     print(f"max |resumed - uninterrupted|: {diff:.3g} (killed at step {step})")
-    assert diff < 1e-5
+    # the 2-process prefix rounds its gradient sums differently from one process, and Adam
+    # carries that through the later steps (up to 3.5e-5 after 30 steps on some hosts);
+    # one training step more or fewer moves these weights by up to 5e-4, so a resume off
+    # by a step still fails this bound
+    assert diff < 1e-4
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == steps
