@@ -79,6 +79,8 @@ GRID: dict[str, tuple[float, ...]] = {
     "fold_loops_min_positions": (0, 16, 32, 64, 128, 256, 1024),
     "single_direct_depth": (0, 4, 8, 16, 32, 64),
     "loops_wide": (0, 4, 8, 16, 32, 64),
+    "blocks_min_macs": (0, 10_000_000, 30_000_000, 100_000_000, 300_000_000),
+    "blocks_min_positions": (512, 1024, 2048, 4096, 8192),
 }
 
 

@@ -439,6 +439,57 @@ def test_one_dim_gemm_rule(clean, monkeypatch):
     assert "1-D, a long reduction" not in str(_cost.decide(x, w, p, "float32", c))
 
 
+def test_large_layers_run_register_blocks_where_a_host_says_so(clean, monkeypatch):
+    """``blocks_min_macs`` (a processor's own set turns it on): float32 2-D and 3-D layers of
+    at least that many multiply-adds and ``blocks_min_positions`` input positions in the
+    batch, a kernel of several taps, output channels that fill the register blocks, run
+    ``direct``; smaller layers, fewer positions, 1-D, depthwise, 1x1 kernels, float64 and
+    the NumPy-only choice do not, and 0 turns it off."""
+    if not (_native.available() and _cost.host_avx512()):
+        pytest.skip("register blocks need numba on an AVX-512 host")
+    c = dataclasses.replace(_cost.Constants(), blocks_min_macs=30_000_000,
+                            blocks_min_positions=2048)
+    tag = "a large float32 layer"
+    rng = random.Random(11)
+    hits = misses = 0
+    for _ in range(80):
+        nd = rng.choice((1, 2, 3))
+        s = rng.choice((1, 2, 4))
+        k = rng.choice((1, s, 2 * s, 3))
+        g = rng.choice((1, 1, 1, 4))
+        cig, cog = rng.choice((1, 16, 64, 256)), rng.choice((1, 8, 32, 128))
+        side = rng.choice({1: (64, 1024, 4096), 2: (8, 16, 32, 64), 3: (4, 8, 16)}[nd])
+        x, w = (rng.choice((1, 2, 8)), cig * g, *(side,) * nd), (cig * g, cog, *(k,) * nd)
+        p = _cost.params(x, w, s, 0, 0, g)
+        f = _cost.features(x, w, p, "float32")
+        positions = x[0] * side ** nd
+        want = (nd >= 2 and not (cig == 1 and cog == 1) and f.macs >= 30_000_000
+                and positions >= 2048 and k > 1 and _cost.register_blocks("float32", cog))
+        d = _cost.decide(x, w, p, "float32", c)
+        rule = tag in str(d)
+        if d.scatter or (cig == 1 and cog == 1):
+            assert not rule
+            continue
+        assert rule == want, (x, w, s, g, str(d))
+        hits += rule
+        misses += not rule
+        if rule:
+            assert d.algorithm == "direct"
+            for other in (dataclasses.replace(c, blocks_min_macs=f.macs + 1),
+                          dataclasses.replace(c, blocks_min_positions=positions + 1),
+                          dataclasses.replace(c, blocks_min_macs=0)):
+                assert tag not in str(_cost.decide(x, w, p, "float32", other))
+            assert tag not in str(_cost.decide(x, w, p, "float64", c))
+    assert hits >= 8 and misses >= 8
+    # the defaults leave it off; without numba it never fires
+    x, w = (8, 256, 32, 32), (256, 128, 4, 4)
+    p = _cost.params(x, w, 2, 1)
+    assert tag not in str(_cost.decide(x, w, p, "float32", _cost.Constants()))
+    assert tag in str(_cost.decide(x, w, p, "float32", c))
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    assert tag not in str(_cost.decide(x, w, p, "float32", c))
+
+
 def test_single_product_short_reduction_runs_direct(clean):
     """``single_direct_depth``: a layer whose outputs are each one term of one product runs
     the compiled register blocks (``direct``, each output written once) where its reduction

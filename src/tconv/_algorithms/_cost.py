@@ -166,6 +166,14 @@ class Constants:
     #: rows of outputs then are too short for the loops' vector tiles)
     fold_over_loops_phases: int = 256
     fold_loops_min_positions: int = 64
+    #: large float32 2-D and 3-D layers run the compiled register blocks (``direct``) from
+    #: ``blocks_min_macs`` multiply-adds (0: never) on at least ``blocks_min_positions``
+    #: input positions in the batch (``N * prod(S_in)``), a kernel of several taps: where
+    #: those kernels multiply as fast as BLAS, writing each output once beats BLAS's
+    #: product planes and their col2im or phase sums (a processor's own set turns it on;
+    #: where BLAS is the faster kernel it loses)
+    blocks_min_macs: int = 0
+    blocks_min_positions: int = 2048
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -564,6 +572,10 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     wide_small = c.loops_wide > 0 and f.cog >= c.loops_wide * x_shape[-1]
     long_1d = (compiled and p.ndim == 1 and _single(dtype) and f.overlap
                and f.cig >= c.gemm_min_depth_1d and x_shape[-1] >= c.gemm_min_run_1d)
+    big_blocks = (compiled and c.blocks_min_macs > 0 and dtype is not None and p.ndim >= 2
+                  and not (f.cig == 1 and f.cog == 1) and f.macs >= c.blocks_min_macs
+                  and x_shape[0] * positions >= c.blocks_min_positions
+                  and math.prod(p.kernel) > 1 and register_blocks(dtype, f.cog))
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
                    "failed compile): NumPy algorithms only")
@@ -593,6 +605,12 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    f"numbers <= {bound:,}): one batched product, col2im as one bincount (a "
                    "few NumPy calls in all)")
         algo = "gemm"
+    elif big_blocks:
+        why.append(f"a large float32 layer ({f.macs:,} multiply-adds >= {c.blocks_min_macs:,}, "
+                   f"{x_shape[0] * positions:,} input positions >= "
+                   f"{c.blocks_min_positions:,}): compiled register blocks write each output "
+                   "once, at BLAS's rate on this processor")
+        algo = "direct"
     elif fold and (not (loops or segs) or phases >= c.fold_over_loops_phases
                    or positions < c.fold_loops_min_positions):
         # (the compiled loops and the register-block segments write each output once and
