@@ -81,6 +81,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "loops_wide": (0, 4, 8, 16, 32, 64),
     "blocks_min_macs": (0, 10_000_000, 30_000_000, 100_000_000, 300_000_000),
     "blocks_min_positions": (512, 1024, 2048, 4096, 8192),
+    "blocks_max_overhead": (1.1, 1.25, 1.5, 2.0, 1e9),
 }
 
 

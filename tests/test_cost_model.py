@@ -443,16 +443,17 @@ def test_large_layers_run_register_blocks_where_a_host_says_so(clean, monkeypatc
     """``blocks_min_macs`` (a processor's own set turns it on): float32 2-D and 3-D layers of
     at least that many multiply-adds and ``blocks_min_positions`` input positions in the
     batch, a kernel of several taps, output channels that fill the register blocks, run
-    ``direct``; smaller layers, fewer positions, 1-D, depthwise, 1x1 kernels, float64 and
-    the NumPy-only choice do not, and 0 turns it off."""
+    ``direct`` while their phase grid costs at most ``blocks_max_overhead`` times the
+    useful products; smaller layers, fewer positions, a larger zero gap, 1-D, depthwise,
+    1x1 kernels, float64 and the NumPy-only choice do not, and 0 turns it off."""
     if not (_native.available() and _cost.host_avx512()):
         pytest.skip("register blocks need numba on an AVX-512 host")
     c = dataclasses.replace(_cost.Constants(), blocks_min_macs=30_000_000,
-                            blocks_min_positions=2048)
+                            blocks_min_positions=2048, blocks_max_overhead=1.25)
     tag = "a large float32 layer"
     rng = random.Random(11)
     hits = misses = 0
-    for _ in range(80):
+    for _ in range(160):
         nd = rng.choice((1, 2, 3))
         s = rng.choice((1, 2, 4))
         k = rng.choice((1, s, 2 * s, 3))
@@ -464,7 +465,8 @@ def test_large_layers_run_register_blocks_where_a_host_says_so(clean, monkeypatc
         f = _cost.features(x, w, p, "float32")
         positions = x[0] * side ** nd
         want = (nd >= 2 and not (cig == 1 and cog == 1) and f.macs >= 30_000_000
-                and positions >= 2048 and k > 1 and _cost.register_blocks("float32", cog))
+                and positions >= 2048 and k > 1 and f.grid_overhead <= 1.25
+                and _cost.register_blocks("float32", cog))
         d = _cost.decide(x, w, p, "float32", c)
         rule = tag in str(d)
         if d.scatter or (cig == 1 and cog == 1):
@@ -477,6 +479,7 @@ def test_large_layers_run_register_blocks_where_a_host_says_so(clean, monkeypatc
             assert d.algorithm == "direct"
             for other in (dataclasses.replace(c, blocks_min_macs=f.macs + 1),
                           dataclasses.replace(c, blocks_min_positions=positions + 1),
+                          dataclasses.replace(c, blocks_max_overhead=f.grid_overhead * 0.99),
                           dataclasses.replace(c, blocks_min_macs=0)):
                 assert tag not in str(_cost.decide(x, w, p, "float32", other))
             assert tag not in str(_cost.decide(x, w, p, "float64", c))

@@ -168,12 +168,15 @@ class Constants:
     fold_loops_min_positions: int = 64
     #: large float32 2-D and 3-D layers run the compiled register blocks (``direct``) from
     #: ``blocks_min_macs`` multiply-adds (0: never) on at least ``blocks_min_positions``
-    #: input positions in the batch (``N * prod(S_in)``), a kernel of several taps: where
-    #: those kernels multiply as fast as BLAS, writing each output once beats BLAS's
-    #: product planes and their col2im or phase sums (a processor's own set turns it on;
-    #: where BLAS is the faster kernel it loses)
+    #: input positions in the batch (``N * prod(S_in)``), a kernel of several taps, and a
+    #: phase grid of at most ``blocks_max_overhead`` times the useful products (the blocks
+    #: walk the grid, its zero gap too: small images): where those kernels multiply as
+    #: fast as BLAS, writing each output once beats BLAS's product planes and their col2im
+    #: or phase sums (a processor's own set turns it on; where BLAS is the faster kernel
+    #: it loses)
     blocks_min_macs: int = 0
     blocks_min_positions: int = 2048
+    blocks_max_overhead: float = 1.25
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
@@ -575,6 +578,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     big_blocks = (compiled and c.blocks_min_macs > 0 and dtype is not None and p.ndim >= 2
                   and not (f.cig == 1 and f.cog == 1) and f.macs >= c.blocks_min_macs
                   and x_shape[0] * positions >= c.blocks_min_positions
+                  and f.grid_overhead <= c.blocks_max_overhead
                   and math.prod(p.kernel) > 1 and register_blocks(dtype, f.cog))
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
@@ -608,7 +612,8 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     elif big_blocks:
         why.append(f"a large float32 layer ({f.macs:,} multiply-adds >= {c.blocks_min_macs:,}, "
                    f"{x_shape[0] * positions:,} input positions >= "
-                   f"{c.blocks_min_positions:,}): compiled register blocks write each output "
+                   f"{c.blocks_min_positions:,}, grid overhead {f.grid_overhead:.2f} <= "
+                   f"{c.blocks_max_overhead:g}): compiled register blocks write each output "
                    "once, at BLAS's rate on this processor")
         algo = "direct"
     elif fold and (not (loops or segs) or phases >= c.fold_over_loops_phases
