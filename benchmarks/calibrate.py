@@ -194,13 +194,16 @@ def measure(layers: list[dict[str, Any]], budget: float, cpu: bool = False,
 
 
 def refresh_backward(probes: list[dict[str, Any]], budget: float, cpu: bool = False) -> None:
-    """Re-time every gradient path of saved probes in this run (the inputs ``measure``
-    draws), so that paths added since they were measured compete on one run's times."""
+    """Time every gradient path of saved probes in this run (the inputs ``measure``
+    draws), so that paths added since they were measured compete on one run's times, and
+    probes measured forward only gain their gradients."""
     import numpy as np
 
+    from tconv._algorithms import _native
+
+    if not _native.available():
+        return
     for pr in probes:
-        if "backward" not in pr:
-            continue
         x, w = draw_inputs(pr, np.random.default_rng(0))
         pr["backward"] = _backward_times(x, w, tuple(pr["geo"]), cpu, budget)
         print(f"{pr['name']:22s} " + " ".join(f"{k}={v:8.2f}"

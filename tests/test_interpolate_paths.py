@@ -319,6 +319,67 @@ def test_compiled_skips_unread_rows(monkeypatch, fresh_native, dtype):
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_area_and_antialias(monkeypatch, fresh_native, dtype):
+    """Area at other than whole factors and anti-aliased bilinear / bicubic take the
+    compiled 2-D loop (windows padded with weight-0 taps) == torch == the gathers, at
+    seeded sizes down and up, align_corners both ways; inf and nan (which a padding tap
+    would turn into nan) step aside to the gathers and reach exactly torch's outputs;
+    area over whole windows keeps its strided adds."""
+    counts: dict[str, int] = {}
+    _spy(monkeypatch, "_compiled_2d", counts)
+    _spy(monkeypatch, "_area_windows", counts)
+    rng = np.random.default_rng(18)
+    compiled = 0
+    for i in range(18):
+        mode = ("area", "bilinear", "bicubic")[i % 3]
+        spatial = (int(rng.integers(60, 400)), int(rng.integers(60, 400)))
+        out = tuple(max(1, int(s * rng.uniform(0.08, 1.8))) for s in spatial)
+        x = rng.standard_normal((int(rng.integers(1, 3)), int(rng.integers(1, 4)),
+                                 *spatial)).astype(dtype)
+        if i % 4 == 1:
+            x.flat[rng.integers(x.size, size=3)] = [np.inf, -np.inf, np.nan]
+        for ac in ((None,) if mode == "area" else (False, True)):
+            kw = dict(size=out, mode=mode, align_corners=ac, antialias=mode != "area")
+            before = counts.get("_compiled_2d", 0)
+            y = interp.interpolate(x, **kw)
+            compiled += counts.get("_compiled_2d", 0) > before
+            ref = _torch(x, **kw)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+            assert_close(np.nan_to_num(y, posinf=0, neginf=0),
+                         np.nan_to_num(ref, posinf=0, neginf=0), dtype)
+            gathered = interp._resample(x, out, (None, None), mode, bool(ac), fast=False,
+                                        antialias=mode != "area")
+            assert_close(np.nan_to_num(y, posinf=0, neginf=0),
+                         np.nan_to_num(gathered, posinf=0, neginf=0), dtype)
+    assert compiled >= 24
+    # whole windows: the strided adds, not the compiled loop
+    before = counts.get("_compiled_2d", 0)
+    x = rng.standard_normal((2, 3, 120, 90)).astype(dtype)
+    assert_close(interp.interpolate(x, size=(40, 30), mode="area"),
+                 _torch(x, size=(40, 30), mode="area"), dtype)
+    assert counts.get("_compiled_2d", 0) == before and counts["_area_windows"] >= 2
+
+
+def test_padded_table():
+    """Padding taps of area and anti-aliased tables read their output's first input with
+    weight exactly 0; the other taps are the axis table's."""
+    for kind, n_in, n_out in (("area", 1000, 379), ("linear-aa", 1080, 256),
+                              ("bicubic-aa", 97, 40), ("linear", 50, 70)):
+        idx, w = interp._axis_table(n_in, n_out, kind, False, None, np.float64)
+        pi, pw = interp._padded_table(n_in, n_out, kind, False, None, np.float64,
+                                      np.dtype(np.float32))
+        pad = idx < 0
+        assert pi.dtype == np.intp and pw.dtype == np.float32
+        assert (pi >= 0).all() and (pi < n_in).all()
+        np.testing.assert_array_equal(pi[pad], np.broadcast_to(idx[:, :1], idx.shape)[pad])
+        assert (pw[pad] == 0).all() and (pad.any() == (kind != "linear"))
+        np.testing.assert_array_equal(pi[~pad], idx[~pad])
+        np.testing.assert_array_equal(pw[~pad], w[~pad].astype(np.float32))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_1d_whole_factors(monkeypatch, fresh_native, dtype):
     """1-D linear at whole factors up to ``_COMPILED_MAX_FACTOR`` runs the compiled loop,
     larger ones the fixed-phase products where those are exact; all == torch, by size

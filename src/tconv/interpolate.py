@@ -35,9 +35,9 @@ distinct weight and add shifted slices of them, columns then rows, in bands of r
 stay in cache. Nearest with an integer factor (index ``i // s``) is a block copy.
 
 With numba, 2-D linear and cubic modes at the other factors (and at whole factors on
-small planes) apply the two tables in one compiled loop per band of output rows: the band's
-input rows along the last axis, then the rows, in ATen's order and without fused
-multiply-adds. The other axes each take the cheapest exact pass for their table
+small planes), anti-aliased modes and area at other than whole factors apply the two
+tables in one compiled loop per band of output rows: the band's input rows along the last
+axis, then the rows, in ATen's order and without fused multiply-adds. The other axes each take the cheapest exact pass for their table
 (:func:`_axis_pass`): strided slices and broadcast copies for nearest, strided adds for
 area over whole windows, one dense product for short axes, block GEMMs, or gathers.
 """
@@ -1169,6 +1169,21 @@ def _compiled_fits(x: np.ndarray) -> bool:
 
 
 @_parallel.cached(64)
+def _padded_table(n_in: int, n_out: int, kind: str, align_corners: bool,
+                  scale_factor: float | None, opmath: type, dtype: np.dtype,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """An axis table for the compiled loops, which take the same number of taps for every
+    output: a padding tap (index -1, area and anti-aliased windows) reads the output's
+    first input with weight 0. Exact for finite data (a finite ``0 * x`` adds nothing);
+    :func:`_compiled_2d` checks for the rest. Weights in ``dtype``."""
+    idx, w = _axis_table(n_in, n_out, kind, align_corners, scale_factor, opmath,
+                         nearest_2d=True)
+    pad = idx < 0
+    return (np.where(pad, idx[:, :1], idx).astype(np.intp),
+            np.where(pad, 0, w).astype(dtype))
+
+
+@_parallel.cached(64)
 def _read_rows(n_in: int, n_out: int, kind: str, align_corners: bool,
                scale_factor: float | None, opmath: type, dtype: np.dtype,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -1176,8 +1191,7 @@ def _read_rows(n_in: int, n_out: int, kind: str, align_corners: bool,
     unless the rows shrink more than the taps reach), each tap's index among them, the
     weights in ``dtype``, and the most rows one band of :data:`_COMPILED_BAND` output rows
     spans (remembered: a model resizes the same shapes call after call)."""
-    ih, wh = _axis_table(n_in, n_out, kind, align_corners, scale_factor, opmath,
-                         nearest_2d=True)
+    ih, wh = _padded_table(n_in, n_out, kind, align_corners, scale_factor, opmath, dtype)
     rows, inv = np.unique(ih, return_inverse=True)
     at = inv.reshape(n_out, -1).astype(np.intp)
     band = _COMPILED_BAND
@@ -1188,8 +1202,10 @@ def _read_rows(n_in: int, n_out: int, kind: str, align_corners: bool,
 
 def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
                  kind: str, align_corners: bool, opmath: type) -> np.ndarray:
-    """2-D linear or cubic resampling with numba (``tconv[fast]``): per band of output rows,
-    the band's input rows along the last axis, then the rows -- ATen's order, one loop.
+    """2-D resampling by two tables (linear, cubic, area, anti-aliased) with numba: per
+    band of output rows, the band's input rows along the last axis, then the rows --
+    ATen's order, one loop. Area and anti-aliased tables pad their windows with weight-0
+    taps (:func:`_padded_table`): finite data only.
     On 3x1024x1024 float32 (``benchmarks/bench_interpolate.py``): bilinear x1.5 17.2 ->
     7.3 ms, bicubic x1.5 18.0 -> 9.1 ms against the banded NumPy passes."""
     from ._algorithms import _native
@@ -1197,8 +1213,7 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
     kernel = _native.kernels()["resample2d_planes"]
     (H, W), (OH, OW) = x.shape[2:], out_size
     rows, ih, wh, span = _read_rows(H, OH, kind, align_corners, factors[0], opmath, x.dtype)
-    iw, ww = _axis_table(W, OW, kind, align_corners, factors[1], opmath, nearest_2d=True)
-    iw, ww = iw.astype(np.intp), ww.astype(x.dtype)
+    iw, ww = _padded_table(W, OW, kind, align_corners, factors[1], opmath, x.dtype)
     planes = np.ascontiguousarray(x).reshape(-1, H, W)
     out = np.empty((planes.shape[0], OH, OW), x.dtype)
     band = _COMPILED_BAND
@@ -1275,13 +1290,24 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
         if len(repeat) < 2 or set(repeat.values()) == {1} or (
                 spatial[-2] * spatial[-1] < _FUSED_MIN and repeat[nd + 1] > _REPEAT_MAX_SMALL):
             repeat = {}
-    # the compiled loop also beats the fixed-phase passes on planes below the fused size
+    # the compiled loop also beats the fixed-phase passes on planes below the fused size.
+    # Area and anti-aliased windows are padded with weight-0 taps, exact for finite data:
+    # checked on the smaller side, as the products below (a non-finite input that a tap
+    # reads leaves inf or nan in the output; the gathers then redo it). Area over whole
+    # windows keeps its strided adds.
+    padded = kind in ("area", "linear-aa", "bicubic-aa")
+    whole = kind == "area" and all(n % m == 0 for n, m in zip(spatial, out_size))
     if (fast and torch_cubic and nd == 2 and not repeat
             and (not fixed or spatial[0] * spatial[1] < _FUSED_MIN)
-            and kind in ("linear", "bicubic") and _compiled_fits(x)):
+            and (kind in ("linear", "bicubic") or (padded and not whole))
+            and _compiled_fits(x)):
         from ._algorithms import _native
+        shrinks = math.prod(out_size) <= math.prod(spatial)
         try:
-            return _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
+            if not padded or shrinks or _finite(x):
+                y = _compiled_2d(x, out_size, factors, kind, align_corners, opmath)
+                if not (padded and shrinks) or _finite(y):
+                    return y
         except Exception as exc:                # a kernel that cannot load: NumPy passes
             if not _native.compile_failure(exc):
                 raise
