@@ -76,10 +76,12 @@ def test_pieces_equal_the_whole_product(shape_a, shape_b, dtype):
 
 def test_worker_products_cut(monkeypatch):
     """From an item of ``for_each`` running on several threads (the caller's share or a
-    pool thread's) a product BLAS would thread is cut; anywhere else it is one call."""
+    pool thread's) a product a threaded BLAS would thread is cut; anywhere else, or with a
+    one-thread BLAS, it is one call."""
     from tconv._algorithms import _parallel
 
     calls = []
+    monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)   # a threaded BLAS
     monkeypatch.setattr(_matmul, "_in_pieces",
                         lambda a, b, out: calls.append(_parallel.in_worker())
                         or np.matmul(a, b, out=out))
@@ -93,4 +95,9 @@ def test_worker_products_cut(monkeypatch):
         calls.clear()
     small = np.ones((8, 8))                     # within one piece: never cut
     _parallel.for_each(lambda _: _matmul.matmul(small, small), [0, 1], workers=2)
+    assert calls == []
+    # a one-thread BLAS has no threads to contend: whole products, even on the pool
+    monkeypatch.setattr(_parallel, "blas_threads", lambda: 1)
+    a, b = np.ones((256, 128)), np.ones((128, 256))
+    _parallel.for_each(lambda _: _matmul.matmul(a, b), [0, 1], workers=2)
     assert calls == []

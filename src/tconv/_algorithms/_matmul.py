@@ -17,6 +17,9 @@ cut in pieces BLAS keeps on the calling thread, while on a quiet one the whole p
 about twice as fast as the pieces (``benchmarks/blas_pieces.py`` measures both). So products
 issued from tconv's pool threads are cut -- along the longer of ``M`` and ``N``, each output
 still one dot product over the whole ``K`` -- and a product issued elsewhere is one call.
+A one-thread BLAS (``OPENBLAS_NUM_THREADS=1``: :func:`tconv._algorithms._parallel.blas_threads`)
+has no threads to contend: its products are never cut (thin pieces of a long reduction run
+far slower than the whole product).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if k == 1 and b.shape[-2] == 1:
         return _outer(a, b, out)
     if (m * k * n > BLAS_SINGLE_MACS and k * min(m, n) <= BLAS_SINGLE_MACS
-            and _parallel.in_worker()):
+            and _parallel.in_worker() and _parallel.blas_threads() > 1):
         return _in_pieces(a, b, out)
     return np.matmul(a, b, out=out)
 
