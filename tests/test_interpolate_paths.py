@@ -320,29 +320,44 @@ def test_compiled_skips_unread_rows(monkeypatch, fresh_native, dtype):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_area_and_antialias(monkeypatch, fresh_native, dtype):
-    """Area at other than whole factors and anti-aliased bilinear / bicubic take the
-    compiled 2-D loop (windows padded with weight-0 taps) == torch == the gathers, at
-    seeded sizes down and up, align_corners both ways; inf and nan (which a padding tap
-    would turn into nan) step aside to the gathers and reach exactly torch's outputs;
-    area over whole windows keeps its strided adds."""
+    """Area (whole windows or not) and anti-aliased bilinear / bicubic on planes of at
+    least ``_WINDOWS_COMPILED_MIN`` values take the compiled 2-D loop (windows padded with
+    weight-0 taps) == torch == the gathers, at seeded sizes down and up, align_corners both
+    ways; inf and nan (which a padding tap would turn into nan) step aside to the gathers
+    and reach exactly torch's outputs, with no warning (also where the products run on the
+    pool). Smaller planes (a 7x7 map's global average) keep the dense products and strided
+    adds."""
+    import warnings
+
     counts: dict[str, int] = {}
     _spy(monkeypatch, "_compiled_2d", counts)
-    _spy(monkeypatch, "_area_windows", counts)
     rng = np.random.default_rng(18)
+    least = interp._WINDOWS_COMPILED_MIN
     compiled = 0
-    for i in range(18):
+    for i in range(24):
         mode = ("area", "bilinear", "bicubic")[i % 3]
-        spatial = (int(rng.integers(60, 400)), int(rng.integers(60, 400)))
-        out = tuple(max(1, int(s * rng.uniform(0.08, 1.8))) for s in spatial)
-        x = rng.standard_normal((int(rng.integers(1, 3)), int(rng.integers(1, 4)),
+        if i % 6 < 3:
+            spatial = (int(rng.integers(40, 400)), int(rng.integers(40, 400)))
+        else:                                   # small planes, about the bound
+            spatial = (int(rng.integers(5, 60)), int(rng.integers(5, 60)))
+        if i % 4 == 2 and mode == "area":       # whole windows
+            out = tuple(max(1, s // int(rng.integers(1, 9))) for s in spatial)
+            spatial = tuple(o * (s // o) for o, s in zip(out, spatial))
+        else:
+            out = tuple(max(1, int(s * rng.uniform(0.08, 1.8))) for s in spatial)
+        x = rng.standard_normal((int(rng.integers(1, 3)), int(rng.integers(1, 40)),
                                  *spatial)).astype(dtype)
         if i % 4 == 1:
             x.flat[rng.integers(x.size, size=3)] = [np.inf, -np.inf, np.nan]
         for ac in ((None,) if mode == "area" else (False, True)):
             kw = dict(size=out, mode=mode, align_corners=ac, antialias=mode != "area")
             before = counts.get("_compiled_2d", 0)
-            y = interp.interpolate(x, **kw)
-            compiled += counts.get("_compiled_2d", 0) > before
+            with warnings.catch_warnings():     # inf and nan: silently, as torch
+                warnings.simplefilter("error")
+                y = interp.interpolate(x, **kw)
+            ran = counts.get("_compiled_2d", 0) > before
+            assert ran == (spatial[0] * spatial[1] >= least and x.size >= interp._COMPILED_MIN)
+            compiled += ran
             ref = _torch(x, **kw)
             np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
             np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
@@ -352,13 +367,15 @@ def test_compiled_area_and_antialias(monkeypatch, fresh_native, dtype):
                                         antialias=mode != "area")
             assert_close(np.nan_to_num(y, posinf=0, neginf=0),
                          np.nan_to_num(gathered, posinf=0, neginf=0), dtype)
-    assert compiled >= 24
-    # whole windows: the strided adds, not the compiled loop
-    before = counts.get("_compiled_2d", 0)
-    x = rng.standard_normal((2, 3, 120, 90)).astype(dtype)
-    assert_close(interp.interpolate(x, size=(40, 30), mode="area"),
-                 _torch(x, size=(40, 30), mode="area"), dtype)
-    assert counts.get("_compiled_2d", 0) == before and counts["_area_windows"] >= 2
+    assert compiled >= 16
+    # a global average (7x7 -> 1x1) and 14x14 -> 7x7: the strided adds, not the loop
+    counts.clear()
+    _spy(monkeypatch, "_area_windows", counts)
+    for plane, out in (((7, 7), (1, 1)), ((14, 14), (7, 7))):
+        x = rng.standard_normal((4, 512, *plane)).astype(dtype)
+        assert_close(interp.interpolate(x, size=out, mode="area"),
+                     _torch(x, size=out, mode="area"), dtype)
+    assert counts.get("_compiled_2d", 0) == 0 and counts["_area_windows"] >= 2
 
 
 def test_padded_table():

@@ -35,8 +35,8 @@ distinct weight and add shifted slices of them, columns then rows, in bands of r
 stay in cache. Nearest with an integer factor (index ``i // s``) is a block copy.
 
 With numba, 2-D linear and cubic modes at the other factors (and at whole factors on
-small planes), anti-aliased modes and area at other than whole factors apply the two
-tables in one compiled loop per band of output rows: the band's input rows along the last
+small planes), and anti-aliased modes and area on planes of at least 1024 values, apply
+the two tables in one compiled loop per band of output rows: the band's input rows along the last
 axis, then the rows, in ATen's order and without fused multiply-adds. The other axes
 each take the cheapest exact pass for their table (:func:`_axis_pass`): strided slices
 and broadcast copies for nearest, strided adds for area over whole windows, one dense
@@ -1153,6 +1153,13 @@ _REPEAT_MAX_SMALL = 3
 #: output rows per band of the compiled 2-D resampling (their input rows stay in L2)
 _COMPILED_BAND = 32
 
+#: input values a plane from which area and anti-aliased 2-D resizes run the compiled loop:
+#: on smaller planes (a 7x7 map's global average, 14x14 -> 5x5) one dense product or a few
+#: strided adds over every plane at once cost less than a compiled pass a plane, on larger
+#: ones (60x60 -> 6x6, 1024x1024 -> 379x379) the compiled loop reads each input once
+#: (``benchmarks/bench_interpolate.py``: ``psp_area_6``, ``vgg_area_7``)
+_WINDOWS_COMPILED_MIN = 1024
+
 #: 1-D linear resampling at whole factors up to this runs compiled (two gathered taps an
 #: output, :func:`_compiled_last`); at larger factors the fixed-phase products (blocks of
 #: ``s*b`` outputs from ``b + 2`` inputs, ``b`` as few as 4) cost less an output
@@ -1294,13 +1301,13 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
     # the compiled loop also beats the fixed-phase passes on planes below the fused size.
     # Area and anti-aliased windows are padded with weight-0 taps, exact for finite data:
     # checked on the smaller side, as the products below (a non-finite input that a tap
-    # reads leaves inf or nan in the output; the gathers then redo it). Area over whole
-    # windows keeps its strided adds.
+    # reads leaves inf or nan in the output; the gathers then redo it). On planes below
+    # _WINDOWS_COMPILED_MIN values the dense products and strided adds cost less.
     padded = kind in ("area", "linear-aa", "bicubic-aa")
-    whole = kind == "area" and all(n % m == 0 for n, m in zip(spatial, out_size))
     if (fast and torch_cubic and nd == 2 and not repeat
             and (not fixed or spatial[0] * spatial[1] < _FUSED_MIN)
-            and (kind in ("linear", "bicubic") or (padded and not whole))
+            and (kind in ("linear", "bicubic")
+                 or (padded and spatial[0] * spatial[1] >= _WINDOWS_COMPILED_MIN))
             and _compiled_fits(x)):
         from ._algorithms import _native
         shrinks = math.prod(out_size) <= math.prod(spatial)

@@ -402,6 +402,30 @@ class TestForEachContract:
             _parallel.for_each(fn, list(range(64)), workers=2)
         assert 0 in started and len(started) <= 16
 
+    def test_pool_threads_run_in_the_callers_error_state(self):
+        """Items on pool threads see the caller's ``np.errstate`` (a context variable a
+        new thread would not inherit), and the pool threads' own state is left as it was."""
+        import threading
+        import time
+
+        seen, lock = [], threading.Lock()
+
+        def fn(_):
+            time.sleep(0.005)                         # leaves runs for the pool thread
+            with lock:
+                seen.append((threading.current_thread().name, np.geterr()["invalid"],
+                             np.geterr()["over"]))
+
+        with np.errstate(invalid="ignore", over="raise"):
+            _parallel.for_each(fn, list(range(16)), workers=2)
+        assert any(n.startswith("tconv") for n, _, _ in seen)
+        assert all(inv == "ignore" and over == "raise" for _, inv, over in seen)
+        seen.clear()
+        _parallel.for_each(fn, list(range(16)), workers=2)
+        default = np.geterr()
+        assert all(inv == default["invalid"] and over == default["over"]
+                   for _, inv, over in seen)
+
     def test_pool_exception_raised(self):
         import threading
         import time

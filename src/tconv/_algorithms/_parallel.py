@@ -26,6 +26,7 @@ setting is ever changed; concurrent calls from user threads share the pool safel
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import threading
@@ -223,7 +224,8 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
     threads take in turn until none is left. The caller starts at once instead of waiting
     on a woken thread, and a pool thread that has not started when the runs are done is
     not waited for. An exception from ``fn`` stops the runs not yet started and is raised
-    after every started run ends."""
+    after every started run ends. Pool threads run the items in a copy of the caller's
+    context (``np.errstate`` holds there too)."""
     if workers is None:
         workers = pool_workers(len(items), blas_macs, parallel, min_items)
     if workers <= 1 or in_worker():
@@ -255,7 +257,10 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
             _WORKING.on = False
 
     pool = _RES.get_pool(workers - 1)
-    futures = [pool.submit(drain) for _ in range(min(workers, len(runs)) - 1)]
+    # each pool thread runs in a copy of the caller's context: its NumPy error state
+    # (np.errstate, a context variable) holds for the items there as on the caller
+    futures = [pool.submit(contextvars.copy_context().run, drain)
+               for _ in range(min(workers, len(runs)) - 1)]
     try:
         drain()
     finally:
