@@ -349,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
                     "--probes-json files (several: geometric means per layer; measures "
                     "nothing)")
     ap.add_argument("--refresh-backward", action="store_true",
-                    help="with --from-probes: re-time the probes' gradient paths in this "
-                         "run (write them with --probes-json)")
+                    help="with --from-probes: time every probe's gradient paths in this "
+                         "run, probes measured forward only included (write them with "
+                         "--probes-json)")
     ap.add_argument("--start", choices=("shipped", "defaults"), default="shipped",
                     help="constants the search starts from (default: the package's "
                          "calibration, or TCONV_COST_FILE's)")

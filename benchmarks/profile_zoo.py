@@ -73,14 +73,24 @@ def profile_layer(lay: dict) -> str:
                                                        for k, v in row.items())
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("layers", nargs="?", default="srgan_tc_x2",
+                    help="comma-separated zoo or sweep layer names (default srgan_tc_x2)")
+    args = ap.parse_args(argv)
+    layers = {lay["name"]: lay for lay in ZOO + sweep(20)}
+    names = args.layers.split(",")
+    unknown = [n for n in names if n not in layers]
+    if unknown:
+        ap.error(f"unknown layers: {', '.join(unknown)} (bench_zoo.py --list names them)")
     import torch
 
     torch.set_num_threads(1)
-    layers = {lay["name"]: lay for lay in ZOO + sweep(20)}
-    for name in argv[0].split(","):
+    for name in names:
         print(profile_layer(layers[name]), flush=True)
     return 0
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:] or ["srgan_tc_x2"]))
+    raise SystemExit(main())
