@@ -36,11 +36,11 @@ stay in cache. Nearest with an integer factor (index ``i // s``) is a block copy
 
 With numba, 2-D linear and cubic modes at the other factors (and at whole factors on
 small planes), and anti-aliased modes and area on planes of at least 1024 values, apply
-the two tables in one compiled loop per band of output rows: the band's input rows along the last
-axis, then the rows, in ATen's order and without fused multiply-adds. The other axes
-each take the cheapest exact pass for their table (:func:`_axis_pass`): strided slices
-and broadcast copies for nearest, strided adds for area over whole windows, one dense
-product for short axes, block GEMMs, or gathers.
+the two tables in one compiled loop per band of output rows: the band's input rows along
+the last axis, then the rows, in ATen's order and without fused multiply-adds. The other
+axes each take the cheapest exact pass for their table (:func:`_axis_pass`): strided
+slices and broadcast copies for nearest, strided adds for area over whole windows, one
+dense product for short axes, block GEMMs, or gathers.
 """
 
 from __future__ import annotations
