@@ -306,7 +306,8 @@ def test_compiled_skips_unread_rows(monkeypatch, fresh_native, dtype):
         for ac in (False, True):
             kw = dict(size=(oh, ow), mode=mode, align_corners=ac)
             y = interp.interpolate(x, **kw)
-            rows, at, _, _ = interp._read_rows(h, oh, kind, ac, None, x.dtype.type, x.dtype)
+            rows, at, _, _, _ = interp._read_rows(h, oh, kind, ac, None, x.dtype.type,
+                                                  x.dtype)
             ih, _ = interp._axis_table(h, oh, kind, ac, None, x.dtype.type, nearest_2d=True)
             want_rows = sorted(set(ih.ravel().tolist()))
             assert rows.tolist() == want_rows and (len(want_rows) < h) == gaps
@@ -315,6 +316,55 @@ def test_compiled_skips_unread_rows(monkeypatch, fresh_native, dtype):
             np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
             assert_close(np.nan_to_num(y), np.nan_to_num(ref), dtype)
     assert counts["_compiled_2d"] == 24
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_taps2(monkeypatch, fresh_native, dtype):
+    """2-D linear resizes whose input rows few output rows share (row reuse below
+    ``_TAPS2_MAX_REUSE``) run ``resample2d_taps2``, the others the banded loop; on a seeded
+    population (shrinking and growing each axis, one plane to many, both align_corners,
+    scale factors or sizes, inf and nan) the direct loop's outputs are the banded loop's
+    bit for bit, and torch's."""
+    calls = {"taps2": 0, "banded": 0}
+    kernels = fresh_native.kernels()
+    for key, name in (("taps2", "resample2d_taps2"), ("banded", "resample2d_planes")):
+        def counted(*args, _real=kernels[name], _key=key):
+            calls[_key] += 1
+            return _real(*args)
+        monkeypatch.setitem(kernels, name, counted)
+    rng = np.random.default_rng(29)
+    chose = {True: 0, False: 0}
+    for i in range(24):
+        h, w = (int(v) for v in rng.integers(20, 400, size=2))
+        oh, ow = (max(1, int(v * rng.uniform(0.1, 2.5))) for v in (h, w))
+        planes = int(rng.choice([1, 2, 5, 40]))
+        x = rng.standard_normal((1, planes, h, w)).astype(dtype)
+        if i % 3 == 2:
+            x.flat[rng.integers(x.size, size=3)] = [np.inf, -np.inf, np.nan]
+        ac = bool(i % 2)
+        kw = (dict(size=(oh, ow)) if i % 4 < 2 else
+              dict(scale_factor=(oh / h, ow / w), recompute_scale_factor=False))
+        if x.size < interp._COMPILED_MIN:
+            continue
+        out, factors = interp._output_size("t", (h, w), kw.get("size"), kw.get("scale_factor"),
+                                           kw.get("recompute_scale_factor"))
+        reuse = interp._read_rows(h, out[0], "linear", ac, factors[0], x.dtype.type,
+                                  x.dtype)[4]
+        direct = reuse < interp._TAPS2_MAX_REUSE
+        before = dict(calls)
+        y = interp.interpolate(x, mode="bilinear", align_corners=ac, **kw)
+        assert calls["taps2"] > before["taps2"] if direct else calls["taps2"] == before["taps2"]
+        assert calls["banded"] == before["banded"] if direct else calls["banded"] > before["banded"]
+        chose[direct] += 1
+        monkeypatch.setattr(interp, "_TAPS2_MAX_REUSE", 0.0 if direct else np.inf)
+        other = interp.interpolate(x, mode="bilinear", align_corners=ac, **kw)
+        monkeypatch.setattr(interp, "_TAPS2_MAX_REUSE", 2.0)
+        np.testing.assert_array_equal(y, other)
+        ref = _torch(x, mode="bilinear", align_corners=ac, **kw)
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+        assert_close(np.nan_to_num(y), np.nan_to_num(ref), dtype)
+    assert chose[True] >= 5 and chose[False] >= 5
 
 
 @needs_numba
@@ -433,7 +483,7 @@ def test_compile_failure_falls_back(monkeypatch, fresh_native, shape, kw):
     import warnings
 
     x = np.random.default_rng(14).standard_normal(shape)
-    for name in ("resample1d", "resample2d_planes"):
+    for name in ("resample1d", "resample2d_planes", "resample2d_taps2"):
         monkeypatch.setitem(fresh_native.kernels(), name, _broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

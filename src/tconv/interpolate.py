@@ -1153,6 +1153,13 @@ _REPEAT_MAX_SMALL = 3
 #: output rows per band of the compiled 2-D resampling (their input rows stay in L2)
 _COMPILED_BAND = 32
 
+#: 2-D linear resizes whose input rows are each read by fewer output rows than this (on
+#: average) compute every output from its four inputs (``resample2d_taps2``): the band
+#: buffer of the compiled loop pays where more output rows share each resampled row
+#: (up-sampling, mild shrinking). Measured over shrinking and growing frames, one thread:
+#: ``python benchmarks/resample_taps2.py``
+_TAPS2_MAX_REUSE = 2.0
+
 #: input values a plane from which area and anti-aliased 2-D resizes run the compiled loop:
 #: on smaller planes (a 7x7 map's global average, 14x14 -> 5x5) one dense product or a few
 #: strided adds over every plane at once cost less than a compiled pass a plane, on larger
@@ -1194,18 +1201,19 @@ def _padded_table(n_in: int, n_out: int, kind: str, align_corners: bool,
 @_parallel.cached(64)
 def _read_rows(n_in: int, n_out: int, kind: str, align_corners: bool,
                scale_factor: float | None, opmath: type, dtype: np.dtype,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
     """The row table of :func:`_compiled_2d`: the input rows some output reads (all of them
     unless the rows shrink more than the taps reach), each tap's index among them, the
-    weights in ``dtype``, and the most rows one band of :data:`_COMPILED_BAND` output rows
-    spans (remembered: a model resizes the same shapes call after call)."""
+    weights in ``dtype``, the most rows one band of :data:`_COMPILED_BAND` output rows
+    spans, and the row reuse: the taps of all output rows over the rows the bands resample
+    (remembered: a model resizes the same shapes call after call)."""
     ih, wh = _padded_table(n_in, n_out, kind, align_corners, scale_factor, opmath, dtype)
     rows, inv = np.unique(ih, return_inverse=True)
     at = inv.reshape(n_out, -1).astype(np.intp)
     band = _COMPILED_BAND
-    span = max(int(at[b:b + band].max() - at[b:b + band].min()) + 1
-               for b in range(0, n_out, band))
-    return rows.astype(np.intp), at, wh.astype(dtype), span
+    spans = [int(at[b:b + band].max() - at[b:b + band].min()) + 1
+             for b in range(0, n_out, band)]
+    return rows.astype(np.intp), at, wh.astype(dtype), max(spans), at.size / sum(spans)
 
 
 def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
@@ -1218,11 +1226,18 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
     7.3 ms, bicubic x1.5 18.0 -> 9.1 ms against the banded NumPy passes."""
     from ._algorithms import _native
 
-    kernel = _native.kernels()["resample2d_planes"]
     (H, W), (OH, OW) = x.shape[2:], out_size
-    rows, ih, wh, span = _read_rows(H, OH, kind, align_corners, factors[0], opmath, x.dtype)
+    rows, ih, wh, span, reuse = _read_rows(H, OH, kind, align_corners, factors[0], opmath,
+                                           x.dtype)
     iw, ww = _padded_table(W, OW, kind, align_corners, factors[1], opmath, x.dtype)
     planes = np.ascontiguousarray(x).reshape(-1, H, W)
+    # few output rows share an input row (shrinking): each output from its four inputs
+    direct = kind == "linear" and reuse < _TAPS2_MAX_REUSE
+    if direct:
+        kernel = _native.kernels()["resample2d_taps2"]
+        ih, wh = _padded_table(H, OH, kind, align_corners, factors[0], opmath, x.dtype)
+    else:
+        kernel = _native.kernels()["resample2d_planes"]
     out = np.empty((planes.shape[0], OH, OW), x.dtype)
     band = _COMPILED_BAND
     # (first, last plane, first, last output row) tasks: about two a thread -- runs of
@@ -1239,8 +1254,11 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
                  for o0 in range(0, OH, step)]
 
     def run(task: tuple[int, int, int, int]) -> None:
-        tmp = np.empty((span, OW), x.dtype)
-        kernel(planes, rows, ih, wh, iw, ww, out, tmp, *task, band)
+        if direct:
+            kernel(planes, ih, wh, iw, ww, out, *task)
+        else:
+            kernel(planes, rows, ih, wh, iw, ww, out, np.empty((span, OW), x.dtype), *task,
+                   band)
 
     # the work: the rows read and the outputs written
     _run([partial(run, t) for t in tasks], n_planes * (len(rows) * W + OH * OW))

@@ -14,7 +14,8 @@ output written once as the sum of the product's taps that reach it. ``depthwise2
 depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
 pass that writes ``y``. ``resample2d`` (and ``resample1d``, its pass along the last axis)
 is :func:`tconv.interpolate`'s separable table resampling, in ATen's order and without
-fused multiply-adds. ``grid_copy`` and
+fused multiply-adds; ``resample2d_taps2`` the same for two-tap tables, each output from its
+four inputs. ``grid_copy`` and
 ``phase_sums`` are the ``phase`` algorithm's passes around its product. ``igemm_tiles`` and
 ``igemm_segs`` are ``igemm`` in 16-lane register blocks (one AVX-512 register; portable
 LLVM vectors elsewhere, where the cost model keeps them off).
@@ -117,6 +118,7 @@ def kernels() -> dict[str, Any]:
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, col2im3d=k.col2im3d,
                         wtiles=k.wtiles,
                         resample1d=k.resample1d, resample2d_planes=k.resample2d_planes,
+                        resample2d_taps2=k.resample2d_taps2,
                         depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d,
                         col2im_last3d=k.col2im_last3d, phase_sums=k.phase_sums,

@@ -529,6 +529,30 @@ def resample2d_planes(x, rows, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
         resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1, band)
 
 
+@numba.njit(nogil=True, cache=True)
+def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cover - compiled
+    # out[p, o, j] = wh[o, 0] * h(ih[o, 0], j) + wh[o, 1] * h(ih[o, 1], j) with
+    # h(r, j) = ww[j, 0] * x[p, r, iw[j, 0]] + ww[j, 1] * x[p, r, iw[j, 1]], for planes
+    # p0 <= p < p1 and output rows o0 <= o < o1: two-tap tables (linear) in resample2d's
+    # order and rounding (no fused multiply-adds), each output from its four inputs
+    # directly -- no band buffer, which pays only where many output rows share input rows
+    OW = iw.shape[0]
+    for p in range(p0, p1):
+        for o in range(o0, o1):
+            r0, r1 = x[p, ih[o, 0]], x[p, ih[o, 1]]
+            a0, a1 = wh[o, 0], wh[o, 1]
+            d = out[p, o]
+            for j in range(OW):
+                c0, c1, b0, b1 = iw[j, 0], iw[j, 1], ww[j, 0], ww[j, 1]
+                h0 = b0 * r0[c0]
+                h0 += b1 * r0[c1]
+                h1 = b0 * r1[c0]
+                h1 += b1 * r1[c1]
+                v = a0 * h0
+                v += a1 * h1
+                d[j] = v
+
+
 @jit
 def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover - compiled
     # Depthwise 2-D conv_transpose (one input channel a group), column stride 2, at most
