@@ -138,3 +138,38 @@ class TestSmallLayerGradients:
                 ok = ~np.isnan(ref)
                 assert_close(got[ok], ref[ok], dtype)
         assert reached >= 60
+
+
+def test_bias_grad_is_the_sum_over_batch_and_positions():
+    """``grad_bias`` (one matrix-vector product with ones) against the float64 sum on a
+    seeded population: 1-3 spatial dims, float32 and float64, strided grad_out, empty
+    batches and sizes, inf and nan where a plain sum has them; both backward functions
+    return it."""
+    from tconv.grad import _bias_grad
+
+    rng = np.random.default_rng(41)
+    for i in range(40):
+        nd = 1 + i % 3
+        shape = (int(rng.integers(0 if i % 13 == 0 else 1, 6)), int(rng.integers(1, 9)),
+                 *(int(rng.integers(0 if i % 11 == 0 else 1, 40 // nd)) for _ in range(nd)))
+        dtype = (np.float32, np.float64)[i % 2]
+        gy = rng.standard_normal(shape).astype(dtype)
+        if i % 4 == 1:
+            gy = np.flip(gy, axis=-1)                      # a view with a negative stride
+        if i % 5 == 2 and gy.size >= 3:
+            gy.reshape(-1)[rng.integers(gy.size, size=2)] = [np.inf, np.nan]
+        axes = (0, *range(2, gy.ndim))
+        want = gy.astype(np.float64).sum(axis=axes)
+        with np.errstate(invalid="ignore"):
+            got = _bias_grad(gy)
+        assert got.shape == (shape[1],) and got.dtype == dtype
+        # (inf and nan in the same places, the finite sums close)
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12)
+    x, w = rng.standard_normal((3, 4, 5, 6)), rng.standard_normal((4, 2, 3, 3))
+    gy = rng.standard_normal((3, 2, 11, 13))
+    gb = tconv.conv_transpose_backward(gy, x, w, stride=2)[2]
+    np.testing.assert_allclose(gb, gy.sum(axis=(0, 2, 3)), rtol=1e-12)
+    gy_c = rng.standard_normal((3, 2, 3, 4))
+    np.testing.assert_allclose(tconv.conv_backward(gy_c, x, w.swapaxes(0, 1)[:, :4])[2],
+                               gy_c.sum(axis=(0, 2, 3)), rtol=1e-12)

@@ -301,6 +301,18 @@ def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvP
     return _conv_weight_grad(x, gy, p.kernel, p.stride, p.crop, p.dilation, p.groups)
 
 
+def _bias_grad(gy: np.ndarray) -> np.ndarray:
+    """``grad_bias (C,)``: ``gy (N, C, *S)`` summed over all but the channels, as one
+    matrix-vector product with a vector of ones (BLAS's product runs several times faster
+    than NumPy's reduction over the axes ``(0, 2, ...)``; the same terms, inf and nan as a
+    sum's)."""
+    n, c = gy.shape[:2]
+    if gy.size == 0 or gy.dtype.kind != "f":
+        return gy.sum(axis=(0, *range(2, gy.ndim)))
+    rows = np.ascontiguousarray(gy).reshape(n * c, -1)
+    return np.matmul(rows, np.ones(rows.shape[1], dtype=rows.dtype)).reshape(n, c).sum(axis=0)
+
+
 def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, np.dtype]:
     ga = _checks.as_array(fn, "grad_out", grad_out)
@@ -372,7 +384,7 @@ def conv_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike, stride: 
     pt = ConvParams(p.kernel, p.stride, p.pad, p.dilation, p.groups, op)
     gx = gemm.conv_transpose(gy, w, pt, tuple(size))
     gw = _conv_weight_grad(gy, xb, p.kernel, p.stride, p.pad, p.dilation, p.groups)
-    gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+    gb = _bias_grad(gy)
     return (gx if batched else gx[0]), gw, gb
 
 
@@ -420,7 +432,7 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
     if depthwise.backward_preferred(xb.shape, w.shape, p):
         # depthwise: both gradients from one pass over the phases of grad_out
         gx, gw = depthwise.backward(gy, xb, w, p)
-        gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+        gb = _bias_grad(gy)
         return (gx if batched else gx[0]), gw, gb
     decision = _cost.decide(xb.shape, w.shape, p, xb.dtype)
     if decision.scatter:
@@ -437,5 +449,5 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
     else:
         # each gradient by its own rule of the cost model (compiled loops, or im2col + BLAS)
         gx, gw = transpose_input_grad(gy, xb, w, p), transpose_weight_grad(gy, xb, w, p)
-    gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+    gb = _bias_grad(gy)
     return (gx if batched else gx[0]), gw, gb
