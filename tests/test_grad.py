@@ -141,7 +141,7 @@ class TestSmallLayerGradients:
 
 
 def test_bias_grad_is_the_sum_over_batch_and_positions():
-    """``grad_bias`` (one matrix-vector product with ones) against the float64 sum on a
+    """``grad_bias`` (one einsum over batch and positions) against the float64 sum on a
     seeded population: 1-3 spatial dims, float32 and float64, strided grad_out, empty
     batches and sizes, inf and nan where a plain sum has them; both backward functions
     return it."""

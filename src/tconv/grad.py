@@ -303,14 +303,13 @@ def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvP
 
 def _bias_grad(gy: np.ndarray) -> np.ndarray:
     """``grad_bias (C,)``: ``gy (N, C, *S)`` summed over all but the channels, as one
-    matrix-vector product with a vector of ones (BLAS's product runs several times faster
-    than NumPy's reduction over the axes ``(0, 2, ...)``; the same terms, inf and nan as a
-    sum's)."""
+    ``einsum`` over ``(N, C, prod(S))`` (several times faster than NumPy's reduction over
+    the axes ``(0, 2, ...)``; not a BLAS matrix-vector product, whose threads would keep
+    spinning on the cores the next call's pool threads need)."""
     n, c = gy.shape[:2]
     if gy.size == 0 or gy.dtype.kind != "f":
         return gy.sum(axis=(0, *range(2, gy.ndim)))
-    rows = np.ascontiguousarray(gy).reshape(n * c, -1)
-    return np.matmul(rows, np.ones(rows.shape[1], dtype=rows.dtype)).reshape(n, c).sum(axis=0)
+    return np.einsum("ncp->c", gy.reshape(n, c, -1))
 
 
 def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
