@@ -335,6 +335,7 @@ def test_compiled_taps2(monkeypatch, fresh_native, dtype):
         monkeypatch.setitem(kernels, name, counted)
     rng = np.random.default_rng(29)
     chose = {True: 0, False: 0}
+    switch = interp._TAPS2_MAX_REUSE
     for i in range(24):
         h, w = (int(v) for v in rng.integers(20, 400, size=2))
         oh, ow = (max(1, int(v * rng.uniform(0.1, 2.5))) for v in (h, w))
@@ -351,7 +352,7 @@ def test_compiled_taps2(monkeypatch, fresh_native, dtype):
                                            kw.get("recompute_scale_factor"))
         reuse = interp._read_rows(h, out[0], "linear", ac, factors[0], x.dtype.type,
                                   x.dtype)[4]
-        direct = reuse < interp._TAPS2_MAX_REUSE
+        direct = reuse < switch
         before = dict(calls)
         y = interp.interpolate(x, mode="bilinear", align_corners=ac, **kw)
         assert calls["taps2"] > before["taps2"] if direct else calls["taps2"] == before["taps2"]
@@ -359,7 +360,7 @@ def test_compiled_taps2(monkeypatch, fresh_native, dtype):
         chose[direct] += 1
         monkeypatch.setattr(interp, "_TAPS2_MAX_REUSE", 0.0 if direct else np.inf)
         other = interp.interpolate(x, mode="bilinear", align_corners=ac, **kw)
-        monkeypatch.setattr(interp, "_TAPS2_MAX_REUSE", 2.0)
+        monkeypatch.setattr(interp, "_TAPS2_MAX_REUSE", switch)
         np.testing.assert_array_equal(y, other)
         ref = _torch(x, mode="bilinear", align_corners=ac, **kw)
         np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
