@@ -307,9 +307,7 @@ def _bias_grad(gy: np.ndarray) -> np.ndarray:
     the axes ``(0, 2, ...)``; not a BLAS matrix-vector product, whose threads would keep
     spinning on the cores the next call's pool threads need)."""
     n, c = gy.shape[:2]
-    if gy.size == 0 or gy.dtype.kind != "f":
-        return gy.sum(axis=(0, *range(2, gy.ndim)))
-    return np.einsum("ncp->c", gy.reshape(n, c, -1))
+    return np.einsum("ncp->c", gy.reshape(n, c, math.prod(gy.shape[2:])))
 
 
 def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,

@@ -37,7 +37,8 @@ stay in cache. Nearest with an integer factor (index ``i // s``) is a block copy
 With numba, 2-D linear and cubic modes at the other factors (and at whole factors on
 small planes), and anti-aliased modes and area on planes of at least 1024 values, apply
 the two tables in one compiled loop per band of output rows: the band's input rows along
-the last axis, then the rows, in ATen's order and without fused multiply-adds. The other
+the last axis, then the rows, in ATen's order and without fused multiply-adds (linear
+tables whose input rows few output rows share: each output from its four inputs). The other
 axes each take the cheapest exact pass for their table (:func:`_axis_pass`): strided
 slices and broadcast copies for nearest, strided adds for area over whole windows, one
 dense product for short axes, block GEMMs, or gathers.
@@ -1213,7 +1214,7 @@ def _read_rows(n_in: int, n_out: int, kind: str, align_corners: bool,
     band = _COMPILED_BAND
     spans = [int(at[b:b + band].max() - at[b:b + band].min()) + 1
              for b in range(0, n_out, band)]
-    return rows.astype(np.intp), at, wh.astype(dtype), max(spans), at.size / sum(spans)
+    return rows.astype(np.intp), at, wh, max(spans), at.size / sum(spans)
 
 
 def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | None, ...],
