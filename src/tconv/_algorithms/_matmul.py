@@ -17,6 +17,9 @@ cut in pieces BLAS keeps on the calling thread, while on a quiet one the whole p
 about twice as fast as the pieces (``benchmarks/blas_pieces.py`` measures both). So products
 issued from tconv's pool threads are cut -- along the longer of ``M`` and ``N``, each output
 still one dot product over the whole ``K`` -- and a product issued elsewhere is one call.
+The cut is fixed by the shapes, so a result never depends on which thread ran a block; but
+some BLAS kernels (OpenBLAS's AVX2 ones) round a piece's sums differently from the whole
+product's, a few units in the last place apart.
 A one-thread BLAS (``OPENBLAS_NUM_THREADS=1``: :func:`tconv._algorithms._parallel.blas_threads`)
 has no threads to contend: its products are never cut (thin pieces of a long reduction run
 far slower than the whole product).
