@@ -28,3 +28,13 @@ def without_scatter(monkeypatch: Any) -> None:
     c = dataclasses.replace(_cost.constants(), scatter_max=0, numpy_scatter_max=0)
     monkeypatch.setattr(_cost, "constants", lambda: c)
     _cost._decide.cache_clear()
+
+
+def avx512_decisions(monkeypatch: Any) -> Iterator[None]:
+    """A fixture's body: the cost model decides as on an AVX-512 host, wherever the tests
+    run (for tests of decisions only: no kernel runs under it), the cached decisions cleared
+    before the test and after it."""
+    monkeypatch.setattr(_cost, "host_avx512", lambda: True)
+    _cost._decide.cache_clear()
+    yield
+    _cost._decide.cache_clear()

@@ -14,7 +14,7 @@ import random
 
 import numpy as np
 import pytest
-from _cost_state import fresh_decisions
+from _cost_state import avx512_decisions, fresh_decisions
 
 import tconv
 from tconv._algorithms import _cost, _native
@@ -46,6 +46,14 @@ def _population(count: int = 60, seed: int = 0):
 @pytest.fixture
 def clean(monkeypatch):
     yield from fresh_decisions(monkeypatch, "TCONV_COST_FILE")
+
+
+@pytest.fixture
+def as_avx512(clean, monkeypatch):
+    """Decisions as an AVX-512 host makes them, on any host with numba."""
+    if not _native.available():
+        pytest.skip("numba missing")
+    yield from avx512_decisions(monkeypatch)
 
 
 class TestExplainAlgorithm:
@@ -440,15 +448,13 @@ def test_one_dim_gemm_rule(clean, monkeypatch):
     assert "1-D, a long reduction" not in str(_cost.decide(x, w, p, "float32", c))
 
 
-def test_large_layers_run_register_blocks_where_a_host_says_so(clean, monkeypatch):
+def test_large_layers_run_register_blocks_where_a_host_says_so(as_avx512, monkeypatch):
     """``blocks_min_macs`` (a processor's own set turns it on): float32 2-D and 3-D layers of
     at least that many multiply-adds and ``blocks_min_positions`` input positions in the
     batch, a kernel of several taps, output channels that fill the register blocks, run
     ``direct`` while their phase grid costs at most ``blocks_max_overhead`` times the
     useful products; smaller layers, fewer positions, a larger zero gap, 1-D, depthwise,
     1x1 kernels, float64 and the NumPy-only choice do not, and 0 turns it off."""
-    if not (_native.available() and _cost.host_avx512()):
-        pytest.skip("register blocks need numba on an AVX-512 host")
     c = dataclasses.replace(_cost.Constants(), blocks_min_macs=30_000_000,
                             blocks_min_positions=2048, blocks_max_overhead=1.25)
     tag = "a large float32 layer"
@@ -494,13 +500,11 @@ def test_large_layers_run_register_blocks_where_a_host_says_so(clean, monkeypatc
     assert tag not in str(_cost.decide(x, w, p, "float32", c))
 
 
-def test_single_product_short_reduction_runs_direct(clean):
+def test_single_product_short_reduction_runs_direct(as_avx512):
     """``single_direct_depth``: a layer whose outputs are each one term of one product runs
     the compiled register blocks (``direct``, each output written once) where its reduction
     is short and the blocks apply (float32 on AVX-512, output channels that fill them);
     deeper layers, float64 and thin outputs keep gemm's one product; 0 turns it off."""
-    if not (_native.available() and _cost.host_avx512()):
-        pytest.skip("register blocks need numba on an AVX-512 host")
     c = dataclasses.replace(_cost.Constants(), single_direct_depth=16, scatter_max=0,
                             single_phase_overhead=0.0)
     rng = random.Random(4)

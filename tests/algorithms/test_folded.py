@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from _cost_state import avx512_decisions
 from algorithms._cases import AlgorithmContract
 
 import tconv
@@ -155,7 +156,17 @@ def test_cost_model_folds_many_phases_only(cost_file):
     assert not _cost.decide((1, 80, 63), (80, 80, 1024), many, np.float64).folded
 
 
-def test_segments_keep_auto_but_phase_still_folds(cost_file):
+@pytest.fixture
+def as_avx512(monkeypatch):
+    """Decisions as an AVX-512 host makes them, on any host with numba."""
+    from tconv._algorithms import _native
+
+    if not _native.available():
+        pytest.skip("numba missing")
+    yield from avx512_decisions(monkeypatch)
+
+
+def test_segments_keep_auto_but_phase_still_folds(cost_file, as_avx512):
     """Where the AVX-512 register-block segments apply and the phases are fewer than
     ``fold_over_loops_phases``, ``auto`` runs them; an explicit ``phase`` folds all the
     same, and its multiply-add count says so."""
@@ -165,9 +176,7 @@ def test_segments_keep_auto_but_phase_still_folds(cost_file):
     x_shape, w_shape = (1, 21, 64, 64), (21, 21, 16, 16)              # 64 phases
     p = params(x_shape, w_shape, 8, 4)
     d = _cost.decide(x_shape, w_shape, p, np.float32)
-    assert d.folded
-    if not d.segments:
-        pytest.skip("register-block segments need numba on an AVX-512 host")
+    assert d.folded and d.segments
     assert d.algorithm == "direct" and "folded" not in str(d)
     assert phase.macs(x_shape, w_shape, p, p.transposed_size((64, 64))) \
         == folded.macs(x_shape, w_shape, p)
@@ -178,24 +187,18 @@ def test_segments_keep_auto_but_phase_still_folds(cost_file):
     ((4, 16, 32, 32), (16, 21, 12, 12), 8, 2, "loops"),         # 64 phases, 16 channels
     ((1, 8, 256), (8, 16, 128), 64, 32, "loops"),               # 1-D, 64 phases
 ])
-def test_fold_over_the_compiled_kernels(cost_file, x_shape, w_shape, stride, padding,
-                                        compiled):
+def test_fold_over_the_compiled_kernels(cost_file, as_avx512, x_shape, w_shape, stride,
+                                        padding, compiled):
     """``fold_over_loops_phases``: where the compiled loops or the segments apply, the fold
     wins only from that many phases; below, the compiled kernels run; the bound moved
     across the layer's phases moves the decision."""
-    from tconv._algorithms import _native
-
-    if not _native.available():
-        pytest.skip("numba missing")
     p = params(x_shape, w_shape, stride, padding)
     phases = int(np.prod(p.stride))
     c = dataclasses.replace(_cost.Constants(), fold_min_phases=32, fold_max_overhead=2.0,
                             scatter_max=0)
     loops = _cost.compiled_loops(x_shape, w_shape, p, c)
     segs = _cost.segments(x_shape, w_shape, p, np.float32, c)
-    if compiled == "segments" and not segs:
-        pytest.skip("register-block segments need numba on an AVX-512 host")
-    assert loops or segs
+    assert (segs if compiled == "segments" else loops or segs)
     assert _cost.folded(x_shape, w_shape, p, c)
     c = dataclasses.replace(c, fold_loops_min_positions=0)
     above = dataclasses.replace(c, fold_over_loops_phases=phases)
