@@ -11,6 +11,7 @@ import math
 import os
 import pathlib
 import random
+import re
 
 import numpy as np
 import pytest
@@ -100,6 +101,38 @@ class TestExplainAlgorithm:
                 tconv.conv_transpose(xa, wa, None, s, pad, op, g),
                 tconv.conv_transpose(xa, wa, None, s, pad, op, g, algorithm="scatter"),
                 atol=1e-10)
+
+
+    def test_refusal_of_the_compiled_loops_names_a_rule_that_fails(self, clean):
+        """Where the compiled loops are refused, the reason names a rule the layer breaks,
+        with its numbers: every ``a > name=b`` (or ``>=``) it states holds."""
+        if not _native.available():
+            pytest.skip("numba missing")
+        c = dataclasses.replace(_cost.Constants(), direct_max_overhead=1.5)
+        rng = random.Random(8)
+        seen = set()
+        for _ in range(400):
+            nd = rng.choice((1, 2, 3))
+            s = rng.choice((1, 2, 3, 4, 8))
+            k = rng.choice((1, s, s + 1, 2 * s))
+            g = rng.choice((1, 1, 2, 4))
+            cig, cog = rng.choice((1, 4, 16, 48, 128, 512)), rng.choice((1, 3, 16, 64))
+            side = rng.choice((1, 2, 5, 16))
+            x, w = (2, cig * g, *(side,) * nd), (cig * g, cog, *(k,) * nd)
+            p = _cost.params(x, w, s, 0, 0, g)
+            text = str(_cost.decide(x, w, p, "float32", c))
+            line = next((ln for ln in text.splitlines() if "compiled loops not chosen" in ln),
+                        None)
+            if line is None:
+                continue
+            assert not _cost.compiled_loops(x, w, p, c), text
+            claims = re.findall(r"(\d+(?:\.\d+)?) (>=?) [^=,]*=(\d+(?:\.\d+)?)", line)
+            for a, op, b in claims:
+                assert float(a) >= float(b) if op == ">=" else float(a) > float(b), line
+            assert claims or "one tap" in line, line
+            seen.add(line.split(":", 1)[1].split("=", 1)[0].strip())
+        # the population reaches several of the rules
+        assert len(seen) >= 3, seen
 
 
 class TestConstants:

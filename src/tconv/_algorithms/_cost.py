@@ -397,6 +397,33 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     return cog <= c.direct_max_cout and cig * taps <= c.direct_max_terms
 
 
+def _loops_refusal(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                   c: Constants) -> str:
+    """Why :func:`compiled_loops` (forward) refuses a layer, in the terms of its rule."""
+    cig, cog = x_shape[1] // p.groups, w_shape[1]
+    if cig == 1 and cog == 1:
+        return (f"depthwise with stride[-1]={p.stride[-1]} >= subpixel_stride="
+                f"{c.subpixel_stride} (sub-pixel products instead)")
+    if not _overlap(p):
+        return "each phase has one tap (kernel <= stride)"
+    size = tuple(x_shape[2:])
+    if c.direct_max_overhead < 1e9 and all(size):
+        from . import phase
+
+        over = phase.grid_overhead(size, p.transposed_size(size), p)
+        if over > c.direct_max_overhead:
+            return (f"phase grid overhead {over:.2f} > direct_max_overhead="
+                    f"{c.direct_max_overhead:g}")
+    depth = c.direct_depth * math.prod(p.stride)
+    why = (f"C_in/g={cig} > {c.direct_depth:g} x prod(stride)={depth:g}" if cig > depth
+           else f"C_in/g={cig} > direct_max_depth={c.direct_max_depth}")
+    taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
+    if cog > c.direct_max_cout:
+        return f"{why}, and C_out/g={cog} > direct_max_cout={c.direct_max_cout}"
+    return (f"{why}, and {cig * taps} terms an output > direct_max_terms="
+            f"{c.direct_max_terms}")
+
+
 def folded(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
            c: Constants | None = None) -> bool:
     """``phase`` folds its phases into one product's columns: not depthwise, dilation 1,
@@ -718,9 +745,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    "once")
         algo = "phase"
     if compiled and not loops and not segs and not fold and algo != "direct":
-        why.append(f"compiled loops not chosen: C_in/g={f.cig} > {c.direct_depth:g} x "
-                   f"prod(stride)" if f.overlap else
-                   "compiled loops not chosen: each phase has one tap (kernel <= stride)")
+        why.append("compiled loops not chosen: " + _loops_refusal(x_shape, w_shape, p, c))
     sums = weight_sums(x_shape, w_shape, p, c, dtype=dtype)
     shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
     return Decision(algorithm=algo, backward_compiled=back and not shared,
