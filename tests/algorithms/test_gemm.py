@@ -226,3 +226,60 @@ def test_compiled_col2im_float32_3d_blocks():
                                 (1, 1, 0), 0, 2, 1)
     for layout in ("channels_first", "channels_last"):
         assert_close(gemm.conv_transpose(x, w, p, out, layout=layout), ref, np.float32)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_small_grouped_layers_run_their_groups_together(threads, monkeypatch):
+    """Small grouped layers (the whole product within one block, products too small for
+    BLAS's threads): the compiled channels-first path runs every group of a block of
+    images in one batched product and one col2im, the blocks split by images and, where
+    the images are fewer than the threads, by groups. Seeded 1-3-D layers, float32 and
+    float64, against torch, and bit for bit the path a group at a time."""
+    if not _native.available():
+        pytest.skip("numba not installed")
+    tconv.set_num_threads(threads)
+    calls: list[int] = []
+    real = gemm.matmul
+
+    def counting(a, b, out=None):
+        calls.append(1)
+        return real(a, b, out=out)
+
+    monkeypatch.setattr(gemm, "matmul", counting)
+    rng = np.random.default_rng(threads)
+    done = 0
+    try:
+        while done < 12:
+            nd = int(rng.integers(1, 4))
+            g = int(rng.choice([2, 3, 4, 8]))
+            cig, cog = int(rng.integers(1, 9)), int(rng.integers(2, 9))
+            s = int(rng.integers(1, 4))
+            k = int(rng.integers(s + 1, 2 * s + 3))           # taps overlap: compiled col2im
+            n = int(rng.choice([1, 2, 5]))
+            size = tuple(int(v) for v in rng.integers(2, {1: 40, 2: 9, 3: 5}[nd], nd))
+            x = rng.standard_normal((n, g * cig, *size))
+            w = rng.standard_normal((g * cig, cog, *(k,) * nd))
+            p = _cost.params(x.shape, w.shape, s, 1, 0, g)
+            if gemm.channels_last(x.shape, w.shape) or not gemm.compiled_col2im(
+                    p, "channels_first"):
+                continue
+            out = p.transposed_size(size)
+            ref = _torch_conv_transpose(x, w, s, 1, 0, g, 1)
+            for dt in (np.float64, np.float32):
+                xd, wd = x.astype(dt), w.astype(dt)
+                calls.clear()
+                got = gemm.conv_transpose(xd, wd, p, out, layout="channels_first")
+                assert_close(got, ref, dt)
+                together = len(calls)
+                monkeypatch.setattr(gemm, "GROUPS_TOGETHER", False)
+                calls.clear()
+                alone = gemm.conv_transpose(xd, wd, p, out, layout="channels_first")
+                monkeypatch.setattr(gemm, "GROUPS_TOGETHER", True)
+                # a product a group alone; together one a block, at most a block a thread
+                assert len(calls) >= g and together <= threads, (together, len(calls), g)
+                if g > threads:
+                    assert together < len(calls)
+                np.testing.assert_array_equal(got, alone)
+            done += 1
+    finally:
+        tconv.set_num_threads(None)

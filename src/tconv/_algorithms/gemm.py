@@ -14,6 +14,9 @@ and is added into ``y`` while still in cache; blocks run on the thread pool::
 
     for (n0:n1, c0:c1) in blocks:    y[n0:n1, c0:c1] += col2im(wT[c0:c1] @ x[:, n0:n1])
 
+Small grouped layers run every group of a block of images in one batched product and one
+col2im (the calls a group would cost more than a small group's sums).
+
 When one image of one channel is bigger than a block (FSRCNN: 81 taps x 256x256), blocks
 are ranges of input rows instead; neighbouring row blocks add into shared output rows, so
 the even blocks run in parallel first, then the odd ones.
@@ -46,6 +49,12 @@ BLOCK_ELEMENTS = 1 << 20
 
 #: the channels-last path's budget: half (the same speed, less peak memory)
 LAST_BLOCK_ELEMENTS = 1 << 19
+
+#: small grouped layers on the compiled channels-first path (the whole product within
+#: :data:`BLOCK_ELEMENTS`, each group's product below BLAS's threading) run the groups of a
+#: block of images together: one batched product and one col2im, not two calls a group;
+#: ``False``: a block a group (for A/B checks)
+GROUPS_TOGETHER = True
 
 
 @_parallel.cached(maxsize=256)
@@ -266,6 +275,30 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
     tables = _tables(p, nd)
     sx = p.stride[-1]
     q = -(-out[-1] // sx)
+    depth = (1,) if nd == 2 else ()     # the 2-D loops read a unit depth dim
+    group_macs = cog * ntap * cig * nsz
+    if (GROUPS_TOGETHER and g > 1 and n * g * cog * ntap * nsz <= BLOCK_ELEMENTS
+            and not _parallel.blas_threaded(group_macs)):
+        # a small grouped layer: the groups of a block of images at once, one batched
+        # product (an image and group a matrix) and one col2im over the block's channels --
+        # not two calls a group, which cost more than a small group's sums. Blocks of
+        # images, and of groups where the images make fewer blocks than threads.
+        nb = _parallel.even_split(n, n)
+        gb = -(-g // max(1, min(g, _parallel.num_threads() // -(-n // nb))))
+        spans = [(g0, min(g, g0 + gb), n0, min(n, n0 + nb))
+                 for n0 in range(0, n, nb) for g0 in range(0, g, gb)]
+
+        def run_groups(span: tuple[int, int, int, int]) -> None:
+            g0, g1, n0, n1 = span
+            cols = _parallel.scratch("cols", (n1 - n0) * (g1 - g0) * cog * ntap * nsz,
+                                     x.dtype).reshape(n1 - n0, g1 - g0, cog * ntap, nsz)
+            matmul(wt[g0:g1], xv[n0:n1, g0:g1], out=cols)
+            tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
+            col2im(cols.reshape(n1 - n0, (g1 - g0) * cog, *kpad, *depth, *spad), *tables,
+                   y[n0:n1, g0:g1].reshape(n1 - n0, (g1 - g0) * cog, *opad), tmp)
+
+        _parallel.for_each(run_groups, spans, blas_macs=group_macs)
+        return y.reshape(n, g * cog, *out)
     nb, cb = _blocks(n, cog, ntap * nsz)
     blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
               for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
@@ -276,8 +309,6 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
         cols = cols.reshape(n1 - n0, (c1 - c0) * ntap, nsz)
         matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
         tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
-        # (the 2-D loops read a unit depth dim: (.., KH, KW, 1, H, W))
-        depth = (1,) if nd == 2 else ()
         col2im(cols.reshape(n1 - n0, c1 - c0, *kpad, *depth, *spad), *tables,
                y[n0:n1, gi, c0:c1].reshape(n1 - n0, c1 - c0, *opad), tmp)
 
