@@ -228,15 +228,19 @@ def test_compiled_col2im_float32_3d_blocks():
         assert_close(gemm.conv_transpose(x, w, p, out, layout=layout), ref, np.float32)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_small_grouped_layers_run_their_groups_together(threads, monkeypatch):
+def test_small_grouped_layers_run_their_groups_together(threads, compiled, monkeypatch):
     """Small grouped layers (the whole product within one block, products too small for
-    BLAS's threads): the compiled channels-first path runs every group of a block of
-    images in one batched product and one col2im, the blocks split by images and, where
-    the images are fewer than the threads, by groups. Seeded 1-3-D layers, float32 and
-    float64, against torch, and bit for bit the path a group at a time."""
-    if not _native.available():
+    BLAS's threads): the channels-first path runs several groups a block in one batched
+    product and one col2im (compiled, or one strided add a tap), the blocks split by
+    images and, where the images are fewer than the threads, by groups. Seeded 1-3-D
+    layers, float32 and float64, against torch, and bit for bit the path a group at a
+    time."""
+    if compiled and not _native.available():
         pytest.skip("numba not installed")
+    if not compiled:
+        monkeypatch.setenv("TCONV_NUMBA", "0")
     tconv.set_num_threads(threads)
     calls: list[int] = []
     real = gemm.matmul
@@ -260,8 +264,8 @@ def test_small_grouped_layers_run_their_groups_together(threads, monkeypatch):
             x = rng.standard_normal((n, g * cig, *size))
             w = rng.standard_normal((g * cig, cog, *(k,) * nd))
             p = _cost.params(x.shape, w.shape, s, 1, 0, g)
-            if gemm.channels_last(x.shape, w.shape) or not gemm.compiled_col2im(
-                    p, "channels_first"):
+            if gemm.channels_last(x.shape, w.shape) or gemm.compiled_col2im(
+                    p, "channels_first") != compiled:
                 continue
             out = p.transposed_size(size)
             ref = _torch_conv_transpose(x, w, s, 1, 0, g, 1)

@@ -50,10 +50,9 @@ BLOCK_ELEMENTS = 1 << 20
 #: the channels-last path's budget: half (the same speed, less peak memory)
 LAST_BLOCK_ELEMENTS = 1 << 19
 
-#: small grouped layers on the compiled channels-first path (the whole product within
-#: :data:`BLOCK_ELEMENTS`, each group's product below BLAS's threading) run the groups of a
-#: block of images together: one batched product and one col2im, not two calls a group;
-#: ``False``: a block a group (for A/B checks)
+#: small grouped layers on the channels-first path (:func:`_groups_together`) run several
+#: groups a block: one batched product and one col2im (compiled, or one strided add a tap),
+#: not those calls a group; ``False``: a block a group (for A/B checks)
 GROUPS_TOGETHER = True
 
 
@@ -77,6 +76,24 @@ def _tap_slices(p: ConvParams, size: tuple[int, ...], out: tuple[int, ...], firs
         else:
             res.append((t, tuple(src), tuple(dst)))
     return tuple(res)
+
+
+def _groups_together(n: int, g: int, cig: int, cog: int, ntap: int, nsz: int) -> bool:
+    """A small grouped layer: the whole product within :data:`BLOCK_ELEMENTS` and each
+    group's product below BLAS's threading. Its blocks then take several groups each
+    (:func:`_group_spans`): a product and col2im's calls a group cost more than a small
+    group's sums."""
+    return (GROUPS_TOGETHER and g > 1 and n * g * cog * ntap * nsz <= BLOCK_ELEMENTS
+            and not _parallel.blas_threaded(cog * ntap * cig * nsz))
+
+
+def _group_spans(n: int, g: int) -> list[tuple[int, int, int, int]]:
+    """``(g0, g1, n0, n1)`` blocks of a small grouped layer: images shared among the
+    threads, and groups too where the images make fewer blocks than threads."""
+    nb = _parallel.even_split(n, n)
+    gb = -(-g // max(1, min(g, _parallel.num_threads() // -(-n // nb))))
+    return [(g0, min(g, g0 + gb), n0, min(n, n0 + nb))
+            for n0 in range(0, n, nb) for g0 in range(0, g, gb)]
 
 
 def _blocks(n: int, cog: int, per_image_channel: int) -> tuple[int, int]:
@@ -172,6 +189,27 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     # no two taps overlap when the footprint fits in one stride: plain copies, no sums
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.zeros((n, g, cog, *out), dtype=x.dtype)
+    if _groups_together(n, g, cig, cog, ntap, nsz):
+        taps = _tap_slices(p, tuple(size), out)
+
+        def run_groups(span: tuple[int, int, int, int]) -> None:
+            # the span's groups at once: one batched product, each tap one strided add
+            # over all their channels
+            g0, g1, n0, n1 = span
+            cols = _parallel.scratch("cols", (g1 - g0) * cog * ntap * (n1 - n0) * nsz,
+                                     x.dtype).reshape(g1 - g0, cog * ntap, (n1 - n0) * nsz)
+            matmul(wt[g0:g1], xg[g0:g1, :, n0 * nsz:n1 * nsz], out=cols)
+            cols6 = cols.reshape((g1 - g0) * cog, *p.kernel, n1 - n0, *size)
+            yb = y[n0:n1, g0:g1].reshape(n1 - n0, (g1 - g0) * cog, *out).swapaxes(0, 1)
+            for t, src, dst in taps:
+                part = cols6[(slice(None), *t, slice(None), *src)]
+                if overlap:
+                    yb[(slice(None), slice(None), *dst)] += part
+                else:
+                    yb[(slice(None), slice(None), *dst)] = part
+
+        _parallel.for_each(run_groups, _group_spans(n, g), blas_macs=cog * ntap * cig * nsz)
+        return y.reshape(n, g * cog, *out)
     nb, cb = _blocks(n, cog, ntap * nsz)
     rows = size[0]
     if ntap * nsz > BLOCK_ELEMENTS:
@@ -276,17 +314,9 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
     sx = p.stride[-1]
     q = -(-out[-1] // sx)
     depth = (1,) if nd == 2 else ()     # the 2-D loops read a unit depth dim
-    group_macs = cog * ntap * cig * nsz
-    if (GROUPS_TOGETHER and g > 1 and n * g * cog * ntap * nsz <= BLOCK_ELEMENTS
-            and not _parallel.blas_threaded(group_macs)):
-        # a small grouped layer: the groups of a block of images at once, one batched
-        # product (an image and group a matrix) and one col2im over the block's channels --
-        # not two calls a group, which cost more than a small group's sums. Blocks of
-        # images, and of groups where the images make fewer blocks than threads.
-        nb = _parallel.even_split(n, n)
-        gb = -(-g // max(1, min(g, _parallel.num_threads() // -(-n // nb))))
-        spans = [(g0, min(g, g0 + gb), n0, min(n, n0 + nb))
-                 for n0 in range(0, n, nb) for g0 in range(0, g, gb)]
+    if _groups_together(n, g, cig, cog, ntap, nsz):
+        # a small grouped layer: the groups of a span at once, one batched product (an
+        # image and group a matrix) and one col2im over the span's channels
 
         def run_groups(span: tuple[int, int, int, int]) -> None:
             g0, g1, n0, n1 = span
@@ -297,7 +327,7 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
             col2im(cols.reshape(n1 - n0, (g1 - g0) * cog, *kpad, *depth, *spad), *tables,
                    y[n0:n1, g0:g1].reshape(n1 - n0, (g1 - g0) * cog, *opad), tmp)
 
-        _parallel.for_each(run_groups, spans, blas_macs=group_macs)
+        _parallel.for_each(run_groups, _group_spans(n, g), blas_macs=cog * ntap * cig * nsz)
         return y.reshape(n, g * cog, *out)
     nb, cb = _blocks(n, cog, ntap * nsz)
     blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
