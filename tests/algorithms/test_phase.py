@@ -175,16 +175,19 @@ def test_plan_hash_is_kept_and_agrees_with_equality():
 
 
 class TestGroupBlocks:
-    """Without the compiled sums, a grouped layer whose groups fit a block runs several
-    whole groups a block: one batched product, and one NumPy add a tap and phase for all of
-    them (not one per group)."""
+    """A grouped layer whose groups fit a block runs several whole groups a block: one grid
+    copy, one batched product, and one pass of tap sums (compiled, or one NumPy add a tap
+    and phase) for all of them (not one per group); the same bits as a block a group."""
 
+    @pytest.mark.parametrize("sums", ["numpy", "compiled"])
     @pytest.mark.parametrize("threads", [1, 2])
-    def test_seeded_grouped_layers(self, threads, monkeypatch):
+    def test_seeded_grouped_layers(self, threads, sums, monkeypatch):
         torch = pytest.importorskip("torch")
         import tconv
 
-        monkeypatch.setattr(phase, "COMPILED_SUMS", False)
+        if sums == "compiled" and not _native.available():
+            pytest.skip("numba not installed")
+        monkeypatch.setattr(phase, "COMPILED_SUMS", sums == "compiled")
         batched: list[int] = []
         real = phase.matmul
         monkeypatch.setattr(phase, "matmul", lambda a, b, out=None: (
@@ -210,6 +213,11 @@ class TestGroupBlocks:
                 fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
                 ref = fn(torch.tensor(x), torch.tensor(w), **kw).numpy()
                 np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+                x32, w32 = x.astype(np.float32), w.astype(np.float32)
+                together = run("phase", x32, w32, kw)
+                monkeypatch.setattr(phase, "PHASE_GROUPS_TOGETHER", False)
+                np.testing.assert_array_equal(together, run("phase", x32, w32, kw))
+                monkeypatch.setattr(phase, "PHASE_GROUPS_TOGETHER", True)
         finally:
             tconv.set_num_threads(before)
         assert max(batched) >= 2                     # several groups in one product

@@ -24,7 +24,8 @@ rows of it -- contiguous 1-D adds -- stored once into its pixel-shuffled place::
     y[n, c, q*s + r] = sum_{t in taps(r)} P[c, t, f(n, q) + off_t]
 
 Each block copies its own images onto the grid (with zeros for the halo), on its own
-thread. With numba (``tconv[fast]``) that copy and the tap sums are compiled passes:
+thread. A grouped layer whose groups each fit a block runs several whole groups a block:
+one grid copy, one batched product and one pass of tap sums for all of them. With numba (``tconv[fast]``) that copy and the tap sums are compiled passes:
 ``grid_copy``, and ``phase_sums``, which adds a phase's tap windows into a small buffer and
 writes every output row once with its column phases interleaved (the pixel shuffle) --
 faster than NumPy's adds and strided copies. Without numba, NumPy does both.
@@ -258,6 +259,11 @@ def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     return total * p.groups
 
 
+#: grouped layers whose groups each fit one block run several groups a block (``False``:
+#: a block a group, for A/B checks)
+PHASE_GROUPS_TOGETHER = True
+
+
 @_native.guarded()
 def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...]
                    ) -> np.ndarray:
@@ -282,10 +288,11 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     compiled = COMPILED_SUMS and _native.available() and x.dtype in (np.float32, np.float64)
     per_group = _blocks(n, cog, ntap, image, cig, g)
     gb = 1
-    if not compiled and g > 1 and per_group == [(0, n, 0, cog)]:
-        # whole groups fit a block: several groups a block, one batched product and one
-        # NumPy add a tap for all of them (small grouped layers spend their time in the
-        # per-call overhead of those adds, a phase and tap at a time)
+    if PHASE_GROUPS_TOGETHER and g > 1 and per_group == [(0, n, 0, cog)]:
+        # whole groups fit a block: several groups a block, one grid copy, one batched
+        # product and one pass of tap sums (compiled, or one NumPy add a phase and tap) for
+        # all of them (small grouped layers spend their time in the per-call overhead of
+        # those calls)
         lo, hi = _span(plan, 0, n)
         gb = _parallel.even_split(g, BLOCK_ELEMENTS // (cog * ntap * (hi - lo)))
     blocks = [(g0, min(g, g0 + gb), *b) for g0 in range(0, g, gb) for b in per_group]
@@ -309,7 +316,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
             (g1 - gi) * cig, hi - lo)
         xs = x[n0:n1, gi * cig:g1 * cig]
         if compiled:
-            copy(xs.reshape(n1 - n0, cig, -1, size[-1]), xb, base, image, row_off)
+            copy(xs.reshape(n1 - n0, (g1 - gi) * cig, -1, size[-1]), xb, base, image, row_off)
         else:
             on_grid(xs, plan.padded, base, xb)
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
