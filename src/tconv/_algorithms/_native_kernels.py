@@ -1007,7 +1007,8 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
     # (tap0[ph0, j] >= 0, reading input row q0 + off0[ph0, j]; likewise dim 1); along the
     # last dim tap t2 adds w * x[q + off2[t2]] to output q*s2 + r2[t2] for q < cnt2[r2[t2]],
     # accumulated phase-major in buf (s2 rows of M2) -- contiguous, vectorized -- and then
-    # interleaved into y: y[.., o2] = buf[perm[o2]].
+    # interleaved into y: y[.., o2] = buf[perm[o2]]. At last-dim stride 1 the row of y is
+    # the buffer.
     I0, I1, I2 = x.shape[1], x.shape[2], x.shape[3]
     O0, O1, O2 = y.shape[1], y.shape[2], y.shape[3]
     s0, J0 = tap0.shape
@@ -1022,13 +1023,17 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
         los[t2] = max(0, -off2[t2])
         his[t2] = min(cnt2[r2[t2]], I2 - off2[t2])
         bases[t2] = r2[t2] * M2
+    # one phase along the last dim (stride 1): buf's order is y's, so the row of y itself
+    # accumulates (no interleaving pass)
+    direct_rows = cnt2.shape[0] == 1 and M2 == O2
     for P in range(p0, p1):
         c = P % C
         for o0 in range(O0):
             q0, ph0 = o0 // s0, o0 % s0
             for o1 in range(O1):
                 q1, ph1 = o1 // s1, o1 % s1
-                buf[:] = 0
+                acc = y[P, o0, o1] if direct_rows else buf
+                acc[:] = 0
                 for j0 in range(J0):
                     t0 = tap0[ph0, j0]
                     i0 = q0 + off0[ph0, j0]
@@ -1045,7 +1050,7 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
                             lo, hi = los[t2], his[t2]
                             if hi - lo >= 8:
                                 # a long run: views from 0, vectorized
-                                a = buf[bases[t2] + lo:bases[t2] + hi]
+                                a = acc[bases[t2] + lo:bases[t2] + hi]
                                 b = xr[lo + off2[t2]:hi + off2[t2]]
                                 wv = wr[t2]
                                 for m in range(hi - lo):
@@ -1053,10 +1058,11 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
                             else:
                                 # a short one (large stride, small image): no views
                                 for m in range(lo, hi):
-                                    buf[bases[t2] + m] += wr[t2] * xr[m + off2[t2]]
-                yr = y[P, o0, o1]
-                for o2 in range(O2):
-                    yr[o2] = buf[perm[o2]]
+                                    acc[bases[t2] + m] += wr[t2] * xr[m + off2[t2]]
+                if not direct_rows:
+                    yr = y[P, o0, o1]
+                    for o2 in range(O2):
+                        yr[o2] = buf[perm[o2]]
 
 
 @jit

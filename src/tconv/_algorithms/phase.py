@@ -25,8 +25,9 @@ rows of it -- contiguous 1-D adds -- stored once into its pixel-shuffled place::
 
 Each block copies its own images onto the grid (with zeros for the halo), on its own
 thread. A grouped layer whose groups each fit a block runs several whole groups a block:
-one grid copy, one batched product and one pass of tap sums for all of them. With numba (``tconv[fast]``) that copy and the tap sums are compiled passes:
-``grid_copy``, and ``phase_sums``, which adds a phase's tap windows into a small buffer and
+one grid copy, one batched product and one pass of tap sums for all of them. With numba
+(``tconv[fast]``) that copy and the tap sums are compiled passes: ``grid_copy``, and
+``phase_sums``, which adds a phase's tap windows into a small buffer and
 writes every output row once with its column phases interleaved (the pixel shuffle) --
 faster than NumPy's adds and strided copies. Without numba, NumPy does both.
 
