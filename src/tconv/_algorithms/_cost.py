@@ -373,35 +373,29 @@ def compiled_loops(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
     if not _native.available():
         return False
     c = c or constants()
+    if not backward:
+        return _loops_refusal(x_shape, w_shape, p, c) is None
     cig, cog = x_shape[1] // p.groups, w_shape[1]
     if cig == 1 and cog == 1:
         return p.stride[-1] < c.subpixel_stride
     if not _overlap(p):
         return False
-    if backward:
-        depth = c.input_grad_depth * math.prod(p.stride)
-        if not _single(dtype):
-            depth *= c.input_grad_float64
-        thin = _single(dtype) and cog <= c.input_grad_max_cout
-        return (max(p.stride) <= c.input_grad_max_stride and (cig <= depth or thin)
-                and math.prod(x_shape[2:]) >= c.input_grad_min_positions)
-    if c.direct_max_overhead < 1e9 and all(x_shape[2:]):
-        from . import phase
-
-        size = tuple(x_shape[2:])
-        if phase.grid_overhead(size, p.transposed_size(size), p) > c.direct_max_overhead:
-            return False
-    taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
-    if cig <= c.direct_depth * math.prod(p.stride) and cig <= c.direct_max_depth:
-        return True
-    return cog <= c.direct_max_cout and cig * taps <= c.direct_max_terms
+    depth = c.input_grad_depth * math.prod(p.stride)
+    if not _single(dtype):
+        depth *= c.input_grad_float64
+    thin = _single(dtype) and cog <= c.input_grad_max_cout
+    return (max(p.stride) <= c.input_grad_max_stride and (cig <= depth or thin)
+            and math.prod(x_shape[2:]) >= c.input_grad_min_positions)
 
 
 def _loops_refusal(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                   c: Constants) -> str:
-    """Why :func:`compiled_loops` (forward) refuses a layer, in the terms of its rule."""
+                   c: Constants) -> str | None:
+    """The forward rule of :func:`compiled_loops`: None where the loops apply, else why
+    not, in the terms of the rule (``explain_algorithm`` prints it)."""
     cig, cog = x_shape[1] // p.groups, w_shape[1]
     if cig == 1 and cog == 1:
+        if p.stride[-1] < c.subpixel_stride:
+            return None
         return (f"depthwise with stride[-1]={p.stride[-1]} >= subpixel_stride="
                 f"{c.subpixel_stride} (sub-pixel products instead)")
     if not _overlap(p):
@@ -415,13 +409,17 @@ def _loops_refusal(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvPa
             return (f"phase grid overhead {over:.2f} > direct_max_overhead="
                     f"{c.direct_max_overhead:g}")
     depth = c.direct_depth * math.prod(p.stride)
+    if cig <= depth and cig <= c.direct_max_depth:
+        return None
     why = (f"C_in/g={cig} > {c.direct_depth:g} x prod(stride)={depth:g}" if cig > depth
            else f"C_in/g={cig} > direct_max_depth={c.direct_max_depth}")
     taps = math.prod(-(-k // s) for k, s in zip(p.kernel, p.stride))
     if cog > c.direct_max_cout:
         return f"{why}, and C_out/g={cog} > direct_max_cout={c.direct_max_cout}"
-    return (f"{why}, and {cig * taps} terms an output > direct_max_terms="
-            f"{c.direct_max_terms}")
+    if cig * taps > c.direct_max_terms:
+        return (f"{why}, and {cig * taps} terms an output > direct_max_terms="
+                f"{c.direct_max_terms}")
+    return None
 
 
 def folded(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -745,7 +743,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    "once")
         algo = "phase"
     if compiled and not loops and not segs and not fold and algo != "direct":
-        why.append("compiled loops not chosen: " + _loops_refusal(x_shape, w_shape, p, c))
+        why.append(f"compiled loops not chosen: {_loops_refusal(x_shape, w_shape, p, c)}")
     sums = weight_sums(x_shape, w_shape, p, c, dtype=dtype)
     shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
     return Decision(algorithm=algo, backward_compiled=back and not shared,

@@ -189,55 +189,42 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     # no two taps overlap when the footprint fits in one stride: plain copies, no sums
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.zeros((n, g, cog, *out), dtype=x.dtype)
-    if _groups_together(n, g, cig, cog, ntap, nsz):
-        taps = _tap_slices(p, tuple(size), out)
-
-        def run_groups(span: tuple[int, int, int, int]) -> None:
-            # the span's groups at once: one batched product, each tap one strided add
-            # over all their channels
-            g0, g1, n0, n1 = span
-            cols = _parallel.scratch("cols", (g1 - g0) * cog * ntap * (n1 - n0) * nsz,
-                                     x.dtype).reshape(g1 - g0, cog * ntap, (n1 - n0) * nsz)
-            matmul(wt[g0:g1], xg[g0:g1, :, n0 * nsz:n1 * nsz], out=cols)
-            cols6 = cols.reshape((g1 - g0) * cog, *p.kernel, n1 - n0, *size)
-            yb = y[n0:n1, g0:g1].reshape(n1 - n0, (g1 - g0) * cog, *out).swapaxes(0, 1)
-            for t, src, dst in taps:
-                part = cols6[(slice(None), *t, slice(None), *src)]
-                if overlap:
-                    yb[(slice(None), slice(None), *dst)] += part
-                else:
-                    yb[(slice(None), slice(None), *dst)] = part
-
-        _parallel.for_each(run_groups, _group_spans(n, g), blas_macs=cog * ntap * cig * nsz)
-        return y.reshape(n, g * cog, *out)
-    nb, cb = _blocks(n, cog, ntap * nsz)
     rows = size[0]
-    if ntap * nsz > BLOCK_ELEMENTS:
-        # one image of one channel is too big: blocks of input rows. Blocks two apart never
-        # touch the same output rows, so even blocks run together, then odd ones.
-        reach = -(-(p.dilation[0] * (p.kernel[0] - 1) + 1) // p.stride[0])
-        rows = min(size[0], max(reach, BLOCK_ELEMENTS // (ntap * (nsz // size[0]))))
-    waves: list[list[tuple[int, int, int, int, int, int]]] = [[], []]
-    for gi in range(g):
-        for c0 in range(0, cog, cb):
-            for n0 in range(0, n, nb):
-                for j, i0 in enumerate(range(0, size[0], rows)):
-                    waves[j % 2].append((gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb), i0))
+    # blocks (g0, g1, c0, c1, n0, n1, i0): groups g0:g1 (several only whole: c0:c1 = 0:cog),
+    # output channels, images, and the first input row of a block of rows
+    waves: list[list[tuple[int, int, int, int, int, int, int]]] = [[], []]
+    if _groups_together(n, g, cig, cog, ntap, nsz):
+        waves[0] = [(g0, g1, 0, cog, n0, n1, 0) for g0, g1, n0, n1 in _group_spans(n, g)]
+    else:
+        nb, cb = _blocks(n, cog, ntap * nsz)
+        if ntap * nsz > BLOCK_ELEMENTS:
+            # one image of one channel is too big: blocks of input rows. Blocks two apart
+            # never touch the same output rows, so even blocks run together, then odd ones.
+            reach = -(-(p.dilation[0] * (p.kernel[0] - 1) + 1) // p.stride[0])
+            rows = min(size[0], max(reach, BLOCK_ELEMENTS // (ntap * (nsz // size[0]))))
+        for gi in range(g):
+            for c0 in range(0, cog, cb):
+                for n0 in range(0, n, nb):
+                    for j, i0 in enumerate(range(0, size[0], rows)):
+                        waves[j % 2].append((gi, gi + 1, c0, min(cog, c0 + cb), n0,
+                                             min(n, n0 + nb), i0))
     rest = nsz // size[0]
 
-    def run(block: tuple[int, int, int, int, int, int]) -> None:
-        gi, c0, c1, n0, n1, i0 = block
+    def run(block: tuple[int, int, int, int, int, int, int]) -> None:
+        g0, g1, c0, c1, n0, n1, i0 = block
         i1 = min(size[0], i0 + rows)
         sub = (i1 - i0, *size[1:])
-        cols = _parallel.scratch("cols", (c1 - c0) * ntap * (n1 - n0) * (i1 - i0) * rest,
-                                 x.dtype).reshape((c1 - c0) * ntap, -1)
+        chans = (g1 - g0) * (c1 - c0)
+        cols = _parallel.scratch("cols", chans * ntap * (n1 - n0) * (i1 - i0) * rest,
+                                 x.dtype).reshape(g1 - g0, (c1 - c0) * ntap, -1)
         if rows == size[0]:
-            xs = xg[gi, :, n0 * nsz:n1 * nsz]
+            xs = xg[g0:g1, :, n0 * nsz:n1 * nsz]
         else:                                   # one image (nb == 1): its rows i0:i1
-            xs = xg[gi, :, n0 * nsz + i0 * rest:n0 * nsz + i1 * rest]
-        matmul(wt[gi, c0 * ntap:c1 * ntap], xs, out=cols)
-        cols6 = cols.reshape(c1 - c0, *p.kernel, n1 - n0, *sub)
-        yb = y[n0:n1, gi, c0:c1].swapaxes(0, 1)              # (Cb, Nb, *out) view
+            xs = xg[g0:g1, :, n0 * nsz + i0 * rest:n0 * nsz + i1 * rest]
+        matmul(wt[g0:g1, c0 * ntap:c1 * ntap], xs, out=cols)
+        cols6 = cols.reshape(chans, *p.kernel, n1 - n0, *sub)
+        # (Cb, Nb, *out) view: the groups' channels are consecutive in y
+        yb = y[n0:n1, g0:g1, c0:c1].reshape(n1 - n0, chans, *out).swapaxes(0, 1)
         for t, src, dst in _tap_slices(p, sub, out, i0) if rows != size[0] else taps:
             part = cols6[(slice(None), *t, slice(None), *src)]
             if overlap:
@@ -246,7 +233,7 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
                 yb[(slice(None), slice(None), *dst)] = part
 
     big = max(((c1 - c0) * ntap * cig * (n1 - n0) * rows * rest
-               for wave in waves for _, c0, c1, n0, n1, _ in wave), default=0)
+               for wave in waves for _, _, c0, c1, n0, n1, _ in wave), default=0)
     for wave in waves:
         _parallel.for_each(run, wave, blas_macs=big)
     return y.reshape(n, g * cog, *out)
@@ -314,35 +301,27 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
     sx = p.stride[-1]
     q = -(-out[-1] // sx)
     depth = (1,) if nd == 2 else ()     # the 2-D loops read a unit depth dim
+    # blocks (g0, g1, c0, c1, n0, n1): groups g0:g1 (several only whole: c0:c1 = 0:cog),
+    # output channels, images
     if _groups_together(n, g, cig, cog, ntap, nsz):
-        # a small grouped layer: the groups of a span at once, one batched product (an
-        # image and group a matrix) and one col2im over the span's channels
+        cb = cog
+        blocks = [(g0, g1, 0, cog, n0, n1) for g0, g1, n0, n1 in _group_spans(n, g)]
+    else:
+        nb, cb = _blocks(n, cog, ntap * nsz)
+        blocks = [(gi, gi + 1, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
+                  for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
 
-        def run_groups(span: tuple[int, int, int, int]) -> None:
-            g0, g1, n0, n1 = span
-            cols = _parallel.scratch("cols", (n1 - n0) * (g1 - g0) * cog * ntap * nsz,
-                                     x.dtype).reshape(n1 - n0, g1 - g0, cog * ntap, nsz)
-            matmul(wt[g0:g1], xv[n0:n1, g0:g1], out=cols)
-            tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
-            col2im(cols.reshape(n1 - n0, (g1 - g0) * cog, *kpad, *depth, *spad), *tables,
-                   y[n0:n1, g0:g1].reshape(n1 - n0, (g1 - g0) * cog, *opad), tmp)
-
-        _parallel.for_each(run_groups, _group_spans(n, g), blas_macs=cog * ntap * cig * nsz)
-        return y.reshape(n, g * cog, *out)
-    nb, cb = _blocks(n, cog, ntap * nsz)
-    blocks = [(gi, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
-              for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
-
-    def run(block: tuple[int, int, int, int, int]) -> None:
-        gi, c0, c1, n0, n1 = block
-        cols = _parallel.scratch("cols", (n1 - n0) * (c1 - c0) * ntap * nsz, x.dtype)
-        cols = cols.reshape(n1 - n0, (c1 - c0) * ntap, nsz)
-        matmul(wt[gi, c0 * ntap:c1 * ntap], xv[n0:n1, gi], out=cols)
+    def run(block: tuple[int, int, int, int, int, int]) -> None:
+        g0, g1, c0, c1, n0, n1 = block
+        chans = (g1 - g0) * (c1 - c0)
+        cols = _parallel.scratch("cols", (n1 - n0) * chans * ntap * nsz, x.dtype)
+        cols = cols.reshape(n1 - n0, g1 - g0, (c1 - c0) * ntap, nsz)
+        matmul(wt[g0:g1, c0 * ntap:c1 * ntap], xv[n0:n1, g0:g1], out=cols)
         tmp = _parallel.scratch("c2i_tmp", sx * q, x.dtype).reshape(sx, q)
-        col2im(cols.reshape(n1 - n0, c1 - c0, *kpad, *depth, *spad), *tables,
-               y[n0:n1, gi, c0:c1].reshape(n1 - n0, c1 - c0, *opad), tmp)
+        col2im(cols.reshape(n1 - n0, chans, *kpad, *depth, *spad), *tables,
+               y[n0:n1, g0:g1, c0:c1].reshape(n1 - n0, chans, *opad), tmp)
 
-    # one product per image of the block (a batched matmul)
+    # one product per image and group of the block (a batched matmul)
     _parallel.for_each(run, blocks, blas_macs=min(cb, cog) * ntap * cig * nsz)
     return y.reshape(n, g * cog, *out)
 
