@@ -446,6 +446,29 @@ def test_padded_table():
         np.testing.assert_array_equal(pw[~pad], w[~pad].astype(np.float32))
 
 
+def test_compiled_tables_in_range():
+    """Every table the compiled loops read holds column indices ``0 <= i < n_in`` (the
+    loops read them unsigned, unchecked): linear and cubic tables as ``_compiled_last``
+    takes them, padded tables of every kind, over seeded sizes, scales and
+    ``align_corners``."""
+    rng = np.random.default_rng(2026)
+    kinds = ("linear", "bicubic", "area", "linear-aa", "bicubic-aa")
+    for _ in range(300):
+        kind = kinds[int(rng.integers(len(kinds)))]
+        n_in = int(rng.integers(1, 400))
+        n_out = max(1, int(n_in * rng.uniform(0.05, 6.0)))
+        ac = kind in ("linear", "bicubic") and bool(rng.integers(2))
+        scale = None if rng.integers(2) else float(n_out / n_in * rng.uniform(0.9, 1.1))
+        for dtype in (np.float32, np.float64):
+            tables = [interp._padded_table(n_in, n_out, kind, ac, scale, dtype,
+                                           np.dtype(dtype))[0]]
+            if kind in ("linear", "bicubic"):
+                tables.append(interp._axis_table(n_in, n_out, kind, ac, scale, dtype)[0])
+            for idx in tables:
+                assert idx.shape[0] == n_out, (kind, n_in, n_out, ac, scale)
+                assert (idx >= 0).all() and (idx < n_in).all(), (kind, n_in, n_out, ac, scale)
+
+
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_1d_whole_factors(monkeypatch, fresh_native, dtype):

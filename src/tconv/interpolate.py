@@ -1190,12 +1190,15 @@ def _padded_table(n_in: int, n_out: int, kind: str, align_corners: bool,
                   ) -> tuple[np.ndarray, np.ndarray]:
     """An axis table for the compiled loops, which take the same number of taps for every
     output: a padding tap (index -1, area and anti-aliased windows) reads the output's
-    first input with weight 0. Exact for finite data (a finite ``0 * x`` adds nothing);
-    :func:`_compiled_2d` checks for the rest. Weights in ``dtype``."""
+    first input with weight 0 (input 0 for an output whose window holds none: an
+    anti-aliased table up-sampled past the input's end), so every index is in
+    ``[0, n_in)`` -- the loops read them unchecked. Exact for finite data (a finite
+    ``0 * x`` adds nothing); :func:`_compiled_2d` checks for the rest. Weights in ``dtype``."""
     idx, w = _axis_table(n_in, n_out, kind, align_corners, scale_factor, opmath,
                          nearest_2d=True)
     pad = idx < 0
-    return (np.where(pad, idx[:, :1], idx).astype(np.intp),
+    first = np.maximum(idx[:, :1], 0)
+    return (np.where(pad, first, idx).astype(np.intp),
             np.where(pad, 0, w).astype(dtype))
 
 

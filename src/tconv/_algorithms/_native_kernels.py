@@ -482,6 +482,40 @@ def _along_last(src, p, rows, iw, ww, dst, d0, i0, i1):  # pragma: no cover - co
             i += 1
 
 
+@numba.njit(inline="always", cache=True)
+def _along_last2(src, p, rows, iw, ww, dst, d0, i0, i1):  # pragma: no cover - compiled
+    # _along_last for two-tap tables (linear): both taps written out and the column
+    # indices read unsigned (the tables hold 0 <= iw < W), so no loop over the taps and no
+    # negative-index check per read -- the same products and sums in the same order, the
+    # same bits. A loop of its own: a two-tap branch inside _along_last slowed its other
+    # tables (area windows, 10 taps) by a third.
+    OW = iw.shape[0]
+    i = i0
+    while i < i1:
+        if i + 4 <= i1:
+            x0, x1 = src[p, rows[i]], src[p, rows[i + 1]]
+            x2, x3 = src[p, rows[i + 2]], src[p, rows[i + 3]]
+            t0, t1, t2, t3 = dst[i - d0], dst[i - d0 + 1], dst[i - d0 + 2], dst[i - d0 + 3]
+            for j in range(OW):
+                c, e = np.uint64(iw[j, 0]), np.uint64(iw[j, 1])
+                w, v = ww[j, 0], ww[j, 1]
+                s0, s1, s2, s3 = w * x0[c], w * x1[c], w * x2[c], w * x3[c]
+                s0 += v * x0[e]
+                s1 += v * x1[e]
+                s2 += v * x2[e]
+                s3 += v * x3[e]
+                t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
+            i += 4
+        else:
+            x0, t0 = src[p, rows[i]], dst[i - d0]
+            for j in range(OW):
+                c, e = np.uint64(iw[j, 0]), np.uint64(iw[j, 1])
+                s0 = ww[j, 0] * x0[c]
+                s0 += ww[j, 1] * x0[e]
+                t0[j] = s0
+            i += 1
+
+
 @numba.njit(nogil=True, cache=True)
 def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
                band):  # pragma: no cover - compiled
@@ -501,7 +535,10 @@ def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
             for a in range(KH):
                 r0 = min(r0, ih[o, a])
                 r1 = max(r1, ih[o, a])
-        _along_last(x, p, rows, iw, ww, tmp, r0, r0, r1 + 1)
+        if iw.shape[1] == 2:
+            _along_last2(x, p, rows, iw, ww, tmp, r0, r0, r1 + 1)
+        else:
+            _along_last(x, p, rows, iw, ww, tmp, r0, r0, r1 + 1)
         for o in range(b0, b1):
             d = out[p, o]
             t, w = tmp[ih[o, 0] - r0], wh[o, 0]
@@ -517,7 +554,10 @@ def resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1,
 def resample1d(x, rows, iw, ww, out, r0, r1):  # pragma: no cover - compiled
     # out[i, j] = sum_b ww[j, b] * x[0, rows[i], iw[j, b]] for r0 <= i < r1: resample2d's
     # pass along the last axis, written in place (x: one plane of rows)
-    _along_last(x, 0, rows, iw, ww, out, 0, r0, r1)
+    if iw.shape[1] == 2:
+        _along_last2(x, 0, rows, iw, ww, out, 0, r0, r1)
+    else:
+        _along_last(x, 0, rows, iw, ww, out, 0, r0, r1)
 
 
 @numba.njit(nogil=True, cache=True)
