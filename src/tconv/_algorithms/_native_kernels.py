@@ -575,7 +575,8 @@ def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cove
     # h(r, j) = ww[j, 0] * x[p, r, iw[j, 0]] + ww[j, 1] * x[p, r, iw[j, 1]], for planes
     # p0 <= p < p1 and output rows o0 <= o < o1: two-tap tables (linear) in resample2d's
     # order and rounding (no fused multiply-adds), each output from its four inputs
-    # directly -- no band buffer, which pays only where many output rows share input rows
+    # directly -- no band buffer, which pays only where many output rows share input rows.
+    # Column indices read unsigned (the tables hold 0 <= iw < W): no negative-index check.
     OW = iw.shape[0]
     for p in range(p0, p1):
         for o in range(o0, o1):
@@ -583,7 +584,8 @@ def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cove
             a0, a1 = wh[o, 0], wh[o, 1]
             d = out[p, o]
             for j in range(OW):
-                c0, c1, b0, b1 = iw[j, 0], iw[j, 1], ww[j, 0], ww[j, 1]
+                c0, c1 = np.uint64(iw[j, 0]), np.uint64(iw[j, 1])
+                b0, b1 = ww[j, 0], ww[j, 1]
                 h0 = b0 * r0[c0]
                 h0 += b1 * r0[c1]
                 h1 = b0 * r1[c0]
