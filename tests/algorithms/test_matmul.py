@@ -101,3 +101,49 @@ def test_worker_products_cut(monkeypatch):
     a, b = np.ones((256, 128)), np.ones((128, 256))
     _parallel.for_each(lambda _: _matmul.matmul(a, b), [0, 1], workers=2)
     assert calls == []
+
+
+def _pieces_one_by_one(a, b):
+    """The reference cut: each piece its own ``np.matmul``, as :func:`_matmul._in_pieces`
+    documents them (column pieces where ``N >= M``, else row pieces)."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    a, b = np.broadcast_to(a, (*batch, m, k)), np.broadcast_to(b, (*batch, k, n))
+    out = np.empty((*batch, m, n), dtype=np.result_type(a, b))
+    for idx in np.ndindex(*batch):
+        if n >= m:
+            step = max(1, _matmul.BLAS_SINGLE_MACS // (m * k))
+            for j in range(0, n, step):
+                out[idx][:, j:j + step] = np.matmul(a[idx], b[idx][:, j:j + step])
+        else:
+            step = max(1, _matmul.BLAS_SINGLE_MACS // (n * k))
+            for i in range(0, m, step):
+                out[idx][i:i + step] = np.matmul(a[idx][i:i + step], b[idx])
+    return out
+
+
+def test_pieces_batched_equal_pieces_one_by_one():
+    """The pieces run as one batched product over a strided view: every piece is the same
+    BLAS call as on its own -- the same bits -- over seeded shapes (either cut, pieces that
+    divide the side or leave a shorter last one, batches, broadcasting, transposed
+    operands, strided ``out``)."""
+    rng = np.random.default_rng(77)
+    for case in range(60):
+        dtype = (np.float32, np.float64)[case % 2]
+        m, k, n = (int(v) for v in rng.integers(1, 300, size=3))
+        k = int(rng.integers(1, 200))
+        if m * k * n <= _matmul.BLAS_SINGLE_MACS:
+            n = _matmul.BLAS_SINGLE_MACS // (m * k) + int(rng.integers(1, 500))
+        batch_a = tuple(int(v) for v in rng.integers(1, 3, size=int(rng.integers(0, 3))))
+        batch_b = batch_a if rng.integers(2) else (1,) * len(batch_a)
+        a = rng.standard_normal((*batch_a, m, k)).astype(dtype)
+        b = rng.standard_normal((*batch_b, k, n)).astype(dtype)
+        if case % 5 == 0:                               # a transposed operand
+            a = np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)
+        want = _pieces_one_by_one(a, b)
+        np.testing.assert_array_equal(_matmul._in_pieces(a, b, None), want)
+        big = np.full((*want.shape[:-1], 2 * want.shape[-1]), np.nan, dtype=dtype)
+        view = big[..., ::2]
+        assert _matmul._in_pieces(a, b, view) is view
+        np.testing.assert_array_equal(view, want)
+        assert np.isnan(big[..., 1::2]).all()
