@@ -8,8 +8,9 @@ For each product size, the time of one product (microseconds, best of 5 runs of 
 (1) on the calling thread, whole (BLAS threads it from ``BLAS_SINGLE_MACS`` multiply-adds
 on) and in pieces of at most ``BLAS_SINGLE_MACS`` (``tconv._algorithms._matmul``), and
 (2) from two threads at once, as two threads of tconv's pool do, whole and in pieces.
-This is the measurement behind ``_matmul.matmul`` cutting products: on the pool always,
-elsewhere below ``_parallel.BLAS_THREADED_MACS``.
+This is the measurement behind ``_matmul.matmul`` cutting products issued from the pool
+(whole elsewhere) and behind ``_parallel.pool_workers`` running a block in order when its
+product is larger than ``BLAS_SINGLE_MACS``.
 """
 
 from __future__ import annotations

@@ -43,14 +43,19 @@ def _on_workers(used: set[tuple[str, bool]]) -> bool:
 
 
 class TestForEach:
-    def test_large_products_with_threaded_blas_run_in_order(self, two_threads, monkeypatch):
+    def test_products_blas_threads_run_in_order(self, two_threads, monkeypatch):
+        """An item issuing a product BLAS threads itself runs in order, the product whole
+        -- from one multiply-add above what OpenBLAS keeps on the calling thread."""
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
-        assert _threads_used(_parallel.BLAS_THREADED_MACS) == {
-            (threading.current_thread().name, False)}
+        me = {(threading.current_thread().name, False)}
+        for macs in (_parallel.BLAS_SINGLE_MACS + 1, _parallel.BLAS_THREADED_MACS,
+                     10 * _parallel.BLAS_THREADED_MACS):
+            assert _threads_used(macs, items=64) == me
 
-    def test_small_products_use_the_pool(self, two_threads, monkeypatch):
+    def test_single_thread_products_use_the_pool(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
-        assert _on_workers(_threads_used(_parallel.BLAS_THREADED_MACS - 1, items=64))
+        for macs in (1, _parallel.BLAS_SINGLE_MACS):
+            assert _on_workers(_threads_used(macs, items=64))
 
     def test_one_thread_blas_uses_the_pool(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 1)

@@ -34,9 +34,8 @@ from . import _parallel
 
 __all__ = ["matmul", "tall", "BLAS_SINGLE_MACS", "TALL_PRODUCTS"]
 
-#: the largest product (``M*N*K`` multiply-adds) OpenBLAS runs on the calling thread
-#: (``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``)
-BLAS_SINGLE_MACS = 65536 * 4
+#: the largest product OpenBLAS runs on the calling thread (``_parallel.BLAS_SINGLE_MACS``)
+BLAS_SINGLE_MACS = _parallel.BLAS_SINGLE_MACS
 
 
 #: weight-gradient products ``a @ b.T`` (both operands rows of one long reduction) run as
@@ -78,8 +77,8 @@ def _in_pieces(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarr
     runs the pieces' BLAS calls in one loop without taking the GIL back in between. Issued
     one call a piece from Python, two pool threads hand the GIL back and forth at every
     piece (a few microseconds of BLAS each), and the products ran up to twice as long on
-    two threads as on one (``benchmarks/blas_pieces.py``). Each piece is the same BLAS
-    call either way: the same numbers."""
+    two threads as on one (benchmarks/RESULTS.md, "Code changes checked"). Each piece is
+    the same BLAS call either way: the same numbers."""
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if a.ndim == 2 and b.ndim == 2:
         batch: tuple[int, ...] = ()

@@ -52,10 +52,14 @@ SCRATCH_BYTES = 256 << 20
 CACHE_BYTES = 64 << 20
 #: tasks :func:`for_each` submits per thread at most (items are grouped into runs)
 TASKS_PER_THREAD = 4
-#: multiply-adds of one BLAS product from which a multi-threaded BLAS threads it itself, so
-#: that tconv's blocks issuing such products run in order rather than on the pool (OpenBLAS
-#: threads a product from 65536 * 4 multiply-adds; below about this size its threads pay
-#: less than tconv's pool running many products side by side)
+#: the largest product (``M*N*K`` multiply-adds) OpenBLAS runs on the calling thread
+#: (``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``); an item
+#: of :func:`for_each` issuing a larger one runs in order (:func:`pool_workers`)
+BLAS_SINGLE_MACS = 65536 * 4
+#: multiply-adds of one BLAS product from which blocks are sized for BLAS's threads rather
+#: than for the pool (:func:`blas_threaded`: not cut finer, and small grouped layers no
+#: longer take several groups a block); below it a block's products are small enough that
+#: many blocks side by side cost less than few large ones
 BLAS_THREADED_MACS = 1 << 21
 
 
@@ -183,14 +187,17 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
                  min_items: int | None = None) -> int:
     """Threads :func:`for_each` runs ``items`` items on (1: in order on the calling thread).
 
-    ``blas_macs``: multiply-adds of the largest BLAS product one item issues. From
-    :data:`BLAS_THREADED_MACS` on, and when BLAS itself runs on more than one thread
-    (:func:`blas_threads`), the items run in order and BLAS threads each product: pool
-    threads that each call a threaded BLAS ask for threads x BLAS threads on as many cores
-    (OpenBLAS also serialises concurrent threaded products), and tconv never changes BLAS's
-    thread count (a process-wide setting it does not own). Inside a pool thread: 1."""
+    ``blas_macs``: multiply-adds of the largest BLAS product one item issues. Above
+    :data:`BLAS_SINGLE_MACS` (a product BLAS threads itself), and when BLAS runs on more
+    than one thread (:func:`blas_threads`), the items run in order and BLAS threads each
+    product whole: pool threads that each call a threaded BLAS ask for threads x BLAS
+    threads on as many cores (OpenBLAS also serialises concurrent threaded products), and
+    cut into single-thread pieces for the pool (:func:`tconv._algorithms._matmul.matmul`)
+    the same products ran up to three times as long on two threads as whole on one
+    (benchmarks/RESULTS.md, "Code changes checked"). tconv never changes BLAS's thread
+    count (a process-wide setting it does not own). Inside a pool thread: 1."""
     workers = num_threads() if parallel else 1
-    if workers > 1 and blas_threaded(blas_macs):
+    if workers > 1 and blas_macs > BLAS_SINGLE_MACS and blas_threads() > 1:
         workers = 1
     need = workers if min_items is None else max(2, min_items)
     if workers <= 1 or items < need or in_worker():

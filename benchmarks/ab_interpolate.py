@@ -1,0 +1,119 @@
+"""The working tree's ``tconv.interpolate`` against the same function at a git revision, on
+the resize zoo (``zoo_interpolate.py``), each revision in its own worker processes.
+
+Usage::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/ab_interpolate.py --rev HEAD~1
+    python benchmarks/ab_interpolate.py --rev main --cases mel_linear_x4,psp_area_6 --rounds 7
+
+The revision's ``src/tconv`` is extracted as the package ``tconv_old``
+(``ab_revision.extract``). Each round runs an old and a new worker process, in alternating
+order from round to round; a worker times every case (median of calls for about
+``--budget`` seconds, after two warm-up calls) and prints JSON. A case's ratio is the median
+over rounds of new/old (below 1: the working tree is faster); the geometric mean and every
+case outside 0.95-1.05 are printed. Both revisions use tconv's default threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from ab_revision import extract  # noqa: E402
+from zoo_interpolate import ZOO  # noqa: E402
+
+
+def _kwargs(case: dict[str, Any]) -> dict[str, Any]:
+    kw: dict[str, Any] = {"mode": case["mode"]}
+    if case["size"] is not None:
+        kw["size"] = case["size"]
+    else:
+        kw["scale_factor"] = case["scale"]
+    if case["align_corners"] is not None:
+        kw["align_corners"] = case["align_corners"]
+    if case["antialias"]:
+        kw["antialias"] = True
+    return kw
+
+
+def _worker(which: str, names: list[str], budget: float) -> None:
+    import numpy as np
+
+    if which == "old":
+        import tconv_old as lib  # type: ignore[import-not-found]
+    else:
+        import tconv as lib
+    times = {}
+    for case in ZOO:
+        if case["name"] not in names:
+            continue
+        x = np.random.default_rng(0).standard_normal(case["x"]).astype(case["dtype"])
+        kw = _kwargs(case)
+        for _ in range(2):
+            lib.interpolate(x, **kw)
+        runs: list[float] = []
+        end = time.perf_counter() + budget
+        while len(runs) < 5 or (time.perf_counter() < end and len(runs) < 1000):
+            t = time.perf_counter()
+            lib.interpolate(x, **kw)
+            runs.append(time.perf_counter() - t)
+        times[case["name"]] = sorted(runs)[len(runs) // 2] * 1e3
+    print(json.dumps(times))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rev", required=True, help="git revision to compare against")
+    ap.add_argument("--cases", help="comma-separated case names (default: all)")
+    ap.add_argument("--rounds", type=int, default=3, help="old/new worker pairs (default 3)")
+    ap.add_argument("--budget", type=float, default=0.3, help="seconds per case and worker")
+    ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    names = args.cases.split(",") if args.cases else [c["name"] for c in ZOO]
+    unknown = sorted(set(names) - {c["name"] for c in ZOO})
+    if unknown:
+        ap.error(f"--cases: not in the resize zoo: {', '.join(unknown)}")
+    if args.rounds < 1 or args.budget <= 0:
+        ap.error("--rounds must be >= 1 and --budget > 0")
+    if args.worker:
+        _worker(args.worker, names, args.budget)
+        return 0
+    results: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        extract(args.rev, tmp)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
+        cmd = [sys.executable, os.path.abspath(__file__), "--rev", args.rev,
+               "--cases", ",".join(names), "--budget", str(args.budget), "--worker"]
+        for r in range(args.rounds):
+            for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                out = subprocess.run([*cmd, which], env=env, check=True, capture_output=True,
+                                     text=True).stdout
+                for name, ms in json.loads(out.strip().splitlines()[-1]).items():
+                    results[which].setdefault(name, []).append(ms)
+                print(f"round {r + 1}/{args.rounds}: {which} done", file=sys.stderr)
+    logs = []
+    for name in names:
+        old, new = results["old"][name], results["new"][name]
+        ratios = sorted(n / o for n, o in zip(new, old))
+        ratio = ratios[len(ratios) // 2]
+        logs.append(math.log(ratio))
+        mark = "" if 0.95 <= ratio <= 1.05 else "   *"
+        print(f"{name:28s} old {sorted(old)[len(old) // 2]:9.3f} ms  "
+              f"new {sorted(new)[len(new) // 2]:9.3f} ms  new/old {ratio:.2f}{mark}")
+    print(f"{len(names)} cases, geometric mean new/old {math.exp(sum(logs) / len(logs)):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
