@@ -178,8 +178,10 @@ def even_split(total: int, most: int, groups: int = 1, pool: bool = True) -> int
 
 
 def blas_threaded(macs: int) -> bool:
-    """A block issuing a product of ``macs`` multiply-adds runs in order on the calling
-    thread, BLAS threading the product (:func:`pool_workers`'s rule)."""
+    """Blocks issuing products of ``macs`` multiply-adds are sized for BLAS's threads: at
+    least :data:`BLAS_THREADED_MACS`, with a multi-threaded BLAS and tconv threads. They
+    run in order (:func:`pool_workers`, which does so from any product BLAS threads), so
+    they are not cut finer for the pool."""
     return num_threads() > 1 and macs >= BLAS_THREADED_MACS and blas_threads() > 1
 
 
@@ -190,12 +192,13 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
     ``blas_macs``: multiply-adds of the largest BLAS product one item issues. Above
     :data:`BLAS_SINGLE_MACS` (a product BLAS threads itself), and when BLAS runs on more
     than one thread (:func:`blas_threads`), the items run in order and BLAS threads each
-    product whole: pool threads that each call a threaded BLAS ask for threads x BLAS
-    threads on as many cores (OpenBLAS also serialises concurrent threaded products), and
-    cut into single-thread pieces for the pool (:func:`tconv._algorithms._matmul.matmul`)
-    the same products ran up to three times as long on two threads as whole on one
-    (benchmarks/RESULTS.md, "Code changes checked"). tconv never changes BLAS's thread
-    count (a process-wide setting it does not own). Inside a pool thread: 1."""
+    product whole. Pool threads that each call a threaded BLAS ask for threads x BLAS
+    threads on as many cores (OpenBLAS also serialises concurrent threaded products); cut
+    into single-thread pieces for the pool instead
+    (:func:`tconv._algorithms._matmul.matmul`), the same products ran up to three times as
+    long on two pool threads as whole in order (benchmarks/RESULTS.md, "Code changes
+    checked"). tconv never changes BLAS's thread count (a process-wide setting it does not
+    own). Inside a pool thread: 1."""
     workers = num_threads() if parallel else 1
     if workers > 1 and blas_macs > BLAS_SINGLE_MACS and blas_threads() > 1:
         workers = 1
