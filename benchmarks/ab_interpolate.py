@@ -30,20 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from ab_revision import extract  # noqa: E402
-from zoo_interpolate import ZOO  # noqa: E402
-
-
-def _kwargs(case: dict[str, Any]) -> dict[str, Any]:
-    kw: dict[str, Any] = {"mode": case["mode"]}
-    if case["size"] is not None:
-        kw["size"] = case["size"]
-    else:
-        kw["scale_factor"] = case["scale"]
-    if case["align_corners"] is not None:
-        kw["align_corners"] = case["align_corners"]
-    if case["antialias"]:
-        kw["antialias"] = True
-    return kw
+from zoo_interpolate import ZOO, kwargs  # noqa: E402
 
 
 def _worker(which: str, names: list[str], budget: float) -> None:
@@ -58,7 +45,7 @@ def _worker(which: str, names: list[str], budget: float) -> None:
         if case["name"] not in names:
             continue
         x = np.random.default_rng(0).standard_normal(case["x"]).astype(case["dtype"])
-        kw = _kwargs(case)
+        kw = kwargs(case)
         for _ in range(2):
             lib.interpolate(x, **kw)
         runs: list[float] = []
