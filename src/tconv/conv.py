@@ -137,7 +137,8 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     step = -(-len(products) // tasks)
     _parallel.for_each(_multiply,
                        [products[i:i + step] for i in range(0, len(products), step)],
-                       blas_macs=macs // len(products))
+                       blas_macs=_parallel.blas_product(n, cig, cog * taps) if positions == 1
+                       else _parallel.blas_product(cog * taps, cig, positions))
     if in_place:
         return full.reshape(n, g * cog, *out)
     full = full.reshape(n, g * cog, *kernel, *size)

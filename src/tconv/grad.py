@@ -47,7 +47,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     """
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import for_each, num_threads, pool_workers, scratch
+    from ._algorithms._parallel import blas_product, for_each, num_threads, pool_workers, scratch
 
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
@@ -62,7 +62,7 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     dtype = np.result_type(gy, x)
     rest = nout // out[0] if nout else 0                           # positions per row
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
-    threads = pool_workers(len(blocks), blas_macs=big * cog * cig * ntap)
+    threads = pool_workers(len(blocks), blas_macs=blas_product(cog, big, cig * ntap))
     # the products as (Cig*prodK, Cog) where that is the taller output
     flip = tall(cog, cig * ntap, _least_positions(blocks, rest))
     partials = _Partials(np.empty((groups, *((cig * ntap, cog) if flip else
@@ -177,7 +177,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     and :func:`_conv_weight_grad` run them."""
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import for_each, num_threads, pool_workers, scratch
+    from ._algorithms._parallel import blas_product, for_each, num_threads, pool_workers, scratch
 
     n, c_in, *size = x.shape
     g = p.groups
@@ -198,7 +198,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
                           min(8 * budget, max(budget, n * per_image // num_threads())), cig)
     rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
-    threads = pool_workers(len(blocks), blas_macs=big * cig * cog * ntap)
+    threads = pool_workers(len(blocks), blas_macs=blas_product(cig, cog * ntap, big))
     # the weight gradient's products as (Cog*prodK, Cig) where that is the taller output
     flip = tall(cig, cog * ntap, _least_positions(blocks, rest))
     partials = _Partials(np.empty((g, *((cog * ntap, cig) if flip else (cig, cog * ntap))),

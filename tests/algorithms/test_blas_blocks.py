@@ -52,6 +52,19 @@ class TestForEach:
                      10 * _parallel.BLAS_THREADED_MACS):
             assert _threads_used(macs, items=64) == me
 
+    def test_vector_and_outer_products_use_the_pool(self, two_threads, monkeypatch):
+        """Items whose products are matrix-vector (a side of one: a depthwise layer's
+        gradients) or outer (one term: a broadcast multiply, no BLAS) share the pool
+        whatever their size; matrix products BLAS threads run in order."""
+        monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
+        big = 64 * _parallel.BLAS_SINGLE_MACS
+        for m, k, n in ((1, big, 2), (2, big, 1), (big, 1, 2), (1, 1, big)):
+            assert _parallel.blas_product(m, k, n) == 0
+            assert _on_workers(_threads_used(_parallel.blas_product(m, k, n), items=64))
+        assert _parallel.blas_product(2, 3, 5) == 30
+        macs = _parallel.blas_product(64, 4096, 256)
+        assert _threads_used(macs, items=64) == {(threading.current_thread().name, False)}
+
     def test_single_thread_products_use_the_pool(self, two_threads, monkeypatch):
         monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
         for macs in (1, _parallel.BLAS_SINGLE_MACS):

@@ -144,7 +144,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
 
         y[n0:n1, group] = w[group] @ im2col(x[n0:n1, group])   # (Cog, Cig*K) @ (Cig*K, nb*out)
     """
-    from ._parallel import for_each
+    from ._parallel import blas_product, for_each
 
     n = x.shape[0]
     c_out, cig = w.shape[:2]
@@ -169,7 +169,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
         matmul(wg[gi], cols, out=dst)
 
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
-    for_each(run, blocks, blas_macs=big * cog * wg.shape[2])
+    for_each(run, blocks, blas_macs=blas_product(cog, wg.shape[2], big))
     return np.moveaxis(y.reshape(c_out, n, *out), 1, 0)
 
 

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "pool_workers",
+           "blas_product",
            "in_worker", "scratch", "cached", "release_memory", "memory_in_use"]
 
 T = TypeVar("T")
@@ -185,11 +186,21 @@ def blas_threaded(macs: int) -> bool:
     return num_threads() > 1 and macs >= BLAS_THREADED_MACS and blas_threads() > 1
 
 
+def blas_product(m: int, k: int, n: int) -> int:
+    """Multiply-adds of an ``m x k`` by ``k x n`` product as :func:`pool_workers` counts
+    them: ``m*k*n`` for a matrix product, 0 for an outer product (``k == 1``: a broadcast
+    multiply in :func:`tconv._algorithms._matmul.matmul`, no BLAS) or a matrix-vector one
+    (``m`` or ``n`` 1, a depthwise layer's gradients): BLAS's threads speed those up
+    little, and blocks issuing them share the pool."""
+    return m * k * n if min(m, k, n) > 1 else 0
+
+
 def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
                  min_items: int | None = None) -> int:
     """Threads :func:`for_each` runs ``items`` items on (1: in order on the calling thread).
 
-    ``blas_macs``: multiply-adds of the largest BLAS product one item issues. Above
+    ``blas_macs``: multiply-adds of the largest BLAS product one item issues
+    (:func:`blas_product`). Above
     :data:`BLAS_SINGLE_MACS` (a product BLAS threads itself), and when BLAS runs on more
     than one thread (:func:`blas_threads`), the items run in order and BLAS threads each
     product whole. Pool threads that each call a threaded BLAS ask for threads x BLAS

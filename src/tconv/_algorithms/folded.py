@@ -167,8 +167,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                 raise AssertionError("folded: depth-to-space target is not a view of y")
             np.copyto(dst, src)
 
-    _parallel.for_each(run, blocks, blas_macs=max(
-        ((n1 - n0) * (b - a) * rest for _, n0, n1, a, b in blocks), default=0)
-        * nj * cig * cog * ns)
+    _parallel.for_each(run, blocks, blas_macs=_parallel.blas_product(max(
+        ((n1 - n0) * (b - a) * rest for _, n0, n1, a, b in blocks), default=0),
+        nj * cig, cog * ns))
     return y
 

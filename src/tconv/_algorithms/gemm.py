@@ -232,7 +232,7 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
             else:
                 yb[(slice(None), slice(None), *dst)] = part
 
-    big = max(((c1 - c0) * ntap * cig * (n1 - n0) * rows * rest
+    big = max((_parallel.blas_product((c1 - c0) * ntap, cig, (n1 - n0) * rows * rest)
                for wave in waves for _, _, c0, c1, n0, n1, _ in wave), default=0)
     for wave in waves:
         _parallel.for_each(run, wave, blas_macs=big)
@@ -322,7 +322,8 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
                y[n0:n1, g0:g1, c0:c1].reshape(n1 - n0, chans, *opad), tmp)
 
     # one product per image and group of the block (a batched matmul)
-    _parallel.for_each(run, blocks, blas_macs=min(cb, cog) * ntap * cig * nsz)
+    _parallel.for_each(run, blocks,
+                       blas_macs=_parallel.blas_product(min(cb, cog) * ntap, cig, nsz))
     return y.reshape(n, g * cog, *out)
 
 
@@ -376,5 +377,6 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
                 z[(slice(None), *dst, slice(None))] = part
         y[n0:n1, gi] = np.moveaxis(z, -1, 1)
 
-    _parallel.for_each(run, blocks, blas_macs=min(nb, n) * nsz * cig * ntap * cog)
+    _parallel.for_each(run, blocks,
+                       blas_macs=_parallel.blas_product(min(nb, n) * nsz, cig, ntap * cog))
     return y.reshape(n, g * cog, *out)

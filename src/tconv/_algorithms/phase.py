@@ -353,8 +353,8 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
             y[(slice(n0, n1), slice(gi * cog + c0, gi * cog + c0 + rows),
                *(slice(r, None, s) for r, s in zip(ph.r, p.stride)))] = res.swapaxes(0, 1)
 
-    big = max(((c1 - c0) * ntap * cig * (n1 - n0) * image for _, _, n0, n1, c0, c1 in blocks),
-              default=0)
+    big = max((_parallel.blas_product((c1 - c0) * ntap, cig, (n1 - n0) * image)
+               for _, _, n0, n1, c0, c1 in blocks), default=0)
     _parallel.for_each(run, blocks, blas_macs=big)
     return y
 
