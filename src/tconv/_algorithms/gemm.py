@@ -104,6 +104,17 @@ def _blocks(n: int, cog: int, per_image_channel: int) -> tuple[int, int]:
     return 1, max(1, min(cog, BLOCK_ELEMENTS // per_image_channel))
 
 
+def _block_list(n: int, g: int, cig: int, cog: int, ntap: int, nsz: int,
+                ) -> list[tuple[int, int, int, int, int, int]]:
+    """The channels-first blocks ``(g0, g1, c0, c1, n0, n1)``: groups ``g0:g1`` (several only
+    whole, ``c0:c1 = 0:cog``: :func:`_groups_together`), output channels, images."""
+    if _groups_together(n, g, cig, cog, ntap, nsz):
+        return [(g0, g1, 0, cog, n0, n1) for g0, g1, n0, n1 in _group_spans(n, g)]
+    nb, cb = _blocks(n, cog, ntap * nsz)
+    return [(gi, gi + 1, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
+            for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
+
+
 def macs(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
          out: tuple[int, ...]) -> int:
     """Multiply-adds :func:`conv_transpose` performs: the one product, every tap of every
@@ -190,24 +201,18 @@ def _channels_first(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     overlap = any(s < d * (k - 1) + 1 for s, d, k in zip(p.stride, p.dilation, p.kernel))
     y = np.zeros((n, g, cog, *out), dtype=x.dtype)
     rows = size[0]
-    # blocks (g0, g1, c0, c1, n0, n1, i0): groups g0:g1 (several only whole: c0:c1 = 0:cog),
-    # output channels, images, and the first input row of a block of rows
+    if ntap * nsz > BLOCK_ELEMENTS:
+        # one image of one channel is too big (blocks of one image and channel): blocks of
+        # input rows. Blocks two apart never touch the same output rows, so even blocks run
+        # together, then odd ones.
+        reach = -(-(p.dilation[0] * (p.kernel[0] - 1) + 1) // p.stride[0])
+        rows = min(size[0], max(reach, BLOCK_ELEMENTS // (ntap * (nsz // size[0]))))
+    # blocks (g0, g1, c0, c1, n0, n1, i0): _block_list's, and the first input row of a block
+    # of rows
     waves: list[list[tuple[int, int, int, int, int, int, int]]] = [[], []]
-    if _groups_together(n, g, cig, cog, ntap, nsz):
-        waves[0] = [(g0, g1, 0, cog, n0, n1, 0) for g0, g1, n0, n1 in _group_spans(n, g)]
-    else:
-        nb, cb = _blocks(n, cog, ntap * nsz)
-        if ntap * nsz > BLOCK_ELEMENTS:
-            # one image of one channel is too big: blocks of input rows. Blocks two apart
-            # never touch the same output rows, so even blocks run together, then odd ones.
-            reach = -(-(p.dilation[0] * (p.kernel[0] - 1) + 1) // p.stride[0])
-            rows = min(size[0], max(reach, BLOCK_ELEMENTS // (ntap * (nsz // size[0]))))
-        for gi in range(g):
-            for c0 in range(0, cog, cb):
-                for n0 in range(0, n, nb):
-                    for j, i0 in enumerate(range(0, size[0], rows)):
-                        waves[j % 2].append((gi, gi + 1, c0, min(cog, c0 + cb), n0,
-                                             min(n, n0 + nb), i0))
+    for block in _block_list(n, g, cig, cog, ntap, nsz):
+        for j, i0 in enumerate(range(0, size[0], rows)):
+            waves[j % 2].append((*block, i0))
     rest = nsz // size[0]
 
     def run(block: tuple[int, int, int, int, int, int, int]) -> None:
@@ -301,15 +306,7 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
     sx = p.stride[-1]
     q = -(-out[-1] // sx)
     depth = (1,) if nd == 2 else ()     # the 2-D loops read a unit depth dim
-    # blocks (g0, g1, c0, c1, n0, n1): groups g0:g1 (several only whole: c0:c1 = 0:cog),
-    # output channels, images
-    if _groups_together(n, g, cig, cog, ntap, nsz):
-        cb = cog
-        blocks = [(g0, g1, 0, cog, n0, n1) for g0, g1, n0, n1 in _group_spans(n, g)]
-    else:
-        nb, cb = _blocks(n, cog, ntap * nsz)
-        blocks = [(gi, gi + 1, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
-                  for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
+    blocks = _block_list(n, g, cig, cog, ntap, nsz)
 
     def run(block: tuple[int, int, int, int, int, int]) -> None:
         g0, g1, c0, c1, n0, n1 = block
@@ -322,8 +319,8 @@ def _channels_first_compiled(x: np.ndarray, w: np.ndarray, p: ConvParams,
                y[n0:n1, g0:g1, c0:c1].reshape(n1 - n0, chans, *opad), tmp)
 
     # one product per image and group of the block (a batched matmul)
-    _parallel.for_each(run, blocks,
-                       blas_macs=_parallel.blas_product(min(cb, cog) * ntap, cig, nsz))
+    cb = max((c1 - c0 for _, _, c0, c1, _, _ in blocks), default=0)
+    _parallel.for_each(run, blocks, blas_macs=_parallel.blas_product(cb * ntap, cig, nsz))
     return y.reshape(n, g * cog, *out)
 
 
