@@ -115,7 +115,11 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
                         else _parallel.scratch("single_full", numbers, x.dtype)
                         ).reshape(n, numbers // max(n, 1))
     macs = n * c_in * cog * taps * positions
-    tasks = _parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS else 1
+    blas_macs = (_parallel.blas_product(n, cig, cog * taps) if positions == 1
+                 else _parallel.blas_product(cog * taps, cig, positions))
+    # a task a thread, unless the products run in order anyway (BLAS threads each)
+    tasks = (_parallel.num_threads() if macs >= SINGLE_PRODUCT_PARALLEL_MACS
+             and not _parallel.in_order(blas_macs) else 1)
     products = []
     if positions == 1:
         x2, w2 = x.reshape(n, c_in), w.reshape(c_in, cog * taps)
@@ -137,8 +141,7 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     step = -(-len(products) // tasks)
     _parallel.for_each(_multiply,
                        [products[i:i + step] for i in range(0, len(products), step)],
-                       blas_macs=_parallel.blas_product(n, cig, cog * taps) if positions == 1
-                       else _parallel.blas_product(cog * taps, cig, positions))
+                       blas_macs=blas_macs)
     if in_place:
         return full.reshape(n, g * cog, *out)
     full = full.reshape(n, g * cog, *kernel, *size)

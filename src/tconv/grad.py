@@ -47,7 +47,8 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     """
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import blas_product, for_each, num_threads, pool_workers, scratch
+    from ._algorithms._parallel import (blas_product, for_each, in_order, num_threads,
+                                        pool_workers, scratch)
 
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
@@ -55,10 +56,12 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     xp = pad_crop(x, pad)
     win = windows(group_view(xp, groups), kernel, stride, dilation, out)
     gyg = group_view(gy.reshape(n, c_out, nout), groups)          # (N, g, Cog, prodOut)
-    # one block per thread (a deep product), at most 8 blocks' worth of im2col each
+    # one block per thread (a deep product), at most 8 blocks' worth of im2col each; one
+    # block in all where even one image's product is threaded by BLAS (blocks in order)
     per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS
+    share = 1 if in_order(blas_product(cog, nout, cig * ntap)) else num_threads()
     blocks = image_blocks(n, groups, per_image, out[0],
-                          min(8 * budget, max(budget, n * per_image // num_threads())))
+                          min(8 * budget, max(budget, n * per_image // share)))
     dtype = np.result_type(gy, x)
     rest = nout // out[0] if nout else 0                           # positions per row
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
@@ -177,7 +180,8 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     and :func:`_conv_weight_grad` run them."""
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import blas_product, for_each, num_threads, pool_workers, scratch
+    from ._algorithms._parallel import (blas_product, for_each, in_order, num_threads,
+                                        pool_workers, scratch)
 
     n, c_in, *size = x.shape
     g = p.groups
@@ -194,8 +198,9 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     # of im2col each): each block adds its share into a partial gradient, and small blocks
     # would add a large gradient many times
     per_image, budget = cog * ntap * nsz, _im2col.BLOCK_ELEMENTS
+    share = 1 if in_order(blas_product(cig, cog * ntap, nsz)) else num_threads()
     blocks = image_blocks(n, g, per_image, size[0],
-                          min(8 * budget, max(budget, n * per_image // num_threads())), cig)
+                          min(8 * budget, max(budget, n * per_image // share)), cig)
     rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = pool_workers(len(blocks), blas_macs=blas_product(cig, cog * ntap, big))

@@ -123,7 +123,8 @@ def test_in_order_equals_pool(xs, ws, s, p, dt, two_threads, monkeypatch):
     w = rng.standard_normal(ws).astype(dt)
     y0 = tconv.conv_transpose(x, w, None, s, p)
     gy = rng.standard_normal(y0.shape).astype(dt)
-    monkeypatch.setattr(_parallel, "BLAS_THREADED_MACS", 1)     # every hinted block in order
+    monkeypatch.setattr(_parallel, "BLAS_SINGLE_MACS", 0)       # every hinted block in order
+    monkeypatch.setattr(_parallel, "BLAS_THREADED_MACS", 1)     # a block a group
     monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
     y_order = tconv.conv_transpose(x, w, None, s, p)
     g_order = tconv.conv_transpose_backward(gy, x, w, s, p)
@@ -143,3 +144,60 @@ def test_in_order_equals_pool(xs, ws, s, p, dt, two_threads, monkeypatch):
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_array_equal(a, b)
+
+
+def _block_calls(x: np.ndarray, w: np.ndarray, s: int, p: int, backward: bool,
+                 monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """``(items, threads)`` of every :func:`_parallel.for_each` call the layer makes."""
+    calls: list[tuple[int, int]] = []
+    original = _parallel.for_each
+
+    def record(fn, items, parallel=True, min_items=None, blas_macs=0, workers=None):
+        items = list(items)
+        used = workers if workers is not None else _parallel.pool_workers(
+            len(items), blas_macs, parallel, min_items)
+        calls.append((len(items), used))
+        return original(fn, items, parallel, min_items, blas_macs, workers)
+
+    with monkeypatch.context() as m:
+        m.setattr(_parallel, "for_each", record)
+        y = tconv.conv_transpose(x, w, None, s, p)
+        if backward:
+            tconv.conv_transpose_backward(np.ones_like(y), x, w, s, p)
+    return calls
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blocks_in_order_are_not_cut(seed, monkeypatch):
+    """Blocks whose products BLAS threads run in order; cutting them for a pool they do not
+    use only makes smaller products and more calls. Over seeded dense layers (1-3-D, both
+    dtypes, forward and backward, of every size from below to far above one threaded
+    product), every call that runs its blocks in order on two tconv threads has as many
+    blocks as on one thread, where nothing is cut for the pool."""
+    monkeypatch.setattr(_parallel, "blas_threads", lambda: 2)
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for _ in range(12):
+        nd = int(rng.integers(1, 4))
+        s = int(rng.integers(1, 4))
+        k = int(rng.integers(1, 2 * s + 2))
+        side = int(rng.choice([4, 8, 16] if nd == 3 else [8, 16, 32, 64]))
+        xs = (int(rng.choice([1, 2, 4, 8, 16])), int(rng.choice([8, 32, 128])),
+              *(side,) * nd)
+        ws = (xs[1], int(rng.choice([1, 3, 16, 64])), *(k,) * nd)
+        dt = np.float64 if rng.random() < 0.25 else np.float32
+        x = rng.standard_normal(xs).astype(dt)
+        w = rng.standard_normal(ws).astype(dt)
+        p = int(rng.integers(0, k))
+        backward = bool(rng.random() < 0.5)
+        monkeypatch.setattr(_parallel._RES, "threads", 1)
+        one = _block_calls(x, w, s, p, backward, monkeypatch)
+        monkeypatch.setattr(_parallel._RES, "threads", 2)
+        two = _block_calls(x, w, s, p, backward, monkeypatch)
+        if len(one) != len(two):       # a path chosen by the thread count: not comparable
+            continue
+        for (items1, _), (items2, used) in zip(one, two):
+            if used == 1:
+                checked += 1
+                assert items2 == items1, (xs, ws, s, p, dt, backward, one, two)
+    assert checked > 0

@@ -96,10 +96,10 @@ def image_blocks(n: int, groups: int, per_image: int, rows: int,
         step = max(1, rows * budget // per_image)
         return [(gi, i, i + 1, r0, min(rows, r0 + step)) for gi in range(groups)
                 for i in range(n) for r0 in range(0, rows, step)]
-    from ._parallel import blas_threaded, even_split
+    from ._parallel import even_split, in_order
 
     most = max(1, budget // max(per_image, 1))
-    threaded = depth > 0 and blas_threaded(min(n, most) * per_image * depth)
+    threaded = depth > 0 and in_order(min(n, most) * per_image * depth)
     nb = even_split(n, most, groups, pool=not threaded)
     return [(gi, n0, min(n, n0 + nb), 0, rows) for gi in range(groups)
             for n0 in range(0, n, nb)]

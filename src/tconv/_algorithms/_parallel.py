@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = ["num_threads", "get_num_threads", "set_num_threads", "for_each", "pool_workers",
-           "blas_product",
+           "blas_product", "in_order",
            "in_worker", "scratch", "cached", "release_memory", "memory_in_use"]
 
 T = TypeVar("T")
@@ -57,10 +57,9 @@ TASKS_PER_THREAD = 4
 #: (``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD`` in its ``interface/gemm.c``); an item
 #: of :func:`for_each` issuing a larger one runs in order (:func:`pool_workers`)
 BLAS_SINGLE_MACS = 65536 * 4
-#: multiply-adds of one BLAS product from which blocks are sized for BLAS's threads rather
-#: than for the pool (:func:`blas_threaded`: not cut finer, and small grouped layers no
-#: longer take several groups a block); below it a block's products are small enough that
-#: many blocks side by side cost less than few large ones
+#: multiply-adds of one group's BLAS product from which a small grouped layer no longer
+#: takes several groups a block (:func:`blas_threaded`); below it a block's products are
+#: small enough that many groups side by side cost less than a block each
 BLAS_THREADED_MACS = 1 << 21
 
 
@@ -169,7 +168,7 @@ def even_split(total: int, most: int, groups: int = 1, pool: bool = True) -> int
     blocks (times ``groups``, blocks that run alongside) that the threads share evenly.
     Cutting 64 images at most 21 a block gave blocks of 21, 21, 21 and 1 -- one thread did
     twice the other's work. Blocks that run in order (their products threaded by BLAS,
-    :func:`blas_threaded`) are not cut finer: that only makes smaller products."""
+    :func:`in_order`) are not cut finer: that only makes smaller products."""
     most = max(1, min(total, most))
     k = -(-total // most)                                   # blocks needed
     threads = num_threads()
@@ -179,11 +178,21 @@ def even_split(total: int, most: int, groups: int = 1, pool: bool = True) -> int
 
 
 def blas_threaded(macs: int) -> bool:
-    """Blocks issuing products of ``macs`` multiply-adds are sized for BLAS's threads: at
-    least :data:`BLAS_THREADED_MACS`, with a multi-threaded BLAS and tconv threads. They
-    run in order (:func:`pool_workers`, which does so from any product BLAS threads), so
-    they are not cut finer for the pool."""
+    """A small grouped layer's group products of ``macs`` multiply-adds are large enough
+    to run a block a group: at least :data:`BLAS_THREADED_MACS`, with a multi-threaded
+    BLAS and tconv threads (below, a block takes several groups:
+    :func:`tconv._algorithms.gemm._groups_together`)."""
     return num_threads() > 1 and macs >= BLAS_THREADED_MACS and blas_threads() > 1
+
+
+def in_order(macs: int) -> bool:
+    """Blocks issuing a product of ``macs`` multiply-adds run in order on the calling thread,
+    BLAS threading each product (:func:`pool_workers`'s rule: above
+    :data:`BLAS_SINGLE_MACS`, with tconv threads and a multi-threaded BLAS). Block sizing
+    asks it of a block's product before the block is cut for the pool's threads: blocks
+    that would run in order anyway gain nothing from the cut but smaller products and more
+    calls."""
+    return macs > BLAS_SINGLE_MACS and num_threads() > 1 and blas_threads() > 1
 
 
 def blas_product(m: int, k: int, n: int) -> int:
@@ -211,7 +220,7 @@ def pool_workers(items: int, blas_macs: int = 0, parallel: bool = True,
     checked"). tconv never changes BLAS's thread count (a process-wide setting it does not
     own). Inside a pool thread: 1."""
     workers = num_threads() if parallel else 1
-    if workers > 1 and blas_macs > BLAS_SINGLE_MACS and blas_threads() > 1:
+    if workers > 1 and in_order(blas_macs):
         workers = 1
     need = workers if min_items is None else max(2, min_items)
     if workers <= 1 or items < need or in_worker():

@@ -133,7 +133,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     if rows == q[0]:
         # whole images: a block's product BLAS threads runs alone, not cut for the pool
         most = max(1, BLOCK_ELEMENTS // (q[0] * per_row))
-        threaded = _parallel.blas_threaded(min(n, most) * q[0] * rest * nj * cig * cog * ns)
+        threaded = _parallel.in_order(min(n, most) * q[0] * rest * nj * cig * cog * ns)
         nb = _parallel.even_split(n, most, g, pool=not threaded)
     blocks = [(gi, n0, min(n, n0 + nb), a, min(q[0], a + rows)) for gi in range(g)
               for n0 in range(0, n, nb) for a in range(0, q[0], rows)]

@@ -96,11 +96,16 @@ def _group_spans(n: int, g: int) -> list[tuple[int, int, int, int]]:
             for n0 in range(0, n, nb) for g0 in range(0, g, gb)]
 
 
-def _blocks(n: int, cog: int, per_image_channel: int) -> tuple[int, int]:
-    """Images and output channels per block so the product buffer stays near the budget."""
+def _blocks(n: int, cog: int, per_image_channel: int, image_macs: int = 0
+            ) -> tuple[int, int]:
+    """Images and output channels per block so the product buffer stays near the budget.
+    ``image_macs``: one image's product (BLAS sees a product per image); where BLAS threads
+    it the blocks run in order (:func:`tconv._algorithms._parallel.in_order`) and whole
+    images are not cut for the pool."""
     per_image = cog * per_image_channel
     if per_image <= BLOCK_ELEMENTS:
-        return _parallel.even_split(n, BLOCK_ELEMENTS // per_image), cog
+        return _parallel.even_split(n, BLOCK_ELEMENTS // per_image,
+                                    pool=not _parallel.in_order(image_macs)), cog
     return 1, max(1, min(cog, BLOCK_ELEMENTS // per_image_channel))
 
 
@@ -110,7 +115,7 @@ def _block_list(n: int, g: int, cig: int, cog: int, ntap: int, nsz: int,
     whole, ``c0:c1 = 0:cog``: :func:`_groups_together`), output channels, images."""
     if _groups_together(n, g, cig, cog, ntap, nsz):
         return [(g0, g1, 0, cog, n0, n1) for g0, g1, n0, n1 in _group_spans(n, g)]
-    nb, cb = _blocks(n, cog, ntap * nsz)
+    nb, cb = _blocks(n, cog, ntap * nsz, _parallel.blas_product(cog * ntap, cig, nsz))
     return [(gi, gi + 1, c0, min(cog, c0 + cb), n0, min(n, n0 + nb)) for gi in range(g)
             for c0 in range(0, cog, cb) for n0 in range(0, n, nb)]
 
@@ -334,7 +339,10 @@ def _channels_last(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     cig, cog = c_in // g, w.shape[1]
     ntap, nsz, nout = math.prod(p.kernel), math.prod(size), math.prod(out)
     xt = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 0, 3, 2))  # (g,N,S,Cig)
-    nb = _parallel.even_split(n, LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog), g)
+    most = LAST_BLOCK_ELEMENTS // max(nsz * ntap * cog, nout * cog)
+    # a block's product BLAS threads runs in order: not cut for the pool
+    nb = _parallel.even_split(n, most, g, pool=not _parallel.in_order(
+        _parallel.blas_product(max(1, min(n, most)) * nsz, cig, ntap * cog)))
     # the weights (g, Cig, prodK*Cog): one product per block, channels innermost
     wt = np.ascontiguousarray(w.reshape(g, cig, cog, ntap).transpose(0, 1, 3, 2))
     wp = list(wt.reshape(g, cig, ntap * cog))

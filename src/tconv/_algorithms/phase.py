@@ -194,7 +194,7 @@ def _blocks(n: int, cog: int, rows_per_channel: int, image: int, depth: int = 1,
     per_channel_image = rows_per_channel * image
     if cog * per_channel_image <= BLOCK_ELEMENTS:
         most = BLOCK_ELEMENTS // (cog * per_channel_image)
-        threaded = _parallel.blas_threaded(cog * per_channel_image * depth * min(n, most))
+        threaded = _parallel.in_order(cog * per_channel_image * depth * min(n, most))
         nb, cb = _parallel.even_split(n, most, groups, pool=not threaded), cog
     else:
         nb, cb = 1, max(1, min(cog, BLOCK_ELEMENTS // per_channel_image))
