@@ -428,6 +428,47 @@ class TestDepthwiseSingleTerm:
         finally:
             tconv.set_num_threads(before)
 
+@pytest.mark.parametrize("depthwise_layers", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tap_writes_in_cache_chunks(depthwise_layers, threads, monkeypatch):
+    """The tap copies of ``_single_product`` and the multiplies of ``_single_term`` run in
+    chunks of images and channels on large outputs (``CHUNK_BYTES`` of output at most, a
+    plane at least):
+    with chunks of one plane, of a few and of everything, the same bits, and torch's
+    values, over seeded layers of both kinds (crops, output_padding no tap reaches,
+    dilation, 1-3-D)."""
+    population = (_depthwise_single_term(30, seed=5) if depthwise_layers
+                  else [lay for lay in _layers(120, seed=5)
+                        if _cost.single_product(lay["x"], lay["w"], _cost.params(
+                            lay["x"], lay["w"], *_geometry(lay)))][:30])
+    assert len(population) >= 20
+    rng = np.random.default_rng(threads)
+    before = tconv.get_num_threads()
+    tconv.set_num_threads(threads)
+    try:
+        for layer in population:
+            # batch and channels large enough for several chunks
+            xs = (layer["x"][0] + 2, *layer["x"][1:])
+            x = rng.standard_normal(xs).astype(np.float32)
+            w = rng.standard_normal(layer["w"]).astype(np.float32)
+            geo = _geometry(layer)
+            p = _cost.params(x.shape, w.shape, *geo)
+            out = p.transposed_size(x.shape[2:])
+            fn = conv_module._single_term if depthwise_layers else conv_module._single_product
+            plane = int(np.prod(out)) * 4
+            got = []
+            monkeypatch.setattr(conv_module, "CHUNK_FROM_BYTES", 0)
+            for chunk in (1, 3 * plane, 1 << 40):
+                monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk)
+                got.append(fn(x, w, p, out))
+            np.testing.assert_array_equal(got[0], got[2])
+            np.testing.assert_array_equal(got[1], got[2])
+            ref = _torch_conv_t(x.astype(np.float64), w.astype(np.float64), layer)
+            assert_close(got[0], ref, np.float32)
+    finally:
+        tconv.set_num_threads(before)
+
+
 def _resizes(count: int, seed: int) -> list[dict]:
     """Small resizes, every mode, sizes and scale factors, 1-3 spatial dims."""
     rng = np.random.default_rng(seed)
