@@ -149,7 +149,7 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     y = (np.empty if covered else np.zeros)((n, g * cog, *out), dtype=x.dtype)
 
     def run(c0: int, c1: int) -> None:
-        for n0, n1, a, b in _cache_chunks(n, c0, c1, math.prod(out), y.itemsize):
+        for n0, n1, a, b in _cache_chunks(n, c0, c1, math.prod(out), y.itemsize, y.nbytes):
             for src, dst in copies:
                 y[(slice(n0, n1), slice(a, b), *dst[2:])] = \
                     full[(slice(n0, n1), slice(a, b), *src[2:])]
@@ -158,7 +158,8 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
     return y
 
 
-#: outputs of more than ``CHUNK_FROM_BYTES`` have their tap copies or multiplies written in
+#: outputs of more than ``CHUNK_FROM_BYTES`` (the whole output: the threads' shares meet in
+#: one last-level cache) have their tap copies or multiplies written in
 #: chunks of images and channels of about ``CHUNK_BYTES`` (at least a plane): every tap
 #: writes a strided share of the whole output, and past the last-level cache each such
 #: pass goes to memory; a chunk's lines stay in cache until its last tap. A 128 MiB float32
@@ -168,12 +169,13 @@ CHUNK_BYTES = 1 << 20
 CHUNK_FROM_BYTES = 1 << 23
 
 
-def _cache_chunks(n: int, c0: int, c1: int, plane: int, itemsize: int
+def _cache_chunks(n: int, c0: int, c1: int, plane: int, itemsize: int, total: int
                   ) -> list[tuple[int, int, int, int]]:
     """``(n0, n1, a, b)``: images ``n0:n1`` and channels ``a:b`` (within ``c0:c1``) whose
     output planes of ``plane`` numbers hold about :data:`CHUNK_BYTES` (at least one plane),
-    images outermost; one chunk of everything up to :data:`CHUNK_FROM_BYTES`."""
-    if n * (c1 - c0) * plane * itemsize <= CHUNK_FROM_BYTES:
+    images outermost; one chunk of everything where the whole output (``total`` bytes, all
+    threads' shares: the last-level cache is shared) is at most :data:`CHUNK_FROM_BYTES`."""
+    if total <= CHUNK_FROM_BYTES:
         return [(0, n, c0, c1)]
     planes = max(1, CHUNK_BYTES // max(1, plane * itemsize))
     cb = min(c1 - c0, planes)
@@ -207,7 +209,7 @@ def _single_term(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
     bshape = (1,) * nd
 
     def run(c0: int, c1: int) -> None:
-        for n0, n1, a, b in _cache_chunks(n, c0, c1, math.prod(out), y.itemsize):
+        for n0, n1, a, b in _cache_chunks(n, c0, c1, math.prod(out), y.itemsize, y.nbytes):
             for src, dst in copies:
                 xs = (slice(n0, n1), slice(a, b), *src[2 + nd:])
                 wt = wk[(slice(a, b), *src[2:2 + nd])].reshape(b - a, *bshape)
