@@ -163,10 +163,10 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
 #: chunks of images and channels of about ``CHUNK_BYTES`` (at least a plane): every tap
 #: writes a strided share of the whole output, and past the last-level cache each such
 #: pass goes to memory; a chunk's lines stay in cache until its last tap. A 128 MiB float32
-#: output took 121 ms whole and 57 ms in 1 MiB chunks; outputs up to 8 MiB gained nothing
-#: (more NumPy calls; ``python benchmarks/tap_chunks.py``, one thread)
+#: output took 121 ms whole and 57 ms in 1 MiB chunks; outputs of 8 MiB gained nothing or
+#: lost (more NumPy calls; ``python benchmarks/tap_chunks.py``, one thread)
 CHUNK_BYTES = 1 << 20
-CHUNK_FROM_BYTES = 1 << 23
+CHUNK_FROM_BYTES = 1 << 24
 
 
 def _cache_chunks(n: int, c0: int, c1: int, plane: int, itemsize: int, total: int
