@@ -47,8 +47,14 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     """
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import (blas_product, for_each, in_order, num_threads,
-                                        pool_workers, scratch)
+    from ._algorithms._parallel import (
+        blas_product,
+        for_each,
+        in_order,
+        num_threads,
+        pool_workers,
+        scratch,
+    )
 
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
@@ -180,8 +186,14 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     and :func:`_conv_weight_grad` run them."""
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import (blas_product, for_each, in_order, num_threads,
-                                        pool_workers, scratch)
+    from ._algorithms._parallel import (
+        blas_product,
+        for_each,
+        in_order,
+        num_threads,
+        pool_workers,
+        scratch,
+    )
 
     n, c_in, *size = x.shape
     g = p.groups
