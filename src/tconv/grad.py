@@ -47,14 +47,6 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     """
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import (
-        blas_product,
-        for_each,
-        in_order,
-        num_threads,
-        pool_workers,
-        scratch,
-    )
 
     n, c_out, *out = gy.shape
     cig = x.shape[1] // groups
@@ -65,13 +57,15 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
     # one block per thread (a deep product), at most 8 blocks' worth of im2col each; one
     # block in all where even one image's product is threaded by BLAS (blocks in order)
     per_image, budget = cig * ntap * nout, _im2col.BLOCK_ELEMENTS
-    share = 1 if in_order(blas_product(cog, nout, cig * ntap)) else num_threads()
+    one_image = _parallel.blas_product(cog, nout, cig * ntap)
+    share = 1 if _parallel.in_order(one_image) else _parallel.num_threads()
     blocks = image_blocks(n, groups, per_image, out[0],
                           min(8 * budget, max(budget, n * per_image // share)))
     dtype = np.result_type(gy, x)
     rest = nout // out[0] if nout else 0                           # positions per row
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
-    threads = pool_workers(len(blocks), blas_macs=blas_product(cog, big, cig * ntap))
+    threads = _parallel.pool_workers(len(blocks),
+                                     blas_macs=_parallel.blas_product(cog, big, cig * ntap))
     # the products as (Cig*prodK, Cog) where that is the taller output
     flip = tall(cog, cig * ntap, _least_positions(blocks, rest))
     partials = _Partials(np.empty((groups, *((cig * ntap, cog) if flip else
@@ -94,11 +88,12 @@ def _conv_weight_grad(gy: np.ndarray, x: np.ndarray, kernel: tuple[int, ...],
             partials.add(gi, lambda dst: np.sum(matmul(a, b.swapaxes(1, 2)), axis=0,
                                                 out=dst))
         else:
-            g_blk = scratch("gy", cog * (n1 - n0) * nout, dtype).reshape(cog, n1 - n0, nout)
+            g_blk = _parallel.scratch("gy", cog * (n1 - n0) * nout, dtype).reshape(
+                cog, n1 - n0, nout)
             np.copyto(g_blk, gyg[n0:n1, gi].swapaxes(0, 1))
             partials.add(gi, _product_nt(g_blk.reshape(cog, -1), cols, flip))
 
-    for_each(run, blocks, workers=threads)
+    _parallel.for_each(run, blocks, workers=threads)
     total = partials.total()
     if flip:
         total = total.swapaxes(1, 2)
@@ -186,14 +181,6 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     and :func:`_conv_weight_grad` run them."""
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
-    from ._algorithms._parallel import (
-        blas_product,
-        for_each,
-        in_order,
-        num_threads,
-        pool_workers,
-        scratch,
-    )
 
     n, c_in, *size = x.shape
     g = p.groups
@@ -210,12 +197,14 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     # of im2col each): each block adds its share into a partial gradient, and small blocks
     # would add a large gradient many times
     per_image, budget = cog * ntap * nsz, _im2col.BLOCK_ELEMENTS
-    share = 1 if in_order(blas_product(cig, cog * ntap, nsz)) else num_threads()
+    one_image = _parallel.blas_product(cig, cog * ntap, nsz)
+    share = 1 if _parallel.in_order(one_image) else _parallel.num_threads()
     blocks = image_blocks(n, g, per_image, size[0],
                           min(8 * budget, max(budget, n * per_image // share)), cig)
     rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
-    threads = pool_workers(len(blocks), blas_macs=blas_product(cig, cog * ntap, big))
+    threads = _parallel.pool_workers(len(blocks),
+                                     blas_macs=_parallel.blas_product(cig, cog * ntap, big))
     # the weight gradient's products as (Cog*prodK, Cig) where that is the taller output
     flip = tall(cig, cog * ntap, _least_positions(blocks, rest))
     partials = _Partials(np.empty((g, *((cog * ntap, cig) if flip else (cig, cog * ntap))),
@@ -237,13 +226,13 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
                 pairs = [(xg[n, gi], cols[:, (n - n0) * nsz:(n - n0 + 1) * nsz])
                          for n in range(n0, n1)]
             else:
-                xs = scratch("xs", cig * nb * nsz, dtype).reshape(cig, nb, nsz)
+                xs = _parallel.scratch("xs", cig * nb * nsz, dtype).reshape(cig, nb, nsz)
                 np.copyto(xs, xg[n0:n1, gi].swapaxes(0, 1))
                 pairs = [(xs.reshape(cig, nb * nsz), cols)]
         for xs, cs in pairs:
             partials.add(gi, _product_nt(xs, cs, flip))
 
-    for_each(run, blocks, workers=threads)
+    _parallel.for_each(run, blocks, workers=threads)
     gw = partials.total()
     if flip:
         gw = gw.swapaxes(1, 2)
