@@ -56,6 +56,9 @@ GRID: dict[str, tuple[float, ...]] = {
     "numpy_phase_1d": (0, 1),
     "scatter_max": (0, 8192, 32768, 65536),
     "numpy_scatter_max": (0, 16384, 65536, 262144),
+    # (the gradients are timed with the compiled kernels only: numpy_gather_max is measured
+    # by gather_backward.py under TCONV_NUMBA=0)
+    "gather_max": (0, 32768, 65536, 131072, 262144, 524288),
     "gemm_wide": (2, 4, 8, 16, 32, 64),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),
@@ -91,12 +94,14 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     weight gradient by im2col and BLAS (``gw_numpy``), by the compiled tiles
     (``gw_tiles``) and by the compiled correlation sums on the input gradient's planes
     (``gw_sums``, which runs only beside the compiled input gradient); and both gradients
-    by im2col + BLAS from one shared im2col of ``grad_out`` (``grads_shared``)."""
+    by im2col + BLAS from one shared im2col of ``grad_out`` (``grads_shared``), from one
+    gather of its windows (``grads_gather``, the small-layer path) and, for a depthwise
+    layer, by its own pass (``grads_depthwise``)."""
     import numpy as np
 
     import tconv
     from tconv import grad
-    from tconv._algorithms import _cost, direct
+    from tconv._algorithms import _cost, depthwise, direct
 
     out = tconv.conv_transpose(x, w, None, *geo, algorithm="gemm")
     gy = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
@@ -114,7 +119,10 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
         # split (their split is counted once, in gx_compiled)
         "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p, planes),
         "grads_shared": lambda: grad._transpose_gradients_gemm(gy, x, w, p),
+        "grads_gather": lambda: grad._transpose_gradients_gather(gy, x, w, p, out.shape[2:]),
     }
+    if depthwise.applies(x.shape, w.shape, p):
+        calls["grads_depthwise"] = lambda: depthwise.backward(gy, x, w, p)
     times = {}
     for name, call in calls.items():
         settle()
@@ -250,9 +258,11 @@ def numpy_only() -> Iterator[None]:
 def score(probes: list[dict[str, Any]], consts: Any) -> float:
     """Mean over probes of the log times of what the constants pick: forward, the backward
     (both gradients' time, as two terms: half of it each) and the forward a NumPy-only
-    install picks (where the probe has those times). Layers whose backward runs the
-    depthwise pass score no gradient path."""
-    from tconv._algorithms import _cost, depthwise
+    install picks (where the probe has those times). A depthwise layer's backward scores
+    only where the probe has its depthwise pass's time (it is not one of the gradient
+    paths below); probes measured before the small-layer gather existed score it as the
+    path it took over."""
+    from tconv._algorithms import _cost
 
     total = 0.0
     for pr in probes:
@@ -263,21 +273,36 @@ def score(probes: list[dict[str, Any]], consts: Any) -> float:
             with numpy_only():
                 plain = _cost.decide(pr["x"], pr["w"], p, pr["dtype"], consts)
             total += math.log(_picked(pr["times_numpy"], plain))
-        back = pr.get("backward", {})
-        if "gx_numpy" in back and not depthwise.backward_preferred(pr["x"], pr["w"], p):
-            gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True,
-                                      dtype=pr["dtype"])
-            sums = "gw_sums" in back and _cost.weight_sums(pr["x"], pr["w"], p, consts,
-                                                            dtype=pr["dtype"])
-            tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
-            if "grads_shared" in back and not sums and consts.shared_im2col:
-                both = back["grads_shared"]
-            else:
-                both = (back["gx_compiled" if gx else "gx_numpy"]
-                        + back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
+        both = _backward_picked(pr, p, consts)
+        if both is not None:
             # the backward's time (both gradients), weighted as two terms of the mean
             total += 2 * math.log(both / 2)
     return total / len(probes)
+
+
+def _backward_picked(pr: dict[str, Any], p: Any, consts: Any) -> float | None:
+    """Both gradients' time on the paths ``conv_transpose_backward`` takes under
+    ``consts`` (None: the probe has no time for them)."""
+    from tconv._algorithms import _cost, depthwise
+
+    back = pr.get("backward", {})
+    if "gx_numpy" not in back:
+        return None
+    dw = depthwise.applies(pr["x"], pr["w"], p)
+    if "grads_gather" in back and _cost.gather_gradients(pr["x"], pr["w"], p, consts):
+        return back["grads_gather"]
+    if dw and depthwise.backward_preferred(pr["x"], pr["w"], p):
+        return back.get("grads_depthwise")
+    if dw and "grads_gather" in back and "grads_depthwise" not in back:
+        return None                 # measured without it: the choice cannot be scored
+    gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True, dtype=pr["dtype"])
+    sums = "gw_sums" in back and _cost.weight_sums(pr["x"], pr["w"], p, consts,
+                                                    dtype=pr["dtype"])
+    tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
+    if "grads_shared" in back and not sums and consts.shared_im2col:
+        return back["grads_shared"]
+    return (back["gx_compiled" if gx else "gx_numpy"]
+            + back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
 
 
 def _picked(times: dict[str, float], decision: Any) -> float:
@@ -296,10 +321,17 @@ def best_score(probe: dict[str, Any]) -> float:
 
     back = probe.get("backward", {})
     p = _cost.params(probe["x"], probe["w"], *probe["geo"])
-    if "gx_numpy" in back and not depthwise.backward_preferred(probe["x"], probe["w"], p):
+    if "gx_numpy" in back:
+        dw = depthwise.applies(probe["x"], probe["w"], p)
+        if dw and "grads_depthwise" not in back:
+            if "grads_gather" in back or depthwise.backward_preferred(probe["x"],
+                                                                     probe["w"], p):
+                return total        # as score: no time for the depthwise pass
         both = (min(back["gx_numpy"], back["gx_compiled"])
                 + min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums") if k in back))
-        total += 2 * math.log(min(both, back.get("grads_shared", both)) / 2)
+        both = min([both] + [back[k] for k in ("grads_shared", "grads_gather",
+                                               "grads_depthwise") if k in back])
+        total += 2 * math.log(both / 2)
     return total
 
 

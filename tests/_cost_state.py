@@ -20,12 +20,14 @@ def fresh_decisions(monkeypatch: Any, *unset_env: str) -> Iterator[None]:
 
 
 def without_scatter(monkeypatch: Any) -> None:
-    """The small-layer bincount path off (``scatter_max`` and ``numpy_scatter_max`` 0, the
-    other constants as in force) and the cached decisions cleared: for tests of the paths
-    it would pre-empt on their small layers."""
+    """The small-layer paths off -- the forward's bincount (``scatter_max`` and
+    ``numpy_scatter_max`` 0) and the backward's gather (``gather_max`` and
+    ``numpy_gather_max`` 0), the other constants as in force -- and the cached decisions
+    cleared: for tests of the paths they would pre-empt on their small layers."""
     import dataclasses
 
-    c = dataclasses.replace(_cost.constants(), scatter_max=0, numpy_scatter_max=0)
+    c = dataclasses.replace(_cost.constants(), scatter_max=0, numpy_scatter_max=0,
+                            gather_max=0, numpy_gather_max=0)
     monkeypatch.setattr(_cost, "constants", lambda: c)
     _cost._decide.cache_clear()
 

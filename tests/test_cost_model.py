@@ -267,6 +267,35 @@ def test_calibration_scores_the_shared_im2col(clean, monkeypatch, shared_ms, wan
     assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(shared_ms, 2.0) / 2))
 
 
+@pytest.mark.parametrize("gather_ms,fits", [(0.5, True), (4.0, False)])
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_calibration_scores_the_gather(clean, gather_ms, fits, depthwise):
+    """A probe's both-gradients time by the small-layer gather competes with the paths it
+    would take over (here 1 + 1 ms, or a depthwise pass of 2 ms): the search raises
+    ``gather_max`` over the layer's product where the gather is faster and lowers it below
+    where it is slower; the oracle takes the fastest."""
+    pytest.importorskip("numba")
+    cal = _calibrate_module()
+    x, w, geo = (2, 8, 16, 16), (8, 1 if depthwise else 5, 4, 4), \
+        (2, 1, 0, 8 if depthwise else 1, 1)
+    p = _cost.params(x, w, *geo[:4])
+    numbers = 2 * w[1] * geo[3] * 16 * 256
+    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0,
+            "grads_shared": 9.0, "grads_gather": gather_ms}
+    if depthwise:
+        back["grads_depthwise"] = 2.0
+    probes = [{"name": "g", "x": x, "w": w, "geo": geo, "dtype": "float32",
+               "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
+    start = dataclasses.replace(_cost.Constants(), input_grad_depth=0.0, shared_im2col=0,
+                                gather_max=numbers if not fits else 0)
+    assert _cost.gather_gradients(x, w, p, start) == (not fits)
+    found = cal.calibrate(probes, start=start, names=["gather_max"])
+    assert _cost.gather_gradients(x, w, p, found) == fits
+    assert cal.score(probes, found) == pytest.approx(
+        math.log(1.0) + 2 * math.log(min(gather_ms, 2.0) / 2))
+    assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(gather_ms, 2.0) / 2))
+
+
 @pytest.mark.parametrize("folded_ms,fold", [(0.5, True), (3.0, False)])
 def test_calibration_scores_the_folded_phases(clean, monkeypatch, folded_ms, fold):
     """A probe's ``folded`` time competes with the other algorithms: the search lowers
@@ -299,7 +328,7 @@ def test_refresh_backward_retimes_every_gradient_path(clean):
     cal.refresh_backward([probe, plain], budget=0.01)
     for pr in (probe, plain):
         assert set(pr["backward"]) == {"gx_numpy", "gx_compiled", "gw_numpy", "gw_tiles",
-                                       "gw_sums", "grads_shared"}
+                                       "gw_sums", "grads_shared", "grads_gather"}
         assert all(v > 0 for v in pr["backward"].values())
     assert plain["times"] == {"gemm": 1.0}                  # the forward times kept
 

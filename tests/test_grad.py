@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from _layers import small_layer
@@ -100,19 +102,22 @@ class TestConvTransposeBackward:
 
 
 class TestSmallLayerGradients:
-    """Small layers (the cost model's ``scatter``): both gradients from one gather of
-    ``grad_out``'s windows and one product a group each."""
+    """Small layers (the cost model's ``gather``): both gradients from one gather of
+    ``grad_out``'s windows and one product a group each -- depthwise, 1x1 and one-position
+    layers too."""
 
     @pytest.mark.parametrize("numba", ["1", "0"])
     def test_population_against_torch(self, numba, monkeypatch):
         # 120 seeded small layers (1-3-D, groups, dilation, crops, output_padding), float32
         # and float64, a NaN in some grad_outs: against torch's autograd in float64, the
-        # NaNs exactly where torch's are; the population reaches the path
+        # NaNs exactly where torch's are; the population reaches the path, on depthwise,
+        # 1x1 and one-position layers among others
         from tconv._algorithms import _cost
 
         monkeypatch.setenv("TCONV_NUMBA", numba)
         rng = np.random.default_rng(41)
         reached = 0
+        kinds: set[str] = set()
         for i in range(120):
             layer = small_layer(rng, 4, 2, 5, 6, (25, 8, 4))
             if layer is None:
@@ -122,8 +127,13 @@ class TestSmallLayerGradients:
             x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(dtype)
             w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
             kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
-            reached += _cost.decide(x.shape, w.shape, _cost.params(x.shape, w.shape, s, pad,
-                                                                   op, g, d), dtype).scatter
+            if _cost.decide(x.shape, w.shape, _cost.params(x.shape, w.shape, s, pad, op, g,
+                                                           d), dtype).gather:
+                reached += 1
+                kinds |= {name for name, yes in (("depthwise", cig == cog == 1),
+                                                 ("1x1", k == 1),
+                                                 ("one position", math.prod(size) == 1))
+                          if yes}
             gy = rng.standard_normal(tconv.conv_transpose(x, w, **kw).shape).astype(dtype)
             if i % 9 == 0:
                 gy.flat[int(rng.integers(gy.size))] = np.nan
@@ -138,6 +148,41 @@ class TestSmallLayerGradients:
                 ok = ~np.isnan(ref)
                 assert_close(got[ok], ref[ok], dtype)
         assert reached >= 60
+        assert kinds == {"depthwise", "1x1", "one position"}
+
+    @pytest.mark.parametrize("numba", ["1", "0"])
+    def test_route_is_the_product_bound(self, numba, monkeypatch):
+        # conv_transpose_backward gathers exactly the layers whose gemm product holds at
+        # most the bound in force (gather_max, numpy_gather_max without numba), on seeded
+        # layers either side of it -- dense, grouped and depthwise
+        from tconv import grad
+        from tconv._algorithms import _cost
+
+        monkeypatch.setenv("TCONV_NUMBA", numba)
+        c = _cost.constants()
+        bound = c.gather_max if _cost._native.available() else c.numpy_gather_max
+        calls = []
+        real = grad._transpose_gradients_gather
+        monkeypatch.setattr(grad, "_transpose_gradients_gather",
+                            lambda *a: calls.append(1) or real(*a))
+        rng = np.random.default_rng(3)
+        sides = set()
+        for i in range(24):
+            g = int(rng.choice([1, 2, 8]))
+            cig, cog = (1, 1) if i % 3 == 0 else (int(rng.integers(1, 5)),
+                                                  int(rng.integers(1, 9)))
+            g = 8 if i % 3 == 0 else g
+            n, k, side = int(rng.integers(1, 5)), int(rng.integers(1, 6)), \
+                int(rng.integers(2, 90))
+            x = rng.standard_normal((n, g * cig, side, 3)).astype(np.float32)
+            w = rng.standard_normal((g * cig, cog, k, k)).astype(np.float32)
+            numbers = n * g * cog * k * k * side * 3
+            gy = np.ones(tconv.conv_transpose(x, w, stride=2, groups=g).shape, np.float32)
+            calls.clear()
+            tconv.conv_transpose_backward(gy, x, w, stride=2, groups=g)
+            assert bool(calls) == (numbers <= bound), (x.shape, w.shape)
+            sides.add(numbers <= bound)
+        assert sides == {True, False}
 
 
 def test_bias_grad_is_the_sum_over_batch_and_positions():

@@ -193,7 +193,8 @@ def test_backward_takes_the_shared_path_by_the_cost_model(shared, monkeypatch, c
     from tconv._algorithms import _cost, _native
 
     # (the small-layer gather path, which would take this small layer, off)
-    cost_file(shared_im2col=shared, weight_sums_depth=0, scatter_max=0, numpy_scatter_max=0)
+    cost_file(shared_im2col=shared, weight_sums_depth=0, scatter_max=0, numpy_scatter_max=0,
+              gather_max=0, numpy_gather_max=0)
     calls = []
     real = grad._transpose_gradients_gemm
     monkeypatch.setattr(grad, "_transpose_gradients_gemm",

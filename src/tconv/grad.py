@@ -432,15 +432,13 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
                                output_padding, groups, dilation, output_size)
     c_out = w.shape[1] * p.groups
     _check_grad_shape(fn, gy, (xb.shape[0], c_out, *out), batched)
-    if depthwise.backward_preferred(xb.shape, w.shape, p):
-        # depthwise: both gradients from one pass over the phases of grad_out
-        gx, gw = depthwise.backward(gy, xb, w, p)
-        gb = _bias_grad(gy)
-        return (gx if batched else gx[0]), gw, gb
     decision = _cost.decide(xb.shape, w.shape, p, xb.dtype)
-    if decision.scatter:
+    if decision.gather:
         # a small layer: the windows of grad_out gathered in one call, two batched products
         gx, gw = _transpose_gradients_gather(gy, xb, w, p, out)
+    elif depthwise.backward_preferred(xb.shape, w.shape, p):
+        # depthwise: both gradients from one pass over the phases of grad_out
+        gx, gw = depthwise.backward(gy, xb, w, p)
     elif decision.weight_sums:
         # both gradients compiled, reading the same polyphase planes of grad_out: split once
         planes = direct.planes(gy, p, tuple(xb.shape[2:]))

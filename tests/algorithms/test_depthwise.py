@@ -5,13 +5,14 @@ compiled kernels and on the NumPy path, and how ``auto`` and the gradients route
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sys
 import warnings
 
 import numpy as np
 import pytest
-from _cost_state import fresh_decisions
+from _cost_state import fresh_decisions, without_scatter
 from _oracle import TOL, assert_close
 
 import tconv
@@ -191,6 +192,10 @@ def test_routing():
     assert depthwise.scatters((4, 4, 4, 4), stamp)
     text = str(_cost.decide((4, 4, 4, 4), (4, 1, 16, 16), stamp))
     assert "kernel of 16" in text and "not chosen" not in text
+    # its backward: a small layer's gather (65,536 product numbers), else these loops
+    assert "both gradients from one gather" in text
+    no_gather = dataclasses.replace(_cost.constants(), gather_max=0)
+    text = str(_cost.decide((4, 4, 4, 4), (4, 1, 16, 16), stamp, c=no_gather))
     assert "both gradients by the depthwise compiled loops" in text
     # direct's one-pass 2-D kernel keeps its layers (column stride 2, <= 2 x 2 taps)
     x2 = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)
@@ -210,6 +215,7 @@ def test_numpy_gradient_rule(numpy_only):
 
 
 def test_gradient_route_is_taken(monkeypatch):
+    without_scatter(monkeypatch)            # (a small layer: the gather path's otherwise)
     calls = []
     real = depthwise.backward
 

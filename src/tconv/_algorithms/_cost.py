@@ -41,7 +41,7 @@ from . import _native
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features", "host_cpu",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product", "single_term",
-           "scatter_sum",
+           "scatter_sum", "gather_gradients",
            "shared_im2col"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
@@ -105,6 +105,13 @@ class Constants:
     scatter_max: int = 32768
     #: ... the same bound without the compiled kernels (whose other paths cost more still)
     numpy_scatter_max: int = 65536
+    #: the backward of a layer whose ``gemm`` product holds at most this many numbers --
+    #: any layer, grouped, depthwise and 1x1 ones included: both gradients from one gather
+    #: of ``grad_out``'s windows and one batched product each (a few NumPy calls in all),
+    #: where the other paths issue calls a group, a block or a kernel tap
+    gather_max: int = 131072
+    #: ... the same bound without the compiled kernels
+    numpy_gather_max: int = 262144
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
@@ -312,6 +319,11 @@ class Decision:
     folded: bool = False
     #: ``gemm``'s small-layer path: one batched product, col2im as one bincount
     scatter: bool = False
+    #: the small-layer backward: one gather of grad_out's windows, one batched product for
+    #: each gradient (:func:`gather_gradients`)
+    gather: bool = False
+    #: the product-size bound of :func:`gather_gradients` in force
+    gather_bound: int = 0
 
     def __str__(self) -> str:
         f = self.features
@@ -328,14 +340,16 @@ class Decision:
         lines += [f"  - {r}" for r in self.reasons]
         from . import depthwise
 
+        if self.gather:
+            numbers = f.batch * f.c_out * math.prod(f.kernel) * math.prod(f.size)
+            lines.append(f"backward: a small layer (a product of {numbers:,} numbers"
+                         f" <= {self.gather_bound:,}): both gradients from one gather of "
+                         "grad_out's windows, one batched matrix product each")
+            return "\n".join(lines)
         dw = depthwise.backward_text(f.batch, f.c_in, f.size, f.stride, f.compiled) \
             if f.cig == 1 and f.cog == 1 else None
         if dw:
             lines.append(dw)
-            return "\n".join(lines)
-        if self.scatter:
-            lines.append("backward: both gradients from one gather of grad_out's windows, "
-                         "one matrix product a group each")
             return "\n".join(lines)
         if self.shared_im2col:
             lines.append("backward: both gradients by im2col + matrix products, one im2col "
@@ -561,6 +575,17 @@ def scatter_sum(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParam
     return _product_numbers(x_shape, w_shape, p) <= bound
 
 
+def gather_gradients(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+                     c: Constants | None = None) -> bool:
+    """``conv_transpose_backward`` computes both gradients from one gather of ``grad_out``'s
+    windows (``tconv.grad``): a non-empty batch whose ``gemm`` product holds at most
+    ``gather_max`` numbers (``numpy_gather_max`` without the compiled kernels), whatever
+    the groups, kernel or input size."""
+    c = c or constants()
+    bound = c.gather_max if _native.available() else c.numpy_gather_max
+    return x_shape[0] > 0 and _product_numbers(x_shape, w_shape, p) <= bound
+
+
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                        c: Constants | None = None) -> bool:
     """gemm's col2im runs channels-last: ``C_out/g`` at least ``gemm_channels_last`` times
@@ -750,7 +775,8 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                     segments=segs and algo == "direct",
                     weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
                     features=f, weight_sums=sums, shared_im2col=shared, folded=fold,
-                    scatter=scatter)
+                    scatter=scatter, gather=gather_gradients(x_shape, w_shape, p, c),
+                    gather_bound=c.gather_max if compiled else c.numpy_gather_max)
 
 
 def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,
