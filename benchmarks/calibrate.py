@@ -59,6 +59,7 @@ GRID: dict[str, tuple[float, ...]] = {
     # (the gradients are timed with the compiled kernels only: numpy_gather_max is measured
     # by gather_backward.py under TCONV_NUMBA=0)
     "gather_max": (0, 32768, 65536, 131072, 262144, 524288),
+    "gather_group_macs": (1 << 19, 1 << 20, 1 << 21, 1 << 22, 1 << 23, 1 << 25),
     "gemm_wide": (2, 4, 8, 16, 32, 64),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),

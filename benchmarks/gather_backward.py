@@ -14,9 +14,10 @@ with the gather path forced (the bound set above every layer) and with it off (t
 what the other rules pick), alternating in one process, ``--rounds`` pairs, each side the
 median of its calls after a pause that lets the other side's BLAS threads sleep. The table
 groups the layers by product size: the geometric mean of gather / other and how many layers
-the gather path runs faster, per bin; the bound to ship is the top of the last bin where the
-gather path wins on the whole (the cost model's ``gather_max``, or ``numpy_gather_max`` with
-``TCONV_NUMBA=0``).
+the gather path runs faster, per bin; the last line scores the rule in force
+(``gather_max``, or ``numpy_gather_max`` with ``TCONV_NUMBA=0``, and ``gather_group_macs``):
+the time of its pick over the other paths', against always gathering and against the faster
+side of every layer.
 """
 
 from __future__ import annotations
@@ -51,13 +52,13 @@ def population(count: int, seed: int, lo: int, hi: int) -> list[dict[str, Any]]:
         if kind == "depthwise":
             g, cig, cog = rng.choice((4, 8, 16, 32, 64, 128, 256, 512)), 1, 1
         elif kind == "grouped":
-            g, cig, cog = rng.choice((2, 4, 8, 16, 32)), rng.choice((1, 2, 4, 8, 16)), \
+            g, cig, cog = rng.choice((2, 4, 8, 16, 32)), rng.choice((1, 2, 4, 8, 16, 32, 64)), \
                 rng.choice((1, 2, 4, 8, 16, 32))
         elif kind == "thin":
-            g, cig, cog = 1, rng.choice((8, 16, 32, 64, 128)), rng.choice((1, 3))
+            g, cig, cog = 1, rng.choice((8, 16, 32, 64, 128, 256, 512)), rng.choice((1, 3))
         else:
-            g, cig, cog = 1, rng.choice((4, 8, 16, 32, 64, 128)), \
-                rng.choice((4, 8, 16, 32, 64))
+            g, cig, cog = 1, rng.choice((4, 8, 16, 32, 64, 128, 256, 512)), \
+                rng.choice((4, 8, 16, 32, 64, 128))
         n = rng.choice((1, 2, 4, 8, 16))
         # the input side that brings the product nearest the wanted size
         per_position = n * g * cog * k ** nd
@@ -103,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
 
     tconv.set_num_threads(args.threads)
     base = _cost.constants()
-    sides = {"gather": dataclasses.replace(base, gather_max=1 << 62, numpy_gather_max=1 << 62),
+    sides = {"gather": dataclasses.replace(base, gather_max=1 << 62, numpy_gather_max=1 << 62,
+                                           gather_group_macs=1 << 62),
              "other": dataclasses.replace(base, gather_max=0, numpy_gather_max=0)}
     real = _cost.constants
-    rows = []
+    rows: list[tuple[int, float]] = []
+    picked: list[float] = []            # time of the rule in force's pick / other's
     print(f"compiled kernels: {'yes' if _native.available() else 'no'}, "
           f"{args.threads} threads")
     try:
@@ -128,9 +131,15 @@ def main(argv: list[str] | None = None) -> int:
                     ms = _median_ms(backward, args.budget)
                     best[name] = min(best.get(name, ms), ms)
             ratio = best["gather"] / best["other"]
+            macs = lay["numbers"] * lay["x"][1] // lay["groups"]
+            p = _cost.params(lay["x"], lay["w"], lay["stride"], lay["padding"], 0,
+                             lay["groups"])
             rows.append((lay["numbers"], ratio))
+            picked.append(ratio if _cost.gather_gradients(lay["x"], lay["w"], p, base)
+                          else 1.0)
             print(f"{lay['kind']:9s} x{lay['x']} w{lay['w']} s{lay['stride']} "
-                  f"g{lay['groups']} {lay['dtype']}: {lay['numbers']:>9,} numbers, gather "
+                  f"g{lay['groups']} {lay['dtype']}: {lay['numbers']:>9,} numbers, "
+                  f"{macs:>11,} multiply-adds, gather "
                   f"{best['gather']:.3f} ms, other {best['other']:.3f} ms, ratio {ratio:.2f}",
                   flush=True)
     finally:
@@ -146,6 +155,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {edge:,}-{top:,} | {len(got)} | {geomean(got):.2f} | "
                   f"{sum(r < 1 for r in got)} |")
         edge = top
+    ratios = [r for _, r in rows]
+    print(f"\nthe rule in force (gather_max {base.gather_max:,}, numpy_gather_max "
+          f"{base.numpy_gather_max:,}, gather_group_macs {base.gather_group_macs:,}) "
+          f"gathers {sum(1 for _, r in zip(ratios, picked) if r != 1.0)} of {len(rows)} "
+          f"layers: its picks take {geomean(picked):.2f} of the other paths' time "
+          f"(geometric mean), always gathering {geomean(ratios):.2f}, the faster side of "
+          f"each layer {geomean([min(r, 1.0) for r in ratios]):.2f}; worst pick "
+          f"{max(picked):.2f}")
     return 0
 
 

@@ -153,8 +153,9 @@ class TestSmallLayerGradients:
     @pytest.mark.parametrize("numba", ["1", "0"])
     def test_route_is_the_product_bound(self, numba, monkeypatch):
         # conv_transpose_backward gathers exactly the layers whose gemm product holds at
-        # most the bound in force (gather_max, numpy_gather_max without numba), on seeded
-        # layers either side of it -- dense, grouped and depthwise
+        # most the bound in force (gather_max, numpy_gather_max without numba) and whose
+        # multiply-adds a group stay within gather_group_macs, on seeded layers either side
+        # of the bounds -- dense, grouped and depthwise
         from tconv import grad
         from tconv._algorithms import _cost
 
@@ -167,22 +168,23 @@ class TestSmallLayerGradients:
                             lambda *a: calls.append(1) or real(*a))
         rng = np.random.default_rng(3)
         sides = set()
-        for i in range(24):
+        for i in range(60):
             g = int(rng.choice([1, 2, 8]))
-            cig, cog = (1, 1) if i % 3 == 0 else (int(rng.integers(1, 5)),
+            cig, cog = (1, 1) if i % 3 == 0 else (int(rng.choice([1, 4, 64, 256])),
                                                   int(rng.integers(1, 9)))
             g = 8 if i % 3 == 0 else g
             n, k, side = int(rng.integers(1, 5)), int(rng.integers(1, 6)), \
-                int(rng.integers(2, 90))
+                int(rng.integers(2, 300))
             x = rng.standard_normal((n, g * cig, side, 3)).astype(np.float32)
             w = rng.standard_normal((g * cig, cog, k, k)).astype(np.float32)
             numbers = n * g * cog * k * k * side * 3
+            want = numbers <= bound and numbers * cig // g <= c.gather_group_macs
             gy = np.ones(tconv.conv_transpose(x, w, stride=2, groups=g).shape, np.float32)
             calls.clear()
             tconv.conv_transpose_backward(gy, x, w, stride=2, groups=g)
-            assert bool(calls) == (numbers <= bound), (x.shape, w.shape)
-            sides.add(numbers <= bound)
-        assert sides == {True, False}
+            assert bool(calls) == want, (x.shape, w.shape)
+            sides.add((want, numbers <= bound))
+        assert sides == {(True, True), (False, True), (False, False)}
 
 
 def test_bias_grad_is_the_sum_over_batch_and_positions():

@@ -112,6 +112,10 @@ class Constants:
     gather_max: int = 131072
     #: ... the same bound without the compiled kernels
     numpy_gather_max: int = 262144
+    #: ... and at most this many multiply-adds a group (``macs / groups``): a deep
+    #: reduction makes the gathered products' shapes slow in BLAS where the other paths
+    #: run the same multiply-adds well, while each group's calls there cost the same
+    gather_group_macs: int = 1048576
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
@@ -342,9 +346,10 @@ class Decision:
 
         if self.gather:
             numbers = f.batch * f.c_out * math.prod(f.kernel) * math.prod(f.size)
-            lines.append(f"backward: a small layer (a product of {numbers:,} numbers"
-                         f" <= {self.gather_bound:,}): both gradients from one gather of "
-                         "grad_out's windows, one batched matrix product each")
+            lines.append(f"backward: a small layer (a product of {numbers:,} numbers <= "
+                         f"{self.gather_bound:,}, {f.macs // f.groups:,} multiply-adds a "
+                         "group): both gradients from one gather of grad_out's windows, one "
+                         "batched matrix product each")
             return "\n".join(lines)
         dw = depthwise.backward_text(f.batch, f.c_in, f.size, f.stride, f.compiled) \
             if f.cig == 1 and f.cog == 1 else None
@@ -579,11 +584,14 @@ def gather_gradients(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
                      c: Constants | None = None) -> bool:
     """``conv_transpose_backward`` computes both gradients from one gather of ``grad_out``'s
     windows (``tconv.grad``): a non-empty batch whose ``gemm`` product holds at most
-    ``gather_max`` numbers (``numpy_gather_max`` without the compiled kernels), whatever
-    the groups, kernel or input size."""
+    ``gather_max`` numbers (``numpy_gather_max`` without the compiled kernels) and whose
+    multiply-adds a group are at most ``gather_group_macs``, whatever the groups, kernel or
+    input size."""
     c = c or constants()
     bound = c.gather_max if _native.available() else c.numpy_gather_max
-    return x_shape[0] > 0 and _product_numbers(x_shape, w_shape, p) <= bound
+    numbers = _product_numbers(x_shape, w_shape, p)
+    group_macs = numbers * (x_shape[1] // p.groups) // p.groups
+    return x_shape[0] > 0 and numbers <= bound and group_macs <= c.gather_group_macs
 
 
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
