@@ -105,10 +105,11 @@ class Constants:
     scatter_max: int = 32768
     #: ... the same bound without the compiled kernels (whose other paths cost more still)
     numpy_scatter_max: int = 65536
-    #: the backward of a layer whose ``gemm`` product holds at most this many numbers --
-    #: any layer, grouped, depthwise and 1x1 ones included: both gradients from one gather
-    #: of ``grad_out``'s windows and one batched product each (a few NumPy calls in all),
-    #: where the other paths issue calls a group, a block or a kernel tap
+    #: the backward of a layer whose ``gemm`` product and input each hold at most this many
+    #: numbers -- any layer, grouped, depthwise and 1x1 ones included: both gradients from
+    #: one gather of ``grad_out``'s windows and one batched product each (a few NumPy calls
+    #: in all, and copies of the input's size), where the other paths issue calls a group,
+    #: a block or a kernel tap
     gather_max: int = 131072
     #: ... the same bound without the compiled kernels
     numpy_gather_max: int = 262144
@@ -346,10 +347,12 @@ class Decision:
 
         if self.gather:
             numbers = f.batch * f.c_out * math.prod(f.kernel) * math.prod(f.size)
-            lines.append(f"backward: a small layer (a product of {numbers:,} numbers <= "
-                         f"{self.gather_bound:,}, {f.macs // f.groups:,} multiply-adds a "
-                         "group): both gradients from one gather of grad_out's windows, one "
-                         "batched matrix product each")
+            inputs = f.batch * f.c_in * math.prod(f.size)
+            lines.append(f"backward: a small layer (a product of {numbers:,} and an input "
+                         f"of {inputs:,} numbers <= {self.gather_bound:,}, "
+                         f"{f.macs // f.groups:,} multiply-adds a group): both gradients "
+                         "from one gather of grad_out's windows, one batched matrix product "
+                         "each")
             return "\n".join(lines)
         dw = depthwise.backward_text(f.batch, f.c_in, f.size, f.stride, f.compiled) \
             if f.cig == 1 and f.cog == 1 else None
@@ -583,15 +586,16 @@ def scatter_sum(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParam
 def gather_gradients(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                      c: Constants | None = None) -> bool:
     """``conv_transpose_backward`` computes both gradients from one gather of ``grad_out``'s
-    windows (``tconv.grad``): a non-empty batch whose ``gemm`` product holds at most
-    ``gather_max`` numbers (``numpy_gather_max`` without the compiled kernels) and whose
-    multiply-adds a group are at most ``gather_group_macs``, whatever the groups, kernel or
-    input size."""
+    windows (``tconv.grad``): a non-empty batch whose ``gemm`` product and input each hold
+    at most ``gather_max`` numbers (``numpy_gather_max`` without the compiled kernels) and
+    whose multiply-adds a group are at most ``gather_group_macs``, whatever the groups or
+    kernel."""
     c = c or constants()
     bound = c.gather_max if _native.available() else c.numpy_gather_max
     numbers = _product_numbers(x_shape, w_shape, p)
     group_macs = numbers * (x_shape[1] // p.groups) // p.groups
-    return x_shape[0] > 0 and numbers <= bound and group_macs <= c.gather_group_macs
+    return (x_shape[0] > 0 and max(numbers, math.prod(x_shape)) <= bound
+            and group_macs <= c.gather_group_macs)
 
 
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
