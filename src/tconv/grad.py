@@ -274,10 +274,12 @@ def _transpose_gradients_gather(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p:
     xg = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 2, 0, 3))
     # (NumPy's own loop, not BLAS, may run products this small: its FP warnings on inf and
     # NaN are not the caller's business -- the numbers are as BLAS's)
-    # (matmul: a one-term product -- C_out/g * prod(K) == 1 -- is a broadcast multiply)
+    # (a one-term product -- C_out/g * prod(K) == 1 -- as tconv's matmul runs it: a
+    # broadcast multiply; else NumPy's, without that wrapper's checks)
+    mm = matmul if cols.shape[1] == 1 else np.matmul
     with np.errstate(invalid="ignore", over="ignore"):
-        gx = matmul(w.reshape(g, cig, -1), cols)                         # (g, Cig, N*S)
-        gw = matmul(xg.reshape(g, cig, n * nsz), cols.swapaxes(1, 2))    # (g, Cig, Cog*K)
+        gx = mm(w.reshape(g, cig, -1), cols)                             # (g, Cig, N*S)
+        gw = mm(xg.reshape(g, cig, n * nsz), cols.swapaxes(1, 2))        # (g, Cig, Cog*K)
     gx = np.ascontiguousarray(gx.reshape(c_in, n, nsz).swapaxes(0, 1))
     return gx.reshape(x.shape), gw.reshape(w.shape)
 
