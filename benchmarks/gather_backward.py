@@ -28,14 +28,13 @@ import math
 import os
 import random
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import geomean, settle  # noqa: E402
+from ab_constants import _median_ms  # noqa: E402
+from common import geomean  # noqa: E402
 
 
 def population(count: int, seed: int, lo: int, hi: int) -> list[dict[str, Any]]:
@@ -72,19 +71,6 @@ def population(count: int, seed: int, lo: int, hi: int) -> list[dict[str, Any]]:
                            stride=s, padding=pad, groups=g, kind=kind, numbers=numbers,
                            dtype="float64" if rng.random() < 0.2 else "float32"))
     return layers
-
-
-def _median_ms(fn: Callable[[], object], budget: float) -> float:
-    settle()
-    fn()
-    times: list[float] = []
-    t0 = time.perf_counter()
-    while len(times) < 5 or (time.perf_counter() - t0 < budget and len(times) < 50):
-        a = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - a)
-    times.sort()
-    return 1e3 * times[len(times) // 2]
 
 
 def main(argv: list[str] | None = None) -> int:
