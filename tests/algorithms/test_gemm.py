@@ -56,11 +56,11 @@ def test_scatter_sum_population(dtype, monkeypatch):
     """The one-bincount col2im on 150 seeded layers (1-3-D, groups, dilation, crops,
     output_padding), inf and NaN among the inputs of some, against torch in float64:
     values, and NaN/inf exactly where torch has them; and ``auto`` reaches it on the small
-    ones."""
+    ones, depthwise ones among them."""
     torch = pytest.importorskip("torch")
     monkeypatch.setenv("TCONV_NUMBA", "0")
     rng = np.random.default_rng(31)
-    reached = 0
+    reached = depthwise = 0
     for i in range(150):
         layer = small_layer(rng, 5, 3, 6, 7, (31, 9, 5))
         if layer is None:
@@ -75,6 +75,7 @@ def test_scatter_sum_population(dtype, monkeypatch):
         if _cost.scatter_sum(x.shape, w.shape, p):
             reached += tconv.explain_algorithm(x.shape, w.shape, **kw, dtype=dtype
                                                ).algorithm == "gemm"
+            depthwise += cig == cog == 1
         got = gemm._scatter_sum(x, w, p, p.transposed_size(size))
         fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
         ref = fn(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
@@ -84,12 +85,12 @@ def test_scatter_sum_population(dtype, monkeypatch):
         np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
         ok = np.isfinite(ref)
         assert_close(got[ok], ref[ok], dtype)
-    assert reached >= 60
+    assert reached >= 60 and depthwise >= 5
 
 
 def test_scatter_rule(monkeypatch):
-    # products of at most scatter_max numbers (numpy_scatter_max without numba), never
-    # depthwise
+    # products of at most scatter_max numbers (numpy_scatter_max without numba), depthwise
+    # ones too; never a one-position input
     c = _cost.constants()
     x, w = (2, 16, 4, 4), (16, 16, 8, 8)                    # 2*16*64*16 = 32768 numbers
     mid = (4, 16, 4, 4)                                      # 65536
@@ -102,7 +103,8 @@ def test_scatter_rule(monkeypatch):
     assert _cost.scatter_sum(mid, w, _cost.params(mid, w, *geo))
     assert "bincount" in str(tconv.explain_algorithm(x, w, *geo))
     assert not _cost.scatter_sum(big, w, _cost.params(big, w, *geo))
-    assert not _cost.scatter_sum(*dw, _cost.params(*dw, *geo, 0, 16))
+    assert _cost.scatter_sum(*dw, _cost.params(*dw, *geo, 0, 16))            # 2048 numbers
+    assert "bincount" in str(tconv.explain_algorithm(*dw, *geo, 0, 16))
     one = (2, 16, 1, 1)                                      # a one-position input
     assert not _cost.scatter_sum(one, w, _cost.params(one, w, *geo))
     if _native._installed():

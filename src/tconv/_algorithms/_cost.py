@@ -98,7 +98,7 @@ class Constants:
     #: trade decides them too): their grid overhead is a border effect only, and a product
     #: a phase with contiguous tap sums beats gemm's strided adds there
     numpy_phase_1d: int = 1
-    #: small layers (not depthwise) run ``gemm`` with its col2im as one ``np.bincount``
+    #: small layers (depthwise ones too) run ``gemm`` with its col2im as one ``np.bincount``
     #: where the product holds at most this many numbers (``N * C_out * prod(K) *
     #: prod(S_in)``), compiled kernels or not: a few NumPy calls in all, where the other
     #: paths' planning, kernel calls and per-tap or per-phase NumPy calls cost more
@@ -571,13 +571,13 @@ def _product_numbers(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
 
 def scatter_sum(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                 c: Constants | None = None) -> bool:
-    """``gemm`` runs its product and a one-call col2im (``np.bincount``): not depthwise, a
-    kernel and an input of more than one position (else the product is the output, placed
-    by a copy a tap), and the product holds at most ``scatter_max`` numbers
-    (``numpy_scatter_max`` without the compiled kernels)."""
+    """``gemm`` runs its product and a one-call col2im (``np.bincount``): any layer --
+    depthwise ones too, whose own passes cost a call or more a tap or plane -- with a kernel
+    and an input of more than one position (else the product is the output, placed by a
+    copy a tap), whose product holds at most ``scatter_max`` numbers (``numpy_scatter_max``
+    without the compiled kernels)."""
     c = c or constants()
-    if (x_shape[0] == 0 or (x_shape[1] == p.groups and w_shape[1] == 1)
-            or math.prod(p.kernel) == 1 or math.prod(x_shape[2:]) == 1):
+    if x_shape[0] == 0 or math.prod(p.kernel) == 1 or math.prod(x_shape[2:]) == 1:
         return False
     bound = c.scatter_max if _native.available() else c.numpy_scatter_max
     return _product_numbers(x_shape, w_shape, p) <= bound
@@ -627,7 +627,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
             dtype: str | None, c: Constants, compiled: bool) -> Decision:
     f = features(x_shape, w_shape, p, dtype)
     why: list[str] = []
-    scatter = False
+    scatter = scatter_sum(x_shape, w_shape, p, c)
     loops = compiled_loops(x_shape, w_shape, p, c)
     back = compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
@@ -645,7 +645,13 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     if not compiled:
         why.append("compiled kernels unavailable (numba missing, TCONV_NUMBA=0 or a "
                    "failed compile): NumPy algorithms only")
-    if f.cig == 1 and f.cog == 1:
+    if scatter:
+        bound = c.scatter_max if compiled else c.numpy_scatter_max
+        why.append(f"a small layer (a product of {_product_numbers(x_shape, w_shape, p):,} "
+                   f"numbers <= {bound:,}): one batched product, col2im as one bincount (a "
+                   "few NumPy calls in all)")
+        algo = "gemm"
+    elif f.cig == 1 and f.cog == 1:
         from . import depthwise
 
         if depthwise.preferred(x_shape, w_shape, p):
@@ -665,12 +671,6 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                        "once (sub-pixel products from stride "
                        f"{c.subpixel_stride})")
             algo = "phase"
-    elif scatter := scatter_sum(x_shape, w_shape, p, c):
-        bound = c.scatter_max if compiled else c.numpy_scatter_max
-        why.append(f"a small layer (a product of {_product_numbers(x_shape, w_shape, p):,} "
-                   f"numbers <= {bound:,}): one batched product, col2im as one bincount (a "
-                   "few NumPy calls in all)")
-        algo = "gemm"
     elif big_blocks:
         why.append(f"a large float32 layer ({f.macs:,} multiply-adds >= {c.blocks_min_macs:,}, "
                    f"{x_shape[0] * positions:,} input positions >= "

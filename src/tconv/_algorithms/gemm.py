@@ -177,8 +177,9 @@ def _scatter_sum(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ..
     wt = w.reshape(g, cig, cog * math.prod(p.kernel)).transpose(0, 2, 1)  # (g, Cog*K, Cig)
     # (NumPy's own loop, not BLAS, may run a batched product this small: its FP warnings on
     # inf and NaN inputs are not the caller's business -- the numbers are as BLAS's)
+    # (matmul: one input channel a group -- depthwise -- is a broadcast multiply)
     with np.errstate(invalid="ignore", over="ignore"):
-        cols = np.matmul(wt, x.reshape(n, g, cig, nsz))    # (N, g, Cog*prodK, prodS)
+        cols = matmul(wt, x.reshape(n, g, cig, nsz))       # (N, g, Cog*prodK, prodS)
     idx, total = _scatter_index(n, cog, tuple(size), out, p)
     y = np.bincount(idx, weights=cols.reshape(-1), minlength=total + 1)[:total]
     return y.astype(x.dtype, copy=False).reshape(n, g * cog, *out)
