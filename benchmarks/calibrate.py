@@ -57,7 +57,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "scatter_max": (0, 8192, 32768, 65536),
     "numpy_scatter_max": (0, 16384, 65536, 262144),
     # (the gradients are timed with the compiled kernels only: numpy_gather_max is measured
-    # by gather_backward.py under TCONV_NUMBA=0)
+    # by small_layers.py under TCONV_NUMBA=0)
     "gather_max": (0, 32768, 65536, 131072, 262144, 524288),
     "gather_group_macs": (1 << 19, 1 << 20, 1 << 21, 1 << 22, 1 << 23, 1 << 25),
     "gemm_wide": (2, 4, 8, 16, 32, 64),
