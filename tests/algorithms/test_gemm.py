@@ -90,7 +90,7 @@ def test_scatter_sum_population(dtype, monkeypatch):
 
 def test_scatter_rule(monkeypatch):
     # products of at most scatter_max numbers (numpy_scatter_max without numba), depthwise
-    # ones too; never a one-position input
+    # ones only without numba; never a one-position input
     c = _cost.constants()
     x, w = (2, 16, 4, 4), (16, 16, 8, 8)                    # 2*16*64*16 = 32768 numbers
     mid = (4, 16, 4, 4)                                      # 65536
@@ -113,6 +113,7 @@ def test_scatter_rule(monkeypatch):
         assert not _cost.scatter_sum(mid, w, _cost.params(mid, w, *geo))
         d = tconv.explain_algorithm(x, w, *geo, dtype=np.float32)
         assert d.algorithm == "gemm" and d.scatter
+        assert not _cost.scatter_sum(*dw, _cost.params(*dw, *geo, 0, 16))   # compiled pass
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

@@ -98,7 +98,8 @@ class Constants:
     #: trade decides them too): their grid overhead is a border effect only, and a product
     #: a phase with contiguous tap sums beats gemm's strided adds there
     numpy_phase_1d: int = 1
-    #: small layers (depthwise ones too) run ``gemm`` with its col2im as one ``np.bincount``
+    #: small layers (depthwise ones only without the compiled kernels) run ``gemm`` with its
+    #: col2im as one ``np.bincount``
     #: where the product holds at most this many numbers (``N * C_out * prod(K) *
     #: prod(S_in)``), compiled kernels or not: a few NumPy calls in all, where the other
     #: paths' planning, kernel calls and per-tap or per-phase NumPy calls cost more
@@ -571,15 +572,18 @@ def _product_numbers(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
 
 def scatter_sum(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                 c: Constants | None = None) -> bool:
-    """``gemm`` runs its product and a one-call col2im (``np.bincount``): any layer --
-    depthwise ones too, whose own passes cost a call or more a tap or plane -- with a kernel
-    and an input of more than one position (else the product is the output, placed by a
-    copy a tap), whose product holds at most ``scatter_max`` numbers (``numpy_scatter_max``
-    without the compiled kernels)."""
+    """``gemm`` runs its product and a one-call col2im (``np.bincount``): a layer with a
+    kernel and an input of more than one position (else the product is the output, placed
+    by a copy a tap) whose product holds at most ``scatter_max`` numbers
+    (``numpy_scatter_max`` without the compiled kernels). Depthwise layers only without the
+    compiled kernels: their NumPy passes cost a call or more a tap, while the compiled
+    depthwise pass writes each output once in one call."""
     c = c or constants()
-    if x_shape[0] == 0 or math.prod(p.kernel) == 1 or math.prod(x_shape[2:]) == 1:
+    compiled = _native.available()
+    if (x_shape[0] == 0 or math.prod(p.kernel) == 1 or math.prod(x_shape[2:]) == 1
+            or (compiled and x_shape[1] == p.groups and w_shape[1] == 1)):
         return False
-    bound = c.scatter_max if _native.available() else c.numpy_scatter_max
+    bound = c.scatter_max if compiled else c.numpy_scatter_max
     return _product_numbers(x_shape, w_shape, p) <= bound
 
 
