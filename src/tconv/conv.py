@@ -163,8 +163,9 @@ def _single_product(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int,
 #: chunks of images and channels of about ``CHUNK_BYTES`` (at least a plane): every tap
 #: writes a strided share of the whole output, and past the last-level cache each such
 #: pass goes to memory; a chunk's lines stay in cache until its last tap. A 128 MiB float32
-#: output took 121 ms whole and 57 ms in 1 MiB chunks; outputs of 8 MiB gained nothing or
-#: lost (more NumPy calls; ``python benchmarks/tap_chunks.py``, one thread)
+#: output took 112 ms whole and 80 ms in 1 MiB chunks; a single-image 3-D float64 output
+#: of 8 MiB lost (2.6 -> 3.9 ms: more NumPy calls), hence the bound
+#: (``python benchmarks/tap_chunks.py``, one thread)
 CHUNK_BYTES = 1 << 20
 CHUNK_FROM_BYTES = 1 << 24
 

@@ -274,14 +274,11 @@ def _transpose_gradients_gather(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p:
     xg = np.ascontiguousarray(x.reshape(n, g, cig, nsz).transpose(1, 2, 0, 3))
     # (NumPy's own loop, not BLAS, may run products this small: its FP warnings on inf and
     # NaN are not the caller's business -- the numbers are as BLAS's)
-    # (a one-term product -- C_out/g * prod(K) == 1 for grad_x, N * prod(S) == 1 for
-    # grad_w -- as tconv's matmul runs it: a broadcast multiply; else NumPy's, without that
-    # wrapper's checks)
+    # (matmul: a one-term product -- C_out/g * prod(K) == 1 for grad_x, N * prod(S) == 1
+    # for grad_w -- is a broadcast multiply)
     with np.errstate(invalid="ignore", over="ignore"):
-        gx = (matmul if cols.shape[1] == 1 else np.matmul)(
-            w.reshape(g, cig, -1), cols)                                 # (g, Cig, N*S)
-        gw = (matmul if cols.shape[2] == 1 else np.matmul)(
-            xg.reshape(g, cig, n * nsz), cols.swapaxes(1, 2))            # (g, Cig, Cog*K)
+        gx = matmul(w.reshape(g, cig, -1), cols)                         # (g, Cig, N*S)
+        gw = matmul(xg.reshape(g, cig, n * nsz), cols.swapaxes(1, 2))    # (g, Cig, Cog*K)
     gx = np.ascontiguousarray(gx.reshape(c_in, n, nsz).swapaxes(0, 1))
     return gx.reshape(x.shape), gw.reshape(w.shape)
 
