@@ -5,6 +5,7 @@ Usage::
     python benchmarks/ab_revision.py --rev HEAD~1                 # zoo + sweep, auto forward
     python benchmarks/ab_revision.py --rev HEAD~1 --algorithm gemm --dims 1,3
     python benchmarks/ab_revision.py --rev main --no-zoo --sweep 40 --seed 21 --backward
+    TCONV_NUMBA=0 python benchmarks/ab_revision.py --rev main --sweep 300 --depthwise
 
 The revision's ``src/tconv`` is extracted (``git archive``) into a temporary folder as the
 package ``tconv_old`` and imported beside ``tconv``; the core imports itself relatively, so
@@ -146,6 +147,7 @@ def _processes(args: argparse.Namespace, tmp: str) -> dict[str, tuple[float, flo
             "--seed", str(args.seed), "--budget", str(args.budget)]
     base += ["--backward"] if args.backward else []
     base += [] if args.zoo else ["--no-zoo"]
+    base += ["--depthwise"] if args.depthwise else []
     base += ["--layers", args.layers] if args.layers else []
     for r in range(args.processes):
         for side in ("old", "new") if r % 2 == 0 else ("new", "old"):
@@ -179,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", type=int, default=20, help="random layers (default 20)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random layers")
     ap.add_argument("--layers", help="comma-separated layer names (default: all)")
+    ap.add_argument("--depthwise", action="store_true",
+                    help="only depthwise layers (one input and one output channel a group)")
     ap.add_argument("--budget", type=float, default=0.3, help="seconds per layer")
     ap.add_argument("--processes", type=int, default=0,
                     help="rounds of one worker process per revision (default 0: one process)")
@@ -196,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         want = set(args.layers.split(","))
         layers = [lay for lay in layers if lay["name"] in want]
     layers = [lay for lay in layers if len(lay["x"]) - 2 in dims]
+    if args.depthwise:
+        layers = [lay for lay in layers if lay["groups"] == lay["x"][1] and lay["w"][1] == 1]
     if args.worker:
         _worker(args, layers)
         return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from algorithms._cases import EDGE_CASES, AlgorithmContract, case_ids, make_case, run
@@ -221,3 +223,37 @@ class TestGroupBlocks:
         finally:
             tconv.set_num_threads(before)
         assert max(batched) >= 2                     # several groups in one product
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_copy_phases_matches_a_loop_both_ways(seed):
+    """The depthwise path's copy-out (``_copy_phases``): one interleaved copy where the
+    last dim's outputs are no more than its phases, one copy a last-dim phase otherwise --
+    both equal a plain loop over every phase and output, and write nothing else."""
+    rng = np.random.default_rng(seed)
+    nd = 1 + seed % 3
+    stride = tuple(int(v) for v in rng.integers(1, 6, nd))
+    n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+    padded = (*(int(v) for v in rng.integers(1, 7, nd - 1)), int(rng.integers(6, 9)))
+    acc = rng.standard_normal((c, *stride, n, *padded))
+    seen = set()
+    for i in range(12):
+        block = []
+        for s, q in zip(stride, padded):
+            r0 = int(rng.integers(0, s))
+            block.append((r0, int(rng.integers(r0 + 1, s + 1)), int(rng.integers(0, q + 1))))
+        r0, r1, _ = block[-1]      # the last dim's outputs fewer or more than its phases
+        block[-1] = (r0, r1, int(rng.integers(0, r1 - r0 + 1) if i % 2 else
+                                 rng.integers(r1 - r0 + 1, padded[-1] + 1)))
+        seen.add(block[-1][2] > block[-1][1] - block[-1][0])
+        out = tuple(q * s for q, s in zip(padded, stride))
+        y = np.full((n, c, *out), np.nan)
+        phase._copy_phases(acc, tuple(block), y, stride)
+        want = np.full_like(y, np.nan)
+        ranges = [[(r, q) for r in range(r0, r1) for q in range(nq)] for r0, r1, nq in block]
+        for combo in itertools.product(*ranges):
+            o = tuple(q * s + r for (r, q), s in zip(combo, stride))
+            want[(slice(None), slice(None), *o)] = acc[(slice(None), *(r for r, _ in combo),
+                                                        slice(None), *(q for _, q in combo))].T
+        np.testing.assert_array_equal(y, want)
+    assert seen == {True, False}
