@@ -236,6 +236,15 @@ class ConvParams:
     groups: int
     output_padding: tuple[int, ...] = ()
 
+    def __hash__(self) -> int:
+        # the key of every per-layer cache, hashed on each lookup: computed once
+        h: int | None = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.kernel, self.stride, self.pad, self.dilation, self.groups,
+                      self.output_padding))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def ndim(self) -> int:
         return len(self.kernel)

@@ -29,14 +29,13 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import pathlib
 from typing import Any
 
 import numpy as np
 
 from .._checks import ConvParams
-from . import _native
+from . import _native, _parallel
 
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features", "host_cpu",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
@@ -191,6 +190,14 @@ class Constants:
     blocks_min_positions: int = 2048
     blocks_max_overhead: float = 1.25
 
+    def __hash__(self) -> int:
+        # a key of the cached decisions, hashed on each call: computed once
+        h: int | None = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(dataclasses.astuple(self))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Constants:
         names = {f.name: f.type for f in dataclasses.fields(cls)}
@@ -237,7 +244,7 @@ def constants() -> Constants:
     """The constants in force: ``TCONV_COST_FILE`` if set, else the shipped calibration,
     else the defaults; in either file, this processor's own set (``"hosts"``, keyed by
     :func:`host_cpu`) over the general one."""
-    path = os.environ.get("TCONV_COST_FILE") or str(CONSTANTS_FILE)
+    path = _parallel.getenv("TCONV_COST_FILE") or str(CONSTANTS_FILE)
     return _load(path, host_cpu())
 
 

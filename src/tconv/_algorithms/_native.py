@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from ._parallel import getenv
 
 __all__ = ["available", "kernels", "disable", "guarded", "compile_failure"]
 
@@ -57,7 +58,7 @@ _LOCK = threading.Lock()
 def available() -> bool:
     """The compiled kernels may be used: numba is installed, not switched off
     (``TCONV_NUMBA=0``) and no kernel has failed in this process."""
-    if os.environ.get("TCONV_NUMBA", "1").strip() == "0":
+    if getenv("TCONV_NUMBA", "1").strip() == "0":
         return False
     return _installed() and not _DISABLED
 

@@ -63,6 +63,19 @@ BLAS_SINGLE_MACS = 65536 * 4
 BLAS_THREADED_MACS = 1 << 21
 
 
+def getenv(name: str, default: str = "") -> str:
+    """``os.environ.get(name, default)`` in one dict lookup where ``os.environ`` keeps its
+    encoded names in a dict (CPython on POSIX): the mapping's own ``get`` runs several
+    Python-level calls, a few microseconds that small layers pay on every call (the
+    variables are read per call, so that a change inside the process takes effect)."""
+    env = os.environ
+    data = getattr(env, "_data", None)
+    if os.name == "posix" and type(data) is dict:
+        raw = data.get(name.encode())
+        return default if raw is None else os.fsdecode(raw)
+    return env.get(name, default)
+
+
 class _Resources:
     """The pool, the registry of per-thread scratch stores and the registry of caches."""
 
@@ -78,7 +91,7 @@ class _Resources:
     def workers(self) -> int:
         if self.threads is not None:
             return self.threads
-        env = os.environ.get("TCONV_NUM_THREADS", "")
+        env = getenv("TCONV_NUM_THREADS")
         if env.strip().isdigit() and int(env) > 0:
             return int(env)
         try:
@@ -302,14 +315,16 @@ def for_each(fn: Callable[[T], object], items: Sequence[T], parallel: bool = Tru
             raise future.exception()  # type: ignore[misc]
 
 
+@functools.lru_cache(maxsize=1)
 def blas_threads() -> int:
     """Threads a multi-threaded BLAS uses for a large product, as it reads them at start-up
-    (never set here): ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OMP_NUM_THREADS``,
-    else the CPUs this process may use. A count changed later inside the process (a BLAS
-    call setting its threads) is not seen: blocks then run in order with a one-thread BLAS,
-    slower, never wrong."""
+    (never set here), read once per process: ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
+    ``OMP_NUM_THREADS``, else the CPUs this process may use. A count changed later inside
+    the process (a variable, or a BLAS call setting its threads) is not seen, as BLAS does
+    not see it either: blocks then run in order with a one-thread BLAS, slower, never
+    wrong."""
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        env = os.environ.get(var, "").split(",")[0].strip()
+        env = getenv(var).split(",")[0].strip()
         if env.isdigit() and int(env) > 0:
             return int(env)
     try:
@@ -375,12 +390,16 @@ class _Cache:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         key: Hashable = (args, tuple(sorted(kwargs.items()))) if kwargs else args
-        with self.lock:
-            hit = self.entries.get(key)
-            if hit is not None:
+        # a hit takes no lock: the OrderedDict's get and move_to_end are each atomic under
+        # the GIL, and an entry another thread dropped in between is only not moved
+        hit = self.entries.get(key)
+        if hit is not None:
+            try:
                 self.entries.move_to_end(key)
-                self.hits += 1
-                return hit[0]
+            except KeyError:
+                pass
+            self.hits += 1
+            return hit[0]
         value = self.fn(*args, **kwargs)
         nbytes = _freeze(value)
         with self.lock:
