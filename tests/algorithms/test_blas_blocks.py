@@ -80,18 +80,41 @@ class TestForEach:
 
 
 class TestBlasThreads:
+    """``blas_threads`` reads the variables BLAS reads at start-up, once per process (the
+    tests clear that memory to read them again)."""
+
+    @pytest.fixture(autouse=True)
+    def _fresh(self):
+        _parallel.blas_threads.cache_clear()
+        yield
+        _parallel.blas_threads.cache_clear()
+
+    def _read(self) -> int:
+        _parallel.blas_threads.cache_clear()
+        return _parallel.blas_threads()
+
     def test_reads_the_start_up_variables(self, monkeypatch):
         import os
 
         if os.environ.get("OPENBLAS_NUM_THREADS"):
             pytest.skip("OPENBLAS_NUM_THREADS is set here; tests never change it")
         monkeypatch.setenv("MKL_NUM_THREADS", "3")
-        assert _parallel.blas_threads() == 3
+        assert self._read() == 3
         monkeypatch.delenv("MKL_NUM_THREADS")
         monkeypatch.setenv("OMP_NUM_THREADS", "5,2")
-        assert _parallel.blas_threads() == 5
+        assert self._read() == 5
         monkeypatch.delenv("OMP_NUM_THREADS")
-        assert _parallel.blas_threads() == len(os.sched_getaffinity(0))
+        assert self._read() == len(os.sched_getaffinity(0))
+
+    def test_read_once_per_process(self, monkeypatch):
+        import os
+
+        if os.environ.get("OPENBLAS_NUM_THREADS"):
+            pytest.skip("OPENBLAS_NUM_THREADS is set here; tests never change it")
+        monkeypatch.setenv("MKL_NUM_THREADS", "3")
+        assert self._read() == 3
+        monkeypatch.setenv("MKL_NUM_THREADS", "6")   # BLAS would not see it either
+        assert _parallel.blas_threads() == 3
 
     def test_ignores_malformed_values(self, monkeypatch):
         import os
@@ -101,7 +124,7 @@ class TestBlasThreads:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         for bad in ("", "0", "-2", "two"):
             monkeypatch.setenv("MKL_NUM_THREADS", bad)
-            assert _parallel.blas_threads() == len(os.sched_getaffinity(0))
+            assert self._read() == len(os.sched_getaffinity(0))
 
 
 # layers of every algorithm whose blocks carry a BLAS product: channels-first and

@@ -4,6 +4,8 @@ tconv does not own."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -471,3 +473,80 @@ def test_concurrent_user_threads_share_the_pool():
         for r in results:
             # the weight gradient sums per-thread partials: same terms, another order
             np.testing.assert_allclose(r, want[i], rtol=0, atol=1e-12 * np.abs(want[i]).max())
+
+
+class TestPerCallLookups:
+    """The lookups every call makes: environment variables read in one dict lookup yet
+    always current, cache hits without a lock under concurrent callers, and the layer
+    parameters' remembered hash."""
+
+    @pytest.mark.parametrize("value", ["3", "", "é-ü path", "0"])
+    def test_getenv_follows_os_environ(self, monkeypatch, value):
+        name = "TCONV_TEST_GETENV"
+        monkeypatch.delenv(name, raising=False)
+        assert _parallel.getenv(name) == "" and _parallel.getenv(name, "d") == "d"
+        monkeypatch.setenv(name, value)
+        assert _parallel.getenv(name, "d") == value == os.environ.get(name)
+        monkeypatch.delenv(name)
+        assert _parallel.getenv(name, "d") == "d"
+
+    def test_getenv_without_the_encoded_dict(self, monkeypatch):
+        # an os.environ that is a plain mapping (another platform, or replaced): its get
+        monkeypatch.setattr(os, "environ", {"TCONV_TEST_GETENV": "7"})
+        assert _parallel.getenv("TCONV_TEST_GETENV") == "7"
+        assert _parallel.getenv("TCONV_TEST_MISSING", "x") == "x"
+
+    def test_settings_follow_the_environment(self, monkeypatch):
+        from tconv._algorithms import _cost, _native
+
+        monkeypatch.setenv("TCONV_NUM_THREADS", "3")
+        assert _parallel._RES.workers() == 3 or _parallel._RES.threads is not None
+        monkeypatch.setenv("TCONV_NUMBA", "0")
+        assert not _native.available()
+        monkeypatch.setenv("TCONV_COST_FILE", "/nonexistent/tconv-costs.json")
+        assert _cost.constants() == _cost.Constants()
+
+    def test_cache_hits_from_many_threads(self):
+        import threading
+
+        calls = []
+
+        @_parallel.cached(maxsize=4)
+        def square(v):
+            calls.append(v)
+            return np.full(3, v * v)
+
+        errors = []
+
+        def hammer(seed):
+            rng = np.random.default_rng(seed)
+            try:
+                for v in rng.integers(0, 8, 2000):      # more keys than entries: evictions
+                    assert square(int(v))[0] == v * v
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=hammer, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _parallel._RES.caches.remove(square)
+        assert not errors and len(square.entries) <= 4
+        assert len(calls) > 8           # evicted keys were computed again
+
+    def test_params_hash_is_kept_and_agrees_with_equality(self):
+        import dataclasses
+
+        from tconv._algorithms import _cost
+
+        p = _cost.params((1, 4, 5, 5), (4, 2, 3, 3), 2, 1, 1, 2)
+        q = dataclasses.replace(p)                  # an equal object, its own hash
+        assert p == q and hash(p) == hash(q) and p is not q
+        assert hash(p) == hash(dataclasses.astuple(p))      # the fields' tuple, as before
+        r = dataclasses.replace(p, groups=1)
+        assert r != p and hash(r) == hash(dataclasses.replace(q, groups=1))
+        c = _cost.Constants()
+        d = dataclasses.replace(c, scatter_max=c.scatter_max + 1)
+        assert c == _cost.Constants() and hash(c) == hash(_cost.Constants())
+        assert d != c and {c: 1}.get(d) is None

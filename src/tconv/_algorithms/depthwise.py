@@ -280,10 +280,16 @@ def _numpy_gradients(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
 
 # -- compiled ---------------------------------------------------------------------------------
 
+@_parallel.cached(maxsize=1)
+def _unit_dim() -> _Dim:
+    """A unit dim (size 1, kernel 1, stride 1), remembered: its tables cost as much to build
+    as a small layer's whole pass."""
+    return _dim(1, 1, 1, 1, 1, 0)
+
+
 def _as3(dims: tuple[_Dim, ...]) -> tuple[_Dim, ...]:
     """Dims padded in front with unit dims (kernel 1, stride 1) to three."""
-    one = _dim(1, 1, 1, 1, 1, 0)
-    return (one,) * (3 - len(dims)) + tuple(dims)
+    return (_unit_dim(),) * (3 - len(dims)) + tuple(dims)
 
 
 @_parallel.cached(maxsize=64)
