@@ -101,6 +101,104 @@ class TestConvTransposeBackward:
         assert gw.shape == w.shape and gb.shape == (3,)
 
 
+class TestTakenWindows:
+    """The shared-im2col backward on short input rows (the cost model's ``take_cols``):
+    each block's windows of ``grad_out`` taken through a remembered index, zeros where a
+    window leaves it -- against torch, and against the window copy it replaces."""
+
+    @pytest.mark.parametrize("numba", ["1", "0"])
+    def test_population_against_torch_and_the_window_copy(self, numba, monkeypatch):
+        # 60 seeded layers above the small-layer gather (1-3-D, groups, dilation, crops,
+        # output_padding, batches up to 5), float32 and float64, NaNs in some grad_outs:
+        # the gradients equal torch's float64 autograd, and the window copy's to rounding
+        import dataclasses
+
+        from tconv import grad
+        from tconv._algorithms import _cost
+
+        monkeypatch.setenv("TCONV_NUMBA", numba)
+        base = dataclasses.replace(_cost.constants(), gather_max=0, numpy_gather_max=0)
+        rng = np.random.default_rng(53)
+        taken = dims = 0
+        seen_dims: set[int] = set()
+        for i in range(60):
+            layer = small_layer(rng, 4, 3, 9, 9, (30, 12, 6))
+            if layer is None:
+                continue
+            nd, s, d, k, g, cig, cog, size, pad, op = layer
+            dtype = np.float32 if i % 2 else np.float64
+            x = rng.standard_normal((int(rng.integers(1, 6)), g * cig, *size)).astype(dtype)
+            w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
+            kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
+            gy = rng.standard_normal(tconv.conv_transpose(x, w, **kw).shape).astype(dtype)
+            if i % 7 == 0:
+                gy.flat[int(rng.integers(gy.size))] = np.nan
+            p = _cost.params(x.shape, w.shape, s, pad, op, g, d)
+            results = []
+            for run in (1 << 30, 0):                   # take everything, then never
+                c = dataclasses.replace(base, take_cols_run=run)
+                monkeypatch.setattr(_cost, "constants", lambda c=c: c)
+                _cost._decide.cache_clear()
+                decision = _cost.decide(x.shape, w.shape, p, dtype)
+                if run and decision.shared_im2col:
+                    assert decision.take_cols == (_cost.take_cols(x.shape, w.shape, p, c))
+                    taken += decision.take_cols
+                    seen_dims.add(nd)
+                results.append(grad._transpose_gradients_gemm(gy, x, w, p))
+            _cost._decide.cache_clear()
+            fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
+            xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+            wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+            fn(xt, wt, **kw).backward(torch.tensor(gy, dtype=torch.float64))
+            for got, other, ref in zip(*results, (xt.grad.numpy(), wt.grad.numpy())):
+                assert got.dtype == dtype and got.shape == ref.shape
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+                ok = ~np.isnan(ref)
+                assert_close(got[ok], ref[ok], dtype)
+                assert_close(got[ok], other[ok], dtype)
+            dims += 1
+        assert taken >= dims // 2 and seen_dims == {1, 2, 3}
+
+    def test_rule(self):
+        # short last input dim and a small index: taken; a long row or a large index: not
+        from tconv._algorithms import _cost
+
+        c = _cost.constants()
+        p = _cost.params((2, 8, 6, 6), (8, 4, 3, 3), 2, 1)
+        assert _cost.take_cols((2, 8, 6, 6), (8, 4, 3, 3), p, c)
+        long_row = _cost.params((2, 8, 6, c.take_cols_run), (8, 4, 3, 3), 2, 1)
+        assert not _cost.take_cols((2, 8, 6, c.take_cols_run), (8, 4, 3, 3), long_row, c)
+        cog = c.take_cols_index // (36 * 9) + 1                # index just over the bound
+        wide = _cost.params((2, 8, 6, 6), (8, cog, 3, 3), 2, 1)
+        assert not _cost.take_cols((2, 8, 6, 6), (8, cog, 3, 3), wide, c)
+        assert _cost.take_cols((2, 8, 6, 6), (8, cog - 1, 3, 3), wide, c) is \
+            (36 * (cog - 1) * 9 <= c.take_cols_index)
+
+    def test_large_rows_in_blocks(self, monkeypatch):
+        # an image too large for one block (blocks of its output rows; an index above the
+        # shipped bound, which keeps taken layers within one block), grouped, padded: the
+        # taken windows of each row block equal the window copy's
+        import dataclasses
+
+        from tconv import grad
+        from tconv._algorithms import _cost
+
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((2, 6, 3000, 16))
+        w = rng.standard_normal((6, 4, 3, 3))
+        p = _cost.params(x.shape, w.shape, 2, 1, 1, 2)
+        gy = rng.standard_normal((2, 8, *p.transposed_size(x.shape[2:])))
+        c = dataclasses.replace(_cost.constants(), take_cols_index=1 << 22)
+        monkeypatch.setattr(_cost, "constants", lambda: c)
+        assert _cost.take_cols(x.shape, w.shape, p, c)
+        taken = grad._transpose_gradients_gemm(gy, x, w, p)
+        monkeypatch.setattr(_cost, "constants",
+                            lambda: dataclasses.replace(c, take_cols_run=0))
+        copied = grad._transpose_gradients_gemm(gy, x, w, p)
+        for a, b in zip(taken, copied):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-10)
+
+
 class TestSmallLayerGradients:
     """Small layers (the cost model's ``gather``): both gradients from one gather of
     ``grad_out``'s windows and one product a group each -- depthwise, 1x1 and one-position

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _checks
 from ._algorithms import _cost, _parallel, depthwise, direct, gemm
-from ._algorithms._im2col import conv_gemm, group_view, pad_crop, windows
+from ._algorithms._im2col import conv_gemm, group_view, pad_crop, take_cols, take_index, windows
 from ._algorithms._matmul import matmul, tall
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
@@ -165,6 +165,16 @@ class _Partials:
 PER_IMAGE_POSITIONS = 256
 
 
+@_parallel.cached(maxsize=32)
+def _take_index(size: tuple[int, ...], gy_size: tuple[int, ...], cog: int, p: ConvParams
+                ) -> np.ndarray:
+    """:func:`take_index` of the conv of ``grad_out`` (``cog`` channels a group, planes of
+    ``gy_size``) down to ``size``: it reads ``grad_out`` padded (or cropped) by
+    ``p.crop``; remembered per layer."""
+    return take_index(size, gy_size, cog, p.kernel, p.stride, p.dilation,
+                      tuple(lo for lo, _ in p.crop))
+
+
 def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
                                ) -> tuple[np.ndarray, np.ndarray]:
     """Both gradients of ``y = conv_transpose(x, w)`` (batched, validated) by im2col and
@@ -189,7 +199,31 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     dtype = np.result_type(gy, x, w)
     if n == 0 or nsz == 0:
         return np.zeros(x.shape, dtype=dtype), np.zeros(w.shape, dtype=dtype)
-    win = windows(group_view(pad_crop(gy, p.crop), g), p.kernel, p.stride, p.dilation, size)
+    if _cost.take_cols(x.shape, w.shape, p):
+        # short input rows: each block's windows taken through a remembered index from
+        # grad_out's planes, a zero after each (the window copy's inner loop would run
+        # rows of only S_in[-1] numbers)
+        plane = math.prod(gy.shape[2:])
+        src = _parallel.scratch("take_src", n * g * cog * (plane + 1), gy.dtype).reshape(
+            n * g * cog, plane + 1)
+        src[:, :plane] = gy.reshape(n * g * cog, plane)
+        src[:, plane] = 0
+        src = src.reshape(n, g, cog * (plane + 1))
+        index = _take_index(tuple(size), tuple(gy.shape[2:]), cog, p)
+        per = nsz // size[0]
+
+        def im2col(block: tuple[int, int, int, int, int]) -> np.ndarray:
+            gi, n0, n1, r0, r1 = block
+            q0, q1 = r0 * per, r1 * per
+            out = _parallel.scratch("cols", (n1 - n0) * (q1 - q0) * cog * ntap,
+                                    gy.dtype).reshape(n1 - n0, q1 - q0, cog * ntap)
+            return take_cols(src[n0:n1, gi], index, q0, q1, out)
+    else:
+        win = windows(group_view(pad_crop(gy, p.crop), g), p.kernel, p.stride, p.dilation,
+                      size)
+
+        def im2col(block: tuple[int, int, int, int, int]) -> np.ndarray:
+            return im2col_block(win, block)
     wg = w.reshape(g, cig, cog * ntap)                      # the conv weight of gy -> grad_x
     xg = group_view(x.reshape(n, c_in, nsz), g)             # (N, g, Cig, prodS)
     gx = np.empty((g, cig, n, nsz), dtype=dtype)            # channels-major: blocks in place
@@ -212,7 +246,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
 
     def run(block: tuple[int, int, int, int, int]) -> None:
         gi, n0, n1, r0, r1 = block
-        cols = im2col_block(win, block)                    # (Cog*prodK, positions)
+        cols = im2col(block)                               # (Cog*prodK, positions)
         nb = n1 - n0
         if nb == 1:
             matmul(wg[gi], cols, out=gx[gi, :, n0].reshape(cig, nsz)[:, r0 * rest:r1 * rest])

@@ -113,6 +113,14 @@ class Constants:
     gather_max: int = 131072
     #: ... the same bound without the compiled kernels
     numpy_gather_max: int = 262144
+    #: the shared-im2col backward takes each block's windows of grad_out with one
+    #: ``np.take`` through a remembered index (positions x ``C_out/g * prod(K)``) where the
+    #: input's last dim is shorter than ``take_cols_run`` (NumPy's copy from the window view
+    #: runs one inner loop that short a row, costing more than its numbers) and the index
+    #: holds at most ``take_cols_index`` numbers (0: never; a larger index no longer stays
+    #: in cache, and reading it costs more than the copy's short loops)
+    take_cols_run: int = 32
+    take_cols_index: int = 1 << 16
     #: ... and at most this many multiply-adds a group (``macs / groups``): a deep
     #: reduction makes the gathered products' shapes slow in BLAS where the other paths
     #: run the same multiply-adds well, while each group's calls there cost the same
@@ -337,6 +345,8 @@ class Decision:
     gather: bool = False
     #: the product-size bound of :func:`gather_gradients` in force
     gather_bound: int = 0
+    #: the shared im2col takes its windows through an index (:func:`take_cols`)
+    take_cols: bool = False
 
     def __str__(self) -> str:
         f = self.features
@@ -369,7 +379,9 @@ class Decision:
             return "\n".join(lines)
         if self.shared_im2col:
             lines.append("backward: both gradients by im2col + matrix products, one im2col "
-                         "of grad_out a block read by both")
+                         "of grad_out a block read by both"
+                         + (f" (taken through an index: rows of {f.size[-1]} inputs are "
+                            "too short for the window copy)" if self.take_cols else ""))
             return "\n".join(lines)
         lines.append("backward: input gradient by "
                      + ("compiled loops" if self.backward_compiled
@@ -609,6 +621,17 @@ def gather_gradients(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
             and group_macs <= c.gather_group_macs)
 
 
+def take_cols(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
+              c: Constants | None = None) -> bool:
+    """The shared-im2col backward takes its windows of ``grad_out`` through an index: the
+    input's last dim is shorter than ``take_cols_run`` and the index (input positions times
+    ``C_out/g * prod(K)``) holds at most ``take_cols_index`` numbers."""
+    c = c or constants()
+    index = math.prod(x_shape[2:]) * w_shape[1] * math.prod(p.kernel)
+    return (len(x_shape) > 2 and x_shape[-1] < c.take_cols_run
+            and 0 < index <= c.take_cols_index)
+
+
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                        c: Constants | None = None) -> bool:
     """gemm's col2im runs channels-last: ``C_out/g`` at least ``gemm_channels_last`` times
@@ -799,7 +822,8 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                     weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
                     features=f, weight_sums=sums, shared_im2col=shared, folded=fold,
                     scatter=scatter, gather=gather_gradients(x_shape, w_shape, p, c),
-                    gather_bound=c.gather_max if compiled else c.numpy_gather_max)
+                    gather_bound=c.gather_max if compiled else c.numpy_gather_max,
+                    take_cols=shared and take_cols(x_shape, w_shape, p, c))
 
 
 def params(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1,

@@ -123,6 +123,40 @@ def im2col_block(win: np.ndarray, block: Block, name: str = "cols") -> np.ndarra
     return cols.reshape(cig * math.prod(kernel), nb * math.prod(out))
 
 
+def take_index(out: tuple[int, ...], size: tuple[int, ...], channels: int,
+               kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+               pad_lo: tuple[int, ...]) -> np.ndarray:
+    """``index (prod(out), channels * prod(K))`` of :func:`take_cols`: the windows of
+    ``channels`` planes of ``size``, each plane stored with one zero after it (rows of
+    ``prod(size) + 1`` numbers): ``index[q, c*prod(K) + k]`` is ``c*(prod(size) + 1)``
+    plus the flat position that tap ``k`` of output position ``q`` reads --
+    ``q*stride + k*dilation - pad_lo`` per dim (``pad_lo`` < 0: cropped) -- or plus
+    ``prod(size)`` (the zero) where that falls outside the plane."""
+    nd = len(kernel)
+    plane = math.prod(size)
+    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
+    valid = np.ones((1,) * (2 * nd), dtype=bool)
+    for a in range(nd):
+        o = np.arange(out[a]).reshape([-1 if b == a else 1 for b in range(2 * nd)])
+        t = np.arange(kernel[a]).reshape([-1 if b == nd + a else 1 for b in range(2 * nd)])
+        raw = o * stride[a] + t * dilation[a] - pad_lo[a]
+        valid = valid & (raw >= 0) & (raw < size[a])
+        flat = flat * size[a] + raw
+    local = np.where(valid, flat, plane).reshape(math.prod(out), 1, math.prod(kernel))
+    base = (np.arange(channels) * (plane + 1)).reshape(1, -1, 1)
+    return (local + base).astype(np.intp).reshape(math.prod(out), -1)
+
+
+def take_cols(src: np.ndarray, index: np.ndarray, q0: int, q1: int, out: np.ndarray
+              ) -> np.ndarray:
+    """``cols (C*prod(K), nb*(q1 - q0))`` of one block: ``src (nb, C*(plane + 1))`` holds the
+    block's images, each a group's planes with a zero after each (:func:`take_index`);
+    output positions ``q0:q1``. One ``np.take`` writes ``out (nb, q1 - q0, C*prod(K))``,
+    returned transposed (a view): the layout both gradient products read as it is."""
+    np.take(src, index[q0:q1], axis=1, out=out, mode="clip")
+    return out.reshape(-1, out.shape[-1]).T
+
+
 def flat_grid(counts: Sequence[int], steps: Sequence[int]) -> np.ndarray:
     """``sum_a i_a * steps[a]`` for every ``i_a < counts[a]``, shape ``counts`` (row-major):
     the flat offsets of a grid's points."""
