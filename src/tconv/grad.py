@@ -204,11 +204,11 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
         # grad_out's planes, a zero after each (the window copy's inner loop would run
         # rows of only S_in[-1] numbers)
         plane = math.prod(gy.shape[2:])
-        src = _parallel.scratch("take_src", n * g * cog * (plane + 1), gy.dtype).reshape(
+        rows = _parallel.scratch("take_src", n * g * cog * (plane + 1), gy.dtype).reshape(
             n * g * cog, plane + 1)
-        src[:, :plane] = gy.reshape(n * g * cog, plane)
-        src[:, plane] = 0
-        src = src.reshape(n, g, cog * (plane + 1))
+        rows[:, :plane] = gy.reshape(n * g * cog, plane)
+        rows[:, plane] = 0
+        src = rows.reshape(n, g, cog * (plane + 1))
         index = _take_index(tuple(size), tuple(gy.shape[2:]), cog, p)
         per = nsz // size[0]
 
