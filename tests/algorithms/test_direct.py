@@ -733,3 +733,52 @@ class TestSegments:
                                           stride=2, padding=1, algorithm="scatter"),
                      np.float32)
         assert bool(calls) == direct._tiles_apply(np.float32, 8)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_planes_taken_equal_the_split(seed, monkeypatch):
+    """``planes`` of short rows (one ``np.take`` through a remembered index) equals the
+    padded canvas split by a strided copy, number for number, over seeded layers (1-3-D,
+    paddings past the kernel's reach, crops, output_padding, dilation); both paths run."""
+    import dataclasses
+    import random
+
+    from tconv._algorithms import _cost
+
+    base = _cost.constants()
+    never = dataclasses.replace(base, take_cols_run=0)
+    rnd = random.Random(seed)
+    taken = copied = 0
+    for _ in range(80):
+        nd = rnd.choice((1, 2, 3))
+        k = [rnd.randint(1, 5) for _ in range(nd)]
+        s = [rnd.randint(1, 4) for _ in range(nd)]
+        d = [rnd.choice((1, 1, 2)) for _ in range(nd)]
+        size = [rnd.randint(1, {1: 60, 2: 14, 3: 6}[nd]) for _ in range(nd)]
+        pad = [rnd.randint(0, d[a] * (k[a] - 1) + 1) for a in range(nd)]
+        op = [rnd.randint(0, max(s[a], d[a]) - 1) for a in range(nd)]
+        n, c = rnd.randint(1, 3), rnd.randint(1, 5)
+        try:
+            p, out = transposed_params("t", (n, c, *size), (c, 2, *k), None, s, pad, op, 1,
+                                       d, None)
+        except ValueError:
+            continue
+        gy = np.random.default_rng(rnd.randint(0, 1 << 30)).standard_normal(
+            (n, 2, *out)).astype(rnd.choice((np.float32, np.float64)))
+        monkeypatch.setattr(_cost, "constants", lambda: base)
+        got = direct.planes(gy, p, tuple(size))
+        G = got[0].copy()
+        reach = direct._reach(p)
+        pitch = tuple(i + r for i, r in zip(size, reach))
+        steps = [int(np.prod(pitch[a + 1:])) for a in range(nd)]
+        tail = sum(r * st for r, st in zip(reach, steps))
+        took = (pitch[-1] < base.take_cols_run and
+                int(np.prod(p.stride)) * (n * int(np.prod(pitch)) + tail)
+                <= base.take_cols_index)
+        taken += took
+        copied += not took
+        monkeypatch.setattr(_cost, "constants", lambda: never)
+        want = direct.planes(gy, p, tuple(size))
+        assert G.shape == want[0].shape and got[1] == want[1]
+        np.testing.assert_array_equal(G, want[0])
+    assert taken >= 20 and copied >= 5

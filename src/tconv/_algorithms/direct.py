@@ -548,16 +548,70 @@ def _frozen(values: list[int]) -> np.ndarray:
     return a
 
 
+@_parallel.cached(maxsize=32)
+def _planes_index(n: int, gy_size: tuple[int, ...], pitch: tuple[int, ...], tail: int,
+                  p: ConvParams) -> np.ndarray:
+    """``index (prod(s), N*prod(P) + tail)`` of :func:`planes` taken from one channel's
+    images side by side (``N * prod(gy_size)`` numbers, then a zero): entry ``(r, (m, q))``
+    is where ``canvas[m, q*s + r]`` comes from (as :func:`_split` fills the canvas), or the
+    zero where the canvas is zero, and the tail's entries the zero."""
+    nd = p.ndim
+    plane = math.prod(gy_size)
+    zero = n * plane
+    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
+    valid = np.ones((1,) * (2 * nd), dtype=bool)
+    full = tuple(s * q for s, q in zip(p.stride, pitch))
+    for a, ((lo, hi), op, length, m) in enumerate(zip(p.pad, p.output_padding, gy_size,
+                                                      full)):
+        j0, j1 = max(lo, 0), min(lo + length, lo + length + hi - op, m)
+        r = np.arange(p.stride[a]).reshape([-1 if b == a else 1 for b in range(2 * nd)])
+        q = np.arange(pitch[a]).reshape([-1 if b == nd + a else 1 for b in range(2 * nd)])
+        j = q * p.stride[a] + r
+        valid = valid & (j >= j0) & (j < j1)
+        flat = flat * length + (j - lo)
+    phases, positions = math.prod(p.stride), math.prod(pitch)
+    shape = (phases, 1, positions)
+    images = np.where(valid.reshape(shape), flat.reshape(shape)
+                      + (np.arange(n) * plane).reshape(1, -1, 1), zero)
+    index = np.full((phases, n * positions + tail), zero, dtype=np.intp)
+    index[:, :n * positions] = images.reshape(phases, -1)
+    return index
+
+
 def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
            ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
-    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset."""
+    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset.
+
+    Rows of the pitch's last dim shorter than the cost model's ``take_cols_run`` (with an
+    index of at most ``take_cols_index`` numbers a channel): every channel's planes taken
+    in one ``np.take`` from ``grad_out``'s images side by side through a remembered index
+    (NumPy's strided split would run an inner loop a row that short); otherwise the padded
+    canvas (:func:`_split`) split by one strided copy."""
     n, c = gy.shape[:2]
     nd = p.ndim
-    split, pitch, reach = _split(gy, p, size)
+    reach = _reach(p)
+    pitch = tuple(i + r for i, r in zip(size, reach))
     steps = tuple(math.prod(pitch[a + 1:]) for a in range(nd))
     tail = sum(r * st for r, st in zip(reach, steps))
     grid = n * math.prod(pitch)
     rows = c * math.prod(p.stride)
+    k = _cost.constants()
+    if (pitch[-1] < k.take_cols_run
+            and math.prod(p.stride) * (grid + tail) <= k.take_cols_index):
+        area = math.prod(gy.shape[2:])
+        src = _parallel.scratch("d_take", c * (n * area + 1), gy.dtype).reshape(
+            c, n * area + 1)
+        src[:, :n * area].reshape(c, n, area)[...] = gy.reshape(n, c, area).swapaxes(0, 1)
+        src[:, n * area] = 0
+        flat = _parallel.scratch("d_planes", rows * (grid + tail) + TILE_MARGIN, gy.dtype)
+        flat[rows * (grid + tail):] = 0
+        G = flat[:rows * (grid + tail)].reshape(rows, grid + tail)
+        index = _planes_index(n, tuple(gy.shape[2:]), pitch, tail, p)
+        np.take(src, index, axis=1, out=G.reshape(c, math.prod(p.stride), grid + tail),
+                mode="clip")
+        plane_of, off = _grid_taps(p.kernel, p.stride, p.dilation, steps)
+        return G, pitch, plane_of, off
+    split = _split(gy, p, size)[0]
     # TILE_MARGIN zeros after G: the register blocks read up to 15 numbers past a row
     G = _zeroed("d_planes", (rows * (grid + tail) + TILE_MARGIN,), gy.dtype)[
         :rows * (grid + tail)].reshape(rows, grid + tail)
