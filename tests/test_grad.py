@@ -101,6 +101,42 @@ class TestConvTransposeBackward:
         assert gw.shape == w.shape and gb.shape == (3,)
 
 
+def _drawn_inputs(rng: np.random.Generator, layer: tuple, i: int, batch_hi: int
+                  ) -> tuple[np.ndarray, np.ndarray, dict, type]:
+    """A drawn layer's ``x`` (batch below ``batch_hi``) and ``w`` -- float32 on odd draws
+    ``i``, float64 on even ones -- its keyword arguments and its dtype."""
+    nd, s, d, k, g, cig, cog, size, pad, op = layer
+    dtype = np.float32 if i % 2 else np.float64
+    x = rng.standard_normal((int(rng.integers(1, batch_hi)), g * cig, *size)).astype(dtype)
+    w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
+    kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
+    return x, w, kw, dtype
+
+
+def _population(rng: np.random.Generator, count: int, draw: tuple, batch_hi: int):
+    """``count`` draws of :func:`small_layer` (arguments ``draw``), the valid ones with
+    their :func:`_drawn_inputs`: ``(i, layer, x, w, kw, dtype)``."""
+    for i in range(count):
+        layer = small_layer(rng, *draw)
+        if layer is not None:
+            yield (i, layer, *_drawn_inputs(rng, layer, i, batch_hi))
+
+
+def _assert_torch_grads(grads: tuple, x: np.ndarray, w: np.ndarray, gy: np.ndarray,
+                        kw: dict) -> None:
+    """``grads (grad_x, grad_w)`` in ``x``'s dtype equal torch's float64 autograd, their
+    NaNs exactly where torch's are."""
+    fn = getattr(torch.nn.functional, f"conv_transpose{x.ndim - 2}d")
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    fn(xt, wt, **kw).backward(torch.tensor(gy, dtype=torch.float64))
+    for got, ref in zip(grads, (xt.grad.numpy(), wt.grad.numpy())):
+        assert got.dtype == x.dtype and got.shape == ref.shape
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        ok = ~np.isnan(ref)
+        assert_close(got[ok], ref[ok], x.dtype)
+
+
 class TestTakenWindows:
     """The shared-im2col backward on short input rows (the cost model's ``take_cols``):
     each block's windows of ``grad_out`` taken through a remembered index, zeros where a
@@ -121,15 +157,8 @@ class TestTakenWindows:
         rng = np.random.default_rng(53)
         taken = dims = 0
         seen_dims: set[int] = set()
-        for i in range(60):
-            layer = small_layer(rng, 4, 3, 9, 9, (30, 12, 6))
-            if layer is None:
-                continue
+        for i, layer, x, w, kw, dtype in _population(rng, 60, (4, 3, 9, 9, (30, 12, 6)), 6):
             nd, s, d, k, g, cig, cog, size, pad, op = layer
-            dtype = np.float32 if i % 2 else np.float64
-            x = rng.standard_normal((int(rng.integers(1, 6)), g * cig, *size)).astype(dtype)
-            w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
-            kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
             gy = rng.standard_normal(tconv.conv_transpose(x, w, **kw).shape).astype(dtype)
             if i % 7 == 0:
                 gy.flat[int(rng.integers(gy.size))] = np.nan
@@ -146,16 +175,8 @@ class TestTakenWindows:
                     seen_dims.add(nd)
                 results.append(grad._transpose_gradients_gemm(gy, x, w, p))
             _cost._decide.cache_clear()
-            fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
-            xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-            wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
-            fn(xt, wt, **kw).backward(torch.tensor(gy, dtype=torch.float64))
-            for got, other, ref in zip(*results, (xt.grad.numpy(), wt.grad.numpy())):
-                assert got.dtype == dtype and got.shape == ref.shape
-                np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
-                ok = ~np.isnan(ref)
-                assert_close(got[ok], ref[ok], dtype)
-                assert_close(got[ok], other[ok], dtype)
+            for grads in results:
+                _assert_torch_grads(grads, x, w, gy, kw)
             dims += 1
         assert taken >= dims // 2 and seen_dims == {1, 2, 3}
 
@@ -216,15 +237,8 @@ class TestSmallLayerGradients:
         rng = np.random.default_rng(41)
         reached = 0
         kinds: set[str] = set()
-        for i in range(120):
-            layer = small_layer(rng, 4, 2, 5, 6, (25, 8, 4))
-            if layer is None:
-                continue
+        for i, layer, x, w, kw, dtype in _population(rng, 120, (4, 2, 5, 6, (25, 8, 4)), 4):
             nd, s, d, k, g, cig, cog, size, pad, op = layer
-            dtype = np.float32 if i % 2 else np.float64
-            x = rng.standard_normal((int(rng.integers(1, 4)), g * cig, *size)).astype(dtype)
-            w = rng.standard_normal((g * cig, cog, *(k,) * nd)).astype(dtype)
-            kw = dict(stride=s, padding=pad, output_padding=op, groups=g, dilation=d)
             if _cost.decide(x.shape, w.shape, _cost.params(x.shape, w.shape, s, pad, op, g,
                                                            d), dtype).gather:
                 reached += 1
@@ -235,16 +249,8 @@ class TestSmallLayerGradients:
             gy = rng.standard_normal(tconv.conv_transpose(x, w, **kw).shape).astype(dtype)
             if i % 9 == 0:
                 gy.flat[int(rng.integers(gy.size))] = np.nan
-            gx, gw, _ = tconv.conv_transpose_backward(gy, x, w, **kw)
-            fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
-            xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-            wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
-            fn(xt, wt, **kw).backward(torch.tensor(gy, dtype=torch.float64))
-            for got, ref in ((gx, xt.grad.numpy()), (gw, wt.grad.numpy())):
-                assert got.dtype == dtype and got.shape == ref.shape
-                np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
-                ok = ~np.isnan(ref)
-                assert_close(got[ok], ref[ok], dtype)
+            _assert_torch_grads(tconv.conv_transpose_backward(gy, x, w, **kw)[:2], x, w, gy,
+                                kw)
         assert reached >= 60
         assert kinds == {"depthwise", "1x1", "one position"}
 
