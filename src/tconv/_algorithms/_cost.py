@@ -40,7 +40,7 @@ from . import _native, _parallel
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features", "host_cpu",
            "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product", "single_term",
-           "scatter_sum", "gather_gradients",
+           "scatter_sum", "gather_gradients", "take_cols", "take_rows",
            "shared_im2col"]
 
 #: the calibrated constants shipped with the package (``benchmarks/calibrate.py`` writes it)
@@ -113,18 +113,19 @@ class Constants:
     gather_max: int = 131072
     #: ... the same bound without the compiled kernels
     numpy_gather_max: int = 262144
-    #: the shared-im2col backward takes each block's windows of grad_out with one
-    #: ``np.take`` through a remembered index (positions x ``C_out/g * prod(K)``) where the
-    #: input's last dim is shorter than ``take_cols_run`` (NumPy's copy from the window view
-    #: runs one inner loop that short a row, costing more than its numbers) and the index
-    #: holds at most ``take_cols_index`` numbers (0: never; a larger index no longer stays
-    #: in cache, and reading it costs more than the copy's short loops)
-    take_cols_run: int = 32
-    take_cols_index: int = 1 << 16
     #: ... and at most this many multiply-adds a group (``macs / groups``): a deep
     #: reduction makes the gathered products' shapes slow in BLAS where the other paths
     #: run the same multiply-adds well, while each group's calls there cost the same
     gather_group_macs: int = 1048576
+    #: the shared-im2col backward takes each block's windows of grad_out with one
+    #: ``np.take`` through a remembered index (positions x ``C_out/g * prod(K)``), and the
+    #: compiled weight sums their polyphase planes of grad_out (phases x positions), where
+    #: the rows copied are shorter than ``take_cols_run`` (NumPy's strided copies run one
+    #: inner loop a row, costing more than its numbers) and the index
+    #: holds at most ``take_cols_index`` numbers (0: never; a larger index no longer stays
+    #: in cache, and reading it costs more than the copy's short loops)
+    take_cols_run: int = 32
+    take_cols_index: int = 1 << 16
     #: ``gemm`` chosen for wide outputs on small images: ``C_out/g >= gemm_wide *
     #: S_in[-1]`` (phase would pay a large zero gap)
     gemm_wide: float = 8.0
@@ -621,15 +622,21 @@ def gather_gradients(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
             and group_macs <= c.gather_group_macs)
 
 
+def take_rows(run: int, index: int, c: Constants | None = None) -> bool:
+    """A copy whose rows hold ``run`` numbers is one ``np.take`` through a remembered index
+    of ``index`` numbers instead: rows shorter than ``take_cols_run``, an index of at most
+    ``take_cols_index`` numbers."""
+    c = c or constants()
+    return run < c.take_cols_run and 0 < index <= c.take_cols_index
+
+
 def take_cols(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
               c: Constants | None = None) -> bool:
-    """The shared-im2col backward takes its windows of ``grad_out`` through an index: the
-    input's last dim is shorter than ``take_cols_run`` and the index (input positions times
-    ``C_out/g * prod(K)``) holds at most ``take_cols_index`` numbers."""
-    c = c or constants()
-    index = math.prod(x_shape[2:]) * w_shape[1] * math.prod(p.kernel)
-    return (len(x_shape) > 2 and x_shape[-1] < c.take_cols_run
-            and 0 < index <= c.take_cols_index)
+    """The shared-im2col backward takes its windows of ``grad_out`` through an index
+    (:func:`take_rows`): rows of the input's last dim, an index of the input positions
+    times ``C_out/g * prod(K)``."""
+    return len(x_shape) > 2 and take_rows(
+        x_shape[-1], math.prod(x_shape[2:]) * w_shape[1] * math.prod(p.kernel), c)
 
 
 def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],

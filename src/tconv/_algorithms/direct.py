@@ -582,8 +582,8 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
            ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
     """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset.
 
-    Rows of the pitch's last dim shorter than the cost model's ``take_cols_run`` (with an
-    index of at most ``take_cols_index`` numbers a channel): every channel's planes taken
+    Where the cost model takes rows of the pitch's last dim through an index of a channel's
+    planes (:func:`tconv._algorithms._cost.take_rows`): every channel's planes taken
     in one ``np.take`` from ``grad_out``'s images side by side through a remembered index
     (NumPy's strided split would run an inner loop a row that short); otherwise the padded
     canvas (:func:`_split`) split by one strided copy."""
@@ -595,9 +595,7 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     tail = sum(r * st for r, st in zip(reach, steps))
     grid = n * math.prod(pitch)
     rows = c * math.prod(p.stride)
-    k = _cost.constants()
-    if (pitch[-1] < k.take_cols_run
-            and math.prod(p.stride) * (grid + tail) <= k.take_cols_index):
+    if _cost.take_rows(pitch[-1], math.prod(p.stride) * (grid + tail)):
         area = math.prod(gy.shape[2:])
         src = _parallel.scratch("d_take", c * (n * area + 1), gy.dtype).reshape(
             c, n * area + 1)
