@@ -60,6 +60,8 @@ GRID: dict[str, tuple[float, ...]] = {
     # by small_layers.py under TCONV_NUMBA=0)
     "gather_max": (0, 32768, 65536, 131072, 262144, 524288),
     "gather_group_macs": (1 << 19, 1 << 20, 1 << 21, 1 << 22, 1 << 23, 1 << 25),
+    "take_cols_run": (0, 8, 16, 32, 64),
+    "take_cols_index": (1 << 14, 1 << 16, 1 << 18, 1 << 20),
     "gemm_wide": (2, 4, 8, 16, 32, 64),
     "phase_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0),
     "segment_max_terms": (512, 1024, 2048, 4096, 8192),
@@ -95,9 +97,10 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
     weight gradient by im2col and BLAS (``gw_numpy``), by the compiled tiles
     (``gw_tiles``) and by the compiled correlation sums on the input gradient's planes
     (``gw_sums``, which runs only beside the compiled input gradient); and both gradients
-    by im2col + BLAS from one shared im2col of ``grad_out`` (``grads_shared``), from one
-    gather of its windows (``grads_gather``, the small-layer path) and, for a depthwise
-    layer, by its own pass (``grads_depthwise``)."""
+    by im2col + BLAS from one shared im2col of ``grad_out`` (``grads_shared``, copied from
+    the window view; ``grads_take``, taken through an index, on rows shorter than 64 with
+    an index of at most 2 M numbers), from one gather of its windows (``grads_gather``, the
+    small-layer path) and, for a depthwise layer, by its own pass (``grads_depthwise``)."""
     import numpy as np
 
     import tconv
@@ -119,9 +122,11 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
         # as conv_transpose_backward runs it: on the planes the compiled input gradient
         # split (their split is counted once, in gx_compiled)
         "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p, planes),
-        "grads_shared": lambda: grad._transpose_gradients_gemm(gy, x, w, p),
+        "grads_shared": lambda: grad._transpose_gradients_gemm(gy, x, w, p, take=False),
         "grads_gather": lambda: grad._transpose_gradients_gather(gy, x, w, p, out.shape[2:]),
     }
+    if x.shape[-1] < 64 and math.prod(size) * w.shape[1] * math.prod(p.kernel) <= 1 << 21:
+        calls["grads_take"] = lambda: grad._transpose_gradients_gemm(gy, x, w, p, take=True)
     if depthwise.applies(x.shape, w.shape, p):
         calls["grads_depthwise"] = lambda: depthwise.backward(gy, x, w, p)
     times = {}
@@ -301,6 +306,8 @@ def _backward_picked(pr: dict[str, Any], p: Any, consts: Any) -> float | None:
                                                     dtype=pr["dtype"])
     tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
     if "grads_shared" in back and not sums and consts.shared_im2col:
+        if "grads_take" in back and _cost.take_cols(pr["x"], pr["w"], p, consts):
+            return back["grads_take"]
         return back["grads_shared"]
     return (back["gx_compiled" if gx else "gx_numpy"]
             + back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
@@ -330,7 +337,7 @@ def best_score(probe: dict[str, Any]) -> float:
                 return total        # as score: no time for the depthwise pass
         both = (min(back["gx_numpy"], back["gx_compiled"])
                 + min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums") if k in back))
-        both = min([both] + [back[k] for k in ("grads_shared", "grads_gather",
+        both = min([both] + [back[k] for k in ("grads_shared", "grads_take", "grads_gather",
                                                "grads_depthwise") if k in back])
         total += 2 * math.log(both / 2)
     return total

@@ -296,6 +296,30 @@ def test_calibration_scores_the_gather(clean, gather_ms, fits, depthwise):
     assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(gather_ms, 2.0) / 2))
 
 
+@pytest.mark.parametrize("take_ms,fits", [(0.5, True), (4.0, False)])
+def test_calibration_scores_the_take(clean, take_ms, fits):
+    """A probe's both-gradients time with the im2col taken through an index competes with
+    the window copy (2 ms): the search turns the short-row rule on for the probe where the
+    take is faster and off where it is slower; the oracle takes the fastest; a probe
+    without a take time scores the copy."""
+    cal = _calibrate_module()
+    x, w, geo = (2, 8, 6, 6), (8, 4, 3, 3), (2, 1, 0, 1, 1)
+    p = _cost.params(x, w, *geo[:4])
+    back = {"gx_numpy": 5.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 5.0,
+            "grads_shared": 2.0, "grads_take": take_ms}
+    probes = [{"name": "t", "x": x, "w": w, "geo": geo, "dtype": "float32",
+               "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
+    start = dataclasses.replace(_cost.Constants(), shared_im2col=1,
+                                take_cols_run=0 if fits else 32)
+    assert _cost.take_cols(x, w, p, start) == (not fits)
+    found = cal.calibrate(probes, start=start, names=["take_cols_run"])
+    assert _cost.take_cols(x, w, p, found) == fits
+    assert cal.score(probes, found) == pytest.approx(2 * math.log(min(take_ms, 2.0) / 2))
+    assert cal.best_score(probes[0]) == pytest.approx(2 * math.log(min(take_ms, 2.0) / 2))
+    del back["grads_take"]
+    assert cal.score(probes, found) == pytest.approx(2 * math.log(2.0 / 2))
+
+
 @pytest.mark.parametrize("folded_ms,fold", [(0.5, True), (3.0, False)])
 def test_calibration_scores_the_folded_phases(clean, monkeypatch, folded_ms, fold):
     """A probe's ``folded`` time competes with the other algorithms: the search lowers
@@ -318,7 +342,8 @@ def test_calibration_scores_the_folded_phases(clean, monkeypatch, folded_ms, fol
 
 def test_refresh_backward_retimes_every_gradient_path(clean):
     """``--refresh-backward`` replaces a saved probe's gradient times with this run's, every
-    path included (the shared im2col too); probes measured forward only gain them."""
+    path included (the shared im2col too, copied and, on these short rows, taken);
+    probes measured forward only gain them."""
     pytest.importorskip("numba")
     cal = _calibrate_module()
     probe = {"name": "t", "x": (2, 4, 6, 6), "w": (4, 3, 4, 4), "geo": (2, 1, 0, 1, 1),
@@ -328,7 +353,8 @@ def test_refresh_backward_retimes_every_gradient_path(clean):
     cal.refresh_backward([probe, plain], budget=0.01)
     for pr in (probe, plain):
         assert set(pr["backward"]) == {"gx_numpy", "gx_compiled", "gw_numpy", "gw_tiles",
-                                       "gw_sums", "grads_shared", "grads_gather"}
+                                       "gw_sums", "grads_shared", "grads_take",
+                                       "grads_gather"}
         assert all(v > 0 for v in pr["backward"].values())
     assert plain["times"] == {"gemm": 1.0}                  # the forward times kept
 

@@ -175,8 +175,8 @@ def _take_index(size: tuple[int, ...], gy_size: tuple[int, ...], cog: int, p: Co
                       tuple(lo for lo, _ in p.crop))
 
 
-def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams
-                               ) -> tuple[np.ndarray, np.ndarray]:
+def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
+                               take: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Both gradients of ``y = conv_transpose(x, w)`` (batched, validated) by im2col and
     matrix products, each block's im2col of ``gy`` copied once and read by both::
 
@@ -188,7 +188,9 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     correlation of ``x`` with the same windows). Blocks of images (or of one image's rows)
     run on the thread pool, each thread summing its own partial weight gradient, or in
     order with BLAS threading large products -- as :func:`tconv._algorithms._im2col.conv_gemm`
-    and :func:`_conv_weight_grad` run them."""
+    and :func:`_conv_weight_grad` run them. ``take``: the im2col taken through an index
+    (True) or copied from the window view (False); default by the cost model
+    (:func:`tconv._algorithms._cost.take_cols`)."""
     from ._algorithms import _im2col
     from ._algorithms._im2col import im2col_block, image_blocks
 
@@ -199,7 +201,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     dtype = np.result_type(gy, x, w)
     if n == 0 or nsz == 0:
         return np.zeros(x.shape, dtype=dtype), np.zeros(w.shape, dtype=dtype)
-    if _cost.take_cols(x.shape, w.shape, p):
+    if _cost.take_cols(x.shape, w.shape, p) if take is None else take:
         # short input rows: each block's windows taken through a remembered index from
         # grad_out's planes, a zero after each (the window copy's inner loop would run
         # rows of only S_in[-1] numbers)
