@@ -201,6 +201,7 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     dtype = np.result_type(gy, x, w)
     if n == 0 or nsz == 0:
         return np.zeros(x.shape, dtype=dtype), np.zeros(w.shape, dtype=dtype)
+    rest = nsz // size[0]                                    # positions per first-dim row
     if _cost.take_cols(x.shape, w.shape, p) if take is None else take:
         # short input rows: each block's windows taken through a remembered index from
         # grad_out's planes, a zero after each (the window copy's inner loop would run
@@ -212,11 +213,10 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
         rows[:, plane] = 0
         src = rows.reshape(n, g, cog * (plane + 1))
         index = _take_index(tuple(size), tuple(gy.shape[2:]), cog, p)
-        per = nsz // size[0]
 
         def im2col(block: tuple[int, int, int, int, int]) -> np.ndarray:
             gi, n0, n1, r0, r1 = block
-            q0, q1 = r0 * per, r1 * per
+            q0, q1 = r0 * rest, r1 * rest
             out = _parallel.scratch("cols", (n1 - n0) * (q1 - q0) * cog * ntap,
                                     gy.dtype).reshape(n1 - n0, q1 - q0, cog * ntap)
             return take_cols(src[n0:n1, gi], index, q0, q1, out)
@@ -237,7 +237,6 @@ def _transpose_gradients_gemm(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: C
     share = 1 if _parallel.in_order(one_image) else _parallel.num_threads()
     blocks = image_blocks(n, g, per_image, size[0],
                           min(8 * budget, max(budget, n * per_image // share)), cig)
-    rest = nsz // size[0] if nsz else 0
     big = max(((n1 - n0) * (r1 - r0) * rest for _, n0, n1, r0, r1 in blocks), default=0)
     threads = _parallel.pool_workers(len(blocks),
                                      blas_macs=_parallel.blas_product(cig, cog * ntap, big))

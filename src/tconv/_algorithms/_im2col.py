@@ -123,6 +123,31 @@ def im2col_block(win: np.ndarray, block: Block, name: str = "cols") -> np.ndarra
     return cols.reshape(cig * math.prod(kernel), nb * math.prod(out))
 
 
+def affine_positions(first: Sequence[int], second: Sequence[int], scale_first: Sequence[int],
+                     scale_second: Sequence[int], shift: Sequence[int],
+                     size: Sequence[int], low: Sequence[int] | None = None,
+                     high: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(flat, valid)``, shape ``(*first, *second)``: per dim ``a`` the position
+    ``i*scale_first[a] + j*scale_second[a] + shift[a]`` of index ``i < first[a]`` and
+    ``j < second[a]``, flattened in C order over ``size``; ``valid`` where every dim's
+    position lies in ``[low[a], high[a])`` (default ``[0, size[a])``). The windows of a
+    convolution (``o*stride + t*dilation - pad``) and the polyphase split of a padded
+    plane (``r + q*stride - pad``) are both such maps."""
+    nd = len(first)
+    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
+    valid = np.ones((1,) * (2 * nd), dtype=bool)
+    for a in range(nd):
+        i = np.arange(first[a]).reshape([-1 if b == a else 1 for b in range(2 * nd)])
+        j = np.arange(second[a]).reshape([-1 if b == nd + a else 1 for b in range(2 * nd)])
+        pos = i * scale_first[a] + j * scale_second[a] + shift[a]
+        lo = 0 if low is None else low[a]
+        hi = size[a] if high is None else high[a]
+        valid = valid & (pos >= lo) & (pos < hi)
+        flat = flat * size[a] + pos
+    shape = (*first, *second)
+    return np.broadcast_to(flat, shape), np.broadcast_to(valid, shape)
+
+
 def take_index(out: tuple[int, ...], size: tuple[int, ...], channels: int,
                kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
                pad_lo: tuple[int, ...]) -> np.ndarray:
@@ -132,16 +157,8 @@ def take_index(out: tuple[int, ...], size: tuple[int, ...], channels: int,
     plus the flat position that tap ``k`` of output position ``q`` reads --
     ``q*stride + k*dilation - pad_lo`` per dim (``pad_lo`` < 0: cropped) -- or plus
     ``prod(size)`` (the zero) where that falls outside the plane."""
-    nd = len(kernel)
     plane = math.prod(size)
-    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
-    valid = np.ones((1,) * (2 * nd), dtype=bool)
-    for a in range(nd):
-        o = np.arange(out[a]).reshape([-1 if b == a else 1 for b in range(2 * nd)])
-        t = np.arange(kernel[a]).reshape([-1 if b == nd + a else 1 for b in range(2 * nd)])
-        raw = o * stride[a] + t * dilation[a] - pad_lo[a]
-        valid = valid & (raw >= 0) & (raw < size[a])
-        flat = flat * size[a] + raw
+    flat, valid = affine_positions(out, kernel, stride, dilation, [-v for v in pad_lo], size)
     local = np.where(valid, flat, plane).reshape(math.prod(out), 1, math.prod(kernel))
     base = (np.arange(channels) * (plane + 1)).reshape(1, -1, 1)
     return (local + base).astype(np.intp).reshape(math.prod(out), -1)

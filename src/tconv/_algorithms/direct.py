@@ -37,7 +37,7 @@ import numpy as np
 
 from .._checks import ConvParams
 from . import _cost, _native, _parallel, depthwise, phase
-from ._im2col import conv_gemm, on_grid
+from ._im2col import affine_positions, conv_gemm, on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
            "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles",
@@ -503,6 +503,15 @@ def _reach(p: ConvParams) -> tuple[int, ...]:
     return tuple(d * (k - 1) // s for k, s, d in zip(p.kernel, p.stride, p.dilation))
 
 
+def _canvas_ranges(p: ConvParams, gy_size: tuple[int, ...], full: tuple[int, ...]
+                   ) -> list[tuple[int, int]]:
+    """Per dim, the samples ``j0 <= j < j1`` of the canvas of ``full`` samples that hold
+    ``grad_out[j - low]``: the conv that transposes this op reads ``grad_out`` padded by
+    ``(low, high - output_padding)`` (negative pads crop); the rest of the canvas is zero."""
+    return [(max(lo, 0), min(lo + length, lo + length + hi - op, m))
+            for (lo, hi), op, length, m in zip(p.pad, p.output_padding, gy_size, full)]
+
+
 def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
            ) -> tuple[np.ndarray, tuple[int, ...], list[int]]:
     """``grad_out`` padded as the conv that transposes this op reads it, exactly ``s*P``
@@ -516,11 +525,8 @@ def _split(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     pitch = tuple(i + r for i, r in zip(size, reach))
     full = tuple(s * q for s, q in zip(p.stride, pitch))
     canvas = _zeroed("d_canvas", (n, c, *full), gy.dtype)
-    # sample j of the canvas is grad_out[j - low] (the conv reads grad_out padded by
-    # (low, high - output_padding); negative pads crop), zero elsewhere and past s*P
     src, dst = [], []
-    for (lo, hi), op, length, m in zip(p.pad, p.output_padding, gy.shape[2:], full):
-        j0, j1 = max(lo, 0), min(lo + length, lo + length + hi - op, m)
+    for (j0, j1), lo in zip(_canvas_ranges(p, tuple(gy.shape[2:]), full), p.pad_lo):
         src.append(slice(j0 - lo, max(j0, j1) - lo))
         dst.append(slice(j0, max(j0, j1)))
     canvas[(slice(None), slice(None), *dst)] = gy[(slice(None), slice(None), *src)]
@@ -555,20 +561,15 @@ def _planes_index(n: int, gy_size: tuple[int, ...], pitch: tuple[int, ...], tail
     images side by side (``N * prod(gy_size)`` numbers, then a zero): entry ``(r, (m, q))``
     is where ``canvas[m, q*s + r]`` comes from (as :func:`_split` fills the canvas), or the
     zero where the canvas is zero, and the tail's entries the zero."""
-    nd = p.ndim
     plane = math.prod(gy_size)
     zero = n * plane
-    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
-    valid = np.ones((1,) * (2 * nd), dtype=bool)
     full = tuple(s * q for s, q in zip(p.stride, pitch))
-    for a, ((lo, hi), op, length, m) in enumerate(zip(p.pad, p.output_padding, gy_size,
-                                                      full)):
-        j0, j1 = max(lo, 0), min(lo + length, lo + length + hi - op, m)
-        r = np.arange(p.stride[a]).reshape([-1 if b == a else 1 for b in range(2 * nd)])
-        q = np.arange(pitch[a]).reshape([-1 if b == nd + a else 1 for b in range(2 * nd)])
-        j = q * p.stride[a] + r
-        valid = valid & (j >= j0) & (j < j1)
-        flat = flat * length + (j - lo)
+    ranges = _canvas_ranges(p, gy_size, full)
+    # canvas sample j = q*s + r holds grad_out[j - low] inside its range
+    flat, valid = affine_positions(p.stride, pitch, (1,) * p.ndim, p.stride,
+                                   [-lo for lo in p.pad_lo], gy_size,
+                                   [j0 - lo for (j0, _), lo in zip(ranges, p.pad_lo)],
+                                   [j1 - lo for (_, j1), lo in zip(ranges, p.pad_lo)])
     phases, positions = math.prod(p.stride), math.prod(pitch)
     shape = (phases, 1, positions)
     images = np.where(valid.reshape(shape), flat.reshape(shape)

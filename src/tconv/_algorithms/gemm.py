@@ -41,7 +41,7 @@ import numpy as np
 
 from .._checks import ConvParams
 from . import _cost, _native, _parallel
-from ._im2col import block_slices
+from ._im2col import affine_positions, block_slices
 from ._matmul import matmul
 
 #: numbers in the reused product buffer (4 MiB of float32: fits the L3 cache of small CPUs)
@@ -150,16 +150,10 @@ def _scatter_index(n: int, cog: int, size: tuple[int, ...], out: tuple[int, ...]
     c_out = g * cog
     lead = (np.arange(n)[:, None, None] * c_out
             + np.arange(g)[None, :, None] * cog + np.arange(cog)[None, None, :])
-    flat = lead.reshape(n, g, cog, *([1] * (2 * nd)))
-    ok = np.ones((1,) * (3 + 2 * nd), dtype=bool)
-    for a in range(nd):
-        # output o = i*s + t*d - lo along dim a: taps at axis 3 + a, inputs at 3 + nd + a
-        t = np.arange(p.kernel[a]).reshape([-1 if b == 3 + a else 1 for b in range(3 + 2 * nd)])
-        i = np.arange(size[a]).reshape([-1 if b == 3 + nd + a else 1
-                                        for b in range(3 + 2 * nd)])
-        o = i * p.stride[a] + t * p.dilation[a] - p.pad_lo[a]
-        ok = ok & (o >= 0) & (o < out[a])
-        flat = flat * out[a] + o
+    # output o = i*s + t*d - lo per dim, taps then inputs
+    spatial, ok = affine_positions(p.kernel, size, p.dilation, p.stride,
+                                   [-v for v in p.pad_lo], out)
+    flat = lead.reshape(n, g, cog, *([1] * (2 * nd))) * math.prod(out) + spatial
     total = n * c_out * math.prod(out)
     return np.where(ok, flat, total).astype(np.intp).reshape(-1), total
 
