@@ -5,6 +5,7 @@ Usage::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/ab_interpolate.py --rev HEAD~1
     python benchmarks/ab_interpolate.py --rev main --cases mel_linear_x4,psp_area_6 --rounds 7
+    python benchmarks/ab_interpolate.py --rev main --sweep 40 --seed 1 --no-zoo
 
 The revision's ``src/tconv`` is extracted as the package ``tconv_old``
 (``ab_revision.extract``). Each round runs an old and a new worker process, in alternating
@@ -29,10 +30,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from ab_revision import extract  # noqa: E402
-from zoo_interpolate import ZOO, kwargs  # noqa: E402
+from zoo_interpolate import ZOO, kwargs, sweep  # noqa: E402
 
 
-def _worker(which: str, names: list[str], budget: float) -> None:
+def _every(args: argparse.Namespace) -> list[dict]:
+    """The zoo (unless ``--no-zoo``) and ``--sweep`` seeded resizes."""
+    return ([] if args.no_zoo else list(ZOO)) + (sweep(args.sweep, args.seed)
+                                                 if args.sweep else [])
+
+
+def _worker(which: str, cases: list[dict], names: list[str], budget: float) -> None:
     import numpy as np
 
     if which == "old":
@@ -40,7 +47,7 @@ def _worker(which: str, names: list[str], budget: float) -> None:
     else:
         import tconv as lib
     times = {}
-    for case in ZOO:
+    for case in cases:
         if case["name"] not in names:
             continue
         x = np.random.default_rng(0).standard_normal(case["x"]).astype(case["dtype"])
@@ -63,16 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--rounds", type=int, default=3, help="old/new worker pairs (default 3)")
     ap.add_argument("--budget", type=float, default=0.3, help="seconds per case and worker")
+    ap.add_argument("--sweep", type=int, default=0,
+                    help="also compare this many seeded random resizes (zoo_interpolate.sweep)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sweep (default 0)")
+    ap.add_argument("--no-zoo", action="store_true", help="compare only the --sweep cases")
     ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    names = args.cases.split(",") if args.cases else [c["name"] for c in ZOO]
-    unknown = sorted(set(names) - {c["name"] for c in ZOO})
+    if args.rounds < 1 or args.budget <= 0 or args.sweep < 0:
+        ap.error("--rounds must be >= 1, --budget > 0 and --sweep >= 0")
+    cases = _every(args)
+    names = args.cases.split(",") if args.cases else [c["name"] for c in cases]
+    unknown = sorted(set(names) - {c["name"] for c in cases})
     if unknown:
-        ap.error(f"--cases: not in the resize zoo: {', '.join(unknown)}")
-    if args.rounds < 1 or args.budget <= 0:
-        ap.error("--rounds must be >= 1 and --budget > 0")
+        ap.error(f"--cases: not in the resize zoo or sweep: {', '.join(unknown)}")
+    if not names:
+        ap.error("no cases: --no-zoo needs --sweep")
     if args.worker:
-        _worker(args.worker, names, args.budget)
+        _worker(args.worker, cases, names, args.budget)
         return 0
     results: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, os.path.abspath(__file__), "--rev", args.rev,
-               "--cases", ",".join(names), "--budget", str(args.budget), "--worker"]
+               "--cases", ",".join(names), "--budget", str(args.budget),
+               "--sweep", str(args.sweep), "--seed", str(args.seed),
+               *(["--no-zoo"] if args.no_zoo else []), "--worker"]
         for r in range(args.rounds):
             for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
                 out = subprocess.run([*cmd, which], env=env, check=True, capture_output=True,

@@ -6,6 +6,7 @@ Usage::
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_interpolate.py  # headline
     python benchmarks/bench_interpolate.py --cases decoder_bilinear_x2,mel_linear_x4 --rounds 5
     python benchmarks/bench_interpolate.py --no-numpy --json interp.json
+    python benchmarks/bench_interpolate.py --sweep 40 --seed 1 --no-zoo   # unseen resizes
 
 Method (benchmarks/README.md): each library runs in its own fresh process (``--worker``) that
 times every case and prints JSON; one round runs the torch worker, then tconv (default
@@ -42,20 +43,22 @@ from common import (  # noqa: E402
     run_worker,
     worker_argv,
 )
-from zoo_interpolate import CITES, ZOO, kwargs, output_size  # noqa: E402
+from zoo_interpolate import CITES, ZOO, kwargs, output_size, sweep  # noqa: E402
 
 #: ratio limits of the targets (tconv / torch, same run)
 LIMITS = {"max": 1.10, "geomean": 0.8}
 
 
 def _cases(args: argparse.Namespace) -> list[dict[str, Any]]:
+    every = ([] if args.no_zoo else list(ZOO)) + (sweep(args.sweep, args.seed)
+                                                   if args.sweep else [])
     if not args.cases:
-        return list(ZOO)
+        return every
     want = args.cases.split(",")
-    unknown = set(want) - {c["name"] for c in ZOO}
+    unknown = set(want) - {c["name"] for c in every}
     if unknown:
         raise SystemExit(f"bench_interpolate: unknown cases {sorted(unknown)}")
-    return [c for c in ZOO if c["name"] in want]
+    return [c for c in every if c["name"] in want]
 
 
 def _input(case: dict[str, Any]) -> Any:
@@ -111,6 +114,9 @@ def _spawn(args: argparse.Namespace, library: str, env: dict[str, str],
     argv = worker_argv(__file__, library, args)
     if args.cases:
         argv += ["--cases", args.cases]
+    argv += ["--sweep", str(args.sweep), "--seed", str(args.seed)]
+    if args.no_zoo:
+        argv.append("--no-zoo")
     if check_dir:
         argv += ["--check-dir", check_dir]
     return run_worker(argv, library, env)
@@ -196,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     add_paired_arguments(ap, "case")
     ap.add_argument("--check-dir", help=argparse.SUPPRESS)
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--sweep", type=int, default=0,
+                    help="also time this many seeded random resizes (zoo_interpolate.sweep)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sweep (default 0)")
+    ap.add_argument("--no-zoo", action="store_true", help="time only the --sweep cases")
     ap.add_argument("--check", action="store_true",
                     help="also report tconv's max relative error against torch per case")
     ap.add_argument("--list", action="store_true", help="list the cases and their sources")

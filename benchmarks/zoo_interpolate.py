@@ -5,10 +5,17 @@ Each entry: ``x`` the input shape ``(N, C, *S)``, ``size`` or ``scale`` (exactly
 comes from). Shapes are the pipelines' own (photo and video frames, training-batch feature
 maps, mel spectrograms, volumes); batches are cut where one call would take more than about
 0.1 s on two cores, so the whole zoo runs in a few minutes.
+
+:func:`sweep` adds a seeded random population of valid resizes that no pipeline named: every
+mode and rank, align_corners and antialias, sizes or scale factors, from maps of a few
+hundred values (one small image or feature map, where a call's fixed costs dominate) to
+millions.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from typing import Any
 
 CITES = {
@@ -48,6 +55,7 @@ CITES = {
               "arXiv:1606.06650; Isensee et al. 2021)",
     "volume": "medical volume pre-processing: resample a CT crop to a target spacing "
               "(trilinear, area)",
+    "sweep": "seeded random valid resize (zoo_interpolate.sweep), no pipeline's",
 }
 
 
@@ -112,6 +120,47 @@ ZOO: list[dict[str, Any]] = [
        size=(96, 128, 128)),
     _c("ct_area_half", "volume", (1, 1, 64, 128, 128), "area", size=(32, 64, 64)),
 ]
+
+
+#: the modes of each number of spatial dims
+_MODES = {1: ("nearest", "nearest-exact", "linear", "area"),
+          2: ("nearest", "nearest-exact", "bilinear", "bicubic", "area"),
+          3: ("nearest", "nearest-exact", "trilinear", "area")}
+
+
+def sweep(count: int = 30, seed: int = 0, max_out: int = 4_000_000) -> list[dict[str, Any]]:
+    """``count`` seeded random valid resizes ``sweepNN``: 1-3 spatial dims (2-D most often),
+    every mode, input maps of 2**7 to 2**21 values (log-uniform, batch 1-16, 1-256
+    channels), per-axis factors 1/8 to 8 given as a size or a scale factor, align_corners
+    for the interpolating modes, antialias for 2-D bilinear/bicubic, float32 (float64 one
+    in five); at most ``max_out`` output values."""
+    rng = random.Random(seed)
+    cases: list[dict[str, Any]] = []
+    while len(cases) < count:
+        nd = rng.choice((1, 2, 2, 2, 3))
+        mode = rng.choice(_MODES[nd])
+        total = 2 ** rng.uniform(7, 21)                 # input values
+        n = rng.choice((1, 1, 1, 2, 4, 8, 16))
+        c = rng.choice((1, 3, 3, 8, 16, 64, 256))
+        side = max(2, round((total / (n * c)) ** (1 / nd)))
+        spatial = tuple(max(1, round(side * 2 ** rng.uniform(-0.5, 0.5))) for _ in range(nd))
+        if rng.random() < 0.5:
+            f = rng.choice((0.125, 0.25, 0.5, 1.5, 2, 2, 3, 4, 8))
+            scale: Any = f
+            size: Any = None
+            out = tuple(int(v * f) for v in spatial)
+        else:
+            out = tuple(max(1, round(v * 2 ** rng.uniform(-3, 3))) for v in spatial)
+            size, scale = (out if nd > 1 else out[0]), None
+        if min(out) < 1 or n * c * math.prod(out) > max_out:
+            continue
+        interp = mode in ("linear", "bilinear", "bicubic", "trilinear")
+        ac = rng.choice((None, False, True)) if interp else None
+        aa = mode in ("bilinear", "bicubic") and rng.random() < 0.3
+        dtype = "float64" if rng.random() < 0.2 else "float32"
+        cases.append(_c(f"sweep{len(cases):02d}", "sweep", (n, c, *spatial), mode, size=size,
+                        scale=scale, align_corners=ac, antialias=aa, dtype=dtype))
+    return cases
 
 
 def output_size(case: dict[str, Any]) -> tuple[int, ...]:

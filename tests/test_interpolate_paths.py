@@ -22,6 +22,16 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
+@pytest.fixture(autouse=True)
+def _passes(monkeypatch):
+    """The passes, not the direct loop of small calls (tested in test_interpolate_direct.py):
+    no call is small enough, and no plan made before is reused."""
+    monkeypatch.setattr(interp, "_DIRECT_MAX", -1)
+    interp._plan.cache_clear()
+    yield
+    interp._plan.cache_clear()
+
+
 def _spy(monkeypatch, name, counts, hit=lambda r: True):
     """Count the calls of ``interp.<name>`` whose result satisfies ``hit``."""
     real = getattr(interp, name)
@@ -507,7 +517,7 @@ def test_compile_failure_falls_back(monkeypatch, fresh_native, shape, kw):
     import warnings
 
     x = np.random.default_rng(14).standard_normal(shape)
-    for name in ("resample1d", "resample2d_planes", "resample2d_taps2"):
+    for name in ("resample1d", "resample2d_planes", "resample2d_taps2", "resample_direct"):
         monkeypatch.setitem(fresh_native.kernels(), name, _broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

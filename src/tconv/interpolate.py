@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -1095,35 +1096,113 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         >>> interpolate(img, scale_factor=2, mode="bicubic")[0, 0, 0]
         array([-0.31640625,  0.015625  ,  0.5625    ,  0.89453125])
     """
+    key = _plan_key(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                    antialias, cubic_a)
+    if key is not None:                         # a float32/64 array and plain arguments
+        return _plan(*key).run(input)
+    x = _checks.as_array("interpolate", "input", input)
+    plan = _make_plan(x.shape, x, size, scale_factor, mode, align_corners,
+                      recompute_scale_factor, antialias, cubic_a)
+    y = plan.run(x.astype(plan.dtype, copy=False))
+    return y.astype(np.float16) if x.dtype == np.float16 else y
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A validated call: its output size, the factors ATen receives, the resampling
+    arguments and, for calls small enough, the three axes' tables of the direct loop
+    (:data:`_DIRECT_MAX`), as ``(index, weight)`` pairs over ``(D, H, W)``."""
+
+    dtype: np.dtype
+    out_size: tuple[int, ...]
+    factors: tuple[float | None, ...]
+    mode: str
+    align_corners: bool
+    antialias: bool
+    cubic_a: float
+    direct: tuple[np.ndarray, ...] | None
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if self.direct is not None:
+            from ._algorithms import _native
+
+            if _native.available():
+                try:
+                    return _direct(x, self.out_size, self.direct)
+                except Exception as exc:        # a kernel that cannot load: the passes
+                    if not _native.compile_failure(exc):
+                        raise
+                    _native.disable(exc)
+        return _resample(x, self.out_size, self.factors, self.mode, self.align_corners,
+                         antialias=self.antialias, cubic_a=self.cubic_a)
+
+
+def _plain(v: object, types: tuple[type, ...]) -> bool:
+    """``v`` is None, of one of ``types`` exactly, or a tuple of those (hashable, and equal
+    only to values that plan the same call: no bools, numpy scalars or lists)."""
+    return v is None or type(v) in types or (type(v) is tuple
+                                             and all(type(e) in types for e in v))
+
+
+def _plan_key(input: object, size: object, scale_factor: object, mode: object,
+              align_corners: object, recompute_scale_factor: object, antialias: object,
+              cubic_a: object) -> tuple | None:
+    """The arguments of :func:`_plan` for a call of a float32/64 array with plain
+    arguments (a repeated call then skips the checks and the planning), else None."""
+    if type(input) is not np.ndarray or input.dtype not in (_checks._F32, _checks._F64):
+        return None
+    if not (_plain(size, (int,)) and _plain(scale_factor, (int, float))
+            and type(mode) is str and type(antialias) is bool
+            and type(cubic_a) in (int, float)
+            and (align_corners is None or type(align_corners) is bool)
+            and (recompute_scale_factor is None or type(recompute_scale_factor) is bool)):
+        return None
+    return (input.shape, input.dtype, size, scale_factor, mode, align_corners,
+            recompute_scale_factor, antialias, cubic_a)
+
+
+@_parallel.cached(256)
+def _plan(shape: tuple[int, ...], dtype: np.dtype, size: object, scale_factor: object,
+          mode: object, align_corners: object, recompute_scale_factor: object,
+          antialias: object, cubic_a: object) -> _Plan:
+    """:func:`_make_plan` remembered (a model resizes the same shapes call after call);
+    an invalid call raises and is not remembered."""
+    return _make_plan(shape, np.empty(0, dtype), size, scale_factor, mode, align_corners,
+                      recompute_scale_factor, antialias, cubic_a)
+
+
+def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: object, scale_factor: object,
+               mode: object, align_corners: object, recompute_scale_factor: object,
+               antialias: object, cubic_a: object) -> _Plan:
+    """Check a call of an input of ``shape`` (``x``: an array of its dtype) and plan it."""
     fn = "interpolate"
     mode = _check_mode(fn, mode)
-    x = _checks.as_array(fn, "input", input)
-    if x.ndim not in (3, 4, 5):
-        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have 3, 4 or 5 dims "
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"{fn}: input of shape {tuple(shape)} must have 3, 4 or 5 dims "
                          "(N, C, *spatial) with 1, 2 or 3 spatial dims")
-    nd = x.ndim - 2
+    nd = len(shape) - 2
     need = _MODE_DIMS.get(mode)
     if need is not None and need != nd:
         raise ValueError(f"{fn}: mode={mode!r} needs {need + 2}-D input (N, C, {need} spatial "
-                         f"dims), got input of shape {tuple(x.shape)}; use "
+                         f"dims), got input of shape {tuple(shape)}; use "
                          f"{['linear', 'bilinear', 'trilinear'][nd - 1]!r} for {nd + 2}-D "
                          "input")
     ac = _check_align_corners(fn, mode, align_corners)
-    spatial = tuple(int(v) for v in x.shape[2:])
-    if x.shape[1] == 0 or 0 in spatial:
-        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} must have non-zero size in "
+    spatial = tuple(int(v) for v in shape[2:])
+    if shape[1] == 0 or 0 in spatial:
+        raise ValueError(f"{fn}: input of shape {tuple(shape)} must have non-zero size in "
                          "every non-batch dim")
     if mode == "area" and scale_factor is not None and size is None:
         recompute_scale_factor = True               # PyTorch: area always uses in/out
     out_size, factors = _output_size(fn, spatial, size, scale_factor, recompute_scale_factor)
-    _checks.check_elements(fn, "an output", (*x.shape[:2], *out_size),
+    _checks.check_elements(fn, "an output", (*shape[:2], *out_size),
                            {"size": size} if size is not None else
                            {"scale_factor": scale_factor})
     if not isinstance(antialias, (bool, np.bool_)):
         raise TypeError(f"{fn}: antialias={_checks.fmt(antialias)} must be a bool")
     if antialias and not (mode in ("bilinear", "bicubic") and nd == 2):
         raise ValueError(f"{fn}: antialias=True needs mode 'bilinear' or 'bicubic' and 4-D "
-                         f"input, got mode={mode!r} and input of shape {tuple(x.shape)}")
+                         f"input, got mode={mode!r} and input of shape {tuple(shape)}")
 
     dtype = _checks.result_dtype(fn, ("input", x))
     if cubic_a != CUBIC_A:
@@ -1133,9 +1212,41 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
             raise ValueError(f"{fn}: cubic_a={_checks.fmt(cubic_a)} applies to "
                              f"mode='bicubic' without antialias only, got mode={mode!r}, "
                              f"antialias={antialias!r}")
-    y = _resample(x.astype(dtype, copy=False), out_size, factors, mode, ac,
-                  antialias=bool(antialias), cubic_a=float(cubic_a))
-    return y.astype(np.float16) if x.dtype == np.float16 else y
+    nd = len(out_size)
+    direct = None
+    kind = "linear" if mode in ("bilinear", "trilinear") else mode
+    kind += "-aa" if antialias else ""
+    if math.prod(shape[:2]) * math.prod(out_size) <= _DIRECT_MAX:
+        tables = [_axis_table(n, m, kind, ac, f, dtype.type, nearest_2d=nd == 2,
+                              cubic_a=float(cubic_a))
+                  for n, m, f in zip(spatial, out_size, factors)]
+        taps = math.prod(t[0].shape[1] for t in tables)
+        if math.prod(shape[:2]) * math.prod(out_size) * taps <= _DIRECT_MAX:
+            one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
+            direct = tuple(a for idx, w in [one] * (3 - nd) + tables
+                           for a in (idx.astype(np.intp), w.astype(dtype)))
+    return _Plan(dtype, out_size, factors, mode, ac, bool(antialias), float(cubic_a), direct)
+
+
+#: calls whose outputs times taps (per axis, multiplied) are at most this run as one
+#: compiled loop over every output (:func:`_direct`): below it a pass per axis costs more
+#: in calls and temporaries than the direct loop's repeated taps
+_DIRECT_MAX = 1 << 17
+
+
+def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, ...],
+            ) -> np.ndarray:
+    """Every output of a small call from its taps, in one compiled loop
+    (``resample_direct``); ``tables``: index and weight of the depth, row and column axes
+    (a missing axis: one tap of weight 1)."""
+    from ._algorithms import _native
+
+    nd = x.ndim - 2
+    lead = (1,) * (3 - nd)
+    src = np.ascontiguousarray(x).reshape(-1, *lead, *x.shape[2:])
+    out = np.empty((src.shape[0], *lead, *out_size), x.dtype)
+    _native.kernels()["resample_direct"](src, *tables, out)
+    return out.reshape(*x.shape[:2], *out_size)
 
 
 #: input values from which 2-D linear/cubic resampling at other factors runs compiled

@@ -120,6 +120,7 @@ def kernels() -> dict[str, Any]:
                         wtiles=k.wtiles,
                         resample1d=k.resample1d, resample2d_planes=k.resample2d_planes,
                         resample2d_taps2=k.resample2d_taps2,
+                        resample_direct=k.resample_direct,
                         depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d,
                         col2im_last3d=k.col2im_last3d, phase_sums=k.phase_sums,

@@ -569,6 +569,29 @@ def resample2d_planes(x, rows, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
         resample2d(x, rows, ih, wh, iw, ww, out, tmp, p, o0, o1, band)
 
 
+@numba.njit(inline="always", cache=True)
+def _taps2(r0, r1, c0, c1, b0, b1, a0, a1):  # pragma: no cover - compiled
+    """``a0 * h(r0) + a1 * h(r1)`` with ``h(r) = b0 * r[c0] + b1 * r[c1]``, unfused."""
+    h0 = b0 * r0[c0]
+    h0 += b1 * r0[c1]
+    h1 = b0 * r1[c0]
+    h1 += b1 * r1[c1]
+    v = a0 * h0
+    v += a1 * h1
+    return v
+
+
+@numba.njit(inline="always", cache=True)
+def _taps2_row(x, p, o, ih, wh, iw, ww, out):  # pragma: no cover - compiled
+    """Output row ``o`` of plane ``p`` of :func:`resample2d_taps2`."""
+    r0, r1 = x[p, ih[o, 0]], x[p, ih[o, 1]]
+    a0, a1 = wh[o, 0], wh[o, 1]
+    d = out[p, o]
+    for j in range(iw.shape[0]):
+        c0, c1 = np.uint64(iw[j, 0]), np.uint64(iw[j, 1])
+        d[j] = _taps2(r0, r1, c0, c1, ww[j, 0], ww[j, 1], a0, a1)
+
+
 @numba.njit(nogil=True, cache=True)
 def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cover - compiled
     # out[p, o, j] = wh[o, 0] * h(ih[o, 0], j) + wh[o, 1] * h(ih[o, 1], j) with
@@ -576,13 +599,24 @@ def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cove
     # p0 <= p < p1 and output rows o0 <= o < o1: two-tap tables (linear) in resample2d's
     # order and rounding (no fused multiply-adds), each output from its four inputs
     # directly -- no band buffer, which pays only where many output rows share input rows.
+    # Two output rows that read four different input rows (a shrink by more than two) run
+    # in one pass: one read of the column table serves both, and four rows far apart
+    # stream at once (such a shrink is bound by memory latency). Rows that share an input
+    # row run one at a time (the pair's pass is slower there).
     # Column indices read unsigned (the tables hold 0 <= iw < W): no negative-index check.
     OW = iw.shape[0]
     for p in range(p0, p1):
-        for o in range(o0, o1):
+        o = o0
+        while o < o1:
+            if o + 1 == o1 or ih[o + 1, 0] <= ih[o, 1]:
+                _taps2_row(x, p, o, ih, wh, iw, ww, out)
+                o += 1
+                continue
             r0, r1 = x[p, ih[o, 0]], x[p, ih[o, 1]]
+            s0, s1 = x[p, ih[o + 1, 0]], x[p, ih[o + 1, 1]]
             a0, a1 = wh[o, 0], wh[o, 1]
-            d = out[p, o]
+            e0, e1 = wh[o + 1, 0], wh[o + 1, 1]
+            d, f = out[p, o], out[p, o + 1]
             for j in range(OW):
                 c0, c1 = np.uint64(iw[j, 0]), np.uint64(iw[j, 1])
                 b0, b1 = ww[j, 0], ww[j, 1]
@@ -593,6 +627,81 @@ def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cove
                 v = a0 * h0
                 v += a1 * h1
                 d[j] = v
+                h0 = b0 * s0[c0]
+                h0 += b1 * s0[c1]
+                h1 = b0 * s1[c0]
+                h1 += b1 * s1[c1]
+                v = e0 * h0
+                v += e1 * h1
+                f[j] = v
+            o += 2
+
+
+@numba.njit(inline="always", cache=True)
+def _taps(t, w, o):  # pragma: no cover - compiled
+    """Taps of output ``o`` of table ``(t, w)`` (index -1 only after them); -1 for the one
+    tap of weight 1 (a copy)."""
+    n = 0
+    while n < t.shape[1] and t[o, n] >= 0:
+        n += 1
+    return -1 if n == 1 and w[o, 0] == 1 else n
+
+
+@numba.njit(nogil=True, cache=True)
+def resample_direct(x, td, wd, th, wh, tw, ww, out):  # pragma: no cover - compiled
+    # out[p, a, b, c] = sum_i wd[a, i] * (sum_j wh[b, j] * (sum_k ww[c, k] * x[p, I, J, K]))
+    # with I = td[a, i], J = th[b, j], K = tw[c, k]: tconv.interpolate's separable tables
+    # (index -1: no tap, only after a row's taps) for each output row from the input rows
+    # it reads, the last axis innermost as in ATen, no fused multiply-adds. Each sum
+    # starts from its first tap's product (a nearest copy keeps -0.0); an output without
+    # taps is 0; a row from one input row with weights 1 is written directly (1 * v == v).
+    # For calls too small for a pass per axis to pay. The column sums are written out in
+    # the loop: an inlined helper taking the arrays ran several times slower.
+    P, OD, OH, OW = out.shape
+    TW = tw.shape[1]
+    vw = np.empty(OW, out.dtype)
+    vh = np.empty(OW, out.dtype)
+    zero = ww[0, 0] - ww[0, 0]
+    for p in range(P):
+        for a in range(OD):
+            ni = _taps(td, wd, a)
+            for b in range(OH):
+                nj = _taps(th, wh, b)
+                row = out[p, a, b]
+                if ni == 0 or nj == 0:
+                    row[:] = zero
+                    continue
+                copy = ni < 0 and nj < 0
+                dst = row if copy else vw
+                for i in range(abs(ni)):
+                    for j in range(abs(nj)):
+                        xr = x[p, td[a, i], th[b, j]]
+                        for c in range(OW):
+                            v = ww[c, 0] * xr[np.uint64(tw[c, 0])]
+                            for k in range(1, TW):
+                                tk = tw[c, k]
+                                if tk < 0:
+                                    break
+                                v += ww[c, k] * xr[np.uint64(tk)]
+                            dst[c] = v
+                        if copy:
+                            continue
+                        h = wh[b, j]
+                        if j == 0:
+                            for c in range(OW):
+                                vh[c] = h * vw[c]
+                        else:
+                            for c in range(OW):
+                                vh[c] += h * vw[c]
+                    if copy:
+                        continue
+                    d = wd[a, i]
+                    if i == 0:
+                        for c in range(OW):
+                            row[c] = d * vh[c]
+                    else:
+                        for c in range(OW):
+                            row[c] += d * vh[c]
 
 
 @jit

@@ -1,0 +1,284 @@
+"""Small resizes: the remembered plan of a call (``interpolate._plan``) and the direct loop
+(``resample_direct``) that computes a small call's outputs from their taps in one compiled
+call.
+
+A seeded population of small calls over every mode, rank, ``align_corners``,
+``antialias``, dtype, size or scale factor, with inf, nan and -0.0 in the input, against
+torch (float64, and float32 where tconv follows ATen's float32 arithmetic) and against the
+per-tap gathers; every call must take the direct loop, so the tests cannot pass without
+it. Then the plans: reused for the same call, never for a call that differs in a way that
+changes the result or the error (``True`` for ``1``, a list, a numpy scalar), invalid calls
+not remembered, and the fallbacks (numba off, a kernel that fails to compile).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tconv
+
+from ._oracle import assert_close
+
+interp = importlib.import_module("tconv.interpolate")
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="numba is not installed")
+
+MODES = {1: ("nearest", "nearest-exact", "linear", "area"),
+         2: ("nearest", "nearest-exact", "bilinear", "bicubic", "area"),
+         3: ("nearest", "nearest-exact", "trilinear", "area")}
+
+
+@pytest.fixture
+def native(monkeypatch):
+    """Kernels not given up, numba on, no plan left from another test (all restored)."""
+    from tconv._algorithms import _native
+
+    monkeypatch.setattr(_native, "_DISABLED", [])
+    monkeypatch.delenv("TCONV_NUMBA", raising=False)
+    interp._plan.cache_clear()
+    yield _native
+    interp._plan.cache_clear()
+
+
+def _calls(seed: int, count: int) -> list[tuple[tuple[int, ...], dict]]:
+    """``count`` seeded small valid calls: (input shape, keyword arguments)."""
+    rng = np.random.default_rng(seed)
+    calls = []
+    while len(calls) < count:
+        nd = int(rng.integers(1, 4))
+        mode = str(rng.choice(MODES[nd]))
+        spatial = tuple(int(rng.integers(1, 13 if nd == 3 else 40)) for _ in range(nd))
+        shape = (int(rng.integers(0, 3)) if rng.random() < 0.1 else int(rng.integers(1, 4)),
+                 int(rng.integers(1, 5)), *spatial)
+        kw: dict = {"mode": mode}
+        if rng.random() < 0.5:
+            f = float(rng.choice([0.25, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0]))
+            if any(int(n * f) < 1 for n in spatial):
+                continue
+            kw["scale_factor"] = f if rng.random() < 0.5 else tuple([f] * nd)
+        else:
+            out = tuple(int(rng.integers(1, 3 * n + 3)) for n in spatial)
+            kw["size"] = out if nd > 1 or rng.random() < 0.5 else out[0]
+        if mode in ("linear", "bilinear", "bicubic", "trilinear"):
+            kw["align_corners"] = bool(rng.integers(2))
+        if mode in ("bilinear", "bicubic") and rng.random() < 0.4:
+            kw["antialias"] = True
+        calls.append((shape, kw))
+    return calls
+
+
+def _input(shape, dtype, rng, special: bool) -> np.ndarray:
+    x = rng.standard_normal(shape).astype(dtype)
+    if special and x.size:
+        flat = x.reshape(-1)
+        for v in (np.inf, -np.inf, np.nan, -0.0):
+            flat[rng.integers(flat.size)] = v
+    return x
+
+
+def _key(x, kw):
+    return interp._plan_key(x, kw.get("size"), kw.get("scale_factor"), kw["mode"],
+                            kw.get("align_corners"), kw.get("recompute_scale_factor"),
+                            kw.get("antialias", False), -0.75)
+
+
+def _spy_direct(monkeypatch, counts):
+    real = interp._direct
+
+    def wrapped(*args):
+        counts["direct"] = counts.get("direct", 0) + 1
+        return real(*args)
+
+    monkeypatch.setattr(interp, "_direct", wrapped)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_population_against_torch_and_gathers(native, monkeypatch, dtype):
+    """Every small call takes the direct loop and matches torch: close values, the same
+    non-finite outputs, and nearest modes bit for bit (-0.0 included)."""
+    counts: dict = {}
+    _spy_direct(monkeypatch, counts)
+    rng = np.random.default_rng(7)
+    calls = _calls(11, 160)
+    small = 0
+    for i, (shape, kw) in enumerate(calls):
+        special = i % 3 == 0
+        x = _input(shape, dtype, rng, special)
+        before = counts.get("direct", 0)
+        y = tconv.interpolate(x, **kw)
+        plan = interp._plan(*_key(x, kw))
+        small += plan.direct is not None
+        assert counts.get("direct", 0) == before + (plan.direct is not None), (shape, kw)
+        ref = F.interpolate(torch.from_numpy(x), **kw).numpy()
+        assert y.dtype == x.dtype and y.shape == ref.shape
+        if kw["mode"] in ("nearest", "nearest-exact"):
+            np.testing.assert_array_equal(y, ref)
+            np.testing.assert_array_equal(np.signbit(y), np.signbit(ref))
+            continue
+        if special and not (kw.get("antialias") and shape[-1] * shape[-2] > 0):
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=str((shape, kw)))
+            np.testing.assert_array_equal(np.isinf(y), np.isinf(ref), err_msg=str((shape, kw)))
+        if kw.get("antialias") and any(
+                o == 1 for o in np.atleast_1d(kw.get("size", 2))) and not special:
+            continue                                # torch 2.13: repeated first row (doc)
+        if not special:
+            assert_close(y, ref, dtype)
+        out = y.shape[2:]
+        factors = kw.get("scale_factor")
+        sf = ((None,) * len(out) if factors is None or kw["mode"] == "area" else
+              tuple(float(f) for f in np.broadcast_to(factors, len(out))))
+        gathered = interp._resample(x, out, sf, kw["mode"], kw.get("align_corners", False),
+                                    fast=False, antialias=kw.get("antialias", False))
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(gathered))
+        assert_close(np.nan_to_num(y, posinf=0, neginf=0),
+                     np.nan_to_num(gathered, posinf=0, neginf=0), dtype)
+    assert counts["direct"] == small >= 0.85 * len(calls)
+
+
+@needs_numba
+def test_direct_is_the_passes_in_the_same_order(native, monkeypatch):
+    """On 2-D linear and cubic calls (the compiled loop's order: columns, then rows) the
+    direct loop gives the passes' numbers bit for bit."""
+    rng = np.random.default_rng(3)
+    for shape, kw in _calls(5, 120):
+        if kw["mode"] not in ("bilinear", "bicubic") or kw.get("antialias"):
+            continue
+        x = rng.standard_normal(shape).astype(np.float32)
+        interp._plan.cache_clear()
+        y = tconv.interpolate(x, **kw)
+        monkeypatch.setattr(interp, "_DIRECT_MAX", -1)
+        interp._plan.cache_clear()
+        z = interp._resample(x, y.shape[2:], (None,) * 2, kw["mode"],
+                             kw.get("align_corners", False))
+        monkeypatch.setattr(interp, "_DIRECT_MAX", 1 << 17)
+        if interp._compiled_fits(x) and x.shape[0] * x.shape[1] > 0:
+            np.testing.assert_array_equal(y, z)
+
+
+@needs_numba
+def test_the_bound(native, monkeypatch):
+    """Calls whose outputs times taps exceed ``_DIRECT_MAX`` take the passes."""
+    counts: dict = {}
+    _spy_direct(monkeypatch, counts)
+    monkeypatch.setattr(interp, "_DIRECT_MAX", 4 * 8 * 8 * 4)    # bilinear x2 of 4 planes
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    tconv.interpolate(x, scale_factor=2, mode="bilinear")
+    assert counts.get("direct") == 1
+    interp._plan.cache_clear()
+    y = tconv.interpolate(np.concatenate([x, x[:1]]), scale_factor=2, mode="bilinear")
+    assert counts.get("direct") == 1                # one plane more: the passes
+    assert_close(y, F.interpolate(torch.from_numpy(np.concatenate([x, x[:1]])),
+                                  scale_factor=2, mode="bilinear").numpy())
+
+
+def test_plans_are_reused_and_read_only(native):
+    x = np.random.default_rng(1).standard_normal((1, 3, 9, 7)).astype(np.float32)
+    hits = interp._plan.hits
+    a = tconv.interpolate(x, size=(5, 11), mode="bicubic")
+    b = tconv.interpolate(x + 1, size=(5, 11), mode="bicubic")
+    assert interp._plan.hits == hits + 1
+    plan = interp._plan(*_key(x, dict(size=(5, 11), mode="bicubic")))
+    assert plan.direct is not None and all(not t.flags.writeable for t in plan.direct)
+    assert_close(b - a, np.ones_like(a) * (b - a).mean(), np.float32, tol=1e-4)
+    assert a.flags.writeable and b.flags.writeable
+
+
+@pytest.mark.parametrize("other", [
+    dict(scale_factor=True), dict(scale_factor=np.float64(2.0)), dict(scale_factor=[2, 2]),
+    dict(size=(np.int64(4), 4)), dict(size=[4, 4]), dict(size=(4.0, 4)),
+    dict(scale_factor=2, align_corners=1), dict(scale_factor=2, antialias=1),
+    dict(scale_factor=2, recompute_scale_factor=1)])
+def test_unplain_arguments_are_checked_every_time(native, other):
+    """An argument that is not a plain int, float, bool or tuple of them never reuses a
+    plan: it is checked (and raises, or gives the same result) as on a first call."""
+    x = np.random.default_rng(2).standard_normal((1, 2, 2, 2))
+    for kw in (dict(scale_factor=1), dict(scale_factor=2), dict(size=(4, 4)),
+               dict(scale_factor=2, align_corners=True)):
+        tconv.interpolate(x, mode="bilinear", **kw)          # plans that other must not hit
+    kw = dict(mode="bilinear", **other)
+    assert _key(x, kw) is None
+    try:
+        ref = F.interpolate(torch.from_numpy(x), **kw).numpy()
+    except Exception:                                        # noqa: BLE001 - any refusal
+        with pytest.raises((TypeError, ValueError)):
+            tconv.interpolate(x, **kw)
+        return
+    try:
+        y = tconv.interpolate(x, **kw)
+    except (TypeError, ValueError):
+        return                                  # tconv is stricter than torch here
+    assert_close(y, ref)
+
+
+def test_invalid_calls_are_not_remembered(native):
+    x = np.zeros((1, 1, 4, 4))
+    entries = len(interp._plan.entries)
+    for kw in (dict(size=(0, 4), mode="bilinear"), dict(scale_factor=2, mode="linear"),
+               dict(size=4, scale_factor=2, mode="nearest"),
+               dict(scale_factor=2, mode="nearest", align_corners=True),
+               dict(scale_factor=2, mode="area", antialias=True)):
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                tconv.interpolate(x, **kw)
+    assert len(interp._plan.entries) == entries
+
+
+def test_other_inputs_take_the_checked_path(native):
+    """float16, integers, lists and arrays of another type are converted and planned per
+    call; the values agree with the float32/64 calls."""
+    x = np.arange(2 * 3 * 5, dtype=np.float64).reshape(1, 2, 3, 5)
+    ref = tconv.interpolate(x, scale_factor=2, mode="bilinear")
+    ints = tconv.interpolate(x.astype(np.int64), scale_factor=2, mode="bilinear")
+    np.testing.assert_array_equal(ints, ref)
+    lists = tconv.interpolate(x.tolist(), scale_factor=2, mode="bilinear")
+    np.testing.assert_array_equal(lists, ref)
+    half = tconv.interpolate(x.astype(np.float16), scale_factor=2, mode="bilinear")
+    assert half.dtype == np.float16
+    assert_close(half.astype(np.float64), ref, tol=1e-2)
+
+
+@needs_numba
+def test_numba_off_and_compile_failure(native, monkeypatch):
+    """TCONV_NUMBA=0 and a direct loop that fails to compile both give the passes' values
+    (the latter with one warning); a plan made with numba on still works with it off."""
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 5))
+    kw = dict(size=(9, 4), mode="bicubic", align_corners=True)
+    on = tconv.interpolate(x, **kw)
+    monkeypatch.setenv("TCONV_NUMBA", "0")
+    off = tconv.interpolate(x, **kw)                # the same plan, now the passes
+    assert_close(off, on)
+    monkeypatch.delenv("TCONV_NUMBA")
+
+    def broken(*args):
+        from numba.core.errors import TypingError
+
+        raise TypingError("forced compile failure")
+
+    monkeypatch.setitem(native.kernels(), "resample_direct", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = tconv.interpolate(x, **kw)
+    assert any("forced compile failure" in str(c.message) for c in caught)
+    assert not native.available()
+    assert_close(y, on)
+
+
+@needs_numba
+def test_empty_batch_and_one_value(native):
+    for shape, kw in [((0, 2, 3, 3), dict(size=(5, 2), mode="bilinear")),
+                      ((1, 1, 1), dict(size=7, mode="linear")),
+                      ((1, 1, 1, 1, 1), dict(size=(2, 1, 3), mode="area"))]:
+        x = np.full(shape, -0.0)
+        y = tconv.interpolate(x, **kw)
+        ref = F.interpolate(torch.from_numpy(x), **kw).numpy()
+        np.testing.assert_array_equal(y, ref)
+        assert y.shape == ref.shape and math.prod(y.shape) == ref.size
