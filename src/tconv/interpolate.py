@@ -51,13 +51,13 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _checks
-from ._algorithms import _parallel
+from ._algorithms import _native, _parallel
 from ._algorithms._matmul import BLAS_SINGLE_MACS
 from ._typing import Array, ArrayLike
 
@@ -770,7 +770,6 @@ def _axis_pass(y: np.ndarray, axis: int, kind: str, idx: np.ndarray, w: np.ndarr
         return _area_windows(y, axis, n // m)
     taps = idx.shape[1]
     if fast and kind in ("linear", "bicubic") and taps > 1 and inner == 1 and _compiled_fits(y):
-        from ._algorithms import _native
         try:
             return _compiled_last(y, idx, w)
         except Exception as exc:                # a kernel that cannot load: NumPy passes
@@ -803,8 +802,6 @@ def _compiled_last(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     """A linear or cubic table along the last axis with numba (the 2-D kernel's pass along
     that axis, written in place), rows split over the thread pool. Every tap is multiplied,
     zero weights included, as in ATen and :func:`_generic_axis`."""
-    from ._algorithms import _native
-
     kernel = _native.kernels()["resample1d"]
     n, m = x.shape[-1], idx.shape[0]
     rows = np.ascontiguousarray(x).reshape(1, -1, n)
@@ -1099,7 +1096,7 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
     key = _plan_key(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
                     antialias, cubic_a)
     if key is not None:                         # a float32/64 array and plain arguments
-        return _plan(*key).run(input)
+        return _plan(*key).run(cast(np.ndarray, input))
     x = _checks.as_array("interpolate", "input", input)
     plan = _make_plan(x.shape, x, size, scale_factor, mode, align_corners,
                       recompute_scale_factor, antialias, cubic_a)
@@ -1123,16 +1120,13 @@ class _Plan:
     direct: tuple[np.ndarray, ...] | None
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        if self.direct is not None:
-            from ._algorithms import _native
-
-            if _native.available():
-                try:
-                    return _direct(x, self.out_size, self.direct)
-                except Exception as exc:        # a kernel that cannot load: the passes
-                    if not _native.compile_failure(exc):
-                        raise
-                    _native.disable(exc)
+        if self.direct is not None and _native.available():
+            try:
+                return _direct(x, self.out_size, self.direct)
+            except Exception as exc:            # a kernel that cannot load: the passes
+                if not _native.compile_failure(exc):
+                    raise
+                _native.disable(exc)
         return _resample(x, self.out_size, self.factors, self.mode, self.align_corners,
                          antialias=self.antialias, cubic_a=self.cubic_a)
 
@@ -1162,18 +1156,18 @@ def _plan_key(input: object, size: object, scale_factor: object, mode: object,
 
 
 @_parallel.cached(256)
-def _plan(shape: tuple[int, ...], dtype: np.dtype, size: object, scale_factor: object,
-          mode: object, align_corners: object, recompute_scale_factor: object,
-          antialias: object, cubic_a: object) -> _Plan:
+def _plan(shape: tuple[int, ...], dtype: np.dtype, size: Any, scale_factor: Any,
+          mode: Any, align_corners: Any, recompute_scale_factor: Any,
+          antialias: Any, cubic_a: Any) -> _Plan:
     """:func:`_make_plan` remembered (a model resizes the same shapes call after call);
     an invalid call raises and is not remembered."""
     return _make_plan(shape, np.empty(0, dtype), size, scale_factor, mode, align_corners,
                       recompute_scale_factor, antialias, cubic_a)
 
 
-def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: object, scale_factor: object,
-               mode: object, align_corners: object, recompute_scale_factor: object,
-               antialias: object, cubic_a: object) -> _Plan:
+def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: Any, scale_factor: Any,
+               mode: Any, align_corners: Any, recompute_scale_factor: Any,
+               antialias: Any, cubic_a: Any) -> _Plan:
     """Check a call of an input of ``shape`` (``x``: an array of its dtype) and plan it."""
     fn = "interpolate"
     mode = _check_mode(fn, mode)
@@ -1239,13 +1233,10 @@ def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, 
     """Every output of a small call from its taps, in one compiled loop
     (``resample_direct``); ``tables``: index and weight of the depth, row and column axes
     (a missing axis: one tap of weight 1)."""
-    from ._algorithms import _native
-
-    nd = x.ndim - 2
-    lead = (1,) * (3 - nd)
-    src = np.ascontiguousarray(x).reshape(-1, *lead, *x.shape[2:])
-    out = np.empty((src.shape[0], *lead, *out_size), x.dtype)
-    _native.kernels()["resample_direct"](src, *tables, out)
+    lead = (1,) * (5 - x.ndim)
+    out = np.empty((x.shape[0] * x.shape[1], *lead, *out_size), x.dtype)
+    _native.kernels()["resample_direct"](
+        np.ascontiguousarray(x).reshape(out.shape[0], *lead, *x.shape[2:]), *tables, out)
     return out.reshape(*x.shape[:2], *out_size)
 
 
@@ -1290,8 +1281,6 @@ def _compiled_fits(x: np.ndarray) -> bool:
     :data:`_COMPILED_MIN` values, numba available."""
     if x.dtype not in (np.float32, np.float64) or x.size < _COMPILED_MIN:
         return False
-    from ._algorithms import _native
-
     return _native.available()
 
 
@@ -1339,8 +1328,6 @@ def _compiled_2d(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float 
     taps (:func:`_padded_table`): finite data only.
     On 3x1024x1024 float32 (``benchmarks/bench_interpolate.py``): bilinear x1.5 17.2 ->
     7.3 ms, bicubic x1.5 18.0 -> 9.1 ms against the banded NumPy passes."""
-    from ._algorithms import _native
-
     (H, W), (OH, OW) = x.shape[2:], out_size
     rows, ih, wh, span, reuse = _read_rows(H, OH, kind, align_corners, factors[0], opmath,
                                            x.dtype)
@@ -1442,7 +1429,6 @@ def _resample(x: np.ndarray, out_size: tuple[int, ...], factors: tuple[float | N
             and (kind in ("linear", "bicubic")
                  or (padded and spatial[0] * spatial[1] >= _WINDOWS_COMPILED_MIN))
             and _compiled_fits(x)):
-        from ._algorithms import _native
         shrinks = math.prod(out_size) <= math.prod(spatial)
         try:
             if not padded or shrinks or _finite(x):

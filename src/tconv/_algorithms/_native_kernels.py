@@ -662,16 +662,16 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out):  # pragma: no cover - compi
     vw = np.empty(OW, out.dtype)
     vh = np.empty(OW, out.dtype)
     zero = ww[0, 0] - ww[0, 0]
-    for p in range(P):
-        for a in range(OD):
-            ni = _taps(td, wd, a)
-            for b in range(OH):
-                nj = _taps(th, wh, b)
+    for a in range(OD):                             # planes innermost: the taps once a row
+        ni = _taps(td, wd, a)
+        for b in range(OH):
+            nj = _taps(th, wh, b)
+            copy = ni < 0 and nj < 0
+            for p in range(P):
                 row = out[p, a, b]
                 if ni == 0 or nj == 0:
                     row[:] = zero
                     continue
-                copy = ni < 0 and nj < 0
                 dst = row if copy else vw
                 for i in range(abs(ni)):
                     for j in range(abs(nj)):
