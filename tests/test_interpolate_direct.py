@@ -180,6 +180,30 @@ def test_the_bound(native, monkeypatch):
                                   scale_factor=2, mode="bilinear").numpy())
 
 
+@needs_numba
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "area"])
+def test_one_axis_nearest_and_area_at_any_size(native, monkeypatch, mode):
+    """1-D nearest and area calls take the direct loop however large (their one pass);
+    1-D linear calls above the bound do not."""
+    counts: dict = {}
+    _spy_direct(monkeypatch, counts)
+    monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
+    rng = np.random.default_rng(9)
+    for shape, out in [((3, 5, 2001), 777), ((1, 2, 300), 1000), ((2, 1, 97), 1)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        x[0, 0, 5] = np.nan
+        y = tconv.interpolate(x, size=out, mode=mode)
+        ref = F.interpolate(torch.from_numpy(x), size=out, mode=mode).numpy()
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+        if mode == "area":
+            assert_close(np.nan_to_num(y), np.nan_to_num(ref), np.float32)
+        else:
+            np.testing.assert_array_equal(y, ref)
+    assert counts.get("direct") == 3
+    tconv.interpolate(x, size=300, mode="linear")
+    assert counts.get("direct") == 3
+
+
 def test_plans_are_reused_and_read_only(native):
     x = np.random.default_rng(1).standard_normal((1, 3, 9, 7)).astype(np.float32)
     hits = interp._plan.hits

@@ -1210,12 +1210,15 @@ def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: Any, scale_factor: A
     direct = None
     kind = "linear" if mode in ("bilinear", "trilinear") else mode
     kind += "-aa" if antialias else ""
-    if math.prod(shape[:2]) * math.prod(out_size) <= _DIRECT_MAX:
+    # one axis without linear or cubic taps: the direct loop is that axis's one pass (no
+    # tap repeated), and beats NumPy's gathers and window sums at every size
+    single = nd == 1 and kind in ("nearest", "nearest-exact", "area")
+    if single or math.prod(shape[:2]) * math.prod(out_size) <= _DIRECT_MAX:
         tables = [_axis_table(n, m, kind, ac, f, dtype.type, nearest_2d=nd == 2,
                               cubic_a=float(cubic_a))
                   for n, m, f in zip(spatial, out_size, factors)]
         taps = math.prod(t[0].shape[1] for t in tables)
-        if math.prod(shape[:2]) * math.prod(out_size) * taps <= _DIRECT_MAX:
+        if single or math.prod(shape[:2]) * math.prod(out_size) * taps <= _DIRECT_MAX:
             one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
             direct = tuple(a for idx, w in [one] * (3 - nd) + tables
                            for a in (idx.astype(np.intp), w.astype(dtype)))
@@ -1224,7 +1227,9 @@ def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: Any, scale_factor: A
 
 #: calls whose outputs times taps (per axis, multiplied) are at most this run as one
 #: compiled loop over every output (:func:`_direct`): below it a pass per axis costs more
-#: in calls and temporaries than the direct loop's repeated taps
+#: in calls and temporaries than the direct loop's repeated taps (1-D nearest and area
+#: calls take it at any size). ``python benchmarks/bench_interpolate.py --sweep 40
+#: --seed S --no-zoo`` times seeded resizes on both sides of it.
 _DIRECT_MAX = 1 << 17
 
 
