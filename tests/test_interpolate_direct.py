@@ -204,6 +204,42 @@ def test_one_axis_nearest_and_area_at_any_size(native, monkeypatch, mode):
     assert counts.get("direct") == 3
 
 
+@needs_numba
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
+    """Nearest tables the passes would gather on every axis, with output rows of at least
+    ``_DIRECT_ROW`` values, take the direct loop above the bound (bit for bit torch's,
+    split over rows on the pool or not); whole factors and short rows take the passes."""
+    counts: dict = {}
+    _spy_direct(monkeypatch, counts)
+    monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
+    monkeypatch.setenv("TCONV_NUM_THREADS", "2")
+    real = interp._parallel.for_each
+
+    def pooled(*args, **kwargs):
+        counts["pool"] = counts.get("pool", 0) + 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(interp._parallel, "for_each", pooled)
+    rng = np.random.default_rng(12)
+    cases = [((2, 3, 37, 41), (70, 90), True), ((1, 2, 5, 9, 11), (7, 12, 100), True),
+             ((1, 2, 30, 40), (60, 80), False), ((1, 2, 30, 40), (15, 20), False),
+             ((1, 2, 30, 40), (70, 50), False)]
+    for split in (1 << 40, 0):
+        monkeypatch.setattr(interp, "_DIRECT_SPLIT", split)
+        interp._plan.cache_clear()
+        for shape, out, direct in cases:
+            x = rng.standard_normal(shape).astype(np.float32)
+            x.reshape(-1)[::7] = -0.0
+            before = counts.get("direct", 0)
+            y = tconv.interpolate(x, size=out, mode=mode)
+            assert counts.get("direct", 0) == before + direct, (shape, out)
+            ref = F.interpolate(torch.from_numpy(x), size=out, mode=mode).numpy()
+            np.testing.assert_array_equal(y, ref)
+            np.testing.assert_array_equal(np.signbit(y), np.signbit(ref))
+        assert (counts.get("pool", 0) > 0) == (split == 0)
+
+
 def test_plans_are_reused_and_read_only(native):
     x = np.random.default_rng(1).standard_normal((1, 3, 9, 7)).astype(np.float32)
     hits = interp._plan.hits

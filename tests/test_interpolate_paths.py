@@ -24,9 +24,9 @@ F = torch.nn.functional
 
 @pytest.fixture(autouse=True)
 def _passes(monkeypatch):
-    """The passes, not the direct loop of small calls (tested in test_interpolate_direct.py):
-    no call is small enough, and no plan made before is reused."""
-    monkeypatch.setattr(interp, "_DIRECT_MAX", -1)
+    """The passes, not the direct loop (tested in test_interpolate_direct.py): no call
+    takes it, and no plan made before is reused."""
+    monkeypatch.setattr(interp, "_direct_tables", lambda *args: None)
     interp._plan.cache_clear()
     yield
     interp._plan.cache_clear()

@@ -1206,23 +1206,42 @@ def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: Any, scale_factor: A
             raise ValueError(f"{fn}: cubic_a={_checks.fmt(cubic_a)} applies to "
                              f"mode='bicubic' without antialias only, got mode={mode!r}, "
                              f"antialias={antialias!r}")
-    nd = len(out_size)
-    direct = None
     kind = "linear" if mode in ("bilinear", "trilinear") else mode
     kind += "-aa" if antialias else ""
+    direct = _direct_tables(shape, out_size, factors, kind, ac, dtype, float(cubic_a))
+    return _Plan(dtype, out_size, factors, mode, ac, bool(antialias), float(cubic_a), direct)
+
+
+def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
+                   factors: tuple[float | None, ...], kind: str, ac: bool, dtype: np.dtype,
+                   cubic_a: float) -> tuple[np.ndarray, ...] | None:
+    """The direct loop's tables (:func:`_direct`) for a call it runs faster than the
+    passes, else None: a small call (outputs x taps <= :data:`_DIRECT_MAX`), one axis of
+    nearest or area, or nearest tables the passes would gather along every axis with
+    output rows of at least :data:`_DIRECT_ROW` values."""
+    spatial = shape[2:]
+    nd = len(out_size)
     # one axis without linear or cubic taps: the direct loop is that axis's one pass (no
     # tap repeated), and beats NumPy's gathers and window sums at every size
     single = nd == 1 and kind in ("nearest", "nearest-exact", "area")
-    if single or math.prod(shape[:2]) * math.prod(out_size) <= _DIRECT_MAX:
-        tables = [_axis_table(n, m, kind, ac, f, dtype.type, nearest_2d=nd == 2,
-                              cubic_a=float(cubic_a))
-                  for n, m, f in zip(spatial, out_size, factors)]
-        taps = math.prod(t[0].shape[1] for t in tables)
-        if single or math.prod(shape[:2]) * math.prod(out_size) * taps <= _DIRECT_MAX:
-            one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
-            direct = tuple(a for idx, w in [one] * (3 - nd) + tables
-                           for a in (idx.astype(np.intp), w.astype(dtype)))
-    return _Plan(dtype, out_size, factors, mode, ac, bool(antialias), float(cubic_a), direct)
+    nearest = kind in ("nearest", "nearest-exact")
+    outputs = math.prod(shape[:2]) * math.prod(out_size)
+    if not (single or nearest or outputs <= _DIRECT_MAX):
+        return None
+    tables = [_axis_table(n, m, kind, ac, f, dtype.type, nearest_2d=nd == 2, cubic_a=cubic_a)
+              for n, m, f in zip(spatial, out_size, factors)]
+    taps = math.prod(t[0].shape[1] for t in tables)
+    # nearest tables the passes copy as slices or repeats (whole factors) stay there;
+    # where every axis would be gathered, the direct loop copies each output row once
+    # (rows of at least _DIRECT_ROW values: shorter rows cost it more a row than the
+    # gathers, which run over all planes at once)
+    gathered = (nearest and out_size[-1] >= _DIRECT_ROW
+                and not any(_copied(t[0][:, 0], n) for t, n in zip(tables, spatial)))
+    if not (single or gathered or outputs * taps <= _DIRECT_MAX):
+        return None
+    one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
+    return tuple(a for idx, w in [one] * (3 - nd) + tables
+                 for a in (idx.astype(np.intp), w.astype(dtype)))
 
 
 #: calls whose outputs times taps (per axis, multiplied) are at most this run as one
@@ -1231,17 +1250,44 @@ def _make_plan(shape: tuple[int, ...], x: np.ndarray, size: Any, scale_factor: A
 #: calls take it at any size). ``python benchmarks/bench_interpolate.py --sweep 40
 #: --seed S --no-zoo`` times seeded resizes on both sides of it.
 _DIRECT_MAX = 1 << 17
+#: multiply-adds of the direct loop from which its output rows are split over the pool
+_DIRECT_SPLIT = 1 << 18
+#: nearest calls the passes would gather along every axis run the direct loop at any size
+#: where an output row holds at least this many values
+_DIRECT_ROW = 64
+
+
+def _copied(idx: np.ndarray, n: int) -> bool:
+    """A nearest table the passes take without a gather (:func:`_nearest_view`): a strided
+    slice ``a + s*i`` or each input ``s`` times (``i // s``, ``n_out = s * n_in``)."""
+    m = idx.shape[0]
+    step = int(idx[1] - idx[0]) if m > 1 else 1
+    if step >= 1 and np.array_equal(idx, idx[0] + step * np.arange(m)):
+        return True
+    s = m // n
+    return m == s * n and s > 1 and np.array_equal(idx, np.arange(m) // s)
 
 
 def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, ...],
             ) -> np.ndarray:
-    """Every output of a small call from its taps, in one compiled loop
-    (``resample_direct``); ``tables``: index and weight of the depth, row and column axes
-    (a missing axis: one tap of weight 1)."""
+    """Every output from its taps in one compiled loop (``resample_direct``); from
+    :data:`_DIRECT_SPLIT` multiply-adds, ranges of output rows on the thread pool.
+    ``tables``: index and weight of the depth, row and column axes (a missing axis: one
+    tap of weight 1)."""
     lead = (1,) * (5 - x.ndim)
-    out = np.empty((x.shape[0] * x.shape[1], *lead, *out_size), x.dtype)
-    _native.kernels()["resample_direct"](
-        np.ascontiguousarray(x).reshape(out.shape[0], *lead, *x.shape[2:]), *tables, out)
+    P = x.shape[0] * x.shape[1]
+    out = np.empty((P, *lead, *out_size), x.dtype)
+    src = np.ascontiguousarray(x).reshape(P, *lead, *x.shape[2:])
+    kernel = _native.kernels()["resample_direct"]
+    rows = out.shape[2]
+    work = out.size * tables[0].shape[1] * tables[2].shape[1] * tables[4].shape[1]
+    threads = 1 if work < _DIRECT_SPLIT or rows < 2 else _threads(rows)
+    if threads < 2:
+        kernel(src, *tables, out, 0, rows)
+    else:
+        step = -(-rows // (2 * threads))
+        _parallel.for_each(lambda b: kernel(src, *tables, out, b, min(rows, b + step)),
+                           range(0, rows, step), min_items=2)
     return out.reshape(*x.shape[:2], *out_size)
 
 
