@@ -181,27 +181,26 @@ def test_the_bound(native, monkeypatch):
 
 
 @needs_numba
-@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "area"])
-def test_one_axis_nearest_and_area_at_any_size(native, monkeypatch, mode):
-    """1-D nearest and area calls take the direct loop however large (their one pass);
-    1-D linear calls above the bound do not."""
+def test_one_axis_area_at_any_size(native, monkeypatch):
+    """1-D area calls take the direct loop however large (their one pass), on the pool
+    by ranges of planes when large; 1-D linear calls above the bound do not."""
     counts: dict = {}
     _spy_direct(monkeypatch, counts)
     monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
     rng = np.random.default_rng(9)
-    for shape, out in [((3, 5, 2001), 777), ((1, 2, 300), 1000), ((2, 1, 97), 1)]:
-        x = rng.standard_normal(shape).astype(np.float32)
-        x[0, 0, 5] = np.nan
-        y = tconv.interpolate(x, size=out, mode=mode)
-        ref = F.interpolate(torch.from_numpy(x), size=out, mode=mode).numpy()
-        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
-        if mode == "area":
+    for split in (1 << 40, 0):
+        monkeypatch.setattr(interp, "_DIRECT_SPLIT", split)
+        interp._plan.cache_clear()
+        for shape, out in [((3, 5, 2001), 777), ((1, 2, 300), 1000), ((2, 1, 97), 1)]:
+            x = rng.standard_normal(shape).astype(np.float32)
+            x[0, 0, 5] = np.nan
+            y = tconv.interpolate(x, size=out, mode="area")
+            ref = F.interpolate(torch.from_numpy(x), size=out, mode="area").numpy()
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
             assert_close(np.nan_to_num(y), np.nan_to_num(ref), np.float32)
-        else:
-            np.testing.assert_array_equal(y, ref)
-    assert counts.get("direct") == 3
+    assert counts.get("direct") == 6
     tconv.interpolate(x, size=300, mode="linear")
-    assert counts.get("direct") == 3
+    assert counts.get("direct") == 6
 
 
 @needs_numba
@@ -223,8 +222,9 @@ def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     monkeypatch.setattr(interp._parallel, "for_each", pooled)
     rng = np.random.default_rng(12)
     cases = [((2, 3, 37, 41), (70, 90), True), ((1, 2, 5, 9, 11), (7, 12, 100), True),
+             ((3, 5, 2001), (777,), True), ((1, 2, 300), (1000,), True),
              ((1, 2, 30, 40), (60, 80), False), ((1, 2, 30, 40), (15, 20), False),
-             ((1, 2, 30, 40), (70, 50), False)]
+             ((1, 2, 30, 40), (70, 50), False), ((2, 2, 100), (400,), False)]
     for split in (1 << 40, 0):
         monkeypatch.setattr(interp, "_DIRECT_SPLIT", split)
         interp._plan.cache_clear()

@@ -1221,9 +1221,9 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
     output rows of at least :data:`_DIRECT_ROW` values."""
     spatial = shape[2:]
     nd = len(out_size)
-    # one axis without linear or cubic taps: the direct loop is that axis's one pass (no
-    # tap repeated), and beats NumPy's gathers and window sums at every size
-    single = nd == 1 and kind in ("nearest", "nearest-exact", "area")
+    # one axis of area windows: the direct loop is that axis's one pass (no tap
+    # repeated), and beats NumPy's window sums and products at every size
+    single = nd == 1 and kind == "area"
     nearest = kind in ("nearest", "nearest-exact")
     outputs = math.prod(shape[:2]) * math.prod(out_size)
     if not (single or nearest or outputs <= _DIRECT_MAX):
@@ -1246,8 +1246,8 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
 
 #: calls whose outputs times taps (per axis, multiplied) are at most this run as one
 #: compiled loop over every output (:func:`_direct`): below it a pass per axis costs more
-#: in calls and temporaries than the direct loop's repeated taps (1-D nearest and area
-#: calls take it at any size). ``python benchmarks/bench_interpolate.py --sweep 40
+#: in calls and temporaries than the direct loop's repeated taps (1-D area calls take it
+#: at any size). ``python benchmarks/bench_interpolate.py --sweep 40
 #: --seed S --no-zoo`` times seeded resizes on both sides of it.
 _DIRECT_MAX = 1 << 17
 #: multiply-adds of the direct loop from which its output rows are split over the pool
@@ -1271,7 +1271,8 @@ def _copied(idx: np.ndarray, n: int) -> bool:
 def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, ...],
             ) -> np.ndarray:
     """Every output from its taps in one compiled loop (``resample_direct``); from
-    :data:`_DIRECT_SPLIT` multiply-adds, ranges of output rows on the thread pool.
+    :data:`_DIRECT_SPLIT` multiply-adds, ranges of output rows (or of planes, where there
+    are few rows) on the thread pool.
     ``tables``: index and weight of the depth, row and column axes (a missing axis: one
     tap of weight 1)."""
     lead = (1,) * (5 - x.ndim)
@@ -1281,13 +1282,17 @@ def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, 
     kernel = _native.kernels()["resample_direct"]
     rows = out.shape[2]
     work = out.size * tables[0].shape[1] * tables[2].shape[1] * tables[4].shape[1]
-    threads = 1 if work < _DIRECT_SPLIT or rows < 2 else _threads(rows)
+    threads = 1 if work < _DIRECT_SPLIT else _threads(max(rows, P))
     if threads < 2:
-        kernel(src, *tables, out, 0, rows)
-    else:
+        kernel(src, *tables, out, 0, rows, 0, P)
+    elif rows >= 2 * threads:                   # ranges of output rows
         step = -(-rows // (2 * threads))
-        _parallel.for_each(lambda b: kernel(src, *tables, out, b, min(rows, b + step)),
+        _parallel.for_each(lambda b: kernel(src, *tables, out, b, min(rows, b + step), 0, P),
                            range(0, rows, step), min_items=2)
+    else:                                       # few rows (1-D): ranges of planes
+        step = -(-P // (2 * threads))
+        _parallel.for_each(lambda p: kernel(src, *tables, out, 0, rows, p, min(P, p + step)),
+                           range(0, P, step), min_items=2)
     return out.reshape(*x.shape[:2], *out_size)
 
 

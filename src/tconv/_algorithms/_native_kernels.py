@@ -648,16 +648,17 @@ def _taps(t, w, o):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1):  # pragma: no cover - compiled
+def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0, p1):  # pragma: no cover - compiled
     # out[p, a, b, c] = sum_i wd[a, i] * (sum_j wh[b, j] * (sum_k ww[c, k] * x[p, I, J, K]))
     # with I = td[a, i], J = th[b, j], K = tw[c, k]: tconv.interpolate's separable tables
     # (index -1: no tap, only after a row's taps) for each output row from the input rows
     # it reads, the last axis innermost as in ATen, no fused multiply-adds. Each sum
     # starts from its first tap's product (a nearest copy keeps -0.0); an output without
     # taps is 0; a row from one input row with weights 1 is written directly (1 * v == v).
-    # Output rows b0 <= b < b1 of every depth. For calls too small for a pass per axis to
-    # pay, and nearest tables the passes can only gather. The column sums are written out
-    # in the loop: an inlined helper taking the arrays ran several times slower.
+    # Output rows b0 <= b < b1 of every depth, planes p0 <= p < p1. For calls too small
+    # for a pass per axis to pay, and nearest tables the passes can only gather. The
+    # column sums are written out in the loop: an inlined helper taking the arrays ran
+    # several times slower.
     P, OD, OH, OW = out.shape
     TW = tw.shape[1]
     vw = np.empty(OW, out.dtype)
@@ -668,7 +669,7 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1):  # pragma: no cover
         for b in range(b0, b1):
             nj = _taps(th, wh, b)
             copy = ni < 0 and nj < 0
-            for p in range(P):
+            for p in range(p0, p1):
                 row = out[p, a, b]
                 if ni == 0 or nj == 0:
                     row[:] = zero
