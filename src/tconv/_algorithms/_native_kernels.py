@@ -570,18 +570,6 @@ def resample2d_planes(x, rows, ih, wh, iw, ww, out, tmp, p0, p1, o0, o1,
 
 
 @numba.njit(inline="always", cache=True)
-def _taps2(r0, r1, c0, c1, b0, b1, a0, a1):  # pragma: no cover - compiled
-    """``a0 * h(r0) + a1 * h(r1)`` with ``h(r) = b0 * r[c0] + b1 * r[c1]``, unfused."""
-    h0 = b0 * r0[c0]
-    h0 += b1 * r0[c1]
-    h1 = b0 * r1[c0]
-    h1 += b1 * r1[c1]
-    v = a0 * h0
-    v += a1 * h1
-    return v
-
-
-@numba.njit(inline="always", cache=True)
 def _taps2_row(x, p, o, ih, wh, iw, ww, out):  # pragma: no cover - compiled
     """Output row ``o`` of plane ``p`` of :func:`resample2d_taps2`."""
     r0, r1 = x[p, ih[o, 0]], x[p, ih[o, 1]]
@@ -589,7 +577,14 @@ def _taps2_row(x, p, o, ih, wh, iw, ww, out):  # pragma: no cover - compiled
     d = out[p, o]
     for j in range(iw.shape[0]):
         c0, c1 = np.uint64(iw[j, 0]), np.uint64(iw[j, 1])
-        d[j] = _taps2(r0, r1, c0, c1, ww[j, 0], ww[j, 1], a0, a1)
+        b0, b1 = ww[j, 0], ww[j, 1]
+        h0 = b0 * r0[c0]
+        h0 += b1 * r0[c1]
+        h1 = b0 * r1[c0]
+        h1 += b1 * r1[c1]
+        v = a0 * h0
+        v += a1 * h1
+        d[j] = v
 
 
 @numba.njit(nogil=True, cache=True)
