@@ -208,7 +208,8 @@ def test_one_axis_area_at_any_size(native, monkeypatch):
 def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     """Nearest tables the passes would gather on every axis, with output rows of at least
     ``_DIRECT_ROW`` values, take the direct loop above the bound (bit for bit torch's,
-    split over rows on the pool or not); whole factors and short rows take the passes."""
+    split over rows or planes on the pool or not); whole factors of 2-D data and short
+    rows take the passes, and along 1-D data only repeats of ``_DIRECT_ROW`` or more."""
     counts: dict = {}
     _spy_direct(monkeypatch, counts)
     monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
@@ -224,7 +225,8 @@ def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     cases = [((2, 3, 37, 41), (70, 90), True), ((1, 2, 5, 9, 11), (7, 12, 100), True),
              ((3, 5, 2001), (777,), True), ((1, 2, 300), (1000,), True),
              ((1, 2, 30, 40), (60, 80), False), ((1, 2, 30, 40), (15, 20), False),
-             ((1, 2, 30, 40), (70, 50), False), ((2, 2, 100), (400,), False)]
+             ((1, 2, 30, 40), (70, 50), False), ((2, 2, 100), (400,), True),
+             ((2, 2, 300), (150,), True), ((2, 2, 100), (6400,), False)]
     for split in (1 << 40, 0):
         monkeypatch.setattr(interp, "_DIRECT_SPLIT", split)
         interp._plan.cache_clear()

@@ -1231,12 +1231,15 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
     tables = [_axis_table(n, m, kind, ac, f, dtype.type, nearest_2d=nd == 2, cubic_a=cubic_a)
               for n, m, f in zip(spatial, out_size, factors)]
     taps = math.prod(t[0].shape[1] for t in tables)
-    # nearest tables the passes copy as slices or repeats (whole factors) stay there;
-    # where every axis would be gathered, the direct loop copies each output row once
-    # (rows of at least _DIRECT_ROW values: shorter rows cost it more a row than the
-    # gathers, which run over all planes at once)
-    gathered = (nearest and out_size[-1] >= _DIRECT_ROW
-                and not any(_copied(t[0][:, 0], n) for t, n in zip(tables, spatial)))
+    # nearest tables the passes copy as slices or repeats (whole factors) stay there
+    # (on 2-D and 3-D data they copy whole rows or blocks); where every axis would be
+    # gathered, the direct loop copies each output row once (rows of at least _DIRECT_ROW
+    # values: shorter rows cost it more a row than the gathers, which run over all planes
+    # at once). Along the one axis of 1-D data the passes copy runs of single values or
+    # of s repeats: only runs of _DIRECT_ROW values or more stay with them.
+    runs = [_copied(t[0][:, 0], n) for t, n in zip(tables, spatial)]
+    gathered = nearest and out_size[-1] >= _DIRECT_ROW and (
+        runs[0] < _DIRECT_ROW if nd == 1 else not any(runs))
     if not (single or gathered or outputs * taps <= _DIRECT_MAX):
         return None
     one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
@@ -1257,15 +1260,16 @@ _DIRECT_SPLIT = 1 << 18
 _DIRECT_ROW = 64
 
 
-def _copied(idx: np.ndarray, n: int) -> bool:
-    """A nearest table the passes take without a gather (:func:`_nearest_view`): a strided
-    slice ``a + s*i`` or each input ``s`` times (``i // s``, ``n_out = s * n_in``)."""
+def _copied(idx: np.ndarray, n: int) -> int:
+    """How a pass copies a nearest table without a gather (:func:`_nearest_view`): the
+    length of its runs of one value -- 1 for a strided slice ``a + s*i``, ``s`` for each
+    input ``s`` times (``i // s``, ``n_out = s * n_in``) -- or 0 where it gathers."""
     m = idx.shape[0]
     step = int(idx[1] - idx[0]) if m > 1 else 1
     if step >= 1 and np.array_equal(idx, idx[0] + step * np.arange(m)):
-        return True
+        return 1
     s = m // n
-    return m == s * n and s > 1 and np.array_equal(idx, np.arange(m) // s)
+    return s if m == s * n and s > 1 and np.array_equal(idx, np.arange(m) // s) else 0
 
 
 def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, ...],
