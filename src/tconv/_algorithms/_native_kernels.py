@@ -643,17 +643,18 @@ def _taps(t, w, o):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0, p1):  # pragma: no cover - compiled
+def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0,
+                    p1):  # pragma: no cover - compiled
     # out[p, a, b, c] = sum_i wd[a, i] * (sum_j wh[b, j] * (sum_k ww[c, k] * x[p, I, J, K]))
     # with I = td[a, i], J = th[b, j], K = tw[c, k]: tconv.interpolate's separable tables
     # (index -1: no tap, only after a row's taps) for each output row from the input rows
     # it reads, the last axis innermost as in ATen, no fused multiply-adds. Each sum
     # starts from its first tap's product (a nearest copy keeps -0.0); an output without
-    # taps is 0; a row from one input row with weights 1 is written directly (1 * v == v).
-    # Output rows b0 <= b < b1 of every depth, planes p0 <= p < p1. For calls too small
-    # for a pass per axis to pay, and nearest tables the passes can only gather. The
-    # column sums are written out in the loop: an inlined helper taking the arrays ran
-    # several times slower.
+    # taps is 0; a row from one input row with weights 1 is written directly (1 * v == v),
+    # four planes at a time. Output rows b0 <= b < b1 of every depth, planes p0 <= p < p1.
+    # For calls too small for a pass per axis to pay, and nearest tables the passes can
+    # only gather. The column sums are written out in the loop: an inlined helper taking
+    # the arrays ran several times slower.
     P, OD, OH, OW = out.shape
     TW = tw.shape[1]
     vw = np.empty(OW, out.dtype)
@@ -664,7 +665,29 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0, p1):  # pragma: 
         for b in range(b0, b1):
             nj = _taps(th, wh, b)
             copy = ni < 0 and nj < 0
-            for p in range(p0, p1):
+            q = p0                                  # the first plane left for the loop below
+            if copy:                                # four planes sharing each table entry
+                ti, tj = td[a, 0], th[b, 0]
+                while q + 4 <= p1:
+                    x0, x1 = x[q, ti, tj], x[q + 1, ti, tj]
+                    x2, x3 = x[q + 2, ti, tj], x[q + 3, ti, tj]
+                    d0, d1 = out[q, a, b], out[q + 1, a, b]
+                    d2, d3 = out[q + 2, a, b], out[q + 3, a, b]
+                    for c in range(OW):
+                        k0, w = np.uint64(tw[c, 0]), ww[c, 0]
+                        s0, s1, s2, s3 = w * x0[k0], w * x1[k0], w * x2[k0], w * x3[k0]
+                        for k in range(1, TW):
+                            tk = tw[c, k]
+                            if tk < 0:
+                                break
+                            kk, w = np.uint64(tk), ww[c, k]
+                            s0 += w * x0[kk]
+                            s1 += w * x1[kk]
+                            s2 += w * x2[kk]
+                            s3 += w * x3[kk]
+                        d0[c], d1[c], d2[c], d3[c] = s0, s1, s2, s3
+                    q += 4
+            for p in range(q, p1):
                 row = out[p, a, b]
                 if ni == 0 or nj == 0:
                     row[:] = zero
