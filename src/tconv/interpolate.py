@@ -1063,7 +1063,10 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         same table; the rest gather per tap. Matrix products stay below OpenBLAS's
         threading threshold and are spread over a thread pool instead. Linear or cubic
         input holding inf or nan takes the per-tap gathers, so that non-finite values reach
-        exactly the outputs they reach in PyTorch.
+        exactly the outputs they reach in PyTorch. With numba, small calls, 1-D area and
+        nearest tables that would be gathered compute every output from its taps in one
+        compiled loop instead of a pass per axis; a float32/64 array with plain arguments
+        is checked and planned once per shape and arguments.
 
     Raises:
         ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
@@ -1107,8 +1110,8 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
 @dataclass(frozen=True)
 class _Plan:
     """A validated call: its output size, the factors ATen receives, the resampling
-    arguments and, for calls small enough, the three axes' tables of the direct loop
-    (:data:`_DIRECT_MAX`), as ``(index, weight)`` pairs over ``(D, H, W)``."""
+    arguments and, for the calls the direct loop takes (:func:`_direct_tables`), the three
+    axes' tables, as ``(index, weight)`` pairs over ``(D, H, W)``."""
 
     dtype: np.dtype
     out_size: tuple[int, ...]
@@ -1217,8 +1220,9 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
                    cubic_a: float) -> tuple[np.ndarray, ...] | None:
     """The direct loop's tables (:func:`_direct`) for a call it runs faster than the
     passes, else None: a small call (outputs x taps <= :data:`_DIRECT_MAX`), one axis of
-    nearest or area, or nearest tables the passes would gather along every axis with
-    output rows of at least :data:`_DIRECT_ROW` values."""
+    area windows, or nearest tables the passes would gather along every axis (1-D: copy
+    in runs shorter than :data:`_DIRECT_ROW`) with output rows of at least
+    :data:`_DIRECT_ROW` values."""
     spatial = shape[2:]
     nd = len(out_size)
     # one axis of area windows: the direct loop is that axis's one pass (no tap
