@@ -620,6 +620,17 @@ def resample2d_taps2(x, ih, wh, iw, ww, out, p0, p1, o0, o1):  # pragma: no cove
 
 
 @numba.njit(inline="always", cache=True)
+def _weighted(dst, src, w, first):  # pragma: no cover - compiled
+    """``dst = w * src`` (``first``) or ``dst += w * src``, unfused."""
+    if first:
+        for c in range(dst.shape[0]):
+            dst[c] = w * src[c]
+    else:
+        for c in range(dst.shape[0]):
+            dst[c] += w * src[c]
+
+
+@numba.njit(inline="always", cache=True)
 def _taps(t, w, o):  # pragma: no cover - compiled
     """Taps of output ``o`` of table ``(t, w)`` (index -1 only after them); -1 for the one
     tap of weight 1 (a copy)."""
@@ -691,24 +702,10 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0,
                                     break
                                 v += ww[c, k] * xr[np.uint64(tk)]
                             dst[c] = v
-                        if copy:
-                            continue
-                        h = wh[b, j]
-                        if j == 0:
-                            for c in range(OW):
-                                vh[c] = h * vw[c]
-                        else:
-                            for c in range(OW):
-                                vh[c] += h * vw[c]
-                    if copy:
-                        continue
-                    d = wd[a, i]
-                    if i == 0:
-                        for c in range(OW):
-                            row[c] = d * vh[c]
-                    else:
-                        for c in range(OW):
-                            row[c] += d * vh[c]
+                        if not copy:
+                            _weighted(vh, vw, wh[b, j], j == 0)
+                    if not copy:
+                        _weighted(row, vh, wd[a, i], i == 0)
 
 
 @jit
