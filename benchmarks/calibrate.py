@@ -54,7 +54,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "gemm_max_cout": (1, 2, 4, 8, 16),
     "numpy_gemm_extra": (10, 30, 100, 300, 1000, 3000, 1e9),
     "numpy_phase_1d": (0, 1),
-    "scatter_max": (0, 8192, 32768, 65536),
+    "scatter_max": (0, 8192, 32768, 65536, 131072, 262144),
     "numpy_scatter_max": (0, 16384, 65536, 262144),
     # (the gradients are timed with the compiled kernels only: numpy_gather_max is measured
     # by small_layers.py under TCONV_NUMBA=0)

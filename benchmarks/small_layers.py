@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.rounds):
                 for name, consts in sides.items():
                     _cost.constants = lambda c=consts: c  # type: ignore[assignment]
-                    _cost._decide.cache_clear()
+                    _cost.clear_decisions()
                     ms = _median_ms(call, args.budget)
                     best[name] = min(best.get(name, ms), ms)
             ratio = best["path"] / best["other"]
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{best['other']:.3f} ms, ratio {ratio:.2f}", flush=True)
     finally:
         _cost.constants = real  # type: ignore[assignment]
-        _cost._decide.cache_clear()
+        _cost.clear_decisions()
     print(f"\n| product numbers | layers | {args.path} / other (geometric mean) | "
           f"{args.path} faster |")
     print("|---|---|---|---|")

@@ -14,9 +14,9 @@ def fresh_decisions(monkeypatch: Any, *unset_env: str) -> Iterator[None]:
     monkeypatch.setattr(_native, "_DISABLED", [])
     for name in unset_env:
         monkeypatch.delenv(name, raising=False)
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
     yield
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
 
 
 def without_scatter(monkeypatch: Any) -> None:
@@ -29,7 +29,7 @@ def without_scatter(monkeypatch: Any) -> None:
     c = dataclasses.replace(_cost.constants(), scatter_max=0, numpy_scatter_max=0,
                             gather_max=0, numpy_gather_max=0)
     monkeypatch.setattr(_cost, "constants", lambda: c)
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
 
 
 def avx512_decisions(monkeypatch: Any) -> Iterator[None]:
@@ -37,6 +37,6 @@ def avx512_decisions(monkeypatch: Any) -> Iterator[None]:
     run (for tests of decisions only: no kernel runs under it), the cached decisions cleared
     before the test and after it."""
     monkeypatch.setattr(_cost, "host_avx512", lambda: True)
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
     yield
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()

@@ -169,8 +169,9 @@ class TestConstants:
             "hosts": {"cpu-a": {"constants": {"gemm_wide": 16, "scatter_max": 0}},
                       "cpu-b": "not a set"}}))
         monkeypatch.setenv("TCONV_COST_FILE", str(f))
-        for host, wide, scatter in (("cpu-a", 16, 0), ("cpu-b", 4, 32768), ("", 4, 32768),
-                                    ("cpu-c", 4, 32768)):
+        base = _cost.Constants().scatter_max
+        for host, wide, scatter in (("cpu-a", 16, 0), ("cpu-b", 4, base), ("", 4, base),
+                                    ("cpu-c", 4, base)):
             monkeypatch.setattr(_cost, "host_cpu", lambda h=host: h)
             c = _cost.constants()
             assert (c.gemm_wide, c.scatter_max, c.numpy_gemm_extra) == (wide, scatter, 30), host
@@ -383,7 +384,7 @@ def test_calibration_scores_the_numpy_only_choice(clean, monkeypatch):
     if not _native.available():
         pytest.skip("numba missing")
     cal = _calibrate_module()
-    x, w = (2, 8, 16, 16), (8, 16, 4, 4)
+    x, w = (4, 8, 16, 16), (8, 16, 4, 4)
     c = _cost.Constants()
     p = _cost.params(x, w, 2, 1)
     assert _cost.decide(x, w, p, "float32", c).algorithm == "direct"

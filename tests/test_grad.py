@@ -167,14 +167,14 @@ class TestTakenWindows:
             for run in (1 << 30, 0):                   # take everything, then never
                 c = dataclasses.replace(base, take_cols_run=run)
                 monkeypatch.setattr(_cost, "constants", lambda c=c: c)
-                _cost._decide.cache_clear()
+                _cost.clear_decisions()
                 decision = _cost.decide(x.shape, w.shape, p, dtype)
                 if run and decision.shared_im2col:
                     assert decision.take_cols == (_cost.take_cols(x.shape, w.shape, p, c))
                     taken += decision.take_cols
                     seen_dims.add(nd)
                 results.append(grad._transpose_gradients_gemm(gy, x, w, p))
-            _cost._decide.cache_clear()
+            _cost.clear_decisions()
             for grads in results:
                 _assert_torch_grads(grads, x, w, gy, kw)
             dims += 1

@@ -14,12 +14,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
 from . import _checks
-from ._algorithms import _cost, _parallel, direct, gemm, phase, scatter, zero_insertion
+from ._algorithms import _cost, _native, _parallel, direct, gemm, phase, scatter, zero_insertion
 from ._algorithms._im2col import conv_gemm
 from ._algorithms._matmul import matmul
 from ._checks import ConvParams
@@ -477,28 +478,125 @@ def conv_transpose(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = Non
         >>> conv_transpose(y, w, stride=2, padding=1, output_padding=1).shape
         (1, 1, 4, 4)
     """
+    key = _call_key(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                    output_size, algorithm)
+    if key is not None:                     # float32/64 arrays and plain arguments
+        call = _planned_call(*key)
+        xa = cast(np.ndarray, x)
+        return call.run(xa if call.batched else xa[None], cast(np.ndarray, weight),
+                        cast("np.ndarray | None", bias))
     fn = "conv_transpose"
     if not isinstance(algorithm, str) or (algorithm != "auto" and algorithm not in _IMPL):
         raise ValueError(f"{fn}: algorithm={algorithm!r} is not one of {ALGORITHMS}")
     xb, wa, ba, batched, dtype, out_dtype = _prepare(fn, x, weight, bias)
-    p, out = transposed_params(fn, xb.shape, tuple(wa.shape),
-                               None if ba is None else ba.shape, stride, padding,
-                               output_padding, groups, dilation, output_size)
-    decision = _cost.decide(xb.shape, wa.shape, p, dtype) if algorithm == "auto" else None
-    algo = algorithm if decision is None else decision.algorithm
-    if xb.shape[0] == 0:
-        y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
-    elif decision is not None and decision.scatter:
-        # a small layer: one batched product and a one-call col2im (the cost model says so)
-        y = gemm._scatter_sum(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p,
-                              out)
-    elif algorithm == "auto" and algo == "gemm" and _cost.single_term(xb.shape, wa.shape, p):
-        # depthwise with one term an output: a multiply a tap (the cost model says so)
-        y = _single_term(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
-    elif algorithm == "auto" and algo == "gemm" and _cost.single_product(xb.shape, wa.shape,
-                                                                        p):
-        # gemm with nothing for col2im to add: its product alone (the cost model says so)
-        y = _single_product(xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
+    call = _make_call(xb.shape, wa.shape, None if ba is None else ba.shape, dtype, out_dtype,
+                      batched, stride, padding, output_padding, groups, dilation, output_size,
+                      algorithm, _cost.constants(), _native.available())
+    return call.run(xb, wa, ba)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A checked ``conv_transpose`` call: its parameters, output size and the path that
+    runs it (the cost model's decision for ``"auto"``, made once)."""
+
+    p: ConvParams
+    out: tuple[int, ...]
+    batched: bool
+    dtype: np.dtype
+    out_dtype: np.dtype
+    #: ``"empty"`` (no images), ``"scatter"``, ``"single_term"``, ``"single_product"``
+    #: or ``"impl"`` (:data:`_IMPL`'s ``algorithm``)
+    route: str
+    algorithm: str
+
+    def run(self, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+        """The call's result for the batched input ``x``."""
+        p, out, dtype = self.p, self.out, self.dtype
+        xb = x.astype(dtype, copy=False)
+        wa = w.astype(dtype, copy=False)
+        route = self.route
+        if route == "empty":
+            y = np.zeros((0, wa.shape[1] * p.groups, *out), dtype=dtype)
+        elif route == "scatter":
+            # a small layer: one batched product and a one-call col2im
+            y = gemm._scatter_sum(xb, wa, p, out)
+        elif route == "single_term":
+            # depthwise with one term an output: a multiply a tap
+            y = _single_term(xb, wa, p, out)
+        elif route == "single_product":
+            # gemm with nothing for col2im to add: its product alone
+            y = _single_product(xb, wa, p, out)
+        else:
+            y = _IMPL[self.algorithm](xb, wa, p, out)
+        return _finish(y, bias, self.batched, dtype, self.out_dtype)
+
+
+def _call_key(x: object, weight: object, bias: object, *args: object) -> tuple | None:
+    """The arguments of :func:`_planned_call` for float32/64 arrays of one dtype (``bias``
+    too, or None) and ranks that fit, and plain arguments (``args``: stride ... algorithm),
+    else None: those calls are checked on every call."""
+    if type(x) is not np.ndarray or type(weight) is not np.ndarray:
+        return None
+    dtype = x.dtype
+    if (dtype not in (_checks._F32, _checks._F64) or weight.dtype != dtype
+            or weight.ndim not in (3, 4, 5) or x.ndim not in (weight.ndim - 1, weight.ndim)
+            or not _plain(args)):
+        return None
+    if bias is None:
+        bias_shape = None
+    elif type(bias) is np.ndarray and bias.dtype == dtype:
+        bias_shape = bias.shape
     else:
-        y = _IMPL[algo](xb.astype(dtype, copy=False), wa.astype(dtype, copy=False), p, out)
-    return _finish(y, ba, batched, dtype, out_dtype)
+        return None
+    return (x.shape, weight.shape, bias_shape, dtype, *args, _cost.constants(),
+            _native.available())
+
+
+@_parallel.cached(maxsize=256)
+def _planned_call(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+                  bias_shape: tuple[int, ...] | None, dtype: np.dtype, stride: Any,
+                  padding: Any, output_padding: Any, groups: Any, dilation: Any,
+                  output_size: Any, algorithm: Any, c: _cost.Constants, compiled: bool
+                  ) -> _Call:
+    """:func:`_make_call` of arrays of these shapes and one float dtype, remembered (a model
+    runs the same layers call after call); an invalid call raises and is not remembered."""
+    fn = "conv_transpose"
+    if algorithm != "auto" and algorithm not in _IMPL:
+        raise ValueError(f"{fn}: algorithm={algorithm!r} is not one of {ALGORITHMS}")
+    batched = len(x_shape) == len(w_shape)
+    return _make_call(x_shape if batched else (1, *x_shape), w_shape, bias_shape, dtype, dtype,
+                      batched, stride, padding, output_padding, groups, dilation, output_size,
+                      algorithm, c, compiled)
+
+
+_cost._DEPENDENT_CACHES.append(_planned_call)
+
+
+def _make_call(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+               bias_shape: tuple[int, ...] | None, dtype: np.dtype, out_dtype: np.dtype,
+               batched: bool, stride: Any, padding: Any, output_padding: Any, groups: Any,
+               dilation: Any, output_size: Any, algorithm: str, c: _cost.Constants,
+               compiled: bool) -> _Call:
+    """Check a call with a batched input of ``x_shape`` and plan its path (``c`` and
+    ``compiled``: the cost model's constants and whether the compiled kernels may run)."""
+    fn = "conv_transpose"
+    p, out = transposed_params(fn, tuple(x_shape), tuple(w_shape), bias_shape, stride,
+                               padding, output_padding, groups, dilation, output_size)
+    if algorithm == "auto":
+        decision = _cost.decide(x_shape, w_shape, p, dtype, c, compiled)
+        algo = decision.algorithm
+    else:
+        decision, algo = None, algorithm
+    if x_shape[0] == 0:
+        route = "empty"
+    elif decision is not None and decision.scatter:
+        route = "scatter"
+    elif decision is not None and algo == "gemm" and _cost.single_term(x_shape, w_shape, p):
+        route = "single_term"
+    elif decision is not None and algo == "gemm" and _cost.single_product(x_shape, w_shape,
+                                                                          p):
+        route = "single_product"
+    else:
+        route = "impl"
+    return _Call(p, out, batched, dtype, out_dtype, route, algo)

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
 from . import _checks
-from ._algorithms import _cost, _parallel, depthwise, direct, gemm
+from ._algorithms import _cost, _native, _parallel, depthwise, direct, gemm
 from ._algorithms._im2col import conv_gemm, group_view, pad_crop, take_cols, take_index, windows
 from ._algorithms._matmul import matmul, tall
 from ._checks import ConvParams
 from ._typing import Array, ArrayLike, IntOrTuple, PaddingArg
-from .conv import transposed_params
+from .conv import _plain, transposed_params
 
 __all__ = ["conv_backward", "conv_transpose_backward"]
 
@@ -365,10 +366,12 @@ def _prep(fn: str, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
         wa.astype(dtype, copy=False), batched, dtype
 
 
-def _check_grad_shape(fn: str, grad: np.ndarray, want: tuple[int, ...], batched: bool) -> None:
-    if tuple(grad.shape) != want:
+def _check_grad_shape(fn: str, shape: tuple[int, ...], want: tuple[int, ...], batched: bool
+                      ) -> None:
+    """``grad_out``'s batched ``shape`` is ``want`` (reported unbatched for unbatched calls)."""
+    if tuple(shape) != want:
         shown = want if batched else want[1:]
-        raise ValueError(f"{fn}: grad_out of shape {tuple(grad.shape[0 if batched else 1:])} "
+        raise ValueError(f"{fn}: grad_out of shape {tuple(shape[0 if batched else 1:])} "
                          f"must have the output shape {shown}")
 
 
@@ -417,7 +420,7 @@ def conv_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike, stride: 
                             transposed=False)
     size = xb.shape[2:]
     out = p.conv_size(size)
-    _check_grad_shape(fn, gy, (xb.shape[0], w.shape[0], *out), batched)
+    _check_grad_shape(fn, gy.shape, (xb.shape[0], w.shape[0], *out), batched)
     # grad_x: the transposed conv of grad_out, cropped by the conv's padding; output_padding
     # restores the input rows the strided conv never read
     op = tuple(i - m for i, m in zip(size, p.transposed_size(out)))
@@ -426,6 +429,51 @@ def conv_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike, stride: 
     gw = _conv_weight_grad(gy, xb, p.kernel, p.stride, p.pad, p.dilation, p.groups)
     gb = _bias_grad(gy)
     return (gx if batched else gx[0]), gw, gb
+
+
+def _backward_key(grad_out: object, x: object, weight: object, args: tuple) -> tuple | None:
+    """The arguments of :func:`_planned_backward` for float32/64 arrays of one dtype whose
+    ranks fit and plain arguments, else None: those calls are checked on every call."""
+    if type(grad_out) is not np.ndarray or type(x) is not np.ndarray \
+            or type(weight) is not np.ndarray:
+        return None
+    dtype = x.dtype
+    if (dtype not in (_checks._F32, _checks._F64) or weight.dtype != dtype
+            or grad_out.dtype != dtype or weight.ndim not in (3, 4, 5)
+            or x.ndim not in (weight.ndim - 1, weight.ndim) or grad_out.ndim != x.ndim
+            or not _plain(args)):
+        return None
+    return (grad_out.shape, x.shape, weight.shape, dtype, args, _cost.constants(),
+            _native.available())
+
+
+@_parallel.cached(maxsize=256)
+def _planned_backward(gy_shape: tuple[int, ...], x_shape: tuple[int, ...],
+                      w_shape: tuple[int, ...], dtype: np.dtype, args: tuple,
+                      c: _cost.Constants, compiled: bool
+                      ) -> tuple[ConvParams, _cost.Decision, bool]:
+    """:func:`_backward_plan` of arrays of these shapes and one float dtype, remembered;
+    an invalid call raises and is not remembered."""
+    batched = len(x_shape) == len(w_shape)
+    if not batched:
+        gy_shape, x_shape = (1, *gy_shape), (1, *x_shape)
+    return (*_backward_plan(gy_shape, x_shape, w_shape, dtype, batched, args, c, compiled),
+            batched)
+
+
+_cost._DEPENDENT_CACHES.append(_planned_backward)
+
+
+def _backward_plan(gy_shape: tuple[int, ...], x_shape: tuple[int, ...],
+                   w_shape: tuple[int, ...], dtype: np.dtype, batched: bool, args: tuple,
+                   c: _cost.Constants, compiled: bool
+                   ) -> tuple[ConvParams, _cost.Decision]:
+    """The checked parameters of a ``conv_transpose_backward`` call with batched shapes,
+    after the check of ``grad_out``'s shape, and the cost model's decision."""
+    fn = "conv_transpose_backward"
+    p, out = transposed_params(fn, tuple(x_shape), tuple(w_shape), None, *args)
+    _check_grad_shape(fn, gy_shape, (x_shape[0], w_shape[1] * p.groups, *out), batched)
+    return p, _cost.decide(x_shape, w_shape, p, dtype, c, compiled)
 
 
 def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike,
@@ -464,15 +512,21 @@ def conv_transpose_backward(grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
                [9., 9.]]), array([10., 10., 10.]), array([16.]))
     """
     fn = "conv_transpose_backward"
-    gy, xb, w, batched, _ = _prep(fn, grad_out, x, weight)
-    p, out = transposed_params(fn, xb.shape, tuple(w.shape), None, stride, padding,
-                               output_padding, groups, dilation, output_size)
-    c_out = w.shape[1] * p.groups
-    _check_grad_shape(fn, gy, (xb.shape[0], c_out, *out), batched)
-    decision = _cost.decide(xb.shape, w.shape, p, xb.dtype)
+    args = (stride, padding, output_padding, groups, dilation, output_size)
+    key = _backward_key(grad_out, x, weight, args)
+    if key is not None:                     # float32/64 arrays and plain arguments
+        p, decision, batched = _planned_backward(*key)
+        w = cast(np.ndarray, weight)
+        gy, xb = cast(np.ndarray, grad_out), cast(np.ndarray, x)
+        if not batched:
+            gy, xb = gy[None], xb[None]
+    else:
+        gy, xb, w, batched, _ = _prep(fn, grad_out, x, weight)
+        p, decision = _backward_plan(gy.shape, xb.shape, w.shape, xb.dtype, batched, args,
+                                     _cost.constants(), _native.available())
     if decision.gather:
         # a small layer: the windows of grad_out gathered in one call, two batched products
-        gx, gw = _transpose_gradients_gather(gy, xb, w, p, out)
+        gx, gw = _transpose_gradients_gather(gy, xb, w, p, tuple(gy.shape[2:]))
     elif depthwise.backward_preferred(xb.shape, w.shape, p):
         # depthwise: both gradients from one pass over the phases of grad_out
         gx, gw = depthwise.backward(gy, xb, w, p)

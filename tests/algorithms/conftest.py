@@ -11,6 +11,6 @@ from tconv._algorithms import _cost
 @pytest.fixture(autouse=True)
 def default_cost_constants(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TCONV_COST_FILE", str(tmp_path_factory.getbasetemp() / "none.json"))
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
     yield
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()

@@ -95,9 +95,9 @@ def _check(layer: tuple, seed: int) -> None:
 def numpy_only(monkeypatch):
     """The NumPy path: the compiled kernels reported unavailable."""
     monkeypatch.setattr(_native, "available", lambda: False)
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
     yield
-    _cost._decide.cache_clear()
+    _cost.clear_decisions()
 
 
 @needs_numba

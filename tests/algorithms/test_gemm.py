@@ -89,16 +89,18 @@ def test_scatter_sum_population(dtype, monkeypatch):
 
 
 def test_scatter_rule(monkeypatch):
-    # products of at most scatter_max numbers (numpy_scatter_max without numba), depthwise
-    # ones only without numba; never a one-position input
+    # products of at most scatter_max numbers (numpy_scatter_max without numba: the
+    # compiled scatter takes larger ones than bincount), depthwise ones only without numba;
+    # never a one-position input
     c = _cost.constants()
     x, w = (2, 16, 4, 4), (16, 16, 8, 8)                    # 2*16*64*16 = 32768 numbers
     mid = (4, 16, 4, 4)                                      # 65536
     big = (2, 16, 8, 8)                                      # 131072
+    bigger = (4, 16, 8, 8)                                   # 262144
     dw = (2, 16, 4, 4), (16, 1, 8, 8)
     geo = (4, 2)
     monkeypatch.setenv("TCONV_NUMBA", "0")
-    assert c.numpy_scatter_max >= 65536 > c.scatter_max >= 32768
+    assert c.numpy_scatter_max >= 65536 and c.scatter_max >= 131072
     assert _cost.scatter_sum(x, w, _cost.params(x, w, *geo))
     assert _cost.scatter_sum(mid, w, _cost.params(mid, w, *geo))
     assert "bincount" in str(tconv.explain_algorithm(x, w, *geo))
@@ -110,7 +112,8 @@ def test_scatter_rule(monkeypatch):
     if _native._installed():
         monkeypatch.setenv("TCONV_NUMBA", "1")
         assert _cost.scatter_sum(x, w, _cost.params(x, w, *geo))
-        assert not _cost.scatter_sum(mid, w, _cost.params(mid, w, *geo))
+        assert _cost.scatter_sum(big, w, _cost.params(big, w, *geo))
+        assert not _cost.scatter_sum(bigger, w, _cost.params(bigger, w, *geo))
         d = tconv.explain_algorithm(x, w, *geo, dtype=np.float32)
         assert d.algorithm == "gemm" and d.scatter
         assert not _cost.scatter_sum(*dw, _cost.params(*dw, *geo, 0, 16))   # compiled pass

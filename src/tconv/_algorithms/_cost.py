@@ -102,7 +102,7 @@ class Constants:
     #: where the product holds at most this many numbers (``N * C_out * prod(K) *
     #: prod(S_in)``), compiled kernels or not: a few NumPy calls in all, where the other
     #: paths' planning, kernel calls and per-tap or per-phase NumPy calls cost more
-    scatter_max: int = 32768
+    scatter_max: int = 131072
     #: ... the same bound without the compiled kernels (whose other paths cost more still)
     numpy_scatter_max: int = 65536
     #: the backward of a layer whose ``gemm`` product and input each hold at most this many
@@ -648,12 +648,27 @@ def gemm_channels_last(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
 
 
 def decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-           dtype: np.typing.DTypeLike | None = None, c: Constants | None = None) -> Decision:
+           dtype: np.typing.DTypeLike | None = None, c: Constants | None = None,
+           compiled: bool | None = None) -> Decision:
     """The algorithm and fast paths for a batched input shape, validated parameters and
-    the computation's dtype (``None``: rules for one dtype do not apply)."""
+    the computation's dtype (``None``: rules for one dtype do not apply); ``compiled``:
+    whether the compiled kernels may run (default: :func:`_native.available`)."""
     c = c or constants()
     key = None if dtype is None else _dtype_name(dtype)
-    return _decide(tuple(x_shape), tuple(w_shape), p, key, c, _native.available())
+    return _decide(tuple(x_shape), tuple(w_shape), p, key, c,
+                   _native.available() if compiled is None else compiled)
+
+
+#: caches built on :func:`decide`'s answers (planned calls), cleared with them
+_DEPENDENT_CACHES: list[Any] = []
+
+
+def clear_decisions() -> None:
+    """Forget the remembered decisions and the planned calls built on them: after a change
+    of what a decision depends on inside the process (a test's patched rule)."""
+    _decide.cache_clear()
+    for cache in _DEPENDENT_CACHES:
+        cache.cache_clear()
 
 
 @functools.lru_cache(maxsize=16)

@@ -127,5 +127,6 @@ def kernels() -> dict[str, Any]:
                         grid_copy=k.grid_copy, igemm_tiles=k.igemm_tiles,
                         igemm_segs=k.igemm_segs, dw_forward=k.dw_forward,
                         dw_backward=k.dw_backward, dw_scatter=k.dw_scatter,
+                        scatter_add=k.scatter_add,
                         dw_last=k.dw_last)
     return _KERNELS

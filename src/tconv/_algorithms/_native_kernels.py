@@ -1282,6 +1282,20 @@ def dw_backward(x, gy, w, gx, gw, tap0, off0, tap1, off1, r2, off2, cnt2, perm, 
 
 
 
+@numba.njit(nogil=True, cache=True)
+def scatter_add(idx, values, acc, out):  # pragma: no cover - compiled
+    """``out[j]``: the sum of the ``values[i]`` with ``idx[i] == j``, in float64 in the order
+    of ``i`` and rounded once -- ``np.bincount(idx, values)``'s numbers, without its
+    float64 copy of ``values`` and its pass for the largest index. ``acc``: float64 scratch
+    of ``out.size + 1`` numbers (index ``out.size`` collects what is dropped). No fastmath:
+    the sums keep bincount's order."""
+    acc[:] = 0.0
+    for i in range(idx.shape[0]):
+        acc[idx[i]] += values[i]
+    for j in range(out.shape[0]):
+        out[j] = acc[j]
+
+
 @jit
 def dw_scatter(x, w, y, stride, dil, lo, C, p0, p1):  # pragma: no cover - compiled
     # dw_forward one-to-many, for kernels longer along the last dim than a phase's runs:
