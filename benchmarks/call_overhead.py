@@ -22,6 +22,8 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -29,6 +31,19 @@ sys.path.insert(0, HERE)
 from ab_constants import _median_ms  # noqa: E402
 from common import geomean  # noqa: E402
 from small_layers import population  # noqa: E402
+
+
+def _calls(tconv: Any, torch: Any, f: Any, gy: Any, x: Any, w: Any, gyt: Any, xt: Any,
+           wt: Any, geo: tuple, backward: bool) -> tuple[Callable[[], object],
+                                                      Callable[[], object]]:
+    """tconv's call and torch's of one layer, forward or backward."""
+    if backward:
+        xt.requires_grad_(True)
+        wt.requires_grad_(True)
+        return (lambda: tconv.conv_transpose_backward(gy, x, w, *geo),
+                lambda: torch.autograd.grad(f(xt, wt, None, *geo), (xt, wt), gyt))
+    return (lambda: tconv.conv_transpose(x, w, None, *geo),
+            lambda: f(xt, wt, None, *geo))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,23 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         y = tconv.conv_transpose(x, w, None, *geo)
         gy = rng.standard_normal(y.shape).astype(x.dtype)
         xt, wt, gyt = (torch.from_numpy(a) for a in (x, w, gy))
-        f = tf[x.ndim - 2]
-        if args.backward:
-            xt.requires_grad_(True)
-            wt.requires_grad_(True)
-
-            def ours() -> object:
-                return tconv.conv_transpose_backward(gy, x, w, *geo)
-
-            def theirs() -> object:
-                return torch.autograd.grad(f(xt, wt, None, *geo), (xt, wt), gyt)
-        else:
-            def ours() -> object:
-                return tconv.conv_transpose(x, w, None, *geo)
-
-            def theirs() -> object:
-                return f(xt, wt, None, *geo)
-
+        ours, theirs = _calls(tconv, torch, tf[x.ndim - 2], gy, x, w, gyt, xt, wt, geo,
+                              args.backward)
         best = {"planned": 1e9, "checked": 1e9, "torch": 1e9}
         for _ in range(args.rounds):
             for side in best:

@@ -24,6 +24,8 @@ from .test_small_calls import _geometry, _layers, _torch_conv_t
 
 torch = pytest.importorskip("torch")
 C = importlib.import_module("tconv.conv")
+CONV_T = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+          3: torch.nn.functional.conv_transpose3d}
 needs_numba = pytest.mark.skipif(not _native._installed(), reason="numba not installed")
 
 LAYERS = _layers(120, seed=31)
@@ -244,6 +246,99 @@ class TestPlannedCalls:
         assert C._planned_call.entries
         _cost.clear_decisions()
         assert not C._planned_call.entries
+
+
+class TestPlannedBackward:
+    def test_same_numbers_as_unplanned(self, dtype, fresh, monkeypatch):
+        # the population of the forward's test, batched and unbatched: planned backward
+        # calls, twice, equal the checked path bit for bit and agree with torch's autograd
+        grad = importlib.import_module("tconv.grad")
+        rng = np.random.default_rng(17)
+        cases = []
+        for i, layer in enumerate(LAYERS):
+            x = rng.standard_normal(layer["x"]).astype(dtype)
+            w = rng.standard_normal(layer["w"]).astype(dtype)
+            gy = rng.standard_normal(_call(x, w, None, layer).shape).astype(dtype)
+            if i % 4 == 1 and x.shape[0] == 1:
+                x, gy = x[0], gy[0]                          # unbatched
+            cases.append((gy, x, w, layer))
+        planned = [[tconv.conv_transpose_backward(gy, x, w, *_geometry(layer))
+                    for gy, x, w, layer in cases] for _ in range(2)]
+        assert grad._planned_backward.hits >= len(cases)
+        monkeypatch.setattr(grad, "_backward_key", lambda *args: None)
+        for (gy, x, w, layer), first, second in zip(cases, *planned):
+            want = tconv.conv_transpose_backward(gy, x, w, *_geometry(layer))
+            for a, b, c in zip(first, second, want):
+                assert a.dtype == c.dtype == dtype and a.shape == c.shape
+                np.testing.assert_array_equal(a, c)
+                np.testing.assert_array_equal(b, c)
+        for gy, x, w, layer in cases[:30]:
+            xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+            wt = torch.from_numpy(w.astype(np.float64)).requires_grad_(True)
+            yt = CONV_T[w.ndim - 2](xt, wt, None, *_geometry(layer))
+            ref = torch.autograd.grad(yt, (xt, wt), torch.from_numpy(gy.astype(np.float64)))
+            got = tconv.conv_transpose_backward(gy, x, w, *_geometry(layer))
+            for a, r in zip(got[:2], ref):
+                assert_close(a, r.numpy(), dtype)
+
+    def test_wrong_grad_out_raises_every_time(self, fresh):
+        grad = importlib.import_module("tconv.grad")
+        rng = np.random.default_rng(18)
+        x, w = rng.standard_normal((2, 4, 3, 3)), rng.standard_normal((4, 2, 3, 3))
+        grad._planned_backward.cache_clear()
+        for shape, shown in (((2, 2, 7, 6), r"\(2, 2, 7, 6\)"), ((2, 3, 7, 7), "3, 7, 7")):
+            for _ in range(2):
+                with pytest.raises(ValueError, match=shown):
+                    tconv.conv_transpose_backward(np.zeros(shape), x, w, 2, 0)
+        with pytest.raises(ValueError, match=r"grad_out of shape \(2, 7, 6\)"):
+            tconv.conv_transpose_backward(np.zeros((2, 7, 6)), x[0], w, 2, 0)
+        assert not grad._planned_backward.entries
+
+
+def test_concurrent_first_calls(fresh):
+    """User threads making the first calls of the same layers at once (plans made side by
+    side, the forward and the backward): every result equals the one computed alone."""
+    import threading
+
+    rng = np.random.default_rng(16)
+    cases = []
+    for layer in LAYERS[:24]:
+        x = rng.standard_normal(layer["x"]).astype(np.float32)
+        w = rng.standard_normal(layer["w"]).astype(np.float32)
+        gy = rng.standard_normal(_call(x, w, None, layer).shape).astype(np.float32)
+        cases.append((x, w, gy, layer))
+    want = [(_call(x, w, None, layer),
+             tconv.conv_transpose_backward(gy, x, w, *_geometry(layer)))
+            for x, w, gy, layer in cases]
+    C._planned_call.cache_clear()
+    importlib.import_module("tconv.grad")._planned_backward.cache_clear()
+    got: list[list] = [[] for _ in cases]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def user(k: int) -> None:
+        try:
+            start.wait()
+            for r in range(len(cases)):
+                i = (k * 5 + r) % len(cases)
+                x, w, gy, layer = cases[i]
+                got[i].append((_call(x, w, None, layer),
+                               tconv.conv_transpose_backward(gy, x, w, *_geometry(layer))))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (y0, grads0), results in zip(want, got):
+        assert len(results) == 4
+        for y, grads in results:
+            np.testing.assert_allclose(y, y0, rtol=1e-6, atol=1e-6)
+            for a, b in zip(grads, grads0):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def _scatter_layers(count: int, seed: int) -> list[dict]:
