@@ -351,9 +351,15 @@ def conv(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
 def _plain(value: object) -> bool:
     """``value`` is an int, str or None, or a tuple of them -- exactly those types (not bool,
     not NumPy scalars), so that equal values were validated the same way."""
-    if type(value) in (int, str) or value is None:
+    kind = type(value)
+    if kind is int or kind is str or value is None:
         return True
-    return type(value) is tuple and all(_plain(v) for v in value)
+    if kind is not tuple:
+        return False
+    for v in value:                 # a loop: every call checks its arguments this way
+        if not _plain(v):
+            return False
+    return True
 
 
 def transposed_params(fn: str, x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
