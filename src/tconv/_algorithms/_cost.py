@@ -98,10 +98,10 @@ class Constants:
     #: a phase with contiguous tap sums beats gemm's strided adds there
     numpy_phase_1d: int = 1
     #: small layers (depthwise ones only without the compiled kernels) run ``gemm`` with its
-    #: col2im as one ``np.bincount``
-    #: where the product holds at most this many numbers (``N * C_out * prod(K) *
-    #: prod(S_in)``), compiled kernels or not: a few NumPy calls in all, where the other
-    #: paths' planning, kernel calls and per-tap or per-phase NumPy calls cost more
+    #: col2im as one scatter of the product numbers into the output (a compiled pass;
+    #: ``np.bincount`` without numba) where the product holds at most this many numbers
+    #: (``N * C_out * prod(K) * prod(S_in)``): a few calls in all, where the other paths'
+    #: planning, kernel calls and per-tap or per-phase NumPy calls cost more
     scatter_max: int = 131072
     #: ... the same bound without the compiled kernels (whose other paths cost more still)
     numpy_scatter_max: int = 65536
@@ -339,7 +339,7 @@ class Decision:
     #: ``phase`` folds this layer's phases into one product's columns (the algorithm
     #: ``auto`` runs where the register-block segments do not apply)
     folded: bool = False
-    #: ``gemm``'s small-layer path: one batched product, col2im as one bincount
+    #: ``gemm``'s small-layer path: one batched product, col2im as one scatter
     scatter: bool = False
     #: the small-layer backward: one gather of grad_out's windows, one batched product for
     #: each gradient (:func:`gather_gradients`)
@@ -592,7 +592,8 @@ def _product_numbers(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: Conv
 
 def scatter_sum(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                 c: Constants | None = None) -> bool:
-    """``gemm`` runs its product and a one-call col2im (``np.bincount``): a layer with a
+    """``gemm`` runs its product and a one-call col2im (a compiled scatter, or
+    ``np.bincount``): a layer with a
     kernel and an input of more than one position (else the product is the output, placed
     by a copy a tap) whose product holds at most ``scatter_max`` numbers
     (``numpy_scatter_max`` without the compiled kernels). Depthwise layers only without the
@@ -703,9 +704,10 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
                    "failed compile): NumPy algorithms only")
     if scatter:
         bound = c.scatter_max if compiled else c.numpy_scatter_max
+        how = "one compiled scatter" if compiled else "one bincount"
         why.append(f"a small layer (a product of {_product_numbers(x_shape, w_shape, p):,} "
-                   f"numbers <= {bound:,}): one batched product, col2im as one bincount (a "
-                   "few NumPy calls in all)")
+                   f"numbers <= {bound:,}): one batched product, col2im as {how} (a "
+                   "few calls in all)")
         algo = "gemm"
     elif f.cig == 1 and f.cog == 1:
         from . import depthwise
