@@ -356,7 +356,7 @@ def _plain(value: object) -> bool:
         return True
     if kind is not tuple:
         return False
-    for v in value:                 # a loop: every call checks its arguments this way
+    for v in cast(tuple, value):    # a loop: every call checks its arguments this way
         if not _plain(v):
             return False
     return True
