@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 from _cost_state import fresh_decisions, without_scatter
+from _threads import users
 
 import tconv
 from tconv._algorithms import _native, gemm
@@ -298,8 +299,6 @@ class TestPlannedBackward:
 def test_concurrent_first_calls(fresh):
     """User threads making the first calls of the same layers at once (plans made side by
     side, the forward and the backward): every result equals the one computed alone."""
-    import threading
-
     rng = np.random.default_rng(16)
     cases = []
     for layer in LAYERS[:24]:
@@ -313,26 +312,15 @@ def test_concurrent_first_calls(fresh):
     C._planned_call.cache_clear()
     importlib.import_module("tconv.grad")._planned_backward.cache_clear()
     got: list[list] = [[] for _ in cases]
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
 
     def user(k: int) -> None:
-        try:
-            start.wait()
-            for r in range(len(cases)):
-                i = (k * 5 + r) % len(cases)
-                x, w, gy, layer = cases[i]
-                got[i].append((_call(x, w, None, layer),
-                               tconv.conv_transpose_backward(gy, x, w, *_geometry(layer))))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for r in range(len(cases)):
+            i = (k * 5 + r) % len(cases)
+            x, w, gy, layer = cases[i]
+            got[i].append((_call(x, w, None, layer),
+                           tconv.conv_transpose_backward(gy, x, w, *_geometry(layer))))
 
-    threads = [threading.Thread(target=user, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not users(user)
     for (y0, grads0), results in zip(want, got):
         assert len(results) == 4
         for y, grads in results:

@@ -8,31 +8,10 @@ import os
 
 import numpy as np
 import pytest
+from _threads import users as _users
 
 import tconv
 from tconv._algorithms import _parallel
-
-
-def _users(work, count: int = 4) -> list[BaseException]:
-    """Run ``work(k)`` on ``count`` user threads released together; the errors they raised."""
-    import threading
-
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def user(k: int) -> None:
-        try:
-            start.wait()
-            work(k)
-        except BaseException as exc:  # pragma: no cover - returned to the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=user, args=(k,)) for k in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 def _run_all(x, w, gy, xc, wc):
