@@ -91,6 +91,24 @@ def test_warns_exactly_once(fresh_native, monkeypatch):
 
 
 @needs_numba
+def test_planes_split_falls_back(fresh_native, monkeypatch):
+    """A compile failure of the polyphase split (the first kernel of a compiled backward)
+    gives the NumPy split and then the NumPy gradients, with one warning."""
+    from tconv.conv import transposed_params
+
+    p, out = transposed_params("t", (2, 3, 5, 6), (3, 2, 3, 3), None, 2, 1, 1, 1, 1, None)
+    gy = np.random.default_rng(0).standard_normal((2, 2, *out))
+    want = [a.copy() if isinstance(a, np.ndarray) else a
+            for a in direct._numpy_planes(gy, p, (5, 6))]
+    monkeypatch.setitem(_native.kernels(), "phase_split", _broken)
+    with pytest.warns(RuntimeWarning, match="forced compile failure") as rec:
+        got = direct.planes(gy, p, (5, 6))
+    assert len([r for r in rec if r.category is RuntimeWarning]) == 1
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1] and not _native.available()
+
+
+@needs_numba
 def test_import_failure_falls_back(fresh_native, monkeypatch):
     # numba missing at kernel load time (an explicit algorithm="direct" included)
     monkeypatch.setattr(_native, "_KERNELS", {})

@@ -783,6 +783,82 @@ def grid_copy(x, out, base, image, row_off):  # pragma: no cover - compiled
             o[f] = 0
 
 
+@jit
+def phase_split(gy, dims, G, cols, s, lo, j0, j1, P, c0, c1):  # pragma: no cover - compiled
+    # gy: grad_out (N, C, D0, D1, D2) flat, C-contiguous (unit dims in front for 1-D and
+    # 2-D; dims = (N, C, D0, D1, D2)); G: (C*S, cols) flat, S = s0*s1*s2, cols at least
+    # N*P0*P1*P2. The polyphase planes of the canvas that the conv transposing
+    # conv_transpose reads, canvas[n, c, a] = gy[n, c, a - lo] for j0 <= a < j1 (per dim),
+    # zero elsewhere, for channels c0 <= c < c1:
+    #     G[c*S + (r0*s1 + r1)*s2 + r2, ((n*P0 + q0)*P1 + q1)*P2 + q2]
+    #         = canvas[n, c, q0*s0 + r0, q1*s1 + r1, q2*s2 + r2]
+    # and the columns past the grid zero. One pass that reads gy once and writes every
+    # number of G once (the padded canvas and NumPy's strided split made four passes).
+    # Flat indices, unsigned: no views a row, and the loops vectorize.
+    N, C, D0, D1, D2 = dims[0], dims[1], dims[2], dims[3], dims[4]
+    s0, s1, s2 = s[0], s[1], s[2]
+    P0, P1, P2 = P[0], P[1], P[2]
+    S = s0 * s1 * s2
+    grid = N * P0 * P1 * P2
+    u = np.uint64
+    step, width = u(s2), u(P2)
+    # per last-dim phase r2: outputs qa[r2] <= q < qb[r2] have their canvas sample inside;
+    # at last-dim stride 2, those of both phases (both0 <= q < both1) are copied by one
+    # loop reading gy contiguously (a loop a phase, each reading every other number, ran
+    # at half the speed), the rest of each phase's, [qa, ea) and [eb, qb), by its own
+    qa = np.empty(s2, dtype=np.int64)
+    qb = np.empty(s2, dtype=np.int64)
+    for r2 in range(s2):
+        qa[r2] = min(P2, max(0, -((r2 - j0[2]) // s2)))
+        qb[r2] = max(qa[r2], min(P2, -((r2 - j1[2]) // s2)))
+    both0, both1 = 0, 0
+    if s2 == 2:
+        both0, both1 = max(qa[0], qa[1]), min(qb[0], qb[1])
+    ea, eb = qb.copy(), qb.copy()
+    if both1 > both0:
+        for r2 in range(s2):
+            ea[r2], eb[r2] = both0, both1
+    for c in range(c0, c1):
+        for n in range(N):
+            for q0 in range(P0):
+                for r0 in range(s0):
+                    a0 = q0 * s0 + r0
+                    in0 = j0[0] <= a0 < j1[0]
+                    for q1 in range(P1):
+                        for r1 in range(s1):
+                            a1 = q1 * s1 + r1
+                            live = in0 and j0[1] <= a1 < j1[1]
+                            d = u((c * S + (r0 * s1 + r1) * s2) * cols
+                                  + ((n * P0 + q0) * P1 + q1) * P2)
+                            if not live:
+                                for r2 in range(s2):
+                                    e = d + u(r2 * cols)
+                                    for q in range(width):
+                                        G[e + q] = 0
+                                continue
+                            # gy's number at canvas sample 0 of this row
+                            f = (((n * C + c) * D0 + a0 - lo[0]) * D1 + a1 - lo[1]) * D2 - lo[2]
+                            if both1 > both0:
+                                e0, e1 = d + u(both0), d + u(cols + both0)
+                                g0, g1 = u(f + 2 * both0), u(f + 2 * both0 + 1)
+                                for q in range(u(both1 - both0)):
+                                    G[e0 + q] = gy[g0 + step * q]
+                                    G[e1 + q] = gy[g1 + step * q]
+                            for r2 in range(s2):
+                                e = d + u(r2 * cols)
+                                for q in range(u(qa[r2])):
+                                    G[e + q] = 0
+                                for q in range(u(qa[r2]), u(ea[r2])):
+                                    G[e + q] = gy[u(f + r2) + step * q]
+                                for q in range(u(eb[r2]), u(qb[r2])):
+                                    G[e + q] = gy[u(f + r2) + step * q]
+                                for q in range(u(qb[r2]), width):
+                                    G[e + q] = 0
+        for k in range(S):
+            for f in range(u((c * S + k) * cols + grid), u((c * S + k + 1) * cols)):
+                G[f] = 0
+
+
 @numba.njit(inline="always", cache=True)
 def _phase_window(prod, c, ntap, base, a0, b0, nbx, i, lead_t, lead_off, xk, xoff,
                   kw):  # pragma: no cover - compiled

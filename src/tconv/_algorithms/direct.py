@@ -37,7 +37,7 @@ import numpy as np
 
 from .._checks import ConvParams
 from . import _cost, _native, _parallel, depthwise, phase
-from ._im2col import affine_positions, conv_gemm, on_grid
+from ._im2col import conv_gemm, on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
            "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles",
@@ -554,40 +554,38 @@ def _frozen(values: list[int]) -> np.ndarray:
     return a
 
 
-@_parallel.cached(maxsize=32)
-def _planes_index(n: int, gy_size: tuple[int, ...], pitch: tuple[int, ...], tail: int,
-                  p: ConvParams) -> np.ndarray:
-    """``index (prod(s), N*prod(P) + tail)`` of :func:`planes` taken from one channel's
-    images side by side (``N * prod(gy_size)`` numbers, then a zero): entry ``(r, (m, q))``
-    is where ``canvas[m, q*s + r]`` comes from (as :func:`_split` fills the canvas), or the
-    zero where the canvas is zero, and the tail's entries the zero."""
-    plane = math.prod(gy_size)
-    zero = n * plane
-    full = tuple(s * q for s, q in zip(p.stride, pitch))
-    ranges = _canvas_ranges(p, gy_size, full)
-    # canvas sample j = q*s + r holds grad_out[j - low] inside its range
-    flat, valid = affine_positions(p.stride, pitch, (1,) * p.ndim, p.stride,
-                                   [-lo for lo in p.pad_lo], gy_size,
-                                   [j0 - lo for (j0, _), lo in zip(ranges, p.pad_lo)],
-                                   [j1 - lo for (_, j1), lo in zip(ranges, p.pad_lo)])
-    phases, positions = math.prod(p.stride), math.prod(pitch)
-    shape = (phases, 1, positions)
-    images = np.where(valid.reshape(shape), flat.reshape(shape)
-                      + (np.arange(n) * plane).reshape(1, -1, 1), zero)
-    index = np.full((phases, n * positions + tail), zero, dtype=np.intp)
-    index[:, :n * positions] = images.reshape(phases, -1)
-    return index
+def _numpy_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
+                  ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
+    """:func:`planes` without the compiled split: the padded canvas (:func:`_split`) split
+    by one strided copy (the fallback if the kernel fails to compile)."""
+    n, c = gy.shape[:2]
+    nd = p.ndim
+    split, pitch, reach = _split(gy, p, size)
+    steps = tuple(math.prod(pitch[a + 1:]) for a in range(nd))
+    tail = sum(r * st for r, st in zip(reach, steps))
+    grid = n * math.prod(pitch)
+    rows = c * math.prod(p.stride)
+    # TILE_MARGIN zeros after G: the register blocks read up to 15 numbers past a row
+    G = _zeroed("d_planes", (rows * (grid + tail) + TILE_MARGIN,), gy.dtype)[
+        :rows * (grid + tail)].reshape(rows, grid + tail)
+    # (C, *s, N, *P)
+    perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
+    G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
+    plane, off = _grid_taps(p.kernel, p.stride, p.dilation, steps)
+    return G, pitch, plane, off
 
 
+#: numbers of ``G`` from which :func:`planes` shares its channels among the threads
+PLANES_PARALLEL_NUMBERS = 1 << 20
+
+
+@_native.guarded(_numpy_planes)
 def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
            ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
-    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset.
-
-    Where the cost model takes rows of the pitch's last dim through an index of a channel's
-    planes (:func:`tconv._algorithms._cost.take_rows`): every channel's planes taken
-    in one ``np.take`` from ``grad_out``'s images side by side through a remembered index
-    (NumPy's strided split would run an inner loop a row that short); otherwise the padded
-    canvas (:func:`_split`) split by one strided copy."""
+    """``G (C_out*prod(s), N*prod(P) + tail)``, the pitch ``P`` and each tap's plane/offset:
+    the polyphase planes of ``grad_out`` padded as the conv that transposes this op reads
+    it, ``G[(c, r), (n, q)] = canvas[n, c, q*s + r]``, split by one compiled pass that reads
+    ``grad_out`` once and writes every number of ``G`` once (``phase_split``)."""
     n, c = gy.shape[:2]
     nd = p.ndim
     reach = _reach(p)
@@ -596,27 +594,22 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     tail = sum(r * st for r, st in zip(reach, steps))
     grid = n * math.prod(pitch)
     rows = c * math.prod(p.stride)
-    if _cost.take_rows(pitch[-1], math.prod(p.stride) * (grid + tail)):
-        area = math.prod(gy.shape[2:])
-        src = _parallel.scratch("d_take", c * (n * area + 1), gy.dtype).reshape(
-            c, n * area + 1)
-        src[:, :n * area].reshape(c, n, area)[...] = gy.reshape(n, c, area).swapaxes(0, 1)
-        src[:, n * area] = 0
-        flat = _parallel.scratch("d_planes", rows * (grid + tail) + TILE_MARGIN, gy.dtype)
-        flat[rows * (grid + tail):] = 0
-        G = flat[:rows * (grid + tail)].reshape(rows, grid + tail)
-        index = _planes_index(n, tuple(gy.shape[2:]), pitch, tail, p)
-        np.take(src, index, axis=1, out=G.reshape(c, math.prod(p.stride), grid + tail),
-                mode="clip")
-        plane_of, off = _grid_taps(p.kernel, p.stride, p.dilation, steps)
-        return G, pitch, plane_of, off
-    split = _split(gy, p, size)[0]
+    split = _native.kernels()["phase_split"]
     # TILE_MARGIN zeros after G: the register blocks read up to 15 numbers past a row
-    G = _zeroed("d_planes", (rows * (grid + tail) + TILE_MARGIN,), gy.dtype)[
-        :rows * (grid + tail)].reshape(rows, grid + tail)
-    # (C, *s, N, *P)
-    perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
-    G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
+    flat = _parallel.scratch("d_planes", rows * (grid + tail) + TILE_MARGIN, gy.dtype)
+    flat[rows * (grid + tail):] = 0
+    G = flat[:rows * (grid + tail)].reshape(rows, grid + tail)
+    full = tuple(s * q for s, q in zip(p.stride, pitch))
+    ranges = _canvas_ranges(p, tuple(gy.shape[2:]), full)
+    lead = 3 - nd                                      # unit dims in front for 1-D and 2-D
+    vec = lambda front, vals: np.array([front] * lead + list(vals), dtype=np.int64)  # noqa: E731
+    vec5 = np.array([n, c, *(1,) * lead, *gy.shape[2:]], dtype=np.int64)
+    args = (np.ascontiguousarray(gy).reshape(-1), vec5, flat, grid + tail,
+            vec(1, p.stride), vec(0, p.pad_lo), vec(0, [j0 for j0, _ in ranges]),
+            vec(1, [j1 for _, j1 in ranges]), vec(1, pitch))
+    pieces = _parallel.num_threads() if G.size >= PLANES_PARALLEL_NUMBERS else 1
+    _parallel.for_each(lambda r: split(*args, r[0], r[1]), _ranges(c, pieces, align=1),
+                       parallel=pieces > 1)
     plane, off = _grid_taps(p.kernel, p.stride, p.dilation, steps)
     return G, pitch, plane, off
 
