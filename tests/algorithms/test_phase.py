@@ -257,3 +257,66 @@ def test_copy_phases_matches_a_loop_both_ways(seed):
                                                         slice(None), *(q for _, q in combo))].T
         np.testing.assert_array_equal(y, want)
     assert seen == {True, False}
+
+
+class TestChannelBlocksShareTheGrid:
+    """A large image's output channels come in several blocks that read one grid: each
+    thread copies an image onto its grid once, not once a block, and the outputs are the
+    same on 1 and 2 threads, compiled or NumPy, grouped or not."""
+
+    @pytest.mark.parametrize("sums", ["numpy", "compiled"])
+    @pytest.mark.parametrize("threads", [1, 2])
+    def test_seeded_layers(self, threads, sums, monkeypatch):
+        torch = pytest.importorskip("torch")
+        import tconv
+
+        if sums == "compiled" and not _native.available():
+            pytest.skip("numba not installed")
+        monkeypatch.setattr(phase, "COMPILED_SUMS", sums == "compiled")
+        monkeypatch.setattr(phase, "BLOCK_ELEMENTS", 1 << 11)
+        copies: list[int] = []
+        if sums == "compiled":
+            kernel = _native.kernels()["grid_copy"]
+            monkeypatch.setitem(_native._KERNELS, "grid_copy",
+                                lambda *a: copies.append(1) or kernel(*a))
+        else:
+            real = phase.on_grid
+            monkeypatch.setattr(phase, "on_grid",
+                                lambda *a: copies.append(1) or real(*a))
+        blocks: list[int] = []
+        real_blocks = phase._blocks
+        monkeypatch.setattr(phase, "_blocks", lambda *a: (
+            lambda b: blocks.append(len(b)) or b)(real_blocks(*a)))
+        before = tconv.get_num_threads()
+        tconv.set_num_threads(threads)
+        rng = np.random.default_rng(23 + threads)
+        shared = 0
+        try:
+            for _ in range(30):
+                nd = int(rng.integers(1, 4))
+                g, s = int(rng.choice([1, 1, 2, 3])), int(rng.integers(1, 4))
+                k = int(rng.integers(s, 2 * s + 2))
+                cig, cog = int(rng.integers(1, 5)), int(rng.integers(4, 13))
+                size = tuple(int(v) for v in rng.integers(3, {1: 40, 2: 12, 3: 6}[nd], nd))
+                pad = int(rng.integers(0, (k - 1) // 2 + 1))
+                n = int(rng.integers(1, 4))
+                x = rng.standard_normal((n, g * cig, *size))
+                w = rng.standard_normal((g * cig, cog, *(k,) * nd))
+                kw = dict(stride=s, padding=pad, output_padding=0, groups=g, dilation=1)
+                copies.clear()
+                blocks.clear()
+                got = run("phase", x, w, kw)
+                fn = getattr(torch.nn.functional, f"conv_transpose{nd}d")
+                ref = fn(torch.tensor(x), torch.tensor(w), **kw).numpy()
+                np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+                if not blocks:                        # depthwise or no phases: no blocks
+                    continue
+                per_group = blocks[0]
+                if per_group > n and threads == 1:
+                    # in order on one thread: one copy per image block and group
+                    assert len(copies) == g * n, (x.shape, w.shape, len(copies))
+                    shared += 1
+                assert len(copies) <= g * per_group
+        finally:
+            tconv.set_num_threads(before)
+        assert threads == 2 or shared >= 10

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,6 +305,11 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         yflat = y.reshape(-1)
         ystep_c = math.prod(out)
 
+    # the images (and groups) each thread last copied onto its grid: blocks of one image's
+    # output channels follow each other and read the same grid (a large image's channels
+    # come in several blocks; copying the image again for each cost as much as its sums)
+    on_grid_now: dict[int, tuple[int, int, int, int]] = {}
+
     def run(block: tuple[int, int, int, int, int, int]) -> None:
         gi, g1, n0, n1, c0, c1 = block        # groups gi:g1 (several: whole groups, c0 = 0)
         lo, hi = _span(plan, n0, n1)
@@ -315,11 +321,15 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
         # zeros after them (kept outputs never read the next image), copied by this thread
         xb = _parallel.scratch("grid", (g1 - gi) * cig * (hi - lo), x.dtype).reshape(
             (g1 - gi) * cig, hi - lo)
-        xs = x[n0:n1, gi * cig:g1 * cig]
-        if compiled:
-            copy(xs.reshape(n1 - n0, (g1 - gi) * cig, -1, size[-1]), xb, base, image, row_off)
-        else:
-            on_grid(xs, plan.padded, base, xb)
+        thread, images = threading.get_ident(), (gi, g1, n0, n1)
+        if on_grid_now.get(thread) != images:
+            xs = x[n0:n1, gi * cig:g1 * cig]
+            if compiled:
+                copy(xs.reshape(n1 - n0, (g1 - gi) * cig, -1, size[-1]), xb, base, image,
+                     row_off)
+            else:
+                on_grid(xs, plan.padded, base, xb)
+            on_grid_now[thread] = images
         # products of every tap over the block: P[c, t, f] = sum_ci w[ci, c, t] X[ci, f]
         prod = _parallel.scratch("prod", (g1 - gi) * cb * ntap * (hi - lo), x.dtype).reshape(
             (g1 - gi) * cb * ntap, hi - lo)
