@@ -208,10 +208,10 @@ def test_one_axis_area_at_any_size(native, monkeypatch):
 @needs_numba
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
 def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
-    """Nearest tables the passes would gather on every axis, with output rows of at least
-    ``_DIRECT_ROW`` values, take the direct loop above the bound (bit for bit torch's,
-    split over rows or planes on the pool or not); whole factors of 2-D data and short
-    rows take the passes, and along 1-D data only repeats of ``_DIRECT_ROW`` or more."""
+    """Nearest tables the passes would gather on some axis take the direct loop above the
+    bound, at any row length (bit for bit torch's, split over rows or planes on the pool
+    or not); tables that are strided slices or whole-factor repeats on every axis take
+    the passes, and along 1-D data only repeats of ``_DIRECT_ROW`` or more do."""
     counts: dict = {}
     _spy_direct(monkeypatch, counts)
     monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
@@ -227,7 +227,10 @@ def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     cases = [((2, 3, 37, 41), (70, 90), True), ((1, 2, 5, 9, 11), (7, 12, 100), True),
              ((3, 5, 2001), (777,), True), ((1, 2, 300), (1000,), True),
              ((1, 2, 30, 40), (60, 80), False), ((1, 2, 30, 40), (15, 20), False),
-             ((1, 2, 30, 40), (70, 50), False), ((2, 2, 100), (400,), True),
+             ((1, 2, 30, 40), (30, 120), False), ((1, 2, 5, 9, 11), (10, 18, 22), False),
+             ((1, 2, 30, 40), (70, 50), True), ((1, 2, 30, 40), (45, 80), True),
+             ((2, 3, 8, 9, 10), (21, 3, 57), True), ((1, 2, 5, 9, 11), (10, 18, 15), True),
+             ((2, 2, 100), (400,), True),
              ((2, 2, 300), (150,), True), ((2, 2, 100), (6400,), False)]
     for split in (1 << 40, 0):
         monkeypatch.setattr(interp, "_DIRECT_SPLIT", split)

@@ -1220,9 +1220,9 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
                    cubic_a: float) -> tuple[np.ndarray, ...] | None:
     """The direct loop's tables (:func:`_direct`) for a call it runs faster than the
     passes, else None: a small call (outputs x taps <= :data:`_DIRECT_MAX`), one axis of
-    area windows, or nearest tables the passes would gather along every axis (1-D: copy
-    in runs shorter than :data:`_DIRECT_ROW`) with output rows of at least
-    :data:`_DIRECT_ROW` values."""
+    area windows, or nearest tables the passes would gather along some axis (1-D: copy in
+    runs shorter than :data:`_DIRECT_ROW`, output rows of at least :data:`_DIRECT_ROW`
+    values)."""
     spatial = shape[2:]
     nd = len(out_size)
     # one axis of area windows: the direct loop is that axis's one pass (no tap
@@ -1235,15 +1235,15 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
     tables = [_axis_table(n, m, kind, ac, f, dtype.type, nearest_2d=nd == 2, cubic_a=cubic_a)
               for n, m, f in zip(spatial, out_size, factors)]
     taps = math.prod(t[0].shape[1] for t in tables)
-    # nearest tables the passes copy as slices or repeats (whole factors) stay there
-    # (on 2-D and 3-D data they copy whole rows or blocks); where every axis would be
-    # gathered, the direct loop copies each output row once (rows of at least _DIRECT_ROW
-    # values: shorter rows cost it more a row than the gathers, which run over all planes
-    # at once). Along the one axis of 1-D data the passes copy runs of single values or
-    # of s repeats: only runs of _DIRECT_ROW values or more stay with them.
+    # nearest tables the passes copy as slices or repeats (whole factors) along every
+    # axis stay there (on 2-D and 3-D data they copy whole rows or blocks); where some
+    # axis would be gathered (a np.take over the whole array, an index a value), the
+    # direct loop copies each output row once, at any row length. Along the one axis of
+    # 1-D data the passes copy runs of single values or of s repeats: only runs of
+    # _DIRECT_ROW values or more stay with them.
     runs = [_copied(t[0][:, 0], n) for t, n in zip(tables, spatial)]
-    gathered = nearest and out_size[-1] >= _DIRECT_ROW and (
-        runs[0] < _DIRECT_ROW if nd == 1 else not any(runs))
+    gathered = nearest and (runs[0] < _DIRECT_ROW and out_size[-1] >= _DIRECT_ROW
+                            if nd == 1 else not all(runs))
     if not (single or gathered or outputs * taps <= _DIRECT_MAX):
         return None
     one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
@@ -1259,8 +1259,8 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
 _DIRECT_MAX = 1 << 17
 #: multiply-adds of the direct loop from which its output rows are split over the pool
 _DIRECT_SPLIT = 1 << 18
-#: nearest calls the passes would gather along every axis run the direct loop at any size
-#: where an output row holds at least this many values
+#: 1-D nearest calls run the direct loop at any size where the passes would copy runs
+#: shorter than this (gathers included) and an output row holds at least this many values
 _DIRECT_ROW = 64
 
 
