@@ -359,3 +359,60 @@ def test_empty_batch_and_one_value(native):
         ref = F.interpolate(torch.from_numpy(x), **kw).numpy()
         np.testing.assert_array_equal(y, ref)
         assert y.shape == ref.shape and math.prod(y.shape) == ref.size
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gather_kernel_equals_the_index_gather(native, dtype):
+    """``resample_gather`` (every table one tap of weight 1) writes exactly
+    ``x[p][td, th, tw]`` over any range of rows and planes -- repeated depth and row
+    indices copied from the row before, planes not a multiple of four, -0.0, inf and
+    nan -- and leaves the other rows untouched; nearest calls reach it."""
+    kernel = native.kernels()["resample_gather"]
+    rng = np.random.default_rng(41)
+    copies = 0
+    for _ in range(60):
+        P = int(rng.integers(1, 11))
+        size = [int(rng.integers(1, 9)) for _ in range(3)]
+        out = [int(rng.integers(1, 13)) for _ in range(3)]
+        # sorted indices with repeats (up-sampling) or any order (a general gather)
+        tables = []
+        for n, m in zip(size, out):
+            idx = rng.integers(0, n, m)
+            tables.append((np.sort(idx) if rng.random() < 0.7 else idx).astype(np.intp)
+                          .reshape(m, 1))
+        x = _input((P, *size), dtype, rng, special=True)
+        y = np.full((P, *out), 7.0, dtype)
+        b0 = int(rng.integers(0, out[1]))
+        b1 = int(rng.integers(b0 + 1, out[1] + 1))
+        p0 = int(rng.integers(0, P))
+        p1 = int(rng.integers(p0 + 1, P + 1))
+        kernel(x, *tables, y, b0, b1, p0, p1)
+        td, th, tw = (t[:, 0] for t in tables)
+        want = x[:, td][:, :, th][:, :, :, tw]
+        got = y[p0:p1, :, b0:b1]
+        np.testing.assert_array_equal(got, want[p0:p1, :, b0:b1])
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want[p0:p1, :, b0:b1]))
+        rest = np.ones(y.shape, bool)
+        rest[p0:p1, :, b0:b1] = False
+        assert (y[rest] == 7).all()
+        copies += bool((np.diff(td) == 0).any() or (np.diff(th[b0:b1]) == 0).any())
+    assert copies >= 20
+
+
+@needs_numba
+def test_nearest_direct_calls_take_the_gather(native, monkeypatch):
+    """Nearest calls of the direct loop run ``resample_gather``; a table of two taps or of
+    weights other than 1 runs ``resample_direct``."""
+    calls: list[str] = []
+    kernels = native.kernels()
+    for name in ("resample_gather", "resample_direct"):
+        real = kernels[name]
+        monkeypatch.setitem(native._KERNELS, name,
+                            lambda *a, _n=name, _r=real: calls.append(_n) or _r(*a))
+    x = np.random.default_rng(3).standard_normal((2, 3, 9, 11)).astype(np.float32)
+    for mode, want in (("nearest", "resample_gather"), ("nearest-exact", "resample_gather"),
+                       ("bilinear", "resample_direct"), ("area", "resample_direct")):
+        calls.clear()
+        tconv.interpolate(x, size=(7, 5), mode=mode)
+        assert set(calls) == {want}, mode

@@ -1278,7 +1278,8 @@ def _copied(idx: np.ndarray, n: int) -> int:
 
 def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, ...],
             ) -> np.ndarray:
-    """Every output from its taps in one compiled loop (``resample_direct``); from
+    """Every output from its taps in one compiled loop (``resample_direct``; nearest
+    tables, one tap of weight 1 an axis: ``resample_gather``); from
     :data:`_DIRECT_SPLIT` multiply-adds, ranges of output rows (or of planes, where there
     are few rows) on the thread pool.
     ``tables``: index and weight of the depth, row and column axes (a missing axis: one
@@ -1287,9 +1288,15 @@ def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, 
     P = x.shape[0] * x.shape[1]
     out = np.empty((P, *lead, *out_size), x.dtype)
     src = np.ascontiguousarray(x).reshape(P, *lead, *x.shape[2:])
-    kernel = _native.kernels()["resample_direct"]
     rows = out.shape[2]
     work = out.size * tables[0].shape[1] * tables[2].shape[1] * tables[4].shape[1]
+    if all(w.shape[1] == 1 for w in tables[1::2]) and all(bool((w == 1).all())
+                                                         for w in tables[1::2]):
+        # one tap of weight 1 on every axis (nearest modes): a gather, and rows that read
+        # the input row of the row before copied
+        kernel, tables = _native.kernels()["resample_gather"], tables[0::2]
+    else:
+        kernel = _native.kernels()["resample_direct"]
     threads = 1 if work < _DIRECT_SPLIT else _threads(max(rows, P))
     if threads < 2:
         kernel(src, *tables, out, 0, rows, 0, P)

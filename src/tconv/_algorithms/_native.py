@@ -15,8 +15,10 @@ depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an outp
 pass that writes ``y``. ``resample2d`` (and ``resample1d``, its pass along the last axis)
 is :func:`tconv.interpolate`'s separable table resampling, in ATen's order and without
 fused multiply-adds; ``resample2d_taps2`` the same for two-tap tables, each output from its
-four inputs. ``grid_copy`` and
-``phase_sums`` are the ``phase`` algorithm's passes around its product. ``igemm_tiles`` and
+four inputs; ``resample_gather`` the direct loop for nearest tables (a gather, a repeated
+input row copied from the output row before). ``grid_copy`` and
+``phase_sums`` are the ``phase`` algorithm's passes around its product; ``phase_split``
+splits ``grad_out`` into the polyphase planes the compiled gradients read. ``igemm_tiles`` and
 ``igemm_segs`` are ``igemm`` in 16-lane register blocks (one AVX-512 register; portable
 LLVM vectors elsewhere, where the cost model keeps them off).
 
@@ -121,6 +123,7 @@ def kernels() -> dict[str, Any]:
                         resample1d=k.resample1d, resample2d_planes=k.resample2d_planes,
                         resample2d_taps2=k.resample2d_taps2,
                         resample_direct=k.resample_direct,
+                        resample_gather=k.resample_gather,
                         depthwise2d=k.depthwise2d,
                         col2im_last2d=k.col2im_last2d,
                         col2im_last3d=k.col2im_last3d, phase_sums=k.phase_sums,

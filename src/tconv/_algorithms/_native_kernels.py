@@ -708,6 +708,48 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0,
                         _weighted(row, vh, wd[a, i], i == 0)
 
 
+@numba.njit(nogil=True, cache=True)
+def resample_gather(x, td, th, tw, out, b0, b1, p0, p1):  # pragma: no cover - compiled
+    # out[p, a, b, c] = x[p, td[a, 0], th[b, 0], tw[c, 0]]: resample_direct's sums where
+    # every table is one tap of weight 1 (nearest modes; 1 * v == v, so -0.0, inf and
+    # nan are copied as they are). Output rows b0 <= b < b1 of every depth, planes
+    # p0 <= p < p1, four planes at a time (each table entry read once for the four). A
+    # depth or row reading the input row of the one before is a copy of those output
+    # rows (an up-sampled axis repeats each input row).
+    OD, OW = out.shape[1], out.shape[3]
+    for a in range(OD):
+        if a > 0 and td[a, 0] == td[a - 1, 0]:
+            for p in range(p0, p1):
+                for b in range(b0, b1):
+                    src, dst = out[p, a - 1, b], out[p, a, b]
+                    for c in range(OW):
+                        dst[c] = src[c]
+            continue
+        ti = td[a, 0]
+        for b in range(b0, b1):
+            if b > b0 and th[b, 0] == th[b - 1, 0]:
+                for p in range(p0, p1):
+                    src, dst = out[p, a, b - 1], out[p, a, b]
+                    for c in range(OW):
+                        dst[c] = src[c]
+                continue
+            tj = th[b, 0]
+            q = p0
+            while q + 4 <= p1:
+                x0, x1 = x[q, ti, tj], x[q + 1, ti, tj]
+                x2, x3 = x[q + 2, ti, tj], x[q + 3, ti, tj]
+                d0, d1 = out[q, a, b], out[q + 1, a, b]
+                d2, d3 = out[q + 2, a, b], out[q + 3, a, b]
+                for c in range(OW):
+                    k = np.uint64(tw[c, 0])
+                    d0[c], d1[c], d2[c], d3[c] = x0[k], x1[k], x2[k], x3[k]
+                q += 4
+            for p in range(q, p1):
+                xr, dst = x[p, ti, tj], out[p, a, b]
+                for c in range(OW):
+                    dst[c] = xr[np.uint64(tw[c, 0])]
+
+
 @jit
 def depthwise2d(xp, w, y, rows, cols, cog, planes, p0, p1):  # pragma: no cover - compiled
     # Depthwise 2-D conv_transpose (one input channel a group), column stride 2, at most
