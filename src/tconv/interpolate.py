@@ -1111,7 +1111,8 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
 class _Plan:
     """A validated call: its output size, the factors ATen receives, the resampling
     arguments and, for the calls the direct loop takes (:func:`_direct_tables`), the three
-    axes' tables, as ``(index, weight)`` pairs over ``(D, H, W)``."""
+    axes' tables, as ``(index, weight)`` pairs over ``(D, H, W)`` (the indices alone where
+    every weight is 1)."""
 
     dtype: np.dtype
     out_size: tuple[int, ...]
@@ -1246,9 +1247,11 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
                             if nd == 1 else not all(runs))
     if not (single or gathered or outputs * taps <= _DIRECT_MAX):
         return None
-    one = (np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))
-    return tuple(a for idx, w in [one] * (3 - nd) + tables
-                 for a in (idx.astype(np.intp), w.astype(dtype)))
+    pairs = [(np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))] * (3 - nd) + tables
+    if all(idx.shape[1] == 1 and bool((w == 1).all()) for idx, w in pairs):
+        # one tap of weight 1 on every axis (nearest modes): a gather, no weights
+        return tuple(idx.astype(np.intp) for idx, _ in pairs)
+    return tuple(a for idx, w in pairs for a in (idx.astype(np.intp), w.astype(dtype)))
 
 
 #: calls whose outputs times taps (per axis, multiplied) are at most this run as one
@@ -1283,20 +1286,17 @@ def _direct(x: np.ndarray, out_size: tuple[int, ...], tables: tuple[np.ndarray, 
     :data:`_DIRECT_SPLIT` multiply-adds, ranges of output rows (or of planes, where there
     are few rows) on the thread pool.
     ``tables``: index and weight of the depth, row and column axes (a missing axis: one
-    tap of weight 1)."""
+    tap of weight 1), or their indices alone where every weight is 1."""
     lead = (1,) * (5 - x.ndim)
     P = x.shape[0] * x.shape[1]
     out = np.empty((P, *lead, *out_size), x.dtype)
     src = np.ascontiguousarray(x).reshape(P, *lead, *x.shape[2:])
     rows = out.shape[2]
-    work = out.size * tables[0].shape[1] * tables[2].shape[1] * tables[4].shape[1]
-    if all(w.shape[1] == 1 for w in tables[1::2]) and all(bool((w == 1).all())
-                                                         for w in tables[1::2]):
-        # one tap of weight 1 on every axis (nearest modes): a gather, and rows that read
-        # the input row of the row before copied
-        kernel, tables = _native.kernels()["resample_gather"], tables[0::2]
-    else:
-        kernel = _native.kernels()["resample_direct"]
+    # three index tables: one tap of weight 1 on every axis (nearest modes), a gather
+    # whose rows that read the input row of the row before are copied
+    gather = len(tables) == 3
+    kernel = _native.kernels()["resample_gather" if gather else "resample_direct"]
+    work = out.size * math.prod(t.shape[1] for t in (tables if gather else tables[0::2]))
     threads = 1 if work < _DIRECT_SPLIT else _threads(max(rows, P))
     if threads < 2:
         kernel(src, *tables, out, 0, rows, 0, P)

@@ -657,6 +657,8 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0,
     TW = tw.shape[1]
     vw = np.empty(OW, out.dtype)
     vh = np.empty(OW, out.dtype)
+    h4 = np.empty((4, OW), out.dtype)
+    h0, h1, h2, h3 = h4[0], h4[1], h4[2], h4[3]
     zero = ww[0, 0] - ww[0, 0]
     for a in range(OD):                             # planes innermost: the taps once a row
         ni = _taps(td, wd, a)
@@ -684,6 +686,48 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0,
                             s2 += w * x2[kk]
                             s3 += w * x3[kk]
                         d0[c], d1[c], d2[c], d3[c] = s0, s1, s2, s3
+                    q += 4
+            elif ni != 0 and nj != 0:
+                # four planes sharing each table entry: their row sums (h) and the rows,
+                # in the order and with the operations of the one-plane loop below
+                while q + 4 <= p1:
+                    for i in range(abs(ni)):
+                        ti, wi = td[a, i], wd[a, i]
+                        for j in range(abs(nj)):
+                            tj, wj = th[b, j], wh[b, j]
+                            x0, x1 = x[q, ti, tj], x[q + 1, ti, tj]
+                            x2, x3 = x[q + 2, ti, tj], x[q + 3, ti, tj]
+                            for c in range(OW):
+                                k0, w = np.uint64(tw[c, 0]), ww[c, 0]
+                                s0, s1, s2, s3 = w * x0[k0], w * x1[k0], w * x2[k0], w * x3[k0]
+                                for k in range(1, TW):
+                                    tk = tw[c, k]
+                                    if tk < 0:
+                                        break
+                                    kk, w = np.uint64(tk), ww[c, k]
+                                    s0 += w * x0[kk]
+                                    s1 += w * x1[kk]
+                                    s2 += w * x2[kk]
+                                    s3 += w * x3[kk]
+                                if j == 0:
+                                    h0[c], h1[c], h2[c], h3[c] = wj * s0, wj * s1, wj * s2, wj * s3
+                                else:
+                                    h0[c] += wj * s0
+                                    h1[c] += wj * s1
+                                    h2[c] += wj * s2
+                                    h3[c] += wj * s3
+                        d0, d1 = out[q, a, b], out[q + 1, a, b]
+                        d2, d3 = out[q + 2, a, b], out[q + 3, a, b]
+                        if i == 0:
+                            for c in range(OW):
+                                d0[c], d1[c] = wi * h0[c], wi * h1[c]
+                                d2[c], d3[c] = wi * h2[c], wi * h3[c]
+                        else:
+                            for c in range(OW):
+                                d0[c] += wi * h0[c]
+                                d1[c] += wi * h1[c]
+                                d2[c] += wi * h2[c]
+                                d3[c] += wi * h3[c]
                     q += 4
             for p in range(q, p1):
                 row = out[p, a, b]
