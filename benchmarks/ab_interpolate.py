@@ -13,6 +13,12 @@ order from round to round; a worker times every case (median of calls for about
 ``--budget`` seconds, after two warm-up calls) and prints JSON. A case's ratio is the median
 over rounds of new/old (below 1: the working tree is faster); the geometric mean and every
 case outside 0.95-1.05 are printed. Both revisions use tconv's default threads.
+
+``--in-process`` imports both revisions into one process instead and calls them
+alternately, case by case (``ab_revision.paired``: medians of interleaved calls), for
+``--rounds`` passes over the cases; a case's ratio is the median over passes. Calls of a
+few microseconds move more between processes than a change makes, so changes to small
+calls are checked this way.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from ab_revision import extract  # noqa: E402
+from ab_revision import extract, paired  # noqa: E402
 from zoo_interpolate import ZOO, kwargs, sweep  # noqa: E402
 
 
@@ -64,31 +70,9 @@ def _worker(which: str, cases: list[dict], names: list[str], budget: float) -> N
     print(json.dumps(times))
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rev", required=True, help="git revision to compare against")
-    ap.add_argument("--cases", help="comma-separated case names (default: all)")
-    ap.add_argument("--rounds", type=int, default=3, help="old/new worker pairs (default 3)")
-    ap.add_argument("--budget", type=float, default=0.3, help="seconds per case and worker")
-    ap.add_argument("--sweep", type=int, default=0,
-                    help="also compare this many seeded random resizes (zoo_interpolate.sweep)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of --sweep (default 0)")
-    ap.add_argument("--no-zoo", action="store_true", help="compare only the --sweep cases")
-    ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.rounds < 1 or args.budget <= 0 or args.sweep < 0:
-        ap.error("--rounds must be >= 1, --budget > 0 and --sweep >= 0")
-    cases = _every(args)
-    names = args.cases.split(",") if args.cases else [c["name"] for c in cases]
-    unknown = sorted(set(names) - {c["name"] for c in cases})
-    if unknown:
-        ap.error(f"--cases: not in the resize zoo or sweep: {', '.join(unknown)}")
-    if not names:
-        ap.error("no cases: --no-zoo needs --sweep")
-    if args.worker:
-        _worker(args.worker, cases, names, args.budget)
-        return 0
-    results: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+def _in_workers(args: argparse.Namespace, names: list[str],
+                results: dict[str, dict[str, list[float]]]) -> None:
+    """Each round an old and a new worker process, in alternating order."""
     with tempfile.TemporaryDirectory() as tmp:
         extract(args.rev, tmp)
         env = dict(os.environ)
@@ -104,6 +88,65 @@ def main(argv: list[str] | None = None) -> int:
                 for name, ms in json.loads(out.strip().splitlines()[-1]).items():
                     results[which].setdefault(name, []).append(ms)
                 print(f"round {r + 1}/{args.rounds}: {which} done", file=sys.stderr)
+
+
+def _in_process(rev: str, cases: list[dict], names: list[str], rounds: int, budget: float,
+                results: dict[str, dict[str, list[float]]]) -> None:
+    """Both revisions in this process: per case, interleaved calls (``paired``)."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        extract(rev, tmp)
+        sys.path.insert(0, tmp)
+        import tconv_old  # type: ignore[import-not-found]
+
+        import tconv
+
+        chosen = [c for c in cases if c["name"] in names]
+        for r in range(rounds):
+            for case in chosen:
+                x = np.random.default_rng(0).standard_normal(case["x"]).astype(case["dtype"])
+                kw = kwargs(case)
+                for lib in (tconv_old, tconv):
+                    lib.interpolate(x, **kw)
+                old, new = paired(lambda: tconv_old.interpolate(x, **kw),  # noqa: B023
+                                  lambda: tconv.interpolate(x, **kw), budget)  # noqa: B023
+                results["old"].setdefault(case["name"], []).append(old * 1e3)
+                results["new"].setdefault(case["name"], []).append(new * 1e3)
+            print(f"pass {r + 1}/{rounds} done", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rev", required=True, help="git revision to compare against")
+    ap.add_argument("--cases", help="comma-separated case names (default: all)")
+    ap.add_argument("--rounds", type=int, default=3, help="old/new worker pairs (default 3)")
+    ap.add_argument("--budget", type=float, default=0.3, help="seconds per case and worker")
+    ap.add_argument("--sweep", type=int, default=0,
+                    help="also compare this many seeded random resizes (zoo_interpolate.sweep)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sweep (default 0)")
+    ap.add_argument("--no-zoo", action="store_true", help="compare only the --sweep cases")
+    ap.add_argument("--in-process", action="store_true",
+                    help="both revisions in this process, calls alternated case by case")
+    ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.rounds < 1 or args.budget <= 0 or args.sweep < 0:
+        ap.error("--rounds must be >= 1, --budget > 0 and --sweep >= 0")
+    cases = _every(args)
+    names = args.cases.split(",") if args.cases else [c["name"] for c in cases]
+    unknown = sorted(set(names) - {c["name"] for c in cases})
+    if unknown:
+        ap.error(f"--cases: not in the resize zoo or sweep: {', '.join(unknown)}")
+    if not names:
+        ap.error("no cases: --no-zoo needs --sweep")
+    if args.worker:
+        _worker(args.worker, cases, names, args.budget)
+        return 0
+    results: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+    if args.in_process:
+        _in_process(args.rev, cases, names, args.rounds, args.budget, results)
+    else:
+        _in_workers(args, names, results)
     logs = []
     for name in names:
         old, new = results["old"][name], results["new"][name]
