@@ -118,8 +118,7 @@ class Constants:
     #: run the same multiply-adds well, while each group's calls there cost the same
     gather_group_macs: int = 1048576
     #: the shared-im2col backward takes each block's windows of grad_out with one
-    #: ``np.take`` through a remembered index (positions x ``C_out/g * prod(K)``), and the
-    #: compiled weight sums their polyphase planes of grad_out (phases x positions), where
+    #: ``np.take`` through a remembered index (positions x ``C_out/g * prod(K)``) where
     #: the rows copied are shorter than ``take_cols_run`` (NumPy's strided copies run one
     #: inner loop a row, costing more than its numbers) and the index
     #: holds at most ``take_cols_index`` numbers (0: never; a larger index no longer stays
