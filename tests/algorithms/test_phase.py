@@ -176,6 +176,18 @@ def test_plan_hash_is_kept_and_agrees_with_equality():
     assert {a: 1}[b] == 1
 
 
+def _sums_path(sums: str, monkeypatch):
+    """torch and tconv, with phase's tap sums compiled or NumPy (``sums``); skips without
+    torch, or without numba for the compiled sums."""
+    torch = pytest.importorskip("torch")
+    import tconv
+
+    if sums == "compiled" and not _native.available():
+        pytest.skip("numba not installed")
+    monkeypatch.setattr(phase, "COMPILED_SUMS", sums == "compiled")
+    return torch, tconv
+
+
 class TestGroupBlocks:
     """A grouped layer whose groups fit a block runs several whole groups a block: one grid
     copy, one batched product, and one pass of tap sums (compiled, or one NumPy add a tap
@@ -184,12 +196,7 @@ class TestGroupBlocks:
     @pytest.mark.parametrize("sums", ["numpy", "compiled"])
     @pytest.mark.parametrize("threads", [1, 2])
     def test_seeded_grouped_layers(self, threads, sums, monkeypatch):
-        torch = pytest.importorskip("torch")
-        import tconv
-
-        if sums == "compiled" and not _native.available():
-            pytest.skip("numba not installed")
-        monkeypatch.setattr(phase, "COMPILED_SUMS", sums == "compiled")
+        torch, tconv = _sums_path(sums, monkeypatch)
         batched: list[int] = []
         real = phase.matmul
         monkeypatch.setattr(phase, "matmul", lambda a, b, out=None: (
@@ -267,12 +274,7 @@ class TestChannelBlocksShareTheGrid:
     @pytest.mark.parametrize("sums", ["numpy", "compiled"])
     @pytest.mark.parametrize("threads", [1, 2])
     def test_seeded_layers(self, threads, sums, monkeypatch):
-        torch = pytest.importorskip("torch")
-        import tconv
-
-        if sums == "compiled" and not _native.available():
-            pytest.skip("numba not installed")
-        monkeypatch.setattr(phase, "COMPILED_SUMS", sums == "compiled")
+        torch, tconv = _sums_path(sums, monkeypatch)
         monkeypatch.setattr(phase, "BLOCK_ELEMENTS", 1 << 11)
         copies: list[int] = []
         if sums == "compiled":
