@@ -648,11 +648,12 @@ def resample_direct(x, td, wd, th, wh, tw, ww, out, b0, b1, p0,
     # (index -1: no tap, only after a row's taps) for each output row from the input rows
     # it reads, the last axis innermost as in ATen, no fused multiply-adds. Each sum
     # starts from its first tap's product (a nearest copy keeps -0.0); an output without
-    # taps is 0; a row from one input row with weights 1 is written directly (1 * v == v),
-    # four planes at a time. Output rows b0 <= b < b1 of every depth, planes p0 <= p < p1.
-    # For calls too small for a pass per axis to pay, and nearest tables the passes can
-    # only gather. The column sums are written out in the loop: an inlined helper taking
-    # the arrays ran several times slower.
+    # taps is 0; a row from one input row with weights 1 is written directly (1 * v == v).
+    # Four planes at a time (rows written directly, and the others: two blocks, as one
+    # with a branch in the loop ran 1-D calls up to 1.2x slower), then one by one. Output
+    # rows b0 <= b < b1 of every depth, planes p0 <= p < p1. For calls too small for a
+    # pass per axis to pay (nearest tables: resample_gather). The column sums are written
+    # out in the loop: an inlined helper taking the arrays ran several times slower.
     P, OD, OH, OW = out.shape
     TW = tw.shape[1]
     vw = np.empty(OW, out.dtype)
