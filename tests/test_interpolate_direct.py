@@ -211,10 +211,13 @@ def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     """Nearest tables the passes would gather on some axis take the direct loop above the
     bound, at any row length (bit for bit torch's, split over rows or planes on the pool
     or not); tables that are strided slices or whole-factor repeats on every axis take
-    the passes, and along 1-D data only repeats of ``_DIRECT_ROW`` or more do."""
+    it on few planes and outputs (``_GATHER_PLANES``, ``_GATHER_OUTPUTS``), else the
+    passes; along 1-D data only repeats of ``_DIRECT_ROW`` or more take the passes."""
     counts: dict = {}
     _spy_direct(monkeypatch, counts)
     monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
+    monkeypatch.setattr(interp, "_GATHER_PLANES", 4)
+    monkeypatch.setattr(interp, "_GATHER_OUTPUTS", 20000)
     monkeypatch.setenv("TCONV_NUM_THREADS", "2")
     real = interp._parallel.for_each
 
@@ -226,8 +229,10 @@ def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     rng = np.random.default_rng(12)
     cases = [((2, 3, 37, 41), (70, 90), True), ((1, 2, 5, 9, 11), (7, 12, 100), True),
              ((3, 5, 2001), (777,), True), ((1, 2, 300), (1000,), True),
-             ((1, 2, 30, 40), (60, 80), False), ((1, 2, 30, 40), (15, 20), False),
-             ((1, 2, 30, 40), (30, 120), False), ((1, 2, 5, 9, 11), (10, 18, 22), False),
+             ((1, 5, 30, 40), (60, 80), False), ((1, 6, 30, 40), (15, 20), False),
+             ((1, 5, 30, 40), (30, 120), False), ((1, 5, 5, 9, 11), (10, 18, 22), False),
+             ((1, 2, 30, 40), (60, 80), True), ((2, 2, 30, 40), (15, 20), True),
+             ((1, 1, 5, 9, 11), (10, 18, 22), True), ((1, 2, 100, 120), (200, 240), False),
              ((1, 2, 30, 40), (70, 50), True), ((1, 2, 30, 40), (45, 80), True),
              ((2, 3, 8, 9, 10), (21, 3, 57), True), ((1, 2, 5, 9, 11), (10, 18, 15), True),
              ((2, 2, 100), (400,), True),

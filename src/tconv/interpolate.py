@@ -1223,7 +1223,8 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
     passes, else None: a small call (outputs x taps <= :data:`_DIRECT_MAX`), one axis of
     area windows, or nearest tables the passes would gather along some axis (1-D: copy in
     runs shorter than :data:`_DIRECT_ROW`, output rows of at least :data:`_DIRECT_ROW`
-    values)."""
+    values), and 2-D or 3-D nearest calls of at most :data:`_GATHER_PLANES` planes and
+    :data:`_GATHER_OUTPUTS` outputs."""
     spatial = shape[2:]
     nd = len(out_size)
     # one axis of area windows: the direct loop is that axis's one pass (no tap
@@ -1243,8 +1244,14 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
     # 1-D data the passes copy runs of single values or of s repeats: only runs of
     # _DIRECT_ROW values or more stay with them.
     runs = [_copied(t[0][:, 0], n) for t, n in zip(tables, spatial)]
+    # ... and on 2-D and 3-D data, slices and repeats too where the loop's rows are few
+    # (at most _GATHER_PLANES planes: the passes copy all planes in one NumPy call, the
+    # loop pays for each plane's rows) and the output fits a last-level cache (at most
+    # _GATHER_OUTPUTS values: beyond, both stream memory and the passes' block copies
+    # stream faster)
+    few = math.prod(shape[:2]) <= _GATHER_PLANES and outputs <= _GATHER_OUTPUTS
     gathered = nearest and (runs[0] < _DIRECT_ROW and out_size[-1] >= _DIRECT_ROW
-                            if nd == 1 else not all(runs))
+                            if nd == 1 else few or not all(runs))
     if not (single or gathered or outputs * taps <= _DIRECT_MAX):
         return None
     pairs = [(np.zeros((1, 1), np.intp), np.ones((1, 1), dtype))] * (3 - nd) + tables
@@ -1265,6 +1272,13 @@ _DIRECT_SPLIT = 1 << 18
 #: 1-D nearest calls run the direct loop at any size where the passes would copy runs
 #: shorter than this (gathers included) and an output row holds at least this many values
 _DIRECT_ROW = 64
+#: 2-D and 3-D nearest calls whose every axis is a strided slice or a whole-factor repeat
+#: run the direct loop where they have at most this many planes and this many output
+#: values (``python benchmarks/nearest_paths.py --seeds 31,32,33,34,35,36``: the loop took
+#: 0.36-0.95 of the passes' time on such calls of 3-64 planes and up to 2 M outputs; on
+#: 256-4,096 planes mostly more, up to 2.2x, and 1.10-1.12x at 16-25 M outputs)
+_GATHER_PLANES = 64
+_GATHER_OUTPUTS = 1 << 23
 
 
 def _copied(idx: np.ndarray, n: int) -> int:
