@@ -206,6 +206,38 @@ def test_one_axis_area_at_any_size(native, monkeypatch):
 
 
 @needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_volume_area_at_any_size(native, monkeypatch, dtype):
+    """3-D area calls take the direct loop however large (seeded sizes, windows of every
+    width, non-finite inputs, on the pool or not) and match torch; 2-D area calls above
+    the bound take the passes."""
+    counts: dict = {}
+    _spy_direct(monkeypatch, counts)
+    monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
+    rng = np.random.default_rng(19)
+    calls = 0
+    for split in (1 << 40, 0):
+        monkeypatch.setattr(interp, "_DIRECT_SPLIT", split)
+        interp._plan.cache_clear()
+        for _ in range(8):
+            shape = (int(rng.integers(1, 4)), int(rng.integers(1, 5)),
+                     *(int(v) for v in rng.integers(2, 30, 3)))
+            out = tuple(int(rng.integers(1, n + 3)) for n in shape[2:])
+            x = _input(shape, dtype, rng, special=rng.random() < 0.5)
+            before = counts.get("direct", 0)
+            y = tconv.interpolate(x, size=out, mode="area")
+            calls += 1
+            assert counts.get("direct", 0) == before + 1, (shape, out)
+            ref = F.interpolate(torch.from_numpy(x), size=out, mode="area").numpy()
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            assert_close(np.nan_to_num(y, posinf=0, neginf=0),
+                         np.nan_to_num(ref, posinf=0, neginf=0), dtype)
+    before = counts.get("direct", 0)
+    tconv.interpolate(rng.standard_normal((2, 3, 40, 50)), size=(13, 7), mode="area")
+    assert counts.get("direct", 0) == before and calls == 16
+
+
+@needs_numba
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
 def test_gathered_nearest_at_any_size(native, monkeypatch, mode):
     """Nearest tables the passes would gather on some axis take the direct loop above the
