@@ -208,9 +208,9 @@ def test_one_axis_area_at_any_size(native, monkeypatch):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_volume_area_at_any_size(native, monkeypatch, dtype):
-    """3-D area calls take the direct loop however large (seeded sizes, windows of every
-    width, non-finite inputs, on the pool or not) and match torch; 2-D area calls above
-    the bound take the passes."""
+    """3-D area calls that shrink every axis take the direct loop however large (seeded
+    sizes, windows of every width, non-finite inputs, on the pool or not) and match
+    torch; one growing axis, or 2-D area, above the bound: the passes."""
     counts: dict = {}
     _spy_direct(monkeypatch, counts)
     monkeypatch.setattr(interp, "_DIRECT_MAX", 64)
@@ -222,7 +222,7 @@ def test_volume_area_at_any_size(native, monkeypatch, dtype):
         for _ in range(8):
             shape = (int(rng.integers(1, 4)), int(rng.integers(1, 5)),
                      *(int(v) for v in rng.integers(2, 30, 3)))
-            out = tuple(int(rng.integers(1, n + 3)) for n in shape[2:])
+            out = tuple(int(rng.integers(1, n + 1)) for n in shape[2:])
             x = _input(shape, dtype, rng, special=rng.random() < 0.5)
             before = counts.get("direct", 0)
             y = tconv.interpolate(x, size=out, mode="area")
@@ -234,7 +234,11 @@ def test_volume_area_at_any_size(native, monkeypatch, dtype):
                          np.nan_to_num(ref, posinf=0, neginf=0), dtype)
     before = counts.get("direct", 0)
     tconv.interpolate(rng.standard_normal((2, 3, 40, 50)), size=(13, 7), mode="area")
+    y = tconv.interpolate(x, size=(*out[:2], shape[-1] + 2), mode="area")
     assert counts.get("direct", 0) == before and calls == 16
+    ref = F.interpolate(torch.from_numpy(x), size=(*out[:2], shape[-1] + 2),
+                        mode="area").numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
 
 
 @needs_numba

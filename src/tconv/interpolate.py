@@ -1063,10 +1063,11 @@ def interpolate(input: ArrayLike, size: int | tuple[int, ...] | None = None,
         same table; the rest gather per tap. Matrix products stay below OpenBLAS's
         threading threshold and are spread over a thread pool instead. Linear or cubic
         input holding inf or nan takes the per-tap gathers, so that non-finite values reach
-        exactly the outputs they reach in PyTorch. With numba, small calls, 1-D and 3-D
-        area and nearest tables that would be gathered compute every output from its taps
-        in one compiled loop instead of a pass per axis; a float32/64 array with plain
-        arguments is checked and planned once per shape and arguments.
+        exactly the outputs they reach in PyTorch. With numba, small calls, 1-D area, 3-D
+        area that shrinks every axis and nearest tables that would be gathered compute
+        every output from its taps in one compiled loop instead of a pass per axis; a
+        float32/64 array with plain arguments is checked and planned once per shape and
+        arguments.
 
     Raises:
         ValueError: for an input that is not 3-, 4- or 5-D, a mode that does not exist for
@@ -1221,18 +1222,21 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
                    cubic_a: float) -> tuple[np.ndarray, ...] | None:
     """The direct loop's tables (:func:`_direct`) for a call it runs faster than the
     passes, else None: a small call (outputs x taps <= :data:`_DIRECT_MAX`), area windows
-    along one axis or three, or nearest tables the passes would gather along some axis (1-D: copy in
-    runs shorter than :data:`_DIRECT_ROW`, output rows of at least :data:`_DIRECT_ROW`
-    values), and 2-D or 3-D nearest calls of at most :data:`_GATHER_PLANES` planes and
-    :data:`_GATHER_OUTPUTS` outputs."""
+    along one axis or shrinking three, or nearest tables the passes would gather along
+    some axis (1-D: copy in runs shorter than :data:`_DIRECT_ROW`, output rows of at least
+    :data:`_DIRECT_ROW` values), and 2-D or 3-D nearest calls of at most
+    :data:`_GATHER_PLANES` planes and :data:`_GATHER_OUTPUTS` outputs."""
     spatial = shape[2:]
     nd = len(out_size)
     # one axis of area windows: the direct loop is that axis's one pass (no tap
-    # repeated), and beats NumPy's window sums and products at every size; three axes
-    # of them: the loop sums each window once, where the passes make three of NumPy's
-    # window sums over rows that volumes keep short (seeded 3-D area calls: 0.20-1.07 of
-    # the passes' time but one of 1.53, 3,360 taps an output; benchmarks/RESULTS.md)
-    single = kind == "area" and nd in (1, 3)
+    # repeated), and beats NumPy's window sums and products at every size; windows along
+    # three axes that all shrink: the loop sums each window once, where the passes make
+    # three of NumPy's window sums over rows that volumes keep short (seeded 3-D area
+    # shrinks: 0.20-1.07 of the passes' time but one of 1.53, 3,360 taps an output; an
+    # axis that grows has windows of one or two inputs, and the passes' copies win there:
+    # benchmarks/RESULTS.md)
+    single = kind == "area" and (nd == 1 or nd == 3 and all(
+        m <= n for n, m in zip(spatial, out_size)))
     nearest = kind in ("nearest", "nearest-exact")
     outputs = math.prod(shape[:2]) * math.prod(out_size)
     if not (single or nearest or outputs <= _DIRECT_MAX):
@@ -1266,9 +1270,10 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
 
 #: calls whose outputs times taps (per axis, multiplied) are at most this run as one
 #: compiled loop over every output (:func:`_direct`): below it a pass per axis costs more
-#: in calls and temporaries than the direct loop's repeated taps (1-D and 3-D area calls
-#: take it at any size). ``python benchmarks/bench_interpolate.py --sweep 40
-#: --seed S --no-zoo`` times seeded resizes on both sides of it.
+#: in calls and temporaries than the direct loop's repeated taps (1-D area calls, and 3-D
+#: ones that shrink every axis, take it at any size). ``python
+#: benchmarks/bench_interpolate.py --sweep 40 --seed S --no-zoo`` times seeded resizes on
+#: both sides of it.
 _DIRECT_MAX = 1 << 17
 #: multiply-adds of the direct loop from which its output rows are split over the pool
 _DIRECT_SPLIT = 1 << 18
