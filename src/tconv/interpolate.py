@@ -1231,10 +1231,9 @@ def _direct_tables(shape: tuple[int, ...], out_size: tuple[int, ...],
     # one axis of area windows: the direct loop is that axis's one pass (no tap
     # repeated), and beats NumPy's window sums and products at every size; windows along
     # three axes that all shrink: the loop sums each window once, where the passes make
-    # three of NumPy's window sums over rows that volumes keep short (seeded 3-D area
-    # shrinks: 0.20-1.07 of the passes' time but one of 1.53, 3,360 taps an output; an
-    # axis that grows has windows of one or two inputs, and the passes' copies win there:
-    # benchmarks/RESULTS.md)
+    # three of NumPy's window sums over rows that volumes keep short (an axis that grows
+    # has windows of one or two inputs, and the passes' copies win there;
+    # benchmarks/RESULTS.md, "Random resizes")
     single = kind == "area" and (nd == 1 or nd == 3 and all(
         m <= n for n, m in zip(spatial, out_size)))
     nearest = kind in ("nearest", "nearest-exact")
