@@ -32,6 +32,7 @@ interleaved (:func:`_depthwise2d`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -554,23 +555,39 @@ def _frozen(values: list[int]) -> np.ndarray:
     return a
 
 
+def _planes_layout(n: int, c: int, p: ConvParams, size: tuple[int, ...]
+                   ) -> tuple[tuple[int, ...], tuple[int, ...], int, int, int]:
+    """The layout of :func:`planes`' ``G``: the pitch ``P``, its row steps, the tail (the
+    reach past the last image), the grid's columns ``N*prod(P)`` and ``G``'s rows
+    ``C_out*prod(s)``."""
+    pitch = tuple(i + r for i, r in zip(size, _reach(p)))
+    steps = tuple(math.prod(pitch[a + 1:]) for a in range(p.ndim))
+    tail = sum(r * st for r, st in zip(_reach(p), steps))
+    return pitch, steps, tail, n * math.prod(pitch), c * math.prod(p.stride)
+
+
+def _planes_buffer(rows: int, cols: int, dtype: np.dtype, zeroed: bool) -> np.ndarray:
+    """``G (rows, cols)`` in this thread's reused buffer, with TILE_MARGIN zeros after it
+    (the register blocks read up to 15 numbers past a row); ``zeroed``: all of it zero."""
+    flat = _parallel.scratch("d_planes", rows * cols + TILE_MARGIN, dtype)
+    if zeroed:
+        flat.fill(0)
+    else:
+        flat[rows * cols:] = 0
+    return flat[:rows * cols].reshape(rows, cols)
+
+
 def _numpy_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
                   ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray]:
     """:func:`planes` without the compiled split: the padded canvas (:func:`_split`) split
     by one strided copy (the fallback if the kernel fails to compile)."""
     n, c = gy.shape[:2]
     nd = p.ndim
-    split, pitch, reach = _split(gy, p, size)
-    steps = tuple(math.prod(pitch[a + 1:]) for a in range(nd))
-    tail = sum(r * st for r, st in zip(reach, steps))
-    grid = n * math.prod(pitch)
-    rows = c * math.prod(p.stride)
-    # TILE_MARGIN zeros after G: the register blocks read up to 15 numbers past a row
-    G = _zeroed("d_planes", (rows * (grid + tail) + TILE_MARGIN,), gy.dtype)[
-        :rows * (grid + tail)].reshape(rows, grid + tail)
+    pitch, steps, tail, grid, rows = _planes_layout(n, c, p, size)
+    G = _planes_buffer(rows, grid + tail, gy.dtype, zeroed=True)
     # (C, *s, N, *P)
     perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
-    G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = split.transpose(perm)
+    G[:, :grid].reshape(c, *p.stride, n, *pitch)[...] = _split(gy, p, size)[0].transpose(perm)
     plane, off = _grid_taps(p.kernel, p.stride, p.dilation, steps)
     return G, pitch, plane, off
 
@@ -587,26 +604,20 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     it, ``G[(c, r), (n, q)] = canvas[n, c, q*s + r]``, split by one compiled pass that reads
     ``grad_out`` once and writes every number of ``G`` once (``phase_split``)."""
     n, c = gy.shape[:2]
-    nd = p.ndim
-    reach = _reach(p)
-    pitch = tuple(i + r for i, r in zip(size, reach))
-    steps = tuple(math.prod(pitch[a + 1:]) for a in range(nd))
-    tail = sum(r * st for r, st in zip(reach, steps))
-    grid = n * math.prod(pitch)
-    rows = c * math.prod(p.stride)
+    pitch, steps, tail, grid, rows = _planes_layout(n, c, p, size)
     split = _native.kernels()["phase_split"]
-    # TILE_MARGIN zeros after G: the register blocks read up to 15 numbers past a row
-    flat = _parallel.scratch("d_planes", rows * (grid + tail) + TILE_MARGIN, gy.dtype)
-    flat[rows * (grid + tail):] = 0
-    G = flat[:rows * (grid + tail)].reshape(rows, grid + tail)
+    G = _planes_buffer(rows, grid + tail, gy.dtype, zeroed=False)
     full = tuple(s * q for s, q in zip(p.stride, pitch))
     ranges = _canvas_ranges(p, tuple(gy.shape[2:]), full)
-    lead = 3 - nd                                      # unit dims in front for 1-D and 2-D
-    vec = lambda front, vals: np.array([front] * lead + list(vals), dtype=np.int64)  # noqa: E731
-    vec5 = np.array([n, c, *(1,) * lead, *gy.shape[2:]], dtype=np.int64)
-    args = (np.ascontiguousarray(gy).reshape(-1), vec5, flat, grid + tail,
-            vec(1, p.stride), vec(0, p.pad_lo), vec(0, [j0 for j0, _ in ranges]),
-            vec(1, [j1 for _, j1 in ranges]), vec(1, pitch))
+    lead = [1] * (3 - p.ndim)                          # unit dims in front for 1-D and 2-D
+
+    def dims(values: Iterable[int], front: int = 1) -> np.ndarray:
+        return np.array([front] * len(lead) + list(values), dtype=np.int64)
+
+    args = (np.ascontiguousarray(gy).reshape(-1),
+            np.array([n, c, *lead, *gy.shape[2:]], dtype=np.int64), G.reshape(-1), grid + tail,
+            dims(p.stride), dims(p.pad_lo, 0), dims([j0 for j0, _ in ranges], 0),
+            dims([j1 for _, j1 in ranges]), dims(pitch))
     pieces = _parallel.num_threads() if G.size >= PLANES_PARALLEL_NUMBERS else 1
     _parallel.for_each(lambda r: split(*args, r[0], r[1]), _ranges(c, pieces, align=1),
                        parallel=pieces > 1)
