@@ -206,6 +206,43 @@ def test_routing():
     assert not depthwise.backward_preferred((1, 8, 16, 64), (8, 2, 6, 6), dense)
 
 
+@needs_numba
+@pytest.mark.parametrize(("x_shape", "k", "padding", "dtype", "last"), [
+    ((8, 256, 4, 4), 4, 0, np.float32, True),      # 5 outputs a phase along the last dim
+    ((16, 64, 8, 8), 4, 1, np.float64, True),      # 8 outputs a phase: one vector
+    ((4, 32, 5, 3), (2, 3), 0, np.float32, True),  # the fewest channels the rule takes
+    ((8, 256, 8, 8), 4, 0, np.float32, False),     # 9 outputs a phase: the one-pass loop
+    ((8, 16, 4, 4), 4, 0, np.float32, False),      # 16 channels: vectors too short
+    ((1, 64, 4, 4), 4, 1, np.float32, False),      # 4,096 outputs: the copy's fixed cost
+])
+def test_short_rows_rule(monkeypatch, x_shape, k, padding, dtype, last):
+    # layers of direct's one-pass 2-D kernel (column stride 2, <= 2 x 2 taps an output)
+    # with short rows and enough channels and outputs take the channels-innermost pass
+    # under auto, the others keep the one-pass kernel; both agree with torch
+    from tconv._algorithms import direct
+
+    c = x_shape[1]
+    w_shape = (c, 1, *((k, k) if isinstance(k, int) else k))
+    p = params(x_shape, w_shape, 2, padding, 0, c, 1)
+    assert direct._depthwise_tables(x_shape[2:], p.transposed_size(x_shape[2:]), p)
+    assert depthwise.short_rows(x_shape, p) == last
+    assert depthwise.preferred(x_shape, w_shape, p) == last
+    seen = []
+    for mod, name in ((direct, "_depthwise2d"), (depthwise, "_channels_last_forward")):
+        real = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _r=real, _n=name: seen.append(_n) or _r(*a))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    without_scatter(monkeypatch)
+    y = tconv.conv_transpose(x, w, stride=2, padding=padding, groups=c)
+    assert seen == ["_channels_last_forward" if last else "_depthwise2d"]
+    ref = torch.nn.functional.conv_transpose2d(
+        torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+        stride=2, padding=padding, groups=c).numpy()
+    assert_close(y, ref, dtype, TOL[np.dtype(dtype)] * 10)
+
+
 def test_numpy_gradient_rule(numpy_only):
     # NumPy: a few calls a tap, so the layer must hold enough numbers per call
     big = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)

@@ -43,7 +43,8 @@ from . import _native, _parallel
 __all__ = ["applies", "preferred", "reason", "scatters", "channels_inner",
            "backward_preferred", "conv_transpose", "backward", "MIN_RUN", "MIN_BACKWARD_RUN",
            "NUMPY_MIN_TAP_NUMBERS", "LAST_MIN_CHANNELS", "LAST_MAX_TAPS", "LAST_SHORT_RUN",
-           "LAST_MIN_VECTOR"]
+           "LAST_MIN_VECTOR", "short_rows", "SHORT_ROW", "SHORT_ROW_CHANNELS",
+           "SHORT_ROW_OUTPUTS"]
 
 #: multiply-adds from which planes are shared among the pool's threads
 PARALLEL_MACS = 1 << 18
@@ -67,6 +68,17 @@ LAST_SHORT_RUN = 12
 LAST_MIN_VECTOR = 16
 #: multiply-adds from which ``dw_last`` shares its output rows among the pool's threads
 LAST_PARALLEL_MACS = 1 << 20
+#: layers of ``direct``'s one-pass 2-D kernel (column stride 2, at most 2 x 2 taps an
+#: output) take the channels-innermost pass instead (:func:`short_rows`) when a phase's row
+#: holds at most this many outputs: the one-pass loop then fills at most one vector
+#: register a row and pays its per-row set-up every few outputs, where ``dw_last``'s
+#: vectors run along the channels ...
+SHORT_ROW = 8
+#: ... given this many channels (four float32 vectors; fewer, and each tap's vector work
+#: is not worth its loop) ...
+SHORT_ROW_CHANNELS = 32
+#: ... and this many outputs (below, the channels-last copy's fixed cost decides)
+SHORT_ROW_OUTPUTS = 8192
 #: the compiled gradients of a stride-1 layer from this many input positions along the
 #: last dim (shorter rows: ``direct``'s grid loops; any stride above 1 always)
 MIN_BACKWARD_RUN = 8
@@ -90,7 +102,8 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams)
     available, at least :data:`MIN_RUN` outputs a phase along the last dim, a kernel
     longer than that (:func:`scatters`) or the channels-innermost pass
     (:func:`channels_inner`), and not a layer of ``direct``'s one-pass 2-D kernel
-    (column stride 2, at most 2 x 2 taps an output), which is faster there."""
+    (column stride 2, at most 2 x 2 taps an output), which is faster there, unless its
+    rows are short (:func:`short_rows`)."""
     if not (applies(x_shape, w_shape, p) and _native.available()) or x_shape[0] == 0:
         return False
     if (run_length(x_shape, p) < MIN_RUN and not scatters(x_shape, p)
@@ -99,7 +112,20 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams)
     from . import direct
 
     out = p.transposed_size(x_shape[2:])
-    return direct._depthwise_tables(tuple(x_shape[2:]), out, p) is None
+    return (direct._depthwise_tables(tuple(x_shape[2:]), out, p) is None
+            or short_rows(x_shape, p))
+
+
+@_parallel.cached(maxsize=256)
+def short_rows(x_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """A layer of ``direct``'s one-pass 2-D kernel that the channels-innermost pass runs
+    faster: at most :data:`SHORT_ROW` outputs a phase along the last dim, at least
+    :data:`SHORT_ROW_CHANNELS` channels and :data:`SHORT_ROW_OUTPUTS` outputs in all
+    (remembered: every call of such a layer asks)."""
+    n, c = x_shape[:2]
+    return (run_length(x_shape, p) <= SHORT_ROW and c >= SHORT_ROW_CHANNELS
+            and n * c * math.prod(p.transposed_size(x_shape[2:])) >= SHORT_ROW_OUTPUTS
+            and channels_inner(x_shape, p))
 
 
 def channels_inner(x_shape: tuple[int, ...], p: ConvParams) -> bool:

@@ -315,7 +315,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     g = p.groups
     cig, cog = c_in // g, w.shape[1]
     tables = _depthwise_tables(tuple(size), out, p) if cig == 1 else None
-    if tables is not None:
+    if tables is not None and not (cog == 1 and depthwise.short_rows(x.shape, p)):
         return _depthwise2d(x, w, p, out, tables)
     if cig == 1 and cog == 1 and depthwise.preferred(x.shape, w.shape, p):
         return depthwise.conv_transpose(x, w, p, out)
