@@ -1,73 +1,112 @@
-"""Depthwise 2-D layers both ways: ``direct``'s one-pass kernel against the channels-innermost
-pass, in one process.
+"""Depthwise layers every way: ``auto`` against each compiled forward pass, in one process.
 
 Usage::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/depthwise_paths.py --seeds 51,52
-    python benchmarks/depthwise_paths.py --seeds 1 --count 20 --budget 0.05
+    python benchmarks/depthwise_paths.py --seeds 1 --count 20 --budget 0.05 --kind one-pass
 
-A depthwise 2-D layer with column stride 2 and at most two kernel rows and two kernel
-columns reaching each output has two compiled forward passes: ``direct``'s one-pass kernel
-(``depthwise2d``: a plane at a time, both column phases of a row in one loop) and
-``depthwise``'s channels-innermost pass (``dw_last``: ``x`` copied channels-last, one vector
-multiply-add of ``C`` numbers a tap). For the depthwise layers of the layer zoo
-(``zoo_conv_transpose.py``) and ``--count`` seeded random ones per seed (:func:`layers`),
-the two are called alternately (``ab_revision.paired``: medians of interleaved calls). Each
-layer prints both times, ``last / one-pass`` and the pass ``auto`` runs (``gemm``: a
-small layer's one batched product, neither pass); then the geometric mean of the ratio over
-the layers sent to each, and the layers where the chosen pass took over 1.1 times the
-other's. Needs numba.
+A depthwise layer (one input and one output channel a group) has up to four compiled
+forward passes: ``direct``'s one-pass 2-D kernel (``depthwise2d``: column stride 2, at most
+two kernel rows and two kernel columns reaching each output; a plane at a time, both column
+phases of a row in one loop), and ``depthwise``'s row loops (``dw_forward``: a plane at a
+time, each output row summed phase by phase), stamps (``dw_scatter``: each input's kernel
+added to its outputs) and channels-innermost pass (``dw_last``: ``x`` copied channels-last,
+one vector multiply-add of ``C`` numbers a tap); where every output is at most one
+term, ``conv_transpose``'s one-term path (one broadcast multiply a kernel tap) too.
+``auto`` may also run ``phase`` or ``gemm``. For the depthwise layers of the layer zoo (``zoo_conv_transpose.py``) and
+``--count`` seeded random ones per seed (:func:`layers`; ``--kind one-pass``: only 2-D
+layers of the one-pass kernel), every pass and ``auto`` are called in turn, round after
+round (medians of interleaved calls). Each layer prints every time, the pass ``auto`` runs
+and ``auto / best``; then, per pass ``auto`` runs, the geometric mean of ``auto / best``,
+and the layers where ``auto`` took over 1.1 times the best pass. Needs numba.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import random
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from ab_revision import paired  # noqa: E402
 from common import meta_line, metadata  # noqa: E402
 from zoo_conv_transpose import ZOO, _l  # noqa: E402
 
 
-def layers(count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` seeded random depthwise 2-D layers with column stride 2 and at most 2 x 2
-    taps an output: row stride 1-4, kernels 1-2x the stride, padding, output_padding,
-    8-1,024 channels, maps 2-96 on a side (not square), batch 1-32, float32 (float64 one in
-    five), 10^4 to 10^8 outputs-times-taps."""
+def _out(size: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...], pad: int,
+         d: int) -> list[int]:
+    return [(i - 1) * ss - 2 * pad + d * (kk - 1) + 1 for i, kk, ss in zip(size, k, s)]
+
+
+def layers(count: int, seed: int, kind: str = "any") -> list[dict[str, Any]]:
+    """``count`` seeded random depthwise layers, 10^4 to 10^8 outputs times taps a phase:
+    ``kind="any"``: 1-3-D, stride 1-8, kernels 1-2x the stride plus one (or 3, 4),
+    dilation 1-2; ``kind="one-pass"``: 2-D with column stride 2 and at most 2 x 2 taps an
+    output, row stride 1-4. Both: padding, 8-1,024 channels, maps of 2 to 4,096 positions
+    a side by rank (not square), batch 1-32, float32 (float64 one in five)."""
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     while len(out) < count:
-        sh = rng.choice((1, 2, 2, 2, 3, 4))
-        kh = rng.randint(max(1, sh - 1), 2 * sh)
-        kw = rng.choice((2, 3, 4))
+        d = 1
+        if kind == "one-pass":
+            nd, s = 2, (rng.choice((1, 2, 2, 2, 3, 4)), 2)
+            k = (rng.randint(max(1, s[0] - 1), 2 * s[0]), rng.choice((2, 3, 4)))
+        else:
+            nd = rng.choice((1, 2, 2, 2, 3))
+            st = rng.choice((1, 2, 2, 2, 3, 4, 8) if nd < 3 else (1, 2, 2))
+            kk = rng.choice((st, 2 * st, 2 * st, 3, 4, 2 * st + 1))
+            s, k = (st,) * nd, (kk,) * nd
+            d = rng.choice((1, 1, 1, 1, 2))
         c = rng.choice((8, 16, 24, 32, 64, 96, 128, 256, 384, 512, 1024))
         n = rng.choice((1, 1, 2, 4, 8, 16, 32))
-        h = rng.choice((2, 3, 4, 5, 7, 8, 12, 14, 16, 24, 32, 48, 64, 96))
-        w = max(2, int(h * rng.choice((0.5, 1, 1, 1, 2))))
-        pad = rng.randint(0, (min(kh, kw) - 1) // 2)
-        layer = _l(f"dw{seed}_{len(out):02d}", "sweep", (n, c, h, w), (c, 1, kh, kw),
-                   (sh, 2), pad, 0, c, 1, "float64" if rng.random() < 0.2 else "float32")
-        size = [(i - 1) * st - 2 * pad + k for i, st, k in ((h, sh, kh), (w, 2, kw))]
-        if min(size) < 1:
+        side = rng.choice({1: (64, 256, 1024, 4096), 2: (2, 3, 4, 5, 7, 8, 12, 14, 16, 24, 32,
+                                                          48, 64, 96),
+                           3: (2, 3, 4, 6, 8, 12, 16)}[nd])
+        size = (side,) * (nd - 1) + (max(2, int(side * rng.choice((0.5, 1, 1, 1, 2)))),)
+        pad = rng.randint(0, (d * (min(k) - 1)) // 2)
+        o = _out(size, k, s, pad, d)
+        if min(o) < 1:
             continue
-        work = n * c * math.prod(size) * 4
-        if 10_000 <= work <= 100_000_000:
-            out.append(layer)
+        taps = math.prod(max(1, -(-kk // ss)) for kk, ss in zip(k, s))
+        if not 10_000 <= n * c * math.prod(o) * taps <= 100_000_000:
+            continue
+        out.append(_l(f"dw{seed}_{len(out):02d}", "sweep", (n, c, *size), (c, 1, *k),
+                      s if len(set(s)) > 1 else s[0], pad, 0, c, d,
+                      "float64" if rng.random() < 0.2 else "float32"))
     return out
+
+
+def interleaved(fns: dict[str, Callable[[], object]], budget: float) -> dict[str, float]:
+    """Median seconds of each function, called in turn round after round (the order turned
+    each round) for about ``budget`` seconds in all."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    t_end = time.perf_counter() + budget
+    r = 0
+    while r < 5 or (time.perf_counter() < t_end and r < 41):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+        r += 1
+    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="51", help="comma-separated seeds (default 51)")
     ap.add_argument("--count", type=int, default=40, help="random layers per seed")
-    ap.add_argument("--budget", type=float, default=0.2, help="seconds per layer")
+    ap.add_argument("--budget", type=float, default=0.3, help="seconds per layer")
+    ap.add_argument("--kind", choices=("any", "one-pass"), default="any",
+                    help="random layers of any depthwise geometry, or only those of the "
+                         "one-pass 2-D kernel")
     ap.add_argument("--no-zoo", action="store_true", help="only the random layers")
     args = ap.parse_args(argv)
     if args.count < 0 or args.budget <= 0:
@@ -77,55 +116,71 @@ def main(argv: list[str] | None = None) -> int:
     import tconv
     from tconv._algorithms import _cost, _native, _parallel, depthwise, direct
 
+    conv = importlib.import_module("tconv.conv")
+
     if not _native.available():
         ap.error("the compiled passes need numba")
     cases = [] if args.no_zoo else [z for z in ZOO if z["groups"] == z["x"][1] > 1
-                                    and z["w"][1] == 1 and len(z["x"]) == 4]
+                                    and z["w"][1] == 1]
     for seed in (int(v) for v in args.seeds.split(",") if v):
-        cases += layers(args.count, seed)
+        cases += layers(args.count, seed, args.kind)
     print(meta_line(metadata() | {"threads": _parallel.num_threads(), "rounds": 1}))
-    ratios: dict[str, list[float]] = {"one-pass": [], "last": []}
+    ratios: dict[str, list[float]] = {}
     wrong = []
     for lay in cases:
         rng = np.random.default_rng(0)
         x = rng.standard_normal(lay["x"]).astype(lay["dtype"])
         w = rng.standard_normal(lay["w"]).astype(lay["dtype"])
-        p = _cost.params(x.shape, w.shape, lay["stride"], lay["padding"],
-                         lay["output_padding"], lay["groups"], lay["dilation"])
+        geo = (lay["stride"], lay["padding"], lay["output_padding"], lay["groups"],
+               lay["dilation"])
+        p = _cost.params(x.shape, w.shape, *geo)
         out = p.transposed_size(x.shape[2:])
+        passes: dict[str, Callable[[], object]] = {}
         tables = direct._depthwise_tables(tuple(x.shape[2:]), out, p)
-        if tables is None:
-            continue
-
-        def one_pass(x=x, w=w, p=p, out=out, tables=tables) -> object:
-            return direct._depthwise2d(x, w, p, out, tables)
-
-        def last(x=x, w=w, p=p, out=out) -> object:
-            return depthwise._channels_last_forward(x, w, p, out)
-
+        if tables is not None:
+            passes["one-pass"] = lambda x=x, w=w, p=p, o=out, t=tables: direct._depthwise2d(
+                x, w, p, o, t)
+        passes["rows"] = lambda x=x, w=w, p=p, o=out: depthwise._compiled_forward(
+            x, w, p, o, scatter=False)
+        passes["stamps"] = lambda x=x, w=w, p=p, o=out: depthwise._compiled_forward(
+            x, w, p, o, scatter=True)
+        passes["last"] = lambda x=x, w=w, p=p, o=out: depthwise._channels_last_forward(
+            x, w, p, o)
+        if _cost.single_term(x.shape, w.shape, p):
+            passes["one-term"] = lambda x=x, w=w, p=p, o=out: conv._single_term(x, w, p, o)
+        d = _cost.decide(x.shape, w.shape, p, x.dtype)
+        if d.algorithm != "direct":
+            took = ("one-term" if _cost.single_term(x.shape, w.shape, p) and not d.scatter
+                    else d.algorithm + (" scatter" if d.scatter else ""))
+        elif tables is not None and not depthwise.short_rows(x.shape, p):
+            took = "one-pass"
+        elif not depthwise.preferred(x.shape, w.shape, p):
+            took = "direct"
+        elif depthwise.channels_inner(x.shape, p):
+            took = "last"
+        else:
+            took = "stamps" if depthwise.scatters(x.shape, p) else "rows"
+        passes["auto"] = lambda x=x, w=w, g=geo: tconv.conv_transpose(x, w, None, *g)
+        ref = passes["auto"]()
         tol = 1e-4 if x.dtype == np.float32 else 1e-10
-        if not np.allclose(one_pass(), last(), rtol=tol, atol=tol):
-            raise AssertionError(f"{lay['name']}: the two passes differ")
-        o_s, l_s = paired(one_pass, last, args.budget)
-        ratio = l_s / o_s
-        d = tconv.explain_algorithm(x.shape, w.shape, stride=lay["stride"],
-                                    padding=lay["padding"], groups=lay["groups"],
-                                    dtype=x.dtype)
-        took = (d.algorithm if d.algorithm != "direct"
-                else "last" if depthwise.preferred(x.shape, w.shape, p) else "one-pass")
+        for name, fn in passes.items():
+            if not np.allclose(fn(), ref, rtol=tol, atol=tol * np.abs(ref).max()):
+                raise AssertionError(f"{lay['name']}: {name} differs from auto")
+        t = interleaved(passes, args.budget)
+        best = min(v for k, v in t.items() if k != "auto")
+        ratio = t["auto"] / best
         ratios.setdefault(took, []).append(ratio)
-        if (took == "last" and ratio > 1.1) or (took == "one-pass" and ratio < 1 / 1.1):
+        if ratio > 1.1:
             wrong.append(lay["name"])
-        print(f"{lay['name']:16s} {str(tuple(lay['x'])):22s} k{str(p.kernel):8s} "
-              f"s{str(p.stride):8s} out {str(out):10s} {lay['dtype']:7s} one-pass "
-              f"{o_s * 1e3:8.3f} ms  last {l_s * 1e3:8.3f} ms  last/one-pass {ratio:.2f}  "
-              f"chosen: {took}")
-    for took, rs in ratios.items():
-        if rs:
-            mean = math.exp(sum(math.log(r) for r in rs) / len(rs))
-            print(f"layers sent to {took}: {len(rs)}, last/one-pass geometric mean "
-                  f"{mean:.3f}, range {min(rs):.2f}-{max(rs):.2f}")
-    print(f"the chosen pass over 1.1x the other's: {', '.join(wrong) or 'none'}")
+        shown = "  ".join(f"{k} {v * 1e3:7.3f}" for k, v in t.items())
+        print(f"{lay['name']:18s} {str(tuple(lay['x'])):22s} k{str(p.kernel):11s} "
+              f"s{str(p.stride):11s} out {str(out):14s} {lay['dtype']:7s} {shown} ms  "
+              f"auto runs {took}: auto/best {ratio:.2f}")
+    for took, rs in sorted(ratios.items()):
+        mean = math.exp(sum(math.log(r) for r in rs) / len(rs))
+        print(f"auto runs {took}: {len(rs)} layers, auto/best geometric mean {mean:.3f}, "
+              f"range {min(rs):.2f}-{max(rs):.2f}")
+    print(f"auto over 1.1x the best pass: {', '.join(wrong) or 'none'}")
     return 0
 
 

@@ -106,14 +106,32 @@ def preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams)
     rows are short (:func:`short_rows`)."""
     if not (applies(x_shape, w_shape, p) and _native.available()) or x_shape[0] == 0:
         return False
-    if (run_length(x_shape, p) < MIN_RUN and not scatters(x_shape, p)
-            and not channels_inner(x_shape, p)):
+    return _preferred_shape(tuple(x_shape), p)
+
+
+@_parallel.cached(maxsize=256)
+def _preferred_shape(x_shape: tuple[int, ...], p: ConvParams) -> bool:
+    """:func:`preferred`'s rules of shape, remembered: every call of the layer asks. A
+    one-tap kernel with short rows is not this module's: ``conv_transpose``'s one-term
+    path is one broadcast multiply, where the row loops pay their set-up a few outputs
+    and the channels-innermost pass two transposes for nothing to sum."""
+    if run_length(x_shape, p) < MIN_RUN and (_forward_pass(x_shape, p) == "rows"
+                                             or math.prod(p.kernel) == 1):
         return False
     from . import direct
 
     out = p.transposed_size(x_shape[2:])
     return (direct._depthwise_tables(tuple(x_shape[2:]), out, p) is None
             or short_rows(x_shape, p))
+
+
+@_parallel.cached(maxsize=256)
+def _forward_pass(x_shape: tuple[int, ...], p: ConvParams) -> str:
+    """The compiled forward pass of a depthwise layer: ``"last"`` (:func:`channels_inner`),
+    ``"stamps"`` (:func:`scatters`) or ``"rows"``."""
+    if channels_inner(x_shape, p):
+        return "last"
+    return "stamps" if scatters(x_shape, p) else "rows"
 
 
 @_parallel.cached(maxsize=256)
@@ -133,9 +151,10 @@ def channels_inner(x_shape: tuple[int, ...], p: ConvParams) -> bool:
     :data:`MIN_RUN` outputs a phase along the last dim (row loops that short run mostly
     overhead), at least :data:`LAST_MIN_CHANNELS` channels and at most
     :data:`LAST_MAX_TAPS` taps a phase; runs longer than :data:`LAST_SHORT_RUN` only in
-    1-D and 2-D, with :data:`LAST_MIN_VECTOR` channels and no longer kernel stamp."""
+    1-D and 2-D, with :data:`LAST_MIN_VECTOR` channels and no longer kernel stamp; never
+    a layer with gaps between its stamps (:func:`gaps`)."""
     run = run_length(x_shape, p)
-    if run >= MIN_RUN or x_shape[1] < LAST_MIN_CHANNELS:
+    if run >= MIN_RUN or x_shape[1] < LAST_MIN_CHANNELS or gaps(p):
         return False
     size = tuple(x_shape[2:])
     dims = _dims(size, p.transposed_size(size), p)
@@ -152,6 +171,10 @@ def reason(x_shape: tuple[int, ...], p: ConvParams) -> str:
         return (f"depthwise, {m} outputs a phase along the last dim (< {MIN_RUN}) and "
                 f"{x_shape[1]} channels: compiled loops with the channels innermost, one "
                 "vector of channels a tap")
+    if gaps(p):
+        return (f"depthwise, kernel {p.kernel} shorter than stride {p.stride} along every "
+                "dim: compiled loops add each input's kernel to its outputs after one zero "
+                "fill, never visiting the outputs no tap reaches")
     if scatters(x_shape, p):
         return (f"depthwise, a kernel of {p.kernel[-1]} along the last dim longer than a "
                 f"phase's {m} outputs: compiled loops add each input's kernel to its "
@@ -345,8 +368,18 @@ def _shape3(a: np.ndarray) -> np.ndarray:
 def scatters(x_shape: tuple[int, ...], p: ConvParams) -> bool:
     """The forward pass adds each input's kernel to its outputs (``dw_scatter``): the
     kernel's last dim is longer than a phase's run of outputs along it (then the stamps
-    are the longer vectors)."""
-    return p.kernel[-1] > run_length(x_shape, p)
+    are the longer vectors), or the layer has gaps (:func:`gaps`)."""
+    return p.kernel[-1] > run_length(x_shape, p) or gaps(p)
+
+
+def gaps(p: ConvParams) -> bool:
+    """A 2-D or 3-D layer whose dilated kernel is shorter than the stride along every dim:
+    outputs between the stamps that no tap reaches. The stamps pass writes those with one
+    zero fill and each input's few terms once; the row loops and the channels-innermost
+    pass visit every output, each a table walk (the channels-innermost pass also a vector
+    of ``C`` numbers, zero or not)."""
+    return p.ndim > 1 and all(d * (k - 1) + 1 < s
+                              for k, s, d in zip(p.kernel, p.stride, p.dilation))
 
 
 def _as3t(values: tuple[int, ...], fill: int) -> tuple[int, ...]:
@@ -356,7 +389,8 @@ def _as3t(values: tuple[int, ...], fill: int) -> tuple[int, ...]:
 def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, ...],
                       scatter: bool | None = None) -> np.ndarray:
     n, c = x.shape[:2]
-    if scatter is None and channels_inner(x.shape, p):
+    kind = _forward_pass(x.shape, p) if scatter is None else "stamps" if scatter else "rows"
+    if kind == "last":
         return _channels_last_forward(x, w, p, out)
     y = np.empty((n, c, *out), dtype=x.dtype)
     planes = n * c
@@ -368,7 +402,7 @@ def _compiled_forward(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[in
     w3 = np.ascontiguousarray(w.reshape(c, *((1,) * (3 - p.ndim)), *p.kernel))
     work = planes * math.prod(out) * d0.j * d1.j * d2.j
     pieces = min(planes, _parallel.num_threads()) if work >= PARALLEL_MACS else 1
-    if scatter if scatter is not None else scatters(x.shape, p):
+    if kind == "stamps":
         kernel = _native.kernels()["dw_scatter"]
         geo = [np.array(v, dtype=np.int64) for v in (
             (d0.s, d1.s, d2.s), _as3t(p.dilation, 1), _as3t(p.pad_lo, 0))]
