@@ -13,12 +13,14 @@ time, each output row summed phase by phase), stamps (``dw_scatter``: each input
 added to its outputs) and channels-innermost pass (``dw_last``: ``x`` copied channels-last,
 one vector multiply-add of ``C`` numbers a tap); where every output is at most one
 term, ``conv_transpose``'s one-term path (one broadcast multiply a kernel tap) too.
-``auto`` may also run ``phase`` or ``gemm``. For the depthwise layers of the layer zoo (``zoo_conv_transpose.py``) and
-``--count`` seeded random ones per seed (:func:`layers`; ``--kind one-pass``: only 2-D
-layers of the one-pass kernel), every pass and ``auto`` are called in turn, round after
-round (medians of interleaved calls). Each layer prints every time, the pass ``auto`` runs
-and ``auto / best``; then, per pass ``auto`` runs, the geometric mean of ``auto / best``,
-and the layers where ``auto`` took over 1.1 times the best pass. Needs numba.
+``auto`` may also run ``phase`` or ``gemm``. For the depthwise layers of the layer zoo
+(``zoo_conv_transpose.py``) and ``--count`` seeded random ones per seed (:func:`layers`;
+``--kind one-pass``: only 2-D layers of the one-pass kernel), every pass and ``auto`` are
+called in turn, round after round (medians of interleaved calls). Each layer prints every
+time, the pass ``auto`` runs and ``auto / best``; then, per pass ``auto`` runs, the
+geometric mean of ``auto / best``, and the layers where ``auto`` took over 1.1 times the
+best pass (``auto`` also pays the call's checks and dispatch, which show on the smallest
+layers). Needs numba.
 """
 
 from __future__ import annotations

@@ -243,6 +243,52 @@ def test_short_rows_rule(monkeypatch, x_shape, k, padding, dtype, last):
     assert_close(y, ref, dtype, TOL[np.dtype(dtype)] * 10)
 
 
+@needs_numba
+@pytest.mark.parametrize(("x_shape", "k", "stride", "route"), [
+    ((16, 96, 8, 8), 3, 8, "stamps"),        # kernel shorter than the stride: gaps
+    ((2, 128, 14, 7), 4, 8, "stamps"),
+    ((2, 32, 3, 4, 5), 2, 3, "stamps"),      # 3-D with gaps
+    ((2, 64, 8, 8), 3, 3, "last"),           # kernel = stride: no gaps, short rows
+    ((2, 64, 256), 3, 8, "rows"),            # 1-D with gaps: long rows of the row loops
+    ((16, 384, 4, 4, 4), 1, 1, "one-term"),  # one tap on short rows: a broadcast multiply
+    ((1, 64, 24, 48), 1, 1, "rows"),         # one tap on rows of 48: the row loops
+])
+def test_forward_pass_rule(monkeypatch, x_shape, k, stride, route):
+    # the pass auto runs a depthwise layer with: stamps where gaps lie between them
+    # (2-D, 3-D), the one-term path for one tap on short rows; each agrees with torch
+    nd = len(x_shape) - 2
+    c = x_shape[1]
+    w_shape = (c, 1, *(k,) * nd)
+    p = params(x_shape, w_shape, stride, 0, 0, c, 1)
+    conv_mod = sys.modules["tconv.conv"]
+    seen = []
+    spies = [(depthwise, "_channels_last_forward", "last"), (conv_mod, "_single_term",
+                                                             "one-term")]
+    for mod, name, label in spies:
+        real = getattr(mod, name)
+        monkeypatch.setattr(mod, name,
+                            lambda *a, _r=real, _l=label: seen.append(_l) or _r(*a))
+    real_forward = depthwise._compiled_forward
+
+    def forward(x, w, p, out, scatter=None):
+        if scatter is None and depthwise._forward_pass(x.shape, p) != "last":
+            seen.append(depthwise._forward_pass(x.shape, p))
+        return real_forward(x, w, p, out, scatter)
+
+    monkeypatch.setattr(depthwise, "_compiled_forward", forward)
+    without_scatter(monkeypatch)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    y = tconv.conv_transpose(x, w, stride=stride, groups=c)
+    assert seen == [route]
+    assert depthwise.gaps(p) == (route == "stamps")
+    fn = getattr(torch.nn.functional, _TORCH[nd])
+    ref = fn(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+             stride=stride, groups=c).numpy()
+    assert_close(y, ref, np.float32, TOL[np.dtype(np.float32)] * 10)
+
+
 def test_numpy_gradient_rule(numpy_only):
     # NumPy: a few calls a tap, so the layer must hold enough numbers per call
     big = params((1, 8, 64, 64), (8, 1, 4, 4), 2, 1, 0, 8, 1)
