@@ -93,7 +93,7 @@ def _flipped(layer: dict[str, Any]) -> bool:
     f = d.features
     if f.cig == 1 and f.cog == 1:
         return False
-    im2col = d.shared_im2col or not (d.weight_sums or d.weight_tiles)
+    im2col = d.shared_im2col or not d.weight_sums
     return im2col and tall(f.cig, f.cog * math.prod(f.kernel), math.prod(f.size))
 
 

@@ -69,15 +69,12 @@ GRID: dict[str, tuple[float, ...]] = {
     "gemm_min_run_1d": (0, 32, 64, 128, 256),
     "input_grad_depth": (0, 2, 4, 8, 16, 32, 64, 128),
     "input_grad_max_stride": (1, 2, 3, 4, 8, 1 << 30),
-    "tiles_max_depth": (0, 8, 16, 32, 64, 128, 256),
-    "tiles_min_positions": (0, 64, 128, 256, 1024),
     "input_grad_float64": (0, 0.125, 0.25, 0.5, 1),
     "input_grad_min_positions": (0, 16, 32, 64, 128, 256),
     "weight_sums_depth": (0, 4, 8, 16, 24, 32, 64),
     "direct_max_overhead": (1.1, 1.25, 1.5, 2.0, 4.0, 1e9),
     "single_phase_overhead": (0, 1.01, 1.1, 1.25, 1.5),
     "input_grad_max_cout": (0, 1, 2, 4, 8, 16),
-    "tiles_max_cout": (0, 1, 2, 4, 8, 16),
     "shared_im2col": (0, 1),
     "fold_min_phases": (4, 8, 16, 32, 64, 1 << 30),
     "fold_max_overhead": (1.25, 1.5, 2.0, 3.0, 4.0),
@@ -94,13 +91,13 @@ GRID: dict[str, tuple[float, ...]] = {
 def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[str, float]:
     """Each gradient of ``conv_transpose_backward`` by each of its paths: the input gradient
     by im2col and BLAS (``gx_numpy``) and by the compiled loops (``gx_compiled``), the
-    weight gradient by im2col and BLAS (``gw_numpy``), by the compiled tiles
-    (``gw_tiles``) and by the compiled correlation sums on the input gradient's planes
-    (``gw_sums``, which runs only beside the compiled input gradient); and both gradients
-    by im2col + BLAS from one shared im2col of ``grad_out`` (``grads_shared``, copied from
-    the window view; ``grads_take``, taken through an index, on rows shorter than 64 with
-    an index of at most 2 M numbers), from one gather of its windows (``grads_gather``, the
-    small-layer path) and, for a depthwise layer, by its own pass (``grads_depthwise``)."""
+    weight gradient by im2col and BLAS (``gw_numpy``) and by the compiled correlation sums
+    on the input gradient's planes (``gw_sums``, which runs only beside the compiled input
+    gradient); and both gradients by im2col + BLAS from one shared im2col of ``grad_out``
+    (``grads_shared``, copied from the window view; ``grads_take``, taken through an index,
+    on rows shorter than 64 with an index of at most 2 M numbers), from one gather of its
+    windows (``grads_gather``, the small-layer path) and, for a depthwise layer, by its own
+    pass (``grads_depthwise``)."""
     import numpy as np
 
     import tconv
@@ -118,7 +115,6 @@ def _backward_times(x: Any, w: Any, geo: Any, cpu: bool, budget: float) -> dict[
         "gx_compiled": lambda: direct.grad_input(gy, w, p, size),
         "gw_numpy": lambda: grad._conv_weight_grad(x, gy, p.kernel, p.stride, p.crop,
                                                    p.dilation, p.groups),
-        "gw_tiles": lambda: direct.grad_weight_tiles(x, gy, w.shape, p),
         # as conv_transpose_backward runs it: on the planes the compiled input gradient
         # split (their split is counted once, in gx_compiled)
         "gw_sums": lambda: direct.grad_weight(x, gy, w.shape, p, planes),
@@ -304,13 +300,12 @@ def _backward_picked(pr: dict[str, Any], p: Any, consts: Any) -> float | None:
     gx = _cost.compiled_loops(pr["x"], pr["w"], p, consts, backward=True, dtype=pr["dtype"])
     sums = "gw_sums" in back and _cost.weight_sums(pr["x"], pr["w"], p, consts,
                                                     dtype=pr["dtype"])
-    tiles = _cost.weight_tiles(pr["x"], pr["w"], p, consts, dtype=pr["dtype"])
     if "grads_shared" in back and not sums and consts.shared_im2col:
         if "grads_take" in back and _cost.take_cols(pr["x"], pr["w"], p, consts):
             return back["grads_take"]
         return back["grads_shared"]
     return (back["gx_compiled" if gx else "gx_numpy"]
-            + back["gw_sums" if sums else "gw_tiles" if tiles else "gw_numpy"])
+            + back["gw_sums" if sums else "gw_numpy"])
 
 
 def _picked(times: dict[str, float], decision: Any) -> float:
@@ -336,7 +331,7 @@ def best_score(probe: dict[str, Any]) -> float:
                                                                      probe["w"], p):
                 return total        # as score: no time for the depthwise pass
         both = (min(back["gx_numpy"], back["gx_compiled"])
-                + min(back[k] for k in ("gw_numpy", "gw_tiles", "gw_sums") if k in back))
+                + min(back[k] for k in ("gw_numpy", "gw_sums") if k in back))
         both = min([both] + [back[k] for k in ("grads_shared", "grads_take", "grads_gather",
                                                "grads_depthwise") if k in back])
         total += 2 * math.log(both / 2)
@@ -381,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per algorithm")
     ap.add_argument("--backward", action="store_true",
                     help="also time each gradient by each of its paths and fit the "
-                         "input_grad_* and tiles_* constants")
+                         "input_grad_* constants")
     ap.add_argument("--cpu", action="store_true",
                     help="one thread, process CPU time (for a shared machine)")
     ap.add_argument("--probes-json", help="also write the measured times here")

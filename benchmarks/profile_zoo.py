@@ -8,8 +8,7 @@ Usage::
 
 Each figure is the median of 3 calls after one warm-up call (milliseconds). ``gx``/``gw``:
 input and weight gradients; ``compiled``: the compiled loops (``direct.grad_input``,
-``direct.grad_weight``, and ``grad_weight_tiles`` where the cost model allows it), ``numpy``:
-im2col and BLAS.
+``direct.grad_weight``), ``numpy``: im2col and BLAS.
 """
 
 from __future__ import annotations
@@ -66,8 +65,6 @@ def profile_layer(lay: dict) -> str:
     if _cost.compiled_loops(x.shape, w.shape, p, backward=True):
         row["gx compiled"] = cpu_ms(lambda: direct.grad_input(gy, w, p, size))
         row["gw compiled"] = cpu_ms(lambda: direct.grad_weight(x, gy, w.shape, p))
-    if _cost.weight_tiles(x.shape, w.shape, p):
-        row["gw tiles"] = cpu_ms(lambda: direct.grad_weight_tiles(x, gy, w.shape, p))
     auto = tconv.explain_algorithm(x.shape, w.shape, *geo, dtype=dt).algorithm
     return f"{lay['name']} (auto: {auto}): " + ", ".join(f"{k} {v:.2f}"
                                                        for k, v in row.items())

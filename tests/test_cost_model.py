@@ -227,22 +227,22 @@ def test_calibration_search_on_synthetic_timings(clean, monkeypatch):
 
 def test_calibration_fits_the_backward_rules(clean, monkeypatch):
     """Per-gradient timings: where im2col and BLAS beat the compiled input-gradient loops
-    and the compiled weight tiles beat BLAS, the fitted constants pick exactly those
-    paths (each gradient scored on its own; the forward choice separately)."""
+    and the compiled correlation sums on their planes, the fitted constants pick exactly
+    those paths (each gradient scored on its own; the forward choice separately)."""
     cal = _calibrate_module()
     x, w, geo = (2, 8, 16, 16), (8, 5, 4, 4), (2, 1, 0, 1, 1)
     p = _cost.params(x, w, *geo[:4])
     defaults = _cost.Constants()
     assert _cost.compiled_loops(x, w, p, defaults, backward=True, dtype="float32")
-    assert _cost.weight_tiles(x, w, p, defaults, dtype="float32")
-    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0}
+    assert _cost.weight_sums(x, w, p, defaults, dtype="float32")
+    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 1.0, "gw_sums": 3.0}
     probes = [{"name": "b", "x": x, "w": w, "geo": geo, "dtype": "float32",
                "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
-    # the backward scores both gradients' time (5 + 1), as two halves
-    assert cal.score(probes, defaults) == pytest.approx(2 * math.log(3.0))
+    # the backward scores both gradients' time (5 + 3), as two halves
+    assert cal.score(probes, defaults) == pytest.approx(2 * math.log(4.0))
     found = cal.calibrate(probes)
     assert not _cost.compiled_loops(x, w, p, found, backward=True, dtype="float32")
-    assert _cost.weight_tiles(x, w, p, found, dtype="float32")
+    assert not _cost.weight_sums(x, w, p, found, dtype="float32")
     assert cal.score(probes, found) == pytest.approx(0.0)
     assert cal.best_score(probes[0]) == pytest.approx(0.0)
 
@@ -257,8 +257,7 @@ def test_calibration_scores_the_shared_im2col(clean, monkeypatch, shared_ms, wan
     p = _cost.params(x, w, *geo[:4])
     start = dataclasses.replace(_cost.Constants(), input_grad_depth=0.0, shared_im2col=1)
     assert not _cost.compiled_loops(x, w, p, start, backward=True, dtype="float32")
-    assert _cost.weight_tiles(x, w, p, start, dtype="float32")
-    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0,
+    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 1.0, "gw_sums": 5.0,
             "grads_shared": shared_ms}
     probes = [{"name": "b", "x": x, "w": w, "geo": geo, "dtype": "float32",
                "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
@@ -281,7 +280,7 @@ def test_calibration_scores_the_gather(clean, gather_ms, fits, depthwise):
         (2, 1, 0, 8 if depthwise else 1, 1)
     p = _cost.params(x, w, *geo[:4])
     numbers = 2 * w[1] * geo[3] * 16 * 256
-    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 1.0,
+    back = {"gx_numpy": 1.0, "gx_compiled": 5.0, "gw_numpy": 1.0, "gw_sums": 5.0,
             "grads_shared": 9.0, "grads_gather": gather_ms}
     if depthwise:
         back["grads_depthwise"] = 2.0
@@ -306,7 +305,7 @@ def test_calibration_scores_the_take(clean, take_ms, fits):
     cal = _calibrate_module()
     x, w, geo = (2, 8, 6, 6), (8, 4, 3, 3), (2, 1, 0, 1, 1)
     p = _cost.params(x, w, *geo[:4])
-    back = {"gx_numpy": 5.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_tiles": 5.0,
+    back = {"gx_numpy": 5.0, "gx_compiled": 5.0, "gw_numpy": 5.0, "gw_sums": 5.0,
             "grads_shared": 2.0, "grads_take": take_ms}
     probes = [{"name": "t", "x": x, "w": w, "geo": geo, "dtype": "float32",
                "times": {"gemm": 1.0, "phase": 1.0, "direct": 1.0}, "backward": back}]
@@ -353,9 +352,8 @@ def test_refresh_backward_retimes_every_gradient_path(clean):
              "dtype": "float32", "times": {"gemm": 1.0}}
     cal.refresh_backward([probe, plain], budget=0.01)
     for pr in (probe, plain):
-        assert set(pr["backward"]) == {"gx_numpy", "gx_compiled", "gw_numpy", "gw_tiles",
-                                       "gw_sums", "grads_shared", "grads_take",
-                                       "grads_gather"}
+        assert set(pr["backward"]) == {"gx_numpy", "gx_compiled", "gw_numpy", "gw_sums",
+                                       "grads_shared", "grads_take", "grads_gather"}
         assert all(v > 0 for v in pr["backward"].values())
     assert plain["times"] == {"gemm": 1.0}                  # the forward times kept
 
@@ -402,14 +400,12 @@ def test_calibration_scores_the_numpy_only_choice(clean, monkeypatch):
 @pytest.mark.parametrize("dtype", ["float64", np.float64])
 def test_float64_gradients(dtype):
     """float64: the compiled input gradient only for few input channels (the bound times
-    ``input_grad_float64``), the tiles never; the correlation sums follow the input
-    gradient."""
+    ``input_grad_float64``); the correlation sums follow the input gradient."""
     c = _cost.Constants()
     x, w = (2, 8, 16, 16), (8, 5, 4, 4)
     p = _cost.params(x, w, 2, 1)
     assert _cost.compiled_loops(x, w, p, c, backward=True, dtype=dtype)
     assert _cost.weight_sums(x, w, p, c, dtype=dtype)
-    assert not _cost.weight_tiles(x, w, p, c, dtype=dtype)
     wide = (2, 64, 16, 16), (64, 5, 4, 4)
     p = _cost.params(*wide, 2, 1)
     assert _cost.compiled_loops(*wide, p, c, backward=True, dtype="float32")
@@ -435,26 +431,23 @@ def test_no_overlap_keeps_blas_gradients():
     x, w = (1, 16, 64, 64), (16, 8, 2, 2)
     p = _cost.params(x, w, 2)
     assert not _cost.compiled_loops(x, w, p, backward=True, dtype="float32")
-    assert not _cost.weight_tiles(x, w, p, dtype="float32")
+    assert not _cost.weight_sums(x, w, p, dtype="float32")
 
 
 def test_thin_outputs_take_the_compiled_gradients(clean):
-    """``input_grad_max_cout`` / ``tiles_max_cout``: a thin output (an RGB head) takes the
-    compiled input gradient and weight tiles at any depth; float64 keeps BLAS's input
-    gradient; 0 switches the clauses off."""
+    """``input_grad_max_cout``: a thin output (an RGB head) takes the compiled input
+    gradient at any depth; float64 keeps BLAS's input gradient; 0 switches the clause
+    off."""
     x, w = (4, 256, 64, 64), (256, 3, 4, 4)
     p = _cost.params(x, w, 2, 1)
-    off = dataclasses.replace(_cost.Constants(), input_grad_depth=1.0, tiles_max_depth=8)
-    on = dataclasses.replace(off, input_grad_max_cout=4, tiles_max_cout=4)
+    off = dataclasses.replace(_cost.Constants(), input_grad_depth=1.0)
+    on = dataclasses.replace(off, input_grad_max_cout=4)
     assert not _cost.compiled_loops(x, w, p, off, backward=True, dtype="float32")
-    assert not _cost.weight_tiles(x, w, p, off, dtype="float32")
     assert _cost.compiled_loops(x, w, p, on, backward=True, dtype="float32")
-    assert _cost.weight_tiles(x, w, p, on, dtype="float32")
     assert not _cost.compiled_loops(x, w, p, on, backward=True, dtype="float64")
     wide = (4, 256, 64, 64), (256, 8, 4, 4)                 # 8 output channels: not thin
     pw = _cost.params(*wide, 2, 1)
     assert not _cost.compiled_loops(*wide, pw, on, backward=True, dtype="float32")
-    assert not _cost.weight_tiles(*wide, pw, on, dtype="float32")
 
 
 def test_direct_max_overhead(clean):

@@ -334,13 +334,10 @@ def transpose_input_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvPa
 def transpose_weight_grad(gy: np.ndarray, x: np.ndarray, w: np.ndarray, p: ConvParams,
                           ) -> np.ndarray:
     """``grad_w (C_in, C_out/g, *K)`` of ``y = conv_transpose(x, w)`` (batched, validated):
-    compiled correlation sums (:func:`tconv._algorithms._cost.weight_sums`), compiled
-    dot-product tiles (:func:`tconv._algorithms.direct.tiles_preferred`), else im2col and
-    matrix products."""
+    compiled correlation sums (:func:`tconv._algorithms._cost.weight_sums`), else im2col
+    and matrix products."""
     if _cost.weight_sums(x.shape, w.shape, p, dtype=x.dtype):
         return direct.grad_weight(x, gy, w.shape, p)
-    if direct.tiles_preferred(x.shape, w.shape, p, x.dtype):
-        return direct.grad_weight_tiles(x, gy, w.shape, p)
     # weight layout (C_in, C_out/g, *K) is the conv weight of grad_out -> x
     return _conv_weight_grad(x, gy, p.kernel, p.stride, p.crop, p.dilation, p.groups)
 

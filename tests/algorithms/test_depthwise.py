@@ -250,12 +250,14 @@ def test_short_rows_rule(monkeypatch, x_shape, k, padding, dtype, last):
     ((2, 32, 3, 4, 5), 2, 3, "stamps"),      # 3-D with gaps
     ((2, 64, 8, 8), 3, 3, "last"),           # kernel = stride: no gaps, short rows
     ((2, 64, 256), 3, 8, "rows"),            # 1-D with gaps: long rows of the row loops
+    ((1, 16, 16, 64), 3, 4, "rows"),         # gaps, 64 outputs a phase: no zero fill
     ((16, 384, 4, 4, 4), 1, 1, "one-term"),  # one tap on short rows: a broadcast multiply
     ((1, 64, 24, 48), 1, 1, "rows"),         # one tap on rows of 48: the row loops
 ])
 def test_forward_pass_rule(monkeypatch, x_shape, k, stride, route):
     # the pass auto runs a depthwise layer with: stamps where gaps lie between them
-    # (2-D, 3-D), the one-term path for one tap on short rows; each agrees with torch
+    # (2-D, 3-D) on short rows, the one-term path for one tap on short rows; each agrees
+    # with torch
     nd = len(x_shape) - 2
     c = x_shape[1]
     w_shape = (c, 1, *(k,) * nd)
@@ -282,7 +284,7 @@ def test_forward_pass_rule(monkeypatch, x_shape, k, stride, route):
     w = rng.standard_normal(w_shape).astype(np.float32)
     y = tconv.conv_transpose(x, w, stride=stride, groups=c)
     assert seen == [route]
-    assert depthwise.gaps(p) == (route == "stamps")
+    assert depthwise.gaps(p) == (nd > 1 and k < stride)
     fn = getattr(torch.nn.functional, _TORCH[nd])
     ref = fn(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
              stride=stride, groups=c).numpy()

@@ -247,8 +247,6 @@ class TestDirectGradients:
                                  cfg.output_padding, cfg.groups, cfg.dilation, None)
         assert_close(direct.grad_input(gy, w, p, cfg.size), tx.grad.numpy())
         assert_close(direct.grad_weight(x, gy, w.shape, p), tw.grad.numpy())
-        # the tiles run (and must agree) on any layer, not only where they are preferred
-        assert_close(direct.grad_weight_tiles(x, gy, w.shape, p), tw.grad.numpy())
 
     def test_backward_routes_and_agrees(self, monkeypatch):
         # a layer `preferred` routes to the compiled loops; TCONV_NUMBA=0 takes im2col (the
@@ -272,101 +270,6 @@ class TestDirectGradients:
         assert calls == [1]
         for a, b in zip(on, off):
             assert_close(a, b, np.float32)
-
-
-class TestWeightTiles:
-    """``grad_weight_tiles``: 4 x 4 dot-product tiles over ``x`` in place and shifted copies
-    of grad_out's polyphase planes."""
-
-    @pytest.mark.parametrize("case", EDGE_CASES, ids=case_ids())
-    def test_identity(self, case, dtype):
-        x, w, p, gy = _grad_case(case, dtype, 4)
-        got = direct.grad_weight_tiles(x, gy, w.shape, p)
-        assert got.dtype == dtype and got.shape == w.shape
-        assert_close(got, _grad_refs(x, w, gy, p)[1], dtype)
-
-    @pytest.mark.parametrize("threads", ["1", "2"])
-    @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "opad"), [
-        ((6, 12, 24, 20), (12, 3, 4, 4), 2, 1, 0),       # images split across threads
-        ((1, 20, 40, 36), (20, 1, 9, 9), 2, 4, 1),       # one image: positions split
-        ((3, 9, 300), (9, 5, 4), 2, 1, 0),               # 1-D, rows not a multiple of 4
-        ((2, 8, 6, 10, 12), (8, 2, 3, 4, 4), 2, 1, 1),   # 3-D: four shifted copies
-    ])
-    def test_float32_threads(self, x_shape, w_shape, stride, padding, opad, threads,
-                             monkeypatch):
-        monkeypatch.setenv("TCONV_NUM_THREADS", threads)
-        monkeypatch.setattr(direct, "PARALLEL_MACS", 0)           # split even these layers
-        rng = np.random.default_rng(5)
-        x = rng.standard_normal(x_shape).astype(np.float32)
-        w = rng.standard_normal(w_shape).astype(np.float32)
-        p, out = transposed_params("t", x.shape, w.shape, None, stride, padding, opad, 1, 1,
-                                   None)
-        gy = rng.standard_normal((x_shape[0], w_shape[1], *out)).astype(np.float32)
-        got = direct.grad_weight_tiles(x, gy, w.shape, p)
-        ref = _grad_refs(x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64),
-                         p)[1]
-        assert got.dtype == np.float32
-        assert_close(got, ref, np.float32)
-
-    def test_nan_propagates(self):
-        rng = np.random.default_rng(6)
-        x, w = rng.standard_normal((2, 8, 16, 16)), rng.standard_normal((8, 3, 4, 4))
-        x[1, 5, 3, 7] = np.nan
-        p, out = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
-        gy = rng.standard_normal((2, 3, *out))
-        got = direct.grad_weight_tiles(x, gy, w.shape, p)
-        assert np.isnan(got[5]).all() and np.isfinite(np.delete(got, 5, axis=0)).all()
-
-    @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "groups", "want"), [
-        ((64, 64, 32, 32), (64, 3, 4, 4), 2, 1, True),      # DCGAN RGB head (a4)
-        ((1, 56, 256, 256), (56, 1, 9, 9), 2, 1, True),     # FSRCNN x2 head (b2)
-        ((16, 64, 4096), (64, 64, 4), 2, 1, True),          # 1-D (e1): no shifted copies
-        ((2, 8, 128, 128), (8, 4, 4, 4), 2, 1, True),       # 8 rows: a short BLAS product
-        ((8, 256, 32, 32), (256, 128, 2, 2), 2, 1, False),  # U-Net: a fat gradient
-        ((64, 512, 4, 4), (512, 256, 4, 4), 2, 1, False),   # 512 rows: BLAS's product
-        ((64, 16, 8, 8), (16, 8, 4, 4), 2, 1, False),       # 64 positions an image
-        ((8, 16, 32, 32), (16, 8, 4, 4), 2, 1, True),
-        ((1, 21, 64, 64), (21, 1, 4, 4), 2, 21, False),     # depthwise: one row a group
-    ])
-    def test_rule(self, x_shape, w_shape, stride, groups, want):
-        p, _ = transposed_params("t", x_shape, w_shape, None, stride, 1, 0, groups, 1, None)
-        assert direct.tiles_preferred(x_shape, w_shape, p) is want
-
-    def test_backward_routes_and_agrees(self, monkeypatch, cost_file):
-        # with each gradient on its own path (shared_im2col off), the weight gradient of an
-        # a4-like layer is the tiles'; without numba, im2col's (float32: the tiles' vector
-        # loops pay only there; float64 keeps BLAS)
-        import dataclasses
-
-        from tconv._algorithms import _cost
-
-        # (the small-layer gather, which would take this layer's backward, off)
-        cost_file(**{**dataclasses.asdict(_cost.constants()), "shared_im2col": 0,
-                     "gather_max": 0, "numpy_gather_max": 0})
-        rng = np.random.default_rng(7)
-        x, w = rng.standard_normal((4, 32, 16, 16)), rng.standard_normal((32, 3, 4, 4))
-        gy = rng.standard_normal((4, 3, 32, 32))
-        x32, w32, gy32 = (a.astype(np.float32) for a in (x, w, gy))
-        p, _ = transposed_params("t", x.shape, w.shape, None, 2, 1, 0, 1, 1, None)
-        assert direct.tiles_preferred(x.shape, w.shape, p, np.float32)
-        assert not direct.tiles_preferred(x.shape, w.shape, p, np.float64)
-        calls = []
-        real = direct.grad_weight_tiles
-        monkeypatch.setattr(direct, "grad_weight_tiles",
-                            lambda *a: calls.append(1) or real(*a))
-        tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
-        assert calls == []
-        got32 = tconv.conv_transpose_backward(gy32, x32, w32, stride=2, padding=1)
-        assert calls == [1]
-        on = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
-        for a, b in zip(got32, on):
-            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * np.abs(b).max())
-        monkeypatch.setenv("TCONV_NUMBA", "0")
-        assert not direct.tiles_preferred(x.shape, w.shape, p)
-        off = tconv.conv_transpose_backward(gy, x, w, stride=2, padding=1)
-        assert calls == [1]
-        for a, b in zip(on, off):
-            assert_close(a, b)
 
 
 class TestPreferred:

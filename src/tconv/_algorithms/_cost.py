@@ -38,7 +38,7 @@ from .._checks import ConvParams
 from . import _native, _parallel
 
 __all__ = ["Constants", "Decision", "Features", "constants", "decide", "features", "host_cpu",
-           "compiled_loops", "register_blocks", "segments", "weight_tiles", "weight_sums",
+           "compiled_loops", "register_blocks", "segments", "weight_sums",
            "gemm_channels_last", "host_avx512", "single_product", "single_term",
            "scatter_sum", "gather_gradients", "take_cols", "take_rows",
            "shared_im2col"]
@@ -157,21 +157,13 @@ class Constants:
     #: shorter rows and float64 keep the rules below
     gemm_min_depth_1d: int = 128
     gemm_min_run_1d: int = 64
-    #: the weight gradient by compiled tiles: float32, a kernel longer than the stride, at
-    #: most ``tiles_max_depth`` input channels per group (a short product for BLAS) and at
-    #: least ``tiles_min_positions`` input positions an image (the tiles' vector loops)
-    tiles_max_depth: int = 64
-    tiles_min_positions: int = 128
-    #: ... also at any depth for thin outputs, ``C_out/g <= tiles_max_cout`` (BLAS's
-    #: product then has only ``C_out/g * prod(K)`` columns)
-    tiles_max_cout: int = 0
     #: the weight gradient by compiled correlation sums, reading the input gradient's
     #: polyphase planes (split once for both): when that gradient runs compiled and
     #: ``C_in/g <= weight_sums_depth``
     weight_sums_depth: int = 16
     #: both gradients by im2col + BLAS, each block's im2col of ``grad_out`` copied once and
     #: read by both products, wherever the compiled correlation sums do not run (1); 0:
-    #: each gradient by its own rule (compiled loops or tiles where those fire)
+    #: each gradient by its own rule (compiled loops where those fire)
     shared_im2col: int = 1
     #: ``phase`` folds every phase into the columns of one product (depth-to-space, no
     #: loop over phases or taps) from ``prod(stride) >= fold_min_phases`` phases, where
@@ -327,8 +319,6 @@ class Decision:
     backward_compiled: bool
     #: register-block segments / tiles (AVX-512 float32 forward)
     segments: bool
-    #: compiled weight-gradient tiles
-    weight_tiles: bool
     reasons: tuple[str, ...]
     features: Features
     #: compiled correlation sums for the weight gradient (on the input gradient's planes)
@@ -388,7 +378,6 @@ class Decision:
                         else "im2col + matrix products")
                      + ", weight gradient by "
                      + ("compiled correlation sums" if self.weight_sums
-                        else "compiled tiles" if self.weight_tiles
                         else "im2col + matrix products"))
         return "\n".join(lines)
 
@@ -509,23 +498,6 @@ def segments(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
         return False
     return direct.segments_fit(x_shape, w_shape, p, c.segment_min_terms,
                                c.segment_max_terms, c.segment_cost)
-
-
-def weight_tiles(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                 c: Constants | None = None, dtype: np.typing.DTypeLike | None = None
-                 ) -> bool:
-    """The compiled weight-gradient tiles beat im2col and BLAS: float32, a kernel longer
-    than the stride (im2col would copy several taps a phase), at most
-    ``tiles_max_depth`` input channels per group (the rows of BLAS's product) and at least
-    ``tiles_min_positions`` input positions an image."""
-    if not _native.available() or len(x_shape) < 3 or not _single(dtype):
-        return False
-    c = c or constants()
-    cig = x_shape[1] // p.groups
-    if cig == 1 and w_shape[1] == 1:                    # depthwise: its own loops
-        return False
-    return (_overlap(p) and (cig <= c.tiles_max_depth or w_shape[1] <= c.tiles_max_cout)
-            and math.prod(x_shape[2:]) >= c.tiles_min_positions)
 
 
 def single_product(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
@@ -687,7 +659,6 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     loops = compiled_loops(x_shape, w_shape, p, c)
     back = compiled_loops(x_shape, w_shape, p, c, backward=True, dtype=dtype)
     segs = dtype is not None and segments(x_shape, w_shape, p, dtype, c)
-    tiles = weight_tiles(x_shape, w_shape, p, c, dtype=dtype)
     fold = folded(x_shape, w_shape, p, c)
     phases, positions = math.prod(p.stride), math.prod(x_shape[2:])
     wide_small = c.loops_wide > 0 and f.cog >= c.loops_wide * x_shape[-1]
@@ -842,7 +813,7 @@ def _decide(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
     shared = shared_im2col(x_shape, w_shape, p, c, dtype=dtype)
     return Decision(algorithm=algo, backward_compiled=back and not shared,
                     segments=segs and algo == "direct",
-                    weight_tiles=tiles and not sums and not shared, reasons=tuple(why),
+                    reasons=tuple(why),
                     features=f, weight_sums=sums, shared_im2col=shared, folded=fold,
                     scatter=scatter, gather=gather_gradients(x_shape, w_shape, p, c),
                     gather_bound=c.gather_max if compiled else c.numpy_gather_max,

@@ -7,8 +7,7 @@ flat planes instead of an im2col copy: column ``k`` of the virtual matrix is
     igemm:  out[o, f]  = sum_k W[o, k] * inp[src[k], off[k] + f]       (product, no im2col)
     wdots:  out[a, t] += sum_f X[a, f] * G[src[t], off[t] + f]         (correlation sums)
 
-``wtiles`` computes the same correlation sums as 4 x 4 tiles held in registers, reading
-``x`` in place. ``col2im2d`` and ``col2im3d`` (``col2im_last2d``, ``col2im_last3d`` for
+``col2im2d`` and ``col2im3d`` (``col2im_last2d``, ``col2im_last3d`` for
 the product computed channels innermost) are the ``gemm`` algorithm's col2im: each
 output written once as the sum of the product's taps that reach it. ``depthwise2d`` is a whole
 depthwise 2-D conv_transpose at column stride 2 with at most 2 x 2 terms an output, in one
@@ -107,7 +106,7 @@ def guarded(fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
 
 
 def kernels() -> dict[str, Any]:
-    """``{"igemm": ..., "wdots": ..., "wtiles": ..., "col2im2d": ..., "resample1d": ...,
+    """``{"igemm": ..., "wdots": ..., "col2im2d": ..., "resample1d": ...,
     "depthwise2d": ..., "phase_sums": ..., "grid_copy": ..., ...}``, compiled on the first
     call of each dtype. Raises ImportError when numba is missing or was given up."""
     if _DISABLED:
@@ -119,7 +118,6 @@ def kernels() -> dict[str, Any]:
             raise ImportError(f"tconv's compiled kernels need numba ({exc}): "
                               "pip install numba") from None
         _KERNELS.update(igemm=k.igemm, wdots=k.wdots, col2im2d=k.col2im2d, col2im3d=k.col2im3d,
-                        wtiles=k.wtiles,
                         resample1d=k.resample1d, resample2d_planes=k.resample2d_planes,
                         resample2d_taps2=k.resample2d_taps2,
                         resample_direct=k.resample_direct,

@@ -171,7 +171,7 @@ def reason(x_shape: tuple[int, ...], p: ConvParams) -> str:
         return (f"depthwise, {m} outputs a phase along the last dim (< {MIN_RUN}) and "
                 f"{x_shape[1]} channels: compiled loops with the channels innermost, one "
                 "vector of channels a tap")
-    if gaps(p):
+    if gaps(p) and m < MIN_RUN:
         return (f"depthwise, kernel {p.kernel} shorter than stride {p.stride} along every "
                 "dim: compiled loops add each input's kernel to its outputs after one zero "
                 "fill, never visiting the outputs no tap reaches")
@@ -368,8 +368,11 @@ def _shape3(a: np.ndarray) -> np.ndarray:
 def scatters(x_shape: tuple[int, ...], p: ConvParams) -> bool:
     """The forward pass adds each input's kernel to its outputs (``dw_scatter``): the
     kernel's last dim is longer than a phase's run of outputs along it (then the stamps
-    are the longer vectors), or the layer has gaps (:func:`gaps`)."""
-    return p.kernel[-1] > run_length(x_shape, p) or gaps(p)
+    are the longer vectors), or the layer has gaps (:func:`gaps`) and its rows are short
+    (fewer than :data:`MIN_RUN` outputs a phase along the last dim: on longer rows the row
+    loops write each output once, where the stamps add a zero fill of the output)."""
+    run = run_length(x_shape, p)
+    return p.kernel[-1] > run or (run < MIN_RUN and gaps(p))
 
 
 def gaps(p: ConvParams) -> bool:

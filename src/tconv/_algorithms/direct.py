@@ -41,8 +41,7 @@ from . import _cost, _native, _parallel, depthwise, phase
 from ._im2col import conv_gemm, on_grid
 
 __all__ = ["available", "preferred", "conv_transpose", "macs", "planes", "grad_input",
-           "grad_weight", "shifted_planes", "tiles_preferred", "grad_weight_tiles",
-           "segments_preferred"]
+           "grad_weight", "segments_preferred"]
 
 available = _native.available
 
@@ -625,61 +624,6 @@ def planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
     return G, pitch, plane, off
 
 
-def shifted_planes(gy: np.ndarray, p: ConvParams, size: tuple[int, ...]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The polyphase planes of ``grad_out`` laid out image by image like ``x`` itself.
-
-    ``G (C_out*prod(s)*V, N, P_0*prod(S[1:]))``: plane ``(c, r, v)`` of image ``n`` holds
-    ``grad_out_pad[n, c, u*s + r + v*s]`` for ``u_0 < P_0`` and ``u_a < S_a`` in the later
-    dims, one copy per shift ``v`` of those dims (``V`` of them). A tap then reads a window
-    of one plane at a flat offset (its shift in the first dim), the same for every image,
-    against ``x[n, ci]`` in place: no zero-gapped grid and no copy of ``x``.
-
-    Returns ``G`` and each tap's plane (within one channel) and offset.
-    """
-    n, c = gy.shape[:2]
-    nd = p.ndim
-    split, pitch, reach = _split(gy, p, size)
-    rest = math.prod(size[1:])
-    combos = list(np.ndindex(*[r + 1 for r in reach[1:]]))
-    G = _parallel.scratch("d_shifted", c * math.prod(p.stride) * len(combos) * n
-                          * pitch[0] * rest, gy.dtype).reshape(
-        c, *p.stride, len(combos), n, pitch[0], *size[1:])
-    perm = (1, *[3 + 2 * a for a in range(nd)], 0, *[2 + 2 * a for a in range(nd)])
-    for ci, v in enumerate(combos):
-        win = split[(slice(None), slice(None), slice(None), slice(None),
-                     *[sl for a in range(1, nd)
-                       for sl in (slice(v[a - 1], v[a - 1] + size[a]), slice(None))])]
-        G[(slice(None),) * (1 + nd) + (ci,)] = win.transpose(perm)
-    plane, off, _ = _shifted_layout(p, size)
-    return G.reshape(-1, n, pitch[0] * rest), plane, off
-
-
-def _shifted_layout(p: ConvParams, size: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Each tap's plane (within one channel) and flat offset in :func:`shifted_planes`'
-    layout, and the number of planes a channel (``prod(stride) * V``)."""
-    reach = _reach(p)
-    plane, off = _shifted_taps(p.kernel, p.stride, p.dilation, reach, math.prod(size[1:]))
-    return plane, off, math.prod(p.stride) * math.prod(r + 1 for r in reach[1:])
-
-
-@_parallel.cached(maxsize=64)
-def _shifted_taps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
-                  reach: tuple[int, ...], rest: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each tap's plane ``(r, v)`` and flat offset in :func:`shifted_planes`' layout."""
-    ncombo = math.prod(q + 1 for q in reach[1:])
-    plane, off = [], []
-    for t in np.ndindex(*kernel):
-        shifts = [ti * d for ti, d in zip(t, dilation)]
-        r = int(np.ravel_multi_index([v % s for v, s in zip(shifts, stride)], stride))
-        v = [sh // s for sh, s in zip(shifts, stride)]
-        combo = int(np.ravel_multi_index(v[1:], [q + 1 for q in reach[1:]])) \
-            if len(kernel) > 1 else 0
-        plane.append(r * ncombo + combo)
-        off.append(v[0] * rest)
-    return _frozen(plane), _frozen(off)
-
-
 @_native.guarded(_numpy_grad_input)
 def grad_input(gy: np.ndarray, w: np.ndarray, p: ConvParams, size: tuple[int, ...],
                split: tuple | None = None) -> np.ndarray:
@@ -784,61 +728,4 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: Conv
                                            ranges[i][0], ranges[i][1], CHUNK, zero),
                            range(len(ranges)))
         gw = parts.sum(axis=0)
-    return gw.reshape(c_in, cog, *p.kernel)
-
-
-def tiles_preferred(x_shape: tuple[int, ...], w_shape: tuple[int, ...], p: ConvParams,
-                    dtype: np.typing.DTypeLike | None = None) -> bool:
-    """Whether :func:`grad_weight_tiles` is the weight gradient for this layer (the rule is
-    :func:`tconv._algorithms._cost.weight_tiles`)."""
-    return _cost.weight_tiles(x_shape, w_shape, p, dtype=dtype)
-
-
-#: numbers of x's rows of one group read per chunk of positions (about 256 KiB, in L2)
-TILE_ROWS_BUDGET = 1 << 16
-
-
-@_native.guarded(_numpy_grad_weight)
-def grad_weight_tiles(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], p: ConvParams
-                      ) -> np.ndarray:
-    """``grad_w (C_in, C_out/g, *K)`` as 4 x 4 tiles of dot products of ``x``'s rows (read in
-    place) with windows of :func:`shifted_planes`::
-
-        grad_w[ci, co, t] = sum_n sum_f x[n, ci, f] * G[(co, r_t, v_t), n, off_t + f]
-    """
-    wtiles = _native.kernels()["wtiles"]
-    n, c_in, *size = x.shape
-    g = p.groups
-    cig, cog = c_in // g, w_shape[1]
-    if x.size == 0:
-        return np.zeros((c_in, cog, *p.kernel), dtype=x.dtype)
-    xf = x.reshape(n, c_in, -1)
-    F = xf.shape[2]
-    chunk = min(F, max(256, TILE_ROWS_BUDGET // cig // 64 * 64))
-    zero = x.dtype.type(0)
-    plane, off, per_c = _shifted_layout(p, tuple(size))
-    src = (np.arange(cog, dtype=np.int64)[:, None] * per_c + plane).ravel()
-    offs = np.tile(off, cog)
-    work = c_in * len(src) * n * F
-    threads = _pieces(work)
-    if n >= threads:
-        # images split across the threads; each lays out its own images' planes
-        bounds = [(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
-        parts = np.zeros((threads, c_in, len(src)), dtype=x.dtype)
-
-        def run(i: int) -> None:
-            n0, n1 = bounds[i]
-            G = shifted_planes(gy[n0:n1], p, tuple(size))[0]
-            wtiles(xf[n0:n1], G, src, offs, cog * per_c, cig, parts[i], 0, n1 - n0, 0, F,
-                   chunk, zero)
-        _parallel.for_each(run, range(threads), parallel=threads > 1)
-    else:
-        # fewer images than threads: positions split
-        G = shifted_planes(gy, p, tuple(size))[0]
-        parts_n = [(f0, f1) for f0, f1 in _ranges(F, threads, align=chunk)]
-        parts = np.zeros((len(parts_n), c_in, len(src)), dtype=x.dtype)
-        _parallel.for_each(lambda i: wtiles(xf, G, src, offs, cog * per_c, cig, parts[i], 0, n,
-                                            parts_n[i][0], parts_n[i][1], chunk, zero),
-                           range(len(parts_n)), parallel=work >= PARALLEL_MACS)
-    gw = parts.sum(axis=0) if len(parts) > 1 else parts[0]
     return gw.reshape(c_in, cog, *p.kernel)
