@@ -376,10 +376,9 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
     return y
 
 
-#: multiply-adds from which a depthwise layer's planes are shared among the threads
-#: (writing the output, not the sums, bounds these layers: below this, a second thread
-#: adds more synchronisation than it saves)
-DEPTHWISE_PARALLEL_MACS = 1 << 25
+#: multiply-adds (four an output) from which a depthwise layer's planes are shared among
+#: the threads (below this, waking a second thread costs about what it saves)
+DEPTHWISE_PARALLEL_MACS = 1 << 21
 
 
 def _depthwise_taps(length: int, k: int, s: int, d: int, lo: int
