@@ -378,7 +378,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, p: ConvParams, out: tuple[int, 
 
 #: multiply-adds (four an output) from which a depthwise layer's planes are shared among
 #: the threads (below this, waking a second thread costs about what it saves)
-DEPTHWISE_PARALLEL_MACS = 1 << 21
+DEPTHWISE_PARALLEL_MACS = 1 << 22
 
 
 def _depthwise_taps(length: int, k: int, s: int, d: int, lo: int
