@@ -123,6 +123,12 @@ def test_population_covers_the_class():
     assert dims == {1, 2, 3} and max(kernels) >= 15 and set(range(1, 10)) <= strides
     assert len(LAYERS) >= 150 and len(beyond) >= 5
     assert {lay[8] for lay in LAYERS} == {np.float32, np.float64}
+    # at every last-dim stride the row passes interleave explicitly (2, 3, 4, 8) and some
+    # others, rows of whole groups of phases and rows with a partial last group
+    ends = {(lay[4][-1], ((lay[2][-1] - 1) * lay[4][-1] - 2 * lay[6][-1]
+                          + lay[5][-1] * (lay[3][-1] - 1) + lay[7][-1] + 1) % lay[4][-1] == 0)
+            for lay in LAYERS}
+    assert {(s, whole) for s in range(2, 9) for whole in (True, False)} <= ends
 
 
 @needs_numba

@@ -208,8 +208,107 @@ def _add_runs(tmp, plane, iz, iy, xstart, xk, xsh):  # pragma: no cover - compil
 
 
 @numba.njit(inline="always", cache=True)
+def _weave(out, buf, s, m, full):  # pragma: no cover - compiled
+    """``out[q*s + r] = buf[r*m + q]`` for every ``q*s + r < len(out)``: a row's ``s``
+    phases, each ``m`` long in ``buf``, interleaved; ``full = len(out) // s`` (computed
+    once by the caller: a division a row costs as much as a short row's copies). At strides
+    2, 3, 4 and 8 whole groups of ``s`` outputs are explicit stores, which the compiler
+    turns into vector shuffles (a store a phase, or a gather through an index, runs one
+    number at a time: most of a depthwise row pass's time); other strides go phase by
+    phase."""
+    n = out.shape[0]
+    if s == 1:
+        for q in range(n):
+            out[q] = buf[q]
+        return
+    if s == 2:
+        b0, b1 = buf[0:m], buf[m:2 * m]
+        for q in range(full):
+            out[2 * q] = b0[q]
+            out[2 * q + 1] = b1[q]
+    elif s == 3:
+        b0, b1, b2 = buf[0:m], buf[m:2 * m], buf[2 * m:3 * m]
+        for q in range(full):
+            out[3 * q] = b0[q]
+            out[3 * q + 1] = b1[q]
+            out[3 * q + 2] = b2[q]
+    elif s == 4:
+        b0, b1, b2, b3 = buf[0:m], buf[m:2 * m], buf[2 * m:3 * m], buf[3 * m:4 * m]
+        for q in range(full):
+            out[4 * q] = b0[q]
+            out[4 * q + 1] = b1[q]
+            out[4 * q + 2] = b2[q]
+            out[4 * q + 3] = b3[q]
+    elif s == 8:
+        b0, b1, b2, b3 = buf[0:m], buf[m:2 * m], buf[2 * m:3 * m], buf[3 * m:4 * m]
+        b4, b5, b6, b7 = buf[4 * m:5 * m], buf[5 * m:6 * m], buf[6 * m:7 * m], buf[7 * m:8 * m]
+        for q in range(full):
+            out[8 * q] = b0[q]
+            out[8 * q + 1] = b1[q]
+            out[8 * q + 2] = b2[q]
+            out[8 * q + 3] = b3[q]
+            out[8 * q + 4] = b4[q]
+            out[8 * q + 5] = b5[q]
+            out[8 * q + 6] = b6[q]
+            out[8 * q + 7] = b7[q]
+    else:
+        rem = n - full * s
+        for r in range(s):
+            for q in range(full + (1 if r < rem else 0)):
+                out[q * s + r] = buf[r * m + q]
+        return
+    for o in range(full * s, n):                  # the last, partial group
+        out[o] = buf[(o - full * s) * m + full]
+
+
+@numba.njit(inline="always", cache=True)
+def _unweave(out, src, s, m, full):  # pragma: no cover - compiled
+    """``out[r*m + q] = src[q*s + r]`` for every ``q*s + r < len(src)``: :func:`_weave`
+    undone (a row split phase-major), with the same explicit groups."""
+    n = src.shape[0]
+    if s == 1:
+        for q in range(n):
+            out[q] = src[q]
+        return
+    if s == 2:
+        for q in range(full):
+            out[q] = src[2 * q]
+            out[m + q] = src[2 * q + 1]
+    elif s == 3:
+        for q in range(full):
+            out[q] = src[3 * q]
+            out[m + q] = src[3 * q + 1]
+            out[2 * m + q] = src[3 * q + 2]
+    elif s == 4:
+        for q in range(full):
+            out[q] = src[4 * q]
+            out[m + q] = src[4 * q + 1]
+            out[2 * m + q] = src[4 * q + 2]
+            out[3 * m + q] = src[4 * q + 3]
+    elif s == 8:
+        for q in range(full):
+            out[q] = src[8 * q]
+            out[m + q] = src[8 * q + 1]
+            out[2 * m + q] = src[8 * q + 2]
+            out[3 * m + q] = src[8 * q + 3]
+            out[4 * m + q] = src[8 * q + 4]
+            out[5 * m + q] = src[8 * q + 5]
+            out[6 * m + q] = src[8 * q + 6]
+            out[7 * m + q] = src[8 * q + 7]
+    else:
+        rem = n - full * s
+        for r in range(s):
+            for q in range(full + (1 if r < rem else 0)):
+                out[r * m + q] = src[q * s + r]
+        return
+    for o in range(full * s, n):                  # the last, partial group
+        out[(o - full * s) * m + full] = src[o]
+
+
+@numba.njit(inline="always", cache=True)
 def _interleave(o, tmp):  # pragma: no cover - compiled
-    """``o[q*s + rx] = tmp[rx, q]`` for the ``s = tmp.shape[0]`` column phases."""
+    """``o[q*s + rx] = tmp[rx, q]`` for the ``s = tmp.shape[0]`` column phases (a store a
+    phase: col2im's rows are short, and :func:`_weave`'s groups measured no faster here)."""
     s = tmp.shape[0]
     for rx in range(s):
         col = o[rx::s]
@@ -1250,7 +1349,7 @@ def igemm_tiles(Wp, inp, gin, boff, kstart, lengths, O, out, rowbase, pitch, val
 
 
 @jit
-def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
+def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, C, p0, p1,
                buf):  # pragma: no cover - compiled
     # Depthwise conv_transpose of planes p0 <= P < p1 (channel P % C), three spatial dims
     # (unit dims in front for 1-D and 2-D): x (P, I0, I1, I2), w (C, K0, K1, K2), y (P, O0,
@@ -1258,14 +1357,16 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
     # (tap0[ph0, j] >= 0, reading input row q0 + off0[ph0, j]; likewise dim 1); along the
     # last dim tap t2 adds w * x[q + off2[t2]] to output q*s2 + r2[t2] for q < cnt2[r2[t2]],
     # accumulated phase-major in buf (s2 rows of M2) -- contiguous, vectorized -- and then
-    # interleaved into y: y[.., o2] = buf[perm[o2]]. At last-dim stride 1 the row of y is
-    # the buffer.
+    # interleaved into y (_weave): y[.., q*s2 + r] = buf[r*M2 + q]. At last-dim stride 1
+    # the row of y is the buffer.
     I0, I1, I2 = x.shape[1], x.shape[2], x.shape[3]
     O0, O1, O2 = y.shape[1], y.shape[2], y.shape[3]
     s0, J0 = tap0.shape
     s1, J1 = tap1.shape
     K2 = r2.shape[0]
-    M2 = buf.shape[0] // cnt2.shape[0]
+    S2 = cnt2.shape[0]
+    M2 = buf.shape[0] // S2
+    full = O2 // S2
     # each last-dim tap's run: outputs lo <= q < hi of its phase, at base + q in buf
     los = np.empty(K2, dtype=np.int64)
     his = np.empty(K2, dtype=np.int64)
@@ -1311,13 +1412,11 @@ def dw_forward(x, w, y, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, p0, p1,
                                 for m in range(lo, hi):
                                     acc[bases[t2] + m] += wr[t2] * xr[m + off2[t2]]
                 if not direct_rows:
-                    yr = y[P, o0, o1]
-                    for o2 in range(O2):
-                        yr[o2] = buf[perm[o2]]
+                    _weave(y[P, o0, o1], buf, S2, M2, full)
 
 
 @jit
-def dw_backward(x, gy, w, gx, gw, tap0, off0, tap1, off1, r2, off2, cnt2, perm, C, n0, n1,
+def dw_backward(x, gy, w, gx, gw, tap0, off0, tap1, off1, r2, off2, cnt2, C, n0, n1,
                 c0, c1, gph, zero):  # pragma: no cover - compiled
     # Both gradients of dw_forward for images n0 <= n < n1 and channels c0 <= c < c1 (x,
     # gy, gx as its x and y, planes n*C + c): gx (zeroed) gets
@@ -1330,16 +1429,15 @@ def dw_backward(x, gy, w, gx, gw, tap0, off0, tap1, off1, r2, off2, cnt2, perm, 
     s0, J0 = tap0.shape
     s1, J1 = tap1.shape
     K1, K2 = w.shape[2], w.shape[3]
-    M2 = gph.shape[2] // cnt2.shape[0]
+    S2 = cnt2.shape[0]
+    M2 = gph.shape[2] // S2
+    full = O2 // S2
     for n in range(n0, n1):
         for c in range(c0, c1):
             P = n * C + c
             for o0 in range(O0):
                 for o1 in range(O1):
-                    src = gy[P, o0, o1]
-                    dst = gph[o0, o1]
-                    for o2 in range(O2):
-                        dst[perm[o2]] = src[o2]
+                    _unweave(gph[o0, o1], gy[P, o0, o1], S2, M2, full)
             for i0 in range(I0):
                 for i1 in range(I1):
                     xr = x[P, i0, i1]

@@ -345,13 +345,11 @@ def _as3(dims: tuple[_Dim, ...]) -> tuple[_Dim, ...]:
 def _tables(size: tuple[int, ...], out: tuple[int, ...], p: ConvParams
             ) -> tuple[np.ndarray, ...]:
     """The compiled kernels' tables: the two outer dims' per-phase taps and offsets, the
-    last dim's per-tap phase and offset, its phase counts and pitch, and the permutation
-    that interleaves a phase-major row buffer (``buf[r*m + q]`` is output ``q*s + r``)."""
+    last dim's per-tap phase and offset, and its phase counts."""
     d0, d1, d2 = _as3(_dims(size, out, p))
-    perm = (np.arange(d2.out) % d2.s) * d2.m + np.arange(d2.out) // d2.s
     return (np.where(d0.tap == d0.k, -1, d0.tap), d0.toff,
             np.where(d1.tap == d1.k, -1, d1.tap), d1.toff,
-            d2.r, d2.off, d2.count, perm.astype(np.int64))
+            d2.r, d2.off, d2.count)
 
 
 def _ranges(total: int, pieces: int) -> list[tuple[int, int]]:
