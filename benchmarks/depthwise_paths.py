@@ -38,7 +38,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import meta_line, metadata  # noqa: E402
+from common import geomean, meta_line, metadata  # noqa: E402
 from zoo_conv_transpose import ZOO, _l  # noqa: E402
 
 
@@ -179,9 +179,8 @@ def main(argv: list[str] | None = None) -> int:
               f"s{str(p.stride):11s} out {str(out):14s} {lay['dtype']:7s} {shown} ms  "
               f"auto runs {took}: auto/best {ratio:.2f}")
     for took, rs in sorted(ratios.items()):
-        mean = math.exp(sum(math.log(r) for r in rs) / len(rs))
-        print(f"auto runs {took}: {len(rs)} layers, auto/best geometric mean {mean:.3f}, "
-              f"range {min(rs):.2f}-{max(rs):.2f}")
+        print(f"auto runs {took}: {len(rs)} layers, auto/best geometric mean "
+              f"{geomean(rs):.3f}, range {min(rs):.2f}-{max(rs):.2f}")
     print(f"auto over 1.1x the best pass: {', '.join(wrong) or 'none'}")
     return 0
 
