@@ -444,7 +444,7 @@ def test_gather_kernel_equals_the_index_gather(native, dtype):
 @needs_numba
 def test_nearest_direct_calls_take_the_gather(native, monkeypatch):
     """Nearest calls of the direct loop run ``resample_gather``; a table of two taps or of
-    weights other than 1 runs ``resample_direct``."""
+    weights other than 1 runs ``resample_direct``; each gives torch's result."""
     calls: list[str] = []
     kernels = native.kernels()
     for name in ("resample_gather", "resample_direct"):
@@ -455,8 +455,10 @@ def test_nearest_direct_calls_take_the_gather(native, monkeypatch):
     for mode, want in (("nearest", "resample_gather"), ("nearest-exact", "resample_gather"),
                        ("bilinear", "resample_direct"), ("area", "resample_direct")):
         calls.clear()
-        tconv.interpolate(x, size=(7, 5), mode=mode)
+        y = tconv.interpolate(x, size=(7, 5), mode=mode)
         assert set(calls) == {want}, mode
+        ref = F.interpolate(torch.from_numpy(x), size=(7, 5), mode=mode).numpy()
+        assert_close(y, ref, np.float32)
 
 
 @needs_numba
